@@ -1,0 +1,131 @@
+"""Data types shared by the pure checks, the I/O sources and the collectors.
+
+Everything here is immutable, so a snapshot handed to the HTTP threads can never
+change under a scrape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+__all__ = [
+    "Answer",
+    "AnswerKind",
+    "CheckResult",
+    "DnsView",
+    "DomainReport",
+    "DomainTarget",
+    "Status",
+]
+
+
+class Status(StrEnum):
+    """A check's verdict. `unknown` means the inputs could not be fetched, never a failure."""
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    UNKNOWN = "unknown"
+
+    @property
+    def rank(self) -> int:
+        """Order used to pick the worst verdict: pass < warn < unknown < fail."""
+        return _RANK[self]
+
+
+_RANK = {Status.PASS: 0, Status.WARN: 1, Status.UNKNOWN: 2, Status.FAIL: 3}
+
+
+class AnswerKind(StrEnum):
+    """How a DNS question was answered, after following CNAMEs."""
+
+    RECORDS = "records"  # NOERROR with at least one record of the asked type
+    NODATA = "nodata"  # NOERROR, the name exists but has no record of that type
+    NXDOMAIN = "nxdomain"  # the name does not exist
+    ERROR = "error"  # timeout, SERVFAIL, REFUSED, network error: the truth is unknown
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One DNS answer in the text form the checks read.
+
+    Record text per type (names are lower case, without the trailing dot):
+    - TXT: the record's character-strings concatenated (RFC 7208 §3.3), decoded as UTF-8
+      with undecodable bytes replaced;
+    - MX: ``"<preference> <exchange>"``; a null MX (RFC 7505) is ``"0 ."``;
+    - CNAME: the target name; A/AAAA: the address.
+    ``error`` names the failure for ERROR answers (``timeout``, ``servfail``, ``refused``,
+    ``network``, ...). ``cname_chain`` lists the aliases followed to reach the answer.
+    """
+
+    kind: AnswerKind
+    records: tuple[str, ...] = ()
+    error: str = ""
+    cname_chain: tuple[str, ...] = ()
+
+    @property
+    def is_error(self) -> bool:
+        return self.kind is AnswerKind.ERROR
+
+    @property
+    def exists(self) -> bool:
+        """True when the name exists (records or NODATA)."""
+        return self.kind in (AnswerKind.RECORDS, AnswerKind.NODATA)
+
+
+class DnsView(Protocol):
+    """Read access to the answers fetched so far.
+
+    ``get`` returns None for a question not fetched yet. The checks then return a
+    provisional result; the source fetches every question asked for and runs the
+    checks again until nothing is missing (see ``exporter.sources.dns``).
+    ``name`` is lower case without a trailing dot, ``rdtype`` one of
+    A, AAAA, MX, TXT, CNAME.
+    """
+
+    def get(self, name: str, rdtype: str) -> Answer | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DomainTarget:
+    """What to check for one sending domain (from config or, later, SES discovery)."""
+
+    name: str
+    mail_from: str | None = None
+    dkim_tokens: tuple[str, ...] = ()
+    region: str | None = None
+    dkim_signing_zone: str | None = None  # SES SigningHostedZone when known
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """The verdict of one check on one domain, with what to do about it."""
+
+    check: str
+    status: Status
+    summary: str
+    remedy: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DomainReport:
+    """Every check's verdict for one domain, plus the numeric facts exported as gauges.
+
+    ``dmarc_policy_level``: -1 no valid record, 0 none, 1 quarantine, 2 reject, None unknown.
+    ``mail_from_resolvable``: None when there is no custom MAIL FROM or DNS could not say.
+    """
+
+    domain: str
+    checks: tuple[CheckResult, ...]
+    mail_from: str | None = None
+    mail_from_resolvable: bool | None = None
+    dmarc_policy_level: int | None = None
+    spf_dns_lookups: int | None = None
+
+    @property
+    def worst(self) -> Status:
+        if not self.checks:
+            return Status.PASS
+        return max((c.status for c in self.checks), key=lambda s: s.rank)
