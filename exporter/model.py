@@ -24,7 +24,7 @@ __all__ = [
 class Status(StrEnum):
     """A check's verdict. `unknown` means the inputs could not be fetched, never a failure."""
 
-    PASS = "pass"
+    PASS = "pass"  # noqa: S105 - a verdict, not a password
     WARN = "warn"
     FAIL = "fail"
     UNKNOWN = "unknown"

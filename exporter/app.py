@@ -1,0 +1,252 @@
+"""The daemon: scheduled collectors, the HTTP server, reloads and a clean shutdown.
+
+Threads, not asyncio, at this level: boto3 is synchronous and the HTTP server is threaded.
+The DNS job runs one asyncio loop per cycle inside its scheduler thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import signal
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+import structlog
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from prometheus_client import CollectorRegistry, ProcessCollector
+
+from exporter.collector import ExporterCollector
+from exporter.config import Config, ConfigError, load_config
+from exporter.logs import configure_logging
+from exporter.model import DomainTarget
+from exporter.sources.dns import (
+    DnsClient,
+    DnsCycleResult,
+    DnsQueryStats,
+    check_domains,
+    system_nameservers,
+)
+from exporter.sources.zones import ZoneFileError, ZoneOverrides
+from exporter.store import Snapshot, Store
+from exporter.web import HttpServer, make_app
+
+__all__ = ["Daemon", "Runtime", "load_runtime"]
+
+log = structlog.get_logger("exporter")
+
+CONFIG_POLL_SECONDS = 5.0
+DNS_JOB = "dns"
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """A validated configuration with the zone files it names already parsed."""
+
+    config: Config
+    overrides: ZoneOverrides
+
+
+def load_runtime(path: Path) -> Runtime:
+    """Load the config and its zone files; any problem is a ConfigError."""
+    config = load_config(path)
+    try:
+        overrides = ZoneOverrides.from_files(config.resolver.zone_files)
+    except ZoneFileError as exc:
+        raise ConfigError(str(path), [f"resolver.zone_files: {exc}"]) from exc
+    return Runtime(config, overrides)
+
+
+def domain_targets(config: Config) -> list[DomainTarget]:
+    return [
+        DomainTarget(name=d.name, mail_from=d.mail_from, dkim_tokens=d.dkim_tokens, region=d.region)
+        for d in config.domains
+    ]
+
+
+def _fingerprint(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+class Daemon:
+    """Owns the scheduler, the store and the HTTP server for one process lifetime."""
+
+    def __init__(
+        self, config_path: Path, runtime: Runtime, *, listen: tuple[str, int] | None = None
+    ) -> None:
+        self._path = config_path
+        self._fingerprint = _fingerprint(config_path)
+        self._runtime = runtime
+        self._stop = threading.Event()
+        self._reload_requested = threading.Event()
+        self.dns_stats = DnsQueryStats()
+        self.store = Store(Snapshot(config=runtime.config, config_loaded_at=time.time()))
+        self.store.set_interval(DNS_JOB, runtime.config.schedule.interval_seconds)
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(ExporterCollector(self.store.read, self.dns_stats))
+        ProcessCollector(registry=registry)
+        host, port = listen or (
+            runtime.config.server.listen_host,
+            runtime.config.server.listen_port,
+        )
+        self.server = HttpServer(host, port, make_app(registry, self.store.read))
+        self._scheduler = BackgroundScheduler(
+            timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1}
+        )
+        self._scheduler.add_listener(
+            self._on_job_problem, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
+        )
+
+    def start(self) -> None:
+        self.server.start()
+        self._schedule_dns(self._runtime.config)
+        self._scheduler.add_job(
+            self._poll_config_file, IntervalTrigger(seconds=CONFIG_POLL_SECONDS), id="config-watch"
+        )
+        self._scheduler.start()
+        log.info(
+            "exporter started",
+            port=self.server.port,
+            domains=len(self._runtime.config.domains),
+            config=str(self._path),
+        )
+
+    def serve_until_stopped(self) -> None:
+        """Block the main thread: SIGTERM/SIGINT stop, SIGHUP reloads."""
+        signal.signal(signal.SIGTERM, self._on_stop_signal)
+        signal.signal(signal.SIGINT, self._on_stop_signal)
+        signal.signal(signal.SIGHUP, self._on_reload_signal)
+        while not self._stop.wait(0.2):
+            if self._reload_requested.is_set():
+                self._reload_requested.clear()
+                self.reload("SIGHUP")
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        self._stop.set()  # cancels a DNS cycle in flight within ~0.1 s
+        self._scheduler.shutdown(wait=True)
+        self.server.shutdown()
+        log.info("exporter stopped")
+
+    def _on_stop_signal(self, signum: int, _frame: FrameType | None) -> None:
+        log.info("stopping", signal=signal.Signals(signum).name)
+        self._stop.set()
+
+    def _on_reload_signal(self, _signum: int, _frame: FrameType | None) -> None:
+        self._reload_requested.set()
+
+    def _schedule_dns(self, config: Config) -> None:
+        self._scheduler.add_job(
+            self.run_dns_cycle,
+            IntervalTrigger(
+                seconds=config.schedule.interval_seconds,
+                jitter=config.schedule.jitter_seconds or None,
+            ),
+            id=DNS_JOB,
+            replace_existing=True,
+            next_run_time=datetime.now(UTC),
+            misfire_grace_time=max(1, int(config.schedule.interval_seconds // 2)),
+        )
+
+    def _poll_config_file(self) -> None:
+        """Kubernetes swaps a mounted ConfigMap without a signal: watch the content."""
+        fingerprint = _fingerprint(self._path)
+        if fingerprint and fingerprint != self._fingerprint:
+            self.reload("file changed")
+
+    def reload(self, reason: str) -> bool:
+        """Load the file again; keep the running config if the new one is invalid."""
+        self._fingerprint = _fingerprint(self._path)
+        try:
+            runtime = load_runtime(self._path)
+        except ConfigError as exc:
+            log.error(  # noqa: TRY400 - the problems are the message; no traceback
+                "config reload failed, keeping the previous config",
+                reason=reason,
+                problems=exc.problems,
+            )
+            self.store.update(config_reload_ok=False)
+            return False
+        old = self._runtime.config
+        self._runtime = runtime
+        config = runtime.config
+        if config.server != old.server:
+            log.warning("server.listen_address changes take effect after a restart")
+        if config.log != old.log:
+            configure_logging(config.log.level, config.log.format)
+        self.store.update(config=config, config_reload_ok=True, config_loaded_at=time.time())
+        self.store.set_interval(DNS_JOB, config.schedule.interval_seconds)
+        self._schedule_dns(config)  # check the new domain list now
+        log.info("config reloaded", reason=reason, domains=len(config.domains))
+        return True
+
+    def run_dns_cycle(self) -> None:
+        """One check cycle over every configured domain; never raises into the scheduler."""
+        runtime = self._runtime
+        config = runtime.config
+        resolver = config.resolver
+        nameservers = (
+            resolver.nameservers if resolver.nameservers is not None else system_nameservers()
+        )
+
+        async def cycle() -> DnsCycleResult:
+            client = DnsClient(
+                nameservers=nameservers,
+                timeout=resolver.timeout_seconds,
+                attempts=resolver.attempts,
+                concurrency=resolver.concurrency,
+                max_queries_per_second=resolver.max_queries_per_second,
+                overrides=runtime.overrides,
+                stats=self.dns_stats,
+            )
+            return await check_domains(
+                domain_targets(config), client, workers=resolver.concurrency, stop=self._stop
+            )
+
+        t0 = time.monotonic()
+        try:
+            result = asyncio.run(cycle())
+        except asyncio.CancelledError:
+            log.info("dns cycle cancelled by shutdown")
+            return
+        except Exception as exc:
+            log.exception("dns cycle failed")
+            self.store.record_run(
+                DNS_JOB,
+                ok=False,
+                finished=time.time(),
+                duration_seconds=time.monotonic() - t0,
+                error=type(exc).__name__,
+            )
+            return
+        ok = result.resolver_reachable
+        self.store.record_run(
+            DNS_JOB,
+            ok=ok,
+            finished=time.time(),
+            duration_seconds=result.duration_seconds,
+            error="" if ok else "resolver did not answer",
+            dns=result,
+        )
+        verdicts = Counter(c.status.value for r in result.reports for c in r.checks)
+        log.info(
+            "dns cycle finished",
+            domains=len(result.reports),
+            duration_seconds=round(result.duration_seconds, 3),
+            queries=result.queries_sent,
+            resolver_reachable=ok,
+            **{f"checks_{k}": v for k, v in sorted(verdicts.items())},
+        )
+
+    def _on_job_problem(self, event: JobEvent) -> None:
+        log.error("scheduled job problem", job=event.job_id, code=event.code)

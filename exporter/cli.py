@@ -1,0 +1,215 @@
+"""Command line: run, demo, check, validate-config."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import TextIO
+
+from exporter import __version__
+from exporter.app import Daemon, load_runtime
+from exporter.config import ConfigError, normalize_domain, parse_hostport
+from exporter.logs import configure_logging
+from exporter.model import DomainReport, DomainTarget, Status
+from exporter.sources.dns import DnsClient, check_domains, system_nameservers
+from exporter.sources.zones import ZoneFileError, ZoneOverrides
+
+__all__ = ["main"]
+
+# monitoring-plugins (Nagios/Icinga) exit codes
+EXIT_OK, EXIT_WARN, EXIT_CRITICAL, EXIT_UNKNOWN = 0, 1, 2, 3
+EXIT_CONFIG = 2
+_EXIT_FOR_STATUS = {
+    Status.PASS: EXIT_OK,
+    Status.WARN: EXIT_WARN,
+    Status.FAIL: EXIT_CRITICAL,
+    Status.UNKNOWN: EXIT_UNKNOWN,
+}
+_ANSI = {Status.PASS: "32", Status.WARN: "33", Status.FAIL: "31", Status.UNKNOWN: "90"}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ses-deliverability-exporter",
+        description="Prometheus exporter for the email deliverability of Amazon SES senders.",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the daemon")
+    run.add_argument("--config", required=True, type=Path, help="TOML configuration file")
+    run.add_argument(
+        "--listen-address", help="override server.listen_address, e.g. 127.0.0.1:10190"
+    )
+
+    demo = sub.add_parser("demo", help="run the daemon on bundled zone files (no AWS, no internet)")
+    demo.add_argument("--listen-address", default="127.0.0.1:10190", help="default: %(default)s")
+
+    validate = sub.add_parser(
+        "validate-config", help="exit 0 if the file is valid, 2 with every problem"
+    )
+    validate.add_argument("file", type=Path)
+
+    check_parser = sub.add_parser(
+        "check", help="diagnose one sending domain once (exit 0 pass, 1 warn, 2 fail, 3 unknown)"
+    )
+    check_parser.add_argument("domain", help="the sending (From) domain")
+    check_parser.add_argument(
+        "--mail-from", help="the full custom MAIL FROM domain, e.g. mail.example.com"
+    )
+    check_parser.add_argument(
+        "--dkim-token", action="append", default=[], help="an SES Easy DKIM token (repeat for each)"
+    )
+    check_parser.add_argument("--region", help="the SES region of the identity, e.g. eu-west-1")
+    check_parser.add_argument(
+        "--nameserver",
+        action="append",
+        default=[],
+        help="HOST[:PORT] to ask instead of resolv.conf; [::1]:53 for IPv6 (repeatable)",
+    )
+    check_parser.add_argument(
+        "--zone-file",
+        action="append",
+        default=[],
+        type=Path,
+        help="answer names inside this zone from the file (check a change before publishing it)",
+    )
+    check_parser.add_argument("--timeout", type=float, default=2.0, help="seconds per DNS query")
+    check_parser.add_argument("--format", choices=("text", "json"), default="text")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:
+        # `check` is a monitoring plugin: a usage error is UNKNOWN (3), not argparse's 2.
+        if exc.code == 2 and argv[:1] == ["check"]:  # noqa: PLR2004 - argparse's usage code
+            return EXIT_UNKNOWN
+        raise
+    if args.command == "validate-config":
+        return _validate_config(args.file)
+    if args.command == "check":
+        return _check(args)
+    if args.command == "demo":
+        demo_config = Path(str(resources.files("exporter.demo").joinpath("demo.toml")))
+        return _run(demo_config, args.listen_address)
+    return _run(args.config, args.listen_address)
+
+
+def _validate_config(path: Path) -> int:
+    try:
+        runtime = load_runtime(path)
+    except ConfigError as exc:
+        print(f"{exc.source}: invalid configuration", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    print(f"{path}: valid, {len(runtime.config.domains)} domain(s)")
+    return EXIT_OK
+
+
+def _run(config_path: Path, listen_address: str | None) -> int:
+    try:
+        runtime = load_runtime(config_path)
+        listen = parse_hostport(listen_address, 10190) if listen_address else None
+    except ConfigError as exc:
+        configure_logging()
+        print(f"{exc.source}: invalid configuration", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    except ValueError as exc:
+        print(f"--listen-address: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    configure_logging(runtime.config.log.level, runtime.config.log.format)
+    try:
+        daemon = Daemon(config_path, runtime, listen=listen)
+    except OSError as exc:
+        print(f"cannot listen: {exc}", file=sys.stderr)
+        return 1
+    daemon.start()
+    daemon.serve_until_stopped()
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        target = DomainTarget(
+            name=normalize_domain(args.domain),
+            mail_from=normalize_domain(args.mail_from) if args.mail_from else None,
+            dkim_tokens=tuple(t.strip().lower() for t in args.dkim_token),
+            region=args.region,
+        )
+        nameservers = []
+        for text in args.nameserver:
+            host, port = parse_hostport(text, 53)
+            ipaddress.ip_address(host)
+            nameservers.append((host, port))
+        overrides = ZoneOverrides.from_files(args.zone_file)
+    except (ValueError, ZoneFileError) as exc:
+        print(f"ses-deliverability-exporter check: error: {exc}", file=sys.stderr)
+        return EXIT_UNKNOWN
+    if args.timeout <= 0:
+        print(
+            "ses-deliverability-exporter check: error: --timeout must be positive", file=sys.stderr
+        )
+        return EXIT_UNKNOWN
+
+    async def run() -> DomainReport:
+        client = DnsClient(
+            nameservers=nameservers or system_nameservers(),
+            timeout=args.timeout,
+            attempts=2,
+            concurrency=16,
+            overrides=overrides,
+        )
+        result = await check_domains([target], client)
+        return result.reports[0]
+
+    report = asyncio.run(run())
+    if args.format == "json":
+        json.dump(report_json(report), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        write_report_text(report, sys.stdout, colour=sys.stdout.isatty())
+    return _EXIT_FOR_STATUS[report.worst]
+
+
+def report_json(report: DomainReport) -> dict[str, object]:
+    """The pinned JSON shape of `check --format json`."""
+    return {
+        "domain": report.domain,
+        "checks": [
+            {"check": c.check, "status": c.status.value, "summary": c.summary, "remedy": c.remedy}
+            for c in report.checks
+        ],
+        "dmarc_policy_level": report.dmarc_policy_level,
+        "spf_dns_lookups": report.spf_dns_lookups,
+        "mail_from": report.mail_from,
+        "mail_from_resolvable": report.mail_from_resolvable,
+        "worst_status": report.worst.value,
+    }
+
+
+def write_report_text(report: DomainReport, out: TextIO, *, colour: bool) -> None:
+    """A readable report: one line per check, the remedy under each problem."""
+
+    def paint(status: Status, text: str) -> str:
+        return f"\033[{_ANSI[status]}m{text}\033[0m" if colour else text
+
+    out.write(f"{report.domain}\n")
+    width = max((len(c.check) for c in report.checks), default=0)
+    for c in report.checks:
+        out.write(
+            f"  {paint(c.status, f'{c.status.value.upper():7}')} {c.check:{width}}  {c.summary}\n"
+        )
+        if c.status is not Status.PASS and c.remedy:
+            out.write(f"  {'':7} {'':{width}}  remedy: {c.remedy}\n")
+    out.write(f"worst: {paint(report.worst, report.worst.value)}\n")

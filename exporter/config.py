@@ -1,0 +1,417 @@
+"""The TOML configuration, parsed into frozen, validated objects.
+
+Every problem is collected and reported at once, each naming its key and the reason, so a
+user fixes a file in one pass. Nothing secret lives here: AWS credentials come from the
+standard AWS chain (environment, profile, IRSA).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "DomainConfig",
+    "LogConfig",
+    "ResolverConfig",
+    "ScheduleConfig",
+    "ServerConfig",
+    "load_config",
+    "normalize_domain",
+    "parse_config",
+    "parse_hostport",
+]
+
+DEFAULT_PORT = 10190
+_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+_PROM_LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_RESERVED_LABELS = frozenset({"domain", "job", "instance"})
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; ``problems`` lists every ``key: reason``."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    listen_host: str = ""
+    listen_port: int = DEFAULT_PORT
+
+
+@dataclass(frozen=True, slots=True)
+class ResolverConfig:
+    """How DNS is asked. ``nameservers`` None means the system's resolv.conf."""
+
+    nameservers: tuple[tuple[str, int], ...] | None = None
+    timeout_seconds: float = 2.0
+    attempts: int = 2
+    concurrency: int = 64
+    max_queries_per_second: float = 500.0  # 0 = no limit
+    zone_files: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleConfig:
+    interval_seconds: float = 300.0
+    jitter_seconds: float = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    level: str = "info"
+    format: str = "auto"  # auto: JSON when stderr is not a terminal
+
+
+@dataclass(frozen=True, slots=True)
+class DomainConfig:
+    name: str
+    mail_from: str | None = None
+    dkim_tokens: tuple[str, ...] = ()
+    region: str | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    resolver: ResolverConfig = field(default_factory=ResolverConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    domains: tuple[DomainConfig, ...] = ()
+
+    @property
+    def owner_label_names(self) -> tuple[str, ...]:
+        """Union of every domain's owner label names, sorted, for the info metric."""
+        return tuple(sorted({k for d in self.domains for k, _ in d.labels}))
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate a TOML file; raise ConfigError listing every problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read file: {exc.strerror or exc}"]) from exc
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from exc
+    return parse_config(raw, source=str(path), base_dir=path.parent)
+
+
+def parse_config(
+    raw: dict[str, Any], *, source: str = "<config>", base_dir: Path | None = None
+) -> Config:
+    """Validate an already-parsed TOML document."""
+    v = _Validator(base_dir or Path.cwd())
+    v.unknown_keys("", raw, {"server", "resolver", "schedule", "log", "domains"})
+    config = Config(
+        server=v.server(v.table("server", raw)),
+        resolver=v.resolver(v.table("resolver", raw)),
+        schedule=v.schedule(v.table("schedule", raw)),
+        log=v.log(v.table("log", raw)),
+        domains=v.domains(raw.get("domains", [])),
+    )
+    if v.problems:
+        raise ConfigError(source, v.problems)
+    return config
+
+
+def normalize_domain(name: str) -> str:
+    """Lower-case, strip the root dot and IDNA-encode; raise ValueError with the reason."""
+    text = name.strip().rstrip(".").lower()
+    if not text:
+        raise ValueError("empty domain name")
+    if not text.isascii():
+        try:
+            text = text.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise ValueError(f"not a valid internationalized name ({exc})") from exc
+    if len(text) > 253:  # noqa: PLR2004 - RFC 1035 limit on a name's text form
+        raise ValueError("longer than 253 characters")
+    labels = text.split(".")
+    if len(labels) < 2:  # noqa: PLR2004 - a sending domain has at least a name and a TLD
+        raise ValueError("needs at least two labels (e.g. example.com)")
+    for label in labels:
+        if not _LABEL.match(label):
+            raise ValueError(f"label {label!r} is not a valid DNS label")
+    return text
+
+
+def parse_hostport(text: str, default_port: int) -> tuple[str, int]:
+    """Parse ``host``, ``host:port``, ``[v6]:port`` or ``:port``; raise ValueError."""
+    text = text.strip()
+    host, port_text = text, ""
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise ValueError("unclosed '[' in IPv6 address")
+        host, rest = text[1:end], text[end + 1 :]
+        if rest and not rest.startswith(":"):
+            raise ValueError("expected ':port' after ']'")
+        port_text = rest[1:]
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    port = default_port
+    if port_text:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:  # noqa: PLR2004
+            raise ValueError(f"port {port_text!r} is not a number from 1 to 65535")
+        port = int(port_text)
+    return host, port
+
+
+class _Validator:
+    """Collects problems as ``key: reason`` strings while building the config."""
+
+    def __init__(self, base_dir: Path) -> None:
+        self.base_dir = base_dir
+        self.problems: list[str] = []
+
+    def add(self, key: str, reason: str) -> None:
+        self.problems.append(f"{key}: {reason}")
+
+    def table(self, key: str, raw: dict[str, Any]) -> dict[str, Any]:
+        value = raw.get(key, {})
+        if not isinstance(value, dict):
+            self.add(key, "must be a table")
+            return {}
+        return value
+
+    def unknown_keys(self, prefix: str, raw: dict[str, Any], allowed: set[str]) -> None:
+        for key in sorted(set(raw) - allowed):
+            self.add(f"{prefix}{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+    def number(
+        self, key: str, raw: dict[str, Any], default: float, *, minimum: float, maximum: float
+    ) -> float:
+        name = key.rsplit(".", 1)[-1]
+        if name not in raw:
+            return default
+        value = raw[name]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.add(key, f"must be a number, got {type(value).__name__}")
+            return default
+        if not minimum <= value <= maximum:
+            self.add(key, f"must be between {minimum:g} and {maximum:g}, got {value}")
+            return default
+        return float(value)
+
+    def integer(
+        self, key: str, raw: dict[str, Any], default: int, *, minimum: int, maximum: int
+    ) -> int:
+        name = key.rsplit(".", 1)[-1]
+        if name in raw and (isinstance(raw[name], bool) or not isinstance(raw[name], int)):
+            self.add(key, f"must be a whole number, got {raw[name]!r}")
+            return default
+        return int(self.number(key, raw, default, minimum=minimum, maximum=maximum))
+
+    def string(self, key: str, raw: dict[str, Any], default: str | None = None) -> str | None:
+        name = key.rsplit(".", 1)[-1]
+        if name not in raw:
+            return default
+        if not isinstance(raw[name], str):
+            self.add(key, f"must be a string, got {type(raw[name]).__name__}")
+            return default
+        return str(raw[name])
+
+    def server(self, raw: dict[str, Any]) -> ServerConfig:
+        self.unknown_keys("server.", raw, {"listen_address"})
+        text = self.string("server.listen_address", raw, f":{DEFAULT_PORT}")
+        try:
+            host, port = parse_hostport(text or "", DEFAULT_PORT)
+        except ValueError as exc:
+            self.add("server.listen_address", str(exc))
+            return ServerConfig()
+        return ServerConfig(listen_host=host, listen_port=port)
+
+    def resolver(self, raw: dict[str, Any]) -> ResolverConfig:
+        allowed = {
+            "nameservers",
+            "timeout_seconds",
+            "attempts",
+            "concurrency",
+            "max_queries_per_second",
+            "zone_files",
+        }
+        self.unknown_keys("resolver.", raw, allowed)
+        nameservers: tuple[tuple[str, int], ...] | None = None
+        if "nameservers" in raw:
+            nameservers = tuple(self._nameservers(raw["nameservers"]))
+        zone_files: list[Path] = []
+        for i, item in enumerate(
+            self._string_list("resolver.zone_files", raw.get("zone_files", []))
+        ):
+            path = Path(item) if Path(item).is_absolute() else self.base_dir / item
+            if not path.is_file():
+                self.add(f"resolver.zone_files[{i}]", f"no such file: {path}")
+            zone_files.append(path)
+        if nameservers == () and not zone_files:
+            self.add("resolver.nameservers", "is empty and no zone_files are given: nothing to ask")
+        defaults = ResolverConfig()
+        return ResolverConfig(
+            nameservers=nameservers,
+            timeout_seconds=self.number(
+                "resolver.timeout_seconds", raw, defaults.timeout_seconds, minimum=0.05, maximum=60
+            ),
+            attempts=self.integer(
+                "resolver.attempts", raw, defaults.attempts, minimum=1, maximum=10
+            ),
+            concurrency=self.integer(
+                "resolver.concurrency", raw, defaults.concurrency, minimum=1, maximum=10_000
+            ),
+            max_queries_per_second=self.number(
+                "resolver.max_queries_per_second",
+                raw,
+                defaults.max_queries_per_second,
+                minimum=0,
+                maximum=1_000_000,
+            ),
+            zone_files=tuple(zone_files),
+        )
+
+    def _nameservers(self, value: Any) -> list[tuple[str, int]]:
+        result = []
+        for i, item in enumerate(self._string_list("resolver.nameservers", value)):
+            key = f"resolver.nameservers[{i}]"
+            try:
+                host, port = parse_hostport(item, 53)
+                ipaddress.ip_address(host)
+            except ValueError as exc:
+                self.add(key, f"{item!r} is not an IP address with optional port ({exc})")
+                continue
+            result.append((host, port))
+        return result
+
+    def _string_list(self, key: str, value: Any) -> list[str]:
+        if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+            self.add(key, "must be a list of strings")
+            return []
+        return list(value)
+
+    def schedule(self, raw: dict[str, Any]) -> ScheduleConfig:
+        self.unknown_keys("schedule.", raw, {"interval_seconds", "jitter_seconds"})
+        interval = self.number(
+            "schedule.interval_seconds", raw, 300.0, minimum=1, maximum=7 * 86400
+        )
+        jitter = self.number(
+            "schedule.jitter_seconds", raw, min(15.0, interval / 10), minimum=0, maximum=86400
+        )
+        if jitter >= interval:
+            self.add(
+                "schedule.jitter_seconds", f"must be smaller than interval_seconds ({interval:g})"
+            )
+        return ScheduleConfig(interval_seconds=interval, jitter_seconds=jitter)
+
+    def log(self, raw: dict[str, Any]) -> LogConfig:
+        self.unknown_keys("log.", raw, {"level", "format"})
+        level = (self.string("log.level", raw, "info") or "info").lower()
+        if level not in {"debug", "info", "warning", "error"}:
+            self.add("log.level", f"must be one of debug, info, warning, error, got {level!r}")
+            level = "info"
+        fmt = (self.string("log.format", raw, "auto") or "auto").lower()
+        if fmt not in {"auto", "json", "console"}:
+            self.add("log.format", f"must be one of auto, json, console, got {fmt!r}")
+            fmt = "auto"
+        return LogConfig(level=level, format=fmt)
+
+    def domains(self, raw: Any) -> tuple[DomainConfig, ...]:
+        if not isinstance(raw, list):
+            self.add("domains", "must be an array of tables ([[domains]])")
+            return ()
+        seen: dict[str, int] = {}
+        result = []
+        for i, item in enumerate(raw):
+            domain = self._domain(f"domains[{i}]", item)
+            if domain is None:
+                continue
+            if domain.name in seen:
+                self.add(
+                    f"domains[{i}].name",
+                    f"{domain.name} is already configured at domains[{seen[domain.name]}]",
+                )
+                continue
+            seen[domain.name] = i
+            result.append(domain)
+        return tuple(result)
+
+    def _domain(self, key: str, raw: Any) -> DomainConfig | None:
+        if not isinstance(raw, dict):
+            self.add(key, "must be a table")
+            return None
+        self.unknown_keys(f"{key}.", raw, {"name", "mail_from", "dkim_tokens", "region", "labels"})
+        name_text = self.string(f"{key}.name", raw)
+        if name_text is None:
+            if "name" not in raw:
+                self.add(f"{key}.name", "is required")
+            return None
+        try:
+            name = normalize_domain(name_text)
+        except ValueError as exc:
+            self.add(f"{key}.name", f"{name_text!r}: {exc}")
+            return None
+        mail_from = self._mail_from(key, raw, name)
+        tokens = []
+        for j, token in enumerate(
+            self._string_list(f"{key}.dkim_tokens", raw.get("dkim_tokens", []))
+        ):
+            token_norm = token.strip().lower()
+            if not _LABEL.match(token_norm):
+                self.add(f"{key}.dkim_tokens[{j}]", f"{token!r} is not a valid DNS label")
+                continue
+            tokens.append(token_norm)
+        region = self.string(f"{key}.region", raw)
+        if region is not None and not _REGION.match(region):
+            self.add(f"{key}.region", f"{region!r} is not an AWS region name like us-east-1")
+            region = None
+        return DomainConfig(
+            name=name,
+            mail_from=mail_from,
+            dkim_tokens=tuple(tokens),
+            region=region,
+            labels=self._labels(f"{key}.labels", raw.get("labels", {})),
+        )
+
+    def _mail_from(self, key: str, raw: dict[str, Any], name: str) -> str | None:
+        text = self.string(f"{key}.mail_from", raw)
+        if text is None:
+            return None
+        try:
+            mail_from = normalize_domain(text)
+        except ValueError as exc:
+            self.add(f"{key}.mail_from", f"{text!r}: {exc}")
+            return None
+        if not mail_from.endswith("." + name):
+            # SES requires the custom MAIL FROM domain to be a subdomain of the identity.
+            self.add(f"{key}.mail_from", f"{mail_from} must be a subdomain of {name}")
+            return None
+        return mail_from
+
+    def _labels(self, key: str, raw: Any) -> tuple[tuple[str, str], ...]:
+        if not isinstance(raw, dict):
+            self.add(key, 'must be a table of label = "value"')
+            return ()
+        labels = []
+        for label, value in sorted(raw.items()):
+            if not _PROM_LABEL.match(label) or label.startswith("__") or label in _RESERVED_LABELS:
+                self.add(
+                    f"{key}.{label}",
+                    "not usable as a Prometheus label name "
+                    "([a-zA-Z_][a-zA-Z0-9_]*, not __*, not domain/job/instance)",
+                )
+                continue
+            if not isinstance(value, str):
+                self.add(f"{key}.{label}", f"must be a string, got {type(value).__name__}")
+                continue
+            labels.append((label, value))
+        return tuple(labels)

@@ -1,0 +1,1 @@
+"""Bundled zone files and config for `ses-deliverability-exporter demo` (no AWS, no internet)."""

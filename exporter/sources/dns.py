@@ -1,0 +1,329 @@
+"""The DNS adapter: asks the questions the pure checks need, concurrently and politely.
+
+One ``DnsClient`` lives for one check cycle. It resolves each distinct (name, type) once per
+cycle (the ``amazonses.com`` SPF is shared by every domain), keeps at most ``concurrency``
+questions in flight, paces them under a query-rate limit (AWS VPC resolvers drop traffic
+above 1,024 packets/s per interface), follows CNAME chains itself (an authoritative server
+does not chase aliases into other zones), and turns every transport or server failure
+into an ERROR answer, which the checks report as ``unknown``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import dns.asyncquery
+import dns.exception
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.resolver
+
+from exporter.checks import evaluate_domain
+from exporter.model import Answer, AnswerKind, DomainReport, DomainTarget
+from exporter.sources.records import rdata_text
+from exporter.sources.zones import ZoneOverrides
+
+__all__ = [
+    "DnsClient",
+    "DnsCycleResult",
+    "DnsQueryStats",
+    "check_domains",
+    "system_nameservers",
+]
+
+MAX_CNAME_HOPS = 8
+MAX_ROUNDS = 16  # SPF's 10-lookup limit bounds the rounds well below this
+EDNS_PAYLOAD = 1232  # the DNS flag day 2020 size: no fragmentation, rarely truncated
+_RETRY_RCODES = {dns.rcode.SERVFAIL, dns.rcode.REFUSED, dns.rcode.NOTIMP, dns.rcode.FORMERR}
+
+
+def system_nameservers() -> tuple[tuple[str, int], ...]:
+    """The nameservers of /etc/resolv.conf, the default when none are configured."""
+    try:
+        resolver = dns.resolver.Resolver(configure=True)
+    except dns.resolver.NoResolverConfiguration:
+        return ()
+    return tuple((str(ns), 53) for ns in resolver.nameservers)
+
+
+class DnsQueryStats:
+    """Process-lifetime counts of DNS questions by record type and outcome, for metrics."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[tuple[str, str]] = Counter()
+
+    def record(self, rdtype: str, outcome: str) -> None:
+        with self._lock:
+            self._counts[(rdtype, outcome)] += 1
+
+    def snapshot(self) -> dict[tuple[str, str], int]:
+        with self._lock:
+            return dict(self._counts)
+
+
+@dataclass(frozen=True, slots=True)
+class _Hop:
+    """One server's answer: final, or the alias target that still has to be asked."""
+
+    answer: Answer | None
+    aliases: tuple[str, ...] = ()
+    next_name: str | None = None
+
+
+class _RateLimiter:
+    """Paces calls to at most ``rate`` per second (no bursts); 0 disables it."""
+
+    def __init__(self, rate: float) -> None:
+        self._interval = 1.0 / rate if rate > 0 else 0.0
+        self._next_slot = 0.0
+
+    async def acquire(self) -> None:
+        if not self._interval:
+            return
+        now = time.monotonic()
+        slot = max(now, self._next_slot)
+        self._next_slot = slot + self._interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+class DnsClient:
+    """Resolves (name, type) questions for one cycle, each distinct question once."""
+
+    def __init__(
+        self,
+        *,
+        nameservers: Sequence[tuple[str, int]],
+        timeout: float = 2.0,
+        attempts: int = 2,
+        concurrency: int = 64,
+        max_queries_per_second: float = 0.0,
+        overrides: ZoneOverrides | None = None,
+        stats: DnsQueryStats | None = None,
+    ) -> None:
+        self._nameservers = tuple(nameservers)
+        self._timeout = timeout
+        self._attempts = attempts
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._limiter = _RateLimiter(max_queries_per_second)
+        self._overrides = overrides
+        self._stats = stats or DnsQueryStats()
+        self._done: dict[tuple[str, str], Answer] = {}
+        self._pending: dict[tuple[str, str], asyncio.Future[Answer]] = {}
+        self.queries_sent = 0  # questions put on the wire this cycle
+        self.responses = 0  # of those, how many got any DNS response
+
+    def get(self, name: str, rdtype: str) -> Answer | None:
+        """The answer if it was resolved already this cycle (the checks' DnsView)."""
+        return self._done.get((name, rdtype))
+
+    async def resolve(self, name: str, rdtype: str) -> Answer:
+        """Resolve once per cycle; concurrent callers of the same question share one query."""
+        key = (name, rdtype)
+        if (done := self._done.get(key)) is not None:
+            return done
+        if (pending := self._pending.get(key)) is not None:
+            return await pending
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._pending[key] = future
+        try:
+            answer = await self._resolve_chain(name, rdtype)
+        except BaseException:
+            future.cancel()
+            raise
+        finally:
+            del self._pending[key]
+        self._done[key] = answer
+        future.set_result(answer)
+        return answer
+
+    async def _resolve_chain(self, name: str, rdtype: str) -> Answer:
+        aliases: list[str] = []
+        current = name
+        for _ in range(MAX_CNAME_HOPS):
+            hop = await self._ask(current, rdtype)
+            aliases.extend(hop.aliases)
+            if hop.answer is not None:
+                if not aliases:
+                    return hop.answer
+                return Answer(hop.answer.kind, hop.answer.records, hop.answer.error, tuple(aliases))
+            assert hop.next_name is not None  # noqa: S101 - _Hop has an answer or a next name
+            current = hop.next_name
+        return Answer(AnswerKind.ERROR, error="cname_chain_too_long", cname_chain=tuple(aliases))
+
+    async def _ask(self, name: str, rdtype: str) -> _Hop:
+        if self._overrides:
+            zone_hop = self._overrides.answer(name, rdtype)
+            if zone_hop is not None:
+                if zone_hop.cname_target is not None and rdtype != "CNAME":
+                    return _Hop(None, (name,), zone_hop.cname_target)
+                return _Hop(zone_hop.answer or Answer(AnswerKind.NODATA))
+        if not self._nameservers:
+            return _Hop(Answer(AnswerKind.ERROR, error="no_nameserver"))
+        return await self._ask_nameservers(name, rdtype)
+
+    async def _ask_nameservers(self, name: str, rdtype: str) -> _Hop:
+        qname = dns.name.from_text(name)
+        qtype = dns.rdatatype.from_text(rdtype)
+        query = dns.message.make_query(qname, qtype, use_edns=0, payload=EDNS_PAYLOAD)
+        error = "timeout"
+        for attempt in range(self._attempts):
+            host, port = self._nameservers[attempt % len(self._nameservers)]
+            await self._limiter.acquire()
+            async with self._semaphore:
+                self.queries_sent += 1
+                try:
+                    response = await self._exchange(query, host, port)
+                except dns.exception.Timeout:
+                    error = "timeout"
+                except OSError:
+                    error = "network"
+                except dns.exception.DNSException:
+                    error = "malformed_response"
+                else:
+                    self.responses += 1
+                    rcode = response.rcode()
+                    self._stats.record(rdtype, dns.rcode.to_text(rcode).lower())
+                    if rcode in _RETRY_RCODES:
+                        error = dns.rcode.to_text(rcode).lower()
+                        continue
+                    return _interpret(response, qname, qtype)
+            self._stats.record(rdtype, error)
+        return _Hop(Answer(AnswerKind.ERROR, error=error))
+
+    async def _exchange(
+        self, query: dns.message.Message, host: str, port: int
+    ) -> dns.message.Message:
+        try:
+            return await dns.asyncquery.udp(
+                query, host, timeout=self._timeout, port=port, raise_on_truncation=True
+            )
+        except dns.message.Truncated:
+            return await dns.asyncquery.tcp(query, host, timeout=self._timeout, port=port)
+
+
+def _interpret(
+    response: dns.message.Message, qname: dns.name.Name, qtype: dns.rdatatype.RdataType
+) -> _Hop:
+    """Read one response: follow the aliases it contains, then take the records asked for."""
+    aliases: list[str] = []
+    current = qname
+    for _ in range(MAX_CNAME_HOPS):
+        rrset = response.get_rrset(response.answer, current, dns.rdataclass.IN, qtype)
+        if rrset is not None and len(rrset):
+            records = tuple(rdata_text(r) for r in rrset)
+            return _Hop(Answer(AnswerKind.RECORDS, records), tuple(aliases))
+        if qtype == dns.rdatatype.CNAME:
+            break
+        cname = response.get_rrset(response.answer, current, dns.rdataclass.IN, dns.rdatatype.CNAME)
+        if cname is None or not len(cname):
+            break
+        aliases.append(current.to_text(omit_final_dot=True).lower())
+        current = cname[0].target
+    if response.rcode() == dns.rcode.NXDOMAIN:
+        return _Hop(Answer(AnswerKind.NXDOMAIN), tuple(aliases))
+    if aliases:
+        # An authoritative server gave the alias but not the target's data: ask for it.
+        return _Hop(None, tuple(aliases), current.to_text(omit_final_dot=True).lower())
+    return _Hop(Answer(AnswerKind.NODATA))
+
+
+class _RecordingView:
+    """The checks' view of the cycle's answers; remembers every question still missing."""
+
+    def __init__(self, client: DnsClient) -> None:
+        self._client = client
+        self.missing: set[tuple[str, str]] = set()
+
+    def get(self, name: str, rdtype: str) -> Answer | None:
+        answer = self._client.get(name, rdtype)
+        if answer is None:
+            self.missing.add((name, rdtype))
+        return answer
+
+
+async def check_domain(client: DnsClient, target: DomainTarget) -> DomainReport:
+    """Run the pure checks, fetching whatever they ask for, until they ask for nothing new."""
+    for _ in range(MAX_ROUNDS):
+        view = _RecordingView(client)
+        report = evaluate_domain(target, view)
+        if not view.missing:
+            return report
+        await asyncio.gather(*(client.resolve(name, rdtype) for name, rdtype in view.missing))
+    return evaluate_domain(target, _Exhausted(client))
+
+
+class _Exhausted:
+    """A view that reports still-missing questions as errors once MAX_ROUNDS is spent."""
+
+    def __init__(self, client: DnsClient) -> None:
+        self._client = client
+
+    def get(self, name: str, rdtype: str) -> Answer | None:
+        return self._client.get(name, rdtype) or Answer(AnswerKind.ERROR, error="too_many_rounds")
+
+
+@dataclass(frozen=True, slots=True)
+class DnsCycleResult:
+    """One completed check cycle: the reports, and whether DNS answered at all."""
+
+    reports: tuple[DomainReport, ...]
+    started: float
+    duration_seconds: float
+    queries_sent: int
+    responses: int
+
+    @property
+    def resolver_reachable(self) -> bool:
+        """False when questions went out and none came back: the resolver itself is down."""
+        return self.responses > 0 or self.queries_sent == 0
+
+
+async def check_domains(
+    targets: Iterable[DomainTarget],
+    client: DnsClient,
+    *,
+    workers: int = 64,
+    stop: threading.Event | None = None,
+) -> DnsCycleResult:
+    """Check every target with a bounded pool of workers; ``stop`` cancels the cycle."""
+    started, t0 = time.time(), time.monotonic()
+    indexed = list(enumerate(targets))
+    reports: list[DomainReport | None] = [None] * len(indexed)
+    iterator = iter(indexed)
+
+    async def worker() -> None:
+        for index, target in iterator:
+            reports[index] = await check_domain(client, target)
+
+    tasks = [asyncio.create_task(worker()) for _ in range(max(1, min(workers, len(indexed))))]
+    watcher = asyncio.create_task(_cancel_on_stop(stop, tasks)) if stop is not None else None
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+    return DnsCycleResult(
+        reports=tuple(r for r in reports if r is not None),
+        started=started,
+        duration_seconds=time.monotonic() - t0,
+        queries_sent=client.queries_sent,
+        responses=client.responses,
+    )
+
+
+async def _cancel_on_stop(stop: threading.Event, tasks: list[asyncio.Task[None]]) -> None:
+    # A threading.Event set by a signal handler cannot be awaited: poll it.
+    while not stop.is_set():  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
+    for task in tasks:
+        task.cancel()

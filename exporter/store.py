@@ -1,0 +1,94 @@
+"""The latest results of every collector, published as one immutable snapshot.
+
+Jobs replace the snapshot under a lock; scrapes and the landing page read it without
+locking and without I/O, so a slow DNS cycle never slows a scrape.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from exporter.config import Config
+from exporter.sources.dns import DnsCycleResult
+
+__all__ = ["CollectorHealth", "Snapshot", "Store"]
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorHealth:
+    """How one collector's runs went; ``last_success`` is None until one succeeds."""
+
+    interval_seconds: float
+    up: bool = False
+    last_success: float | None = None
+    duration_seconds: float | None = None
+    failures: int = 0
+    last_error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    config: Config
+    dns: DnsCycleResult | None = None
+    health: Mapping[str, CollectorHealth] = field(default_factory=lambda: MappingProxyType({}))
+    config_reload_ok: bool = True
+    config_loaded_at: float = 0.0
+
+    @property
+    def ready(self) -> bool:
+        """The first DNS cycle has finished (successfully or not)."""
+        return self.dns is not None or ("dns" in self.health and self.health["dns"].failures > 0)
+
+
+class Store:
+    """Holds the current snapshot; ``update`` swaps in a changed copy atomically."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self._lock = threading.Lock()
+        self._snapshot = snapshot
+
+    def read(self) -> Snapshot:
+        return self._snapshot
+
+    def update(self, **changes: Any) -> Snapshot:
+        with self._lock:
+            self._snapshot = dataclasses.replace(self._snapshot, **changes)
+            return self._snapshot
+
+    def record_run(
+        self,
+        collector: str,
+        *,
+        ok: bool,
+        finished: float,
+        duration_seconds: float,
+        error: str = "",
+        **changes: Any,
+    ) -> None:
+        """Publish a collector run's outcome together with its results, in one swap."""
+        with self._lock:
+            snap = self._snapshot
+            old = snap.health.get(collector) or CollectorHealth(interval_seconds=0.0)
+            health = dataclasses.replace(
+                old,
+                up=ok,
+                last_success=finished if ok else old.last_success,
+                duration_seconds=duration_seconds,
+                failures=old.failures + (0 if ok else 1),
+                last_error=error,
+            )
+            merged = MappingProxyType({**snap.health, collector: health})
+            self._snapshot = dataclasses.replace(snap, health=merged, **changes)
+
+    def set_interval(self, collector: str, interval_seconds: float) -> None:
+        with self._lock:
+            snap = self._snapshot
+            old = snap.health.get(collector) or CollectorHealth(interval_seconds=interval_seconds)
+            health = dataclasses.replace(old, interval_seconds=interval_seconds)
+            merged = MappingProxyType({**snap.health, collector: health})
+            self._snapshot = dataclasses.replace(snap, health=merged)
