@@ -25,15 +25,10 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 
 from exporter.collector import ExporterCollector
 from exporter.config import Config, ConfigError, load_config
+from exporter.dns_cycle import DnsCycleResult, check_domains
 from exporter.logs import configure_logging
 from exporter.model import DomainTarget
-from exporter.sources.dns import (
-    DnsClient,
-    DnsCycleResult,
-    DnsQueryStats,
-    check_domains,
-    system_nameservers,
-)
+from exporter.sources.dns import DnsClient, DnsQueryStats, system_nameservers
 from exporter.sources.zones import ZoneFileError, ZoneOverrides
 from exporter.store import Snapshot, Store
 from exporter.web import HttpServer, make_app

@@ -14,9 +14,10 @@ from typing import TextIO
 from exporter import __version__
 from exporter.app import Daemon, load_runtime
 from exporter.config import ConfigError, normalize_domain, parse_hostport
+from exporter.dns_cycle import check_domains
 from exporter.logs import configure_logging
 from exporter.model import DomainReport, DomainTarget, Status
-from exporter.sources.dns import DnsClient, check_domains, system_nameservers
+from exporter.sources.dns import DnsClient, system_nameservers
 from exporter.sources.zones import ZoneFileError, ZoneOverrides
 
 __all__ = ["main"]

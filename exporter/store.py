@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from exporter.config import Config
-from exporter.sources.dns import DnsCycleResult
+from exporter.dns_cycle import DnsCycleResult
 
 __all__ = ["CollectorHealth", "Snapshot", "Store"]
 

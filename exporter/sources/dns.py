@@ -14,7 +14,7 @@ import asyncio
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import dns.asyncquery
@@ -26,21 +26,13 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
 
-from exporter.checks import evaluate_domain
-from exporter.model import Answer, AnswerKind, DomainReport, DomainTarget
+from exporter.model import Answer, AnswerKind
 from exporter.sources.records import rdata_text
 from exporter.sources.zones import ZoneOverrides
 
-__all__ = [
-    "DnsClient",
-    "DnsCycleResult",
-    "DnsQueryStats",
-    "check_domains",
-    "system_nameservers",
-]
+__all__ = ["DnsClient", "DnsQueryStats", "system_nameservers"]
 
 MAX_CNAME_HOPS = 8
-MAX_ROUNDS = 16  # SPF's 10-lookup limit bounds the rounds well below this
 EDNS_PAYLOAD = 1232  # the DNS flag day 2020 size: no fragmentation, rarely truncated
 _RETRY_RCODES = {dns.rcode.SERVFAIL, dns.rcode.REFUSED, dns.rcode.NOTIMP, dns.rcode.FORMERR}
 
@@ -235,95 +227,3 @@ def _interpret(
         # An authoritative server gave the alias but not the target's data: ask for it.
         return _Hop(None, tuple(aliases), current.to_text(omit_final_dot=True).lower())
     return _Hop(Answer(AnswerKind.NODATA))
-
-
-class _RecordingView:
-    """The checks' view of the cycle's answers; remembers every question still missing."""
-
-    def __init__(self, client: DnsClient) -> None:
-        self._client = client
-        self.missing: set[tuple[str, str]] = set()
-
-    def get(self, name: str, rdtype: str) -> Answer | None:
-        answer = self._client.get(name, rdtype)
-        if answer is None:
-            self.missing.add((name, rdtype))
-        return answer
-
-
-async def check_domain(client: DnsClient, target: DomainTarget) -> DomainReport:
-    """Run the pure checks, fetching whatever they ask for, until they ask for nothing new."""
-    for _ in range(MAX_ROUNDS):
-        view = _RecordingView(client)
-        report = evaluate_domain(target, view)
-        if not view.missing:
-            return report
-        await asyncio.gather(*(client.resolve(name, rdtype) for name, rdtype in view.missing))
-    return evaluate_domain(target, _Exhausted(client))
-
-
-class _Exhausted:
-    """A view that reports still-missing questions as errors once MAX_ROUNDS is spent."""
-
-    def __init__(self, client: DnsClient) -> None:
-        self._client = client
-
-    def get(self, name: str, rdtype: str) -> Answer | None:
-        return self._client.get(name, rdtype) or Answer(AnswerKind.ERROR, error="too_many_rounds")
-
-
-@dataclass(frozen=True, slots=True)
-class DnsCycleResult:
-    """One completed check cycle: the reports, and whether DNS answered at all."""
-
-    reports: tuple[DomainReport, ...]
-    started: float
-    duration_seconds: float
-    queries_sent: int
-    responses: int
-
-    @property
-    def resolver_reachable(self) -> bool:
-        """False when questions went out and none came back: the resolver itself is down."""
-        return self.responses > 0 or self.queries_sent == 0
-
-
-async def check_domains(
-    targets: Iterable[DomainTarget],
-    client: DnsClient,
-    *,
-    workers: int = 64,
-    stop: threading.Event | None = None,
-) -> DnsCycleResult:
-    """Check every target with a bounded pool of workers; ``stop`` cancels the cycle."""
-    started, t0 = time.time(), time.monotonic()
-    indexed = list(enumerate(targets))
-    reports: list[DomainReport | None] = [None] * len(indexed)
-    iterator = iter(indexed)
-
-    async def worker() -> None:
-        for index, target in iterator:
-            reports[index] = await check_domain(client, target)
-
-    tasks = [asyncio.create_task(worker()) for _ in range(max(1, min(workers, len(indexed))))]
-    watcher = asyncio.create_task(_cancel_on_stop(stop, tasks)) if stop is not None else None
-    try:
-        await asyncio.gather(*tasks)
-    finally:
-        if watcher is not None:
-            watcher.cancel()
-    return DnsCycleResult(
-        reports=tuple(r for r in reports if r is not None),
-        started=started,
-        duration_seconds=time.monotonic() - t0,
-        queries_sent=client.queries_sent,
-        responses=client.responses,
-    )
-
-
-async def _cancel_on_stop(stop: threading.Event, tasks: list[asyncio.Task[None]]) -> None:
-    # A threading.Event set by a signal handler cannot be awaited: poll it.
-    while not stop.is_set():  # noqa: ASYNC110
-        await asyncio.sleep(0.1)
-    for task in tasks:
-        task.cancel()

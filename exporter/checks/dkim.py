@@ -1,0 +1,131 @@
+"""The `dkim` check: SES Easy DKIM CNAMEs and the keys they lead to.
+
+Which zone SES signs from: most regions use ``dkim.amazonses.com``; a few use
+``dkim.<region>.amazonses.com``. `REGIONAL_SIGNING_REGIONS` is the list in the AWS General
+Reference ("Amazon SES endpoints and quotas", Easy DKIM domains) as copied by several
+public Terraform modules; the AWS page itself could not be read from here. Because that
+list is second-hand and grows, it only picks the zone a remedy suggests: when SES's
+SigningHostedZone is not known, both the global and the ``dkim.<region>`` form are
+accepted, and the key lookup at the CNAME target (which fails for a wrong zone) decides.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from exporter.model import AnswerKind, CheckResult, DnsView, DomainTarget, Status
+
+__all__ = [
+    "GLOBAL_SIGNING_ZONE",
+    "REGIONAL_SIGNING_REGIONS",
+    "DkimKey",
+    "check_dkim",
+    "parse_dkim_key",
+    "signing_zone",
+]
+
+CHECK = "dkim"
+GLOBAL_SIGNING_ZONE = "dkim.amazonses.com"
+REGIONAL_SIGNING_REGIONS = frozenset(
+    {
+        "af-south-1",
+        "ap-northeast-3",
+        "ap-south-2",
+        "ap-southeast-3",
+        "ap-southeast-5",
+        "ca-west-1",
+        "eu-central-2",
+        "eu-south-1",
+        "il-central-1",
+        "me-central-1",
+        "us-gov-east-1",
+    }
+)
+_REGIONAL_ZONE = re.compile(r"dkim\.[a-z0-9-]+\.amazonses\.com", re.ASCII)
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}", re.ASCII)
+
+
+@dataclass(frozen=True, slots=True)
+class DkimKey:
+    """A DKIM key record (RFC 6376 §3.6.1); an empty ``public_key`` means revoked."""
+
+    key_type: str
+    public_key: str
+
+
+def parse_dkim_key(text: str) -> DkimKey | None:
+    """Parse a TXT string as a DKIM key record; None when it is not one.
+
+    ``v=``, when present, must be first and ``DKIM1``; ``p=`` is required. Whitespace
+    inside tag values (folded base64) is dropped.
+    """
+    tags: dict[str, str] = {}
+    for index, part in enumerate(text.split(";")):
+        name, equals, value = part.partition("=")
+        name = name.strip(" \t\r\n")
+        if not equals:
+            if part.strip(" \t\r\n"):
+                return None
+            continue
+        if name == "v" and (index or value.strip(" \t\r\n") != "DKIM1"):
+            return None
+        tags.setdefault(name, "".join(value.split()))
+    if "p" not in tags:
+        return None
+    return DkimKey(tags.get("k", "rsa"), tags["p"])
+
+
+def signing_zone(target: DomainTarget) -> str:
+    """The zone SES most likely signs from, for remedies."""
+    if target.dkim_signing_zone:
+        return target.dkim_signing_zone.lower().removesuffix(".")
+    if target.region in REGIONAL_SIGNING_REGIONS:
+        return f"dkim.{target.region}.amazonses.com"
+    return GLOBAL_SIGNING_ZONE
+
+
+def _expected(target: DomainTarget, token: str, cname: str) -> bool:
+    """Whether ``cname`` is a valid Easy DKIM target for ``token`` (see module docstring)."""
+    if target.dkim_signing_zone:
+        return cname == f"{token}.{signing_zone(target)}"
+    if cname == f"{token}.{GLOBAL_SIGNING_ZONE}":
+        return True
+    if target.region:
+        return cname == f"{token}.dkim.{target.region.lower()}.amazonses.com"
+    zone = cname.removeprefix(f"{token}.")
+    return zone != cname and bool(_REGIONAL_ZONE.fullmatch(zone))
+
+
+def _token_state(target: DomainTarget, token: str, view: DnsView) -> str | None:
+    """'' when the token is fine, None while pending, else what is wrong with it.
+
+    Errors are reported as ``error: ...`` so the check can tell them from failures.
+    """
+    domain = target.name.lower().removesuffix(".")
+    name = f"{token}._domainkey.{domain}"
+    answer = view.get(name, "CNAME")
+    if answer is None:
+        return None
+    if answer.is_error:
+        return f"error: CNAME {name}: {answer.error}"
+    if answer.kind is not AnswerKind.RECORDS:
+        return "no CNAME"
+    cname = answer.records[0].lower().removesuffix(".")
+    if not _expected(target, token, cname):
+        return f"CNAME points to {cname}"
+    keys = view.get(cname, "TXT")
+    if keys is None:
+        return None
+    if keys.is_error:
+        return f"error: TXT {cname}: {keys.error}"
+    parsed = [key for key in map(parse_dkim_key, keys.records) if key is not None]
+    if not parsed:
+        return f"no DKIM key at {cname}"
+    if not any(_BASE64.fullmatch(key.public_key) for key in parsed):
+        return f"key at {cname} is revoked or not base64"
+    return ""
+
+
+def check_dkim(target: DomainTarget) -> None:
+    raise NotImplementedError

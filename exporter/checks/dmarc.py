@@ -1,0 +1,309 @@
+"""DMARC (RFC 7489): record parsing, policy discovery with the organizational-domain
+fallback, and the `dmarc` and `dmarc_reports` checks."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+
+from exporter.model import CheckResult, DnsView, Status
+from publicsuffixlist import PublicSuffixList
+
+__all__ = [
+    "DmarcDiscovery",
+    "DmarcEvaluation",
+    "DmarcRecord",
+    "check_dmarc",
+    "check_dmarc_reports",
+    "evaluate_dmarc",
+    "organizational_domain",
+    "parse_dmarc",
+]
+
+CHECK = "dmarc"
+CHECK_REPORTS = "dmarc_reports"
+_POLICY_LEVEL = {"none": 0, "quarantine": 1, "reject": 2}
+_MAX_PCT = 100
+_PCT = re.compile(r"[0-9]{1,3}")  # RFC 7489 §6.4: 1*3DIGIT
+_LABEL = re.compile(r"[a-z0-9_-]{1,63}", re.ASCII)
+_MAX_NAME = 253
+_MAX_REPORT_HOSTS = 10  # bounds the _report._dmarc questions one hostile record can cause
+
+
+@cache
+def _public_suffix_list() -> PublicSuffixList:
+    """Built once on first use: parsing the bundled list takes tens of milliseconds."""
+    return PublicSuffixList()
+
+
+def organizational_domain(domain: str) -> str:
+    """RFC 7489 §3.2: the public suffix plus one label; the domain itself when it has none."""
+    domain = domain.lower().removesuffix(".")
+    return _public_suffix_list().privatesuffix(domain) or domain
+
+
+@dataclass(frozen=True, slots=True)
+class DmarcRecord:
+    """A TXT record whose first tag is ``v=DMARC1``.
+
+    ``policy``/``subdomain_policy`` hold only valid values (lower case); ``problems`` says
+    what makes the record invalid. ``rua`` lists the aggregate-report URIs as written.
+    """
+
+    text: str
+    policy: str | None
+    subdomain_policy: str | None
+    pct: int
+    rua: tuple[str, ...]
+    problems: tuple[str, ...]
+
+    def applied_policy(self, for_subdomain: bool) -> str | None:
+        """``sp=`` governs subdomains that fell back to this record, else ``p=``."""
+        if self.problems:
+            return None
+        if for_subdomain and self.subdomain_policy:
+            return self.subdomain_policy
+        return self.policy
+
+    @property
+    def report_addresses(self) -> tuple[str, ...]:
+        """The mailbox of every ``mailto:`` URI in ``rua=``, without any ``!size`` suffix."""
+        addresses = []
+        for uri in self.rua:
+            scheme, colon, rest = uri.partition(":")
+            if colon and scheme.lower() == "mailto" and "@" in rest:
+                addresses.append(rest.split("!", 1)[0].split("?", 1)[0])
+        return tuple(addresses)
+
+
+def _tags(text: str) -> list[tuple[str, str]]:
+    """RFC 7489 §6.4 tag-value pairs: ';'-separated, whitespace around them allowed."""
+    pairs = []
+    for part in text.split(";"):
+        name, _, value = part.partition("=")
+        if part.strip():
+            pairs.append((name.strip(" \t").lower(), value.strip(" \t")))
+    return pairs
+
+
+def parse_dmarc(text: str) -> DmarcRecord | None:
+    """Parse a TXT string; None when it is not a DMARC record (first tag not v=DMARC1)."""
+    tags = _tags(text)
+    if not tags or tags[0] != ("v", "DMARC1"):
+        return None
+    values: dict[str, str] = {}
+    for name, value in tags[1:]:
+        values.setdefault(name, value)
+    problems = []
+    policy = values.get("p", "").lower()
+    if policy not in _POLICY_LEVEL:
+        problems.append(f"invalid p={values['p']}" if "p" in values else "missing p=")
+    subdomain_policy = values.get("sp", "").lower()
+    if "sp" in values and subdomain_policy not in _POLICY_LEVEL:
+        problems.append(f"invalid sp={values['sp']}")
+    pct_text = values.get("pct", str(_MAX_PCT))
+    pct = int(pct_text) if _PCT.fullmatch(pct_text) else -1
+    if not 0 <= pct <= _MAX_PCT:
+        problems.append(f"invalid pct={pct_text} (must be 0-100)")
+    rua = tuple(uri.strip(" \t") for uri in values.get("rua", "").split(",") if uri.strip(" \t"))
+    return DmarcRecord(
+        text=text,
+        policy=policy if policy in _POLICY_LEVEL else None,
+        subdomain_policy=subdomain_policy if subdomain_policy in _POLICY_LEVEL else None,
+        pct=pct,
+        rua=rua,
+        problems=tuple(problems),
+    )
+
+
+class DmarcDiscovery(StrEnum):
+    """How policy discovery (RFC 7489 §6.6.3) ended."""
+
+    PENDING = "pending"
+    ERROR = "error"  # a lookup failed: the applying record is unknown
+    NOT_FOUND = "not found"  # no DMARC record at the domain or its organizational domain
+    MULTIPLE = "multiple"  # several DMARC records at one name: discovery stops, none applies
+    FOUND = "found"
+
+
+@dataclass(frozen=True, slots=True)
+class DmarcEvaluation:
+    """Where the applying DMARC record was found, and which one."""
+
+    domain: str
+    discovery: DmarcDiscovery
+    record_name: str = ""  # the _dmarc name the lookup ended at
+    record: DmarcRecord | None = None
+    fallback: bool = False  # found at the organizational domain for a subdomain
+    cname_chain: tuple[str, ...] = ()
+    error: str = ""
+
+    @property
+    def policy_domain(self) -> str:
+        """The domain the record was published for (RFC 7489 §7.1's "Domain Owner")."""
+        return self.record_name.removeprefix("_dmarc.")
+
+    @property
+    def policy(self) -> str | None:
+        """The policy applied to mail from ``domain``; None when no valid record applies."""
+        return self.record.applied_policy(self.fallback) if self.record else None
+
+    @property
+    def level(self) -> int | None:
+        """-1 no valid record applies, 0 none, 1 quarantine, 2 reject, None unknown."""
+        if self.discovery in (DmarcDiscovery.PENDING, DmarcDiscovery.ERROR):
+            return None
+        return _POLICY_LEVEL[self.policy] if self.policy else -1
+
+
+def evaluate_dmarc(domain: str, view: DnsView) -> DmarcEvaluation:
+    """Look up ``_dmarc.<domain>``, then ``_dmarc.<organizational domain>`` if no record."""
+    domain = domain.lower().removesuffix(".")
+    org = organizational_domain(domain)
+    names = [f"_dmarc.{domain}"] + ([f"_dmarc.{org}"] if org != domain else [])
+    for name in names:
+        answer = view.get(name, "TXT")
+        if answer is None:
+            return DmarcEvaluation(domain, DmarcDiscovery.PENDING, name)
+        if answer.is_error:
+            return DmarcEvaluation(domain, DmarcDiscovery.ERROR, name, error=answer.error)
+        records = [r for r in map(parse_dmarc, answer.records) if r is not None]
+        if len(records) > 1:
+            return DmarcEvaluation(domain, DmarcDiscovery.MULTIPLE, name)
+        if records:
+            return DmarcEvaluation(
+                domain,
+                DmarcDiscovery.FOUND,
+                name,
+                records[0],
+                fallback=name != names[0],
+                cname_chain=answer.cname_chain,
+            )
+    return DmarcEvaluation(domain, DmarcDiscovery.NOT_FOUND, names[-1])
+
+
+def _valid_host(host: str) -> bool:
+    """A plain DNS host name, so it is safe to build a question from it."""
+    return len(host) <= _MAX_NAME and all(_LABEL.fullmatch(x) for x in host.split("."))
+
+
+def _example(domain: str, policy: str) -> str:
+    return f'_dmarc.{domain}. TXT "v=DMARC1; p={policy}; rua=mailto:dmarc-reports@{domain}"'
+
+
+def check_dmarc(evaluation: DmarcEvaluation) -> CheckResult:  # noqa: PLR0911 -- one return per verdict
+    """The ``dmarc`` check: fail without a valid record, warn for p=none or pct<100."""
+    domain, record = evaluation.domain, evaluation.record
+    discovery = evaluation.discovery
+    if discovery is DmarcDiscovery.PENDING:
+        return CheckResult(CHECK, Status.UNKNOWN, "pending")
+    if discovery is DmarcDiscovery.ERROR:
+        return CheckResult(
+            CHECK, Status.UNKNOWN, f"TXT {evaluation.record_name} lookup failed: {evaluation.error}"
+        )
+    if discovery is DmarcDiscovery.MULTIPLE:
+        return CheckResult(
+            CHECK,
+            Status.FAIL,
+            f"{evaluation.record_name} has several DMARC records, so receivers apply none",
+            f"keep exactly one TXT record starting with v=DMARC1 at {evaluation.record_name}",
+        )
+    if record is None:
+        return CheckResult(
+            CHECK,
+            Status.FAIL,
+            f"no DMARC record for {domain}: receivers apply no policy to spoofed mail",
+            f"publish {_example(domain, 'quarantine')}, then move to p=reject",
+        )
+    where = evaluation.record_name + (
+        f" (via CNAME {' -> '.join(evaluation.cname_chain)})" if evaluation.cname_chain else ""
+    )
+    if record.problems:
+        return CheckResult(
+            CHECK,
+            Status.FAIL,
+            f"invalid DMARC record at {where}: {', '.join(record.problems)}",
+            f"fix the record, e.g. {_example(evaluation.policy_domain, 'quarantine')}",
+        )
+    policy = evaluation.policy
+    tag = "sp" if evaluation.fallback and record.subdomain_policy else "p"
+    summary = f"DMARC {tag}={policy} for {domain} at {where}"
+    if policy == "none":
+        return CheckResult(
+            CHECK,
+            Status.WARN,
+            f"{summary}: spoofed mail is delivered (monitoring only)",
+            f"publish {_example(evaluation.policy_domain, 'quarantine')}, then move to p=reject",
+        )
+    if record.pct < _MAX_PCT:
+        return CheckResult(
+            CHECK,
+            Status.WARN,
+            f"{summary}, but pct={record.pct}: only {record.pct}% of failing mail gets it",
+            f"remove pct= (or set pct=100) in the record at {evaluation.record_name}",
+        )
+    return CheckResult(CHECK, Status.PASS, summary)
+
+
+def check_dmarc_reports(evaluation: DmarcEvaluation, view: DnsView) -> CheckResult:  # noqa: PLR0911 -- one return per verdict
+    """The ``dmarc_reports`` check: someone must receive aggregate reports.
+
+    A mailbox on another organizational domain only gets reports when that domain
+    authorizes it with ``<policy domain>._report._dmarc.<mailbox host>`` (RFC 7489 §7.1).
+    """
+    if evaluation.level is None:
+        status = "pending" if evaluation.discovery is DmarcDiscovery.PENDING else "DMARC unknown"
+        return CheckResult(CHECK_REPORTS, Status.UNKNOWN, status)
+    record, domain = evaluation.record, evaluation.policy_domain
+    add_rua = f"add rua=mailto:dmarc-reports@{domain} to the record at _dmarc.{domain}"
+    if record is None or evaluation.level < 0:
+        return CheckResult(
+            CHECK_REPORTS, Status.WARN, "no valid DMARC record, so no aggregate reports", add_rua
+        )
+    hosts = list(dict.fromkeys(a.rpartition("@")[2].lower() for a in record.report_addresses))
+    if not hosts:
+        return CheckResult(
+            CHECK_REPORTS,
+            Status.WARN,
+            "no rua=mailto: in the DMARC record: spoofing and alignment failures go unseen",
+            add_rua,
+        )
+    invalid = [h for h in hosts if not _valid_host(h)]
+    if invalid:
+        return CheckResult(
+            CHECK_REPORTS,
+            Status.WARN,
+            f"rua= has mailboxes without a valid domain: {', '.join(invalid)}",
+            f"fix rua= in the record at _dmarc.{domain}",
+        )
+    own = organizational_domain(domain)
+    external = [h for h in hosts if organizational_domain(h) != own][:_MAX_REPORT_HOSTS]
+    answers = {
+        name: view.get(name, "TXT")
+        for name in (f"{domain}._report._dmarc.{h.removesuffix('.')}" for h in external)
+    }
+    if None in answers.values():
+        return CheckResult(CHECK_REPORTS, Status.UNKNOWN, "pending")
+    missing = [
+        name
+        for name, answer in answers.items()
+        if answer is not None
+        and not answer.is_error
+        and not any(parse_dmarc(text) is not None for text in answer.records)
+    ]
+    failed = [name for name, answer in answers.items() if answer is not None and answer.is_error]
+    if missing:
+        return CheckResult(
+            CHECK_REPORTS,
+            Status.WARN,
+            f"report receivers do not authorize reports for {domain}: {', '.join(missing)}",
+            "; ".join(f'ask them to publish {name}. TXT "v=DMARC1"' for name in missing)
+            + " (or use a mailbox in your own domain)",
+        )
+    if failed:
+        return CheckResult(CHECK_REPORTS, Status.UNKNOWN, f"TXT lookup failed: {', '.join(failed)}")
+    return CheckResult(
+        CHECK_REPORTS, Status.PASS, f"aggregate reports go to {', '.join(record.report_addresses)}"
+    )

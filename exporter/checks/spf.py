@@ -1,0 +1,526 @@
+"""SPF (RFC 7208): a strict parser, a capped include/redirect walk, and the `spf` check.
+
+The walk reads DNS only through a `DnsView`. A question the view has not answered yet
+(None) marks the evaluation pending; the walk still asks every other question it can
+already name, level by level, so the I/O layer needs one round per include depth.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from exporter.model import AnswerKind, CheckResult, DnsView, Status
+
+__all__ = [
+    "MAX_DNS_LOOKUPS",
+    "MAX_VOID_LOOKUPS",
+    "Mechanism",
+    "SpfEvaluation",
+    "SpfOutcome",
+    "SpfPolicy",
+    "SpfProblem",
+    "SpfRecord",
+    "SpfSyntaxError",
+    "check_spf",
+    "evaluate_spf",
+    "is_spf_record",
+    "lookup_summary",
+    "parse_spf",
+    "permerror_result",
+]
+
+CHECK = "spf"
+MAX_DNS_LOOKUPS = 10  # RFC 7208 §4.6.4
+MAX_VOID_LOOKUPS = 2  # RFC 7208 §4.6.4
+_MAX_MX_RECORDS = 10  # RFC 7208 §4.6.4: an mx term may not need more than 10 address lookups
+
+_MECHANISMS = frozenset({"all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists"})
+_DNS_TERMS = frozenset({"include", "a", "mx", "ptr", "exists"})
+_NAME_THEN_REST = re.compile(r"([A-Za-z0-9]+)(.*)", re.DOTALL)
+_MODIFIER = re.compile(r"([A-Za-z][A-Za-z0-9_.-]*)=(.*)", re.DOTALL)
+_MACRO_EXPAND = re.compile(r"%\{[slodiphcrtvSLODIPHCRTV][0-9]*[rR]?[.\-+,/_=]*\}")
+_TOPLABEL = re.compile(
+    r"[A-Za-z0-9]*[A-Za-z][A-Za-z0-9]*|[A-Za-z0-9]+-[A-Za-z0-9-]*[A-Za-z0-9]", re.ASCII
+)
+_SPLIT_CIDR = re.compile(r"(.*?)((?:/[0-9]+)?(?://[0-9]+)?)", re.DOTALL)
+_DUAL_CIDR = re.compile(r"(?:/(0|[1-9][0-9]?))?(?://(0|[1-9][0-9]{0,2}))?")
+_IP4_CIDR = re.compile(r"/(0|[1-9][0-9]?)")
+_IP6_CIDR = re.compile(r"/(0|[1-9][0-9]{0,2})")
+_MAX_LABEL = 63
+_MAX_NAME = 253
+
+
+@dataclass(frozen=True, slots=True)
+class Mechanism:
+    """One directive: ``qualifier`` is one of ``+ - ~ ?``; ``target`` the domain-spec or
+    network as written (None when the mechanism has none)."""
+
+    qualifier: str
+    name: str
+    target: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SpfRecord:
+    """A syntactically valid SPF record."""
+
+    mechanisms: tuple[Mechanism, ...]
+    redirect: str | None = None
+    explanation: str | None = None
+
+    @property
+    def all_mechanism(self) -> Mechanism | None:
+        """The first ``all``: evaluation never goes past it, so later terms are dead."""
+        return next((m for m in self.mechanisms if m.name == "all"), None)
+
+    @property
+    def effective_redirect(self) -> str | None:
+        """``redirect=`` is ignored when the record has an ``all`` (RFC 7208 §6.1)."""
+        return None if self.all_mechanism else self.redirect
+
+
+@dataclass(frozen=True, slots=True)
+class SpfSyntaxError:
+    """Why a record does not parse; receivers return permerror for it (RFC 7208 §4.6)."""
+
+    term: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.term!r}" if self.term else self.reason
+
+
+class SpfOutcome(StrEnum):
+    """How far the evaluation got."""
+
+    PENDING = "pending"  # some answer not fetched yet
+    NONE = "none"  # the domain publishes no SPF record
+    PERMERROR = "permerror"  # a definite error found in fetched data (see `problems`)
+    TEMPERROR = "temperror"  # a lookup failed and nothing definite was found
+    EVALUATED = "evaluated"  # the whole tree was read; `policy` says how it ends
+
+
+class SpfPolicy(StrEnum):
+    """What the top-level record does with mail no mechanism matched."""
+
+    FAIL = "-all"
+    SOFTFAIL = "~all"
+    NEUTRAL = "?all"
+    PASS = "+all"  # noqa: S105 -- an RFC 7208 result name, not a password
+    NO_ALL = "no all"  # neither all nor redirect: the default result is neutral
+    MACRO_REDIRECT = "macro redirect"  # redirect to a macro: only known per message
+
+
+_QUALIFIER_POLICY = {
+    "-": SpfPolicy.FAIL,
+    "~": SpfPolicy.SOFTFAIL,
+    "?": SpfPolicy.NEUTRAL,
+    "+": SpfPolicy.PASS,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SpfProblem:
+    """A permerror cause, with a stable code for remedies and tests."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpfEvaluation:
+    """The result of walking one domain's SPF tree.
+
+    ``lookups`` counts DNS-querying terms (include, a, mx, ptr, exists, redirect) over the
+    tree; once it passes 10 the walk stops, so it is then a lower bound. ``reached`` holds
+    every domain named by an include or an effective redirect (macros excluded).
+    ``policy`` is None when it could not be determined.
+    """
+
+    domain: str
+    outcome: SpfOutcome
+    record: str | None = None
+    policy: SpfPolicy | None = None
+    lookups: int = 0
+    void_lookups: int = 0
+    problems: tuple[SpfProblem, ...] = ()
+    errors: tuple[str, ...] = ()
+    reached: frozenset[str] = frozenset()
+
+    def authorizes(self, domain: str) -> bool:
+        """True when the tree includes or redirects to ``domain``."""
+        return domain.lower().removesuffix(".") in self.reached
+
+
+def is_spf_record(text: str) -> bool:
+    """RFC 7208 §4.5: the version section is ``v=spf1`` ended by a space or the end."""
+    return text[:6].lower() == "v=spf1" and text[6:7] in ("", " ")
+
+
+def parse_spf(text: str) -> SpfRecord | SpfSyntaxError:
+    """Parse one SPF record strictly per the RFC 7208 ABNF (§12)."""
+    if not is_spf_record(text):
+        return SpfSyntaxError(text[:40], "not an SPF record (must start with v=spf1)")
+    mechanisms: list[Mechanism] = []
+    modifiers: dict[str, str] = {}
+    for term in text[6:].split(" "):
+        if not term:
+            continue
+        modifier = _MODIFIER.fullmatch(term)
+        if modifier:
+            name, value = modifier[1].lower(), modifier[2]
+            if name in ("redirect", "exp"):
+                if name in modifiers:
+                    return SpfSyntaxError(term, f"duplicate {name}= modifier")
+                if not _valid_domain_spec(value):
+                    return SpfSyntaxError(term, f"invalid domain in {name}=")
+                modifiers[name] = value
+            elif _scan_macro_string(value) is None:
+                return SpfSyntaxError(term, "invalid macro string in modifier")
+            continue
+        parsed = _parse_directive(term)
+        if isinstance(parsed, SpfSyntaxError):
+            return parsed
+        mechanisms.append(parsed)
+    return SpfRecord(tuple(mechanisms), modifiers.get("redirect"), modifiers.get("exp"))
+
+
+def _parse_directive(term: str) -> Mechanism | SpfSyntaxError:
+    qualifier, body = (term[0], term[1:]) if term[0] in _QUALIFIER_POLICY else ("+", term)
+    match = _NAME_THEN_REST.fullmatch(body)
+    name, rest = (match[1].lower(), match[2]) if match else ("", body)
+    if name not in _MECHANISMS:
+        return SpfSyntaxError(term, "unknown mechanism")
+    target, error = _parse_argument(name, rest)
+    return SpfSyntaxError(term, error) if error else Mechanism(qualifier, name, target)
+
+
+def _parse_argument(name: str, rest: str) -> tuple[str | None, str]:
+    """The mechanism's target and, when ``rest`` is not a valid argument, the reason."""
+    if name in ("ip4", "ip6"):
+        return rest[1:], _check_network(name, rest)
+    if rest.startswith(":") and name != "all":
+        spec, cidr = _split_cidr(rest[1:]) if name in ("a", "mx") else (rest[1:], "")
+        if not _valid_domain_spec(spec):
+            return spec, "invalid domain"
+        return spec, "" if _valid_dual_cidr(cidr) else "invalid CIDR length"
+    if name in ("include", "exists"):
+        return None, f"{name} needs a domain"
+    if name in ("a", "mx"):
+        return None, "" if _valid_dual_cidr(rest) else "invalid CIDR length"
+    return None, f"{name} takes no such argument" if rest else ""
+
+
+def _split_cidr(text: str) -> tuple[str, str]:
+    """Split ``example.com/24//64`` into the domain-spec and the dual-cidr-length."""
+    match = _SPLIT_CIDR.fullmatch(text)
+    return (match[1], match[2]) if match else (text, "")
+
+
+def _check_network(name: str, rest: str) -> str:
+    if not rest.startswith(":"):
+        return f"{name} needs a network"
+    address, slash, length = rest[1:].partition("/")
+    is_v4 = name == "ip4"
+    bad_address = f"invalid {'IPv4' if is_v4 else 'IPv6'} address"
+    if "%" in address:  # ipaddress accepts a zone id; the ABNF does not
+        return bad_address
+    try:
+        (ipaddress.IPv4Address if is_v4 else ipaddress.IPv6Address)(address)
+    except ValueError:
+        return bad_address
+    if not slash:
+        return ""
+    limit = 32 if is_v4 else 128
+    valid = (_IP4_CIDR if is_v4 else _IP6_CIDR).fullmatch("/" + length)
+    return "" if valid and int(length) <= limit else "invalid CIDR length"
+
+
+def _valid_dual_cidr(text: str) -> bool:
+    match = _DUAL_CIDR.fullmatch(text)
+    if not match:
+        return False
+    v4, v6 = match.groups()
+    return (v4 is None or int(v4) <= 32) and (v6 is None or int(v6) <= 128)  # noqa: PLR2004
+
+
+def _scan_macro_string(text: str) -> bool | None:
+    """None when ``text`` is not a macro-string; else whether it ends in a macro-expand."""
+    i, ends_in_macro = 0, False
+    while i < len(text):
+        char = text[i]
+        if char == "%":
+            if text[i + 1 : i + 2] in ("%", "_", "-"):
+                i += 2
+            else:
+                expand = _MACRO_EXPAND.match(text, i)
+                if not expand:
+                    return None
+                i = expand.end()
+            ends_in_macro = True
+            continue
+        if not "\x21" <= char <= "\x7e":
+            return None
+        i += 1
+        ends_in_macro = False
+    return ends_in_macro
+
+
+def _valid_domain_spec(spec: str) -> bool:
+    """domain-spec = macro-string domain-end; domain-end is "." toplabel ["."] or a macro."""
+    ends_in_macro = _scan_macro_string(spec)
+    if ends_in_macro is None or not spec:
+        return False
+    if ends_in_macro:
+        return True
+    _, dot, toplabel = spec.removesuffix(".").rpartition(".")
+    return bool(dot) and "%" not in toplabel and bool(_TOPLABEL.fullmatch(toplabel))
+
+
+def _has_macro(name: str) -> bool:
+    return "%" in name
+
+
+def _valid_dns_name(name: str) -> bool:
+    labels = name.split(".")
+    return 0 < len(name) <= _MAX_NAME and all(0 < len(label) <= _MAX_LABEL for label in labels)
+
+
+@dataclass(frozen=True, slots=True)
+class _Node:
+    """One record to read: the top-level domain, or the target of an include/redirect."""
+
+    domain: str
+    via: str  # "" for the top level, else "include" or "redirect"
+    ancestors: tuple[str, ...]
+    sets_policy: bool  # on the redirect chain from the top: its all is the domain's policy
+
+
+@dataclass(slots=True)
+class _Walk:
+    """Mutable accumulator of one evaluation; only `evaluate_spf` sees it."""
+
+    view: DnsView
+    pending: bool = False
+    top_error: bool = False
+    record: str | None = None
+    policy: SpfPolicy | None = None
+    lookups: int = 0
+    void_lookups: int = 0
+    problems: list[SpfProblem] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    reached: set[str] = field(default_factory=set)
+
+    def visit(self, node: _Node) -> list[_Node]:
+        """Read one record, count its terms, and return the records it leads to."""
+        answer = self.view.get(node.domain, "TXT")
+        if answer is None:
+            self.pending = True
+            return []
+        if answer.is_error:
+            self.top_error = self.top_error or not node.via
+            self.errors.append(f"TXT {node.domain}: {answer.error or 'error'}")
+            return []
+        if node.via and answer.kind in (AnswerKind.NXDOMAIN, AnswerKind.NODATA):
+            self.void_lookups += 1
+        texts = [text for text in answer.records if is_spf_record(text)]
+        if not texts:
+            if node.via:
+                self.problem("include_without_spf", f"{node.via}:{node.domain} has no SPF record")
+            return []
+        if len(texts) > 1:
+            self.problem("multiple_records", f"{node.domain} has {len(texts)} SPF records")
+            return []
+        record = parse_spf(texts[0])
+        if isinstance(record, SpfSyntaxError):
+            self.problem("syntax", f"{node.domain}: {record}")
+            return []
+        if not node.via:
+            self.record = texts[0]
+        return self.follow_terms(node, record)
+
+    def follow_terms(self, node: _Node, record: SpfRecord) -> list[_Node]:
+        children: list[_Node] = []
+        for mechanism in record.mechanisms:
+            if mechanism.name not in _DNS_TERMS:
+                continue
+            self.lookups += 1
+            if mechanism.name == "include":
+                children.extend(self.child(node, "include", mechanism.target or ""))
+            elif mechanism.name in ("a", "mx"):
+                self.address_lookup(node, mechanism)
+        redirect = record.effective_redirect
+        if node.sets_policy:
+            self.policy = self.policy_of(record)
+        if redirect is not None:
+            self.lookups += 1
+            children.extend(self.child(node, "redirect", redirect, node.sets_policy))
+        return children
+
+    @staticmethod
+    def policy_of(record: SpfRecord) -> SpfPolicy | None:
+        """None when the policy lives in the redirect target (set when that is read)."""
+        all_mechanism = record.all_mechanism
+        if all_mechanism:
+            return _QUALIFIER_POLICY[all_mechanism.qualifier]
+        if record.redirect is None:
+            return SpfPolicy.NO_ALL
+        return SpfPolicy.MACRO_REDIRECT if _has_macro(record.redirect) else None
+
+    def child(self, node: _Node, via: str, target: str, sets_policy: bool = False) -> list[_Node]:
+        name = target.lower().removesuffix(".")
+        if _has_macro(name):
+            return []  # counted, but only a receiver with a message can expand it
+        self.reached.add(name)
+        if not _valid_dns_name(name):
+            self.problem("invalid_target", f"{via}:{target} is not a valid domain name")
+            return []
+        if name == node.domain or name in node.ancestors:
+            self.problem("include_loop", f"{via}:{name} in {node.domain} loops")
+            return []
+        return [_Node(name, via, (*node.ancestors, node.domain), sets_policy)]
+
+    def address_lookup(self, node: _Node, mechanism: Mechanism) -> None:
+        """Fetch the A (for ``a``) or MX (for ``mx``) answer to count void lookups."""
+        name = (mechanism.target or node.domain).lower().removesuffix(".")
+        if _has_macro(name) or self.lookups > MAX_DNS_LOOKUPS:
+            return
+        if not _valid_dns_name(name):
+            self.problem("invalid_target", f"{mechanism.name}:{name} is not a valid domain name")
+            return
+        rdtype = "A" if mechanism.name == "a" else "MX"
+        answer = self.view.get(name, rdtype)
+        if answer is None:
+            self.pending = True
+        elif answer.is_error:
+            self.errors.append(f"{rdtype} {name}: {answer.error or 'error'}")
+        elif answer.kind in (AnswerKind.NXDOMAIN, AnswerKind.NODATA):
+            self.void_lookups += 1
+        elif rdtype == "MX" and len(answer.records) > _MAX_MX_RECORDS:
+            self.problem("too_many_mx", f"mx:{name} has more than {_MAX_MX_RECORDS} MX records")
+
+    def problem(self, code: str, message: str) -> None:
+        self.problems.append(SpfProblem(code, message))
+
+
+def evaluate_spf(domain: str, view: DnsView) -> SpfEvaluation:
+    """Walk ``domain``'s SPF tree breadth-first through ``view``.
+
+    Error policy: a permerror found in fetched data (duplicate records, syntax, loops,
+    includes without SPF, more than 10 lookups or 2 void lookups; counts only grow) is
+    definite even when another answer errored. Otherwise any errored answer makes the
+    outcome TEMPERROR. Fetching stops once the lookup count passes 10 (already a
+    permerror), so a hostile tree cannot make us ask unboundedly many questions.
+    """
+    domain = domain.lower().removesuffix(".")
+    walk = _Walk(view)
+    level = [_Node(domain, "", (), sets_policy=True)]
+    while level:
+        level = [
+            child for node in level if walk.lookups <= MAX_DNS_LOOKUPS for child in walk.visit(node)
+        ]
+    if walk.lookups > MAX_DNS_LOOKUPS:
+        walk.problem("too_many_lookups", f"more than {MAX_DNS_LOOKUPS} DNS lookups")
+    if walk.void_lookups > MAX_VOID_LOOKUPS:
+        walk.problem(
+            "too_many_void_lookups",
+            f"{walk.void_lookups} void lookups (limit {MAX_VOID_LOOKUPS})",
+        )
+    return SpfEvaluation(
+        domain=domain,
+        outcome=_outcome(walk),
+        record=walk.record,
+        policy=walk.policy,
+        lookups=walk.lookups,
+        void_lookups=walk.void_lookups,
+        problems=tuple(walk.problems),
+        errors=tuple(walk.errors),
+        reached=frozenset(walk.reached),
+    )
+
+
+def _outcome(walk: _Walk) -> SpfOutcome:
+    if walk.pending:
+        return SpfOutcome.PENDING
+    if walk.top_error:
+        return SpfOutcome.TEMPERROR
+    if walk.problems:
+        return SpfOutcome.PERMERROR
+    if walk.errors:
+        return SpfOutcome.TEMPERROR
+    if walk.record is None:
+        return SpfOutcome.NONE
+    return SpfOutcome.EVALUATED
+
+
+_REMEDIES = {
+    "multiple_records": "merge them into one TXT record starting with v=spf1",
+    "syntax": "fix the syntax (RFC 7208 §12); receivers ignore the whole record",
+    "too_many_lookups": (
+        "cut DNS-querying terms (include, a, mx, ptr, exists, redirect) to 10 or fewer, "
+        "e.g. replace includes by the ip4:/ip6: ranges they publish"
+    ),
+    "too_many_void_lookups": "remove a:, mx: and include: terms that name domains without records",
+    "include_without_spf": "remove the include/redirect or point it at a domain with an SPF record",
+    "include_loop": "remove the include/redirect that leads back to an earlier record",
+    "invalid_target": "fix the domain name in the term",
+    "too_many_mx": "point the mx term at a domain with at most 10 MX records, or use ip4:/ip6:",
+}
+
+
+def lookup_summary(evaluation: SpfEvaluation) -> str:
+    """A short count such as ``3/10 DNS lookups``."""
+    return f"{evaluation.lookups}/{MAX_DNS_LOOKUPS} DNS lookups"
+
+
+def permerror_result(check: str, evaluation: SpfEvaluation) -> CheckResult:
+    """The FAIL verdict for a permerror, shared with mail_from_spf."""
+    messages = "; ".join(p.message for p in evaluation.problems[:3])
+    remedies = dict.fromkeys(_REMEDIES[p.code] for p in evaluation.problems)
+    return CheckResult(
+        check,
+        Status.FAIL,
+        f"SPF permerror at {evaluation.domain}: {messages} ({lookup_summary(evaluation)})",
+        "; ".join(remedies),
+    )
+
+
+def check_spf(evaluation: SpfEvaluation) -> CheckResult:  # noqa: PLR0911 -- one return per verdict
+    """The ``spf`` check on the From domain: fail on permerror or +all, warn on none/?all."""
+    domain, outcome, policy = evaluation.domain, evaluation.outcome, evaluation.policy
+    example = f'{domain}. TXT "v=spf1 include:amazonses.com ~all"'
+    if outcome is SpfOutcome.PENDING:
+        return CheckResult(CHECK, Status.UNKNOWN, "pending")
+    if outcome is SpfOutcome.PERMERROR:
+        return permerror_result(CHECK, evaluation)
+    if policy is SpfPolicy.PASS:
+        return CheckResult(
+            CHECK,
+            Status.FAIL,
+            f"SPF at {domain} ends in +all and authorizes the whole internet",
+            f"end the record in ~all or -all, e.g. {example}",
+        )
+    if outcome is SpfOutcome.TEMPERROR:
+        return CheckResult(
+            CHECK, Status.UNKNOWN, f"SPF lookup failed: {'; '.join(evaluation.errors[:3])}"
+        )
+    if outcome is SpfOutcome.NONE:
+        return CheckResult(
+            CHECK,
+            Status.WARN,
+            f"no SPF record at {domain}: anyone may use it as envelope sender",
+            f"publish {example} (list your other senders; use "
+            f'"v=spf1 -all" if the domain sends no mail with itself as envelope sender)',
+        )
+    summary = f"SPF at {domain} ends in {policy}, {lookup_summary(evaluation)}"
+    if policy in (SpfPolicy.FAIL, SpfPolicy.SOFTFAIL):
+        return CheckResult(CHECK, Status.PASS, summary)
+    return CheckResult(
+        CHECK,
+        Status.WARN,
+        f"{summary}: unauthorized mail gets a neutral result",
+        f"end the record in ~all or -all, e.g. {example}",
+    )

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Install everything the tests need (Debian packages and a venv) and run every check and test.
+# Used as-is by CI (.ci/run). Needs root (or sudo) for apt-get on a fresh machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v named >/dev/null 2>&1 || [ -x /usr/sbin/named ] || need_apt+=(bind9 bind9-utils)
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "==> apt-get install ${need_apt[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+export PATH="$PATH:/usr/sbin"
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv"
+  "$python" -m venv .venv
+fi
+echo "==> pip install -e .[test]"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+
+echo "==> ruff"
+.venv/bin/ruff check exporter tests bench
+.venv/bin/ruff format --check exporter tests bench
+echo "==> mypy --strict"
+.venv/bin/mypy
+echo "==> validate-config config.example.toml"
+.venv/bin/ses-deliverability-exporter validate-config config.example.toml
+
+echo "==> pytest"
+set +e
+.venv/bin/python -m pytest "$@"
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then
+  echo "pytest collected no tests: failing, a green run must have run something" >&2
+  exit 1
+fi
+exit "$rc"

@@ -1,0 +1,133 @@
+"""Shared fixtures: real peers on loopback, started and stopped by the tests.
+
+`named` (BIND 9, authoritative only, `controls { };` so it never binds rndc's port 953)
+serves the zone files in tests/zones/ and the demo's zone files on a free port.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dns.exception
+import dns.message
+import dns.query
+import dns.rcode
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_ZONES = ROOT / "tests" / "zones"
+DEMO_ZONES = ROOT / "exporter" / "demo" / "zones"
+
+
+def free_port() -> int:
+    """A port free for both UDP and TCP on 127.0.0.1 right now."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind(("127.0.0.1", 0))
+            port = int(tcp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no free port found")
+
+
+@dataclass
+class NamedServer:
+    host: str
+    port: int
+    process: subprocess.Popen[bytes]
+    workdir: Path
+
+    @property
+    def nameserver(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def ask(self, name: str, rdtype: str = "SOA") -> dns.message.Message:
+        query = dns.message.make_query(name, rdtype)
+        return dns.query.udp(query, self.host, port=self.port, timeout=1.0)
+
+
+def zone_files() -> dict[str, Path]:
+    """Every zone to serve: origin -> file (the origin is the file name minus `.zone`)."""
+    files = sorted(DEMO_ZONES.glob("*.zone")) + sorted(TEST_ZONES.glob("*.zone"))
+    return {path.name.removesuffix(".zone"): path for path in files}
+
+
+def start_named(workdir: Path, zones: dict[str, Path], *, extra_conf: str = "") -> NamedServer:
+    """Start `named -g` on a free loopback port and wait (bounded) until it answers."""
+    named = shutil.which("named") or "/usr/sbin/named"
+    if not Path(named).exists():
+        pytest.fail("BIND's named is not installed: run the README's test command (it apt-installs bind9)")
+    rundir = workdir / "run"
+    rundir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    zone_conf = "\n".join(
+        f'zone "{origin}" {{ type primary; file "{path}"; }};' for origin, path in zones.items()
+    )
+    conf = workdir / "named.conf"
+    conf.write_text(
+        f"""
+options {{
+    directory "{rundir}"; pid-file "{rundir}/named.pid";
+    listen-on port {port} {{ 127.0.0.1; }}; listen-on-v6 {{ none; }};
+    recursion no; allow-query {{ any; }}; allow-transfer {{ none; }}; notify no;
+    dnssec-validation no; session-keyfile "{rundir}/session.key";
+    managed-keys-directory "{rundir}";
+}};
+controls {{ }};
+logging {{ channel c {{ file "{workdir}/named.log"; severity info; print-time yes; }};
+          category default {{ c; }}; }};
+{zone_conf}
+{extra_conf}
+"""
+    )
+    with (workdir / "named.stderr").open("wb") as log:
+        process = subprocess.Popen([named, "-g", "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
+    server = NamedServer("127.0.0.1", port, process, workdir)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"named exited: {(workdir / 'named.stderr').read_text()[-2000:]}")
+        try:
+            if server.ask("healthy.example").rcode() == dns.rcode.NOERROR:
+                return server
+        except (dns.exception.Timeout, OSError):
+            pass
+        time.sleep(0.05)
+    stop_named(server)
+    raise RuntimeError("named did not answer within 15 s")
+
+
+def stop_named(server: NamedServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait(timeout=5)
+
+
+@pytest.fixture(name="named", scope="session")
+def _named(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NamedServer]:
+    """One `named` for the session, serving every zone in tests/zones and the demo zones."""
+    server = start_named(tmp_path_factory.mktemp("named"), zone_files())
+    yield server
+    stop_named(server)
+
+
+@pytest.fixture(name="silent_udp")
+def _silent_udp() -> Iterator[str]:
+    """A loopback UDP socket that never answers: a nameserver that times out."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    yield f"127.0.0.1:{sock.getsockname()[1]}"
+    sock.close()

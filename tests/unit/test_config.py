@@ -1,0 +1,139 @@
+"""Config loading: typed values, and every problem reported at once with its key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from exporter.config import ConfigError, load_config, normalize_domain, parse_config, parse_hostport
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_example_config_is_valid() -> None:
+    """The shipped example documents every key and must load."""
+    config = load_config(ROOT / "config.example.toml")
+    assert [d.name for d in config.domains] == ["example.com", "example.org"]
+    first = config.domains[0]
+    assert first.mail_from == "mail.example.com"
+    assert first.region == "us-east-1"
+    assert len(first.dkim_tokens) == 3
+    assert dict(first.labels) == {"team": "payments", "tier": "critical"}
+    assert config.server.listen_port == 10190
+    assert config.resolver.nameservers is None  # system resolver
+
+
+def test_demo_config_is_valid() -> None:
+    config = load_config(ROOT / "exporter" / "demo" / "demo.toml")
+    assert config.resolver.nameservers == ()
+    assert all(p.is_file() for p in config.resolver.zone_files)
+
+
+def test_defaults_for_empty_document() -> None:
+    config = parse_config({})
+    assert config.domains == ()
+    assert config.schedule.interval_seconds == 300
+    assert config.resolver.max_queries_per_second == 500
+
+
+def test_every_problem_is_reported_with_its_key() -> None:
+    """One pass names every bad key and why, instead of failing on the first."""
+    raw = {
+        "server": {"listen_address": "0.0.0.0:99999", "bogus": 1},
+        "resolver": {"nameservers": ["not-an-ip"], "timeout_seconds": -1, "concurrency": 1.5},
+        "schedule": {"interval_seconds": 60, "jitter_seconds": 60},
+        "log": {"level": "loud"},
+        "domains": [
+            {"name": "ok.example.com", "mail_from": "mail.other.com"},
+            {"name": "bad_domain..com"},
+            {"mail_from": "x.example.com"},
+            {"name": "ok.example.com"},
+            {"name": "t.example.com", "dkim_tokens": ["has space"], "region": "mars",
+             "labels": {"domain": "x", "ok": 1}},
+        ],
+        "extra": {},
+    }
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw)
+    problems = "\n".join(info.value.problems)
+    for key in [
+        "server.listen_address: port '99999'",
+        "server.bogus: unknown key",
+        "resolver.nameservers[0]:",
+        "resolver.timeout_seconds: must be between",
+        "resolver.concurrency: must be a whole number",
+        "schedule.jitter_seconds: must be smaller",
+        "log.level:",
+        "domains[0].mail_from: mail.other.com must be a subdomain of ok.example.com",
+        "domains[1].name:",
+        "domains[2].name: is required",
+        "domains[3].name: ok.example.com is already configured at domains[0]",
+        "domains[4].dkim_tokens[0]:",
+        "domains[4].region:",
+        "domains[4].labels.domain:",
+        "domains[4].labels.ok: must be a string",
+        "extra: unknown key",
+    ]:
+        assert key in problems, f"missing {key!r} in:\n{problems}"
+
+
+def test_load_reports_toml_syntax_and_missing_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[server\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="cannot read file"):
+        load_config(tmp_path / "missing.toml")
+
+
+def test_zone_file_paths_are_relative_to_the_config(tmp_path: Path) -> None:
+    (tmp_path / "z.zone").write_text("")
+    with pytest.raises(ConfigError, match=r"resolver.zone_files\[1\]: no such file"):
+        parse_config({"resolver": {"zone_files": ["z.zone", "nope.zone"]}}, base_dir=tmp_path)
+    config = parse_config({"resolver": {"zone_files": ["z.zone"], "nameservers": []}}, base_dir=tmp_path)
+    assert config.resolver.zone_files == (tmp_path / "z.zone",)
+
+
+def test_empty_nameservers_need_zone_files() -> None:
+    with pytest.raises(ConfigError, match="resolver.nameservers: is empty"):
+        parse_config({"resolver": {"nameservers": []}})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Example.COM.", "example.com"),
+        ("bücher.example", "xn--bcher-kva.example"),
+        ("_dmarc.example.com", "_dmarc.example.com"),
+    ],
+)
+def test_normalize_domain(text: str, expected: str) -> None:
+    assert normalize_domain(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "com", "-bad.example", "a..b", "x" * 64 + ".com", "sp ace.com"])
+def test_normalize_domain_rejects(text: str) -> None:
+    with pytest.raises(ValueError):
+        normalize_domain(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("127.0.0.1", ("127.0.0.1", 53)),
+        ("127.0.0.1:5353", ("127.0.0.1", 5353)),
+        ("[::1]:53", ("::1", 53)),
+        ("[::1]", ("::1", 53)),
+        ("::1", ("::1", 53)),
+        (":10190", ("", 10190)),
+    ],
+)
+def test_parse_hostport(text: str, expected: tuple[str, int]) -> None:
+    assert parse_hostport(text, 53) == expected
+
+
+@pytest.mark.parametrize("text", ["[::1", "[::1]x", "h:0", "h:abc"])
+def test_parse_hostport_rejects(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_hostport(text, 53)
