@@ -1,0 +1,210 @@
+"""The daemon as a user runs it: a subprocess against `named`, scraped over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from conftest import NamedServer, free_port
+
+pytestmark = pytest.mark.e2e
+
+CONFIG = """
+[server]
+listen_address = "127.0.0.1:{port}"
+
+[resolver]
+nameservers = ["{nameserver}"]
+timeout_seconds = 0.5
+max_queries_per_second = 0
+
+[schedule]
+interval_seconds = 60
+jitter_seconds = 0
+
+[log]
+format = "json"
+
+[[domains]]
+name = "healthy.example"
+mail_from = "mail.healthy.example"
+region = "us-east-1"
+dkim_tokens = ["h1healthyaaaaaaaaaaaaaaaaaaaaaaa", "h2healthybbbbbbbbbbbbbbbbbbbbbbb", "h3healthyccccccccccccccccccccccc"]
+labels = {{ team = "platform" }}
+
+[[domains]]
+name = "gateway553.example"
+mail_from = "mail.gateway553.example"
+region = "us-east-1"
+labels = {{ team = "billing" }}
+{extra}
+"""
+
+EXCHANGE = """
+[[domains]]
+name = "exchange-junk.example"
+mail_from = "mail.exchange-junk.example"
+region = "us-east-1"
+dkim_tokens = ["x1exchangeaaaaaaaaaaaaaaaaaaaaaa"]
+"""
+
+
+class Exporter:
+    def __init__(self, process: subprocess.Popen[str], port: int, config: Path) -> None:
+        self.process = process
+        self.port = port
+        self.config = config
+
+    def get(self, path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    def samples(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        _, body = self.get("/metrics")
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(body)
+            for s in family.samples
+        }
+
+    def wait_for(self, predicate, what: str, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"exporter exited with {self.process.returncode} while waiting for {what}")
+            try:
+                if predicate():
+                    return
+            except (OSError, urllib.error.URLError):
+                pass
+            time.sleep(0.1)
+        pytest.fail(f"timed out waiting for {what}")
+
+
+def status(samples: dict, domain: str, check: str) -> str:  # type: ignore[type-arg]
+    for (name, labels), value in samples.items():
+        d = dict(labels)
+        if name == "deliverability_check_status" and d["domain"] == domain and d["check"] == check and value == 1:
+            return d["status"]
+    return "absent"
+
+
+@pytest.fixture(name="exporter")
+def _exporter(named: NamedServer, tmp_path: Path) -> Iterator[Exporter]:
+    port = free_port()
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG.format(port=port, nameserver=named.nameserver, extra=""))
+    log = (tmp_path / "exporter.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "exporter", "run", "--config", str(config)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    log.close()
+    exporter = Exporter(process, port, config)
+    try:
+        exporter.wait_for(lambda: exporter.get("/readyz")[0] == 200, "first cycle")
+        yield exporter
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def test_metrics_landing_page_and_clean_shutdown(exporter: Exporter, tmp_path: Path) -> None:
+    """The pinned series are served, promtool accepts them, SIGTERM exits 0 within 10 s."""
+    assert exporter.get("/healthz") == (200, "ok\n")
+    samples = exporter.samples()
+    assert status(samples, "healthy.example", "mail_from_resolvable") == "pass"
+    assert status(samples, "healthy.example", "dkim") == "pass"
+    assert status(samples, "gateway553.example", "mail_from_resolvable") == "fail"
+    key = ("deliverability_mail_from_resolvable",
+           (("domain", "gateway553.example"), ("mail_from_domain", "mail.gateway553.example")))
+    assert samples[key] == 0
+    assert samples[("deliverability_dmarc_policy_level", (("domain", "healthy.example"),))] == 2
+    assert samples[("deliverability_dmarc_policy_level", (("domain", "gateway553.example"),))] == 1
+    assert ("deliverability_spf_dns_lookups", (("domain", "healthy.example"),)) in samples
+    # Every status series exists for each check: exactly one of them is 1.
+    per_check = [v for (n, labels), v in samples.items()
+                 if n == "deliverability_check_status" and dict(labels)["domain"] == "healthy.example"
+                 and dict(labels)["check"] == "mx"]
+    assert sorted(per_check) == [0, 0, 0, 1]
+    assert samples[("deliverability_collector_up", (("collector", "dns"),))] == 1
+    assert samples[("deliverability_collector_interval_seconds", (("collector", "dns"),))] == 60
+    info = [dict(labels) for (n, labels), _ in samples.items() if n == "deliverability_domain_info"]
+    assert {"domain": "gateway553.example", "mail_from_domain": "mail.gateway553.example",
+            "aws_region": "us-east-1", "team": "billing"} in info
+    assert any(n == "deliverability_build_info" for n, _ in samples)
+    assert any(n == "deliverability_dns_queries_total" for n, _ in samples)
+
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail("promtool is not installed: run the README's test command (it apt-installs prometheus)")
+    _, body = exporter.get("/metrics")
+    lint = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, text=True, check=False)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+    code, page = exporter.get("/")
+    assert code == 200
+    assert "gateway553.example" in page
+    assert "553 5.1.8" in page
+
+    started = time.monotonic()
+    exporter.process.send_signal(signal.SIGTERM)
+    assert exporter.process.wait(timeout=10) == 0
+    assert time.monotonic() - started < 10
+    log_lines = [json.loads(line) for line in (tmp_path / "exporter.log").read_text().splitlines() if line.startswith("{")]
+    assert any(line.get("event") == "dns cycle finished" for line in log_lines)
+    assert any(line.get("event") == "exporter stopped" for line in log_lines)
+
+
+def test_reload_on_file_change_and_sighup_keeps_old_config_when_invalid(exporter: Exporter) -> None:
+    """A changed file is picked up without a signal; an invalid one is refused and reported."""
+    text = exporter.config.read_text()
+    exporter.config.write_text(text + EXCHANGE)
+    exporter.wait_for(
+        lambda: status(exporter.samples(), "exchange-junk.example", "dmarc") == "warn",
+        "the added domain to be checked",
+    )
+    samples = exporter.samples()
+    assert status(samples, "exchange-junk.example", "mail_from_spf") == "fail"
+    assert status(samples, "exchange-junk.example", "dkim") == "fail"
+    assert samples[("deliverability_config_last_reload_successful", ())] == 1
+
+    exporter.config.write_text(text + "\n[[domains]]\nname = 'not a domain'\n")
+    exporter.process.send_signal(signal.SIGHUP)
+    exporter.wait_for(
+        lambda: exporter.samples()[("deliverability_config_last_reload_successful", ())] == 0,
+        "the invalid reload to be reported",
+    )
+    # The running config is kept: the domains are still served.
+    assert status(exporter.samples(), "exchange-junk.example", "dmarc") == "warn"
+
+
+def test_invalid_config_exits_2_naming_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("[resolver]\ntimeout_seconds = 'fast'\n[[domains]]\nname = 'x'\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "exporter", "run", "--config", str(config)],
+        capture_output=True, text=True, timeout=30, check=False,
+    )
+    assert result.returncode == 2
+    assert "resolver.timeout_seconds: must be a number" in result.stderr
+    assert "domains[0].name: 'x': needs at least two labels" in result.stderr
