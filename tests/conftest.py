@@ -78,7 +78,7 @@ def start_named(workdir: Path, zones: dict[str, Path], *, extra_conf: str = "") 
         f"""
 options {{
     directory "{rundir}"; pid-file "{rundir}/named.pid";
-    listen-on port {port} {{ 127.0.0.1; }}; listen-on-v6 {{ none; }};
+    listen-on port {port} {{ 127.0.0.1; }}; listen-on-v6 port {port} {{ ::1; }};
     recursion no; allow-query {{ any; }}; allow-transfer {{ none; }}; notify no;
     dnssec-validation no; session-keyfile "{rundir}/session.key";
     managed-keys-directory "{rundir}";
