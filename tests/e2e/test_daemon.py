@@ -208,3 +208,69 @@ def test_invalid_config_exits_2_naming_the_key(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "resolver.timeout_seconds: must be a number" in result.stderr
     assert "domains[0].name: 'x': needs at least two labels" in result.stderr
+
+
+def start(args: list[str], log_path: Path) -> subprocess.Popen[str]:
+    with log_path.open("w") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "exporter", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+
+
+def test_demo_shows_both_field_reports(tmp_path: Path) -> None:
+    """`demo` needs no AWS and no internet: the bundled zones give real verdicts at once."""
+    port = free_port()
+    process = start(["demo", "--listen-address", f"127.0.0.1:{port}"], tmp_path / "demo.log")
+    demo = Exporter(process, port, tmp_path)
+    try:
+        demo.wait_for(lambda: demo.get("/readyz")[0] == 200, "the demo's first cycle")
+        samples = demo.samples()
+        assert status(samples, "gateway553.example", "mail_from_resolvable") == "fail"
+        assert status(samples, "exchange-junk.example", "dmarc") == "warn"
+        assert status(samples, "exchange-junk.example", "mail_from_spf") == "fail"
+        assert status(samples, "exchange-junk.example", "dkim") == "fail"
+        assert status(samples, "legacy.example", "spf") == "fail"
+        assert status(samples, "legacy.example", "mx") == "fail"
+        assert status(samples, "legacy.example", "dmarc") == "fail"
+        healthy = {dict(labels)["check"] for (name, labels), value in samples.items()
+                   if name == "deliverability_check_status" and value == 1
+                   and dict(labels)["domain"] == "healthy.example" and dict(labels)["status"] == "pass"}
+        assert healthy == {"mx", "spf", "dkim", "dmarc", "dmarc_reports", "mail_from_resolvable",
+                           "mail_from_mx", "mail_from_spf"}
+        _, page = demo.get("/")
+        assert "legacy.example" in page
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def test_sigterm_during_a_slow_cycle_stops_within_10_seconds(tmp_path: Path, silent_udp: str) -> None:
+    """A cycle stuck on a silent resolver is cancelled: not ready meanwhile, clean exit on SIGTERM."""
+    port = free_port()
+    domains = "".join(f'\n[[domains]]\nname = "d{i}.example"\n' for i in range(40))
+    config = tmp_path / "slow.toml"
+    config.write_text(
+        f'[server]\nlisten_address = "127.0.0.1:{port}"\n'
+        f'[resolver]\nnameservers = ["{silent_udp}"]\ntimeout_seconds = 5\nattempts = 3\nconcurrency = 4\n'
+        f"{domains}"
+    )
+    process = start(["run", "--config", str(config)], tmp_path / "slow.log")
+    slow = Exporter(process, port, config)
+    try:
+        slow.wait_for(lambda: slow.get("/healthz")[0] == 200, "the HTTP server")
+        assert slow.get("/readyz")[0] == 503  # the first cycle cannot have finished
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+        assert time.monotonic() - started < 10
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
