@@ -66,7 +66,9 @@ def start_named(workdir: Path, zones: dict[str, Path], *, extra_conf: str = "") 
     """Start `named -g` on a free loopback port and wait (bounded) until it answers."""
     named = shutil.which("named") or "/usr/sbin/named"
     if not Path(named).exists():
-        pytest.fail("BIND's named is not installed: run the README's test command (it apt-installs bind9)")
+        pytest.fail(
+            "BIND's named is not installed: run the README's test command (it apt-installs bind9)"
+        )
     rundir = workdir / "run"
     rundir.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -91,7 +93,9 @@ logging {{ channel c {{ file "{workdir}/named.log"; severity info; print-time ye
 """
     )
     with (workdir / "named.stderr").open("wb") as log:
-        process = subprocess.Popen([named, "-g", "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [named, "-g", "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT
+        )
     server = NamedServer("127.0.0.1", port, process, workdir)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import DEMO_ZONES, NamedServer
 
 pytestmark = pytest.mark.e2e
@@ -41,14 +40,32 @@ def statuses(doc: dict) -> dict[str, str]:  # type: ignore[type-arg]
 def test_healthy_domain_passes_exit_0(named: NamedServer) -> None:
     """Every check passes on the control domain; the pinned JSON keys are present."""
     tokens = [a for t in HEALTHY_TOKENS for a in ("--dkim-token", t)]
-    result = run_check("healthy.example", "--mail-from", "mail.healthy.example", "--region", "us-east-1",
-                       *tokens, "--nameserver", named.nameserver, "--format", "json")
+    result = run_check(
+        "healthy.example",
+        "--mail-from",
+        "mail.healthy.example",
+        "--region",
+        "us-east-1",
+        *tokens,
+        "--nameserver",
+        named.nameserver,
+        "--format",
+        "json",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     doc = as_json(result)
     assert doc["domain"] == "healthy.example"
     assert set(statuses(doc).values()) == {"pass"}
-    assert list(statuses(doc)) == ["mx", "spf", "dkim", "dmarc", "dmarc_reports", "mail_from_resolvable",
-                                   "mail_from_mx", "mail_from_spf"]
+    assert list(statuses(doc)) == [
+        "mx",
+        "spf",
+        "dkim",
+        "dmarc",
+        "dmarc_reports",
+        "mail_from_resolvable",
+        "mail_from_mx",
+        "mail_from_spf",
+    ]
     assert doc["dmarc_policy_level"] == 2
     assert doc["spf_dns_lookups"] == 2
     for check in doc["checks"]:
@@ -57,15 +74,24 @@ def test_healthy_domain_passes_exit_0(named: NamedServer) -> None:
 
 def test_field_report_1_mail_from_without_a_record_exit_2(named: NamedServer) -> None:
     """Report 1: MX and SPF on the MAIL FROM subdomain, but no A/AAAA -> fail, with the remedy."""
-    result = run_check("gateway553.example", "--mail-from", "mail.gateway553.example",
-                       "--nameserver", named.nameserver, "--format", "json")
+    result = run_check(
+        "gateway553.example",
+        "--mail-from",
+        "mail.gateway553.example",
+        "--nameserver",
+        named.nameserver,
+        "--format",
+        "json",
+    )
     assert result.returncode == 2
     doc = as_json(result)
     checks = {c["check"]: c for c in doc["checks"]}
     assert checks["mail_from_resolvable"]["status"] == "fail"
     assert "mail.gateway553.example" in checks["mail_from_resolvable"]["remedy"]
     assert checks["mail_from_mx"]["status"] == "pass"
-    assert "us-east-1" in checks["mail_from_mx"]["summary"]  # no region given: it names the one found
+    assert (
+        "us-east-1" in checks["mail_from_mx"]["summary"]
+    )  # no region given: it names the one found
     assert checks["mail_from_spf"]["status"] == "pass"
     assert "dkim" not in checks  # no tokens given: left out, not unknown
     assert doc["mail_from_resolvable"] is False
@@ -73,9 +99,19 @@ def test_field_report_1_mail_from_without_a_record_exit_2(named: NamedServer) ->
 
 def test_field_report_2_exchange_online(named: NamedServer) -> None:
     """Report 2: DMARC p=none warns, MAIL FROM SPF without SES fails, unpublished DKIM fails."""
-    result = run_check("exchange-junk.example", "--mail-from", "mail.exchange-junk.example",
-                       "--region", "us-east-1", "--dkim-token", "x1exchangeaaaaaaaaaaaaaaaaaaaaaa",
-                       "--nameserver", named.nameserver, "--format", "json")
+    result = run_check(
+        "exchange-junk.example",
+        "--mail-from",
+        "mail.exchange-junk.example",
+        "--region",
+        "us-east-1",
+        "--dkim-token",
+        "x1exchangeaaaaaaaaaaaaaaaaaaaaaa",
+        "--nameserver",
+        named.nameserver,
+        "--format",
+        "json",
+    )
     assert result.returncode == 2
     s = statuses(as_json(result))
     assert s["dmarc"] == "warn"
@@ -85,15 +121,26 @@ def test_field_report_2_exchange_online(named: NamedServer) -> None:
 
 
 def test_warn_only_exits_1(named: NamedServer) -> None:
-    result = run_check("exchange-junk.example", "--nameserver", named.nameserver, "--format", "json")
+    result = run_check(
+        "exchange-junk.example", "--nameserver", named.nameserver, "--format", "json"
+    )
     assert statuses(as_json(result))["dmarc"] == "warn"
     assert result.returncode == 1, result.stdout
 
 
 def test_unreachable_resolver_is_unknown_exit_3(silent_udp: str) -> None:
     """A resolver that never answers gives unknown (3), never fail."""
-    result = run_check("healthy.example", "--mail-from", "mail.healthy.example", "--nameserver", silent_udp,
-                       "--timeout", "0.2", "--format", "json")
+    result = run_check(
+        "healthy.example",
+        "--mail-from",
+        "mail.healthy.example",
+        "--nameserver",
+        silent_udp,
+        "--timeout",
+        "0.2",
+        "--format",
+        "json",
+    )
     assert result.returncode == 3, result.stdout
     assert set(statuses(as_json(result)).values()) == {"unknown"}
     assert as_json(result)["dmarc_policy_level"] is None
@@ -115,17 +162,38 @@ def test_zone_file_checks_a_fix_before_publishing(named: NamedServer, tmp_path: 
     fixed = tmp_path / "gateway553.example.zone"
     text = (DEMO_ZONES / "gateway553.example.zone").read_text()
     fixed.write_text(text + "mail    A   192.0.2.20\n")
-    before = run_check("gateway553.example", "--mail-from", "mail.gateway553.example",
-                       "--nameserver", named.nameserver, "--format", "json")
-    after = run_check("gateway553.example", "--mail-from", "mail.gateway553.example",
-                      "--nameserver", named.nameserver, "--zone-file", str(fixed), "--format", "json")
+    before = run_check(
+        "gateway553.example",
+        "--mail-from",
+        "mail.gateway553.example",
+        "--nameserver",
+        named.nameserver,
+        "--format",
+        "json",
+    )
+    after = run_check(
+        "gateway553.example",
+        "--mail-from",
+        "mail.gateway553.example",
+        "--nameserver",
+        named.nameserver,
+        "--zone-file",
+        str(fixed),
+        "--format",
+        "json",
+    )
     assert statuses(as_json(before))["mail_from_resolvable"] == "fail"
     assert statuses(as_json(after))["mail_from_resolvable"] == "pass"
 
 
 def test_text_output_names_checks_and_remedies(named: NamedServer) -> None:
-    result = run_check("gateway553.example", "--mail-from", "mail.gateway553.example",
-                       "--nameserver", named.nameserver)
+    result = run_check(
+        "gateway553.example",
+        "--mail-from",
+        "mail.gateway553.example",
+        "--nameserver",
+        named.nameserver,
+    )
     assert result.returncode == 2
     assert "FAIL" in result.stdout
     assert "mail_from_resolvable" in result.stdout

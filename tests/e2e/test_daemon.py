@@ -15,9 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
-
 from conftest import NamedServer, free_port
+from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.e2e
 
@@ -86,7 +85,9 @@ class Exporter:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                pytest.fail(f"exporter exited with {self.process.returncode} while waiting for {what}")
+                pytest.fail(
+                    f"exporter exited with {self.process.returncode} while waiting for {what}"
+                )
             try:
                 if predicate():
                     return
@@ -99,7 +100,12 @@ class Exporter:
 def status(samples: dict, domain: str, check: str) -> str:  # type: ignore[type-arg]
     for (name, labels), value in samples.items():
         d = dict(labels)
-        if name == "deliverability_check_status" and d["domain"] == domain and d["check"] == check and value == 1:
+        if (
+            name == "deliverability_check_status"
+            and d["domain"] == domain
+            and d["check"] == check
+            and value == 1
+        ):
             return d["status"]
     return "absent"
 
@@ -135,30 +141,44 @@ def test_metrics_landing_page_and_clean_shutdown(exporter: Exporter, tmp_path: P
     assert status(samples, "healthy.example", "mail_from_resolvable") == "pass"
     assert status(samples, "healthy.example", "dkim") == "pass"
     assert status(samples, "gateway553.example", "mail_from_resolvable") == "fail"
-    key = ("deliverability_mail_from_resolvable",
-           (("domain", "gateway553.example"), ("mail_from_domain", "mail.gateway553.example")))
+    key = (
+        "deliverability_mail_from_resolvable",
+        (("domain", "gateway553.example"), ("mail_from_domain", "mail.gateway553.example")),
+    )
     assert samples[key] == 0
     assert samples[("deliverability_dmarc_policy_level", (("domain", "healthy.example"),))] == 2
     assert samples[("deliverability_dmarc_policy_level", (("domain", "gateway553.example"),))] == 1
     assert ("deliverability_spf_dns_lookups", (("domain", "healthy.example"),)) in samples
     # Every status series exists for each check: exactly one of them is 1.
-    per_check = [v for (n, labels), v in samples.items()
-                 if n == "deliverability_check_status" and dict(labels)["domain"] == "healthy.example"
-                 and dict(labels)["check"] == "mx"]
+    per_check = [
+        v
+        for (n, labels), v in samples.items()
+        if n == "deliverability_check_status"
+        and dict(labels)["domain"] == "healthy.example"
+        and dict(labels)["check"] == "mx"
+    ]
     assert sorted(per_check) == [0, 0, 0, 1]
     assert samples[("deliverability_collector_up", (("collector", "dns"),))] == 1
     assert samples[("deliverability_collector_interval_seconds", (("collector", "dns"),))] == 60
     info = [dict(labels) for (n, labels), _ in samples.items() if n == "deliverability_domain_info"]
-    assert {"domain": "gateway553.example", "mail_from_domain": "mail.gateway553.example",
-            "aws_region": "us-east-1", "team": "billing"} in info
+    assert {
+        "domain": "gateway553.example",
+        "mail_from_domain": "mail.gateway553.example",
+        "aws_region": "us-east-1",
+        "team": "billing",
+    } in info
     assert any(n == "deliverability_build_info" for n, _ in samples)
     assert any(n == "deliverability_dns_queries_total" for n, _ in samples)
 
     promtool = shutil.which("promtool")
     if promtool is None:
-        pytest.fail("promtool is not installed: run the README's test command (it apt-installs prometheus)")
+        pytest.fail(
+            "promtool is not installed: run the README's test command (it apt-installs prometheus)"
+        )
     _, body = exporter.get("/metrics")
-    lint = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, text=True, check=False)
+    lint = subprocess.run(
+        [promtool, "check", "metrics"], input=body, capture_output=True, text=True, check=False
+    )
     assert lint.returncode == 0, lint.stdout + lint.stderr
 
     code, page = exporter.get("/")
@@ -170,7 +190,11 @@ def test_metrics_landing_page_and_clean_shutdown(exporter: Exporter, tmp_path: P
     exporter.process.send_signal(signal.SIGTERM)
     assert exporter.process.wait(timeout=10) == 0
     assert time.monotonic() - started < 10
-    log_lines = [json.loads(line) for line in (tmp_path / "exporter.log").read_text().splitlines() if line.startswith("{")]
+    log_lines = [
+        json.loads(line)
+        for line in (tmp_path / "exporter.log").read_text().splitlines()
+        if line.startswith("{")
+    ]
     assert any(line.get("event") == "dns cycle finished" for line in log_lines)
     assert any(line.get("event") == "exporter stopped" for line in log_lines)
 
@@ -203,7 +227,10 @@ def test_invalid_config_exits_2_naming_the_key(tmp_path: Path) -> None:
     config.write_text("[resolver]\ntimeout_seconds = 'fast'\n[[domains]]\nname = 'x'\n")
     result = subprocess.run(
         [sys.executable, "-m", "exporter", "run", "--config", str(config)],
-        capture_output=True, text=True, timeout=30, check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     assert result.returncode == 2
     assert "resolver.timeout_seconds: must be a number" in result.stderr
@@ -236,11 +263,24 @@ def test_demo_shows_both_field_reports(tmp_path: Path) -> None:
         assert status(samples, "legacy.example", "spf") == "fail"
         assert status(samples, "legacy.example", "mx") == "fail"
         assert status(samples, "legacy.example", "dmarc") == "fail"
-        healthy = {dict(labels)["check"] for (name, labels), value in samples.items()
-                   if name == "deliverability_check_status" and value == 1
-                   and dict(labels)["domain"] == "healthy.example" and dict(labels)["status"] == "pass"}
-        assert healthy == {"mx", "spf", "dkim", "dmarc", "dmarc_reports", "mail_from_resolvable",
-                           "mail_from_mx", "mail_from_spf"}
+        healthy = {
+            dict(labels)["check"]
+            for (name, labels), value in samples.items()
+            if name == "deliverability_check_status"
+            and value == 1
+            and dict(labels)["domain"] == "healthy.example"
+            and dict(labels)["status"] == "pass"
+        }
+        assert healthy == {
+            "mx",
+            "spf",
+            "dkim",
+            "dmarc",
+            "dmarc_reports",
+            "mail_from_resolvable",
+            "mail_from_mx",
+            "mail_from_spf",
+        }
         _, page = demo.get("/")
         assert "legacy.example" in page
         process.send_signal(signal.SIGTERM)
@@ -251,7 +291,9 @@ def test_demo_shows_both_field_reports(tmp_path: Path) -> None:
             process.wait(timeout=10)
 
 
-def test_sigterm_during_a_slow_cycle_stops_within_10_seconds(tmp_path: Path, silent_udp: str) -> None:
+def test_sigterm_during_a_slow_cycle_stops_within_10_seconds(
+    tmp_path: Path, silent_udp: str
+) -> None:
     """A cycle stuck on a silent resolver is cancelled: not ready meanwhile, clean exit on SIGTERM."""
     port = free_port()
     domains = "".join(f'\n[[domains]]\nname = "d{i}.example"\n' for i in range(40))

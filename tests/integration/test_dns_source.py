@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from conftest import NamedServer
+
 from exporter.model import Answer, AnswerKind
 from exporter.sources.dns import DnsClient, DnsQueryStats
 from exporter.sources.zones import ZoneOverrides
@@ -14,7 +14,9 @@ from exporter.sources.zones import ZoneOverrides
 pytestmark = pytest.mark.integration
 
 
-def resolve(nameservers: list[tuple[str, int]], *questions: tuple[str, str], **kw: object) -> list[Answer]:
+def resolve(
+    nameservers: list[tuple[str, int]], *questions: tuple[str, str], **kw: object
+) -> list[Answer]:
     async def run() -> list[Answer]:
         client = DnsClient(nameservers=nameservers, timeout=0.5, attempts=2, **kw)  # type: ignore[arg-type]
         return list(await asyncio.gather(*(client.resolve(n, t) for n, t in questions)))

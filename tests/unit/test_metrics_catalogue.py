@@ -10,7 +10,17 @@ import pytest
 from exporter.metrics import CATALOGUE, MetricSpec
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-BANNED_LABELS = {"type", "region", "zone", "cluster", "env", "environment", "service", "instance", "job"}
+BANNED_LABELS = {
+    "type",
+    "region",
+    "zone",
+    "cluster",
+    "env",
+    "environment",
+    "service",
+    "instance",
+    "job",
+}
 
 
 @pytest.mark.parametrize("spec", CATALOGUE, ids=lambda s: s.name)
