@@ -80,8 +80,9 @@ def signing_zone(target: DomainTarget) -> str:
     """The zone SES most likely signs from, for remedies."""
     if target.dkim_signing_zone:
         return target.dkim_signing_zone.lower().removesuffix(".")
-    if target.region in REGIONAL_SIGNING_REGIONS:
-        return f"dkim.{target.region}.amazonses.com"
+    region = (target.region or "").lower()
+    if region in REGIONAL_SIGNING_REGIONS:
+        return f"dkim.{region}.amazonses.com"
     return GLOBAL_SIGNING_ZONE
 
 
@@ -97,35 +98,71 @@ def _expected(target: DomainTarget, token: str, cname: str) -> bool:
     return zone != cname and bool(_REGIONAL_ZONE.fullmatch(zone))
 
 
-def _token_state(target: DomainTarget, token: str, view: DnsView) -> str | None:
-    """'' when the token is fine, None while pending, else what is wrong with it.
+@dataclass(frozen=True, slots=True)
+class _TokenVerdict:
+    """One token's outcome, so the check can rank failures above lookup errors."""
 
-    Errors are reported as ``error: ...`` so the check can tell them from failures.
-    """
-    domain = target.name.lower().removesuffix(".")
-    name = f"{token}._domainkey.{domain}"
+    status: Status  # PASS, FAIL or UNKNOWN (a lookup failed)
+    detail: str = ""
+
+
+def _verdict(target: DomainTarget, token: str, view: DnsView) -> _TokenVerdict | None:
+    """One token's CNAME and key; None while an answer is pending."""
+    name = f"{token}._domainkey.{target.name.lower().removesuffix('.')}"
     answer = view.get(name, "CNAME")
     if answer is None:
         return None
     if answer.is_error:
-        return f"error: CNAME {name}: {answer.error}"
+        return _TokenVerdict(Status.UNKNOWN, f"CNAME {name}: {answer.error}")
     if answer.kind is not AnswerKind.RECORDS:
-        return "no CNAME"
+        return _TokenVerdict(Status.FAIL, "no CNAME")
     cname = answer.records[0].lower().removesuffix(".")
     if not _expected(target, token, cname):
-        return f"CNAME points to {cname}"
+        return _TokenVerdict(Status.FAIL, f"CNAME points to {cname}")
+    return _key_verdict(cname, view)
+
+
+def _key_verdict(cname: str, view: DnsView) -> _TokenVerdict | None:
+    """The key behind a correct CNAME: what receivers fetch to verify signatures."""
     keys = view.get(cname, "TXT")
     if keys is None:
         return None
     if keys.is_error:
-        return f"error: TXT {cname}: {keys.error}"
+        return _TokenVerdict(Status.UNKNOWN, f"TXT {cname}: {keys.error}")
     parsed = [key for key in map(parse_dkim_key, keys.records) if key is not None]
     if not parsed:
-        return f"no DKIM key at {cname}"
+        return _TokenVerdict(Status.FAIL, f"no DKIM key at {cname}")
     if not any(_BASE64.fullmatch(key.public_key) for key in parsed):
-        return f"key at {cname} is revoked or not base64"
-    return ""
+        revoked = all(not key.public_key for key in parsed)
+        return _TokenVerdict(Status.FAIL, f"key at {cname} is {'revoked' if revoked else 'bad'}")
+    return _TokenVerdict(Status.PASS)
 
 
-def check_dkim(target: DomainTarget) -> None:
-    raise NotImplementedError
+def check_dkim(target: DomainTarget, view: DnsView) -> CheckResult:
+    """The ``dkim`` check: every Easy DKIM token must CNAME to SES and reach a key.
+
+    A broken token fails the check even when another token's lookup errored: the
+    tokens are independent, and the broken one breaks signing on its own.
+    """
+    domain = target.name.lower().removesuffix(".")
+    tokens = list(dict.fromkeys(token.lower() for token in target.dkim_tokens))
+    verdicts = {token: _verdict(target, token, view) for token in tokens}
+    known = {token: v for token, v in verdicts.items() if v is not None}
+    if len(known) < len(verdicts):
+        return CheckResult(CHECK, Status.UNKNOWN, "pending")
+    broken = {t: v.detail for t, v in known.items() if v.status is Status.FAIL}
+    failed = [v.detail for v in known.values() if v.status is Status.UNKNOWN]
+    if broken:
+        zone = signing_zone(target)
+        return CheckResult(
+            CHECK,
+            Status.FAIL,
+            f"{len(broken)} of {len(tokens)} DKIM tokens broken: "
+            + ", ".join(f"{token} ({detail})" for token, detail in broken.items()),
+            "publish "
+            + "; ".join(f"{t}._domainkey.{domain}. CNAME {t}.{zone}." for t in broken)
+            + " (if the CNAMEs are already there, re-read the tokens from SES)",
+        )
+    if failed:
+        return CheckResult(CHECK, Status.UNKNOWN, f"DKIM lookup failed: {'; '.join(failed)}")
+    return CheckResult(CHECK, Status.PASS, f"{len(tokens)} DKIM CNAMEs lead to SES keys")

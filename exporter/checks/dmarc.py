@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 
-from exporter.model import CheckResult, DnsView, Status
 from publicsuffixlist import PublicSuffixList
+
+from exporter.model import CheckResult, DnsView, Status
 
 __all__ = [
     "DmarcDiscovery",
@@ -29,6 +30,7 @@ _MAX_PCT = 100
 _PCT = re.compile(r"[0-9]{1,3}")  # RFC 7489 §6.4: 1*3DIGIT
 _LABEL = re.compile(r"[a-z0-9_-]{1,63}", re.ASCII)
 _MAX_NAME = 253
+_MAX_QUOTE = 24
 _MAX_REPORT_HOSTS = 10  # bounds the _report._dmarc questions one hostile record can cause
 
 
@@ -78,6 +80,11 @@ class DmarcRecord:
         return tuple(addresses)
 
 
+def _short(value: str) -> str:
+    """A tag value as quoted in a one-line summary."""
+    return value if len(value) <= _MAX_QUOTE else value[: _MAX_QUOTE - 3] + "..."
+
+
 def _tags(text: str) -> list[tuple[str, str]]:
     """RFC 7489 §6.4 tag-value pairs: ';'-separated, whitespace around them allowed."""
     pairs = []
@@ -99,14 +106,14 @@ def parse_dmarc(text: str) -> DmarcRecord | None:
     problems = []
     policy = values.get("p", "").lower()
     if policy not in _POLICY_LEVEL:
-        problems.append(f"invalid p={values['p']}" if "p" in values else "missing p=")
+        problems.append(f"invalid p={_short(values['p'])}" if "p" in values else "missing p=")
     subdomain_policy = values.get("sp", "").lower()
     if "sp" in values and subdomain_policy not in _POLICY_LEVEL:
-        problems.append(f"invalid sp={values['sp']}")
+        problems.append(f"invalid sp={_short(values['sp'])}")
     pct_text = values.get("pct", str(_MAX_PCT))
     pct = int(pct_text) if _PCT.fullmatch(pct_text) else -1
     if not 0 <= pct <= _MAX_PCT:
-        problems.append(f"invalid pct={pct_text} (must be 0-100)")
+        problems.append(f"invalid pct={_short(pct_text)} (must be 0-100)")
     rua = tuple(uri.strip(" \t") for uri in values.get("rua", "").split(",") if uri.strip(" \t"))
     return DmarcRecord(
         text=text,
@@ -247,6 +254,26 @@ def check_dmarc(evaluation: DmarcEvaluation) -> CheckResult:  # noqa: PLR0911 --
     return CheckResult(CHECK, Status.PASS, summary)
 
 
+def _authorization(
+    domain: str, hosts: list[str], view: DnsView
+) -> tuple[list[str], list[str]] | None:
+    """The ``_report._dmarc`` names (RFC 7489 §7.1) without a DMARC record and those whose
+    lookup failed; None while an answer is pending."""
+    names = [f"{domain}._report._dmarc.{host}" for host in hosts]
+    answers = [view.get(name, "TXT") for name in names]
+    fetched = [answer for answer in answers if answer is not None]
+    if len(fetched) < len(answers):
+        return None
+    pairs = list(zip(names, fetched, strict=True))
+    failed = [name for name, answer in pairs if answer.is_error]
+    missing = [
+        name
+        for name, answer in pairs
+        if not answer.is_error and not any(parse_dmarc(text) for text in answer.records)
+    ]
+    return missing, failed
+
+
 def check_dmarc_reports(evaluation: DmarcEvaluation, view: DnsView) -> CheckResult:  # noqa: PLR0911 -- one return per verdict
     """The ``dmarc_reports`` check: someone must receive aggregate reports.
 
@@ -257,18 +284,25 @@ def check_dmarc_reports(evaluation: DmarcEvaluation, view: DnsView) -> CheckResu
         status = "pending" if evaluation.discovery is DmarcDiscovery.PENDING else "DMARC unknown"
         return CheckResult(CHECK_REPORTS, Status.UNKNOWN, status)
     record, domain = evaluation.record, evaluation.policy_domain
-    add_rua = f"add rua=mailto:dmarc-reports@{domain} to the record at _dmarc.{domain}"
     if record is None or evaluation.level < 0:
         return CheckResult(
-            CHECK_REPORTS, Status.WARN, "no valid DMARC record, so no aggregate reports", add_rua
+            CHECK_REPORTS,
+            Status.WARN,
+            "no valid DMARC record, so no aggregate reports",
+            "publish a valid DMARC record with rua= (see the dmarc check)",
         )
-    hosts = list(dict.fromkeys(a.rpartition("@")[2].lower() for a in record.report_addresses))
+    hosts = list(
+        dict.fromkeys(
+            address.rpartition("@")[2].lower().removesuffix(".")
+            for address in record.report_addresses
+        )
+    )
     if not hosts:
         return CheckResult(
             CHECK_REPORTS,
             Status.WARN,
             "no rua=mailto: in the DMARC record: spoofing and alignment failures go unseen",
-            add_rua,
+            f"add rua=mailto:dmarc-reports@{domain} to the record at _dmarc.{domain}",
         )
     invalid = [h for h in hosts if not _valid_host(h)]
     if invalid:
@@ -280,20 +314,10 @@ def check_dmarc_reports(evaluation: DmarcEvaluation, view: DnsView) -> CheckResu
         )
     own = organizational_domain(domain)
     external = [h for h in hosts if organizational_domain(h) != own][:_MAX_REPORT_HOSTS]
-    answers = {
-        name: view.get(name, "TXT")
-        for name in (f"{domain}._report._dmarc.{h.removesuffix('.')}" for h in external)
-    }
-    if None in answers.values():
+    authorization = _authorization(domain, external, view)
+    if authorization is None:
         return CheckResult(CHECK_REPORTS, Status.UNKNOWN, "pending")
-    missing = [
-        name
-        for name, answer in answers.items()
-        if answer is not None
-        and not answer.is_error
-        and not any(parse_dmarc(text) is not None for text in answer.records)
-    ]
-    failed = [name for name, answer in answers.items() if answer is not None and answer.is_error]
+    missing, failed = authorization
     if missing:
         return CheckResult(
             CHECK_REPORTS,

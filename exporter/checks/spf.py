@@ -49,8 +49,11 @@ _SPLIT_CIDR = re.compile(r"(.*?)((?:/[0-9]+)?(?://[0-9]+)?)", re.DOTALL)
 _DUAL_CIDR = re.compile(r"(?:/(0|[1-9][0-9]?))?(?://(0|[1-9][0-9]{0,2}))?")
 _IP4_CIDR = re.compile(r"/(0|[1-9][0-9]?)")
 _IP6_CIDR = re.compile(r"/(0|[1-9][0-9]{0,2})")
+_MAX_V4_PREFIX = 32
+_MAX_V6_PREFIX = 128
 _MAX_LABEL = 63
 _MAX_NAME = 253
+_MAX_QUOTE = 40  # longest term quoted in a one-line summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +93,8 @@ class SpfSyntaxError:
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.reason}: {self.term!r}" if self.term else self.reason
+        term = self.term if len(self.term) <= _MAX_QUOTE else self.term[: _MAX_QUOTE - 3] + "..."
+        return f"{self.reason}: {term!r}"
 
 
 class SpfOutcome(StrEnum):
@@ -150,6 +154,16 @@ class SpfEvaluation:
     errors: tuple[str, ...] = ()
     reached: frozenset[str] = frozenset()
 
+    @property
+    def known_lookups(self) -> int | None:
+        """``lookups`` for the report's gauge; None without a parsed top-level record, or
+        when a failed lookup may hide terms (unless the count is already past 10)."""
+        if self.record is None or self.outcome is SpfOutcome.PENDING:
+            return None
+        if self.outcome is SpfOutcome.TEMPERROR and self.lookups <= MAX_DNS_LOOKUPS:
+            return None
+        return self.lookups
+
     def authorizes(self, domain: str) -> bool:
         """True when the tree includes or redirects to ``domain``."""
         return domain.lower().removesuffix(".") in self.reached
@@ -163,7 +177,7 @@ def is_spf_record(text: str) -> bool:
 def parse_spf(text: str) -> SpfRecord | SpfSyntaxError:
     """Parse one SPF record strictly per the RFC 7208 ABNF (§12)."""
     if not is_spf_record(text):
-        return SpfSyntaxError(text[:40], "not an SPF record (must start with v=spf1)")
+        return SpfSyntaxError(text, "not an SPF record (must start with v=spf1)")
     mechanisms: list[Mechanism] = []
     modifiers: dict[str, str] = {}
     for term in text[6:].split(" "):
@@ -234,7 +248,7 @@ def _check_network(name: str, rest: str) -> str:
         return bad_address
     if not slash:
         return ""
-    limit = 32 if is_v4 else 128
+    limit = _MAX_V4_PREFIX if is_v4 else _MAX_V6_PREFIX
     valid = (_IP4_CIDR if is_v4 else _IP6_CIDR).fullmatch("/" + length)
     return "" if valid and int(length) <= limit else "invalid CIDR length"
 
@@ -244,7 +258,7 @@ def _valid_dual_cidr(text: str) -> bool:
     if not match:
         return False
     v4, v6 = match.groups()
-    return (v4 is None or int(v4) <= 32) and (v6 is None or int(v6) <= 128)  # noqa: PLR2004
+    return (v4 is None or int(v4) <= _MAX_V4_PREFIX) and (v6 is None or int(v6) <= _MAX_V6_PREFIX)
 
 
 def _scan_macro_string(text: str) -> bool | None:
@@ -423,7 +437,9 @@ def evaluate_spf(domain: str, view: DnsView) -> SpfEvaluation:
             child for node in level if walk.lookups <= MAX_DNS_LOOKUPS for child in walk.visit(node)
         ]
     if walk.lookups > MAX_DNS_LOOKUPS:
-        walk.problem("too_many_lookups", f"more than {MAX_DNS_LOOKUPS} DNS lookups")
+        walk.problem(
+            "too_many_lookups", f"at least {walk.lookups} DNS lookups (limit {MAX_DNS_LOOKUPS})"
+        )
     if walk.void_lookups > MAX_VOID_LOOKUPS:
         walk.problem(
             "too_many_void_lookups",
@@ -480,11 +496,11 @@ def permerror_result(check: str, evaluation: SpfEvaluation) -> CheckResult:
     """The FAIL verdict for a permerror, shared with mail_from_spf."""
     messages = "; ".join(p.message for p in evaluation.problems[:3])
     remedies = dict.fromkeys(_REMEDIES[p.code] for p in evaluation.problems)
+    count = evaluation.known_lookups
+    if count is not None and count <= MAX_DNS_LOOKUPS:
+        messages += f" ({lookup_summary(evaluation)})"
     return CheckResult(
-        check,
-        Status.FAIL,
-        f"SPF permerror at {evaluation.domain}: {messages} ({lookup_summary(evaluation)})",
-        "; ".join(remedies),
+        check, Status.FAIL, f"SPF permerror at {evaluation.domain}: {messages}", "; ".join(remedies)
     )
 
 

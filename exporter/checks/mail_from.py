@@ -1,0 +1,139 @@
+"""The custom MAIL FROM checks: SES needs an MX to its feedback endpoint and an SPF
+record including amazonses.com; strict gateways also need the domain to resolve."""
+
+from __future__ import annotations
+
+import re
+
+from exporter.checks.mx import has_null_mx, parse_mx
+from exporter.checks.spf import (
+    SpfEvaluation,
+    SpfOutcome,
+    SpfPolicy,
+    lookup_summary,
+    permerror_result,
+)
+from exporter.model import AnswerKind, CheckResult, DnsView, Status
+
+__all__ = ["check_mail_from_mx", "check_mail_from_resolvable", "check_mail_from_spf"]
+
+CHECK_RESOLVABLE = "mail_from_resolvable"
+CHECK_MX = "mail_from_mx"
+CHECK_SPF = "mail_from_spf"
+SES_SPF_DOMAIN = "amazonses.com"
+_FEEDBACK = re.compile(r"feedback-smtp\.([a-z0-9-]+)\.amazonses\.com", re.ASCII)
+
+
+def check_mail_from_resolvable(mail_from: str, view: DnsView) -> CheckResult:
+    """The ``mail_from_resolvable`` check: A or AAAA at the MAIL FROM domain.
+
+    Some gateways verify the envelope sender's domain by address records only and reject
+    with "553 5.1.8 Domain of sender address does not exist" (the first field report).
+    """
+    mail_from = mail_from.lower().removesuffix(".")
+    answers = [view.get(mail_from, rdtype) for rdtype in ("A", "AAAA")]
+    found = [a for a in answers if a is not None and a.kind is AnswerKind.RECORDS]
+    if found:
+        return CheckResult(
+            CHECK_RESOLVABLE, Status.PASS, f"{mail_from} resolves to {found[0].records[0]}"
+        )
+    if None in answers:
+        return CheckResult(CHECK_RESOLVABLE, Status.UNKNOWN, "pending")
+    if any(a is not None and a.is_error for a in answers):
+        return CheckResult(CHECK_RESOLVABLE, Status.UNKNOWN, f"A/AAAA {mail_from} lookup failed")
+    return CheckResult(
+        CHECK_RESOLVABLE,
+        Status.FAIL,
+        f"MAIL FROM {mail_from} has no A/AAAA record: strict gateways reject with "
+        '"553 5.1.8 Domain of sender address does not exist"',
+        f"publish an A (and AAAA) record for {mail_from}, e.g. pointing at a web server you own",
+    )
+
+
+def check_mail_from_mx(mail_from: str, region: str | None, view: DnsView) -> CheckResult:  # noqa: PLR0911 -- one return per verdict
+    """The ``mail_from_mx`` check: SES receives bounces and complaints through this MX."""
+    mail_from = mail_from.lower().removesuffix(".")
+    region = region.lower() if region else None
+    expected = f"feedback-smtp.{region or '<region>'}.amazonses.com"
+    remedy = f"publish {mail_from}. MX 10 {expected}."
+    answer = view.get(mail_from, "MX")
+    if answer is None:
+        return CheckResult(CHECK_MX, Status.UNKNOWN, "pending")
+    if answer.is_error:
+        return CheckResult(
+            CHECK_MX, Status.UNKNOWN, f"MX {mail_from} lookup failed: {answer.error}"
+        )
+    if answer.kind is AnswerKind.NXDOMAIN:
+        return CheckResult(CHECK_MX, Status.FAIL, f"MAIL FROM {mail_from} does not exist", remedy)
+    if answer.kind is AnswerKind.NODATA:
+        return CheckResult(CHECK_MX, Status.FAIL, f"MAIL FROM {mail_from} has no MX", remedy)
+    if has_null_mx(answer):
+        return CheckResult(
+            CHECK_MX,
+            Status.FAIL,
+            f"MAIL FROM {mail_from} publishes a null MX: it refuses bounces",
+            f"remove the null MX and {remedy}",
+        )
+    exchanges = [parse_mx(text).exchange for text in answer.records]
+    regions = [m[1] for m in map(_FEEDBACK.fullmatch, exchanges) if m]
+    if region in regions or (region is None and regions):
+        return CheckResult(
+            CHECK_MX,
+            Status.PASS,
+            f"MX {mail_from} -> feedback-smtp.{region or regions[0]}.amazonses.com",
+        )
+    return CheckResult(
+        CHECK_MX,
+        Status.FAIL,
+        f"MX {mail_from} points to {', '.join(exchanges)}, not {expected}: "
+        "SES does not get bounces and complaints",
+        remedy,
+    )
+
+
+def check_mail_from_spf(evaluation: SpfEvaluation) -> CheckResult:  # noqa: PLR0911 -- one return per verdict
+    """The ``mail_from_spf`` check: receivers evaluate SPF on the MAIL FROM domain itself.
+
+    SPF does not inherit from the parent domain (RFC 7208 §4.1): without its own record
+    the MAIL FROM domain has no SPF policy and SES mail gets SPF "none".
+    """
+    domain, outcome, policy = evaluation.domain, evaluation.outcome, evaluation.policy
+    remedy = f'publish {domain}. TXT "v=spf1 include:{SES_SPF_DOMAIN} ~all"'
+    if outcome is SpfOutcome.PENDING:
+        return CheckResult(CHECK_SPF, Status.UNKNOWN, "pending")
+    if outcome is SpfOutcome.NONE:
+        return CheckResult(
+            CHECK_SPF,
+            Status.FAIL,
+            f"no SPF record at MAIL FROM {domain} (SPF does not inherit from the parent)",
+            remedy,
+        )
+    if outcome is SpfOutcome.PERMERROR:
+        return permerror_result(CHECK_SPF, evaluation)
+    if policy is SpfPolicy.PASS:
+        return CheckResult(
+            CHECK_SPF,
+            Status.FAIL,
+            f"SPF at MAIL FROM {domain} ends in +all and authorizes the whole internet",
+            remedy,
+        )
+    if outcome is SpfOutcome.TEMPERROR:
+        return CheckResult(
+            CHECK_SPF, Status.UNKNOWN, f"SPF lookup failed: {'; '.join(evaluation.errors[:3])}"
+        )
+    if not evaluation.authorizes(SES_SPF_DOMAIN):
+        return CheckResult(
+            CHECK_SPF,
+            Status.FAIL,
+            f"SPF at MAIL FROM {domain} does not include {SES_SPF_DOMAIN}: SES mail fails SPF",
+            f"add include:{SES_SPF_DOMAIN}, e.g. {remedy}",
+        )
+    summary = f"SPF at MAIL FROM {domain} includes {SES_SPF_DOMAIN}, ends in {policy}"
+    if policy in (SpfPolicy.FAIL, SpfPolicy.SOFTFAIL):
+        return CheckResult(CHECK_SPF, Status.PASS, f"{summary}, {lookup_summary(evaluation)}")
+    return CheckResult(
+        CHECK_SPF,
+        Status.WARN,
+        f"{summary}: unauthorized mail gets a neutral result",
+        f"end the record in ~all or -all, e.g. {remedy}",
+    )
