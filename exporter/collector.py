@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import platform
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from exporter import __version__, metrics
+from exporter.events.pipeline import EventPipeline
 from exporter.model import Status
 from exporter.sources.dns import DnsQueryStats
+from exporter.sources.sqs import QueueState, SqsStats
 from exporter.store import Snapshot
 
-__all__ = ["ExporterCollector"]
+__all__ = ["EventsCollector", "ExporterCollector"]
 
 
 class ExporterCollector(Collector):
@@ -102,3 +105,76 @@ def _health_metrics(snap: Snapshot) -> Iterator[Metric]:
     reload_ts = metrics.CONFIG_RELOAD_TIMESTAMP.gauge()
     reload_ts.add_metric([], snap.config_loaded_at)
     yield from (reload_ok, reload_ts)
+
+
+class EventsCollector(Collector):
+    """SES event counters and SQS consumer health, read from the pipeline at scrape time."""
+
+    def __init__(self, pipeline: EventPipeline, sqs_stats: SqsStats | None = None) -> None:
+        self._pipeline = pipeline
+        self._sqs_stats = sqs_stats
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        counts = self._pipeline.snapshot()
+        tables: list[tuple[metrics.MetricSpec, Mapping[Any, int]]] = [
+            (metrics.SES_EVENTS, counts.events),
+            (metrics.SES_SENT, counts.sent),
+            (metrics.SES_DELIVERED, counts.delivered),
+            (metrics.SES_BOUNCED, counts.bounced),
+            (metrics.SES_COMPLAINED, counts.complained),
+            (metrics.SES_DELAYED, counts.delayed),
+        ]
+        for spec, table in tables:
+            family = spec.counter()
+            for labels, value in sorted(table.items()):
+                family.add_metric(list(labels), value)
+            yield family
+        for spec, by_reason in (
+            (metrics.SES_MALFORMED, counts.malformed),
+            (metrics.SES_IGNORED, counts.ignored),
+        ):
+            family = spec.counter()
+            for reason, value in sorted(by_reason.items()):
+                family.add_metric([reason], value)
+            yield family
+        duplicates = metrics.SES_DUPLICATES.counter()
+        duplicates.add_metric([], counts.duplicates)
+        yield duplicates
+        for spec, histogram in (
+            (metrics.SES_PROCESSING, counts.processing),
+            (metrics.SES_LAG, counts.lag),
+        ):
+            histogram_family = spec.histogram()
+            histogram_family.add_metric([], histogram.buckets(), histogram.total)
+            yield histogram_family
+        last_event = metrics.SES_LAST_EVENT.gauge()
+        if counts.last_event_timestamp is not None:
+            last_event.add_metric([], counts.last_event_timestamp)
+        yield last_event
+        tracked = metrics.SES_TRACKED_DOMAINS.gauge()
+        tracked.add_metric([], counts.tracked_recipient_domains)
+        yield tracked
+        if self._sqs_stats is not None:
+            yield from _sqs_metrics(self._sqs_stats.snapshot())
+
+
+def _sqs_metrics(queues: Mapping[str, QueueState]) -> Iterator[Metric]:
+    received = metrics.SQS_RECEIVED.counter()
+    deleted = metrics.SQS_DELETED.counter()
+    delete_failures = metrics.SQS_DELETE_FAILURES.counter()
+    receive_errors = metrics.SQS_RECEIVE_ERRORS.counter()
+    redrive = metrics.SQS_REDRIVE.gauge()
+    visible = metrics.SQS_VISIBLE.gauge()
+    for name, state in sorted(queues.items()):
+        received.add_metric([name], state.received)
+        deleted.add_metric([name], state.deleted)
+        delete_failures.add_metric([name], state.delete_failures)
+        receive_errors.add_metric([name], state.receive_errors)
+        if state.has_redrive_policy is not None:
+            redrive.add_metric([name], float(state.has_redrive_policy))
+        if state.visible_messages is not None:
+            visible.add_metric([name], state.visible_messages)
+    yield from (received, deleted, delete_failures, receive_errors, redrive, visible)

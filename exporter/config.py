@@ -18,7 +18,9 @@ __all__ = [
     "Config",
     "ConfigError",
     "DomainConfig",
+    "EventsConfig",
     "LogConfig",
+    "QueueConfig",
     "ResolverConfig",
     "ScheduleConfig",
     "ServerConfig",
@@ -84,11 +86,37 @@ class DomainConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueConfig:
+    url: str
+    aws_region: str
+
+    @property
+    def name(self) -> str:
+        """The queue's name (the URL's last path segment): the bounded `queue` label."""
+        return self.url.rstrip("/").rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class EventsConfig:
+    """The SES event consumer: its own SQS queue(s), subscribed to the SES SNS topic."""
+
+    queues: tuple[QueueConfig, ...] = ()
+    pollers: int = 2
+    wait_time_seconds: int = 5
+    visibility_timeout_seconds: int | None = None
+    max_recipient_domains: int = 100
+    watch_recipient_domains: tuple[str, ...] = ()
+    dedupe_window: int = 100_000
+    provider_lookup: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     resolver: ResolverConfig = field(default_factory=ResolverConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    events: EventsConfig = field(default_factory=EventsConfig)
     domains: tuple[DomainConfig, ...] = ()
 
     @property
@@ -115,12 +143,13 @@ def parse_config(
 ) -> Config:
     """Validate an already-parsed TOML document."""
     v = _Validator(base_dir or Path.cwd())
-    v.unknown_keys("", raw, {"server", "resolver", "schedule", "log", "domains"})
+    v.unknown_keys("", raw, {"server", "resolver", "schedule", "log", "events", "domains"})
     config = Config(
         server=v.server(v.table("server", raw)),
         resolver=v.resolver(v.table("resolver", raw)),
         schedule=v.schedule(v.table("schedule", raw)),
         log=v.log(v.table("log", raw)),
+        events=v.events(v.table("events", raw)),
         domains=v.domains(raw.get("domains", [])),
     )
     if v.problems:
@@ -147,6 +176,11 @@ def normalize_domain(name: str) -> str:
         if not _LABEL.match(label):
             raise ValueError(f"label {label!r} is not a valid DNS label")
     return text
+
+
+def _region_from_queue_url(url: str) -> str | None:
+    match = re.match(r"^https://sqs\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/", url)
+    return match.group(1) if match else None
 
 
 def parse_hostport(text: str, default_port: int) -> tuple[str, int]:
@@ -324,6 +358,85 @@ class _Validator:
             self.add("log.format", f"must be one of auto, json, console, got {fmt!r}")
             fmt = "auto"
         return LogConfig(level=level, format=fmt)
+
+    def events(self, raw: dict[str, Any]) -> EventsConfig:
+        allowed = {
+            "queues",
+            "pollers",
+            "wait_time_seconds",
+            "visibility_timeout_seconds",
+            "max_recipient_domains",
+            "watch_recipient_domains",
+            "dedupe_window",
+            "provider_lookup",
+        }
+        self.unknown_keys("events.", raw, allowed)
+        d = EventsConfig()
+        watch = []
+        for i, text in enumerate(
+            self._string_list(
+                "events.watch_recipient_domains", raw.get("watch_recipient_domains", [])
+            )
+        ):
+            try:
+                watch.append(normalize_domain(text))
+            except ValueError as exc:
+                self.add(f"events.watch_recipient_domains[{i}]", f"{text!r}: {exc}")
+        visibility = None
+        if "visibility_timeout_seconds" in raw:
+            visibility = self.integer(
+                "events.visibility_timeout_seconds", raw, 30, minimum=10, maximum=43200
+            )
+        provider_lookup = raw.get("provider_lookup", d.provider_lookup)
+        if not isinstance(provider_lookup, bool):
+            self.add("events.provider_lookup", "must be true or false")
+            provider_lookup = d.provider_lookup
+        return EventsConfig(
+            queues=self._queues(raw.get("queues", [])),
+            pollers=self.integer("events.pollers", raw, d.pollers, minimum=1, maximum=32),
+            # SIGTERM waits for a long poll in flight: keep it short enough to stop in 10 s.
+            wait_time_seconds=self.integer(
+                "events.wait_time_seconds", raw, d.wait_time_seconds, minimum=0, maximum=5
+            ),
+            visibility_timeout_seconds=visibility,
+            max_recipient_domains=self.integer(
+                "events.max_recipient_domains",
+                raw,
+                d.max_recipient_domains,
+                minimum=1,
+                maximum=5000,
+            ),
+            watch_recipient_domains=tuple(watch),
+            dedupe_window=self.integer(
+                "events.dedupe_window", raw, d.dedupe_window, minimum=1000, maximum=10_000_000
+            ),
+            provider_lookup=provider_lookup,
+        )
+
+    def _queues(self, raw: Any) -> tuple[QueueConfig, ...]:
+        if not isinstance(raw, list):
+            self.add("events.queues", "must be an array of tables ([[events.queues]])")
+            return ()
+        queues = []
+        for i, item in enumerate(raw):
+            key = f"events.queues[{i}]"
+            if not isinstance(item, dict):
+                self.add(key, "must be a table with url (and aws_region)")
+                continue
+            self.unknown_keys(f"{key}.", item, {"url", "aws_region"})
+            url = self.string(f"{key}.url", item)
+            if not url or not url.startswith(("https://", "http://")) or url.count("/") < 4:  # noqa: PLR2004
+                self.add(
+                    f"{key}.url",
+                    "must be an SQS queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)",
+                )
+                continue
+            region = self.string(f"{key}.aws_region", item) or _region_from_queue_url(url)
+            if region is None or not _REGION.match(region):
+                self.add(f"{key}.aws_region", "is required when the URL does not name the region")
+                continue
+            queues.append(QueueConfig(url=url, aws_region=region))
+        return tuple(queues)
 
     def domains(self, raw: Any) -> tuple[DomainConfig, ...]:
         if not isinstance(raw, list):

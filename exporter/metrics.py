@@ -13,12 +13,13 @@ from typing import Literal
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
+    HistogramMetricFamily,
     InfoMetricFamily,
 )
 
 __all__ = ["CATALOGUE", "MetricSpec"]
 
-Kind = Literal["gauge", "counter", "info"]
+Kind = Literal["gauge", "counter", "info", "histogram"]
 _CACHED = "Refreshed by a background job every deliverability_collector_interval_seconds."
 
 
@@ -45,6 +46,10 @@ class MetricSpec:
         self._expect("info")
         labels = [*self.labels, *extra_labels]
         return InfoMetricFamily(self.name.removesuffix("_info"), self.help, labels=labels)
+
+    def histogram(self) -> HistogramMetricFamily:
+        self._expect("histogram")
+        return HistogramMetricFamily(self.name, self.help, labels=self.labels)
 
     def _expect(self, kind: Kind) -> None:
         if self.kind != kind:
@@ -144,6 +149,131 @@ BUILD_INFO = MetricSpec(
     ("version", "python_version"),
 )
 
+_EVENTS = "Counted from SES events consumed from SQS (or replayed), each event once."
+_RCPT = ("recipient_domain", "recipient_provider")
+SES_EVENTS = MetricSpec(
+    "deliverability_ses_events_total",
+    "counter",
+    f"SES events by type (send, delivery, bounce, complaint, reject, open, click, "
+    f"rendering_failure, delivery_delay, subscription). {_EVENTS}",
+    ("event_type", "sending_domain", "configuration_set"),
+)
+SES_SENT = MetricSpec(
+    "deliverability_ses_sent_recipients_total",
+    "counter",
+    "Recipients of Send events (event publishing only): the denominator of bounce ratios. "
+    + _EVENTS,
+    (*_RCPT, "sending_domain"),
+)
+SES_DELIVERED = MetricSpec(
+    "deliverability_ses_delivered_recipients_total",
+    "counter",
+    f"Recipients whose gateway accepted the message (250). {_EVENTS}",
+    (*_RCPT, "sending_domain"),
+)
+SES_BOUNCED = MetricSpec(
+    "deliverability_ses_bounced_recipients_total",
+    "counter",
+    "Bounced recipients, with the SMTP status class (4xx/5xx/unknown) and the root-cause "
+    f"category from the bounce classifier. {_EVENTS}",
+    (*_RCPT, "bounce_type", "bounce_subtype", "status_class", "category", "sending_domain"),
+)
+SES_COMPLAINED = MetricSpec(
+    "deliverability_ses_complained_recipients_total",
+    "counter",
+    f"Recipients who complained, by feedback type (none without a feedback report). {_EVENTS}",
+    (*_RCPT, "feedback_type", "sending_domain"),
+)
+SES_DELAYED = MetricSpec(
+    "deliverability_ses_delayed_recipients_total",
+    "counter",
+    f"Recipients of DeliveryDelay events, by SES delay type. {_EVENTS}",
+    (*_RCPT, "delay_type"),
+)
+SES_MALFORMED = MetricSpec(
+    "deliverability_ses_events_malformed_total",
+    "counter",
+    "Queue messages that are not a recognisable SES event, by reason; each is counted once "
+    "and left in the queue for its redrive policy (dead-letter queue).",
+    ("reason",),
+)
+SES_IGNORED = MetricSpec(
+    "deliverability_ses_events_ignored_total",
+    "counter",
+    "Valid messages that are not email events (subscription confirmations, SES setup "
+    "notifications, inbound mail, non-email EventBridge events), by reason; deleted.",
+    ("reason",),
+)
+SES_DUPLICATES = MetricSpec(
+    "deliverability_ses_events_duplicate_total",
+    "counter",
+    "Events seen again within the dedupe window (SQS redelivery) and not counted again.",
+    (),
+)
+SES_PROCESSING = MetricSpec(
+    "deliverability_ses_delivery_processing_seconds",
+    "histogram",
+    "Time SES took from accepting a message to the receiving gateway's answer "
+    "(Delivery processingTimeMillis).",
+    (),
+)
+SES_LAG = MetricSpec(
+    "deliverability_ses_event_lag_seconds",
+    "histogram",
+    "Time from an SES event to its consumption by this exporter.",
+    (),
+)
+SES_LAST_EVENT = MetricSpec(
+    "deliverability_ses_last_event_timestamp_seconds",
+    "gauge",
+    "Unix time of the newest SES event counted.",
+    (),
+)
+SES_TRACKED_DOMAINS = MetricSpec(
+    "deliverability_ses_recipient_domains_tracked",
+    "gauge",
+    "Recipient domains that currently have a label value of their own (top-K, besides the "
+    'watch-list); all others are counted as recipient_domain="other".',
+    (),
+)
+SQS_RECEIVED = MetricSpec(
+    "deliverability_sqs_messages_received_total",
+    "counter",
+    "Messages received from the exporter's SQS queue.",
+    ("queue",),
+)
+SQS_DELETED = MetricSpec(
+    "deliverability_sqs_messages_deleted_total",
+    "counter",
+    "Messages deleted from the queue after they were counted or ignored.",
+    ("queue",),
+)
+SQS_DELETE_FAILURES = MetricSpec(
+    "deliverability_sqs_delete_failures_total",
+    "counter",
+    "Messages counted but not deleted (they reappear and the dedupe window absorbs them).",
+    ("queue",),
+)
+SQS_RECEIVE_ERRORS = MetricSpec(
+    "deliverability_sqs_receive_errors_total",
+    "counter",
+    "Failed ReceiveMessage calls (throttling, access denied, network).",
+    ("queue",),
+)
+SQS_REDRIVE = MetricSpec(
+    "deliverability_sqs_queue_redrive_policy",
+    "gauge",
+    "1 if the queue has a redrive policy (a dead-letter queue), 0 if malformed messages "
+    "would loop forever. Refreshed every minute.",
+    ("queue",),
+)
+SQS_VISIBLE = MetricSpec(
+    "deliverability_sqs_queue_visible_messages",
+    "gauge",
+    "Approximate messages waiting in the queue (backlog). Refreshed every minute.",
+    ("queue",),
+)
+
 CATALOGUE: tuple[MetricSpec, ...] = (
     CHECK_STATUS,
     MAIL_FROM_RESOLVABLE,
@@ -159,4 +289,23 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     CONFIG_RELOAD_SUCCESS,
     CONFIG_RELOAD_TIMESTAMP,
     BUILD_INFO,
+    SES_EVENTS,
+    SES_SENT,
+    SES_DELIVERED,
+    SES_BOUNCED,
+    SES_COMPLAINED,
+    SES_DELAYED,
+    SES_MALFORMED,
+    SES_IGNORED,
+    SES_DUPLICATES,
+    SES_PROCESSING,
+    SES_LAG,
+    SES_LAST_EVENT,
+    SES_TRACKED_DOMAINS,
+    SQS_RECEIVED,
+    SQS_DELETED,
+    SQS_DELETE_FAILURES,
+    SQS_RECEIVE_ERRORS,
+    SQS_REDRIVE,
+    SQS_VISIBLE,
 )

@@ -200,7 +200,7 @@ def _example(domain: str, policy: str) -> str:
     return f'_dmarc.{domain}. TXT "v=DMARC1; p={policy}; rua=mailto:dmarc-reports@{domain}"'
 
 
-def check_dmarc(evaluation: DmarcEvaluation) -> CheckResult:  # noqa: PLR0911 -- one return per verdict
+def check_dmarc(evaluation: DmarcEvaluation) -> CheckResult:
     """The ``dmarc`` check: fail without a valid record, warn for p=none or pct<100."""
     domain, record = evaluation.domain, evaluation.record
     discovery = evaluation.discovery
@@ -274,7 +274,7 @@ def _authorization(
     return missing, failed
 
 
-def check_dmarc_reports(evaluation: DmarcEvaluation, view: DnsView) -> CheckResult:  # noqa: PLR0911 -- one return per verdict
+def check_dmarc_reports(evaluation: DmarcEvaluation, view: DnsView) -> CheckResult:
     """The ``dmarc_reports`` check: someone must receive aggregate reports.
 
     A mailbox on another organizational domain only gets reports when that domain

@@ -50,7 +50,7 @@ def check_mail_from_resolvable(mail_from: str, view: DnsView) -> CheckResult:
     )
 
 
-def check_mail_from_mx(mail_from: str, region: str | None, view: DnsView) -> CheckResult:  # noqa: PLR0911 -- one return per verdict
+def check_mail_from_mx(mail_from: str, region: str | None, view: DnsView) -> CheckResult:
     """The ``mail_from_mx`` check: SES receives bounces and complaints through this MX."""
     mail_from = mail_from.lower().removesuffix(".")
     region = region.lower() if region else None
@@ -91,7 +91,7 @@ def check_mail_from_mx(mail_from: str, region: str | None, view: DnsView) -> Che
     )
 
 
-def check_mail_from_spf(evaluation: SpfEvaluation) -> CheckResult:  # noqa: PLR0911 -- one return per verdict
+def check_mail_from_spf(evaluation: SpfEvaluation) -> CheckResult:
     """The ``mail_from_spf`` check: receivers evaluate SPF on the MAIL FROM domain itself.
 
     SPF does not inherit from the parent domain (RFC 7208 §4.1): without its own record

@@ -35,7 +35,7 @@ def has_null_mx(answer: Answer) -> bool:
     return any(not parse_mx(text).exchange for text in answer.records)
 
 
-def check_mx(domain: str, view: DnsView) -> CheckResult:  # noqa: PLR0911 -- one return per verdict
+def check_mx(domain: str, view: DnsView) -> CheckResult:
     """The ``mx`` check: the domain must be able to receive replies and bounces.
 
     Receivers commonly reject mail whose sender domain cannot receive mail (null MX, no

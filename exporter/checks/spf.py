@@ -504,7 +504,7 @@ def permerror_result(check: str, evaluation: SpfEvaluation) -> CheckResult:
     )
 
 
-def check_spf(evaluation: SpfEvaluation) -> CheckResult:  # noqa: PLR0911 -- one return per verdict
+def check_spf(evaluation: SpfEvaluation) -> CheckResult:
     """The ``spf`` check on the From domain: fail on permerror or +all, warn on none/?all."""
     domain, outcome, policy = evaluation.domain, evaluation.outcome, evaluation.policy
     example = f'{domain}. TXT "v=spf1 include:amazonses.com ~all"'

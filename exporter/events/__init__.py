@@ -1,0 +1,1 @@
+"""SES events: parsing (pure), bounded counting, and the consumer that feeds them."""

@@ -1,0 +1,295 @@
+"""From parsed SES events to bounded counters: classify, dedupe, count.
+
+No I/O: the SQS consumer and `replay` feed bodies in; the collector reads `snapshot()`.
+Every label value is bounded: recipient domains by the top-K limiter, sending domains by
+the known identities, SES enumerations by their documented values (anything else is
+``other``), and never an address, message id or free text.
+"""
+
+from __future__ import annotations
+
+import threading
+from bisect import bisect_left
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TypeVar
+
+from exporter.checks.bounce import classify_bounce
+from exporter.events.cardinality import OTHER, DomainLimiter
+from exporter.events.parse import Ignored, Malformed, Parsed, SesEvent, parse_body
+
+__all__ = [
+    "DELAY_BUCKETS",
+    "LAG_BUCKETS",
+    "EventCounts",
+    "EventPipeline",
+    "Histogram",
+    "Outcome",
+]
+
+_K = TypeVar("_K")
+_BOUNCE_TYPES = frozenset({"Permanent", "Transient", "Undetermined"})
+_BOUNCE_SUBTYPES = frozenset(
+    {
+        "General",
+        "NoEmail",
+        "Suppressed",
+        "OnAccountSuppressionList",
+        "MailboxFull",
+        "MessageTooLarge",
+        "ContentRejected",
+        "AttachmentRejected",
+        "Undetermined",
+    }
+)
+_FEEDBACK_TYPES = frozenset({"abuse", "auth-failure", "fraud", "not-spam", "other", "virus"})
+_DELAY_TYPES = frozenset(
+    {
+        "InternalFailure",
+        "General",
+        "MailboxFull",
+        "SpamDetected",
+        "RecipientServerError",
+        "IPFailure",
+        "TransientCommunicationFailure",
+        "BYOIPHostNameLookupUnavailable",
+        "Undetermined",
+        "SendingDeferral",
+    }
+)
+DELAY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+LAG_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 21600.0, 86400.0)
+
+
+class Outcome(StrEnum):
+    """What became of one body: all but MALFORMED may be deleted from the queue."""
+
+    COUNTED = "counted"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    MALFORMED = "malformed"
+
+
+@dataclass
+class Histogram:
+    """Cumulative-bucket histogram data, exported as a Prometheus histogram."""
+
+    bounds: tuple[float, ...]
+    counts: list[int] = field(default_factory=list)
+    total: float = 0.0
+    count: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.counts:
+            self.counts = [0] * len(self.bounds)
+
+    def observe(self, value: float) -> None:
+        index = bisect_left(self.bounds, value)
+        if index < len(self.counts):
+            self.counts[index] += 1
+        self.total += value
+        self.count += 1
+
+    def copy(self) -> Histogram:
+        return Histogram(self.bounds, list(self.counts), self.total, self.count)
+
+    def buckets(self) -> list[tuple[str, float]]:
+        """Cumulative (le, count) pairs ending in +Inf, as the exposition wants them."""
+        running, result = 0, []
+        for bound, count in zip(self.bounds, self.counts, strict=True):
+            running += count
+            result.append((repr(bound), float(running)))
+        result.append(("+Inf", float(self.count)))
+        return result
+
+
+@dataclass(frozen=True, slots=True)
+class EventCounts:
+    """An immutable copy of every counter, for one scrape."""
+
+    events: dict[tuple[str, str, str], int]
+    sent: dict[tuple[str, str, str], int]
+    delivered: dict[tuple[str, str, str], int]
+    bounced: dict[tuple[str, str, str, str, str, str, str], int]
+    complained: dict[tuple[str, str, str, str], int]
+    delayed: dict[tuple[str, str, str], int]
+    malformed: dict[str, int]
+    ignored: dict[str, int]
+    duplicates: int
+    processing: Histogram
+    lag: Histogram
+    last_event_timestamp: float | None
+    tracked_recipient_domains: int
+
+
+class EventPipeline:
+    """Thread-safe: several SQS pollers call `handle` at once; parsing runs outside the lock."""
+
+    def __init__(
+        self,
+        *,
+        known_sending_domains: Iterable[str] = (),
+        watch_recipient_domains: Iterable[str] = (),
+        max_recipient_domains: int = 100,
+        max_configuration_sets: int = 50,
+        dedupe_window: int = 100_000,
+        provider_for: Callable[[str], str] = lambda _domain: "unknown",
+    ) -> None:
+        self._lock = threading.Lock()
+        self._known = frozenset(known_sending_domains)
+        self._limiter = DomainLimiter(top_k=max_recipient_domains, watch=watch_recipient_domains)
+        self._max_config_sets = max_configuration_sets
+        self._config_sets: set[str] = set()
+        self._dedupe_window = dedupe_window
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._provider_for = provider_for
+        self._events: dict[tuple[str, str, str], int] = {}
+        self._sent: dict[tuple[str, str, str], int] = {}
+        self._delivered: dict[tuple[str, str, str], int] = {}
+        self._bounced: dict[tuple[str, str, str, str, str, str, str], int] = {}
+        self._complained: dict[tuple[str, str, str, str], int] = {}
+        self._delayed: dict[tuple[str, str, str], int] = {}
+        self._malformed: dict[str, int] = {}
+        self._ignored: dict[str, int] = {}
+        self._duplicates = 0
+        self._processing = Histogram(DELAY_BUCKETS)
+        self._lag = Histogram(LAG_BUCKETS)
+        self._last_event: float | None = None
+
+    def handle(
+        self, body: str | bytes, *, received_at: float | None = None, message_id: str | None = None
+    ) -> Outcome:
+        """Parse and count one queue message body.
+
+        ``message_id`` (the SQS one) makes a malformed body count once however often the
+        queue redelivers it before the redrive policy moves it away.
+        """
+        return self.handle_parsed(parse_body(body), received_at=received_at, message_id=message_id)
+
+    def handle_parsed(
+        self, parsed: Parsed, *, received_at: float | None = None, message_id: str | None = None
+    ) -> Outcome:
+        if isinstance(parsed, Malformed):
+            with self._lock:
+                if message_id is None or not self._is_duplicate(f"malformed:{message_id}"):
+                    self._malformed[parsed.reason] = self._malformed.get(parsed.reason, 0) + 1
+            return Outcome.MALFORMED
+        if isinstance(parsed, Ignored):
+            with self._lock:
+                self._ignored[parsed.reason] = self._ignored.get(parsed.reason, 0) + 1
+            return Outcome.IGNORED
+        # Providers may need DNS: look them up before taking the lock.
+        providers = {r.domain: self._provider_for(r.domain) for e in parsed for r in e.recipients}
+        counted = False
+        with self._lock:
+            for event in parsed:
+                if self._is_duplicate(event.dedupe_key):
+                    self._duplicates += 1
+                    continue
+                self._count(event, providers, received_at)
+                counted = True
+        return Outcome.COUNTED if counted else Outcome.DUPLICATE
+
+    def _is_duplicate(self, key: str) -> bool:
+        if key in self._seen:
+            self._seen.move_to_end(key)
+            return True
+        self._seen[key] = None
+        if len(self._seen) > self._dedupe_window:
+            self._seen.popitem(last=False)
+        return False
+
+    def _count(self, event: SesEvent, providers: dict[str, str], received_at: float | None) -> None:
+        sending = event.sending_domain if event.sending_domain in self._known else OTHER
+        _inc(
+            self._events,
+            (event.event_type, sending, self._config_set_label(event.configuration_set)),
+        )
+        if event.timestamp is not None:
+            self._last_event = max(self._last_event or 0.0, event.timestamp)
+            if received_at is not None:
+                self._lag.observe(max(0.0, received_at - event.timestamp))
+        if event.processing_seconds is not None:
+            self._processing.observe(event.processing_seconds)
+        for recipient in event.recipients:
+            domain = self._domain_label(recipient.domain)
+            provider = providers.get(recipient.domain, "unknown")
+            if event.event_type == "send":
+                _inc(self._sent, (domain, provider, sending))
+            elif event.event_type == "delivery":
+                _inc(self._delivered, (domain, provider, sending))
+            elif event.event_type == "bounce":
+                diagnosis = classify_bounce(
+                    event.bounce_type,
+                    event.bounce_subtype,
+                    recipient.status,
+                    recipient.diagnostic_code,
+                )
+                key = (
+                    domain,
+                    provider,
+                    _bounded(event.bounce_type, _BOUNCE_TYPES),
+                    _bounded(event.bounce_subtype, _BOUNCE_SUBTYPES),
+                    diagnosis.status_class,
+                    diagnosis.category,
+                    sending,
+                )
+                _inc(self._bounced, key)
+            elif event.event_type == "complaint":
+                feedback = _bounded(event.feedback_type, _FEEDBACK_TYPES)
+                _inc(self._complained, (domain, provider, feedback, sending))
+            elif event.event_type == "delivery_delay":
+                _inc(self._delayed, (domain, provider, _bounded(event.delay_type, _DELAY_TYPES)))
+
+    def _domain_label(self, domain: str) -> str:
+        label = self._limiter.label(domain)
+        if self._limiter.evicted:
+            self._drop_series(set(self._limiter.evicted))
+            self._limiter.evicted.clear()
+        return label
+
+    def _drop_series(self, domains: set[str]) -> None:
+        """An evicted domain's series go away; its future events count as ``other``."""
+        for table in (self._sent, self._delivered, self._bounced, self._complained, self._delayed):
+            for key in [k for k in table if k[0] in domains]:
+                del table[key]  # type: ignore[arg-type]
+
+    def _config_set_label(self, name: str | None) -> str:
+        if not name:
+            return "none"
+        if name in self._config_sets:
+            return name
+        if len(self._config_sets) < self._max_config_sets:
+            self._config_sets.add(name)
+            return name
+        return OTHER
+
+    def snapshot(self) -> EventCounts:
+        with self._lock:
+            return EventCounts(
+                events=dict(self._events),
+                sent=dict(self._sent),
+                delivered=dict(self._delivered),
+                bounced=dict(self._bounced),
+                complained=dict(self._complained),
+                delayed=dict(self._delayed),
+                malformed=dict(self._malformed),
+                ignored=dict(self._ignored),
+                duplicates=self._duplicates,
+                processing=self._processing.copy(),
+                lag=self._lag.copy(),
+                last_event_timestamp=self._last_event,
+                tracked_recipient_domains=len(self._limiter.admitted),
+            )
+
+
+def _inc(table: dict[_K, int], key: _K) -> None:
+    table[key] = table.get(key, 0) + 1
+
+
+def _bounded(value: str | None, known: frozenset[str]) -> str:
+    if value is None:
+        return "none"
+    return value if value in known else OTHER
