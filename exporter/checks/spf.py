@@ -139,8 +139,11 @@ class SpfEvaluation:
     """The result of walking one domain's SPF tree.
 
     ``lookups`` counts DNS-querying terms (include, a, mx, ptr, exists, redirect) over the
-    tree; once it passes 10 the walk stops, so it is then a lower bound. ``reached`` holds
-    every domain named by an include or an effective redirect (macros excluded).
+    tree; once it passes 10 the walk stops, so it is then a lower bound. ``authorized``
+    holds every domain whose addresses the tree passes: reached through ``+include`` (or an
+    effective redirect) placed before the first ``all``, at every level (macros excluded).
+    Terms after ``all`` are never evaluated (RFC 7208 §5.1), so they are neither counted
+    nor followed.
     ``policy`` is None when it could not be determined.
     """
 
@@ -152,7 +155,7 @@ class SpfEvaluation:
     void_lookups: int = 0
     problems: tuple[SpfProblem, ...] = ()
     errors: tuple[str, ...] = ()
-    reached: frozenset[str] = frozenset()
+    authorized: frozenset[str] = frozenset()
 
     @property
     def known_lookups(self) -> int | None:
@@ -165,8 +168,9 @@ class SpfEvaluation:
         return self.lookups
 
     def authorizes(self, domain: str) -> bool:
-        """True when the tree includes or redirects to ``domain``."""
-        return domain.lower().removesuffix(".") in self.reached
+        """True when the tree passes ``domain``'s addresses: a ``-include`` or an include
+        after ``-all`` does not authorize anything (RFC 7208 §4.6.2, §5.2)."""
+        return domain.lower().removesuffix(".") in self.authorized
 
 
 def is_spf_record(text: str) -> bool:
@@ -311,6 +315,7 @@ class _Node:
     via: str  # "" for the top level, else "include" or "redirect"
     ancestors: tuple[str, ...]
     sets_policy: bool  # on the redirect chain from the top: its all is the domain's policy
+    authorizing: bool = True  # a match here passes the top-level domain's check
 
 
 @dataclass(slots=True)
@@ -326,7 +331,7 @@ class _Walk:
     void_lookups: int = 0
     problems: list[SpfProblem] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-    reached: set[str] = field(default_factory=set)
+    authorized: set[str] = field(default_factory=set)
 
     def visit(self, node: _Node) -> list[_Node]:
         """Read one record, count its terms, and return the records it leads to."""
@@ -359,11 +364,16 @@ class _Walk:
     def follow_terms(self, node: _Node, record: SpfRecord) -> list[_Node]:
         children: list[_Node] = []
         for mechanism in record.mechanisms:
+            if mechanism.name == "all":
+                break  # evaluation never goes past the first all
             if mechanism.name not in _DNS_TERMS:
                 continue
             self.lookups += 1
             if mechanism.name == "include":
-                children.extend(self.child(node, "include", mechanism.target or ""))
+                authorizing = node.authorizing and mechanism.qualifier == "+"
+                children.extend(
+                    self.child(node, "include", mechanism.target or "", authorizing=authorizing)
+                )
             elif mechanism.name in ("a", "mx"):
                 self.address_lookup(node, mechanism)
         redirect = record.effective_redirect
@@ -371,7 +381,11 @@ class _Walk:
             self.policy = self.policy_of(record)
         if redirect is not None:
             self.lookups += 1
-            children.extend(self.child(node, "redirect", redirect, node.sets_policy))
+            children.extend(
+                self.child(
+                    node, "redirect", redirect, node.sets_policy, authorizing=node.authorizing
+                )
+            )
         return children
 
     @staticmethod
@@ -384,18 +398,27 @@ class _Walk:
             return SpfPolicy.NO_ALL
         return SpfPolicy.MACRO_REDIRECT if _has_macro(record.redirect) else None
 
-    def child(self, node: _Node, via: str, target: str, sets_policy: bool = False) -> list[_Node]:
+    def child(
+        self,
+        node: _Node,
+        via: str,
+        target: str,
+        sets_policy: bool = False,
+        *,
+        authorizing: bool,
+    ) -> list[_Node]:
         name = target.lower().removesuffix(".")
         if _has_macro(name):
             return []  # counted, but only a receiver with a message can expand it
-        self.reached.add(name)
+        if authorizing:
+            self.authorized.add(name)
         if not _valid_dns_name(name):
             self.problem("invalid_target", f"{via}:{target} is not a valid domain name")
             return []
         if name == node.domain or name in node.ancestors:
             self.problem("include_loop", f"{via}:{name} in {node.domain} loops")
             return []
-        return [_Node(name, via, (*node.ancestors, node.domain), sets_policy)]
+        return [_Node(name, via, (*node.ancestors, node.domain), sets_policy, authorizing)]
 
     def address_lookup(self, node: _Node, mechanism: Mechanism) -> None:
         """Fetch the A (for ``a``) or MX (for ``mx``) answer to count void lookups."""
@@ -454,7 +477,7 @@ def evaluate_spf(domain: str, view: DnsView) -> SpfEvaluation:
         void_lookups=walk.void_lookups,
         problems=tuple(walk.problems),
         errors=tuple(walk.errors),
-        reached=frozenset(walk.reached),
+        authorized=frozenset(walk.authorized),
     )
 
 

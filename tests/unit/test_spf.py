@@ -442,6 +442,29 @@ def test_definite_failure_wins_over_an_error_elsewhere(apex: str) -> None:
     assert run(target(), table).status("spf") is Status.FAIL
 
 
+@pytest.mark.parametrize(
+    "apex",
+    [
+        "v=spf1 -all include:amazonses.com",  # after all: never evaluated
+        "v=spf1 -include:amazonses.com ~all",  # a match fails SES's addresses
+        "v=spf1 ?include:amazonses.com -all",
+        "v=spf1 -include:a.example ~all",  # not passing, however deep
+    ],
+)
+def test_only_passing_includes_before_all_authorize(apex: str) -> None:
+    """mail_from_spf needs SES *passed*: qualifier and position both matter (RFC 7208 §5)."""
+    table = spf_table(("a.example", "v=spf1 include:amazonses.com -all"), apex=apex)
+    evaluation = evaluate_spf("example.com", FakeView(table))
+    assert not evaluation.authorizes("amazonses.com")
+
+
+def test_terms_after_all_are_not_counted() -> None:
+    table = spf_table(apex="v=spf1 -all " + " ".join(f"include:i{n}.example" for n in range(12)))
+    evaluation = evaluate_spf("example.com", FakeView(table))
+    assert evaluation.lookups == 0
+    assert evaluation.outcome is not SpfOutcome.PERMERROR
+
+
 def test_authorizes_lists_include_and_redirect_targets() -> None:
     """`authorizes` answers "does the tree reach this domain", for mail_from_spf."""
     table = spf_table(
@@ -451,6 +474,6 @@ def test_authorizes_lists_include_and_redirect_targets() -> None:
     )
     evaluation = evaluate_spf("EXAMPLE.COM.", FakeView(table))
     assert evaluation.policy is SpfPolicy.FAIL
-    assert evaluation.reached == {"a.example", "b.example", "amazonses.com"}
+    assert evaluation.authorized == {"a.example", "b.example", "amazonses.com"}
     assert evaluation.authorizes("AmazonSES.com.")
     assert not evaluation.authorizes("example.com")
