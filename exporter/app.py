@@ -23,9 +23,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import CollectorRegistry, ProcessCollector
 
-from exporter.collector import ExporterCollector
+from exporter.collector import EventsCollector, ExporterCollector
 from exporter.config import Config, ConfigError, load_config
 from exporter.dns_cycle import DnsCycleResult, check_domains
+from exporter.event_service import EventService, build_pipeline, replay_paths
 from exporter.logs import configure_logging
 from exporter.model import DomainTarget
 from exporter.sources.dns import DnsClient, DnsQueryStats, system_nameservers
@@ -38,6 +39,7 @@ __all__ = ["Daemon", "Runtime", "load_runtime"]
 log = structlog.get_logger("exporter")
 
 CONFIG_POLL_SECONDS = 5.0
+QUEUE_ATTRIBUTES_SECONDS = 60.0
 DNS_JOB = "dns"
 
 
@@ -77,7 +79,12 @@ class Daemon:
     """Owns the scheduler, the store and the HTTP server for one process lifetime."""
 
     def __init__(
-        self, config_path: Path, runtime: Runtime, *, listen: tuple[str, int] | None = None
+        self,
+        config_path: Path,
+        runtime: Runtime,
+        *,
+        listen: tuple[str, int] | None = None,
+        replay: tuple[Path, ...] = (),
     ) -> None:
         self._path = config_path
         self._fingerprint = _fingerprint(config_path)
@@ -87,8 +94,12 @@ class Daemon:
         self.dns_stats = DnsQueryStats()
         self.store = Store(Snapshot(config=runtime.config, config_loaded_at=time.time()))
         self.store.set_interval(DNS_JOB, runtime.config.schedule.interval_seconds)
+        self._replay = replay
+        self.pipeline = build_pipeline(runtime.config, runtime.overrides)
+        self.events = EventService(runtime.config, self.pipeline, self._stop)
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(ExporterCollector(self.store.read, self.dns_stats))
+        registry.register(ExporterCollector(self.store.read, self.dns_stats, self.events.stats))
+        registry.register(EventsCollector(self.pipeline, self.events.stats))
         ProcessCollector(registry=registry)
         host, port = listen or (
             runtime.config.server.listen_host,
@@ -103,7 +114,18 @@ class Daemon:
         )
 
     def start(self) -> None:
+        if self._replay:
+            bodies = replay_paths(self._replay, self.pipeline)
+            log.info("replayed archived events", bodies=bodies)
         self.server.start()
+        self.events.start()
+        if self._runtime.config.events.queues:
+            self._scheduler.add_job(
+                self.events.refresh_queue_attributes,
+                IntervalTrigger(seconds=QUEUE_ATTRIBUTES_SECONDS),
+                id="sqs-attributes",
+                next_run_time=datetime.now(UTC),
+            )
         self._schedule_dns(self._runtime.config)
         self._scheduler.add_job(
             self._poll_config_file, IntervalTrigger(seconds=CONFIG_POLL_SECONDS), id="config-watch"
@@ -128,7 +150,8 @@ class Daemon:
         self.shutdown()
 
     def shutdown(self) -> None:
-        self._stop.set()  # cancels a DNS cycle in flight within ~0.1 s
+        self._stop.set()  # cancels a DNS cycle in flight within ~0.1 s; pollers stop
+        self.events.join(timeout=9)  # a long poll in flight returns within wait_time_seconds
         self._scheduler.shutdown(wait=True)
         self.server.shutdown()
         log.info("exporter stopped")
@@ -177,6 +200,9 @@ class Daemon:
         config = runtime.config
         if config.server != old.server:
             log.warning("server.listen_address changes take effect after a restart")
+        if config.events.queues != old.events.queues:
+            log.warning("events.queues changes take effect after a restart")
+        self.pipeline.set_known_sending_domains(d.name for d in config.domains)
         if config.log != old.log:
             configure_logging(config.log.level, config.log.format)
         self.store.update(config=config, config_reload_ok=True, config_loaded_at=time.time())

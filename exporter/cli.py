@@ -12,8 +12,13 @@ from pathlib import Path
 from typing import TextIO
 
 from exporter import __version__
+from prometheus_client import CollectorRegistry, generate_latest
+
 from exporter.app import Daemon, load_runtime
-from exporter.config import ConfigError, normalize_domain, parse_hostport
+from exporter.checks.bounce import classify_bounce
+from exporter.collector import EventsCollector
+from exporter.config import Config, ConfigError, EventsConfig, normalize_domain, parse_hostport
+from exporter.event_service import build_pipeline, replay_paths
 from exporter.dns_cycle import check_domains
 from exporter.logs import configure_logging
 from exporter.model import DomainReport, DomainTarget, Status
@@ -55,6 +60,22 @@ def _parser() -> argparse.ArgumentParser:
         "validate-config", help="exit 0 if the file is valid, 2 with every problem"
     )
     validate.add_argument("file", type=Path)
+
+    replay = sub.add_parser(
+        "replay", help="run archived SES events through the pipeline and print the exposition"
+    )
+    replay.add_argument("paths", nargs="+", type=Path, help="files or directories of events")
+    replay.add_argument(
+        "--config", type=Path, help="sending domains, watch-list and resolver to use"
+    )
+
+    classify = sub.add_parser("classify-bounce", help="explain one bounce diagnostic string")
+    classify.add_argument("text", help='the diagnosticCode, e.g. "smtp; 553 5.1.8 ..."')
+    classify.add_argument("--bounce-type", help="Permanent, Transient or Undetermined")
+    classify.add_argument("--bounce-subtype", help="e.g. General, NoEmail, MailboxFull")
+    classify.add_argument("--status", help="the recipient's DSN status, e.g. 5.1.8")
+    classify.add_argument("--mail-from-domain", help="your MAIL FROM domain, named in remedies")
+    classify.add_argument("--json", action="store_true", help="print JSON")
 
     check_parser = sub.add_parser(
         "check", help="diagnose one sending domain once (exit 0 pass, 1 warn, 2 fail, 3 unknown)"
@@ -98,9 +119,13 @@ def main(argv: list[str] | None = None) -> int:
         return _validate_config(args.file)
     if args.command == "check":
         return _check(args)
+    if args.command == "replay":
+        return _replay(args.paths, args.config)
+    if args.command == "classify-bounce":
+        return _classify(args)
     if args.command == "demo":
-        demo_config = Path(str(resources.files("exporter.demo").joinpath("demo.toml")))
-        return _run(demo_config, args.listen_address)
+        demo = Path(str(resources.files("exporter.demo")))
+        return _run(demo / "demo.toml", args.listen_address, replay=(demo / "events",))
     return _run(args.config, args.listen_address)
 
 
@@ -108,30 +133,73 @@ def _validate_config(path: Path) -> int:
     try:
         runtime = load_runtime(path)
     except ConfigError as exc:
-        print(f"{exc.source}: invalid configuration", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return EXIT_CONFIG
+        return _print_config_error(exc)
     print(f"{path}: valid, {len(runtime.config.domains)} domain(s)")
     return EXIT_OK
 
 
-def _run(config_path: Path, listen_address: str | None) -> int:
+def _print_config_error(exc: ConfigError) -> int:
+    print(f"{exc.source}: invalid configuration", file=sys.stderr)
+    for problem in exc.problems:
+        print(f"  {problem}", file=sys.stderr)
+    return EXIT_CONFIG
+
+
+def _replay(paths: list[Path], config_path: Path | None) -> int:
+    for path in paths:
+        if not path.exists():
+            print(f"replay: no such file or directory: {path}", file=sys.stderr)
+            return EXIT_CONFIG
+    try:
+        runtime = load_runtime(config_path) if config_path else None
+    except ConfigError as exc:
+        return _print_config_error(exc)
+    config = runtime.config if runtime else Config(events=EventsConfig(provider_lookup=False))
+    pipeline = build_pipeline(config, runtime.overrides if runtime else None)
+    replay_paths(paths, pipeline)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(EventsCollector(pipeline))
+    sys.stdout.write(generate_latest(registry).decode())
+    return EXIT_OK
+
+
+def _classify(args: argparse.Namespace) -> int:
+    diagnosis = classify_bounce(
+        args.bounce_type,
+        args.bounce_subtype,
+        args.status,
+        args.text,
+        mail_from_domain=args.mail_from_domain,
+    )
+    fields = {
+        "category": diagnosis.category,
+        "smtp_code": diagnosis.smtp_code,
+        "enhanced_status": diagnosis.enhanced_status,
+        "status_class": diagnosis.status_class,
+        "explanation": diagnosis.explanation,
+        "remedy": diagnosis.remedy,
+    }
+    if args.json:
+        json.dump(fields, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        for key, value in fields.items():
+            print(f"{key + ':':17}{value if value is not None else '-'}")
+    return EXIT_OK
+
+
+def _run(config_path: Path, listen_address: str | None, *, replay: tuple[Path, ...] = ()) -> int:
     try:
         runtime = load_runtime(config_path)
         listen = parse_hostport(listen_address, 10190) if listen_address else None
     except ConfigError as exc:
-        configure_logging()
-        print(f"{exc.source}: invalid configuration", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return EXIT_CONFIG
+        return _print_config_error(exc)
     except ValueError as exc:
         print(f"--listen-address: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(runtime.config.log.level, runtime.config.log.format)
     try:
-        daemon = Daemon(config_path, runtime, listen=listen)
+        daemon = Daemon(config_path, runtime, listen=listen, replay=replay)
     except OSError as exc:
         print(f"cannot listen: {exc}", file=sys.stderr)
         return 1

@@ -14,7 +14,7 @@ from exporter.events.pipeline import EventPipeline
 from exporter.model import Status
 from exporter.sources.dns import DnsQueryStats
 from exporter.sources.sqs import QueueState, SqsStats
-from exporter.store import Snapshot
+from exporter.store import CollectorHealth, Snapshot
 
 __all__ = ["EventsCollector", "ExporterCollector"]
 
@@ -22,9 +22,15 @@ __all__ = ["EventsCollector", "ExporterCollector"]
 class ExporterCollector(Collector):
     """A custom collector over the store's snapshot (series of removed domains vanish)."""
 
-    def __init__(self, read_snapshot: Callable[[], Snapshot], dns_stats: DnsQueryStats) -> None:
+    def __init__(
+        self,
+        read_snapshot: Callable[[], Snapshot],
+        dns_stats: DnsQueryStats,
+        sqs_stats: SqsStats | None = None,
+    ) -> None:
         self._read = read_snapshot
         self._dns_stats = dns_stats
+        self._sqs_stats = sqs_stats
 
     def describe(self) -> list[Metric]:
         return []  # names are known from the catalogue; no collect() at registration
@@ -32,7 +38,18 @@ class ExporterCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         snap = self._read()
         yield from _domain_metrics(snap)
-        yield from _health_metrics(snap)
+        health = dict(snap.health)
+        if self._sqs_stats is not None:
+            wait = float(snap.config.events.wait_time_seconds)
+            for queue, state in self._sqs_stats.snapshot().items():
+                health[f"sqs:{queue}"] = CollectorHealth(
+                    interval_seconds=wait,
+                    up=state.up,
+                    last_success=state.last_success,
+                    failures=state.receive_errors,
+                    last_error=state.last_error,
+                )
+        yield from _health_metrics(snap, health)
         queries = metrics.DNS_QUERIES.counter()
         for (rdtype, outcome), count in sorted(self._dns_stats.snapshot().items()):
             queries.add_metric([rdtype, outcome], count)
@@ -84,13 +101,15 @@ def _domain_metrics(snap: Snapshot) -> Iterator[Metric]:
     yield from (status, resolvable, dmarc, spf_lookups)
 
 
-def _health_metrics(snap: Snapshot) -> Iterator[Metric]:
+def _health_metrics(
+    snap: Snapshot, health_by_collector: Mapping[str, CollectorHealth]
+) -> Iterator[Metric]:
     up = metrics.COLLECTOR_UP.gauge()
     last_success = metrics.COLLECTOR_LAST_SUCCESS.gauge()
     duration = metrics.COLLECTOR_DURATION.gauge()
     interval = metrics.COLLECTOR_INTERVAL.gauge()
     failures = metrics.COLLECTOR_FAILURES.counter()
-    for name, health in sorted(snap.health.items()):
+    for name, health in sorted(health_by_collector.items()):
         up.add_metric([name], float(health.up))
         interval.add_metric([name], health.interval_seconds)
         failures.add_metric([name], health.failures)

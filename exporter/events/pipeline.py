@@ -135,7 +135,7 @@ class EventPipeline:
         max_recipient_domains: int = 100,
         max_configuration_sets: int = 50,
         dedupe_window: int = 100_000,
-        provider_for: Callable[[str], str] = lambda _domain: "unknown",
+        provider_for: Callable[[str], str] | None = None,
     ) -> None:
         self._lock = threading.Lock()
         self._known = frozenset(known_sending_domains)
@@ -144,7 +144,7 @@ class EventPipeline:
         self._config_sets: set[str] = set()
         self._dedupe_window = dedupe_window
         self._seen: OrderedDict[str, None] = OrderedDict()
-        self._provider_for = provider_for
+        self._provider_for = provider_for or (lambda _domain: "unknown")
         self._events: dict[tuple[str, str, str], int] = {}
         self._sent: dict[tuple[str, str, str], int] = {}
         self._delivered: dict[tuple[str, str, str], int] = {}
@@ -157,6 +157,11 @@ class EventPipeline:
         self._processing = Histogram(DELAY_BUCKETS)
         self._lag = Histogram(LAG_BUCKETS)
         self._last_event: float | None = None
+
+    def set_known_sending_domains(self, domains: Iterable[str]) -> None:
+        """After a config reload: which sending domains get a label value of their own."""
+        with self._lock:
+            self._known = frozenset(domains)
 
     def handle(
         self, body: str | bytes, *, received_at: float | None = None, message_id: str | None = None

@@ -281,6 +281,19 @@ def test_demo_shows_both_field_reports(tmp_path: Path) -> None:
             "mail_from_mx",
             "mail_from_spf",
         }
+        bounced = {
+            dict(labels)["category"]: value
+            for (name, labels), value in samples.items()
+            if name == "deliverability_ses_bounced_recipients_total"
+            and dict(labels)["recipient_domain"] == "acme.corp.example"
+        }
+        assert bounced["sender_domain_dns"] > 0  # the replayed archive: report 1 as bounces
+        providers = {
+            dict(labels)["recipient_provider"]
+            for (name, labels), _ in samples.items()
+            if name == "deliverability_ses_bounced_recipients_total"
+        }
+        assert {"mimecast", "proofpoint", "microsoft", "google"} <= providers
         _, page = demo.get("/")
         assert "legacy.example" in page
         process.send_signal(signal.SIGTERM)

@@ -145,3 +145,47 @@ def test_parse_hostport(text: str, expected: tuple[str, int]) -> None:
 def test_parse_hostport_rejects(text: str) -> None:
     with pytest.raises(ValueError):
         parse_hostport(text, 53)
+
+
+def test_events_section() -> None:
+    """Queue URLs name their region; a URL that does not needs aws_region."""
+    config = parse_config(
+        {
+            "events": {
+                "queues": [
+                    {"url": "https://sqs.eu-west-1.amazonaws.com/123456789012/ses-events"},
+                    {"url": "http://127.0.0.1:4566/123456789012/local", "aws_region": "us-east-1"},
+                ],
+                "watch_recipient_domains": ["Gmail.com"],
+                "pollers": 4,
+            }
+        }
+    )
+    first, second = config.events.queues
+    assert (first.name, first.aws_region) == ("ses-events", "eu-west-1")
+    assert (second.name, second.aws_region) == ("local", "us-east-1")
+    assert config.events.watch_recipient_domains == ("gmail.com",)
+    assert config.events.pollers == 4
+
+
+def test_events_problems_name_their_keys() -> None:
+    raw = {
+        "events": {
+            "queues": [{"url": "http://127.0.0.1:4566/1/q"}, {"url": "ftp://x"}, "nope"],
+            "wait_time_seconds": 20,
+            "provider_lookup": "yes",
+            "watch_recipient_domains": ["not a domain"],
+        }
+    }
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw)
+    problems = "\n".join(info.value.problems)
+    for key in [
+        "events.queues[0].aws_region: is required",
+        "events.queues[1].url: must be an SQS queue URL",
+        "events.queues[2]: must be a table",
+        "events.wait_time_seconds: must be between 0 and 5",
+        "events.provider_lookup: must be true or false",
+        "events.watch_recipient_domains[0]:",
+    ]:
+        assert key in problems, f"missing {key!r} in:\n{problems}"

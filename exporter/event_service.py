@@ -1,0 +1,121 @@
+"""Wires the SES event pipeline to its inputs: SQS queues in the daemon, files in `replay`."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import structlog
+from botocore.config import Config as BotoConfig
+
+from exporter.config import Config
+from exporter.events.parse import parse_document
+from exporter.events.pipeline import EventPipeline
+from exporter.sources.dns import system_nameservers
+from exporter.sources.mx_provider import MxProviderResolver
+from exporter.sources.sqs import SqsConsumer, SqsStats, refresh_queue_attributes
+from exporter.sources.zones import ZoneOverrides
+
+__all__ = ["EventService", "build_pipeline", "replay_paths"]
+
+log = structlog.get_logger("exporter.events")
+
+
+def build_pipeline(config: Config, overrides: ZoneOverrides | None = None) -> EventPipeline:
+    """A pipeline whose sending-domain labels are the configured domains."""
+    events = config.events
+    provider_for: Callable[[str], str] | None = None
+    if events.provider_lookup:
+        resolver = config.resolver
+        nameservers = (
+            resolver.nameservers if resolver.nameservers is not None else system_nameservers()
+        )
+        provider_for = MxProviderResolver(
+            nameservers=nameservers, timeout=min(1.0, resolver.timeout_seconds), overrides=overrides
+        )
+    return EventPipeline(
+        known_sending_domains=[d.name for d in config.domains],
+        watch_recipient_domains=events.watch_recipient_domains,
+        max_recipient_domains=events.max_recipient_domains,
+        dedupe_window=events.dedupe_window,
+        provider_for=provider_for,
+    )
+
+
+class EventService:
+    """One SqsConsumer per configured queue, sharing one pipeline and one stop event."""
+
+    def __init__(self, config: Config, pipeline: EventPipeline, stop: threading.Event) -> None:
+        self.stats = SqsStats()
+        self._clients: dict[str, tuple[Any, str]] = {}
+        self._consumers: list[SqsConsumer] = []
+        events = config.events
+        for queue in events.queues:
+            client = boto3.session.Session().client(
+                "sqs",
+                region_name=queue.aws_region,
+                config=BotoConfig(
+                    connect_timeout=5,
+                    read_timeout=events.wait_time_seconds + 10,
+                    retries={"mode": "standard", "max_attempts": 3},
+                ),
+            )
+            self._clients[queue.name] = (client, queue.url)
+            self._consumers.append(
+                SqsConsumer(
+                    client=client,
+                    queue_url=queue.url,
+                    queue_name=queue.name,
+                    pipeline=pipeline,
+                    stats=self.stats,
+                    stop=stop,
+                    pollers=events.pollers,
+                    wait_time_seconds=events.wait_time_seconds,
+                    visibility_timeout_seconds=events.visibility_timeout_seconds,
+                )
+            )
+
+    def start(self) -> None:
+        for consumer in self._consumers:
+            consumer.start()
+
+    def join(self, timeout: float) -> None:
+        for consumer in self._consumers:
+            consumer.join(timeout)
+
+    def refresh_queue_attributes(self) -> None:
+        for name, (client, url) in self._clients.items():
+            refresh_queue_attributes(client, url, name, self.stats)
+
+
+def replay_paths(paths: Iterable[Path], pipeline: EventPipeline) -> int:
+    """Feed archived events (files or directories) through the pipeline; returns bodies read."""
+    count = 0
+    for document in _documents(paths):
+        count += 1
+        if isinstance(document, str):
+            pipeline.handle(document)
+        else:
+            pipeline.handle_parsed(parse_document(document))
+    return count
+
+
+def _documents(paths: Iterable[Path]) -> Iterator[object]:
+    """One JSON document per file, a JSON array, or JSON lines (Firehose/S3 archives)."""
+    for path in paths:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            text = file.read_text(encoding="utf-8", errors="replace")
+            try:
+                whole = json.loads(text)
+            except ValueError:
+                yield from (line for line in text.splitlines() if line.strip())
+                continue
+            if isinstance(whole, list):
+                yield from whole
+            else:
+                yield whole

@@ -1,0 +1,191 @@
+"""The pipeline counts each event once, with bounded labels, and never loses a bad body."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from exporter.events.pipeline import EventPipeline, Outcome
+
+
+def ses_event(event_type: str, rcpt: str = "user@gmail.com", **section: Any) -> dict[str, Any]:
+    key = {"Rendering Failure": "failure", "DeliveryDelay": "deliveryDelay"}.get(
+        event_type, event_type.lower()
+    )
+    return {
+        "eventType": event_type,
+        "mail": {
+            "timestamp": "2026-11-23T09:00:00.000Z",
+            "source": "noreply@shop.example",
+            "messageId": section.pop("message_id", "m-1"),
+            "destination": [rcpt],
+            "tags": {
+                "ses:configuration-set": [section.pop("config_set", "cs")],
+                "ses:from-domain": ["shop.example"],
+            },
+        },
+        key: {"timestamp": section.pop("timestamp", "2026-11-23T09:00:01.000Z"), **section},
+    }
+
+
+def bounce(rcpt: str, diagnostic: str, status: str, **kw: Any) -> dict[str, Any]:
+    return ses_event(
+        "Bounce",
+        rcpt,
+        bounceType=kw.pop("bounce_type", "Permanent"),
+        bounceSubType=kw.pop("bounce_subtype", "General"),
+        bouncedRecipients=[{"emailAddress": rcpt, "status": status, "diagnosticCode": diagnostic}],
+        **kw,
+    )
+
+
+def feed(pipeline: EventPipeline, *documents: dict[str, Any]) -> list[Outcome]:
+    return [pipeline.handle(json.dumps(d)) for d in documents]
+
+
+def test_bounce_is_classified_and_labelled() -> None:
+    pipeline = EventPipeline(
+        known_sending_domains=["shop.example"], provider_for=lambda d: "mimecast"
+    )
+    feed(
+        pipeline,
+        bounce(
+            "a@corp.example", "smtp; 553 5.1.8 Domain of sender address does not exist", "5.1.8"
+        ),
+    )
+    counts = pipeline.snapshot()
+    ((labels, value),) = counts.bounced.items()
+    assert value == 1
+    assert labels == (
+        "corp.example",
+        "mimecast",
+        "Permanent",
+        "General",
+        "5xx",
+        "sender_domain_dns",
+        "shop.example",
+    )
+    assert counts.events == {("bounce", "shop.example", "cs"): 1}
+
+
+def test_unknown_sending_domain_and_enumerations_are_other() -> None:
+    pipeline = EventPipeline(known_sending_domains=["elsewhere.example"])
+    feed(
+        pipeline,
+        bounce(
+            "a@x.example",
+            "smtp; 550 5.1.1 user unknown",
+            "5.1.1",
+            bounce_type="Weird",
+            bounce_subtype="New",
+        ),
+    )
+    ((labels, _),) = pipeline.snapshot().bounced.items()
+    assert labels[2:4] == ("other", "other")
+    assert labels[-1] == "other"
+
+
+def test_send_delivery_complaint_delay_tables() -> None:
+    pipeline = EventPipeline(known_sending_domains=["shop.example"])
+    feed(
+        pipeline,
+        ses_event("Send", message_id="m1"),
+        ses_event(
+            "Delivery", message_id="m1", processingTimeMillis=1500, recipients=["user@gmail.com"]
+        ),
+        ses_event(
+            "Complaint",
+            message_id="m2",
+            complainedRecipients=[{"emailAddress": "user@yahoo.com"}],
+            complaintFeedbackType="abuse",
+        ),
+        ses_event(
+            "DeliveryDelay",
+            message_id="m3",
+            delayType="MailboxFull",
+            delayedRecipients=[{"emailAddress": "u@corp.example"}],
+        ),
+    )
+    counts = pipeline.snapshot()
+    assert counts.sent == {("gmail.com", "unknown", "shop.example"): 1}
+    assert counts.delivered == {("gmail.com", "unknown", "shop.example"): 1}
+    assert counts.complained == {("yahoo.com", "unknown", "abuse", "shop.example"): 1}
+    assert counts.delayed == {("corp.example", "unknown", "MailboxFull"): 1}
+    assert counts.processing.count == 1
+    assert counts.processing.total == 1.5
+
+
+def test_redelivery_counts_once_but_a_second_open_counts() -> None:
+    pipeline = EventPipeline()
+    open_event = ses_event("Open")
+    later_open = copy.deepcopy(open_event)
+    later_open["open"]["timestamp"] = "2026-11-23T10:00:00.000Z"
+    assert feed(pipeline, open_event, open_event, later_open) == [
+        Outcome.COUNTED,
+        Outcome.DUPLICATE,
+        Outcome.COUNTED,
+    ]
+    counts = pipeline.snapshot()
+    assert counts.events == {("open", "other", "cs"): 2}
+    assert counts.duplicates == 1
+
+
+def test_dedupe_window_is_bounded() -> None:
+    pipeline = EventPipeline(dedupe_window=1000)
+    for i in range(1500):
+        feed(pipeline, ses_event("Send", message_id=f"m{i}"))
+    assert feed(pipeline, ses_event("Send", message_id="m0")) == [Outcome.COUNTED]  # forgotten
+    assert feed(pipeline, ses_event("Send", message_id="m1499")) == [Outcome.DUPLICATE]
+
+
+def test_malformed_is_counted_once_per_sqs_message() -> None:
+    """The queue redelivers a bad body until the redrive policy moves it: count it once."""
+    pipeline = EventPipeline()
+    for _ in range(3):
+        assert pipeline.handle("not json", message_id="sqs-1") is Outcome.MALFORMED
+    assert pipeline.handle("{}", message_id="sqs-2") is Outcome.MALFORMED
+    assert pipeline.snapshot().malformed == {"not_json": 1, "unrecognised_shape": 1}
+
+
+def test_ignored_messages() -> None:
+    pipeline = EventPipeline()
+    body = {
+        "Type": "SubscriptionConfirmation",
+        "MessageId": "x",
+        "TopicArn": "arn",
+        "Message": "hi",
+    }
+    assert feed(pipeline, body) == [Outcome.IGNORED]
+    assert pipeline.snapshot().ignored == {"sns_subscription": 1}
+
+
+def test_configuration_sets_are_capped() -> None:
+    pipeline = EventPipeline(max_configuration_sets=2)
+    for i in range(5):
+        feed(pipeline, ses_event("Send", message_id=f"m{i}", config_set=f"cs{i}"))
+    assert {labels[2] for labels in pipeline.snapshot().events} == {"cs0", "cs1", "other"}
+
+
+def test_recipient_domains_are_bounded_and_evicted_series_disappear() -> None:
+    pipeline = EventPipeline(max_recipient_domains=2, watch_recipient_domains=["gmail.com"])
+    for i in range(200):
+        feed(pipeline, ses_event("Send", f"u@d{i}.example", message_id=f"m{i}"))
+    for i in range(30):
+        feed(pipeline, ses_event("Send", "u@busy.example", message_id=f"b{i}"))
+    feed(pipeline, ses_event("Send", "u@gmail.com", message_id="g"))
+    domains = {labels[0] for labels in pipeline.snapshot().sent}
+    assert "busy.example" in domains
+    assert "gmail.com" in domains
+    assert "other" in domains
+    assert len(domains) <= 2 + 1 + 1
+
+
+def test_lag_is_observed_when_the_receive_time_is_known() -> None:
+    pipeline = EventPipeline()
+    event = ses_event("Send")
+    pipeline.handle(json.dumps(event), received_at=1795424401.0 + 30)  # 2026-11-23T09:00:01Z + 30 s
+    lag = pipeline.snapshot().lag
+    assert lag.count == 1
+    assert lag.buckets()[2] == ("15.0", 0.0)
+    assert lag.buckets()[3] == ("30.0", 1.0)
