@@ -11,15 +11,15 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
-from exporter import __version__
 from prometheus_client import CollectorRegistry, generate_latest
 
+from exporter import __version__
 from exporter.app import Daemon, load_runtime
 from exporter.checks.bounce import classify_bounce
 from exporter.collector import EventsCollector
 from exporter.config import Config, ConfigError, EventsConfig, normalize_domain, parse_hostport
-from exporter.event_service import build_pipeline, replay_paths
 from exporter.dns_cycle import check_domains
+from exporter.event_service import build_pipeline, replay_paths
 from exporter.logs import configure_logging
 from exporter.model import DomainReport, DomainTarget, Status
 from exporter.sources.dns import DnsClient, system_nameservers
