@@ -21,15 +21,18 @@ import structlog
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from prometheus_client import CollectorRegistry, ProcessCollector
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 
 from exporter.collector import EventsCollector, ExporterCollector
-from exporter.config import Config, ConfigError, load_config
+from exporter.config import AwsAccountConfig, Config, ConfigError, load_config
+from exporter.discovery import merge_targets
 from exporter.dns_cycle import DnsCycleResult, check_domains
 from exporter.event_service import EventService, build_pipeline, replay_paths
 from exporter.logs import configure_logging
 from exporter.model import DomainTarget
+from exporter.ses_cycle import SesRegionCollector, build_region_collector
 from exporter.sources.dns import DnsClient, DnsQueryStats, system_nameservers
+from exporter.sources.ses import SesApiError
 from exporter.sources.zones import ZoneFileError, ZoneOverrides
 from exporter.store import Snapshot, Store
 from exporter.web import HttpServer, make_app
@@ -61,13 +64,6 @@ def load_runtime(path: Path) -> Runtime:
     return Runtime(config, overrides)
 
 
-def domain_targets(config: Config) -> list[DomainTarget]:
-    return [
-        DomainTarget(name=d.name, mail_from=d.mail_from, dkim_tokens=d.dkim_tokens, region=d.region)
-        for d in config.domains
-    ]
-
-
 def _fingerprint(path: Path) -> str:
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -95,17 +91,20 @@ class Daemon:
         self.store = Store(Snapshot(config=runtime.config, config_loaded_at=time.time()))
         self.store.set_interval(DNS_JOB, runtime.config.schedule.interval_seconds)
         self._replay = replay
+        self._ses_collectors: dict[str, SesRegionCollector] = {}
         self.pipeline = build_pipeline(runtime.config, runtime.overrides)
         self.events = EventService(runtime.config, self.pipeline, self._stop)
-        registry = CollectorRegistry(auto_describe=False)
-        registry.register(ExporterCollector(self.store.read, self.dns_stats, self.events.stats))
-        registry.register(EventsCollector(self.pipeline, self.events.stats))
-        ProcessCollector(registry=registry)
-        host, port = listen or (
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(
+            ExporterCollector(self.store.read, self.dns_stats, self.events.stats)
+        )
+        self.registry.register(EventsCollector(self.pipeline, self.events.stats))
+        ProcessCollector(registry=self.registry)
+        self._listen = listen or (
             runtime.config.server.listen_host,
             runtime.config.server.listen_port,
         )
-        self.server = HttpServer(host, port, make_app(registry, self.store.read))
+        self._server: HttpServer | None = None
         self._scheduler = BackgroundScheduler(
             timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1}
         )
@@ -117,8 +116,10 @@ class Daemon:
         if self._replay:
             bodies = replay_paths(self._replay, self.pipeline)
             log.info("replayed archived events", bodies=bodies)
-        self.server.start()
+        self._server = HttpServer(*self._listen, make_app(self.registry, self.store.read))
+        self._server.start()
         self.events.start()
+        self._schedule_ses(self._runtime.config)
         if self._runtime.config.events.queues:
             self._scheduler.add_job(
                 self.events.refresh_queue_attributes,
@@ -133,7 +134,7 @@ class Daemon:
         self._scheduler.start()
         log.info(
             "exporter started",
-            port=self.server.port,
+            port=self._server.port,
             domains=len(self._runtime.config.domains),
             config=str(self._path),
         )
@@ -153,8 +154,19 @@ class Daemon:
         self._stop.set()  # cancels a DNS cycle in flight within ~0.1 s; pollers stop
         self.events.join(timeout=9)  # a long poll in flight returns within wait_time_seconds
         self._scheduler.shutdown(wait=True)
-        self.server.shutdown()
+        if self._server is not None:
+            self._server.shutdown()
         log.info("exporter stopped")
+
+    def collect_once(self) -> bytes:
+        """Every enabled collector once, SES first (its discovery feeds DNS); the exposition."""
+        config = self._runtime.config
+        for account in config.aws.accounts:
+            for region in account.regions:
+                self.run_ses(account, region)
+        self.run_dns_cycle()
+        self.events.poll_once()
+        return generate_latest(self.registry)
 
     def _on_stop_signal(self, signum: int, _frame: FrameType | None) -> None:
         log.info("stopping", signal=signal.Signals(signum).name)
@@ -174,6 +186,62 @@ class Daemon:
             replace_existing=True,
             next_run_time=datetime.now(UTC),
             misfire_grace_time=max(1, int(config.schedule.interval_seconds // 2)),
+        )
+
+    def _schedule_ses(self, config: Config) -> None:
+        aws = config.aws
+        for account in aws.accounts:
+            for region in account.regions:
+                key = f"ses:{account.name}:{region}"
+                self.store.set_interval(key, aws.interval_seconds)
+                self._scheduler.add_job(
+                    self.run_ses,
+                    IntervalTrigger(
+                        seconds=aws.interval_seconds, jitter=min(30.0, aws.interval_seconds / 10)
+                    ),
+                    args=(account, region),
+                    id=key,
+                    replace_existing=True,
+                    next_run_time=datetime.now(UTC),
+                )
+
+    def run_ses(self, account: AwsAccountConfig, region: str) -> None:
+        """One SES run for one (account, region); never raises into the scheduler."""
+        key = f"ses:{account.name}:{region}"
+        t0 = time.monotonic()
+        collector = self._ses_collectors.get(key)
+        try:
+            if collector is None:
+                collector = build_region_collector(account, region, self._runtime.config.aws)
+                self._ses_collectors[key] = collector
+            result = collector.run()
+        except SesApiError as exc:
+            log.warning("ses collector failed", collector=key, error=exc.code)
+            self.store.record_run(
+                key,
+                ok=False,
+                finished=time.time(),
+                duration_seconds=time.monotonic() - t0,
+                error=exc.code,
+            )
+            return
+        except Exception as exc:
+            log.exception("ses collector crashed", collector=key)
+            self.store.record_run(
+                key,
+                ok=False,
+                finished=time.time(),
+                duration_seconds=time.monotonic() - t0,
+                error=type(exc).__name__,
+            )
+            return
+        self.store.record_ses(result, finished=time.time(), duration_seconds=time.monotonic() - t0)
+        log.info(
+            "ses run finished",
+            collector=key,
+            errors=result.errors or None,
+            identities=len(result.identities or ()),
+            duration_seconds=round(time.monotonic() - t0, 3),
         )
 
     def _poll_config_file(self) -> None:
@@ -208,8 +276,19 @@ class Daemon:
         self.store.update(config=config, config_reload_ok=True, config_loaded_at=time.time())
         self.store.set_interval(DNS_JOB, config.schedule.interval_seconds)
         self._schedule_dns(config)  # check the new domain list now
+        self._ses_collectors.clear()  # accounts, regions or settings may have changed
+        for job in self._scheduler.get_jobs():
+            if job.id.startswith("ses:"):
+                job.remove()
+        self._schedule_ses(config)
         log.info("config reloaded", reason=reason, domains=len(config.domains))
         return True
+
+    def targets(self) -> list[DomainTarget]:
+        """Configured domains plus the identities SES discovery found, merged."""
+        snap = self.store.read()
+        identities = [i for r in snap.ses.values() for i in (r.identities or ())]
+        return merge_targets(snap.config.domains, identities)
 
     def run_dns_cycle(self) -> None:
         """One check cycle over every configured domain; never raises into the scheduler."""
@@ -231,7 +310,7 @@ class Daemon:
                 stats=self.dns_stats,
             )
             return await check_domains(
-                domain_targets(config), client, workers=resolver.concurrency, stop=self._stop
+                self.targets(), client, workers=resolver.concurrency, stop=self._stop
             )
 
         t0 = time.monotonic()

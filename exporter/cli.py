@@ -56,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the daemon on bundled zone files (no AWS, no internet)")
     demo.add_argument("--listen-address", default="127.0.0.1:10190", help="default: %(default)s")
 
+    collect = sub.add_parser(
+        "collect", help="run every enabled collector once and print the exposition to stdout"
+    )
+    collect.add_argument("--config", required=True, type=Path, help="TOML configuration file")
+
     validate = sub.add_parser(
         "validate-config", help="exit 0 if the file is valid, 2 with every problem"
     )
@@ -119,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         return _validate_config(args.file)
     if args.command == "check":
         return _check(args)
+    if args.command == "collect":
+        return _collect(args.config)
     if args.command == "replay":
         return _replay(args.paths, args.config)
     if args.command == "classify-bounce":
@@ -163,6 +170,16 @@ def _replay(paths: list[Path], config_path: Path | None) -> int:
     return EXIT_OK
 
 
+def _collect(config_path: Path) -> int:
+    try:
+        runtime = load_runtime(config_path)
+    except ConfigError as exc:
+        return _print_config_error(exc)
+    configure_logging(runtime.config.log.level, runtime.config.log.format)
+    sys.stdout.write(Daemon(config_path, runtime).collect_once().decode())
+    return EXIT_OK
+
+
 def _classify(args: argparse.Namespace) -> int:
     diagnosis = classify_bounce(
         args.bounce_type,
@@ -198,12 +215,12 @@ def _run(config_path: Path, listen_address: str | None, *, replay: tuple[Path, .
         print(f"--listen-address: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(runtime.config.log.level, runtime.config.log.format)
+    daemon = Daemon(config_path, runtime, listen=listen, replay=replay)
     try:
-        daemon = Daemon(config_path, runtime, listen=listen, replay=replay)
+        daemon.start()
     except OSError as exc:
         print(f"cannot listen: {exc}", file=sys.stderr)
         return 1
-    daemon.start()
     daemon.serve_until_stopped()
     return 0
 

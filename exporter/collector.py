@@ -10,8 +10,10 @@ from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from exporter import __version__, metrics
+from exporter.checks.ses import ENFORCEMENT_STATUSES, feedback_path
 from exporter.events.pipeline import EventPipeline
 from exporter.model import Status
+from exporter.ses_cycle import SesRegionResult
 from exporter.sources.dns import DnsQueryStats
 from exporter.sources.sqs import QueueState, SqsStats
 from exporter.store import CollectorHealth, Snapshot
@@ -50,6 +52,7 @@ class ExporterCollector(Collector):
                     last_error=state.last_error,
                 )
         yield from _health_metrics(snap, health)
+        yield from _ses_metrics(snap)
         queries = metrics.DNS_QUERIES.counter()
         for (rdtype, outcome), count in sorted(self._dns_stats.snapshot().items()):
             queries.add_metric([rdtype, outcome], count)
@@ -99,6 +102,72 @@ def _domain_metrics(snap: Snapshot) -> Iterator[Metric]:
         if report.spf_dns_lookups is not None:
             spf_lookups.add_metric([report.domain], float(report.spf_dns_lookups))
     yield from (status, resolvable, dmarc, spf_lookups)
+
+
+def _ses_metrics(snap: Snapshot) -> Iterator[Metric]:
+    gauges = {
+        spec.name: spec.gauge()
+        for spec in (
+            metrics.SES_SENDING_ENABLED,
+            metrics.SES_PRODUCTION_ACCESS,
+            metrics.SES_ENFORCEMENT,
+            metrics.SES_QUOTA_MAX_24H,
+            metrics.SES_QUOTA_MAX_RATE,
+            metrics.SES_QUOTA_SENT_24H,
+            metrics.SES_IDENTITIES,
+            metrics.SES_FEEDBACK_ROUTED,
+            metrics.SES_REPUTATION_BOUNCE,
+            metrics.SES_REPUTATION_COMPLAINT,
+            metrics.SES_RECOMMENDATIONS,
+            metrics.SES_SUPPRESSED,
+            metrics.SES_SUPPRESSED_RECENT,
+            metrics.SES_SUPPRESSED_DOMAINS,
+        )
+    }
+
+    for result in sorted(snap.ses.values(), key=lambda r: r.key):
+        _ses_region_metrics(
+            result, lambda spec, labels, value: gauges[spec.name].add_metric(labels, value)
+        )
+    yield from gauges.values()
+
+
+_Put = Callable[[metrics.MetricSpec, list[str], float], None]
+
+
+def _ses_region_metrics(result: SesRegionResult, put: _Put) -> None:  # noqa: C901 - one flat branch per optional part
+    acct = [result.account_id, result.region]
+    if (account := result.account) is not None:
+        put(metrics.SES_SENDING_ENABLED, acct, float(account.sending_enabled))
+        put(metrics.SES_PRODUCTION_ACCESS, acct, float(account.production_access_enabled))
+        for value in ENFORCEMENT_STATUSES:
+            put(metrics.SES_ENFORCEMENT, [*acct, value], float(account.enforcement_status == value))
+        put(metrics.SES_QUOTA_MAX_24H, acct, account.max_24_hour_send)
+        put(metrics.SES_QUOTA_MAX_RATE, acct, account.max_send_rate)
+        put(metrics.SES_QUOTA_SENT_24H, acct, account.sent_last_24_hours)
+    if result.identities is not None:
+        put(metrics.SES_IDENTITIES, acct, len(result.identities))
+        for identity in result.identities:
+            for kind in ("bounce", "complaint"):
+                path = feedback_path(identity, kind)
+                routed = path in ("identity_topic", "event_destination")
+                put(
+                    metrics.SES_FEEDBACK_ROUTED,
+                    [*acct, identity.identity, kind, path],
+                    float(routed),
+                )
+    if result.bounce_ratio is not None:
+        put(metrics.SES_REPUTATION_BOUNCE, acct, result.bounce_ratio)
+    if result.complaint_ratio is not None:
+        put(metrics.SES_REPUTATION_COMPLAINT, acct, result.complaint_ratio)
+    for (kind, impact), count in sorted((result.recommendations or {}).items()):
+        put(metrics.SES_RECOMMENDATIONS, [*acct, kind, impact], count)
+    if (suppression := result.suppression) is not None:
+        for reason in ("BOUNCE", "COMPLAINT"):
+            put(metrics.SES_SUPPRESSED, [*acct, reason], suppression.by_reason.get(reason, 0))
+        put(metrics.SES_SUPPRESSED_RECENT, acct, suppression.added_last_24h)
+        for domain, count in suppression.top_recipient_domains:
+            put(metrics.SES_SUPPRESSED_DOMAINS, [*acct, domain], count)
 
 
 def _health_metrics(

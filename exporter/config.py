@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "AwsAccountConfig",
+    "AwsConfig",
     "Config",
     "ConfigError",
     "DomainConfig",
@@ -24,6 +26,7 @@ __all__ = [
     "ResolverConfig",
     "ScheduleConfig",
     "ServerConfig",
+    "SmtpCredentialConfig",
     "load_config",
     "normalize_domain",
     "parse_config",
@@ -111,12 +114,56 @@ class EventsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AwsAccountConfig:
+    """One AWS account: the default credential chain, or a role assumed from it."""
+
+    name: str
+    regions: tuple[str, ...]
+    role_arn: str | None = None
+    external_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AwsConfig:
+    accounts: tuple[AwsAccountConfig, ...] = ()
+    interval_seconds: float = 300.0
+    discovery_interval_seconds: float = 3600.0
+    api_calls_per_second: float = 1.0
+    discover_identities: bool = True
+    identity_patterns: tuple[str, ...] = ()
+    suppression_list: bool = True
+    suppression_full_recount_seconds: float = 86400.0
+    reputation_metrics: bool = False
+    recommendations: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpCredentialConfig:
+    """An SES SMTP credential to watch; the secrets come from environment variables."""
+
+    name: str
+    region: str
+    iam_user: str | None = None
+    username_env: str | None = None
+    password_env: str | None = None
+    host: str = ""
+    port: int = 587
+    probe_interval_seconds: float = 900.0
+
+    @property
+    def endpoint(self) -> tuple[str, int]:
+        return (self.host or f"email-smtp.{self.region}.amazonaws.com", self.port)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     resolver: ResolverConfig = field(default_factory=ResolverConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     log: LogConfig = field(default_factory=LogConfig)
     events: EventsConfig = field(default_factory=EventsConfig)
+    aws: AwsConfig = field(default_factory=AwsConfig)
+    smtp_credentials: tuple[SmtpCredentialConfig, ...] = ()
     domains: tuple[DomainConfig, ...] = ()
 
     @property
@@ -143,13 +190,19 @@ def parse_config(
 ) -> Config:
     """Validate an already-parsed TOML document."""
     v = _Validator(base_dir or Path.cwd())
-    v.unknown_keys("", raw, {"server", "resolver", "schedule", "log", "events", "domains"})
+    v.unknown_keys(
+        "",
+        raw,
+        {"server", "resolver", "schedule", "log", "events", "aws", "smtp_credentials", "domains"},
+    )
     config = Config(
         server=v.server(v.table("server", raw)),
         resolver=v.resolver(v.table("resolver", raw)),
         schedule=v.schedule(v.table("schedule", raw)),
         log=v.log(v.table("log", raw)),
         events=v.events(v.table("events", raw)),
+        aws=v.aws(v.table("aws", raw)),
+        smtp_credentials=v.smtp_credentials(raw.get("smtp_credentials", [])),
         domains=v.domains(raw.get("domains", [])),
     )
     if v.problems:
@@ -387,10 +440,7 @@ class _Validator:
             visibility = self.integer(
                 "events.visibility_timeout_seconds", raw, 30, minimum=10, maximum=43200
             )
-        provider_lookup = raw.get("provider_lookup", d.provider_lookup)
-        if not isinstance(provider_lookup, bool):
-            self.add("events.provider_lookup", "must be true or false")
-            provider_lookup = d.provider_lookup
+        provider_lookup = self.boolean("events.provider_lookup", raw, d.provider_lookup)
         return EventsConfig(
             queues=self._queues(raw.get("queues", [])),
             pollers=self.integer("events.pollers", raw, d.pollers, minimum=1, maximum=32),
@@ -412,6 +462,167 @@ class _Validator:
             ),
             provider_lookup=provider_lookup,
         )
+
+    def boolean(self, key: str, raw: dict[str, Any], default: bool) -> bool:
+        name = key.rsplit(".", 1)[-1]
+        value = raw.get(name, default)
+        if not isinstance(value, bool):
+            self.add(key, "must be true or false")
+            return default
+        return value
+
+    def aws(self, raw: dict[str, Any]) -> AwsConfig:
+        d = AwsConfig()
+        allowed = {
+            "accounts",
+            "interval_seconds",
+            "discovery_interval_seconds",
+            "api_calls_per_second",
+            "discover_identities",
+            "identity_patterns",
+            "suppression_list",
+            "suppression_full_recount_seconds",
+            "reputation_metrics",
+            "recommendations",
+        }
+        self.unknown_keys("aws.", raw, allowed)
+        return AwsConfig(
+            accounts=self._accounts(raw.get("accounts", [])),
+            interval_seconds=self.number(
+                "aws.interval_seconds", raw, d.interval_seconds, minimum=10, maximum=86400
+            ),
+            discovery_interval_seconds=self.number(
+                "aws.discovery_interval_seconds",
+                raw,
+                d.discovery_interval_seconds,
+                minimum=60,
+                maximum=7 * 86400,
+            ),
+            api_calls_per_second=self.number(
+                "aws.api_calls_per_second", raw, d.api_calls_per_second, minimum=0.01, maximum=100
+            ),
+            discover_identities=self.boolean("aws.discover_identities", raw, d.discover_identities),
+            identity_patterns=tuple(
+                self._string_list("aws.identity_patterns", raw.get("identity_patterns", []))
+            ),
+            suppression_list=self.boolean("aws.suppression_list", raw, d.suppression_list),
+            suppression_full_recount_seconds=self.number(
+                "aws.suppression_full_recount_seconds",
+                raw,
+                d.suppression_full_recount_seconds,
+                minimum=600,
+                maximum=30 * 86400,
+            ),
+            reputation_metrics=self.boolean("aws.reputation_metrics", raw, d.reputation_metrics),
+            recommendations=self.boolean("aws.recommendations", raw, d.recommendations),
+        )
+
+    def _accounts(self, raw: Any) -> tuple[AwsAccountConfig, ...]:
+        if not isinstance(raw, list):
+            self.add("aws.accounts", "must be an array of tables ([[aws.accounts]])")
+            return ()
+        accounts, names = [], set()
+        for i, item in enumerate(raw):
+            key = f"aws.accounts[{i}]"
+            if not isinstance(item, dict):
+                self.add(key, "must be a table")
+                continue
+            self.unknown_keys(f"{key}.", item, {"name", "regions", "role_arn", "external_id"})
+            name = self.string(f"{key}.name", item, f"account{i}") or f"account{i}"
+            if name in names:
+                self.add(f"{key}.name", f"{name!r} is used by another account")
+            names.add(name)
+            regions = self._string_list(f"{key}.regions", item.get("regions", []))
+            for j, region in enumerate(regions):
+                if not _REGION.match(region):
+                    self.add(
+                        f"{key}.regions[{j}]",
+                        f"{region!r} is not an AWS region name like us-east-1",
+                    )
+            if not regions:
+                self.add(f"{key}.regions", "must list at least one region")
+            role_arn = self.string(f"{key}.role_arn", item)
+            if role_arn is not None and not re.match(
+                r"^arn:aws[a-z-]*:iam::\d{12}:role/.+", role_arn
+            ):
+                self.add(f"{key}.role_arn", f"{role_arn!r} is not an IAM role ARN")
+            accounts.append(
+                AwsAccountConfig(
+                    name=name,
+                    regions=tuple(regions),
+                    role_arn=role_arn,
+                    external_id=self.string(f"{key}.external_id", item),
+                )
+            )
+        return tuple(accounts)
+
+    def smtp_credentials(self, raw: Any) -> tuple[SmtpCredentialConfig, ...]:  # noqa: C901 - one branch per key
+        if not isinstance(raw, list):
+            self.add("smtp_credentials", "must be an array of tables ([[smtp_credentials]])")
+            return ()
+        result, names = [], set()
+        allowed = {
+            "name",
+            "region",
+            "iam_user",
+            "username_env",
+            "password_env",
+            "endpoint",
+            "probe_interval_seconds",
+        }
+        for i, item in enumerate(raw):
+            key = f"smtp_credentials[{i}]"
+            if not isinstance(item, dict):
+                self.add(key, "must be a table")
+                continue
+            self.unknown_keys(f"{key}.", item, allowed)
+            name = self.string(f"{key}.name", item)
+            if not name or not _PROM_LABEL.match(name.replace("-", "_")):
+                self.add(
+                    f"{key}.name", "is required: letters, digits, - and _ (it becomes a label)"
+                )
+                continue
+            if name in names:
+                self.add(f"{key}.name", f"{name!r} is used twice")
+            names.add(name)
+            region = self.string(f"{key}.region", item) or ""
+            if not _REGION.match(region):
+                self.add(
+                    f"{key}.region",
+                    "is required: the SES region whose SMTP endpoint the credential uses",
+                )
+                continue
+            host, port = "", 587
+            if "endpoint" in item:
+                try:
+                    host, port = parse_hostport(self.string(f"{key}.endpoint", item) or "", 587)
+                except ValueError as exc:
+                    self.add(f"{key}.endpoint", str(exc))
+            username_env = self.string(f"{key}.username_env", item)
+            password_env = self.string(f"{key}.password_env", item)
+            if (username_env is None) != (password_env is None):
+                self.add(f"{key}.password_env", "username_env and password_env go together")
+            iam_user = self.string(f"{key}.iam_user", item)
+            if iam_user is None and username_env is None:
+                self.add(
+                    key,
+                    "needs iam_user (key status) and/or username_env + password_env (AUTH probe)",
+                )
+            result.append(
+                SmtpCredentialConfig(
+                    name=name,
+                    region=region,
+                    iam_user=iam_user,
+                    username_env=username_env,
+                    password_env=password_env,
+                    host=host,
+                    port=port,
+                    probe_interval_seconds=self.number(
+                        f"{key}.probe_interval_seconds", item, 900.0, minimum=30, maximum=86400
+                    ),
+                )
+            )
+        return tuple(result)
 
     def _queues(self, raw: Any) -> tuple[QueueConfig, ...]:
         if not isinstance(raw, list):

@@ -87,6 +87,12 @@ class EventService:
         for consumer in self._consumers:
             consumer.join(timeout)
 
+    def poll_once(self) -> None:
+        """One receive round per queue, and its attributes (for `collect`)."""
+        for consumer in self._consumers:
+            consumer.poll_once()
+        self.refresh_queue_attributes()
+
     def refresh_queue_attributes(self) -> None:
         for name, (client, url) in self._clients.items():
             refresh_queue_attributes(client, url, name, self.stats)

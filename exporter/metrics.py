@@ -274,6 +274,100 @@ SQS_VISIBLE = MetricSpec(
     ("queue",),
 )
 
+_SES = "Polled from the SES API every aws.interval_seconds; the last good value is kept."
+_ACCT = ("aws_account_id", "aws_region")
+SES_SENDING_ENABLED = MetricSpec(
+    "deliverability_ses_sending_enabled",
+    "gauge",
+    f"1 if the SES account can send in this region (GetAccount SendingEnabled). {_SES}",
+    _ACCT,
+)
+SES_PRODUCTION_ACCESS = MetricSpec(
+    "deliverability_ses_production_access_enabled",
+    "gauge",
+    f"1 if the account has production access, 0 in the sandbox. {_SES}",
+    _ACCT,
+)
+SES_ENFORCEMENT = MetricSpec(
+    "deliverability_ses_enforcement_status",
+    "gauge",
+    "SES's review state of the account: 1 for the current status (HEALTHY, PROBATION, "
+    f"SHUTDOWN), 0 for the others. {_SES}",
+    (*_ACCT, "status"),
+)
+SES_QUOTA_MAX_24H = MetricSpec(
+    "deliverability_ses_send_quota_max_24h",
+    "gauge",
+    f"Messages the account may send in 24 hours. {_SES}",
+    _ACCT,
+)
+SES_QUOTA_MAX_RATE = MetricSpec(
+    "deliverability_ses_send_quota_max_send_rate",
+    "gauge",
+    f"Messages per second the account may send. {_SES}",
+    _ACCT,
+)
+SES_QUOTA_SENT_24H = MetricSpec(
+    "deliverability_ses_send_quota_sent_last_24h",
+    "gauge",
+    f"Messages sent in the last 24 hours, as SES counts them. {_SES}",
+    _ACCT,
+)
+SES_IDENTITIES = MetricSpec(
+    "deliverability_ses_domain_identities",
+    "gauge",
+    "Domain identities discovered in the region (after aws.identity_patterns), "
+    "rediscovered every aws.discovery_interval_seconds.",
+    _ACCT,
+)
+SES_FEEDBACK_ROUTED = MetricSpec(
+    "deliverability_ses_feedback_routed",
+    "gauge",
+    "1 if the identity's Bounce or Complaint feedback reaches a machine-readable destination "
+    "(path identity_topic or event_destination), 0 if only email (email_only) or nothing "
+    f"(none). {_SES}",
+    (*_ACCT, "identity", "feedback_type", "path"),
+)
+SES_REPUTATION_BOUNCE = MetricSpec(
+    "deliverability_ses_reputation_bounce_ratio",
+    "gauge",
+    "SES's own account bounce rate (CloudWatch Reputation.BounceRate, 0-1; review at about "
+    "0.05, pause at about 0.10). Only with aws.reputation_metrics.",
+    _ACCT,
+)
+SES_REPUTATION_COMPLAINT = MetricSpec(
+    "deliverability_ses_reputation_complaint_ratio",
+    "gauge",
+    "SES's own account complaint rate (CloudWatch Reputation.ComplaintRate, 0-1; review at "
+    "about 0.001, pause at about 0.005). Only with aws.reputation_metrics.",
+    _ACCT,
+)
+SES_RECOMMENDATIONS = MetricSpec(
+    "deliverability_ses_recommendations_open",
+    "gauge",
+    f"Open Deliverability Manager recommendations by type and impact. {_SES}",
+    (*_ACCT, "recommendation_type", "impact"),
+)
+SES_SUPPRESSED = MetricSpec(
+    "deliverability_ses_suppressed_destinations",
+    "gauge",
+    "Addresses on the account-level suppression list, by reason (BOUNCE, COMPLAINT); "
+    "incremental between full recounts (aws.suppression_full_recount_seconds).",
+    (*_ACCT, "reason"),
+)
+SES_SUPPRESSED_RECENT = MetricSpec(
+    "deliverability_ses_suppressed_destinations_recent",
+    "gauge",
+    "Suppression list entries added or updated in the last 24 hours.",
+    _ACCT,
+)
+SES_SUPPRESSED_DOMAINS = MetricSpec(
+    "deliverability_ses_suppressed_destinations_by_domain",
+    "gauge",
+    "Suppression list entries of the recipient domains with the most entries (top 20).",
+    (*_ACCT, "recipient_domain"),
+)
+
 CATALOGUE: tuple[MetricSpec, ...] = (
     CHECK_STATUS,
     MAIL_FROM_RESOLVABLE,
@@ -308,4 +402,18 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     SQS_RECEIVE_ERRORS,
     SQS_REDRIVE,
     SQS_VISIBLE,
+    SES_SENDING_ENABLED,
+    SES_PRODUCTION_ACCESS,
+    SES_ENFORCEMENT,
+    SES_QUOTA_MAX_24H,
+    SES_QUOTA_MAX_RATE,
+    SES_QUOTA_SENT_24H,
+    SES_IDENTITIES,
+    SES_FEEDBACK_ROUTED,
+    SES_REPUTATION_BOUNCE,
+    SES_REPUTATION_COMPLAINT,
+    SES_RECOMMENDATIONS,
+    SES_SUPPRESSED,
+    SES_SUPPRESSED_RECENT,
+    SES_SUPPRESSED_DOMAINS,
 )

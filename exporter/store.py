@@ -15,6 +15,7 @@ from typing import Any
 
 from exporter.config import Config
 from exporter.dns_cycle import DnsCycleResult
+from exporter.ses_cycle import SesRegionResult
 
 __all__ = ["CollectorHealth", "Snapshot", "Store"]
 
@@ -38,6 +39,7 @@ class Snapshot:
     health: Mapping[str, CollectorHealth] = field(default_factory=lambda: MappingProxyType({}))
     config_reload_ok: bool = True
     config_loaded_at: float = 0.0
+    ses: Mapping[str, SesRegionResult] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def ready(self) -> bool:
@@ -84,6 +86,22 @@ class Store:
             )
             merged = MappingProxyType({**snap.health, collector: health})
             self._snapshot = dataclasses.replace(snap, health=merged, **changes)
+
+    def record_ses(
+        self, result: SesRegionResult, *, finished: float, duration_seconds: float
+    ) -> None:
+        """Publish one (account, region) run: its result and its collector health together."""
+        with self._lock:
+            merged = MappingProxyType({**self._snapshot.ses, result.key: result})
+            self._snapshot = dataclasses.replace(self._snapshot, ses=merged)
+        error = ", ".join(f"{part}: {code}" for part, code in sorted(result.errors.items()))
+        self.record_run(
+            result.key,
+            ok=result.ok,
+            finished=finished,
+            duration_seconds=duration_seconds,
+            error=error,
+        )
 
     def set_interval(self, collector: str, interval_seconds: float) -> None:
         with self._lock:

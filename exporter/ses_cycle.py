@@ -1,0 +1,188 @@
+"""One SES collection run for one account and region, keeping the last good values.
+
+Each part (account state, identities, suppression list, reputation, recommendations) fails
+on its own: an AWS error marks the collector down and keeps that part's previous values
+with their timestamp; access denied on an optional part (recommendations, suppression,
+reputation) disables that part with one clear log line instead of failing every run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import structlog
+from botocore.exceptions import BotoCoreError, ClientError
+
+from exporter.aws import CLIENT_CONFIG, account_session
+from exporter.checks.ses import AccountState, IdentityState
+from exporter.config import AwsAccountConfig, AwsConfig
+from exporter.sources.ses import Pacer, SesApiError, SesRegionSource
+from exporter.sources.suppression import (
+    SuppressionState,
+    SuppressionTracker,
+    SuppressionUnavailable,
+)
+
+__all__ = ["SesRegionCollector", "SesRegionResult", "build_region_collector"]
+
+log = structlog.get_logger("exporter.ses")
+_DENIED = {
+    "AccessDenied",
+    "AccessDeniedException",
+    "NotFoundException",
+    "404",
+    "UnauthorizedOperation",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SesRegionResult:
+    """The latest values of every part; None until that part first succeeds."""
+
+    account_name: str
+    account_id: str
+    region: str
+    account: AccountState | None = None
+    identities: tuple[IdentityState, ...] | None = None
+    identities_at: float = 0.0
+    suppression: SuppressionState | None = None
+    bounce_ratio: float | None = None
+    complaint_ratio: float | None = None
+    recommendations: dict[tuple[str, str], int] | None = None
+    errors: dict[str, str] = field(default_factory=dict)  # part -> AWS error code, this run
+    disabled: frozenset[str] = frozenset()
+
+    @property
+    def key(self) -> str:
+        return f"ses:{self.account_name}:{self.region}"
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class SesRegionCollector:
+    """Owns the state of one (account, region) across runs."""
+
+    def __init__(
+        self,
+        *,
+        account_name: str,
+        account_id: str,
+        source: SesRegionSource,
+        settings: AwsConfig,
+        sesv2_client: Any,
+    ) -> None:
+        self._source = source
+        self._settings = settings
+        self._tracker = (
+            SuppressionTracker(
+                sesv2_client,
+                max_requests_per_second=settings.api_calls_per_second,
+                full_recount_seconds=settings.suppression_full_recount_seconds,
+            )
+            if settings.suppression_list
+            else None
+        )
+        self.result = SesRegionResult(account_name, account_id, source.region)
+
+    def run(self) -> SesRegionResult:
+        """Every enabled part once; a failed part keeps its previous values."""
+        now = time.time()
+        run = _Run(set(self.result.disabled), self.result.account_name, self.result.region)
+        changes: dict[str, Any] = {}
+        settings = self._settings
+        if (account := run.attempt("account", self._source.account)) is not None:
+            changes["account"] = account
+        due = now - self.result.identities_at >= settings.discovery_interval_seconds
+        if settings.discover_identities and (self.result.identities is None or due):
+            identities = run.attempt(
+                "identities", lambda: self._source.domain_identities(settings.identity_patterns)
+            )
+            if identities is not None:
+                changes["identities"], changes["identities_at"] = tuple(identities), now
+        optional_parts = {
+            "suppression": self._tracker.refresh if self._tracker is not None else None,
+            "reputation": self._source.reputation if settings.reputation_metrics else None,
+            "recommendations": self._source.open_recommendations
+            if settings.recommendations
+            else None,
+        }
+        for part, call in optional_parts.items():
+            if call is not None and (value := run.attempt(part, call, optional=True)) is not None:
+                if part == "reputation":
+                    changes["bounce_ratio"], changes["complaint_ratio"] = value
+                else:
+                    changes[part] = value
+        self.result = replace(
+            self.result, errors=run.errors, disabled=frozenset(run.disabled), **changes
+        )
+        return self.result
+
+
+@dataclass(slots=True)
+class _Run:
+    """Errors and disabled parts of one run."""
+
+    disabled: set[str]
+    account_name: str
+    region: str
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def attempt(self, part: str, call: Callable[[], Any], *, optional: bool = False) -> Any:
+        if part in self.disabled:
+            return None
+        try:
+            return call()
+        except (SesApiError, SuppressionUnavailable) as exc:
+            code = exc.code if isinstance(exc, SesApiError) else exc.error_code
+            if optional and code in _DENIED:
+                self.disabled.add(part)
+                log.warning(
+                    "optional SES part disabled",
+                    part=part,
+                    error=code,
+                    account=self.account_name,
+                    region=self.region,
+                )
+                return None
+            self.errors[part] = code
+            return None
+
+
+def build_region_collector(
+    account: AwsAccountConfig, region: str, settings: AwsConfig
+) -> SesRegionCollector:
+    """Sessions, clients and the account id for one (account, region); raises SesApiError."""
+    session = account_session(account)
+    try:
+        identity = session.client(
+            "sts", region_name=region, config=CLIENT_CONFIG
+        ).get_caller_identity()
+    except (BotoCoreError, ClientError) as exc:
+        code = (
+            exc.response.get("Error", {}).get("Code", "ClientError")
+            if isinstance(exc, ClientError)
+            else type(exc).__name__
+        )
+        raise SesApiError("get_caller_identity", str(code)) from exc
+    sesv2 = session.client("sesv2", region_name=region, config=CLIENT_CONFIG)
+    source = SesRegionSource(
+        region=region,
+        sesv2=sesv2,
+        ses=session.client("ses", region_name=region, config=CLIENT_CONFIG),
+        cloudwatch=session.client("cloudwatch", region_name=region, config=CLIENT_CONFIG)
+        if settings.reputation_metrics
+        else None,
+        pacer=Pacer(settings.api_calls_per_second),
+    )
+    return SesRegionCollector(
+        account_name=account.name,
+        account_id=str(identity.get("Account", "unknown")),
+        source=source,
+        settings=settings,
+        sesv2_client=sesv2,
+    )

@@ -1,0 +1,269 @@
+"""The SES adapter for one account and region: account state, domain identities, reputation.
+
+Calls are paced (``api_calls_per_second``, default 1): SES's per-second limits are shared
+with the team's own tooling. Identity attributes use the batched SES v1 calls (100
+identities per call), so an account with tens of thousands of identities costs hundreds of
+calls, not tens of thousands. Every AWS failure is raised as `SesApiError` with the AWS
+error code; the caller marks that part down and keeps its last good values.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from fnmatch import fnmatchcase
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from exporter.checks.ses import AccountState, IdentityState
+
+__all__ = ["Pacer", "SesApiError", "SesRegionSource"]
+
+_BATCH = 100  # SES v1 attribute calls take at most 100 identities
+_FEEDBACK_TYPES = ("bounce", "complaint")
+
+
+class SesApiError(Exception):
+    """An AWS call failed; ``code`` is the AWS error code (AccessDeniedException, ...)."""
+
+    def __init__(self, operation: str, code: str) -> None:
+        self.operation = operation
+        self.code = code
+        super().__init__(f"{operation}: {code}")
+
+
+class Pacer:
+    """At most ``rate`` calls per second across threads; ``rate`` 0 disables pacing."""
+
+    def __init__(self, rate: float, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._interval = 1.0 / rate if rate > 0 else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+        self._sleep = sleep
+
+    def wait(self) -> None:
+        if not self._interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self._interval
+        if slot > now:
+            self._sleep(slot - now)
+
+
+class SesRegionSource:
+    """Reads one region of one account through injected boto3 clients."""
+
+    def __init__(
+        self,
+        *,
+        region: str,
+        sesv2: Any,
+        ses: Any,
+        cloudwatch: Any | None = None,
+        pacer: Pacer | None = None,
+    ) -> None:
+        self.region = region
+        self._sesv2 = sesv2
+        self._ses = ses
+        self._cloudwatch = cloudwatch
+        self._pacer = pacer or Pacer(0)
+
+    def _call(self, client: Any, operation: str, **kwargs: Any) -> dict[str, Any]:
+        self._pacer.wait()
+        try:
+            response: dict[str, Any] = getattr(client, operation)(**kwargs)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", "ClientError"))
+            raise SesApiError(operation, code) from exc
+        except BotoCoreError as exc:
+            raise SesApiError(operation, type(exc).__name__) from exc
+        return response
+
+    def account(self) -> AccountState:
+        """SESv2 GetAccount: sending, sandbox, enforcement and quota in one call."""
+        response = self._call(self._sesv2, "get_account")
+        quota = response.get("SendQuota", {})
+        return AccountState(
+            sending_enabled=bool(response.get("SendingEnabled", False)),
+            production_access_enabled=bool(response.get("ProductionAccessEnabled", False)),
+            enforcement_status=str(response.get("EnforcementStatus", "UNKNOWN")),
+            max_24_hour_send=float(quota.get("Max24HourSend", 0.0)),
+            max_send_rate=float(quota.get("MaxSendRate", 0.0)),
+            sent_last_24_hours=float(quota.get("SentLast24Hours", 0.0)),
+        )
+
+    def domain_identities(self, patterns: Sequence[str] = ()) -> list[IdentityState]:
+        """Every domain identity (matching ``patterns`` when given) with its attributes."""
+        names = sorted(n for n in self._list_domain_identities() if _matches(n, patterns))
+        destinations = self._configuration_set_feedback()
+        states = []
+        for start in range(0, len(names), _BATCH):
+            states.extend(self._attributes(names[start : start + _BATCH], destinations))
+        return states
+
+    def _list_domain_identities(self) -> Iterator[str]:
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"IdentityType": "Domain", "MaxItems": 1000}
+            if token:
+                kwargs["NextToken"] = token
+            response = self._call(self._ses, "list_identities", **kwargs)
+            yield from (str(name).lower() for name in response.get("Identities", []))
+            token = response.get("NextToken")
+            if not token:
+                return
+
+    def _configuration_set_feedback(self) -> dict[str, frozenset[str]]:
+        """Configuration set -> the feedback types an enabled event destination publishes."""
+        result: dict[str, frozenset[str]] = {}
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"MaxItems": 1000}
+            if token:
+                kwargs["NextToken"] = token
+            response = self._call(self._ses, "list_configuration_sets", **kwargs)
+            for config_set in response.get("ConfigurationSets", []):
+                name = config_set["Name"]
+                described = self._call(
+                    self._ses,
+                    "describe_configuration_set",
+                    ConfigurationSetName=name,
+                    ConfigurationSetAttributeNames=["eventDestinations"],
+                )
+                covered: set[str] = set()
+                for destination in described.get("EventDestinations", []):
+                    if destination.get("Enabled") and _machine_readable(destination):
+                        covered.update(t.lower() for t in destination.get("MatchingEventTypes", []))
+                result[name] = frozenset(covered & set(_FEEDBACK_TYPES))
+            token = response.get("NextToken")
+            if not token:
+                return result
+
+    def _attributes(
+        self, names: list[str], destinations: dict[str, frozenset[str]]
+    ) -> list[IdentityState]:
+        verification = self._call(
+            self._ses, "get_identity_verification_attributes", Identities=names
+        )
+        dkim = self._call(self._ses, "get_identity_dkim_attributes", Identities=names)
+        mail_from = self._call(
+            self._ses, "get_identity_mail_from_domain_attributes", Identities=names
+        )
+        notification = self._call(
+            self._ses, "get_identity_notification_attributes", Identities=names
+        )
+        states = []
+        for name in names:
+            v = verification.get("VerificationAttributes", {}).get(name, {})
+            d = dkim.get("DkimAttributes", {}).get(name, {})
+            m = mail_from.get("MailFromDomainAttributes", {}).get(name, {})
+            n = notification.get("NotificationAttributes", {}).get(name, {})
+            bounce_topic, complaint_topic = n.get("BounceTopic"), n.get("ComplaintTopic")
+            feedback: frozenset[str] = frozenset()
+            if not (bounce_topic and complaint_topic) and destinations:
+                feedback = destinations.get(
+                    self._default_configuration_set(name) or "", frozenset()
+                )
+            states.append(
+                IdentityState(
+                    identity=name,
+                    region=self.region,
+                    verification_status=v.get("VerificationStatus"),
+                    dkim_enabled=bool(d.get("DkimEnabled", False)),
+                    dkim_status=d.get("DkimVerificationStatus"),
+                    dkim_tokens=tuple(str(t).lower() for t in d.get("DkimTokens", [])),
+                    mail_from_domain=(m.get("MailFromDomain") or "").lower() or None,
+                    mail_from_status=m.get("MailFromDomainStatus"),
+                    behavior_on_mx_failure=m.get("BehaviorOnMXFailure"),
+                    bounce_topic=bounce_topic,
+                    complaint_topic=complaint_topic,
+                    forwarding_enabled=bool(n.get("ForwardingEnabled", True)),
+                    event_destination_feedback=feedback,
+                )
+            )
+        return states
+
+    def _default_configuration_set(self, identity: str) -> str | None:
+        """The identity's default configuration set (SESv2), asked only when it matters:
+        an identity without notification topics."""
+        try:
+            response = self._call(self._sesv2, "get_email_identity", EmailIdentity=identity)
+        except SesApiError:
+            return None
+        name = response.get("ConfigurationSetName")
+        return str(name) if name else None
+
+    def reputation(self) -> tuple[float | None, float | None]:
+        """The bounce and complaint rates SES itself computes (CloudWatch; costs money)."""
+        if self._cloudwatch is None:
+            return None, None
+        end = datetime.now(UTC)
+        queries = [
+            {
+                "Id": metric_id,
+                "MetricStat": {
+                    "Metric": {"Namespace": "AWS/SES", "MetricName": name},
+                    "Period": 3600,
+                    "Stat": "Average",
+                },
+                "ReturnData": True,
+            }
+            for metric_id, name in (
+                ("bounce", "Reputation.BounceRate"),
+                ("complaint", "Reputation.ComplaintRate"),
+            )
+        ]
+        response = self._call(
+            self._cloudwatch,
+            "get_metric_data",
+            MetricDataQueries=queries,
+            StartTime=end - timedelta(hours=6),
+            EndTime=end,
+            ScanBy="TimestampDescending",
+        )
+        latest = {
+            r["Id"]: (r.get("Values") or [None])[0] for r in response.get("MetricDataResults", [])
+        }
+        return _ratio(latest.get("bounce")), _ratio(latest.get("complaint"))
+
+    def open_recommendations(self) -> dict[tuple[str, str], int]:
+        """Open Deliverability Manager recommendations by (type, impact)."""
+        counts: dict[tuple[str, str], int] = {}
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"Filter": {"STATUS": "OPEN"}, "PageSize": 100}
+            if token:
+                kwargs["NextToken"] = token
+            response = self._call(self._sesv2, "list_recommendations", **kwargs)
+            for item in response.get("Recommendations", []):
+                key = (str(item.get("Type", "UNKNOWN")), str(item.get("Impact", "UNKNOWN")))
+                counts[key] = counts.get(key, 0) + 1
+            token = response.get("NextToken")
+            if not token:
+                return counts
+
+
+def _matches(name: str, patterns: Sequence[str]) -> bool:
+    return not patterns or any(fnmatchcase(name, p.lower()) for p in patterns)
+
+
+def _machine_readable(destination: dict[str, Any]) -> bool:
+    """An event destination a program can consume (not only CloudWatch dimensions)."""
+    keys = (
+        "SNSDestination",
+        "KinesisFirehoseDestination",
+        "EventBridgeDestination",
+        "PinpointDestination",
+    )
+    return any(destination.get(key) for key in keys)
+
+
+def _ratio(value: object) -> float | None:
+    if isinstance(value, int | float) and 0.0 <= float(value) <= 1.0:
+        return float(value)
+    return None

@@ -1,0 +1,148 @@
+"""SES's own view of an identity, judged; configured and discovered domains, merged."""
+
+from __future__ import annotations
+
+import pytest
+
+from exporter.checks.ses import (
+    IdentityState,
+    check_dkim_status,
+    check_feedback_routing,
+    check_identity_verified,
+    check_mail_from_status,
+    evaluate_identity,
+    feedback_path,
+)
+from exporter.config import DomainConfig
+from exporter.discovery import merge_targets
+from exporter.model import DomainTarget, Status
+
+GOOD = IdentityState(
+    identity="shop.example",
+    region="eu-west-1",
+    verification_status="Success",
+    dkim_enabled=True,
+    dkim_status="Success",
+    dkim_tokens=("t1", "t2", "t3"),
+    mail_from_domain="mail.shop.example",
+    mail_from_status="Success",
+    behavior_on_mx_failure="UseDefaultValue",
+    bounce_topic="arn:aws:sns:eu-west-1:1:b",
+    complaint_topic="arn:aws:sns:eu-west-1:1:c",
+)
+
+
+def with_(**changes: object) -> IdentityState:
+    from dataclasses import replace
+
+    return replace(GOOD, **changes)
+
+
+def test_healthy_identity_passes_everything() -> None:
+    assert {c.check: c.status for c in evaluate_identity(GOOD)} == {
+        "ses_identity_verified": Status.PASS,
+        "ses_dkim_status": Status.PASS,
+        "ses_mail_from_status": Status.PASS,
+        "ses_feedback_routing": Status.PASS,
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("Success", Status.PASS),
+        ("Pending", Status.WARN),
+        ("Failed", Status.FAIL),
+        (None, Status.FAIL),
+    ],
+)
+def test_verification(status: str | None, expected: Status) -> None:
+    assert check_identity_verified(with_(verification_status=status)).status is expected
+
+
+@pytest.mark.parametrize(
+    ("enabled", "status", "expected"),
+    [
+        (True, "Success", Status.PASS),
+        (True, "Pending", Status.WARN),
+        (True, "Failed", Status.FAIL),
+        (True, "TemporaryFailure", Status.FAIL),
+        (False, "Success", Status.FAIL),
+    ],
+)
+def test_dkim_status(enabled: bool, status: str, expected: Status) -> None:
+    assert check_dkim_status(with_(dkim_enabled=enabled, dkim_status=status)).status is expected
+
+
+def test_failed_mail_from_with_use_default_value_names_the_silent_fallback() -> None:
+    """USE_DEFAULT_VALUE falls back to amazonses.com: SPF no longer aligns (the first report)."""
+    result = check_mail_from_status(with_(mail_from_status="Failed"))
+    assert result.status is Status.FAIL
+    assert "amazonses.com" in result.summary
+    assert "feedback-smtp.eu-west-1.amazonses.com" in result.remedy
+    rejecting = check_mail_from_status(
+        with_(mail_from_status="Failed", behavior_on_mx_failure="RejectMessage")
+    )
+    assert "rejects every send" in rejecting.summary
+    assert check_mail_from_status(with_(mail_from_status="Pending")).status is Status.WARN
+
+
+def test_mail_from_check_only_with_a_custom_mail_from() -> None:
+    checks = [c.check for c in evaluate_identity(with_(mail_from_domain=None))]
+    assert "ses_mail_from_status" not in checks
+
+
+@pytest.mark.parametrize(
+    ("changes", "paths", "expected"),
+    [
+        ({}, ("identity_topic", "identity_topic"), Status.PASS),
+        (
+            {
+                "bounce_topic": None,
+                "complaint_topic": None,
+                "event_destination_feedback": frozenset({"bounce", "complaint"}),
+            },
+            ("event_destination", "event_destination"),
+            Status.PASS,
+        ),
+        ({"complaint_topic": None}, ("identity_topic", "email_only"), Status.FAIL),
+        (
+            {"bounce_topic": None, "complaint_topic": None},
+            ("email_only", "email_only"),
+            Status.FAIL,
+        ),
+        (
+            {"bounce_topic": None, "complaint_topic": None, "forwarding_enabled": False},
+            ("none", "none"),
+            Status.FAIL,
+        ),
+    ],
+)
+def test_feedback_routing(changes: dict, paths: tuple[str, str], expected: Status) -> None:
+    state = with_(**changes)
+    assert (feedback_path(state, "bounce"), feedback_path(state, "complaint")) == paths
+    result = check_feedback_routing(state)
+    assert result.status is expected
+    assert f"bounce: {paths[0]}" in result.summary
+
+
+def test_merge_prefers_ses_tokens_and_keeps_configured_domains() -> None:
+    configured = [
+        DomainConfig(name="shop.example", dkim_tokens=("old",), region="us-east-1"),
+        DomainConfig(name="only-config.example"),
+    ]
+    discovered = [
+        GOOD,
+        with_(region="us-east-1", dkim_tokens=("u1", "t1")),
+        with_(identity="only-ses.example", mail_from_domain=None, dkim_enabled=False),
+    ]
+    targets = {t.name: t for t in merge_targets(configured, discovered)}
+    assert targets["shop.example"] == DomainTarget(
+        name="shop.example",
+        mail_from="mail.shop.example",
+        dkim_tokens=("t1", "t2", "t3", "u1"),
+        region="eu-west-1",
+    )
+    assert targets["only-config.example"].dkim_tokens == ()
+    assert targets["only-ses.example"] == DomainTarget(name="only-ses.example", region="eu-west-1")
+    assert len(targets) == 3
