@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from exporter.checks.ses import (
@@ -33,8 +35,6 @@ GOOD = IdentityState(
 
 
 def with_(**changes: object) -> IdentityState:
-    from dataclasses import replace
-
     return replace(GOOD, **changes)
 
 
