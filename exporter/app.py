@@ -24,13 +24,20 @@ from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 
 from exporter.collector import EventsCollector, ExporterCollector
-from exporter.config import AwsAccountConfig, Config, ConfigError, load_config
+from exporter.config import (
+    AwsAccountConfig,
+    Config,
+    ConfigError,
+    SmtpCredentialConfig,
+    load_config,
+)
 from exporter.discovery import merge_targets
 from exporter.dns_cycle import DnsCycleResult, check_domains
 from exporter.event_service import EventService, build_pipeline, replay_paths
 from exporter.logs import configure_logging
 from exporter.model import DomainTarget
 from exporter.ses_cycle import SesRegionCollector, build_region_collector
+from exporter.smtp_cycle import check_smtp_credential, iam_client
 from exporter.sources.dns import DnsClient, DnsQueryStats, system_nameservers
 from exporter.sources.ses import SesApiError
 from exporter.sources.zones import ZoneFileError, ZoneOverrides
@@ -120,6 +127,7 @@ class Daemon:
         self._server.start()
         self.events.start()
         self._schedule_ses(self._runtime.config)
+        self._schedule_smtp(self._runtime.config)
         if self._runtime.config.events.queues:
             self._scheduler.add_job(
                 self.events.refresh_queue_attributes,
@@ -165,6 +173,8 @@ class Daemon:
             for region in account.regions:
                 self.run_ses(account, region)
         self.run_dns_cycle()
+        for credential in config.smtp_credentials:
+            self.run_smtp(credential)
         self.events.poll_once()
         return generate_latest(self.registry)
 
@@ -244,6 +254,29 @@ class Daemon:
             duration_seconds=round(time.monotonic() - t0, 3),
         )
 
+    def _schedule_smtp(self, config: Config) -> None:
+        for credential in config.smtp_credentials:
+            key = f"smtp:{credential.name}"
+            self.store.set_interval(key, credential.probe_interval_seconds)
+            self._scheduler.add_job(
+                self.run_smtp,
+                IntervalTrigger(seconds=credential.probe_interval_seconds),
+                args=(credential,),
+                id=key,
+                replace_existing=True,
+                next_run_time=datetime.now(UTC),
+            )
+
+    def run_smtp(self, credential: SmtpCredentialConfig) -> None:
+        t0 = time.monotonic()
+        try:
+            iam = iam_client() if credential.iam_user else None
+            result = check_smtp_credential(credential, iam)
+        except Exception:
+            log.exception("smtp credential check crashed", credential=credential.name)
+            return
+        self.store.record_smtp(result, duration_seconds=time.monotonic() - t0)
+
     def _poll_config_file(self) -> None:
         """Kubernetes swaps a mounted ConfigMap without a signal: watch the content."""
         fingerprint = _fingerprint(self._path)
@@ -278,9 +311,10 @@ class Daemon:
         self._schedule_dns(config)  # check the new domain list now
         self._ses_collectors.clear()  # accounts, regions or settings may have changed
         for job in self._scheduler.get_jobs():
-            if job.id.startswith("ses:"):
+            if job.id.startswith(("ses:", "smtp:")):
                 job.remove()
         self._schedule_ses(config)
+        self._schedule_smtp(config)
         log.info("config reloaded", reason=reason, domains=len(config.domains))
         return True
 

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from exporter import __version__
 from exporter.app import Daemon, load_runtime
 from exporter.checks.bounce import classify_bounce
+from exporter.checks.smtp_password import derive_smtp_password
 from exporter.collector import EventsCollector
 from exporter.config import Config, ConfigError, EventsConfig, normalize_domain, parse_hostport
 from exporter.dns_cycle import check_domains
@@ -60,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
         "collect", help="run every enabled collector once and print the exposition to stdout"
     )
     collect.add_argument("--config", required=True, type=Path, help="TOML configuration file")
+
+    password = sub.add_parser(
+        "smtp-password",
+        help="derive the SES SMTP password from a secret access key read from stdin",
+    )
+    password.add_argument("--region", required=True, help="the SES region, e.g. eu-west-1")
 
     validate = sub.add_parser(
         "validate-config", help="exit 0 if the file is valid, 2 with every problem"
@@ -124,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         return _validate_config(args.file)
     if args.command == "check":
         return _check(args)
+    if args.command == "smtp-password":
+        return _smtp_password(args.region)
     if args.command == "collect":
         return _collect(args.config)
     if args.command == "replay":
@@ -167,6 +176,20 @@ def _replay(paths: list[Path], config_path: Path | None) -> int:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(EventsCollector(pipeline))
     sys.stdout.write(generate_latest(registry).decode())
+    return EXIT_OK
+
+
+def _smtp_password(region: str) -> int:
+    """For rotation runbooks: the secret never appears on the command line or in history."""
+    secret = sys.stdin.readline().strip()
+    if not secret:
+        print("smtp-password: no secret access key on stdin", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        print(derive_smtp_password(secret, region))
+    except ValueError as exc:
+        print(f"smtp-password: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     return EXIT_OK
 
 

@@ -53,6 +53,7 @@ class ExporterCollector(Collector):
                 )
         yield from _health_metrics(snap, health)
         yield from _ses_metrics(snap)
+        yield from _smtp_metrics(snap)
         queries = metrics.DNS_QUERIES.counter()
         for (rdtype, outcome), count in sorted(self._dns_stats.snapshot().items()):
             queries.add_metric([rdtype, outcome], count)
@@ -130,6 +131,27 @@ def _ses_metrics(snap: Snapshot) -> Iterator[Metric]:
             result, lambda spec, labels, value: gauges[spec.name].add_metric(labels, value)
         )
     yield from gauges.values()
+
+
+def _smtp_metrics(snap: Snapshot) -> Iterator[Metric]:
+    active = metrics.IAM_KEY_ACTIVE.gauge()
+    created = metrics.IAM_KEY_CREATED.gauge()
+    last_used = metrics.IAM_KEY_LAST_USED.gauge()
+    success = metrics.SMTP_PROBE_SUCCESS.gauge()
+    code = metrics.SMTP_PROBE_CODE.gauge()
+    for result in sorted(snap.smtp.values(), key=lambda r: r.name):
+        for key in result.keys or ():
+            labels = [result.name, result.iam_user or "", key.access_key_id]
+            active.add_metric(labels, float(key.active))
+            created.add_metric(labels, key.created)
+            if key.last_used is not None:
+                last_used.add_metric(labels, key.last_used)
+        probe = result.probe
+        if probe is not None and probe.status != "unknown":
+            success.add_metric([result.name], float(probe.status == "ok"))
+        if probe is not None and probe.smtp_code is not None:
+            code.add_metric([result.name], probe.smtp_code)
+    yield from (active, created, last_used, success, code)
 
 
 _Put = Callable[[metrics.MetricSpec, list[str], float], None]

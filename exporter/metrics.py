@@ -368,6 +368,41 @@ SES_SUPPRESSED_DOMAINS = MetricSpec(
     (*_ACCT, "recipient_domain"),
 )
 
+_CRED = ("credential", "iam_user", "access_key_id")
+IAM_KEY_ACTIVE = MetricSpec(
+    "deliverability_iam_access_key_active",
+    "gauge",
+    "1 if the IAM access key behind an SES SMTP credential is active, 0 if inactive (its "
+    "derived SMTP password no longer authenticates).",
+    _CRED,
+)
+IAM_KEY_CREATED = MetricSpec(
+    "deliverability_iam_access_key_created_timestamp_seconds",
+    "gauge",
+    "Unix time the access key was created; a newer key than the one a relay uses means the "
+    "relay's SMTP password is stale.",
+    _CRED,
+)
+IAM_KEY_LAST_USED = MetricSpec(
+    "deliverability_iam_access_key_last_used_timestamp_seconds",
+    "gauge",
+    "Unix time the access key was last used (absent if never).",
+    _CRED,
+)
+SMTP_PROBE_SUCCESS = MetricSpec(
+    "deliverability_smtp_auth_probe_success",
+    "gauge",
+    "1 if the SMTP credential authenticated (STARTTLS, AUTH, QUIT; no mail is sent), 0 if "
+    "the server rejected it; absent while the endpoint could not be reached.",
+    ("credential",),
+)
+SMTP_PROBE_CODE = MetricSpec(
+    "deliverability_smtp_auth_probe_reply_code",
+    "gauge",
+    "The SMTP reply code to AUTH in the last probe (235 accepted, 535 rejected, ...).",
+    ("credential",),
+)
+
 CATALOGUE: tuple[MetricSpec, ...] = (
     CHECK_STATUS,
     MAIL_FROM_RESOLVABLE,
@@ -416,4 +451,9 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     SES_SUPPRESSED,
     SES_SUPPRESSED_RECENT,
     SES_SUPPRESSED_DOMAINS,
+    IAM_KEY_ACTIVE,
+    IAM_KEY_CREATED,
+    IAM_KEY_LAST_USED,
+    SMTP_PROBE_SUCCESS,
+    SMTP_PROBE_CODE,
 )

@@ -16,6 +16,7 @@ from typing import Any
 from exporter.config import Config
 from exporter.dns_cycle import DnsCycleResult
 from exporter.ses_cycle import SesRegionResult
+from exporter.smtp_cycle import SmtpCredentialResult
 
 __all__ = ["CollectorHealth", "Snapshot", "Store"]
 
@@ -40,6 +41,7 @@ class Snapshot:
     config_reload_ok: bool = True
     config_loaded_at: float = 0.0
     ses: Mapping[str, SesRegionResult] = field(default_factory=lambda: MappingProxyType({}))
+    smtp: Mapping[str, SmtpCredentialResult] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def ready(self) -> bool:
@@ -99,6 +101,21 @@ class Store:
             result.key,
             ok=result.ok,
             finished=finished,
+            duration_seconds=duration_seconds,
+            error=error,
+        )
+
+    def record_smtp(self, result: SmtpCredentialResult, *, duration_seconds: float) -> None:
+        """Publish one credential check; the collector is down when IAM or the endpoint failed."""
+        with self._lock:
+            merged = MappingProxyType({**self._snapshot.smtp, result.key: result})
+            self._snapshot = dataclasses.replace(self._snapshot, smtp=merged)
+        probe_unknown = result.probe is not None and result.probe.status == "unknown"
+        error = result.error or (result.probe.error if probe_unknown and result.probe else "")
+        self.record_run(
+            result.key,
+            ok=not error,
+            finished=result.checked_at,
             duration_seconds=duration_seconds,
             error=error,
         )

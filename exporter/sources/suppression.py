@@ -87,6 +87,7 @@ _BACKOFF_BASE_SECONDS = 1.0
 _BACKOFF_CAP_SECONDS = 30.0
 _MAX_REASON_CODES = 256  # reason codes are stored in one byte
 _DOMAIN_MAX_LENGTH = 253
+_LABEL_MAX_LENGTH = 63
 _DOMAIN_CHARS = re.compile(r"[a-z0-9._\-\[\]:]+")  # hostnames, and address literals [1.2.3.4]
 
 
@@ -133,7 +134,12 @@ def recipient_domain(address: str) -> str:
             domain = domain.encode("idna").decode("ascii").lower()
         except UnicodeError:  # an empty or over-long label, or characters nameprep rejects
             return INVALID_DOMAIN
-    if len(domain) > _DOMAIN_MAX_LENGTH or not _DOMAIN_CHARS.fullmatch(domain):
+    labels = domain.split(".")
+    if (
+        len(domain) > _DOMAIN_MAX_LENGTH
+        or not _DOMAIN_CHARS.fullmatch(domain)
+        or any(not 0 < len(label) <= _LABEL_MAX_LENGTH for label in labels)
+    ):
         return INVALID_DOMAIN
     return domain
 
@@ -202,7 +208,7 @@ class _FullCount:
     def finish(self, reason_slots: int) -> tuple[_DigestIndex, list[int], dict[str, int]]:
         """Merge the runs: the index, entries per reason code, entries per domain."""
         streams = [
-            zip(keys, itertools.repeat(run), codes, domains, strict=True)
+            zip(keys, itertools.repeat(run), codes, domains, strict=False)  # repeat() is endless
             for run, (keys, codes, domains) in enumerate(self.runs)
         ]
         keys_out: array[int] = array("Q")
