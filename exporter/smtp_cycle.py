@@ -59,7 +59,9 @@ def check_smtp_credential(
             error = error or f"environment variables {names} not set"
         else:
             host, port = credential.endpoint
-            probe = probe_smtp_auth(host, port, username, password, timeout=10.0)
+            # 465 and 2465 are SES's implicit-TLS ports; the others upgrade with STARTTLS.
+            starttls = port not in (465, 2465)
+            probe = probe_smtp_auth(host, port, username, password, timeout=10.0, starttls=starttls)
             if probe.status == "auth_failed":
                 log.warning(
                     "smtp credential rejected",
