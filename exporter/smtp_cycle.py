@@ -8,6 +8,7 @@ labels name the credential by its configured name only.
 from __future__ import annotations
 
 import os
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -41,7 +42,7 @@ class SmtpCredentialResult:
 
 
 def check_smtp_credential(
-    credential: SmtpCredentialConfig, iam: Any | None
+    credential: SmtpCredentialConfig, iam: Any | None, *, tls_context: ssl.SSLContext | None = None
 ) -> SmtpCredentialResult:
     """IAM key state (if ``iam_user``) and an AUTH probe (if the secrets are in the env)."""
     keys, error = None, ""
@@ -61,7 +62,15 @@ def check_smtp_credential(
             host, port = credential.endpoint
             # 465 and 2465 are SES's implicit-TLS ports; the others upgrade with STARTTLS.
             starttls = port not in (465, 2465)
-            probe = probe_smtp_auth(host, port, username, password, timeout=10.0, starttls=starttls)
+            probe = probe_smtp_auth(
+                host,
+                port,
+                username,
+                password,
+                timeout=10.0,
+                starttls=starttls,
+                tls_context=tls_context,
+            )
             if probe.status == "auth_failed":
                 log.warning(
                     "smtp credential rejected",
