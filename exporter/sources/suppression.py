@@ -224,6 +224,7 @@ class _FullCount:
             codes_out.append(code)
             per_domain[domain_id] += 1
         self.runs.clear()
+        keys_out, codes_out = array("Q", keys_out), bytearray(codes_out)  # drop the slack
         by_code = [codes_out.count(code) for code in range(reason_slots)]
         by_domain = {d: per_domain[i] for d, i in self.domain_ids.items() if per_domain[i]}
         return _DigestIndex(keys_out, codes_out), by_code, by_domain

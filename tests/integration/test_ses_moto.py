@@ -98,7 +98,7 @@ def test_get_account_shapes_stubbed() -> None:
         "sesv2",
         region_name="us-east-1",
         aws_access_key_id="x",
-        aws_secret_access_key="x",  # noqa: S106 - dummy
+        aws_secret_access_key="x",
     )
     with Stubber(sesv2) as stub:
         stub.add_response(

@@ -27,8 +27,8 @@ from exporter.sources.smtp_probe import SmtpProbeResult, probe_smtp_auth
 pytestmark = pytest.mark.integration
 
 USERNAME = "AKIAIOSFODNN7EXAMPLE"  # AWS's documentation example access key id
-SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # noqa: S105 - AWS docs example, not real
-ROTATED_SECRET = "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY"  # noqa: S105 - the docs' other one
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+ROTATED_SECRET = "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY"
 PASSWORD = derive_smtp_password(SECRET, "us-east-1")
 STALE_PASSWORD = derive_smtp_password(ROTATED_SECRET, "us-east-1")
 TIMEOUT = 5.0  # generous for loopback, still bounded

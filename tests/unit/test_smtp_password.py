@@ -25,11 +25,11 @@ TERRAFORM_VECTORS = [
 ]
 
 # AWS's documentation example secret access key (not a real key).
-DOC_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # noqa: S105 - AWS docs example
+DOC_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 # Computed once, not with the code under test: by `independent_password` below and, to the
 # same value, by the openssl CLI (`openssl dgst -sha256 -mac HMAC -macopt hexkey:...` chained
 # over the five messages, then `04` prepended and base64). Pinned so a change shows up here.
-DOC_SECRET_US_EAST_1 = "BLBM/9hSUELfq8Gw+rU1YcBjkOxGbhT2XG763xVLGWL9"  # noqa: S105 - test vector
+DOC_SECRET_US_EAST_1 = "BLBM/9hSUELfq8Gw+rU1YcBjkOxGbhT2XG763xVLGWL9"
 
 
 def independent_password(secret: str, region: str) -> str:
