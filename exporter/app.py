@@ -245,7 +245,10 @@ class Daemon:
                 error=type(exc).__name__,
             )
             return
+        previous = self.store.read().ses.get(key)
         self.store.record_ses(result, finished=time.time(), duration_seconds=time.monotonic() - t0)
+        if previous is None or previous.identities != result.identities:
+            self._check_dns_now()  # newly discovered domains should not wait a whole interval
         log.info(
             "ses run finished",
             collector=key,
@@ -253,6 +256,11 @@ class Daemon:
             identities=len(result.identities or ()),
             duration_seconds=round(time.monotonic() - t0, 3),
         )
+
+    def _check_dns_now(self) -> None:
+        job = self._scheduler.get_job(DNS_JOB)
+        if job is not None:
+            job.modify(next_run_time=datetime.now(UTC))
 
     def _schedule_smtp(self, config: Config) -> None:
         for credential in config.smtp_credentials:

@@ -6,13 +6,13 @@ import platform
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from prometheus_client.core import Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from exporter import __version__, metrics
-from exporter.checks.ses import ENFORCEMENT_STATUSES, feedback_path
+from exporter.checks.ses import ENFORCEMENT_STATUSES, evaluate_identity, feedback_path
 from exporter.events.pipeline import EventPipeline
-from exporter.model import Status
+from exporter.model import DomainReport, Status
 from exporter.ses_cycle import SesRegionResult
 from exporter.sources.dns import DnsQueryStats
 from exporter.sources.sqs import QueueState, SqsStats
@@ -84,16 +84,11 @@ def _domain_metrics(snap: Snapshot) -> Iterator[Metric]:
     resolvable = metrics.MAIL_FROM_RESOLVABLE.gauge()
     dmarc = metrics.DMARC_POLICY_LEVEL.gauge()
     spf_lookups = metrics.SPF_DNS_LOOKUPS.gauge()
-    configured = {d.name for d in config.domains}
     reports = snap.dns.reports if snap.dns is not None else ()
+    monitored = _check_status(snap, reports, status)
     for report in reports:
-        if report.domain not in configured:
+        if report.domain not in monitored:
             continue  # removed by a reload; gone before the next cycle runs
-        for check in report.checks:
-            for value in Status:
-                status.add_metric(
-                    [report.domain, check.check, value.value], float(check.status is value)
-                )
         if report.mail_from is not None and report.mail_from_resolvable is not None:
             resolvable.add_metric(
                 [report.domain, report.mail_from], float(report.mail_from_resolvable)
@@ -190,6 +185,26 @@ def _ses_region_metrics(result: SesRegionResult, put: _Put) -> None:  # noqa: C9
         put(metrics.SES_SUPPRESSED_RECENT, acct, suppression.added_last_24h)
         for domain, count in suppression.top_recipient_domains:
             put(metrics.SES_SUPPRESSED_DOMAINS, [*acct, domain], count)
+
+
+def _check_status(
+    snap: Snapshot, reports: tuple[DomainReport, ...], family: GaugeMetricFamily
+) -> set[str]:
+    """DNS verdicts and SES's own verdicts per domain; returns the monitored domains."""
+    identities = [i for result in snap.ses.values() for i in (result.identities or ())]
+    monitored = {d.name for d in snap.config.domains} | {i.identity for i in identities}
+    checks_by_domain = {r.domain: list(r.checks) for r in reports if r.domain in monitored}
+    for identity in identities:  # SES's own verdicts join the DNS checks of the domain
+        checks_by_domain.setdefault(identity.identity, []).extend(evaluate_identity(identity))
+    seen: set[tuple[str, str]] = set()
+    for name, checks in checks_by_domain.items():
+        for check in checks:
+            if (name, check.check) in seen:
+                continue  # an identity in several regions: the first region's verdict
+            seen.add((name, check.check))
+            for value in Status:
+                family.add_metric([name, check.check, value.value], float(check.status is value))
+    return monitored
 
 
 def _health_metrics(

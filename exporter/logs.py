@@ -53,3 +53,5 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
     root.setLevel(_LEVELS[level])
     # APScheduler logs every job start at INFO; keep its warnings and errors only.
     logging.getLogger("apscheduler").setLevel(max(_LEVELS[level], logging.WARNING))
+    # botocore logs where it found credentials and endpoints at INFO, for every client.
+    logging.getLogger("botocore").setLevel(max(_LEVELS[level], logging.WARNING))

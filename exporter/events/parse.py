@@ -10,6 +10,7 @@ configuration-set event publishing (``eventType``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -56,6 +57,11 @@ _EVENTBRIDGE_EMAIL = {
     "Email Delivery Delayed",
     "Email Subscribed",
 }
+_DETAILED_KEYS = {
+    "bounce": "bouncedRecipients",
+    "complaint": "complainedRecipients",
+    "delivery_delay": "delayedRecipients",
+}
 _MAX_RECIPIENTS = 1000  # SES allows 50 per message; a bigger list is not SES's
 
 
@@ -85,14 +91,19 @@ class SesEvent:
     delay_type: str | None = None
     processing_seconds: float | None = None
     envelope_id: str | None = None  # the SNS MessageId, when the body had an envelope
+    feedback_id: str | None = None  # bounces and complaints: SES's id of that feedback
+    recipients_digest: str = ""  # a short hash of the addresses (never the addresses)
 
     @property
     def dedupe_key(self) -> str:
         """Same event redelivered -> same key; a genuine repeat (a second Open) differs."""
         if self.envelope_id:
             return f"sns:{self.envelope_id}"
-        domains = ",".join(sorted({r.domain for r in self.recipients}))
-        return f"ses:{self.message_id}:{self.event_type}:{domains}:{self.timestamp_text}"
+        feedback = self.feedback_id or ""
+        return (
+            f"ses:{self.message_id}:{self.event_type}:{feedback}:"
+            f"{self.recipients_digest}:{self.timestamp_text}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +129,8 @@ def parse_body(body: str | bytes) -> Parsed:
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
+        if _is_setup_text(body):  # raw message delivery of SES's topic validation
+            return Ignored("ses_setup_notification")
         return Malformed("not_json", str(exc)[:200])
     except RecursionError:
         return Malformed("not_json", "nested too deeply")
@@ -156,7 +169,7 @@ def _sns_envelope(envelope: dict[str, Any], depth: int) -> Parsed:
         return Malformed("sns_message_missing")
     text = message.strip()
     if not text.startswith("{"):
-        if "Successfully validated SNS topic" in text or "AMAZON_SES_SETUP_NOTIFICATION" in text:
+        if _is_setup_text(text):
             return Ignored("ses_setup_notification")
         return Malformed("sns_message_not_json", text[:100])
     try:
@@ -164,6 +177,12 @@ def _sns_envelope(envelope: dict[str, Any], depth: int) -> Parsed:
     except (ValueError, RecursionError) as exc:
         return Malformed("sns_message_not_json", str(exc)[:200])
     return parse_document(inner, envelope_id=envelope_id, depth=depth + 1)
+
+
+def _is_setup_text(body: str | bytes) -> bool:
+    """SES's first message on a new event-publishing topic, with or without an envelope."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    return "Successfully validated SNS topic" in text or "AMAZON_SES_SETUP_NOTIFICATION" in text
 
 
 def _records(document: dict[str, Any], depth: int) -> Parsed:
@@ -191,7 +210,10 @@ def _records(document: dict[str, Any], depth: int) -> Parsed:
 def _eventbridge(document: dict[str, Any], envelope_id: str | None, depth: int) -> Parsed:
     if document.get("source") != "aws.ses":
         return Ignored("eventbridge_not_ses")
-    if document.get("detail-type") not in _EVENTBRIDGE_EMAIL:
+    detail_type = document.get("detail-type")
+    if not isinstance(detail_type, str):
+        return Malformed("eventbridge_detail_type_not_string")
+    if detail_type not in _EVENTBRIDGE_EMAIL:
         return Ignored("eventbridge_not_email_event")
     detail = document.get("detail")
     if not isinstance(detail, dict):
@@ -258,6 +280,8 @@ def _build_event(
         configuration_set=_first_tag(tags, "ses:configuration-set"),
         recipients=_recipients(event_type, section, mail),
         envelope_id=envelope_id,
+        feedback_id=_str(section, "feedbackId"),
+        recipients_digest=_addresses_digest(event_type, section, mail),
     )
     if event_type == "bounce":
         return replace(
@@ -289,11 +313,7 @@ def _recipients(
     event_type: str, section: dict[str, Any], mail: dict[str, Any]
 ) -> tuple[Recipient, ...]:
     """Who this event is about: the section's own list where it has one, else the envelope."""
-    detailed_key = {
-        "bounce": "bouncedRecipients",
-        "complaint": "complainedRecipients",
-        "delivery_delay": "delayedRecipients",
-    }.get(event_type)
+    detailed_key = _DETAILED_KEYS.get(event_type)
     if detailed_key is not None:
         items = section.get(detailed_key)
         if not isinstance(items, list):
@@ -307,6 +327,19 @@ def _recipients(
     return tuple(
         Recipient(recipient_domain(a)) for a in addresses[:_MAX_RECIPIENTS] if isinstance(a, str)
     )
+
+
+def _addresses_digest(event_type: str, section: dict[str, Any], mail: dict[str, Any]) -> str:
+    """Tells two events about different recipients of one message apart, keeping no address."""
+    key = _DETAILED_KEYS.get(event_type)
+    if key is not None:
+        items = section.get(key) or []
+        addresses = [i.get("emailAddress", "") for i in items if isinstance(i, dict)]
+    else:
+        raw = section.get("recipients") if event_type == "delivery" else None
+        addresses = raw if isinstance(raw, list) else mail.get("destination") or []
+    text = "\n".join(sorted(str(a).lower() for a in addresses))
+    return hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=8).hexdigest()
 
 
 def _detailed_recipient(item: Any) -> Recipient:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeVar
 
+import structlog
+
 from exporter.checks.bounce import classify_bounce
 from exporter.events.cardinality import OTHER, DomainLimiter
 from exporter.events.parse import Ignored, Malformed, Parsed, SesEvent, parse_body
@@ -29,6 +31,7 @@ __all__ = [
     "Outcome",
 ]
 
+log = structlog.get_logger("exporter.events")
 _K = TypeVar("_K")
 _BOUNCE_TYPES = frozenset({"Permanent", "Transient", "Undetermined"})
 _BOUNCE_SUBTYPES = frozenset(
@@ -171,7 +174,12 @@ class EventPipeline:
         ``message_id`` (the SQS one) makes a malformed body count once however often the
         queue redelivers it before the redrive policy moves it away.
         """
-        return self.handle_parsed(parse_body(body), received_at=received_at, message_id=message_id)
+        try:
+            parsed = parse_body(body)
+        except Exception:
+            log.exception("event parser failed; the message is left for the dead-letter queue")
+            parsed = Malformed("parser_error")
+        return self.handle_parsed(parsed, received_at=received_at, message_id=message_id)
 
     def handle_parsed(
         self, parsed: Parsed, *, received_at: float | None = None, message_id: str | None = None

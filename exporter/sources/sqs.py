@@ -113,7 +113,13 @@ class SqsConsumer:
     def _run(self) -> None:
         backoff = 1.0
         while not self._stop.is_set():
-            if self.poll_once():
+            try:
+                ok = self.poll_once()
+            except Exception:  # noqa: BLE001 - a bug must not silently stop the consumer
+                log.exception("sqs poller failed; retrying", queue=self._name)
+                self._stats.update(self._name, up=False, last_error="internal_error")
+                ok = False
+            if ok:
                 backoff = 1.0
             else:
                 self._stop.wait(backoff)  # an AWS error: back off, up to a minute

@@ -1,0 +1,554 @@
+"""The SES event consumer as a user runs it: the daemon as a subprocess against moto (server
+mode, loopback) and `named`, scraped over HTTP; and the `replay` / `classify-bounce` CLIs.
+
+The daemon finds moto through the plain AWS_ENDPOINT_URL variable, with dummy credentials
+and no AWS config files, so nothing here can reach AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import NamedServer, free_port
+from integration.moto_fixtures import (
+    BOUNCE_553_518,
+    DATA,
+    DUMMY_ENV,
+    Moto,
+    _moto,  # noqa: F401 - a fixture, requested by name
+    _moto_server,  # noqa: F401 - a fixture, requested by name
+    bounce,
+    event,
+    sns_envelope,
+)
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporter.events.pipeline import EventPipeline
+from exporter.sources.sqs import SqsConsumer, SqsStats
+
+pytestmark = pytest.mark.e2e
+
+SENDING = "healthy.example"
+CONFIG = """
+[server]
+listen_address = "127.0.0.1:{port}"
+
+[resolver]
+nameservers = ["{nameserver}"]
+timeout_seconds = 0.5
+max_queries_per_second = 0
+
+[schedule]
+interval_seconds = 60
+jitter_seconds = 0
+
+[log]
+format = "json"
+
+[events]
+pollers = {pollers}
+wait_time_seconds = 1
+provider_lookup = false
+{queues}
+
+[[domains]]
+name = "healthy.example"
+mail_from = "mail.healthy.example"
+region = "us-east-1"
+dkim_tokens = ["h1healthyaaaaaaaaaaaaaaaaaaaaaaa", "h2healthybbbbbbbbbbbbbbbbbbbbbbb", "h3healthyccccccccccccccccccccccc"]
+"""
+QUEUE = """
+[[events.queues]]
+url = "{url}"
+aws_region = "us-east-1"
+"""
+
+# `python -m exporter run ...` exactly (runpy runs exporter/__main__.py), plus one
+# observation: once Daemon.shutdown() has returned (pollers joined, HTTP server closed),
+# the final counters go to a JSON file, since no scrape can see them any more.
+FINAL_COUNTS_RUNNER = """
+import json
+import runpy
+import sys
+from pathlib import Path
+
+from exporter import app
+
+out = Path(sys.argv.pop(1))
+original_shutdown = app.Daemon.shutdown
+
+
+def shutdown(self):
+    original_shutdown(self)
+    counts = self.pipeline.snapshot()
+    out.write_text(json.dumps({
+        "events": sum(counts.events.values()),
+        "duplicates": counts.duplicates,
+        "malformed": sum(counts.malformed.values()),
+        "sqs": {
+            name: {"received": s.received, "deleted": s.deleted, "delete_failures": s.delete_failures}
+            for name, s in self.events.stats.snapshot().items()
+        },
+    }))
+
+
+app.Daemon.shutdown = shutdown
+sys.argv[0] = "exporter"
+runpy.run_module("exporter", run_name="__main__", alter_sys=True)
+"""
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+class Daemon:
+    def __init__(self, process: subprocess.Popen[str], port: int, log: Path) -> None:
+        self.process = process
+        self.port = port
+        self.log = log
+
+    def get(self, path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    def scrape(self) -> tuple[str, Samples]:
+        _, body = self.get("/metrics")
+        return body, parse_samples(body)
+
+    def wait_for(
+        self, predicate: Callable[[Samples], bool], what: str, timeout: float = 30.0
+    ) -> tuple[str, Samples]:
+        """Scrape until predicate(samples) holds; returns that scrape (body, samples)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(
+                    f"exporter exited with {self.process.returncode} waiting for {what}; "
+                    f"log tail:\n{self.log.read_text()[-3000:]}"
+                )
+            try:
+                body, samples = self.scrape()
+                if predicate(samples):
+                    return body, samples
+            except (OSError, urllib.error.URLError):
+                pass
+            time.sleep(0.05)
+        pytest.fail(f"timed out waiting for {what}; log tail:\n{self.log.read_text()[-3000:]}")
+
+    def sigterm(self) -> tuple[int, float]:
+        """SIGTERM; returns (exit code, seconds to exit), failing after 10 s."""
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            code = self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"no exit within 10 s of SIGTERM; log:\n{self.log.read_text()[-3000:]}")
+        return code, time.monotonic() - started
+
+
+def parse_samples(body: str) -> Samples:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(body)
+        for s in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float | None:
+    return samples.get((name, tuple(sorted(labels.items()))))
+
+
+def total(samples: Samples, name: str, **match: str) -> float:
+    return sum(
+        v
+        for (n, labels), v in samples.items()
+        if n == name and all(dict(labels).get(k) == want for k, want in match.items())
+    )
+
+
+def promtool_check(body: str) -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail(
+            "promtool is not installed: run the README's test command (it apt-installs prometheus)"
+        )
+    lint = subprocess.run(
+        [promtool, "check", "metrics"],
+        input=body,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+@pytest.fixture(name="spawn")
+def _spawn(named: NamedServer, tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
+    """Start daemons (killed at teardown if still running) pointed at an SQS endpoint."""
+    processes: list[subprocess.Popen[str]] = []
+
+    def spawn(
+        *, queues: list[str], endpoint: str, pollers: int = 2, final_counts: Path | None = None
+    ) -> Daemon:
+        port = free_port()
+        workdir = tmp_path / f"daemon{len(processes)}"
+        workdir.mkdir()
+        config = workdir / "config.toml"
+        config.write_text(
+            CONFIG.format(
+                port=port,
+                nameserver=named.nameserver,
+                pollers=pollers,
+                queues="".join(QUEUE.format(url=url) for url in queues),
+            )
+        )
+        command = [sys.executable, "-m", "exporter", "run", "--config", str(config)]
+        if final_counts is not None:
+            runner = workdir / "final_counts_runner.py"
+            runner.write_text(FINAL_COUNTS_RUNNER)
+            command = [sys.executable, str(runner), str(final_counts), *command[3:]]
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+            **DUMMY_ENV,
+            "AWS_CONFIG_FILE": str(workdir / "no-aws-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "no-aws-credentials"),
+            "AWS_ENDPOINT_URL": endpoint,
+            "PYTHONUNBUFFERED": "1",
+        }
+        log = workdir / "exporter.log"
+        with log.open("w") as out:
+            process = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, text=True, env=env
+            )
+        processes.append(process)
+        return Daemon(process, port, log)
+
+    yield spawn
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def mixed_bodies(n: int) -> list[str]:
+    """n distinct events from healthy.example: sends and deliveries, raw and in envelopes."""
+    bodies = []
+    for i in range(n):
+        kind = "raw-event-send" if i % 2 else "raw-event-delivery"
+        text = json.dumps(event(kind, from_domain=SENDING))
+        bodies.append(sns_envelope(text) if i % 3 == 0 else text)
+    return bodies
+
+
+# --------------------------------------------------------------------------- 4. SIGTERM
+
+
+def test_sigterm_mid_batch_loses_nothing(
+    moto: Moto, spawn: Callable[..., Daemon], tmp_path: Path
+) -> None:
+    """SIGTERM while the daemon is draining 200 messages: it exits 0 within 10 s, leaves no
+    message in flight (the batch in hand is counted and deleted), and what it counted plus
+    what a fresh consumer then drains is exactly 200: none lost, none counted twice.
+    The exposition served meanwhile passes `promtool check metrics`."""
+    url, _ = moto.create_queue("ses-events")
+    moto.send_bodies(url, mixed_bodies(200))
+    assert moto.depth(url) == (200, 0)
+    final = tmp_path / "final.json"
+    daemon = spawn(queues=[url], endpoint=moto.endpoint, final_counts=final)
+
+    body, _ = daemon.wait_for(
+        lambda s: total(s, "deliverability_sqs_messages_received_total") > 0,
+        "the first messages to be consumed",
+    )
+    code, seconds = daemon.sigterm()
+    assert code == 0, daemon.log.read_text()[-3000:]
+    assert seconds < 10
+
+    first = json.loads(final.read_text())
+    queue = first["sqs"]["ses-events"]
+    assert 0 < first["events"] < 200, "SIGTERM was not sent mid-drain"
+    # Everything received was deleted; moto, like SQS, may hand one message to both pollers:
+    # that copy is a duplicate, not a second event.
+    assert queue["received"] == queue["deleted"] == first["events"] + first["duplicates"]
+    assert (first["malformed"], queue["delete_failures"]) == (0, 0)
+    assert moto.depth(url) == (200 - first["events"], 0)  # nothing left in flight
+
+    pipeline = EventPipeline(known_sending_domains=[SENDING])
+    consumer = SqsConsumer(
+        client=moto.client("sqs"),
+        queue_url=url,
+        queue_name="ses-events",
+        pipeline=pipeline,
+        stats=SqsStats(),
+        stop=threading.Event(),
+        pollers=1,
+        wait_time_seconds=0,
+    )
+    for _ in range(60):
+        consumer.poll_once()
+        if moto.depth(url) == (0, 0):
+            break
+    assert moto.depth(url) == (0, 0)
+    second = pipeline.snapshot()
+    assert first["events"] + sum(second.events.values()) == 200
+    assert second.duplicates == 0
+
+    log = [json.loads(line) for line in daemon.log.read_text().splitlines() if line[:1] == "{"]
+    assert any(line.get("event") == "exporter stopped" for line in log)
+    promtool_check(body)
+
+
+# --------------------------------------------------------------------------- 5. redrive gauge
+
+
+def test_redrive_policy_gauge_per_queue_and_event_counters(
+    moto: Moto, spawn: Callable[..., Daemon]
+) -> None:
+    """Two queues, one with a redrive policy (-> deliverability_sqs_queue_redrive_policy 1)
+    and one without (-> 0); events from both are counted under the configured sending
+    domain, each queue's collector is up, and promtool accepts the exposition."""
+    _, dlq_arn = moto.create_queue("ses-events-dlq")
+    with_dlq, _ = moto.create_queue("ses-events", dead_letter_arn=dlq_arn)
+    without_dlq, _ = moto.create_queue("ses-events-nodlq")
+    moto.send_bodies(with_dlq, mixed_bodies(6))
+    moto.send_bodies(
+        without_dlq,
+        [
+            json.dumps(
+                bounce(
+                    bounce_type="Permanent",
+                    bounce_subtype="General",
+                    status="5.1.8",
+                    diagnostic_code=BOUNCE_553_518,
+                    from_domain=SENDING,
+                )
+            ),
+            "not an event",
+        ],
+    )
+    daemon = spawn(queues=[with_dlq, without_dlq], endpoint=moto.endpoint)
+
+    redrive = "deliverability_sqs_queue_redrive_policy"
+    body, samples = daemon.wait_for(
+        lambda s: (
+            value(s, redrive, queue="ses-events-nodlq") is not None
+            and value(s, redrive, queue="ses-events") is not None
+            and total(s, "deliverability_ses_events_total") == 7
+            and total(s, "deliverability_ses_events_malformed_total") == 1
+        ),
+        "both queues' attributes and 7 events",
+    )
+    assert value(samples, redrive, queue="ses-events") == 1
+    assert value(samples, redrive, queue="ses-events-nodlq") == 0
+    for queue in ("ses-events", "ses-events-nodlq"):
+        assert value(samples, "deliverability_collector_up", collector=f"sqs:{queue}") == 1
+    deleted = value(samples, "deliverability_sqs_messages_deleted_total", queue="ses-events")
+    assert deleted is not None
+    assert deleted >= 6  # a copy handed to both pollers is deleted twice, counted once
+    assert total(samples, "deliverability_ses_events_total", sending_domain=SENDING) == 7
+    assert (
+        total(
+            samples,
+            "deliverability_ses_bounced_recipients_total",
+            category="sender_domain_dns",
+            status_class="5xx",
+            sending_domain=SENDING,
+        )
+        == 1
+    )
+    assert value(samples, "deliverability_ses_events_malformed_total", reason="not_json") == 1
+    promtool_check(body)
+    code, _ = daemon.sigterm()
+    assert code == 0
+
+
+# --------------------------------------------------------------------------- 6. unreachable
+
+
+def test_unreachable_sqs_is_down_while_dns_stays_up(spawn: Callable[..., Daemon]) -> None:
+    """An SQS endpoint nobody listens on (a closed loopback port): the queue's collector
+    reports up 0 with receive errors counted, the DNS collector is still up, /readyz is
+    ready, and SIGTERM still exits 0 within 10 s."""
+    closed = free_port()
+    url = f"http://127.0.0.1:{closed}/123456789012/ses-events"
+    daemon = spawn(queues=[url], endpoint=f"http://127.0.0.1:{closed}")
+    _, samples = daemon.wait_for(
+        lambda s: (
+            total(s, "deliverability_sqs_receive_errors_total", queue="ses-events") > 0
+            and value(s, "deliverability_collector_up", collector="dns") == 1
+        ),
+        "a failed receive and a successful DNS cycle",
+    )
+    assert value(samples, "deliverability_collector_up", collector="sqs:ses-events") == 0
+    assert value(samples, "deliverability_collector_up", collector="dns") == 1
+    assert value(samples, "deliverability_collector_failures_total", collector="sqs:ses-events")
+    assert daemon.get("/readyz")[0] == 200
+    code, _ = daemon.sigterm()
+    assert code == 0
+
+
+# --------------------------------------------------------------------------- 9. replay CLI
+
+REPLAY_DIR_FILES = [
+    "raw-event-send",
+    "raw-event-delivery",
+    "raw-event-bounce-permanent-general",
+    "raw-notification-complaint-abuse-feedback-report",
+    "sns-notification-bounce-permanent-onaccountsuppressionlist",
+    "lambda-sns-record-event-send",
+    "sns-subscription-confirmation",
+    "eventbridge-ses-sending-status-disabled",
+    "sns-notification-plaintext-message-raw-delivery-disabled",
+]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "exporter", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def replay(*paths: Path) -> Samples:
+    result = run_cli("replay", *map(str, paths))
+    assert result.returncode == 0, result.stderr
+    return parse_samples(result.stdout)
+
+
+def by_label(samples: Samples, name: str, label: str) -> dict[str, float]:
+    totals: Counter[str] = Counter()
+    for (n, labels), v in samples.items():
+        if n == name and v:
+            totals[dict(labels)[label]] += v
+    return dict(totals)
+
+
+def test_replay_directory_of_corpus_payloads(tmp_path: Path) -> None:
+    """`replay DIR` reads one JSON document per file in every accepted shape (raw records,
+    SNS envelopes, a Lambda SNS record, EventBridge) and prints the counters: events by
+    type, ignored and malformed by reason; exit 0."""
+    directory = tmp_path / "archive"
+    directory.mkdir()
+    for name in REPLAY_DIR_FILES:
+        shutil.copy(DATA / f"{name}.json", directory)
+    samples = replay(directory)
+    assert by_label(samples, "deliverability_ses_events_total", "event_type") == {
+        "send": 2,
+        "delivery": 1,
+        "bounce": 2,
+        "complaint": 1,
+    }
+    assert by_label(samples, "deliverability_ses_events_ignored_total", "reason") == {
+        "sns_subscription": 1,
+        "eventbridge_not_email_event": 1,
+    }
+    assert by_label(samples, "deliverability_ses_events_malformed_total", "reason") == {
+        "sns_message_not_json": 1
+    }
+    assert by_label(samples, "deliverability_ses_bounced_recipients_total", "bounce_subtype") == {
+        "General": 1,
+        "OnAccountSuppressionList": 1,
+    }
+    assert by_label(samples, "deliverability_ses_sent_recipients_total", "recipient_domain") == {
+        "example.com": 1,
+        "simulator.amazonses.com": 1,
+    }
+    # No config: no sending domain is known, so every event is sending_domain="other".
+    assert by_label(samples, "deliverability_ses_events_total", "sending_domain") == {"other": 6}
+
+
+def test_replay_json_lines_and_json_array(tmp_path: Path) -> None:
+    """`replay` of a JSON-lines archive (one body per line, blank lines skipped, a bad line
+    counted malformed) and of a JSON array (documents, SNS envelopes and string bodies);
+    the bounce in the array is classified (553 5.1.8 -> sender_domain_dns, 5xx)."""
+    lines = tmp_path / "events.jsonl"
+    docs = [event("raw-event-send"), event("raw-event-send"), event("raw-event-delivery")]
+    lines.write_text(
+        "\n".join([*map(json.dumps, docs), "", "this line is not JSON", json.dumps(docs[0])]) + "\n"
+    )
+    samples = replay(lines)
+    assert by_label(samples, "deliverability_ses_events_total", "event_type") == {
+        "send": 2,
+        "delivery": 1,
+    }
+    assert value(samples, "deliverability_ses_events_duplicate_total") == 1
+    assert by_label(samples, "deliverability_ses_events_malformed_total", "reason") == {
+        "not_json": 1
+    }
+
+    array = tmp_path / "events.json"
+    bounce_553 = bounce(
+        bounce_type="Permanent",
+        bounce_subtype="General",
+        status="5.1.8",
+        diagnostic_code=BOUNCE_553_518,
+    )
+    array.write_text(
+        json.dumps(
+            [
+                event("raw-event-send"),
+                json.dumps(event("raw-event-delivery")),  # a raw SQS body, as a string
+                json.loads(sns_envelope(json.dumps(bounce_553))),
+            ]
+        )
+    )
+    samples = replay(array)
+    assert by_label(samples, "deliverability_ses_events_total", "event_type") == {
+        "send": 1,
+        "delivery": 1,
+        "bounce": 1,
+    }
+    bounced = by_label(samples, "deliverability_ses_bounced_recipients_total", "category")
+    assert bounced == {"sender_domain_dns": 1}
+    assert by_label(samples, "deliverability_ses_bounced_recipients_total", "status_class") == {
+        "5xx": 1
+    }
+
+
+def test_replay_missing_path_exits_2(tmp_path: Path) -> None:
+    """`replay` of a path that does not exist prints the path and exits 2, with no output."""
+    missing = tmp_path / "nope.jsonl"
+    result = run_cli("replay", str(missing))
+    assert result.returncode == 2
+    assert str(missing) in result.stderr
+    assert result.stdout == ""
+
+
+def test_classify_bounce_cli_553_518(tmp_path: Path) -> None:
+    """`classify-bounce --json` explains a 553 5.1.8 as the sender (MAIL FROM) domain's DNS
+    and exits 0."""
+    result = run_cli(
+        "classify-bounce",
+        BOUNCE_553_518,
+        "--bounce-type",
+        "Permanent",
+        "--status",
+        "5.1.8",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    diagnosis: dict[str, Any] = json.loads(result.stdout)
+    assert diagnosis["category"] == "sender_domain_dns"
+    assert diagnosis["status_class"] == "5xx"
+    assert str(diagnosis["smtp_code"]) == "553"
+    assert diagnosis["enhanced_status"] == "5.1.8"

@@ -1,0 +1,144 @@
+"""The daemon with SES state: moto (SES v1, STS) plus the SESv2 fake, as subprocesses see them.
+
+moto serves SES v1 identities and STS through AWS_ENDPOINT_URL; the SESv2 operations moto
+lacks (GetAccount, the suppression list, recommendations) come from tests/fakes over
+AWS_ENDPOINT_URL_SESV2. DNS comes from `named`. The discovered identity's real tokens are
+checked in DNS without being configured anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import NamedServer, free_port
+from fakes.sesv2_server import Sesv2Fake
+from integration.moto_fixtures import (
+    DUMMY_ENV,
+    Moto,
+    _moto,  # noqa: F401 - a fixture, requested by name
+    _moto_server,  # noqa: F401 - a fixture, requested by name
+)
+from prometheus_client.parser import text_string_to_metric_families
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(name="sesv2")
+def _sesv2() -> Iterator[Sesv2Fake]:
+    fake = Sesv2Fake()
+    fake.account["EnforcementStatus"] = "PROBATION"
+    fake.account["ProductionAccessEnabled"] = False
+    now = time.time()
+    fake.suppress("a@corp.example", "BOUNCE", now - 3600)
+    fake.suppress("b@corp.example", "BOUNCE", now - 86400 * 3)
+    fake.suppress("c@other.example", "COMPLAINT", now - 60)
+    with fake:
+        yield fake
+
+
+def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def test_ses_state_discovery_and_dns_together(moto: Moto, sesv2: Sesv2Fake, named: NamedServer, tmp_path: Path) -> None:
+    """Account state and suppression counts are exported; the SES identity healthy.example is
+    discovered with moto's tokens and its DNS checked with them (they are not in the zone:
+    dkim fails, naming them), and SES's own verdicts join the domain's checks."""
+    ses = moto.client("ses")
+    ses.verify_domain_identity(Domain="healthy.example")
+    ses.verify_domain_dkim(Domain="healthy.example")
+    port = free_port()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+[server]
+listen_address = "127.0.0.1:{port}"
+[resolver]
+nameservers = ["{named.nameserver}"]
+timeout_seconds = 0.5
+max_queries_per_second = 0
+[aws]
+api_calls_per_second = 50
+interval_seconds = 60
+recommendations = true
+[[aws.accounts]]
+name = "prod"
+regions = ["us-east-1"]
+"""
+    )
+    env = {
+        **os.environ,
+        **DUMMY_ENV,
+        "AWS_ENDPOINT_URL": moto.endpoint,
+        "AWS_ENDPOINT_URL_SESV2": sesv2.endpoint,
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    with (tmp_path / "daemon.log").open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "exporter", "run", "--config", str(config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        samples: dict = {}
+        while time.monotonic() < deadline:
+            try:
+                samples = scrape(port)
+            except OSError:
+                samples = {}
+            dkim = [v for (n, labels), v in samples.items() if n == "deliverability_check_status"
+                    and dict(labels).get("domain") == "healthy.example" and dict(labels).get("check") == "dkim"]
+            if dkim and ("deliverability_ses_suppressed_destinations", (("aws_account_id", "123456789012"), ("aws_region", "us-east-1"), ("reason", "BOUNCE"))) in samples:
+                break
+            assert process.poll() is None, (tmp_path / "daemon.log").read_text()[-3000:]
+            time.sleep(0.2)
+        else:
+            seen = sorted(k for k in samples if "suppress" in k[0] or "check_status" in k[0])
+            pytest.fail(f"SES and DNS results did not appear: {seen}")
+        acct = (("aws_account_id", "123456789012"), ("aws_region", "us-east-1"))
+        assert samples[("deliverability_ses_enforcement_status", (*acct, ("status", "PROBATION")))] == 1
+        assert samples[("deliverability_ses_enforcement_status", (*acct, ("status", "HEALTHY")))] == 0
+        assert samples[("deliverability_ses_production_access_enabled", acct)] == 0
+        assert samples[("deliverability_ses_suppressed_destinations", (*acct, ("reason", "BOUNCE")))] == 2
+        assert samples[("deliverability_ses_suppressed_destinations", (*acct, ("reason", "COMPLAINT")))] == 1
+        assert samples[("deliverability_ses_suppressed_destinations_recent", acct)] == 2
+        assert samples[("deliverability_ses_domain_identities", acct)] == 1
+        routed = ("deliverability_ses_feedback_routed", (*acct, ("feedback_type", "bounce"), ("identity", "healthy.example"), ("path", "email_only")))
+        assert samples[routed] == 0
+
+        def status(check: str) -> str:
+            for (name, labels), value in samples.items():
+                d = dict(labels)
+                if name == "deliverability_check_status" and d["domain"] == "healthy.example" and d["check"] == check and value == 1:
+                    return d["status"]
+            return "absent"
+
+        assert status("dkim") == "fail"  # moto's tokens are not published in the zone
+        assert status("mx") == "pass"  # the DNS checks ran for a domain nobody configured
+        assert status("ses_identity_verified") == "pass"
+        assert status("ses_feedback_routing") == "fail"
+        assert samples[("deliverability_collector_up", (("collector", "ses:prod:us-east-1"),))] == 1
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)

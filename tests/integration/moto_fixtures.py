@@ -1,0 +1,281 @@
+"""moto in server mode (real HTTP on loopback) and realistic SES event bodies.
+
+Not a conftest: the event-pipeline tests import what they use from here by name.
+One `ThreadedMotoServer` per session on a free port; every test resets its state with
+``POST /moto-api/reset`` and gets dummy credentials through the environment.
+
+The event bodies are built from the real payloads in tests/data/ses-events/ (copied from
+the shared corpus, see the README there): only ids, recipients and diagnostic codes are
+changed, so each test can make distinct events without inventing new shapes.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config as BotoConfig
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "ses-events"
+REGION = "us-east-1"
+DUMMY_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+# --------------------------------------------------------------------------- moto server
+
+
+@dataclass
+class Moto:
+    """A running moto server and helpers over its SQS/SNS APIs."""
+
+    endpoint: str
+    _clients: dict[str, Any] = field(default_factory=dict)
+
+    def client(self, service: str, **config: Any) -> Any:
+        """A boto3 client for moto (one shared per service unless ``config`` is given)."""
+        if not config and service in self._clients:
+            return self._clients[service]
+        made = boto3.session.Session().client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            config=BotoConfig(connect_timeout=5, read_timeout=30, **config),
+        )
+        if not config:
+            self._clients[service] = made
+        return made
+
+    def reset(self) -> None:
+        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+
+    def create_queue(
+        self,
+        name: str,
+        *,
+        dead_letter_arn: str | None = None,
+        max_receive_count: int = 2,
+        visibility_timeout: int | None = None,
+    ) -> tuple[str, str]:
+        """Create a queue; returns (url, arn)."""
+        sqs = self.client("sqs")
+        attributes: dict[str, str] = {}
+        if visibility_timeout is not None:
+            attributes["VisibilityTimeout"] = str(visibility_timeout)
+        if dead_letter_arn is not None:
+            attributes["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": max_receive_count}
+            )
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        return url, arn
+
+    def depth(self, url: str) -> tuple[int, int]:
+        """(visible, in flight) messages of a queue."""
+        attributes = self.client("sqs").get_queue_attributes(
+            QueueUrl=url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+            ],
+        )["Attributes"]
+        return (
+            int(attributes["ApproximateNumberOfMessages"]),
+            int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+        )
+
+    def send_bodies(self, url: str, bodies: list[str]) -> None:
+        sqs = self.client("sqs")
+        for start in range(0, len(bodies), 10):
+            chunk = bodies[start : start + 10]
+            response = sqs.send_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "MessageBody": body} for i, body in enumerate(chunk)],
+            )
+            assert not response.get("Failed"), response.get("Failed")
+
+    def take_all(self, url: str, *, max_polls: int = 20) -> list[dict[str, Any]]:
+        """Receive and delete every message of a queue (e.g. to read a DLQ); bounded."""
+        sqs = self.client("sqs")
+        taken: list[dict[str, Any]] = []
+        for _ in range(max_polls):
+            messages = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=0,
+                MessageSystemAttributeNames=["ApproximateReceiveCount"],
+            ).get("Messages", [])
+            if not messages:
+                break
+            taken.extend(messages)
+            sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(messages)
+                ],
+            )
+        return taken
+
+    def sns_topic_to_queue(self, topic: str, queue_arn: str, *, raw: bool) -> str:
+        """An SNS topic with the queue subscribed (raw delivery on or off); returns its ARN."""
+        sns = self.client("sns")
+        topic_arn = sns.create_topic(Name=topic)["TopicArn"]
+        attributes = {"RawMessageDelivery": "true"} if raw else {}
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes=attributes)
+        return topic_arn
+
+
+def start_moto_server() -> tuple[Any, str]:
+    """A ThreadedMotoServer on a free loopback port; returns (server, endpoint URL)."""
+    from moto.server import ThreadedMotoServer  # noqa: PLC0415 - slow import, only when used
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per request
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    return server, f"http://{host}:{port}"
+
+
+@pytest.fixture(name="moto_server", scope="session")
+def _moto_server() -> Iterator[str]:
+    """One moto server for the session; yields its endpoint URL."""
+    server, endpoint = start_moto_server()
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture(name="moto")
+def _moto(moto_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Moto:
+    """A freshly reset moto, dummy credentials in the environment, no AWS config files."""
+    for key, value in DUMMY_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    moto = Moto(moto_server)
+    moto.reset()
+    return moto
+
+
+def wait_until(predicate: Any, what: str, timeout: float = 10.0, interval: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+
+# --------------------------------------------------------------------------- SES events
+
+
+def corpus(name: str) -> dict[str, Any]:
+    """A payload from tests/data/ses-events/ (a fresh copy: mutate freely)."""
+    return json.loads((DATA / f"{name}.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def new_message_id() -> str:
+    return f"0100{uuid.uuid4().hex[:12]}-{uuid.uuid4()}-000000"
+
+
+def event(
+    name: str,
+    *,
+    message_id: str | None = None,
+    recipients: list[str] | None = None,
+    from_domain: str | None = None,
+) -> dict[str, Any]:
+    """A corpus event with a new SES message id (and optionally new recipients/sender)."""
+    document = copy.deepcopy(corpus(name))
+    mail = document["mail"]
+    mail["messageId"] = message_id or new_message_id()
+    if recipients is not None:
+        mail["destination"] = list(recipients)
+        section = document.get("delivery")
+        if isinstance(section, dict) and "recipients" in section:
+            section["recipients"] = list(recipients)
+        for key, field in (
+            ("bounce", "bouncedRecipients"),
+            ("complaint", "complainedRecipients"),
+            ("deliveryDelay", "delayedRecipients"),
+        ):
+            if key in document:
+                template = document[key][field][0]
+                document[key][field] = [{**template, "emailAddress": r} for r in recipients]
+    if from_domain is not None:
+        mail["source"] = f"noreply@{from_domain}"
+        if "tags" in mail:
+            mail["tags"]["ses:from-domain"] = [from_domain]
+    return document
+
+
+def bounce(
+    name: str = "raw-event-bounce-permanent-general",
+    *,
+    bounce_type: str,
+    bounce_subtype: str,
+    status: str,
+    diagnostic_code: str,
+    recipients: list[str] | None = None,
+    from_domain: str | None = None,
+) -> dict[str, Any]:
+    """A corpus bounce with its type, sub-type, DSN status and diagnostic code replaced."""
+    document = event(name, recipients=recipients, from_domain=from_domain)
+    section = document["bounce"]
+    section["bounceType"] = bounce_type
+    section["bounceSubType"] = bounce_subtype
+    for recipient in section["bouncedRecipients"]:
+        recipient["status"] = status
+        recipient["diagnosticCode"] = diagnostic_code
+    return document
+
+
+def sns_envelope(message: str, *, message_id: str | None = None) -> str:
+    """An SNS Notification envelope as SNS delivers it to SQS (pretty-printed, sorted keys)."""
+    envelope = {
+        "Type": "Notification",
+        "MessageId": message_id or str(uuid.uuid4()),
+        "TopicArn": "arn:aws:sns:us-east-1:123456789012:ses-events",
+        "Subject": "Amazon SES Email Event Notification",
+        "Message": message,
+        "Timestamp": "2026-11-23T09:00:00.000Z",
+        "SignatureVersion": "1",
+        "Signature": "EXAMPLE",
+        "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-x.pem",
+        "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
+    }
+    return json.dumps(envelope, indent=2, sort_keys=True, separators=(",", " : "))
+
+
+def corpus_text(name: str) -> str:
+    """A corpus file's exact bytes, as text (for bodies sent unchanged)."""
+    return (DATA / f"{name}.json").read_text(encoding="utf-8")
+
+
+SES_SETUP_TEXT = "Successfully validated SNS topic for Amazon SES event publishing."
+BOUNCE_553_518 = "smtp; 553 5.1.8 <noreply@example.com>: Sender address rejected: Domain not found"
+BOUNCE_452_422 = (
+    "smtp; 452-4.2.2 The email account that you tried to reach is over quota. Please direct\n"
+    "452 4.2.2 the recipient to https://support.google.com/mail/?p=OverQuotaTemp - gsmtp"
+)
