@@ -115,7 +115,7 @@ class SqsConsumer:
         while not self._stop.is_set():
             try:
                 ok = self.poll_once()
-            except Exception:  # noqa: BLE001 - a bug must not silently stop the consumer
+            except Exception:
                 log.exception("sqs poller failed; retrying", queue=self._name)
                 self._stats.update(self._name, up=False, last_error="internal_error")
                 ok = False

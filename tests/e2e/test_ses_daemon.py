@@ -54,7 +54,9 @@ def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
-def test_ses_state_discovery_and_dns_together(moto: Moto, sesv2: Sesv2Fake, named: NamedServer, tmp_path: Path) -> None:
+def test_ses_state_discovery_and_dns_together(
+    moto: Moto, sesv2: Sesv2Fake, named: NamedServer, tmp_path: Path
+) -> None:
     """Account state and suppression counts are exported; the SES identity healthy.example is
     discovered with moto's tokens and its DNS checked with them (they are not in the zone:
     dkim fails, naming them), and SES's own verdicts join the domain's checks."""
@@ -104,9 +106,25 @@ regions = ["us-east-1"]
                 samples = scrape(port)
             except OSError:
                 samples = {}
-            dkim = [v for (n, labels), v in samples.items() if n == "deliverability_check_status"
-                    and dict(labels).get("domain") == "healthy.example" and dict(labels).get("check") == "dkim"]
-            if dkim and ("deliverability_ses_suppressed_destinations", (("aws_account_id", "123456789012"), ("aws_region", "us-east-1"), ("reason", "BOUNCE"))) in samples:
+            dkim = [
+                v
+                for (n, labels), v in samples.items()
+                if n == "deliverability_check_status"
+                and dict(labels).get("domain") == "healthy.example"
+                and dict(labels).get("check") == "dkim"
+            ]
+            if (
+                dkim
+                and (
+                    "deliverability_ses_suppressed_destinations",
+                    (
+                        ("aws_account_id", "123456789012"),
+                        ("aws_region", "us-east-1"),
+                        ("reason", "BOUNCE"),
+                    ),
+                )
+                in samples
+            ):
                 break
             assert process.poll() is None, (tmp_path / "daemon.log").read_text()[-3000:]
             time.sleep(0.2)
@@ -114,20 +132,46 @@ regions = ["us-east-1"]
             seen = sorted(k for k in samples if "suppress" in k[0] or "check_status" in k[0])
             pytest.fail(f"SES and DNS results did not appear: {seen}")
         acct = (("aws_account_id", "123456789012"), ("aws_region", "us-east-1"))
-        assert samples[("deliverability_ses_enforcement_status", (*acct, ("status", "PROBATION")))] == 1
-        assert samples[("deliverability_ses_enforcement_status", (*acct, ("status", "HEALTHY")))] == 0
+        assert (
+            samples[("deliverability_ses_enforcement_status", (*acct, ("status", "PROBATION")))]
+            == 1
+        )
+        assert (
+            samples[("deliverability_ses_enforcement_status", (*acct, ("status", "HEALTHY")))] == 0
+        )
         assert samples[("deliverability_ses_production_access_enabled", acct)] == 0
-        assert samples[("deliverability_ses_suppressed_destinations", (*acct, ("reason", "BOUNCE")))] == 2
-        assert samples[("deliverability_ses_suppressed_destinations", (*acct, ("reason", "COMPLAINT")))] == 1
+        assert (
+            samples[("deliverability_ses_suppressed_destinations", (*acct, ("reason", "BOUNCE")))]
+            == 2
+        )
+        assert (
+            samples[
+                ("deliverability_ses_suppressed_destinations", (*acct, ("reason", "COMPLAINT")))
+            ]
+            == 1
+        )
         assert samples[("deliverability_ses_suppressed_destinations_recent", acct)] == 2
         assert samples[("deliverability_ses_domain_identities", acct)] == 1
-        routed = ("deliverability_ses_feedback_routed", (*acct, ("feedback_type", "bounce"), ("identity", "healthy.example"), ("path", "email_only")))
+        routed = (
+            "deliverability_ses_feedback_routed",
+            (
+                *acct,
+                ("feedback_type", "bounce"),
+                ("identity", "healthy.example"),
+                ("path", "email_only"),
+            ),
+        )
         assert samples[routed] == 0
 
         def status(check: str) -> str:
             for (name, labels), value in samples.items():
                 d = dict(labels)
-                if name == "deliverability_check_status" and d["domain"] == "healthy.example" and d["check"] == check and value == 1:
+                if (
+                    name == "deliverability_check_status"
+                    and d["domain"] == "healthy.example"
+                    and d["check"] == check
+                    and value == 1
+                ):
                     return d["status"]
             return "absent"
 
