@@ -1,0 +1,277 @@
+"""One measurement in a fresh process, so its peak RSS is its own (run by dns_cycle.py).
+
+Modes:
+- ``exporter``: one full check cycle (``check_domains``) of the first N synthetic domains;
+  checks every verdict against the generated mix and dumps the distinct questions asked.
+- ``floor-resolver``: the same questions through ``dns.asyncresolver`` (the bare loop).
+- ``floor-udp``: the same questions as pre-built messages through ``dns.asyncquery.udp``.
+
+Writes one JSON object to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import gc
+import json
+import os
+import resource
+import sys
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import dns.asyncquery
+import dns.asyncresolver
+import dns.exception
+import dns.message
+import dns.rcode
+import dns.resolver
+from dns_zonegen import REGION, expected_report, generate
+
+EDNS_PAYLOAD = 1232  # what exporter.sources.dns sends, so the floors put the same bytes on the wire
+MAX_MISMATCHES_SHOWN = 10
+T = TypeVar("T")
+GC_STATS: dict[str, Any] = {}  # of the last _timed run
+
+
+def _rss_now_kib() -> int:
+    with Path("/proc/self/statm").open(encoding="ascii") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def _peak_rss_kib() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+
+
+class _GcTimer:
+    """Total time spent in the cyclic garbage collector, and collections per generation."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.collections = [0, 0, 0]
+        self._start = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._start
+            self.collections[info["generation"]] += 1
+
+
+def _timed(make: Callable[[], Awaitable[T]], profile_path: str | None) -> tuple[T, float, float]:
+    """Run ``make()`` in a fresh event loop: (result, wall s, CPU s), optionally profiled."""
+    profiler = cProfile.Profile() if profile_path else None
+    gc_timer = _GcTimer()
+    gc.callbacks.append(gc_timer)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
+
+    results: list[T] = []
+
+    async def main() -> None:
+        # Return nothing from the top-level coroutine. On the main thread, Python 3.11's
+        # asyncio.run ends with signal.getsignal(SIGINT), which formats the repr of its
+        # handler, a partial holding the main task, whose repr includes repr(result): the
+        # whole DnsCycleResult (tens of MB at 10,000 domains, counted in peak RSS and wall
+        # time). The daemon runs cycles on a scheduler thread, where asyncio.run installs
+        # no SIGINT handler, so it never pays that.
+        results.append(await make())
+
+    asyncio.run(main())
+    result = results[0]
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    if profiler is not None and profile_path:
+        profiler.disable()
+        profiler.dump_stats(profile_path)
+    gc.callbacks.remove(gc_timer)
+    GC_STATS.update(gc_s=gc_timer.seconds, gc_collections=gc_timer.collections)
+    return result, wall, cpu
+
+
+def run_exporter(args: argparse.Namespace) -> dict[str, Any]:
+    # Imported here so the floor processes never load the exporter (their RSS stays bare).
+    from exporter.dns_cycle import DnsCycleResult, check_domains  # noqa: PLC0415
+    from exporter.model import DomainTarget  # noqa: PLC0415
+    from exporter.sources.dns import DnsClient  # noqa: PLC0415
+
+    domains = generate(args.domains, args.seed)
+    targets = [
+        DomainTarget(name=d.name, mail_from=d.mail_from, dkim_tokens=d.tokens, region=REGION)
+        for d in domains
+    ]
+    clients: list[DnsClient] = []
+
+    async def cycle() -> DnsCycleResult:
+        # Built inside the loop: the client's semaphore belongs to this run's loop.
+        client = DnsClient(
+            nameservers=[("127.0.0.1", args.port)],
+            timeout=2.0,
+            attempts=2,
+            concurrency=args.concurrency,
+            max_queries_per_second=0,
+        )
+        clients.append(client)
+        return await check_domains(targets, client, workers=args.concurrency)
+
+    rss_before = _rss_now_kib()
+    result, wall, cpu = _timed(cycle, args.profile)
+    peak = _peak_rss_kib()
+    rss_after = _rss_now_kib()
+    client = clients[0]
+
+    statuses: Counter[str] = Counter()
+    mismatches: list[str] = []
+    by_name = {d.name: d for d in domains}
+    for report in result.reports:
+        got = {c.check: c.status.value for c in report.checks}
+        statuses.update(f"{check}={status}" for check, status in got.items())
+        want = expected_report(by_name[report.domain])
+        got_all = {
+            "checks": got,
+            "mail_from_resolvable": report.mail_from_resolvable,
+            "dmarc_policy_level": report.dmarc_policy_level,
+            "spf_dns_lookups": report.spf_dns_lookups,
+        }
+        if got_all != want:
+            detail = [f"{c.check}={c.status.value} ({c.summary})" for c in report.checks]
+            mismatches.append(
+                f"{report.domain} [{by_name[report.domain].kind}]: want {want}, got "
+                f"{got_all}; {detail}"
+            )
+    if len(result.reports) != len(targets):
+        mismatches.append(f"{len(result.reports)} reports for {len(targets)} targets")
+
+    # DnsClient keeps each resolved (name, rdtype) in the private dict `_done`; reading it is
+    # fine for a benchmark: it is exactly the set of distinct questions the cycle asked.
+    questions = sorted(client._done)  # noqa: SLF001
+    Path(args.questions_out).write_text(json.dumps(questions), encoding="ascii")
+    return {
+        "mode": "exporter",
+        "domains": args.domains,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "domains_per_s": args.domains / wall,
+        **GC_STATS,
+        "queries_sent": client.queries_sent,
+        "responses": client.responses,
+        "distinct_questions": len(questions),
+        "rss_before_kib": rss_before,
+        "rss_after_kib": rss_after,
+        "peak_rss_kib": peak,
+        "statuses": dict(sorted(statuses.items())),
+        "mismatch_count": len(mismatches),
+        "mismatches": mismatches[:MAX_MISMATCHES_SHOWN],
+    }
+
+
+def _load_questions(path: str) -> list[tuple[str, str]]:
+    return [(name, rdtype) for name, rdtype in json.loads(Path(path).read_text(encoding="ascii"))]
+
+
+async def _resolver_loop(
+    questions: list[tuple[str, str]], port: int, concurrency: int
+) -> Counter[str]:
+    resolver = dns.asyncresolver.Resolver(configure=False)
+    resolver.nameservers = ["127.0.0.1"]
+    resolver.port = port
+    resolver.lifetime = 2.0
+    resolver.use_edns(0, 0, EDNS_PAYLOAD)
+    semaphore = asyncio.Semaphore(concurrency)
+    outcomes: Counter[str] = Counter()
+
+    async def one(name: str, rdtype: str) -> None:
+        async with semaphore:
+            try:
+                await resolver.resolve(name, rdtype)
+            except dns.resolver.NXDOMAIN:
+                outcomes["nxdomain"] += 1
+            except dns.resolver.NoAnswer:
+                outcomes["nodata"] += 1
+            except dns.exception.DNSException as error:
+                outcomes[f"error:{type(error).__name__}"] += 1
+            else:
+                outcomes["records"] += 1
+
+    await asyncio.gather(*(one(name, rdtype) for name, rdtype in questions))
+    return outcomes
+
+
+async def _udp_loop(
+    messages: Sequence[dns.message.Message], port: int, concurrency: int
+) -> Counter[str]:
+    semaphore = asyncio.Semaphore(concurrency)
+    outcomes: Counter[str] = Counter()
+
+    async def one(query: dns.message.Message) -> None:
+        async with semaphore:
+            try:
+                response = await dns.asyncquery.udp(query, "127.0.0.1", timeout=2.0, port=port)
+            except dns.exception.DNSException as error:
+                outcomes[f"error:{type(error).__name__}"] += 1
+            else:
+                outcomes[dns.rcode.to_text(response.rcode()).lower()] += 1
+
+    await asyncio.gather(*(one(m) for m in messages))
+    return outcomes
+
+
+def run_floor(args: argparse.Namespace) -> dict[str, Any]:
+    questions = _load_questions(args.questions)
+    if args.mode == "floor-resolver":
+
+        def make() -> Awaitable[Counter[str]]:
+            return _resolver_loop(questions, args.port, args.concurrency)
+
+    else:
+        messages = [
+            dns.message.make_query(name, rdtype, use_edns=0, payload=EDNS_PAYLOAD)
+            for name, rdtype in questions
+        ]
+
+        def make() -> Awaitable[Counter[str]]:
+            return _udp_loop(messages, args.port, args.concurrency)
+
+    rss_before = _rss_now_kib()
+    outcomes, wall, cpu = _timed(make, args.profile)
+    return {
+        "mode": args.mode,
+        "domains": args.domains,
+        "questions": len(questions),
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "questions_per_s": len(questions) / wall,
+        **GC_STATS,
+        "domains_per_s": args.domains / wall,
+        "rss_before_kib": rss_before,
+        "peak_rss_kib": _peak_rss_kib(),
+        "outcomes": dict(sorted(outcomes.items())),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("mode", choices=["exporter", "floor-resolver", "floor-udp"])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--domains", type=int, required=True)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--questions", help="floor modes: the exporter's question dump")
+    parser.add_argument("--questions-out", help="exporter mode: where to dump its questions")
+    parser.add_argument("--profile", help="write cProfile stats of the measured part here")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    result = run_exporter(args) if args.mode == "exporter" else run_floor(args)
+    Path(args.out).write_text(json.dumps(result, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
