@@ -121,6 +121,11 @@ def _ses_metrics(snap: Snapshot) -> Iterator[Metric]:
         )
     }
 
+    api_errors = metrics.SES_API_ERRORS.counter()
+    for result in sorted(snap.ses.values(), key=lambda r: r.key):
+        for (part, code), count in sorted(result.error_counts.items()):
+            api_errors.add_metric([result.account_id, result.region, part, code], count)
+    yield api_errors
     for result in sorted(snap.ses.values(), key=lambda r: r.key):
         _ses_region_metrics(
             result, lambda spec, labels, value: gauges[spec.name].add_metric(labels, value)

@@ -546,12 +546,15 @@ class _Validator:
                 r"^arn:aws[a-z-]*:iam::\d{12}:role/.+", role_arn
             ):
                 self.add(f"{key}.role_arn", f"{role_arn!r} is not an IAM role ARN")
+            external_id = self.string(f"{key}.external_id", item)
+            if external_id is not None and not 2 <= len(external_id) <= 1224:  # noqa: PLR2004 - STS limits
+                self.add(f"{key}.external_id", "must be 2 to 1224 characters (an STS limit)")
             accounts.append(
                 AwsAccountConfig(
                     name=name,
                     regions=tuple(regions),
                     role_arn=role_arn,
-                    external_id=self.string(f"{key}.external_id", item),
+                    external_id=external_id,
                 )
             )
         return tuple(accounts)

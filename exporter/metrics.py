@@ -368,6 +368,13 @@ SES_SUPPRESSED_DOMAINS = MetricSpec(
     (*_ACCT, "recipient_domain"),
 )
 
+SES_API_ERRORS = MetricSpec(
+    "deliverability_ses_api_errors_total",
+    "counter",
+    "Failed SES collection parts by AWS error code (ThrottlingException, AccessDenied, "
+    "EndpointConnectionError, ...); the part keeps its last good values meanwhile.",
+    (*_ACCT, "part", "error"),
+)
 _CRED = ("credential", "iam_user", "access_key_id")
 IAM_KEY_ACTIVE = MetricSpec(
     "deliverability_iam_access_key_active",
@@ -451,6 +458,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     SES_SUPPRESSED,
     SES_SUPPRESSED_RECENT,
     SES_SUPPRESSED_DOMAINS,
+    SES_API_ERRORS,
     IAM_KEY_ACTIVE,
     IAM_KEY_CREATED,
     IAM_KEY_LAST_USED,

@@ -53,6 +53,7 @@ class SesRegionResult:
     complaint_ratio: float | None = None
     recommendations: dict[tuple[str, str], int] | None = None
     errors: dict[str, str] = field(default_factory=dict)  # part -> AWS error code, this run
+    error_counts: dict[tuple[str, str], int] = field(default_factory=dict)  # since start
     disabled: frozenset[str] = frozenset()
 
     @property
@@ -117,8 +118,15 @@ class SesRegionCollector:
                     changes["bounce_ratio"], changes["complaint_ratio"] = value
                 else:
                     changes[part] = value
+        counts = dict(self.result.error_counts)
+        for part, code in run.errors.items():
+            counts[(part, code)] = counts.get((part, code), 0) + 1
         self.result = replace(
-            self.result, errors=run.errors, disabled=frozenset(run.disabled), **changes
+            self.result,
+            errors=run.errors,
+            error_counts=counts,
+            disabled=frozenset(run.disabled),
+            **changes,
         )
         return self.result
 

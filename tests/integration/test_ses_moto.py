@@ -150,6 +150,21 @@ def test_collector_keeps_last_values_and_disables_denied_optional_parts(moto: Mo
     assert [i.identity for i in first.identities or ()] == ["kept.example"]
     assert "recommendations" in first.disabled
     assert not first.ok
+    second = collector.run()
+    assert second.identities == first.identities  # kept (rediscovery is not due yet)
+    assert second.error_counts[("account", first.errors["account"])] == 2
+
+
+def test_assumed_role_account(moto: Moto, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another account through AssumeRole: the role's account id labels its metrics."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto.endpoint)
+    role = "arn:aws:iam::210987654321:role/ses-deliverability-exporter"
+    collector = build_region_collector(
+        AwsAccountConfig(name="other", regions=("eu-west-1",), role_arn=role, external_id="ses-exporter"),
+        "eu-west-1",
+        AwsConfig(),
+    )
+    assert collector.result.account_id == "210987654321"
 
 
 def test_build_region_collector_reads_the_account_id(
