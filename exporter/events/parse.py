@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -271,7 +271,7 @@ def _build_event(
         raise _BadFieldError("timestamp is not a string")
     raw_tags = mail.get("tags")
     tags: dict[str, Any] = raw_tags if isinstance(raw_tags, dict) else {}
-    event = SesEvent(
+    return SesEvent(
         event_type=event_type,
         message_id=message_id,
         timestamp=parse_timestamp(timestamp_text),
@@ -282,22 +282,21 @@ def _build_event(
         envelope_id=envelope_id,
         feedback_id=_str(section, "feedbackId"),
         recipients_digest=_addresses_digest(event_type, section, mail),
+        bounce_type=_str(section, "bounceType") if event_type == "bounce" else None,
+        bounce_subtype=_str(section, "bounceSubType") if event_type == "bounce" else None,
+        feedback_type=(
+            _str(section, "complaintFeedbackType") if event_type == "complaint" else None
+        ),
+        delay_type=_str(section, "delayType") if event_type == "delivery_delay" else None,
+        processing_seconds=_processing_seconds(section) if event_type == "delivery" else None,
     )
-    if event_type == "bounce":
-        return replace(
-            event,
-            bounce_type=_str(section, "bounceType"),
-            bounce_subtype=_str(section, "bounceSubType"),
-        )
-    if event_type == "complaint":
-        return replace(event, feedback_type=_str(section, "complaintFeedbackType"))
-    if event_type == "delivery_delay":
-        return replace(event, delay_type=_str(section, "delayType"))
-    if event_type == "delivery":
-        millis = section.get("processingTimeMillis")
-        if isinstance(millis, int | float) and not isinstance(millis, bool) and millis >= 0:
-            return replace(event, processing_seconds=millis / 1000.0)
-    return event
+
+
+def _processing_seconds(section: dict[str, Any]) -> float | None:
+    millis = section.get("processingTimeMillis")
+    if isinstance(millis, int | float) and not isinstance(millis, bool) and millis >= 0:
+        return millis / 1000.0
+    return None
 
 
 def _str(section: dict[str, Any], key: str) -> str | None:
