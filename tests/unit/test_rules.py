@@ -1,0 +1,529 @@
+"""The shipped alert and recording rules, proven with promtool: each alert fires where it
+should and stays quiet where it must not.
+
+The cases are a table here; the test writes promtool's unit-test file from it and runs
+`promtool test rules` against a copy of the rules whose annotations are dropped (promtool
+compares annotations verbatim, and the expressions and `for:` are what the table pins).
+The annotations themselves are checked statically below, and one case renders them for real.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+RULES = ROOT / "rules" / "ses-deliverability.rules.yml"
+RUNBOOKS = ROOT / "docs" / "runbooks.md"
+JOB = {"job": "ses-deliverability-exporter", "instance": "exporter:10190"}
+
+
+def s(name: str, values: str, **labels: str) -> dict[str, str]:
+    """One input series in promtool's notation, with the scrape labels added."""
+    all_labels = {**JOB, **labels}
+    inner = ",".join(f'{k}="{v}"' for k, v in sorted(all_labels.items()))
+    return {"series": f"{name}{{{inner}}}", "values": values}
+
+
+def job_only(**labels: str) -> dict[str, str]:
+    return {"job": JOB["job"], **labels}
+
+
+def with_job(**labels: str) -> dict[str, str]:
+    return {**JOB, **labels}
+
+
+STATUS = "deliverability_check_status"
+BOUNCED = "deliverability_ses_bounced_recipients_total"
+SENT = "deliverability_ses_sent_recipients_total"
+ACCT = {"aws_account_id": "123456789012", "aws_region": "us-east-1"}
+RCPT = {"recipient_provider": "google", "sending_domain": "shop.example"}
+PERM = {
+    "bounce_type": "Permanent",
+    "bounce_subtype": "General",
+    "status_class": "5xx",
+    "category": "recipient_unknown",
+}
+
+# (alert, eval time, series that fire it, labels it fires with, series where it must not fire)
+CASES: list[tuple[str, str, list[dict[str, str]], dict[str, str], list[dict[str, str]]]] = [
+    (
+        "DeliverabilityMailFromUnresolvable",
+        "20m",
+        [
+            s(
+                "deliverability_mail_from_resolvable",
+                "0x30",
+                domain="a.example",
+                mail_from_domain="mail.a.example",
+            )
+        ],
+        with_job(domain="a.example", mail_from_domain="mail.a.example", severity="critical"),
+        [
+            s(
+                "deliverability_mail_from_resolvable",
+                "1x10 0x5 1x15",
+                domain="a.example",
+                mail_from_domain="mail.a.example",
+            )
+        ],
+    ),
+    (
+        "DeliverabilityDkimBroken",
+        "20m",
+        [s(STATUS, "1x30", domain="a.example", check="dkim", status="fail")],
+        with_job(domain="a.example", check="dkim", status="fail", severity="critical"),
+        [
+            s(STATUS, "0x30", domain="a.example", check="dkim", status="fail"),
+            s(STATUS, "1x30", domain="a.example", check="dkim", status="unknown"),
+        ],
+    ),
+    (
+        "DeliverabilityDmarcMissingOrInvalid",
+        "20m",
+        [s(STATUS, "1x30", domain="a.example", check="dmarc", status="fail")],
+        with_job(domain="a.example", check="dmarc", status="fail", severity="warning"),
+        [s(STATUS, "1x30", domain="a.example", check="dmarc", status="warn")],
+    ),
+    (
+        "DeliverabilityDmarcPolicyWeakened",
+        "140m",
+        [s("deliverability_dmarc_policy_level", "2x100 0x60", domain="a.example")],
+        with_job(domain="a.example", severity="warning"),
+        [s("deliverability_dmarc_policy_level", "0x100 2x60", domain="a.example")],
+    ),
+    (
+        "DeliverabilitySpfPermerror",
+        "20m",
+        [s(STATUS, "1x30", domain="a.example", check="mail_from_spf", status="fail")],
+        with_job(domain="a.example", check="mail_from_spf", status="fail", severity="critical"),
+        [s(STATUS, "1x30", domain="a.example", check="spf", status="unknown")],
+    ),
+    (
+        "DeliverabilityCheckFailing",
+        "30m",
+        [s(STATUS, "1x40", domain="a.example", check="mx", status="fail")],
+        with_job(domain="a.example", check="mx", status="fail", severity="warning"),
+        [s(STATUS, "1x40", domain="a.example", check="dkim", status="fail")],
+    ),
+    (
+        "SESAccountUnderReview",
+        "10m",
+        [s("deliverability_ses_enforcement_status", "1x20", status="PROBATION", **ACCT)],
+        with_job(status="PROBATION", severity="critical", **ACCT),
+        [s("deliverability_ses_enforcement_status", "0x20", status="PROBATION", **ACCT)],
+    ),
+    (
+        "SESAccountSendingPaused",
+        "2m",
+        [s("deliverability_ses_enforcement_status", "1x5", status="SHUTDOWN", **ACCT)],
+        with_job(status="SHUTDOWN", severity="critical", **ACCT),
+        [s("deliverability_ses_enforcement_status", "1x5", status="HEALTHY", **ACCT)],
+    ),
+    (
+        "SESSendingDisabled",
+        "20m",
+        [s("deliverability_ses_sending_enabled", "0x30", **ACCT)],
+        with_job(severity="critical", **ACCT),
+        [s("deliverability_ses_sending_enabled", "1x30", **ACCT)],
+    ),
+    (
+        "SESProductionAccessLost",
+        "90m",
+        [s("deliverability_ses_production_access_enabled", "1x60 0x40", **ACCT)],
+        with_job(severity="critical", **ACCT),
+        [s("deliverability_ses_production_access_enabled", "0x100", **ACCT)],  # always sandbox
+    ),
+    (
+        "SESBounceRateHigh",
+        "100m",
+        [
+            s(SENT, "0+100x120", recipient_domain="gmail.com", **RCPT),
+            s(BOUNCED, "0+3x120", recipient_domain="gmail.com", **RCPT, **PERM),
+        ],
+        job_only(severity="warning"),
+        [
+            s(SENT, "0+100x120", recipient_domain="gmail.com", **RCPT),
+            s(BOUNCED, "0+1x120", recipient_domain="gmail.com", **RCPT, **PERM),
+            # On-account suppression-list bounces do not count toward SES's bounce rate.
+            s(
+                BOUNCED,
+                "0+5x120",
+                recipient_domain="gmail.com",
+                **RCPT,
+                **{**PERM, "bounce_subtype": "OnAccountSuppressionList"},
+            ),
+        ],
+    ),
+    (
+        "SESBounceRateCritical",
+        "100m",
+        [
+            s(SENT, "0+100x120", recipient_domain="gmail.com", **RCPT),
+            s(BOUNCED, "0+5x120", recipient_domain="gmail.com", **RCPT, **PERM),
+        ],
+        job_only(severity="critical"),
+        [
+            s(SENT, "0+100x120", recipient_domain="gmail.com", **RCPT),
+            s(BOUNCED, "0+3x120", recipient_domain="gmail.com", **RCPT, **PERM),
+        ],
+    ),
+    (
+        "SESComplaintRateHigh",
+        "100m",
+        [
+            s(SENT, "0+100x120", recipient_domain="yahoo.com", **RCPT),
+            s(
+                "deliverability_ses_complained_recipients_total",
+                "0+0.1x120",
+                recipient_domain="yahoo.com",
+                feedback_type="abuse",
+                **RCPT,
+            ),
+        ],
+        job_only(severity="warning"),
+        [
+            # The same ratio on too little volume stays quiet (minimum-volume guard).
+            s(SENT, "0+10x120", recipient_domain="yahoo.com", **RCPT),
+            s(
+                "deliverability_ses_complained_recipients_total",
+                "0+0.01x120",
+                recipient_domain="yahoo.com",
+                feedback_type="abuse",
+                **RCPT,
+            ),
+        ],
+    ),
+    (
+        "SESSuppressionListGrowingFast",
+        "40m",
+        [s("deliverability_ses_suppressed_destinations_recent", "600x60", **ACCT)],
+        with_job(severity="warning", **ACCT),
+        [s("deliverability_ses_suppressed_destinations_recent", "100x60", **ACCT)],
+    ),
+    (
+        "SESFeedbackNotRouted",
+        "70m",
+        [
+            s(
+                "deliverability_ses_feedback_routed",
+                "0x90",
+                identity="a.example",
+                feedback_type="bounce",
+                path="email_only",
+                **ACCT,
+            )
+        ],
+        with_job(
+            identity="a.example",
+            feedback_type="bounce",
+            path="email_only",
+            severity="warning",
+            **ACCT,
+        ),
+        [
+            s(
+                "deliverability_ses_feedback_routed",
+                "1x90",
+                identity="a.example",
+                feedback_type="bounce",
+                path="identity_topic",
+                **ACCT,
+            )
+        ],
+    ),
+    (
+        "SESSmtpCredentialRejected",
+        "10m",
+        [s("deliverability_smtp_auth_probe_success", "0x20", credential="relay")],
+        with_job(credential="relay", severity="critical"),
+        [s("deliverability_smtp_auth_probe_success", "1x20", credential="relay")],
+    ),
+    (
+        "SESSmtpAccessKeyInactive",
+        "20m",
+        [
+            s(
+                "deliverability_iam_access_key_active",
+                "0x30",
+                credential="relay",
+                iam_user="smtp",
+                access_key_id="AKIAOLD",
+            ),
+            s(
+                "deliverability_iam_access_key_active",
+                "0x30",
+                credential="relay",
+                iam_user="smtp",
+                access_key_id="AKIANEW",
+            ),
+        ],
+        with_job(credential="relay", iam_user="smtp", severity="critical"),
+        [
+            # After a rotation the old key is inactive: fine while the new one is active.
+            s(
+                "deliverability_iam_access_key_active",
+                "0x30",
+                credential="relay",
+                iam_user="smtp",
+                access_key_id="AKIAOLD",
+            ),
+            s(
+                "deliverability_iam_access_key_active",
+                "1x30",
+                credential="relay",
+                iam_user="smtp",
+                access_key_id="AKIANEW",
+            ),
+        ],
+    ),
+    (
+        "DeliverabilityRecipientDomain5xxSpike",
+        "1560m",
+        [
+            s(SENT, "0+10x1600", recipient_domain="corp.example", **RCPT),
+            s(BOUNCED, "0x1500 0+3x100", recipient_domain="corp.example", **RCPT, **PERM),
+        ],
+        job_only(recipient_domain="corp.example", severity="warning"),
+        # As bad yesterday: a known-bad domain, not a jump.
+        [
+            s(SENT, "0+10x1600", recipient_domain="corp.example", **RCPT),
+            s(BOUNCED, "0+3x1600", recipient_domain="corp.example", **RCPT, **PERM),
+        ],
+    ),
+    (
+        "DeliverabilityAuthenticationBounces",
+        "20m",
+        [
+            s(
+                BOUNCED,
+                "0+1x30",
+                recipient_domain="corp.example",
+                **RCPT,
+                **{**PERM, "category": "sender_domain_dns"},
+            )
+        ],
+        job_only(category="sender_domain_dns", sending_domain="shop.example", severity="critical"),
+        [s(BOUNCED, "0+1x30", recipient_domain="corp.example", **RCPT, **PERM)],
+    ),
+    (
+        "DeliverabilityEventConsumerStalled",
+        "40m",
+        [
+            s("deliverability_sqs_queue_visible_messages", "500x60", queue="ses-events"),
+            s("deliverability_sqs_messages_received_total", "100x60", queue="ses-events"),
+        ],
+        with_job(queue="ses-events", severity="warning"),
+        [
+            s("deliverability_sqs_queue_visible_messages", "500x60", queue="ses-events"),
+            s("deliverability_sqs_messages_received_total", "0+10x60", queue="ses-events"),
+        ],
+    ),
+    (
+        "DeliverabilityMalformedEvents",
+        "10m",
+        [s("deliverability_ses_events_malformed_total", "0x5 1x20", reason="not_json")],
+        job_only(reason="not_json", severity="warning"),
+        [s("deliverability_ses_events_malformed_total", "3x30", reason="not_json")],  # old, flat
+    ),
+    (
+        "DeliverabilityQueueWithoutRedrivePolicy",
+        "70m",
+        [s("deliverability_sqs_queue_redrive_policy", "0x90", queue="ses-events")],
+        with_job(queue="ses-events", severity="warning"),
+        [s("deliverability_sqs_queue_redrive_policy", "1x90", queue="ses-events")],
+    ),
+    (
+        "DeliverabilityCollectorDown",
+        "20m",
+        [s("deliverability_collector_up", "0x30", collector="dns")],
+        with_job(collector="dns", severity="warning"),
+        [s("deliverability_collector_up", "1x5 0x5 1x20", collector="dns")],
+    ),
+    (
+        "DeliverabilityCollectorStale",
+        "20m",
+        [
+            s("deliverability_collector_last_success_timestamp_seconds", "0x30", collector="dns"),
+            s("deliverability_collector_interval_seconds", "300x30", collector="dns"),
+        ],
+        with_job(collector="dns", severity="warning"),
+        [
+            s(
+                "deliverability_collector_last_success_timestamp_seconds",
+                "0+60x30",
+                collector="dns",
+            ),
+            s("deliverability_collector_interval_seconds", "300x30", collector="dns"),
+        ],
+    ),
+    (
+        "DeliverabilityConfigReloadFailed",
+        "20m",
+        [s("deliverability_config_last_reload_successful", "0x30")],
+        with_job(severity="warning"),
+        [s("deliverability_config_last_reload_successful", "1x30")],
+    ),
+    (
+        "DeliverabilityExporterAbsent",
+        "20m",
+        [s("up", "0x30")],
+        {"severity": "critical"},  # absent() of a comparison carries no labels
+        [s("up", "1x30")],
+    ),
+]
+
+
+def load_rules() -> dict[str, Any]:
+    return yaml.safe_load(RULES.read_text())
+
+
+def alerts() -> list[dict[str, Any]]:
+    return [r for g in load_rules()["groups"] for r in g["rules"] if "alert" in r]
+
+
+@pytest.fixture(name="promtool", scope="module")
+def _promtool() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.fail(
+            "promtool is not installed: run the README's test command (it apt-installs prometheus)"
+        )
+    return path
+
+
+def test_promtool_check_rules(promtool: str) -> None:
+    result = subprocess.run(
+        [promtool, "check", "rules", str(RULES)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_alert_has_a_case() -> None:
+    """Every alert in the file is pinned by a firing and a quiet case, and nothing else is."""
+    assert sorted(a["alert"] for a in alerts()) == sorted(c[0] for c in CASES)
+
+
+def test_promtool_unit_tests(promtool: str, tmp_path: Path) -> None:
+    stripped = load_rules()
+    for group in stripped["groups"]:
+        for rule in group["rules"]:
+            rule.pop("annotations", None)
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump(stripped, sort_keys=False))
+    tests = []
+    for alert, eval_time, fire, fire_labels, quiet in CASES:
+        tests.append(
+            {
+                "name": f"{alert} fires",
+                "interval": "1m",
+                "input_series": fire,
+                "alert_rule_test": [
+                    {
+                        "eval_time": eval_time,
+                        "alertname": alert,
+                        "exp_alerts": [{"exp_labels": fire_labels}],
+                    }
+                ],
+            }
+        )
+        tests.append(
+            {
+                "name": f"{alert} stays quiet",
+                "interval": "1m",
+                "input_series": quiet,
+                "alert_rule_test": [{"eval_time": eval_time, "alertname": alert, "exp_alerts": []}],
+            }
+        )
+    (tmp_path / "tests.yml").write_text(
+        yaml.safe_dump(
+            {"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": tests},
+            sort_keys=False,
+        )
+    )
+    result = subprocess.run(
+        [promtool, "test", "rules", "tests.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+
+
+def test_annotations_render(promtool: str, tmp_path: Path) -> None:
+    """The real file, annotations included: the MAIL FROM alert's text names the domain."""
+    tests = {
+        "rule_files": [str(RULES)],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": CASES[0][2],
+                "alert_rule_test": [
+                    {
+                        "eval_time": "20m",
+                        "alertname": "DeliverabilityMailFromUnresolvable",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": CASES[0][3],
+                                "exp_annotations": _rendered_mail_from_annotations(),
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    (tmp_path / "t.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    result = subprocess.run(
+        [promtool, "test", "rules", "t.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def _rendered_mail_from_annotations() -> dict[str, str]:
+    (rule,) = [a for a in alerts() if a["alert"] == "DeliverabilityMailFromUnresolvable"]
+    rendered = {}
+    for key, value in rule["annotations"].items():
+        text = value.replace("{{ $labels.mail_from_domain }}", "mail.a.example").replace(
+            "{{ $labels.domain }}", "a.example"
+        )
+        assert "{{" not in text
+        rendered[key] = text
+    return rendered
+
+
+@pytest.mark.parametrize("rule", alerts(), ids=lambda r: r["alert"])
+def test_alert_style(rule: dict[str, Any]) -> None:
+    """Mixin style: name prefix, severity, for:, static summary, templated description, runbook."""
+    name = rule["alert"]
+    assert name.startswith(("Deliverability", "SES"))
+    assert rule["labels"]["severity"] in {"critical", "warning", "info"}
+    assert "for" in rule
+    annotations = rule["annotations"]
+    assert set(annotations) == {"summary", "description", "runbook_url"}
+    assert "{{" not in annotations["summary"]
+    assert "{{" in annotations["description"] or name == "DeliverabilityExporterAbsent"
+    assert annotations["runbook_url"].endswith("/docs/runbooks.md#" + name.lower())
+    anchors = {
+        m.lower() for m in re.findall(r"^## (\w+)$", RUNBOOKS.read_text(), flags=re.MULTILINE)
+    }
+    assert name.lower() in anchors, f"docs/runbooks.md has no section ## {name}"
+
+
+def test_readme_lists_every_alert() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for rule in alerts():
+        assert f"| `{rule['alert']}` |" in readme
