@@ -149,6 +149,7 @@ class SmtpCredentialConfig:
     host: str = ""
     port: int = 587
     probe_interval_seconds: float = 900.0
+    ca_file: Path | None = None  # trust this CA instead of the system's (private relays)
 
     @property
     def endpoint(self) -> tuple[str, int]:
@@ -606,6 +607,12 @@ class _Validator:
             if (username_env is None) != (password_env is None):
                 self.add(f"{key}.password_env", "username_env and password_env go together")
             iam_user = self.string(f"{key}.iam_user", item)
+            ca_text = self.string(f"{key}.ca_file", item)
+            ca_file = None
+            if ca_text is not None:
+                ca_file = Path(ca_text) if Path(ca_text).is_absolute() else self.base_dir / ca_text
+                if not ca_file.is_file():
+                    self.add(f"{key}.ca_file", f"no such file: {ca_file}")
             if iam_user is None and username_env is None:
                 self.add(
                     key,
@@ -621,8 +628,9 @@ class _Validator:
                     host=host,
                     port=port,
                     probe_interval_seconds=self.number(
-                        f"{key}.probe_interval_seconds", item, 900.0, minimum=30, maximum=86400
+                        f"{key}.probe_interval_seconds", item, 900.0, minimum=1, maximum=86400
                     ),
+                    ca_file=ca_file,
                 )
             )
         return tuple(result)

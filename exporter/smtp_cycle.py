@@ -60,6 +60,8 @@ def check_smtp_credential(
             error = error or f"environment variables {names} not set"
         else:
             host, port = credential.endpoint
+            if tls_context is None and credential.ca_file is not None:
+                tls_context = ssl.create_default_context(cafile=str(credential.ca_file))
             # 465 and 2465 are SES's implicit-TLS ports; the others upgrade with STARTTLS.
             starttls = port not in (465, 2465)
             probe = probe_smtp_auth(

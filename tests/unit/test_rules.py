@@ -310,7 +310,10 @@ CASES: list[tuple[str, str, list[dict[str, str]], dict[str, str], list[dict[str,
             )
         ],
         job_only(category="sender_domain_dns", sending_domain="shop.example", severity="critical"),
-        [s(BOUNCED, "0+1x30", recipient_domain="corp.example", **RCPT, **PERM)],
+        [
+            s(BOUNCED, "0+1x30", recipient_domain="corp.example", **RCPT, **PERM),
+            s(BOUNCED, "5x30", recipient_domain="corp.example", **RCPT, **{**PERM, "category": "dkim"}),  # old, flat
+        ],
     ),
     (
         "DeliverabilityEventConsumerStalled",
@@ -327,10 +330,10 @@ CASES: list[tuple[str, str, list[dict[str, str]], dict[str, str], list[dict[str,
     ),
     (
         "DeliverabilityMalformedEvents",
-        "10m",
-        [s("deliverability_ses_events_malformed_total", "0x5 1x20", reason="not_json")],
+        "45m",
+        [s("deliverability_ses_events_malformed_total", "0x40 1x20", reason="not_json")],
         job_only(reason="not_json", severity="warning"),
-        [s("deliverability_ses_events_malformed_total", "3x30", reason="not_json")],  # old, flat
+        [s("deliverability_ses_events_malformed_total", "3x60", reason="not_json")],  # old, flat
     ),
     (
         "DeliverabilityQueueWithoutRedrivePolicy",

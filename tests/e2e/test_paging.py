@@ -1,0 +1,370 @@
+"""End to end with the real stack: BIND `named` -> exporter -> Prometheus (the shipped rules)
+-> Alertmanager -> a webhook receiver in the test. Also moto (SQS/SES/STS) and the SESv2
+fake, so every dashboard panel's query can be run against this Prometheus.
+
+Break the MAIL FROM A record with a dynamic update -> the alert reaches the webhook with the
+domain in its labels; restore it -> the resolved notification arrives. A burst of 5.1.8
+bounces through SQS pages as well. The rules are the shipped file with every `for:` set to
+0s (promtool pins the real durations, tests/unit/test_rules.py); intervals are 1 s. Bounded
+waits; every process is stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import dns.query
+import dns.rcode
+import dns.update
+import pytest
+import yaml
+from conftest import DEMO_ZONES, free_port, start_named, stop_named
+from fakes.sesv2_server import Sesv2Fake
+from integration.moto_fixtures import (
+    BOUNCE_553_518,
+    DUMMY_ENV,
+    Moto,
+    _moto,  # noqa: F401 - a fixture, requested by name
+    _moto_server,  # noqa: F401 - a fixture, requested by name
+    bounce,
+    event,
+    sns_envelope,
+)
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+RULES = ROOT / "rules" / "ses-deliverability.rules.yml"
+DYN_ZONE = """$ORIGIN paging.test.
+$TTL 1
+@       SOA ns1 hostmaster 1 60 60 60 1
+@       NS  ns1
+ns1     A   192.0.2.1
+@       MX  10 mx1.paging.test.
+mx1     A   192.0.2.2
+@       TXT "v=spf1 include:amazonses.com -all"
+_dmarc  TXT "v=DMARC1; p=reject; rua=mailto:dmarc@paging.test"
+mail    A   192.0.2.3
+mail    MX  10 feedback-smtp.us-east-1.amazonses.com.
+mail    TXT "v=spf1 include:amazonses.com ~all"
+"""
+
+
+class Webhook:
+    """Alertmanager's receiver: every POSTed notification, kept in order."""
+
+    def __init__(self) -> None:
+        self.notifications: list[dict[str, Any]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                outer.notifications.append(json.loads(self.rfile.read(length)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def alerts(self, name: str, status: str) -> list[dict[str, Any]]:
+        return [
+            a
+            for n in list(self.notifications)
+            for a in n["alerts"]
+            if a["labels"].get("alertname") == name and a["status"] == status
+        ]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def wait_for(predicate: Callable[[], Any], what: str, timeout: float, logs: list[Path]) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except OSError:
+            value = None
+        if value:
+            return value
+        time.sleep(0.25)
+    tails = "\n".join(f"--- {p.name}\n{p.read_text()[-2500:]}" for p in logs if p.exists())
+    pytest.fail(f"timed out after {timeout} s waiting for {what}\n{tails}")
+
+
+def spawn(args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def prom_query(port: int, expr: str) -> dict[str, Any]:
+    url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.loads(response.read())  # type: ignore[no-any-return]
+
+
+@pytest.fixture(name="stack")
+def _stack(moto: Moto, tmp_path: Path) -> Iterator[dict[str, Any]]:  # noqa: PLR0915 - one stack
+    for binary in ("prometheus", "prometheus-alertmanager"):
+        if shutil.which(binary) is None:
+            pytest.fail(f"{binary} is not installed: run the README's test command (it apt-installs it)")
+    processes: list[subprocess.Popen[bytes]] = []
+    named = None
+    webhook = Webhook()
+    sesv2 = Sesv2Fake().start()
+    try:
+        # DNS: a dynamic zone next to the demo zones (named's readiness probe needs those).
+        zone = tmp_path / "run" / "paging.test.zone"
+        zone.parent.mkdir(parents=True)
+        zone.write_text(DYN_ZONE)
+        zones = {p.name.removesuffix(".zone"): p for p in DEMO_ZONES.glob("*.zone")}
+        named = start_named(
+            tmp_path / "named",
+            zones,
+            extra_conf=f'zone "paging.test" {{ type primary; file "{zone}"; allow-update {{ 127.0.0.1; }}; }};',
+        )
+        # AWS: an SES identity (discovery), an events queue with a DLQ.
+        moto.client("ses").verify_domain_identity(Domain="paging.test")
+        sqs = moto.client("sqs")
+        dlq = sqs.create_queue(QueueName="ses-events-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue = sqs.create_queue(
+            QueueName="ses-events",
+            Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3})},
+        )["QueueUrl"]
+        exporter_port, prom_port, am_port = free_port(), free_port(), free_port()
+        config = tmp_path / "exporter.toml"
+        config.write_text(
+            f"""
+[server]
+listen_address = "127.0.0.1:{exporter_port}"
+[resolver]
+nameservers = ["{named.nameserver}"]
+timeout_seconds = 0.5
+max_queries_per_second = 0
+[schedule]
+interval_seconds = 1
+jitter_seconds = 0
+[events]
+wait_time_seconds = 1
+provider_lookup = false
+[[events.queues]]
+url = "{queue}"
+aws_region = "us-east-1"
+[aws]
+interval_seconds = 10
+api_calls_per_second = 50
+[[aws.accounts]]
+name = "prod"
+regions = ["us-east-1"]
+[[domains]]
+name = "paging.test"
+mail_from = "mail.paging.test"
+region = "us-east-1"
+"""
+        )
+        env = {
+            **os.environ,
+            **DUMMY_ENV,
+            "AWS_ENDPOINT_URL": moto.endpoint,
+            "AWS_ENDPOINT_URL_SESV2": sesv2.endpoint,
+            "AWS_CONFIG_FILE": str(tmp_path / "none"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+            "PYTHONUNBUFFERED": "1",
+        }
+        logs = [tmp_path / "exporter.log", tmp_path / "prometheus.log", tmp_path / "alertmanager.log"]
+        processes.append(spawn([sys.executable, "-m", "exporter", "run", "--config", str(config)], logs[0], env))
+        # The shipped rules, every `for:` 0s: promtool pins the real durations.
+        rules = yaml.safe_load(RULES.read_text())
+        for group in rules["groups"]:
+            group["interval"] = "1s"
+            for rule in group["rules"]:
+                if "alert" in rule:
+                    rule["for"] = "0s"
+        (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules, sort_keys=False))
+        (tmp_path / "prometheus.yml").write_text(
+            yaml.safe_dump(
+                {
+                    "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                    "rule_files": [str(tmp_path / "rules.yml")],
+                    "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}]},
+                    "scrape_configs": [
+                        {
+                            "job_name": "ses-deliverability-exporter",
+                            "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}],
+                        }
+                    ],
+                }
+            )
+        )
+        (tmp_path / "alertmanager.yml").write_text(
+            yaml.safe_dump(
+                {
+                    "route": {
+                        "receiver": "test",
+                        "group_by": ["alertname", "domain"],
+                        "group_wait": "1s",
+                        "group_interval": "1s",
+                        "repeat_interval": "1h",
+                    },
+                    "receivers": [
+                        {
+                            "name": "test",
+                            "webhook_configs": [
+                                {"url": f"http://127.0.0.1:{webhook.port}/", "send_resolved": True}
+                            ],
+                        }
+                    ],
+                }
+            )
+        )
+        processes.append(
+            spawn(
+                [
+                    "prometheus-alertmanager",
+                    f"--config.file={tmp_path / 'alertmanager.yml'}",
+                    f"--storage.path={tmp_path / 'am-data'}",
+                    f"--web.listen-address=127.0.0.1:{am_port}",
+                    "--cluster.listen-address=",
+                ],
+                logs[2],
+            )
+        )
+        processes.append(
+            spawn(
+                [
+                    "prometheus",
+                    f"--config.file={tmp_path / 'prometheus.yml'}",
+                    f"--storage.tsdb.path={tmp_path / 'prom-data'}",
+                    f"--web.listen-address=127.0.0.1:{prom_port}",
+                ],
+                logs[1],
+            )
+        )
+        yield {
+            "named": named,
+            "zone": "paging.test",
+            "webhook": webhook,
+            "prom_port": prom_port,
+            "exporter_port": exporter_port,
+            "queue": queue,
+            "sqs": sqs,
+            "logs": logs,
+        }
+    finally:
+        for process in reversed(processes):
+            stop(process)
+        if named is not None:
+            stop_named(named)
+        sesv2.stop()
+        webhook.stop()
+
+
+def update(stack: dict[str, Any], *, add: bool) -> None:
+    message = dns.update.UpdateMessage(stack["zone"])
+    if add:
+        message.add("mail", 1, "A", "192.0.2.3")
+    else:
+        message.delete("mail", "A")
+    named = stack["named"]
+    response = dns.query.tcp(message, named.host, port=named.port, timeout=5)
+    assert response.rcode() == dns.rcode.NOERROR
+
+
+def test_mail_from_break_pages_and_recovers_and_a_bounce_burst_pages(stack: dict[str, Any]) -> None:
+    webhook: Webhook = stack["webhook"]
+    logs = stack["logs"]
+    prom = stack["prom_port"]
+    name = "DeliverabilityMailFromUnresolvable"
+
+    wait_for(
+        lambda: prom_query(prom, 'deliverability_mail_from_resolvable{domain="paging.test"} == 1')["data"]["result"],
+        "Prometheus to scrape the healthy MAIL FROM",
+        30,
+        logs,
+    )
+    assert not webhook.alerts(name, "firing")
+
+    update(stack, add=False)  # break: the MAIL FROM loses its A record
+    fired = wait_for(lambda: webhook.alerts(name, "firing"), "the MAIL FROM alert at the webhook", 45, logs)
+    labels = fired[0]["labels"]
+    assert labels["domain"] == "paging.test"
+    assert labels["mail_from_domain"] == "mail.paging.test"
+    assert labels["severity"] == "critical"
+    assert "553 5.1.8" in fired[0]["annotations"]["description"]
+    assert fired[0]["annotations"]["runbook_url"].endswith("#deliverabilitymailfromunresolvable")
+
+    update(stack, add=True)  # restore
+    wait_for(lambda: webhook.alerts(name, "resolved"), "the resolved notification", 45, logs)
+
+    # A burst of 5.1.8 bounces through SQS pages too.
+    bodies = [
+        sns_envelope(
+            json.dumps(
+                bounce(
+                    bounce_type="Permanent",
+                    bounce_subtype="General",
+                    status="5.1.8",
+                    diagnostic_code=BOUNCE_553_518,
+                    recipients=[f"user{i}@corp.example"],
+                    from_domain="paging.test",
+                )
+            )
+        )
+        for i in range(5)
+    ]
+    bodies += [
+        sns_envelope(json.dumps(event("raw-event-send", recipients=[f"user{i}@corp.example"], from_domain="paging.test")))
+        for i in range(5)
+    ]
+    for body in bodies:
+        stack["sqs"].send_message(QueueUrl=stack["queue"], MessageBody=body)
+    burst = wait_for(
+        lambda: webhook.alerts("DeliverabilityAuthenticationBounces", "firing"),
+        "the authentication-bounce alert",
+        45,
+        logs,
+    )
+    assert burst[0]["labels"]["category"] == "sender_domain_dns"
+    assert burst[0]["labels"]["sending_domain"] == "paging.test"
+
+    # Every dashboard panel's query runs on this Prometheus and returns data.
+    sys.path.insert(0, str(ROOT))
+    from dashboards.generate import panel_queries  # noqa: PLC0415 - the generator, at the repo root
+
+    empty = []
+    for uid, title, expr in panel_queries():
+        result = prom_query(prom, expr)
+        assert result["status"] == "success", (uid, title, expr, result)
+        if not result["data"]["result"]:
+            empty.append((uid, title, expr))
+    assert not empty, "panels without data:\n" + "\n".join(map(str, empty))
