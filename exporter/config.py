@@ -573,6 +573,7 @@ class _Validator:
             "password_env",
             "endpoint",
             "probe_interval_seconds",
+            "ca_file",
         }
         for i, item in enumerate(raw):
             key = f"smtp_credentials[{i}]"

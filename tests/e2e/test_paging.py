@@ -11,10 +11,12 @@ waits; every process is stopped.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -26,10 +28,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import boto3
 import dns.query
 import dns.rcode
 import dns.update
 import pytest
+import trustme
 import yaml
 from conftest import DEMO_ZONES, free_port, start_named, stop_named
 from fakes.sesv2_server import Sesv2Fake
@@ -43,6 +47,7 @@ from integration.moto_fixtures import (
     event,
     sns_envelope,
 )
+from integration.smtp_server import Recorder, SmtpServer, TlsFiles, start_smtp
 
 pytestmark = pytest.mark.e2e
 
@@ -133,15 +138,57 @@ def prom_query(port: int, expr: str) -> dict[str, Any]:
 
 
 @pytest.fixture(name="stack")
-def _stack(moto: Moto, tmp_path: Path) -> Iterator[dict[str, Any]]:  # noqa: PLR0915 - one stack
+def _stack(moto: Moto, tmp_path: Path) -> Iterator[dict[str, Any]]:
     for binary in ("prometheus", "prometheus-alertmanager"):
         if shutil.which(binary) is None:
-            pytest.fail(f"{binary} is not installed: run the README's test command (it apt-installs it)")
+            pytest.fail(
+                f"{binary} is not installed: run the README's test command (it apt-installs it)"
+            )
     processes: list[subprocess.Popen[bytes]] = []
     named = None
+    smtp: SmtpServer | None = None
     webhook = Webhook()
-    sesv2 = Sesv2Fake().start()
+    sesv2 = Sesv2Fake()
+    now = time.time()
+    sesv2.suppress("gone@corp.example", "BOUNCE", now - 600)
+    sesv2.suppress("angry@corp.example", "COMPLAINT", now - 60)
+    sesv2.recommendations.append(
+        {
+            "ResourceArn": "arn:aws:ses:us-east-1:123456789012:identity/paging.test",
+            "Type": "DMARC",
+            "Description": "DMARC policy is none",
+            "Status": "OPEN",
+            "CreatedTimestamp": now - 3600,
+            "LastUpdatedTimestamp": now - 3600,
+            "Impact": "HIGH",
+        }
+    )
+    # One failed call (not retried by botocore), so the API-error panel has a series.
+    sesv2.fail("/v2/email/vdm/recommendations", code="BadRequestException", status=400, times=1)
+    sesv2.start()
     try:
+        # SMTP: a real STARTTLS server whose CA the exporter is told to trust.
+        ca = trustme.CA()
+        server_tls = trustme_server_context(ca)
+        ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+        iam = moto.client("iam")
+        iam.create_user(UserName="ses-smtp-user")
+        key = iam.create_access_key(UserName="ses-smtp-user")["AccessKey"]
+        boto3.session.Session(
+            aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
+        ).client("sts", endpoint_url=moto.endpoint, region_name="us-east-1").get_caller_identity()
+        smtp = start_smtp(Recorder("AKIASMTPUSER", "smtp-password"), tls=server_tls)
+        # CloudWatch: SES's own reputation figures.
+        for metric, value in (
+            ("Reputation.BounceRate", 0.012),
+            ("Reputation.ComplaintRate", 0.0002),
+        ):
+            moto.client("cloudwatch").put_metric_data(
+                Namespace="AWS/SES",
+                MetricData=[
+                    {"MetricName": metric, "Value": value, "Timestamp": dt.datetime.now(dt.UTC)}
+                ],
+            )
         # DNS: a dynamic zone next to the demo zones (named's readiness probe needs those).
         zone = tmp_path / "run" / "paging.test.zone"
         zone.parent.mkdir(parents=True)
@@ -156,10 +203,14 @@ def _stack(moto: Moto, tmp_path: Path) -> Iterator[dict[str, Any]]:  # noqa: PLR
         moto.client("ses").verify_domain_identity(Domain="paging.test")
         sqs = moto.client("sqs")
         dlq = sqs.create_queue(QueueName="ses-events-dlq")["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         queue = sqs.create_queue(
             QueueName="ses-events",
-            Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3})},
+            Attributes={
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3})
+            },
         )["QueueUrl"]
         exporter_port, prom_port, am_port = free_port(), free_port(), free_port()
         config = tmp_path / "exporter.toml"
@@ -183,9 +234,19 @@ aws_region = "us-east-1"
 [aws]
 interval_seconds = 10
 api_calls_per_second = 50
+reputation_metrics = true
 [[aws.accounts]]
 name = "prod"
 regions = ["us-east-1"]
+[[smtp_credentials]]
+name = "relay"
+region = "us-east-1"
+iam_user = "ses-smtp-user"
+username_env = "TEST_SMTP_USERNAME"
+password_env = "TEST_SMTP_PASSWORD"
+endpoint = "127.0.0.1:{smtp.port}"
+ca_file = "{tmp_path / "ca.pem"}"
+probe_interval_seconds = 5
 [[domains]]
 name = "paging.test"
 mail_from = "mail.paging.test"
@@ -200,9 +261,17 @@ region = "us-east-1"
             "AWS_CONFIG_FILE": str(tmp_path / "none"),
             "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
             "PYTHONUNBUFFERED": "1",
+            "TEST_SMTP_USERNAME": "AKIASMTPUSER",
+            "TEST_SMTP_PASSWORD": "smtp-password",
         }
-        logs = [tmp_path / "exporter.log", tmp_path / "prometheus.log", tmp_path / "alertmanager.log"]
-        processes.append(spawn([sys.executable, "-m", "exporter", "run", "--config", str(config)], logs[0], env))
+        logs = [
+            tmp_path / "exporter.log",
+            tmp_path / "prometheus.log",
+            tmp_path / "alertmanager.log",
+        ]
+        processes.append(
+            spawn([sys.executable, "-m", "exporter", "run", "--config", str(config)], logs[0], env)
+        )
         # The shipped rules, every `for:` 0s: promtool pins the real durations.
         rules = yaml.safe_load(RULES.read_text())
         for group in rules["groups"]:
@@ -216,7 +285,11 @@ region = "us-east-1"
                 {
                     "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
                     "rule_files": [str(tmp_path / "rules.yml")],
-                    "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}]},
+                    "alerting": {
+                        "alertmanagers": [
+                            {"static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}
+                        ]
+                    },
                     "scrape_configs": [
                         {
                             "job_name": "ses-deliverability-exporter",
@@ -285,8 +358,19 @@ region = "us-east-1"
             stop(process)
         if named is not None:
             stop_named(named)
+        if smtp is not None:
+            smtp.stop()
         sesv2.stop()
         webhook.stop()
+
+
+def trustme_server_context(ca: trustme.CA) -> TlsFiles:
+    """Server side for 127.0.0.1 signed by ``ca``; the client side is the exporter's ca_file."""
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(server)
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    return TlsFiles(server=server, client=client)
 
 
 def update(stack: dict[str, Any], *, add: bool) -> None:
@@ -300,6 +384,49 @@ def update(stack: dict[str, Any], *, add: bool) -> None:
     assert response.rcode() == dns.rcode.NOERROR
 
 
+def event_wave(wave: int) -> list[str]:
+    """Sends, deliveries, 5.1.8 bounces, complaints, delays, one malformed and one ignored body."""
+    rcpt = [f"user{wave}-{i}@corp.example" for i in range(4)]
+    documents = [event("raw-event-send", recipients=[r], from_domain="paging.test") for r in rcpt]
+    documents += [
+        event("raw-event-delivery", recipients=[r], from_domain="paging.test") for r in rcpt[:2]
+    ]
+    documents += [
+        bounce(
+            bounce_type="Permanent",
+            bounce_subtype="General",
+            status="5.1.8",
+            diagnostic_code=BOUNCE_553_518,
+            recipients=[r],
+            from_domain="paging.test",
+        )
+        for r in rcpt[2:]
+    ]
+    documents.append(
+        event("raw-event-complaint-abuse", recipients=[rcpt[0]], from_domain="paging.test")
+    )
+    documents.append(
+        event(
+            "raw-event-deliverydelay-transientcommunicationfailure",
+            recipients=[rcpt[1]],
+            from_domain="paging.test",
+        )
+    )
+    bodies = [sns_envelope(json.dumps(d)) for d in documents]
+    bodies.append(f"not an SES event, wave {wave}")
+    bodies.append(
+        json.dumps(
+            {
+                "Type": "SubscriptionConfirmation",
+                "MessageId": f"sub-{wave}",
+                "TopicArn": "arn",
+                "Message": "x",
+            }
+        )
+    )
+    return bodies
+
+
 def test_mail_from_break_pages_and_recovers_and_a_bounce_burst_pages(stack: dict[str, Any]) -> None:
     webhook: Webhook = stack["webhook"]
     logs = stack["logs"]
@@ -307,7 +434,9 @@ def test_mail_from_break_pages_and_recovers_and_a_bounce_burst_pages(stack: dict
     name = "DeliverabilityMailFromUnresolvable"
 
     wait_for(
-        lambda: prom_query(prom, 'deliverability_mail_from_resolvable{domain="paging.test"} == 1')["data"]["result"],
+        lambda: prom_query(prom, 'deliverability_mail_from_resolvable{domain="paging.test"} == 1')[
+            "data"
+        ]["result"],
         "Prometheus to scrape the healthy MAIL FROM",
         30,
         logs,
@@ -315,7 +444,9 @@ def test_mail_from_break_pages_and_recovers_and_a_bounce_burst_pages(stack: dict
     assert not webhook.alerts(name, "firing")
 
     update(stack, add=False)  # break: the MAIL FROM loses its A record
-    fired = wait_for(lambda: webhook.alerts(name, "firing"), "the MAIL FROM alert at the webhook", 45, logs)
+    fired = wait_for(
+        lambda: webhook.alerts(name, "firing"), "the MAIL FROM alert at the webhook", 45, logs
+    )
     labels = fired[0]["labels"]
     assert labels["domain"] == "paging.test"
     assert labels["mail_from_domain"] == "mail.paging.test"
@@ -326,28 +457,12 @@ def test_mail_from_break_pages_and_recovers_and_a_bounce_burst_pages(stack: dict
     update(stack, add=True)  # restore
     wait_for(lambda: webhook.alerts(name, "resolved"), "the resolved notification", 45, logs)
 
-    # A burst of 5.1.8 bounces through SQS pages too.
-    bodies = [
-        sns_envelope(
-            json.dumps(
-                bounce(
-                    bounce_type="Permanent",
-                    bounce_subtype="General",
-                    status="5.1.8",
-                    diagnostic_code=BOUNCE_553_518,
-                    recipients=[f"user{i}@corp.example"],
-                    from_domain="paging.test",
-                )
-            )
-        )
-        for i in range(5)
-    ]
-    bodies += [
-        sns_envelope(json.dumps(event("raw-event-send", recipients=[f"user{i}@corp.example"], from_domain="paging.test")))
-        for i in range(5)
-    ]
-    for body in bodies:
-        stack["sqs"].send_message(QueueUrl=stack["queue"], MessageBody=body)
+    # A burst of 5.1.8 bounces through SQS pages too. Events come in two waves, so every
+    # counter has two different samples and rate() sees them; the mix covers every panel.
+    for wave in range(2):
+        for body in event_wave(wave):
+            stack["sqs"].send_message(QueueUrl=stack["queue"], MessageBody=body)
+        time.sleep(4)
     burst = wait_for(
         lambda: webhook.alerts("DeliverabilityAuthenticationBounces", "firing"),
         "the authentication-bounce alert",

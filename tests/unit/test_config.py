@@ -189,3 +189,38 @@ def test_events_problems_name_their_keys() -> None:
         "events.watch_recipient_domains[0]:",
     ]:
         assert key in problems, f"missing {key!r} in:\n{problems}"
+
+
+def test_smtp_credentials(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    config = parse_config(
+        {
+            "smtp_credentials": [
+                {"name": "relay", "region": "eu-west-1", "iam_user": "u", "ca_file": "ca.pem"},
+                {
+                    "name": "probe",
+                    "region": "us-east-1",
+                    "username_env": "U",
+                    "password_env": "P",
+                    "endpoint": "127.0.0.1:2587",
+                },
+            ]
+        },
+        base_dir=tmp_path,
+    )
+    relay, probe = config.smtp_credentials
+    assert relay.endpoint == ("email-smtp.eu-west-1.amazonaws.com", 587)
+    assert relay.ca_file == tmp_path / "ca.pem"
+    assert probe.endpoint == ("127.0.0.1", 2587)
+    with pytest.raises(ConfigError) as info:
+        parse_config(
+            {
+                "smtp_credentials": [
+                    {"name": "x", "region": "us-east-1", "username_env": "U"},
+                    {"name": "y"},
+                ]
+            }
+        )
+    problems = "\n".join(info.value.problems)
+    assert "smtp_credentials[0].password_env: username_env and password_env go together" in problems
+    assert "smtp_credentials[1].region: is required" in problems
