@@ -24,8 +24,8 @@ echo "==> pip install -e .[test]"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 
 echo "==> ruff"
-.venv/bin/ruff check exporter tests bench
-.venv/bin/ruff format --check exporter tests bench
+.venv/bin/ruff check exporter tests bench dashboards
+.venv/bin/ruff format --check exporter tests bench dashboards
 echo "==> mypy --strict"
 .venv/bin/mypy
 echo "==> validate-config config.example.toml"
