@@ -36,7 +36,7 @@ from exporter.dns_cycle import DnsCycleResult, check_domains
 from exporter.event_service import EventService, build_pipeline, replay_paths
 from exporter.logs import configure_logging
 from exporter.model import DomainTarget
-from exporter.ses_cycle import SesRegionCollector, build_region_collector
+from exporter.ses_cycle import SesRegionCollector, SesRegionResult, build_region_collector
 from exporter.smtp_cycle import check_smtp_credential, iam_client
 from exporter.sources.dns import DnsClient, DnsQueryStats, system_nameservers
 from exporter.sources.ses import SesApiError
@@ -88,6 +88,7 @@ class Daemon:
         *,
         listen: tuple[str, int] | None = None,
         replay: tuple[Path, ...] = (),
+        seed_ses: tuple[SesRegionResult, ...] = (),
     ) -> None:
         self._path = config_path
         self._fingerprint = _fingerprint(config_path)
@@ -98,6 +99,8 @@ class Daemon:
         self.store = Store(Snapshot(config=runtime.config, config_loaded_at=time.time()))
         self.store.set_interval(DNS_JOB, runtime.config.schedule.interval_seconds)
         self._replay = replay
+        for result in seed_ses:  # the demo's sample account state (no AWS)
+            self.store.record_ses(result, finished=time.time(), duration_seconds=0.0)
         self._ses_collectors: dict[str, SesRegionCollector] = {}
         self.pipeline = build_pipeline(runtime.config, runtime.overrides)
         self.events = EventService(runtime.config, self.pipeline, self._stop)
@@ -123,7 +126,9 @@ class Daemon:
         if self._replay:
             bodies = replay_paths(self._replay, self.pipeline)
             log.info("replayed archived events", bodies=bodies)
-        self._server = HttpServer(*self._listen, make_app(self.registry, self.store.read))
+        self._server = HttpServer(
+            *self._listen, make_app(self.registry, self.store.read, self.pipeline.snapshot)
+        )
         self._server.start()
         self.events.start()
         self._schedule_ses(self._runtime.config)

@@ -19,10 +19,12 @@ from exporter.checks.bounce import classify_bounce
 from exporter.checks.smtp_password import derive_smtp_password
 from exporter.collector import EventsCollector
 from exporter.config import Config, ConfigError, EventsConfig, normalize_domain, parse_hostport
+from exporter.demo import sample_ses_state
 from exporter.dns_cycle import check_domains
 from exporter.event_service import build_pipeline, replay_paths
 from exporter.logs import configure_logging
 from exporter.model import DomainReport, DomainTarget, Status
+from exporter.ses_cycle import SesRegionResult
 from exporter.sources.dns import DnsClient, system_nameservers
 from exporter.sources.zones import ZoneFileError, ZoneOverrides
 
@@ -141,7 +143,12 @@ def main(argv: list[str] | None = None) -> int:
         return _classify(args)
     if args.command == "demo":
         demo = Path(str(resources.files("exporter.demo")))
-        return _run(demo / "demo.toml", args.listen_address, replay=(demo / "events",))
+        return _run(
+            demo / "demo.toml",
+            args.listen_address,
+            replay=(demo / "events",),
+            seed_ses=(sample_ses_state(),),
+        )
     return _run(args.config, args.listen_address)
 
 
@@ -228,7 +235,13 @@ def _classify(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _run(config_path: Path, listen_address: str | None, *, replay: tuple[Path, ...] = ()) -> int:
+def _run(
+    config_path: Path,
+    listen_address: str | None,
+    *,
+    replay: tuple[Path, ...] = (),
+    seed_ses: tuple[SesRegionResult, ...] = (),
+) -> int:
     try:
         runtime = load_runtime(config_path)
         listen = parse_hostport(listen_address, 10190) if listen_address else None
@@ -238,7 +251,7 @@ def _run(config_path: Path, listen_address: str | None, *, replay: tuple[Path, .
         print(f"--listen-address: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(runtime.config.log.level, runtime.config.log.format)
-    daemon = Daemon(config_path, runtime, listen=listen, replay=replay)
+    daemon = Daemon(config_path, runtime, listen=listen, replay=replay, seed_ses=seed_ses)
     try:
         daemon.start()
     except OSError as exc:

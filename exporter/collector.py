@@ -10,9 +10,9 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from exporter import __version__, metrics
-from exporter.checks.ses import ENFORCEMENT_STATUSES, evaluate_identity, feedback_path
+from exporter.checks.ses import ENFORCEMENT_STATUSES, feedback_path
 from exporter.events.pipeline import EventPipeline
-from exporter.model import DomainReport, Status
+from exporter.model import Status
 from exporter.ses_cycle import SesRegionResult
 from exporter.sources.dns import DnsQueryStats
 from exporter.sources.sqs import QueueState, SqsStats
@@ -85,7 +85,7 @@ def _domain_metrics(snap: Snapshot) -> Iterator[Metric]:
     dmarc = metrics.DMARC_POLICY_LEVEL.gauge()
     spf_lookups = metrics.SPF_DNS_LOOKUPS.gauge()
     reports = snap.dns.reports if snap.dns is not None else ()
-    monitored = _check_status(snap, reports, status)
+    monitored = _check_status(snap, status)
     for report in reports:
         if report.domain not in monitored:
             continue  # removed by a reload; gone before the next cycle runs
@@ -192,24 +192,14 @@ def _ses_region_metrics(result: SesRegionResult, put: _Put) -> None:  # noqa: C9
             put(metrics.SES_SUPPRESSED_DOMAINS, [*acct, domain], count)
 
 
-def _check_status(
-    snap: Snapshot, reports: tuple[DomainReport, ...], family: GaugeMetricFamily
-) -> set[str]:
-    """DNS verdicts and SES's own verdicts per domain; returns the monitored domains."""
-    identities = [i for result in snap.ses.values() for i in (result.identities or ())]
-    monitored = {d.name for d in snap.config.domains} | {i.identity for i in identities}
-    checks_by_domain = {r.domain: list(r.checks) for r in reports if r.domain in monitored}
-    for identity in identities:  # SES's own verdicts join the DNS checks of the domain
-        checks_by_domain.setdefault(identity.identity, []).extend(evaluate_identity(identity))
-    seen: set[tuple[str, str]] = set()
-    for name, checks in checks_by_domain.items():
+def _check_status(snap: Snapshot, family: GaugeMetricFamily) -> set[str]:
+    """One series per (domain, check, status); returns the monitored domains."""
+    verdicts = snap.verdicts()
+    for name, checks in verdicts.items():
         for check in checks:
-            if (name, check.check) in seen:
-                continue  # an identity in several regions: the first region's verdict
-            seen.add((name, check.check))
             for value in Status:
                 family.add_metric([name, check.check, value.value], float(check.status is value))
-    return monitored
+    return set(verdicts)
 
 
 def _health_metrics(

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from exporter.checks.ses import evaluate_identity
 from exporter.config import Config
 from exporter.dns_cycle import DnsCycleResult
+from exporter.model import CheckResult
 from exporter.ses_cycle import SesRegionResult
 from exporter.smtp_cycle import SmtpCredentialResult
 
@@ -42,6 +44,22 @@ class Snapshot:
     config_loaded_at: float = 0.0
     ses: Mapping[str, SesRegionResult] = field(default_factory=lambda: MappingProxyType({}))
     smtp: Mapping[str, SmtpCredentialResult] = field(default_factory=lambda: MappingProxyType({}))
+
+    def verdicts(self) -> dict[str, list[CheckResult]]:
+        """Every monitored domain's checks: DNS verdicts, then SES's own, first region first.
+
+        Monitored = configured plus discovered; a domain removed by a reload drops out at
+        once, before the next cycle runs.
+        """
+        identities = [i for result in self.ses.values() for i in (result.identities or ())]
+        monitored = {d.name for d in self.config.domains} | {i.identity for i in identities}
+        reports = self.dns.reports if self.dns is not None else ()
+        by_domain = {r.domain: list(r.checks) for r in reports if r.domain in monitored}
+        for identity in identities:
+            checks = by_domain.setdefault(identity.identity, [])
+            known = {c.check for c in checks}
+            checks.extend(c for c in evaluate_identity(identity) if c.check not in known)
+        return by_domain
 
     @property
     def ready(self) -> bool:
