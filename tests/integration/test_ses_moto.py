@@ -160,7 +160,9 @@ def test_assumed_role_account(moto: Moto, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto.endpoint)
     role = "arn:aws:iam::210987654321:role/ses-deliverability-exporter"
     collector = build_region_collector(
-        AwsAccountConfig(name="other", regions=("eu-west-1",), role_arn=role, external_id="ses-exporter"),
+        AwsAccountConfig(
+            name="other", regions=("eu-west-1",), role_arn=role, external_id="ses-exporter"
+        ),
         "eu-west-1",
         AwsConfig(),
     )

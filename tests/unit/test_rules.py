@@ -312,7 +312,13 @@ CASES: list[tuple[str, str, list[dict[str, str]], dict[str, str], list[dict[str,
         job_only(category="sender_domain_dns", sending_domain="shop.example", severity="critical"),
         [
             s(BOUNCED, "0+1x30", recipient_domain="corp.example", **RCPT, **PERM),
-            s(BOUNCED, "5x30", recipient_domain="corp.example", **RCPT, **{**PERM, "category": "dkim"}),  # old, flat
+            s(
+                BOUNCED,
+                "5x30",
+                recipient_domain="corp.example",
+                **RCPT,
+                **{**PERM, "category": "dkim"},
+            ),  # old, flat
         ],
     ),
     (

@@ -1,0 +1,62 @@
+# syntax=docker/dockerfile:1
+# ses-deliverability-exporter: a Prometheus exporter for Amazon SES deliverability.
+#
+#   docker build --build-arg VERSION=0.1.0 -t ses-deliverability-exporter .
+#   docker run --read-only --tmpfs /tmp -p 10190:10190 \
+#     -v "$PWD/config.toml:/etc/ses-deliverability-exporter/config.toml:ro" ses-deliverability-exporter
+#
+# The runtime image writes nothing outside /tmp, so it runs with a read-only root filesystem
+# (mount a tmpfs or emptyDir at /tmp). AWS credentials come from the standard chain
+# (environment, IRSA, instance role); nothing secret belongs in the image or the config.
+
+# ---- builder: the project and every dependency as wheels (all of them are pure Python) ----
+FROM python:3.11-slim-bookworm AS builder
+
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PYTHONDONTWRITEBYTECODE=1
+
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY exporter/ exporter/
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+# ---- runtime: the wheels installed into a clean image, no build tools, no pip cache ----
+FROM python:3.11-slim-bookworm
+
+ARG VERSION=0.1.0
+# The repository URL: pass --build-arg SOURCE_URL=https://... when building from CI.
+ARG SOURCE_URL=""
+
+LABEL org.opencontainers.image.title="ses-deliverability-exporter" \
+      org.opencontainers.image.description="Prometheus exporter for the email deliverability of Amazon SES senders: mail DNS checks with remedies, SES account state and events" \
+      org.opencontainers.image.source="${SOURCE_URL}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}"
+
+# No .pyc writes at run time (read-only root filesystem); HOME points at the writable /tmp
+# because botocore looks for ~/.aws there (absent is fine).
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    HOME=/tmp
+
+# The wheels are bind-mounted from the builder, so they never become a layer of this image.
+RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
+    pip install --no-cache-dir --no-index /wheels/*.whl \
+    && groupadd --system --gid 10190 exporter \
+    && useradd --system --uid 10190 --gid 10190 --no-create-home --home-dir /nonexistent \
+       --shell /usr/sbin/nologin exporter \
+    && mkdir -p /etc/ses-deliverability-exporter
+
+# Numeric, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
+USER 10190:10190
+
+EXPOSE 10190
+
+# Liveness only: /healthz never depends on DNS or AWS. Assumes the default port 10190.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:10190/healthz', timeout=4)"]
+
+ENTRYPOINT ["ses-deliverability-exporter"]
+CMD ["run", "--config", "/etc/ses-deliverability-exporter/config.toml"]
