@@ -355,6 +355,7 @@ class Daemon:
                 max_queries_per_second=resolver.max_queries_per_second,
                 overrides=runtime.overrides,
                 stats=self.dns_stats,
+                transport=resolver.transport,
             )
             return await check_domains(
                 self.targets(), client, workers=resolver.concurrency, stop=self._stop

@@ -65,6 +65,7 @@ class ResolverConfig:
     concurrency: int = 64
     max_queries_per_second: float = 500.0  # 0 = no limit
     zone_files: tuple[Path, ...] = ()
+    transport: str = "wire"  # wire: one shared UDP socket, lean parser; dnspython: per query
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +332,7 @@ class _Validator:
             "concurrency",
             "max_queries_per_second",
             "zone_files",
+            "transport",
         }
         self.unknown_keys("resolver.", raw, allowed)
         nameservers: tuple[tuple[str, int], ...] | None = None
@@ -366,7 +368,15 @@ class _Validator:
                 maximum=1_000_000,
             ),
             zone_files=tuple(zone_files),
+            transport=self._transport(raw),
         )
+
+    def _transport(self, raw: dict[str, Any]) -> str:
+        value = self.string("resolver.transport", raw, "wire") or "wire"
+        if value not in ("wire", "dnspython"):
+            self.add("resolver.transport", f"must be wire or dnspython, got {value!r}")
+            return "wire"
+        return value
 
     def _nameservers(self, value: Any) -> list[tuple[str, int]]:
         result = []

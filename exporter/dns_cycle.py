@@ -97,6 +97,7 @@ async def check_domains(
     finally:
         if watcher is not None:
             watcher.cancel()
+        await client.aclose()  # a client lives for one cycle
     return DnsCycleResult(
         reports=tuple(r for r in reports if r is not None),
         started=started,

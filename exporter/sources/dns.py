@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import dns.asyncquery
 import dns.exception
+import dns.flags
 import dns.message
 import dns.name
 import dns.rcode
@@ -27,13 +28,15 @@ import dns.rdatatype
 import dns.resolver
 
 from exporter.model import Answer, AnswerKind
+from exporter.sources.dns_wire import QTYPES, UdpMultiplexer, WireError, WireResponse
 from exporter.sources.records import rdata_text
 from exporter.sources.zones import ZoneOverrides
 
-__all__ = ["DnsClient", "DnsQueryStats", "system_nameservers"]
+__all__ = ["TRANSPORTS", "DnsClient", "DnsQueryStats", "system_nameservers"]
 
 MAX_CNAME_HOPS = 8
 EDNS_PAYLOAD = 1232  # the DNS flag day 2020 size: no fragmentation, rarely truncated
+TRANSPORTS = ("wire", "dnspython")  # the lean shared-socket path, or dnspython's per query
 _RETRY_RCODES = {dns.rcode.SERVFAIL, dns.rcode.REFUSED, dns.rcode.NOTIMP, dns.rcode.FORMERR}
 
 
@@ -101,7 +104,12 @@ class DnsClient:
         max_queries_per_second: float = 0.0,
         overrides: ZoneOverrides | None = None,
         stats: DnsQueryStats | None = None,
+        transport: str = "wire",
     ) -> None:
+        if transport not in TRANSPORTS:
+            raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}")
+        self._transport = transport
+        self._muxes: dict[tuple[str, int], UdpMultiplexer] = {}
         self._nameservers = tuple(nameservers)
         self._timeout = timeout
         self._attempts = attempts
@@ -164,9 +172,6 @@ class DnsClient:
         return await self._ask_nameservers(name, rdtype)
 
     async def _ask_nameservers(self, name: str, rdtype: str) -> _Hop:
-        qname = dns.name.from_text(name)
-        qtype = dns.rdatatype.from_text(rdtype)
-        query = dns.message.make_query(qname, qtype, use_edns=0, payload=EDNS_PAYLOAD)
         error = "timeout"
         for attempt in range(self._attempts):
             host, port = self._nameservers[attempt % len(self._nameservers)]
@@ -174,56 +179,102 @@ class DnsClient:
             async with self._semaphore:
                 self.queries_sent += 1
                 try:
-                    response = await self._exchange(query, host, port)
-                except dns.exception.Timeout:
+                    response = await self._exchange(name, rdtype, host, port)
+                except (TimeoutError, dns.exception.Timeout):
                     error = "timeout"
                 except OSError:
                     error = "network"
-                except dns.exception.DNSException:
+                except (WireError, dns.exception.DNSException, ValueError):
                     error = "malformed_response"
                 else:
                     self.responses += 1
-                    rcode = response.rcode()
-                    self._stats.record(rdtype, dns.rcode.to_text(rcode).lower())
-                    if rcode in _RETRY_RCODES:
-                        error = dns.rcode.to_text(rcode).lower()
+                    rcode_text = dns.rcode.to_text(dns.rcode.Rcode(response.rcode)).lower()
+                    self._stats.record(rdtype, rcode_text)
+                    if response.rcode in _RETRY_RCODES:
+                        error = rcode_text
                         continue
-                    return _interpret(response, qname, qtype)
+                    return _interpret(response, name, rdtype)
             self._stats.record(rdtype, error)
         return _Hop(Answer(AnswerKind.ERROR, error=error))
 
-    async def _exchange(
-        self, query: dns.message.Message, host: str, port: int
-    ) -> dns.message.Message:
+    async def _exchange(self, name: str, rdtype: str, host: str, port: int) -> WireResponse:
+        """One question: the lean shared-socket path, or dnspython's; TCP when truncated."""
+        if self._transport == "wire":
+            mux = self._muxes.get((host, port))
+            if mux is None:
+                mux = self._muxes[(host, port)] = UdpMultiplexer(host, port)
+            response = await mux.query(name, QTYPES[rdtype], self._timeout)
+            if not response.truncated:
+                return response
+        query = dns.message.make_query(
+            dns.name.from_text(name),
+            dns.rdatatype.from_text(rdtype),
+            use_edns=0,
+            payload=EDNS_PAYLOAD,
+        )
+        if self._transport == "wire":  # the UDP answer was truncated: go straight to TCP
+            return _from_message(
+                await dns.asyncquery.tcp(query, host, timeout=self._timeout, port=port)
+            )
         try:
-            return await dns.asyncquery.udp(
+            message = await dns.asyncquery.udp(
                 query, host, timeout=self._timeout, port=port, raise_on_truncation=True
             )
         except dns.message.Truncated:
-            return await dns.asyncquery.tcp(query, host, timeout=self._timeout, port=port)
+            message = await dns.asyncquery.tcp(query, host, timeout=self._timeout, port=port)
+        return _from_message(message)
+
+    async def aclose(self) -> None:
+        """Close the cycle's sockets (the loop needs one turn to really close them)."""
+        for mux in self._muxes.values():
+            mux.close()
+        self._muxes.clear()
+        await asyncio.sleep(0)
 
 
-def _interpret(
-    response: dns.message.Message, qname: dns.name.Name, qtype: dns.rdatatype.RdataType
-) -> _Hop:
+def _from_message(message: dns.message.Message) -> WireResponse:
+    """dnspython's parse, reduced to what the lean path reports, so both read the same."""
+    answers = tuple(
+        (
+            rrset.name.to_text(omit_final_dot=True).lower(),
+            dns.rdatatype.to_text(rrset.rdtype),
+            rdata_text(r),
+        )
+        for rrset in message.answer
+        if rrset.rdclass == dns.rdataclass.IN and dns.rdatatype.to_text(rrset.rdtype) in QTYPES
+        for r in rrset
+    )
+    truncated = bool(message.flags & dns.flags.TC)
+    return WireResponse(rcode=int(message.rcode()), truncated=truncated, answers=answers)
+
+
+def _interpret(response: WireResponse, name: str, rdtype: str) -> _Hop:
     """Read one response: follow the aliases it contains, then take the records asked for."""
     aliases: list[str] = []
-    current = qname
+    current = name.lower().rstrip(".")
     for _ in range(MAX_CNAME_HOPS):
-        rrset = response.get_rrset(response.answer, current, dns.rdataclass.IN, qtype)
-        if rrset is not None and len(rrset):
-            records = tuple(rdata_text(r) for r in rrset)
+        records = tuple(
+            text for owner, kind, text in response.answers if owner == current and kind == rdtype
+        )
+        if records:
             return _Hop(Answer(AnswerKind.RECORDS, records), tuple(aliases))
-        if qtype == dns.rdatatype.CNAME:
+        if rdtype == "CNAME":
             break
-        cname = response.get_rrset(response.answer, current, dns.rdataclass.IN, dns.rdatatype.CNAME)
-        if cname is None or not len(cname):
+        target = next(
+            (
+                text
+                for owner, kind, text in response.answers
+                if owner == current and kind == "CNAME"
+            ),
+            None,
+        )
+        if target is None:
             break
-        aliases.append(current.to_text(omit_final_dot=True).lower())
-        current = cname[0].target
-    if response.rcode() == dns.rcode.NXDOMAIN:
+        aliases.append(current)
+        current = target
+    if response.rcode == dns.rcode.NXDOMAIN:
         return _Hop(Answer(AnswerKind.NXDOMAIN), tuple(aliases))
     if aliases:
         # An authoritative server gave the alias but not the target's data: ask for it.
-        return _Hop(None, tuple(aliases), current.to_text(omit_final_dot=True).lower())
+        return _Hop(None, tuple(aliases), current)
     return _Hop(Answer(AnswerKind.NODATA))

@@ -18,7 +18,7 @@ from conftest import NamedServer
 from exporter.checks import CHECK_IDS
 from exporter.dns_cycle import check_domain
 from exporter.model import CheckResult, DomainReport, DomainTarget, Status
-from exporter.sources.dns import DnsClient
+from exporter.sources.dns import TRANSPORTS, DnsClient
 
 pytestmark = pytest.mark.integration
 
@@ -37,14 +37,26 @@ BROKEN_KEYS = "dkim.broken.test"  # a signing zone whose key lookups SERVFAIL
 MAIL_FROM_DOMAIN = "chk-mailfrom.test"
 
 
+TRANSPORT = "wire"
+
+
+@pytest.fixture(autouse=True, params=TRANSPORTS)
+def _transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every case runs on both DNS paths: the verdicts must be identical."""
+    monkeypatch.setitem(globals(), "TRANSPORT", request.param)
+
+
 def run_checks(
     nameservers: list[tuple[str, int]], target: DomainTarget, timeout: float = 0.5
 ) -> DomainReport:
     """One check cycle for one domain, as the exporter runs it."""
 
     async def cycle() -> DomainReport:
-        client = DnsClient(nameservers=nameservers, timeout=timeout)
-        return await check_domain(client, target)
+        client = DnsClient(nameservers=nameservers, timeout=timeout, transport=TRANSPORT)
+        try:
+            return await check_domain(client, target)
+        finally:
+            await client.aclose()
 
     return asyncio.run(cycle())
 

@@ -8,18 +8,32 @@ import pytest
 from conftest import NamedServer
 
 from exporter.model import Answer, AnswerKind
-from exporter.sources.dns import DnsClient, DnsQueryStats
+from exporter.sources.dns import TRANSPORTS, DnsClient, DnsQueryStats
 from exporter.sources.zones import ZoneOverrides
 
 pytestmark = pytest.mark.integration
+
+
+TRANSPORT = "wire"
+
+
+@pytest.fixture(autouse=True, params=TRANSPORTS)
+def _transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs on both DNS paths: the answers must be identical."""
+    monkeypatch.setitem(globals(), "TRANSPORT", request.param)
 
 
 def resolve(
     nameservers: list[tuple[str, int]], *questions: tuple[str, str], **kw: object
 ) -> list[Answer]:
     async def run() -> list[Answer]:
-        client = DnsClient(nameservers=nameservers, timeout=0.5, attempts=2, **kw)  # type: ignore[arg-type]
-        return list(await asyncio.gather(*(client.resolve(n, t) for n, t in questions)))
+        client = DnsClient(
+            nameservers=nameservers, timeout=0.5, attempts=2, transport=TRANSPORT, **kw
+        )  # type: ignore[arg-type]
+        try:
+            return list(await asyncio.gather(*(client.resolve(n, t) for n, t in questions)))
+        finally:
+            await client.aclose()
 
     return asyncio.run(run())
 
@@ -95,9 +109,10 @@ def test_each_question_is_asked_once_per_cycle(named: NamedServer) -> None:
     """Concurrent and repeated questions share one query (amazonses.com's SPF is asked once)."""
 
     async def run() -> int:
-        client = DnsClient(nameservers=ns(named), timeout=1.0)
+        client = DnsClient(nameservers=ns(named), timeout=1.0, transport=TRANSPORT)
         await asyncio.gather(*(client.resolve("amazonses.com", "TXT") for _ in range(50)))
         await client.resolve("amazonses.com", "TXT")
+        await client.aclose()
         return client.queries_sent
 
     assert asyncio.run(run()) == 1

@@ -1,0 +1,96 @@
+"""The lean DNS wire path: queries dnspython understands, answers read like dnspython reads
+them, and anything malformed is a WireError (an `unknown`), never a crash or a verdict."""
+
+from __future__ import annotations
+
+import contextlib
+
+import dns.message
+import dns.rcode
+import dns.rrset
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from exporter.sources.dns_wire import QTYPES, WireError, encode_query, parse_response
+
+
+def reply(question: str, rdtype: str, *records: tuple[str, str, str], rcode: int = 0) -> bytes:
+    query = dns.message.make_query(question, rdtype)
+    response = dns.message.make_response(query)
+    response.set_rcode(rcode)
+    for owner, kind, text in records:
+        response.answer.append(dns.rrset.from_text(owner, 300, "IN", kind, text))
+    return response.to_wire()
+
+
+def test_query_is_valid_dns_with_edns() -> None:
+    message = dns.message.from_wire(encode_query(4242, "Example.COM", QTYPES["TXT"]))
+    assert message.id == 4242
+    assert message.question[0].name.to_text() == "Example.COM."
+    assert message.edns == 0
+    assert message.payload == 1232
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "expected"),
+    [
+        ("A", "192.0.2.1", "192.0.2.1"),
+        ("AAAA", "2001:db8::1", "2001:db8::1"),
+        ("MX", "10 MX1.Example.COM.", "10 mx1.example.com"),
+        ("MX", "0 .", "0 ."),
+        ("CNAME", "Target.Example.", "target.example"),
+        ("TXT", '"v=spf1 include:amazon" "ses.com -all"', "v=spf1 include:amazonses.com -all"),
+    ],
+)
+def test_records_as_the_checks_read_them(kind: str, text: str, expected: str) -> None:
+    _, _, response = parse_response(reply("a.example.", kind, ("a.example.", kind, text)))
+    assert response.answers == (("a.example", kind, expected),)
+
+
+def test_rcode_and_other_types_skipped() -> None:
+    data = reply(
+        "a.example.", "TXT", ("a.example.", "NS", "ns1.example."), rcode=dns.rcode.NXDOMAIN
+    )
+    _, _, response = parse_response(data)
+    assert response.rcode == dns.rcode.NXDOMAIN
+    assert response.answers == ()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\x00\x01",
+        bytes(12),  # not a response (QR clear)
+        b"\x00\x01\x80\x00\x00\x01\x00\x00\x00\x00\x00\x00\xc0\x0c\x00\x01\x00\x01",  # pointer loop
+        b"\x00\x01\x80\x00\x00\x00\x00\x01\x00\x00\x00\x00\x01a\x00\x00\x01\x00\x01\x00\x00\x00\x00\x00\x09",  # rdata past end
+    ],
+)
+def test_malformed_is_a_wire_error(data: bytes) -> None:
+    with pytest.raises(WireError):
+        parse_response(data)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=600))
+def test_arbitrary_bytes_never_crash(data: bytes) -> None:
+    with contextlib.suppress(WireError):
+        parse_response(b"\x00\x01\x80\x00" + data)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_mutated_answers_never_crash(data: st.DataObject) -> None:
+    wire = bytearray(
+        reply(
+            "a.example.",
+            "MX",
+            ("a.example.", "MX", "10 mx.a.example."),
+            ("a.example.", "MX", "20 mx2.a.example."),
+        )
+    )
+    for _ in range(data.draw(st.integers(1, 5))):
+        wire[data.draw(st.integers(2, len(wire) - 1))] = data.draw(st.integers(0, 255))
+    with contextlib.suppress(WireError):
+        parse_response(bytes(wire))
