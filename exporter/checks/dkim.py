@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from exporter.model import AnswerKind, CheckResult, DnsView, DomainTarget, Status
 
@@ -24,6 +25,8 @@ __all__ = [
     "parse_dkim_key",
     "signing_zone",
 ]
+
+_PARSE_CACHE = 65_536
 
 CHECK = "dkim"
 GLOBAL_SIGNING_ZONE = "dkim.amazonses.com"
@@ -54,6 +57,7 @@ class DkimKey:
     public_key: str
 
 
+@lru_cache(maxsize=_PARSE_CACHE)  # records repeat across domains and rounds; results are frozen
 def parse_dkim_key(text: str) -> DkimKey | None:
     """Parse a TXT string as a DKIM key record; None when it is not one.
 

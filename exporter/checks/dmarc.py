@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 
 from publicsuffixlist import PublicSuffixList
 
@@ -22,6 +22,8 @@ __all__ = [
     "organizational_domain",
     "parse_dmarc",
 ]
+
+_PARSE_CACHE = 65_536
 
 CHECK = "dmarc"
 CHECK_REPORTS = "dmarc_reports"
@@ -95,6 +97,7 @@ def _tags(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
+@lru_cache(maxsize=_PARSE_CACHE)  # records repeat across domains and rounds; results are frozen
 def parse_dmarc(text: str) -> DmarcRecord | None:
     """Parse a TXT string; None when it is not a DMARC record (first tag not v=DMARC1)."""
     tags = _tags(text)

@@ -11,6 +11,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 
 from exporter.model import AnswerKind, CheckResult, DnsView, Status
 
@@ -31,6 +32,8 @@ __all__ = [
     "parse_spf",
     "permerror_result",
 ]
+
+_PARSE_CACHE = 65_536
 
 CHECK = "spf"
 MAX_DNS_LOOKUPS = 10  # RFC 7208 §4.6.4
@@ -178,6 +181,7 @@ def is_spf_record(text: str) -> bool:
     return text[:6].lower() == "v=spf1" and text[6:7] in ("", " ")
 
 
+@lru_cache(maxsize=_PARSE_CACHE)  # records repeat across domains and rounds; results are frozen
 def parse_spf(text: str) -> SpfRecord | SpfSyntaxError:
     """Parse one SPF record strictly per the RFC 7208 ABNF (§12)."""
     if not is_spf_record(text):
