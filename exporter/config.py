@@ -22,6 +22,7 @@ __all__ = [
     "DomainConfig",
     "EventsConfig",
     "LogConfig",
+    "MetricsConfig",
     "QueueConfig",
     "ResolverConfig",
     "ScheduleConfig",
@@ -78,6 +79,19 @@ class ScheduleConfig:
 class LogConfig:
     level: str = "info"
     format: str = "auto"  # auto: JSON when stderr is not a terminal
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    """What /metrics exports per domain.
+
+    ``series_budget`` caps the ``deliverability_check_status`` series (0 = no cap: every
+    domain x check x status). With a cap, only ``watch_domains`` and domains with a check that
+    is not passing get per-domain check series, in that order, until the budget is used up.
+    """
+
+    series_budget: int = 0
+    watch_domains: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +181,7 @@ class Config:
     aws: AwsConfig = field(default_factory=AwsConfig)
     smtp_credentials: tuple[SmtpCredentialConfig, ...] = ()
     domains: tuple[DomainConfig, ...] = ()
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
     @property
     def owner_label_names(self) -> tuple[str, ...]:
@@ -195,7 +210,17 @@ def parse_config(
     v.unknown_keys(
         "",
         raw,
-        {"server", "resolver", "schedule", "log", "events", "aws", "smtp_credentials", "domains"},
+        {
+            "server",
+            "resolver",
+            "schedule",
+            "log",
+            "events",
+            "aws",
+            "smtp_credentials",
+            "domains",
+            "metrics",
+        },
     )
     config = Config(
         server=v.server(v.table("server", raw)),
@@ -206,6 +231,7 @@ def parse_config(
         aws=v.aws(v.table("aws", raw)),
         smtp_credentials=v.smtp_credentials(raw.get("smtp_credentials", [])),
         domains=v.domains(raw.get("domains", [])),
+        metrics=v.metrics(v.table("metrics", raw)),
     )
     if v.problems:
         raise ConfigError(source, v.problems)
@@ -472,6 +498,26 @@ class _Validator:
                 "events.dedupe_window", raw, d.dedupe_window, minimum=1000, maximum=10_000_000
             ),
             provider_lookup=provider_lookup,
+        )
+
+    def metrics(self, raw: dict[str, Any]) -> MetricsConfig:
+        self.unknown_keys("metrics.", raw, {"series_budget", "watch_domains"})
+        watch: list[str] = []
+        for i, text in enumerate(
+            self._string_list("metrics.watch_domains", raw.get("watch_domains", []))
+        ):
+            try:
+                name = normalize_domain(text)
+            except ValueError as exc:
+                self.add(f"metrics.watch_domains[{i}]", f"{text!r}: {exc}")
+                continue
+            if name not in watch:
+                watch.append(name)
+        return MetricsConfig(
+            series_budget=self.integer(
+                "metrics.series_budget", raw, 0, minimum=0, maximum=100_000_000
+            ),
+            watch_domains=tuple(watch),
         )
 
     def boolean(self, key: str, raw: dict[str, Any], default: bool) -> bool:

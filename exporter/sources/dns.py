@@ -14,7 +14,7 @@ import asyncio
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import dns.asyncquery
@@ -125,6 +125,11 @@ class DnsClient:
     def get(self, name: str, rdtype: str) -> Answer | None:
         """The answer if it was resolved already this cycle (the checks' DnsView)."""
         return self._done.get((name, rdtype))
+
+    def forget(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Drop answers no other domain will ask for (see dns_cycle._private_to)."""
+        for key in keys:
+            self._done.pop(key, None)
 
     async def resolve(self, name: str, rdtype: str) -> Answer:
         """Resolve once per cycle; concurrent callers of the same question share one query."""
