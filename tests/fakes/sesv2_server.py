@@ -39,9 +39,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import copy
 import itertools
 import json
+import socket
 import threading
 import urllib.parse
 import uuid
@@ -163,6 +165,7 @@ class Sesv2Fake:
     requests: Counter[str] = field(default_factory=Counter)
     log: list[LoggedRequest] = field(default_factory=list)
     keep_log: bool = True  # False for benchmarks (the log would grow per request)
+    bind_port: int = 0  # 0: any free port; a fixed one to restart the fake where it was
     _errors: dict[str, FakeError] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: _Server | None = None
@@ -182,9 +185,13 @@ class Sesv2Fake:
         return self
 
     def stop(self) -> None:
+        """Like a dead endpoint: no new connections, and open keep-alive ones are cut."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            for connection in list(self._server.connections):
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join(5)
         self._server = self._thread = None
@@ -485,14 +492,21 @@ class Sesv2Fake:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
+    allow_reuse_address = True  # a restarted fake takes its old port back at once
+
     def __init__(self, fake: Sesv2Fake) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        self.connections: set[socket.socket] = set()  # so stop() also ends keep-alives
+        super().__init__(("127.0.0.1", fake.bind_port), _Handler)
         self.fake = fake
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"  # keep-alive, as AWS endpoints do
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.connections.add(self.connection)
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

@@ -1,0 +1,223 @@
+"""Fault injection against the running daemon: peers die and come back.
+
+`named` killed mid-run: every DNS verdict turns `unknown` (never `fail`), the DNS collector
+goes down, and everything recovers when named restarts. moto killed: the SES collector goes
+down and keeps its last values while DNS is unaffected; it comes back up with moto.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import DEMO_ZONES, NamedServer, free_port, start_named, stop_named
+from fakes.sesv2_server import Sesv2Fake
+from prometheus_client.parser import text_string_to_metric_families
+
+pytestmark = pytest.mark.e2e
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def scrape(port: int) -> Samples:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def statuses(samples: Samples, domain: str) -> dict[str, str]:
+    return {
+        dict(labels)["check"]: dict(labels)["status"]
+        for (name, labels), value in samples.items()
+        if name == "deliverability_check_status" and dict(labels)["domain"] == domain and value == 1
+    }
+
+
+def wait_for(predicate: Callable[[], Any], what: str, log: Path, timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if value := predicate():
+                return value
+        except OSError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}\n{log.read_text()[-3000:]}")
+
+
+def start_exporter(
+    config: Path, log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "exporter", "run", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        )
+
+
+def test_named_killed_and_restarted_mid_run(tmp_path: Path) -> None:
+    """No false `fail` while DNS is gone; verdicts come back by themselves."""
+    zones = {p.name.removesuffix(".zone"): p for p in DEMO_ZONES.glob("*.zone")}
+    named: NamedServer | None = start_named(tmp_path / "named", zones)
+    port = free_port()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+[server]
+listen_address = "127.0.0.1:{port}"
+[resolver]
+nameservers = ["{named.nameserver}"]
+timeout_seconds = 0.3
+attempts = 1
+max_queries_per_second = 0
+[schedule]
+interval_seconds = 1
+jitter_seconds = 0
+[[domains]]
+name = "gateway553.example"
+mail_from = "mail.gateway553.example"
+"""
+    )
+    log = tmp_path / "exporter.log"
+    exporter = start_exporter(config, log)
+    try:
+        wait_for(
+            lambda: (
+                statuses(scrape(port), "gateway553.example").get("mail_from_resolvable") == "fail"
+            ),
+            "first verdicts",
+            log,
+        )
+        dns_port = named.port
+        stop_named(named)
+        named = None
+        down = wait_for(
+            lambda: (
+                (s := scrape(port))[("deliverability_collector_up", (("collector", "dns"),))] == 0
+                and s
+            ),
+            "the DNS collector to go down",
+            log,
+        )
+        assert set(statuses(down, "gateway553.example").values()) == {"unknown"}  # never fail
+        assert not any(
+            n == "deliverability_mail_from_resolvable" for n, _ in down
+        )  # no sample while unknown
+        # named back on the same port: everything recovers with no action.
+        config_text = (tmp_path / "named" / "named.conf").read_text()
+        assert f"port {dns_port}" in config_text
+        with (tmp_path / "named" / "named.stderr").open("ab") as out:
+            process = subprocess.Popen(
+                ["named", "-g", "-c", str(tmp_path / "named" / "named.conf")],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        named = NamedServer("127.0.0.1", dns_port, process, tmp_path / "named")
+        wait_for(
+            lambda: (
+                statuses(scrape(port), "gateway553.example").get("mail_from_resolvable") == "fail"
+            ),
+            "verdicts to recover",
+            log,
+        )
+        assert scrape(port)[("deliverability_collector_up", (("collector", "dns"),))] == 1
+    finally:
+        exporter.send_signal(signal.SIGTERM)
+        exporter.wait(timeout=10)
+        if named is not None:
+            stop_named(named)
+
+
+def test_ses_endpoint_killed_and_restarted(tmp_path: Path, named: NamedServer) -> None:
+    """The SES API dies: that collector goes down and keeps its last values, DNS carries on;
+    it comes back up by itself when the endpoint returns. (moto serves SES v1 and STS; the
+    SESv2 fake serves GetAccount and is the one killed, on a fixed port so it can return.)"""
+    from moto.server import ThreadedMotoServer  # noqa: PLC0415 - slow import
+
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    moto_host, moto_port = moto.get_host_and_port()
+    fake_port = free_port()
+    fake = Sesv2Fake(bind_port=fake_port).start()
+    port = free_port()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+[server]
+listen_address = "127.0.0.1:{port}"
+[resolver]
+nameservers = ["{named.nameserver}"]
+timeout_seconds = 0.5
+max_queries_per_second = 0
+[schedule]
+interval_seconds = 1
+jitter_seconds = 0
+[aws]
+interval_seconds = 10
+api_calls_per_second = 50
+suppression_list = false
+recommendations = false
+[[aws.accounts]]
+name = "prod"
+regions = ["us-east-1"]
+[[domains]]
+name = "healthy.example"
+"""
+    )
+    env = {
+        "AWS_ENDPOINT_URL": f"http://{moto_host}:{moto_port}",
+        "AWS_ENDPOINT_URL_SESV2": f"http://127.0.0.1:{fake_port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_MAX_ATTEMPTS": "1",
+    }
+    log = tmp_path / "exporter.log"
+    exporter = start_exporter(config, log, env)
+    up = ("deliverability_collector_up", (("collector", "ses:prod:us-east-1"),))
+    healthy = (
+        "deliverability_ses_enforcement_status",
+        (("aws_account_id", "123456789012"), ("aws_region", "us-east-1"), ("status", "HEALTHY")),
+    )
+    try:
+        wait_for(
+            lambda: (s := scrape(port)).get(up) == 1 and s.get(healthy) == 1,
+            "the SES collector up",
+            log,
+        )
+        fake.stop()
+        down = wait_for(
+            lambda: (s := scrape(port)).get(up) == 0 and s, "the SES collector down", log
+        )
+        assert down[healthy] == 1  # the last good account state is still served
+        assert statuses(down, "healthy.example").get("mx") == "pass"  # DNS unaffected
+        assert down[("deliverability_collector_up", (("collector", "dns"),))] == 1
+        errors = {
+            dict(labels)["error"]: v
+            for (n, labels), v in down.items()
+            if n == "deliverability_ses_api_errors_total"
+        }
+        assert errors.get("EndpointConnectionError", 0) >= 1
+        fake = Sesv2Fake(bind_port=fake_port).start()
+        wait_for(lambda: scrape(port).get(up) == 1, "the SES collector back up", log, timeout=40)
+    finally:
+        exporter.send_signal(signal.SIGTERM)
+        exporter.wait(timeout=10)
+        fake.stop()
+        moto.stop()
