@@ -64,18 +64,40 @@ class ExporterCollector(Collector):
 
 
 def _domain_metrics(snap: Snapshot) -> Iterator[Metric]:
-    exposition = domain_table(snap).exposition()
-    yield exposition.info
-    yield exposition.check_status
-    domains = metrics.DOMAINS.gauge()
-    for (check, status), count in exposition.counts:
-        domains.add_metric([check, status], count)
-    yield domains
-    withheld = metrics.CHECK_STATUS_WITHHELD.gauge()
-    for status, count in exposition.withheld.items():
-        withheld.add_metric([status.value], count)
-    yield withheld
-    yield from (exposition.resolvable, exposition.dmarc, exposition.spf_lookups)
+    config = snap.config
+    owner_labels = config.owner_label_names
+    info = metrics.DOMAIN_INFO.info(owner_labels)
+    for domain in config.domains:
+        owners = dict(domain.labels)
+        info.add_metric(
+            [
+                domain.name,
+                domain.mail_from or "",
+                domain.region or "",
+                *(owners.get(k, "") for k in owner_labels),
+            ],
+            {},
+        )
+    yield info
+
+    status = metrics.CHECK_STATUS.gauge()
+    resolvable = metrics.MAIL_FROM_RESOLVABLE.gauge()
+    dmarc = metrics.DMARC_POLICY_LEVEL.gauge()
+    spf_lookups = metrics.SPF_DNS_LOOKUPS.gauge()
+    reports = snap.dns.reports if snap.dns is not None else ()
+    monitored = _check_status(snap, status)
+    for report in reports:
+        if report.domain not in monitored:
+            continue  # removed by a reload; gone before the next cycle runs
+        if report.mail_from is not None and report.mail_from_resolvable is not None:
+            resolvable.add_metric(
+                [report.domain, report.mail_from], float(report.mail_from_resolvable)
+            )
+        if report.dmarc_policy_level is not None:
+            dmarc.add_metric([report.domain], float(report.dmarc_policy_level))
+        if report.spf_dns_lookups is not None:
+            spf_lookups.add_metric([report.domain], float(report.spf_dns_lookups))
+    yield from (status, resolvable, dmarc, spf_lookups)
 
 
 def _ses_metrics(snap: Snapshot) -> Iterator[Metric]:
@@ -168,6 +190,16 @@ def _ses_region_metrics(result: SesRegionResult, put: _Put) -> None:  # noqa: C9
         put(metrics.SES_SUPPRESSED_RECENT, acct, suppression.added_last_24h)
         for domain, count in suppression.top_recipient_domains:
             put(metrics.SES_SUPPRESSED_DOMAINS, [*acct, domain], count)
+
+
+def _check_status(snap: Snapshot, family: GaugeMetricFamily) -> set[str]:
+    """One series per (domain, check, status); returns the monitored domains."""
+    verdicts = snap.verdicts()
+    for name, checks in verdicts.items():
+        for check in checks:
+            for value in Status:
+                family.add_metric([name, check.check, value.value], float(check.status is value))
+    return set(verdicts)
 
 
 def _health_metrics(
