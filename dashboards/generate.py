@@ -420,10 +420,19 @@ RCPT = 'recipient_domain=~"$recipient_domain"'
 
 
 def _checks_with(status: str) -> str:
-    return (
-        f"count(max by (domain, check) (deliverability_check_status"
-        f'{{{DOMAIN}, status="{status}"}} == 1)) or vector(0)'
-    )
+    """(domain, check) pairs with this status, over every domain: from the aggregate, which
+    the exporter counts whether or not a domain's own series fit its series budget."""
+    return f'sum(max by (check, status) (deliverability_domains{{status="{status}"}})) or vector(0)'
+
+
+_ALL_DOMAINS = (
+    "Counted by the exporter over every monitored domain, so it is exact in series-budget "
+    "mode too; the domain filter does not apply."
+)
+_BUDGET_NOTE = (
+    "With a series budget (metrics.series_budget) only watch-list domains and domains with a "
+    "check not passing have per-domain check series."
+)
 
 
 def overview() -> dashboard_builders.Dashboard:
@@ -444,38 +453,70 @@ def overview() -> dashboard_builders.Dashboard:
         row("Sending domains"),
         single_stat(
             "Failing checks",
-            "Checks (DNS and SES verdicts) whose status is fail right now, over the selected "
-            "domains. Anything above 0 means mail is, or will be, rejected or junked.",
+            "Checks (DNS and SES verdicts) whose status is fail right now. Anything above 0 "
+            f"means mail is, or will be, rejected or junked. {_ALL_DOMAINS}",
             q(_checks_with("fail"), "fail"),
             steps=((None, GREEN), (1, RED)),
         ),
         single_stat(
             "Warning checks",
-            "Checks whose status is warn: works today, but weak (DMARC p=none, ?all, no rua=).",
+            "Checks whose status is warn: works today, but weak (DMARC p=none, ?all, no rua=). "
+            + _ALL_DOMAINS,
             q(_checks_with("warn"), "warn"),
             steps=((None, GREEN), (1, ORANGE)),
         ),
         single_stat(
             "Unknown checks",
             "Checks DNS (or SES) could not answer: timeouts, SERVFAIL, REFUSED. The exporter "
-            "never reports pass or fail on a resolver hiccup.",
+            f"never reports pass or fail on a resolver hiccup. {_ALL_DOMAINS}",
             q(_checks_with("unknown"), "unknown"),
             steps=((None, GREEN), (1, GREY)),
         ),
         single_stat(
             "Domains monitored",
-            "Sending domains monitored (configured and discovered SES identities).",
+            "Sending domains monitored (configured and discovered SES identities), counted on "
+            "the most common check (every domain has mx once its first DNS cycle ran). "
+            + _ALL_DOMAINS,
             q(
-                f"count(max by (domain) (deliverability_check_status{{{DOMAIN}}}))",
+                "max(sum by (check) (max by (check, status) (deliverability_domains)))",
                 "domains",
             ),
             steps=((None, "blue"),),
+        ),
+        table_panel(
+            "Domains by check and status",
+            "For each check, how many domains pass, warn, fail or are unknown right now. "
+            + _ALL_DOMAINS,
+            q("max by (check, status) (deliverability_domains)"),
+            transformations=[
+                _transform(
+                    "groupingToMatrix",
+                    {"columnField": "status", "rowField": "check", "valueField": "Value"},
+                ),
+                _organize(rename={"check\\status": "check"}),
+            ],
+            size=(18, 8),
+            sort_by="check",
+        ),
+        single_stat(
+            "Not-passing check series withheld",
+            "Per-domain check series of domains that are not passing, left out because the "
+            "series budget is used up: those domains are missing from the per-domain panels "
+            "and alerts below. Raise metrics.series_budget (the landing page lists them all). "
+            "0 without a budget.",
+            q(
+                "sum(max by (worst_status) (deliverability_check_status_withheld_series"
+                '{worst_status!="pass"})) or vector(0)',
+                "withheld",
+            ),
+            steps=((None, GREEN), (1, RED)),
+            size=(6, 8),
         ),
         status_grid(
             "Check status by domain",
             "One row per sending domain, one column per check, each cell the check's current "
             "status: pass green, warn orange, fail red, unknown grey. An empty cell is a check "
-            "that does not apply (no MAIL FROM, no DKIM tokens).",
+            f"that does not apply (no MAIL FROM, no DKIM tokens). {_BUDGET_NOTE}",
             q(f"max by (domain, check, status) (deliverability_check_status{{{DOMAIN}}} == 1)"),
             size=(24, 10),
         ),
@@ -498,9 +539,10 @@ def overview() -> dashboard_builders.Dashboard:
         row("DMARC, SPF and MAIL FROM"),
         table_panel(
             "DMARC policy per domain",
-            "The effective DMARC policy of each domain: reject or quarantine green, none "
-            "orange, no valid record red. Absent while DNS cannot tell.",
-            q(f"max by (domain) (deliverability_dmarc_policy_level{{{DOMAIN}}})"),
+            "The effective DMARC policy of each domain, weakest first: reject or quarantine "
+            "green, none orange, no valid record red. Absent while DNS cannot tell. Shows the "
+            "100 weakest, so it stays readable with 10^5 domains.",
+            q(f"bottomk(100, max by (domain) (deliverability_dmarc_policy_level{{{DOMAIN}}}))"),
             transformations=[_organize(["Time"], {"Value": "policy"})],
             overrides={
                 "policy": _override(
@@ -521,10 +563,11 @@ def overview() -> dashboard_builders.Dashboard:
         table_panel(
             "MAIL FROM resolvable",
             "Whether each custom MAIL FROM domain has an A or AAAA record. Without one, strict "
-            "gateways reject with 553 5.1.8 while SES still reports the mail as sent.",
+            "gateways reject with 553 5.1.8 while SES still reports the mail as sent. Shows "
+            "100, unresolvable first, so it stays readable with 10^5 domains.",
             q(
-                f"max by (domain, mail_from_domain) "
-                f"(deliverability_mail_from_resolvable{{{DOMAIN}}})"
+                f"bottomk(100, max by (domain, mail_from_domain) "
+                f"(deliverability_mail_from_resolvable{{{DOMAIN}}}))"
             ),
             transformations=[_organize(["Time"], {"Value": "resolvable"})],
             overrides={
@@ -538,9 +581,12 @@ def overview() -> dashboard_builders.Dashboard:
         ),
         bars(
             "SPF DNS lookups per domain",
-            "DNS-querying terms in each domain's SPF include/redirect tree. More than 10 is a "
-            "permerror: receivers treat the SPF as broken.",
-            q(f"max by (domain) (deliverability_spf_dns_lookups{{{DOMAIN}}})", "{{domain}}"),
+            "DNS-querying terms in the SPF include/redirect tree of the 20 domains with the "
+            "most. More than 10 is a permerror: receivers treat the SPF as broken.",
+            q(
+                f"topk(20, max by (domain) (deliverability_spf_dns_lookups{{{DOMAIN}}}))",
+                "{{domain}}",
+            ),
             steps=((None, GREEN), (8, ORANGE), (11, RED)),
             size=(8, 8),
             max_value=10,

@@ -7,6 +7,7 @@ Prometheus naming rules, and the README's metric table is checked against it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -15,9 +16,11 @@ from prometheus_client.core import (
     GaugeMetricFamily,
     HistogramMetricFamily,
     InfoMetricFamily,
+    Metric,
 )
+from prometheus_client.samples import Sample
 
-__all__ = ["CATALOGUE", "MetricSpec"]
+__all__ = ["CATALOGUE", "MetricSpec", "PrerenderedFamily"]
 
 Kind = Literal["gauge", "counter", "info", "histogram"]
 _CACHED = "Refreshed by a background job every deliverability_collector_interval_seconds."
@@ -51,17 +54,78 @@ class MetricSpec:
         self._expect("histogram")
         return HistogramMetricFamily(self.name, self.help, labels=self.labels)
 
+    def prerendered(self, body: bytes, samples: Callable[[], list[Sample]]) -> PrerenderedFamily:
+        """A gauge or info family whose sample lines are already rendered (see the class)."""
+        if self.kind == "gauge":
+            return PrerenderedFamily(self.name, self.help, "gauge", body, samples)
+        self._expect("info")
+        return PrerenderedFamily(self.name.removesuffix("_info"), self.help, "info", body, samples)
+
     def _expect(self, kind: Kind) -> None:
         if self.kind != kind:
             raise TypeError(f"{self.name} is a {self.kind}, not a {kind}")
+
+
+class PrerenderedFamily(Metric):
+    """A large family whose exposition lines were rendered once per snapshot.
+
+    ``body`` is the family's sample lines, sorted label names and Go float formatting as
+    prometheus_client writes them; for gauges and info metrics these lines are the same in the
+    Prometheus text format and in OpenMetrics, so /metrics (exporter.web) writes ``body`` after
+    the HELP/TYPE lines the client library renders, instead of formatting 10^5-10^6 samples on
+    every scrape. ``samples`` builds the same samples on demand, so anything else that reads a
+    family (``generate_latest``, a restricted registry, tests) sees an ordinary metric.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        typ: str,
+        body: bytes,
+        samples: Callable[[], list[Sample]],
+    ) -> None:
+        self._build_samples = samples
+        super().__init__(name, documentation, typ)
+        self.body = body
+
+    @property
+    def samples(self) -> list[Sample]:
+        return self._build_samples()
+
+    @samples.setter
+    def samples(self, _value: list[Sample]) -> None:
+        """Metric.__init__ assigns an empty list; the samples come from ``body``'s source."""
+
+    def header(self) -> Metric:
+        """An empty family with this one's name, help and type: what its HELP/TYPE lines need."""
+        return Metric(self.name, self.documentation, self.type)
 
 
 CHECK_STATUS = MetricSpec(
     "deliverability_check_status",
     "gauge",
     "Verdict of a mail-DNS check on a sending domain: 1 for the current status "
-    f"(pass, warn, fail, unknown), 0 for the others. {_CACHED}",
+    "(pass, warn, fail, unknown), 0 for the others. With metrics.series_budget set, only "
+    "watch-list domains and domains with a check not passing have these series, up to the "
+    f"budget (see deliverability_check_status_withheld_series). {_CACHED}",
     ("domain", "check", "status"),
+)
+DOMAINS = MetricSpec(
+    "deliverability_domains",
+    "gauge",
+    "Monitored sending domains whose check currently has this status, counted over every "
+    f"domain whether or not its per-domain series fit metrics.series_budget. {_CACHED}",
+    ("check", "status"),
+)
+CHECK_STATUS_WITHHELD = MetricSpec(
+    "deliverability_check_status_withheld_series",
+    "gauge",
+    "deliverability_check_status series left out by metrics.series_budget, by the worst "
+    "check status of the domain they belong to (pass: healthy domains, left out by design; "
+    "fail, unknown, warn: the budget is too small for every domain that is not passing). "
+    f"0 when there is no budget. {_CACHED}",
+    ("worst_status",),
 )
 MAIL_FROM_RESOLVABLE = MetricSpec(
     "deliverability_mail_from_resolvable",
@@ -412,6 +476,8 @@ SMTP_PROBE_CODE = MetricSpec(
 
 CATALOGUE: tuple[MetricSpec, ...] = (
     CHECK_STATUS,
+    DOMAINS,
+    CHECK_STATUS_WITHHELD,
     MAIL_FROM_RESOLVABLE,
     DMARC_POLICY_LEVEL,
     SPF_DNS_LOOKUPS,

@@ -2,22 +2,41 @@
 
 from __future__ import annotations
 
+import gzip
 import html
 import socket
 import threading
 from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
 from typing import Any
+from urllib.parse import parse_qs, urlencode
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder, gzip_accepted
+from prometheus_client.metrics_core import Metric
+from prometheus_client.openmetrics.exposition import ALLOWUTF8, UNDERSCORES
+from prometheus_client.registry import Collector
 
 from exporter import __version__
+from exporter.collector import DomainTable, DomainWarmer, domain_table
 from exporter.events.pipeline import EventCounts
+from exporter.metrics import PrerenderedFamily
 from exporter.model import Status
 from exporter.store import Snapshot
 
-__all__ = ["HttpServer", "make_app", "render_landing_page"]
+__all__ = [
+    "PAGE_SIZE",
+    "ExporterApp",
+    "HttpServer",
+    "make_app",
+    "render_landing_page",
+    "render_metrics",
+]
+
+PAGE_SIZE = 100  # domains per landing page
+_PENDING_SHOWN = 100  # names listed of the domains not checked yet
+_GZIP_LEVEL = 1  # level 9 (the client library's) costs ~7x the time for ~10 % fewer bytes
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -30,34 +49,53 @@ _STATUS_COLOURS = {
 }
 
 
-def make_app(
-    registry: CollectorRegistry,
-    read_snapshot: Callable[[], Snapshot],
-    read_events: Callable[[], EventCounts] | None = None,
-) -> WsgiApp:
-    """The WSGI application; /healthz never depends on DNS or AWS."""
-    metrics_app = make_wsgi_app(registry)
+class ExporterApp:
+    """The WSGI application, and the background work that keeps /metrics fast (DomainWarmer),
+    which HttpServer starts and stops with the server."""
 
-    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        read_snapshot: Callable[[], Snapshot],
+        read_events: Callable[[], EventCounts] | None = None,
+    ) -> None:
+        self._registry = registry
+        self._read_snapshot = read_snapshot
+        self._read_events = read_events
+        self.warmer = DomainWarmer(read_snapshot)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
         if path == "/metrics":
-            return metrics_app(environ, start_response)  # type: ignore[no-any-return]
+            return _metrics(self._registry, environ, start_response)
         if path == "/healthz":
             return _text(start_response, "200 OK", "ok\n")
         if path == "/readyz":
-            if read_snapshot().ready:
+            if self._read_snapshot().ready:
                 return _text(start_response, "200 OK", "ready\n")
             return _text(
                 start_response, "503 Service Unavailable", "first check cycle not finished\n"
             )
         if path in ("/", "/index.html"):
-            events = read_events() if read_events is not None else None
-            body = render_landing_page(read_snapshot(), events).encode()
+            events = self._read_events() if self._read_events is not None else None
+            query = parse_qs(environ.get("QUERY_STRING", ""))
+            page_text = query.get("page", ["1"])[0]
+            page = int(page_text) if page_text.isdigit() else 1
+            find = query.get("domain", [""])[0]
+            snap = self._read_snapshot()
+            body = render_landing_page(snap, events, page=page, find=find).encode()
             start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
             return [body]
         return _text(start_response, "404 Not Found", "not found\n")
 
-    return app
+
+def make_app(
+    registry: CollectorRegistry,
+    read_snapshot: Callable[[], Snapshot],
+    read_events: Callable[[], EventCounts] | None = None,
+) -> ExporterApp:
+    """The WSGI application; /healthz never depends on DNS or AWS."""
+    return ExporterApp(registry, read_snapshot, read_events)
 
 
 def _text(start_response: StartResponse, status: str, body: str) -> list[bytes]:
@@ -65,24 +103,111 @@ def _text(start_response: StartResponse, status: str, body: str) -> list[bytes]:
     return [body.encode()]
 
 
-def render_landing_page(snap: Snapshot, events: EventCounts | None = None) -> str:
-    """What a person needs at a glance: failing domains first, each check's verdict,
-    summary and remedy, SES account state, SMTP credentials and the top bounce causes."""
+def _metrics(
+    registry: CollectorRegistry, environ: dict[str, Any], start_response: StartResponse
+) -> list[bytes]:
+    """/metrics as prometheus_client's make_wsgi_app serves it (methods, format negotiation,
+    ``name[]`` filters, gzip), with render_metrics' fast path for pre-rendered families."""
+    method = environ.get("REQUEST_METHOD", "GET")
+    if method == "OPTIONS":
+        start_response("200 OK", [("Allow", "OPTIONS,GET")])
+        return [b""]
+    if method != "GET":
+        start_response("405 Method Not Allowed", [("Allow", "OPTIONS,GET")])
+        return [f"# HTTP 405 Method Not Allowed: {method}; use OPTIONS or GET\n".encode()]
+    names = parse_qs(environ.get("QUERY_STRING", "")).get("name[]")
+    source: Collector = registry.restricted_registry(names) if names else registry
+    body, content_type = render_metrics(source, environ.get("HTTP_ACCEPT", ""))
+    headers = [("Content-Type", content_type)]
+    if gzip_accepted(environ.get("HTTP_ACCEPT_ENCODING", "")):
+        body = gzip.compress(body, compresslevel=_GZIP_LEVEL)
+        headers.append(("Content-Encoding", "gzip"))
+    start_response("200 OK", headers)
+    return [body]
+
+
+class _One(Collector):
+    """One metric family as a collector, so the client library's encoders can render it."""
+
+    def __init__(self, metric: Metric) -> None:
+        self._metric = metric
+
+    def collect(self) -> Iterable[Metric]:
+        return [self._metric]
+
+
+def render_metrics(registry: Collector, accept: str = "") -> tuple[bytes, str]:
+    """The exposition of ``registry`` in the format ``accept`` negotiates, and its content type.
+
+    The output is byte for byte what prometheus_client's encoder writes: every family is
+    rendered by it, except that a PrerenderedFamily contributes only its HELP/TYPE lines that
+    way and its sample lines as the bytes rendered once per snapshot. Escaping schemes that
+    rewrite metric names (dots, values) take the library's path for everything.
+    """
+    encoder, content_type = choose_encoder(accept)
+    escaping = getattr(encoder, "keywords", {}).get("escaping", UNDERSCORES)
+    if escaping not in (UNDERSCORES, ALLOWUTF8):
+        return encoder(registry), content_type
+    openmetrics = content_type.startswith("application/openmetrics-text")
+    eof = b"# EOF\n"
+    parts: list[bytes] = []
+    for metric in registry.collect():
+        if isinstance(metric, PrerenderedFamily):
+            parts.append(encoder(_One(metric.header())).removesuffix(eof))
+            parts.append(metric.body)
+        else:
+            parts.append(encoder(_One(metric)).removesuffix(eof))
+    if openmetrics:
+        parts.append(eof)
+    return b"".join(parts), content_type
+
+
+def render_landing_page(
+    snap: Snapshot, events: EventCounts | None = None, *, page: int = 1, find: str = ""
+) -> str:
+    """What a person needs at a glance: how many domains pass each check, failing domains
+    first (PAGE_SIZE per page, ``page`` from 1), each check's verdict, summary and remedy,
+    SES account state, SMTP credentials and the top bounce causes. ``find`` shows one domain."""
     esc = html.escape
-    verdicts = snap.verdicts()
-    order = sorted(
-        verdicts, key=lambda d: (-max((c.status.rank for c in verdicts[d]), default=0), d)
-    )
-    failing = sum(1 for d in verdicts if any(c.status is Status.FAIL for c in verdicts[d]))
+    table = domain_table(snap)
+    verdicts = table.verdicts
+    failing = table.worst_counts[Status.FAIL]
     summary = f"{len(verdicts)} domain(s) checked, <strong>{failing} with a failing check</strong>."
+    if verdicts:
+        by_worst = ", ".join(
+            f"{table.worst_counts[status]} {label}"
+            for status, label in (
+                (Status.FAIL, "failing"),
+                (Status.UNKNOWN, "unknown"),
+                (Status.WARN, "warning"),
+                (Status.PASS, "passing"),
+            )
+        )
+        summary += f" Worst check per domain: {by_worst}."
     sections = [
         f"<p id='summary'>{summary}</p>",
+        _check_counts_section(table),
+        _budget_section(table),
         _collectors_section(snap),
         _accounts_section(snap),
         _smtp_section(snap),
         _bounces_section(events),
+        _find_form(find),
     ]
-    for domain in order:
+    wanted = find.strip().rstrip(".").lower()
+    if wanted:
+        shown = [wanted] if wanted in verdicts else []
+        if not shown:
+            sections.append(f"<p id='not-found'>{esc(wanted)} is not a monitored domain.</p>")
+        nav = "<p class='pages'><a href='/'>All domains</a></p>"
+    else:
+        pages = max(1, -(-len(verdicts) // PAGE_SIZE))
+        page = min(max(page, 1), pages)
+        start = (page - 1) * PAGE_SIZE
+        shown = table.order[start : start + PAGE_SIZE]
+        nav = _page_nav(page, pages, start, len(shown), len(verdicts))
+    sections.append(nav)
+    for domain in shown:
         cells = "".join(
             f"<tr class='{c.status.value}'><td><code>{esc(c.check)}</code></td>"
             f"<td style='color:{_STATUS_COLOURS[c.status]};font-weight:bold'>{c.status.value}</td>"
@@ -93,9 +218,14 @@ def render_landing_page(snap: Snapshot, events: EventCounts | None = None) -> st
             f"<h2 id='{esc(domain)}'>{esc(domain)}</h2><table class='checks'>"
             f"<tr><th>check</th><th>status</th><th>summary</th><th>remedy</th></tr>{cells}</table>"
         )
+    if shown:
+        sections.append(nav)
     pending = [d.name for d in snap.config.domains if d.name not in verdicts]
     if pending:
-        sections.append(f"<p class='pending'>Not checked yet: {esc(', '.join(pending))}</p>")
+        listed = ", ".join(pending[:_PENDING_SHOWN])
+        more = len(pending) - _PENDING_SHOWN
+        listed += f" and {more} more" if more > 0 else ""
+        sections.append(f"<p class='pending'>Not checked yet: {esc(listed)}</p>")
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
         "<title>SES deliverability exporter</title><style>"
@@ -106,6 +236,68 @@ def render_landing_page(snap: Snapshot, events: EventCounts | None = None) -> st
         "<a href='/healthz'>healthz</a> · <a href='/readyz'>readyz</a></p>"
         f"{''.join(sections)}</body></html>"
     )
+
+
+def _check_counts_section(table: DomainTable) -> str:
+    """Domains per check and status: the numbers deliverability_domains exports."""
+    if not table.counts:
+        return ""
+    statuses = [Status.FAIL, Status.UNKNOWN, Status.WARN, Status.PASS]
+    by_check: dict[str, dict[str, int]] = {}
+    for (check, status), count in table.counts:
+        by_check.setdefault(check, {})[status] = count
+    head = "".join(f"<th>{s.value}</th>" for s in statuses)
+    rows = "".join(
+        f"<tr><td><code>{html.escape(check)}</code></td>"
+        + "".join(f"<td>{counts.get(s.value, 0)}</td>" for s in statuses)
+        + "</tr>"
+        for check, counts in by_check.items()
+    )
+    return (
+        "<h3>Domains by check and status</h3><table id='check-counts'>"
+        f"<tr><th>check</th>{head}</tr>{rows}</table>"
+    )
+
+
+def _budget_section(table: DomainTable) -> str:
+    budget = table.snapshot.config.metrics.series_budget
+    if budget == 0 or not table.verdicts:
+        return ""
+    exposition = table.exposition()
+    withheld = exposition.withheld
+    not_passing = sum(count for status, count in withheld.items() if status is not Status.PASS)
+    warning = (
+        f" <strong>{not_passing} series of domains that are not passing are withheld</strong>: "
+        "raise <code>metrics.series_budget</code> to see them in Prometheus."
+        if not_passing
+        else ""
+    )
+    return (
+        f"<p id='series-budget'>Series budget {budget}: check series of "
+        f"{exposition.exported_domains} domain(s) exported, {sum(withheld.values())} "
+        f"withheld.{warning}</p>"
+    )
+
+
+def _find_form(find: str) -> str:
+    return (
+        "<form id='find' method='get' action='/'><label>Domain "
+        f"<input name='domain' value='{html.escape(find)}'></label> "
+        "<button type='submit'>Show</button></form>"
+    )
+
+
+def _page_nav(page: int, pages: int, start: int, shown: int, total: int) -> str:
+    def link(target: int, text: str) -> str:
+        return f"<a href='/?{urlencode({'page': target})}'>{text}</a>"
+
+    items = [f"Domains {start + 1 if shown else 0}-{start + shown} of {total}, worst first"]
+    items.append(f"page {page} of {pages}")
+    if page > 1:
+        items += [link(1, "first"), link(page - 1, "previous")]
+    if page < pages:
+        items += [link(page + 1, "next"), link(pages, "last")]
+    return f"<p class='pages'>{' · '.join(items)}</p>"
 
 
 def _collectors_section(snap: Snapshot) -> str:
@@ -196,6 +388,7 @@ class HttpServer:
     """Serves the WSGI app from a background thread until ``shutdown``."""
 
     def __init__(self, host: str, port: int, app: WsgiApp) -> None:
+        self._warmer = app.warmer if isinstance(app, ExporterApp) else None
         server_class = _ThreadingWSGIServer6 if ":" in host else _ThreadingWSGIServer
         self._server = make_server(
             host or "0.0.0.0", port, app, server_class=server_class, handler_class=_QuietHandler
@@ -207,9 +400,13 @@ class HttpServer:
         return int(self._server.server_address[1])
 
     def start(self) -> None:
+        if self._warmer is not None:
+            self._warmer.start()
         self._thread.start()
 
     def shutdown(self) -> None:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+        if self._warmer is not None:
+            self._warmer.stop()

@@ -373,6 +373,14 @@ CASES: list[tuple[str, str, list[dict[str, str]], dict[str, str], list[dict[str,
         ],
     ),
     (
+        "DeliverabilityFailingChecksWithheld",
+        "30m",
+        [s("deliverability_check_status_withheld_series", "16x40", worst_status="fail")],
+        with_job(worst_status="fail", severity="warning"),
+        # Passing domains withheld on purpose are not a problem.
+        [s("deliverability_check_status_withheld_series", "30000x40", worst_status="pass")],
+    ),
+    (
         "DeliverabilityConfigReloadFailed",
         "20m",
         [s("deliverability_config_last_reload_successful", "0x30")],
@@ -386,6 +394,30 @@ CASES: list[tuple[str, str, list[dict[str, str]], dict[str, str], list[dict[str,
         {"severity": "critical"},  # absent() of a comparison carries no labels
         [s("up", "1x30")],
     ),
+]
+
+
+# Series-budget mode ([metrics] series_budget): a domain has deliverability_check_status series
+# only while one of its checks is not passing (or it is watched), so a regression makes the
+# series appear, already at 1, and a recovery makes them vanish. The per-domain alerts on
+# them must fire on series that appear late and stay quiet on series that come and go.
+# (The DMARC, SPF and MAIL FROM gauges stay per-domain in that mode: the cases above apply.)
+APPEARS_FAILING = "_x10 1x30"  # absent for 10 minutes, then failing
+FAILS_BRIEFLY = "_x10 1x5"  # failing for 5 minutes (under `for:`), then withheld again
+BUDGET_CASES: list[tuple[str, str, list[dict[str, str]], dict[str, str], list[dict[str, str]]]] = [
+    (
+        alert,
+        "35m",
+        [s(STATUS, APPEARS_FAILING, domain="a.example", check=check, status="fail")],
+        with_job(domain="a.example", check=check, status="fail", severity=severity),
+        [s(STATUS, FAILS_BRIEFLY, domain="a.example", check=check, status="fail")],
+    )
+    for alert, check, severity in (
+        ("DeliverabilityDkimBroken", "dkim", "critical"),
+        ("DeliverabilityDmarcMissingOrInvalid", "dmarc", "warning"),
+        ("DeliverabilitySpfPermerror", "spf", "critical"),
+        ("DeliverabilityCheckFailing", "mx", "warning"),
+    )
 ]
 
 
@@ -419,6 +451,12 @@ def test_every_alert_has_a_case() -> None:
     assert sorted(a["alert"] for a in alerts()) == sorted(c[0] for c in CASES)
 
 
+def test_every_check_status_alert_has_a_budget_case() -> None:
+    """Alerts on deliverability_check_status are pinned on the series shape budget mode makes."""
+    on_status = {a["alert"] for a in alerts() if re.search(STATUS + r"(?![a-z_])", a["expr"])}
+    assert on_status == {case[0] for case in BUDGET_CASES}
+
+
 def test_promtool_unit_tests(promtool: str, tmp_path: Path) -> None:
     stripped = load_rules()
     for group in stripped["groups"]:
@@ -426,10 +464,11 @@ def test_promtool_unit_tests(promtool: str, tmp_path: Path) -> None:
             rule.pop("annotations", None)
     (tmp_path / "rules.yml").write_text(yaml.safe_dump(stripped, sort_keys=False))
     tests = []
-    for alert, eval_time, fire, fire_labels, quiet in CASES:
+    cases = [("", case) for case in CASES] + [(" (series budget)", case) for case in BUDGET_CASES]
+    for mode, (alert, eval_time, fire, fire_labels, quiet) in cases:
         tests.append(
             {
-                "name": f"{alert} fires",
+                "name": f"{alert} fires{mode}",
                 "interval": "1m",
                 "input_series": fire,
                 "alert_rule_test": [
@@ -443,7 +482,7 @@ def test_promtool_unit_tests(promtool: str, tmp_path: Path) -> None:
         )
         tests.append(
             {
-                "name": f"{alert} stays quiet",
+                "name": f"{alert} stays quiet{mode}",
                 "interval": "1m",
                 "input_series": quiet,
                 "alert_rule_test": [{"eval_time": eval_time, "alertname": alert, "exp_alerts": []}],
