@@ -12,7 +12,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -43,6 +43,7 @@ from exporter.sources.ses import SesApiError
 from exporter.sources.zones import ZoneFileError, ZoneOverrides
 from exporter.store import Snapshot, Store
 from exporter.web import HttpServer, make_app, render_metrics
+from exporter.web_config import BasicAuth, WebConfig, load_web_config
 
 __all__ = ["Daemon", "Runtime", "load_runtime"]
 
@@ -55,10 +56,11 @@ DNS_JOB = "dns"
 
 @dataclass(frozen=True, slots=True)
 class Runtime:
-    """A validated configuration with the zone files it names already parsed."""
+    """A validated configuration with the zone files and web config it names, parsed."""
 
     config: Config
     overrides: ZoneOverrides
+    web: WebConfig = field(default_factory=WebConfig)
 
 
 def load_runtime(path: Path) -> Runtime:
@@ -68,7 +70,9 @@ def load_runtime(path: Path) -> Runtime:
         overrides = ZoneOverrides.from_files(config.resolver.zone_files)
     except ZoneFileError as exc:
         raise ConfigError(str(path), [f"resolver.zone_files: {exc}"]) from exc
-    return Runtime(config, overrides)
+    web_file = config.server.web_config_file
+    web = load_web_config(web_file) if web_file is not None else WebConfig()
+    return Runtime(config, overrides, web)
 
 
 def _fingerprint(path: Path) -> str:
@@ -126,8 +130,12 @@ class Daemon:
         if self._replay:
             bodies = replay_paths(self._replay, self.pipeline)
             log.info("replayed archived events", bodies=bodies)
+        app = make_app(self.registry, self.store.read, self.pipeline.snapshot)
+        web = self._runtime.web
         self._server = HttpServer(
-            *self._listen, make_app(self.registry, self.store.read, self.pipeline.snapshot)
+            *self._listen,
+            BasicAuth(app, web.users) if web.users else app,
+            tls=web.ssl_context(),
         )
         self._server.start()
         self.events.start()

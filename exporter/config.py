@@ -54,6 +54,7 @@ class ConfigError(Exception):
 class ServerConfig:
     listen_host: str = ""
     listen_port: int = DEFAULT_PORT
+    web_config_file: Path | None = None  # TLS and basic auth (exporter-toolkit format)
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,14 +342,19 @@ class _Validator:
         return str(raw[name])
 
     def server(self, raw: dict[str, Any]) -> ServerConfig:
-        self.unknown_keys("server.", raw, {"listen_address"})
+        self.unknown_keys("server.", raw, {"listen_address", "web_config_file"})
+        web_config = None
+        if (text := self.string("server.web_config_file", raw)) is not None:
+            web_config = Path(text) if Path(text).is_absolute() else self.base_dir / text
+            if not web_config.is_file():
+                self.add("server.web_config_file", f"no such file: {web_config}")
         text = self.string("server.listen_address", raw, f":{DEFAULT_PORT}")
         try:
             host, port = parse_hostport(text or "", DEFAULT_PORT)
         except ValueError as exc:
             self.add("server.listen_address", str(exc))
             return ServerConfig()
-        return ServerConfig(listen_host=host, listen_port=port)
+        return ServerConfig(listen_host=host, listen_port=port, web_config_file=web_config)
 
     def resolver(self, raw: dict[str, Any]) -> ResolverConfig:
         allowed = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import html
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
@@ -374,12 +375,21 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A failed TLS handshake or a dropped client is not worth a traceback."""
+
 
 class _ThreadingWSGIServer6(_ThreadingWSGIServer):
     address_family = socket.AF_INET6
 
 
 class _QuietHandler(WSGIRequestHandler):
+    def setup(self) -> None:
+        if isinstance(self.request, ssl.SSLSocket):  # handshake here, not in the accept loop
+            self.request.settimeout(10)
+            self.request.do_handshake()
+        super().setup()
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         """Access logs stay off: Prometheus scrapes would flood them."""
 
@@ -387,12 +397,19 @@ class _QuietHandler(WSGIRequestHandler):
 class HttpServer:
     """Serves the WSGI app from a background thread until ``shutdown``."""
 
-    def __init__(self, host: str, port: int, app: WsgiApp) -> None:
-        self._warmer = app.warmer if isinstance(app, ExporterApp) else None
+    def __init__(
+        self, host: str, port: int, app: WsgiApp, *, tls: ssl.SSLContext | None = None
+    ) -> None:
+        warmer = getattr(app, "warmer", None)
+        self._warmer = warmer if isinstance(warmer, DomainWarmer) else None
         server_class = _ThreadingWSGIServer6 if ":" in host else _ThreadingWSGIServer
         self._server = make_server(
             host or "0.0.0.0", port, app, server_class=server_class, handler_class=_QuietHandler
         )
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
 
     @property

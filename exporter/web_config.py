@@ -1,0 +1,151 @@
+"""TLS and basic auth for /metrics and /, from a web config file in the Prometheus
+exporter-toolkit format (the same file node_exporter and others take):
+
+    tls_server_config:
+      cert_file: server.crt
+      key_file: server.key
+    basic_auth_users:
+      prometheus: $2y$10$...   # bcrypt hashes (htpasswd -nBC 10 "" | tr -d ':\\n')
+
+/healthz and /readyz stay open: the kubelet probes them without credentials.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bcrypt
+import yaml
+
+from exporter.config import ConfigError
+
+__all__ = ["BasicAuth", "WebConfig", "load_web_config"]
+
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+_CACHE_SECONDS = 60.0  # bcrypt costs ~0.1 s per check: remember good credentials briefly
+
+
+@dataclass(frozen=True, slots=True)
+class WebConfig:
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    users: dict[str, bytes] = field(default_factory=dict)
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if self.cert_file is None or self.key_file is None:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(str(self.cert_file), str(self.key_file))
+        return context
+
+
+def load_web_config(path: Path) -> WebConfig:
+    """Read and check the file; every problem is a ConfigError naming its key."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(str(path), [f"cannot read web config: {exc}"]) from exc
+    problems: list[str] = []
+    if not isinstance(raw, dict):
+        raise ConfigError(str(path), ["must be a mapping"])
+    problems += [
+        f"{key}: unknown key (allowed: basic_auth_users, tls_server_config)"
+        for key in sorted(set(raw) - {"tls_server_config", "basic_auth_users"})
+    ]
+    tls = raw.get("tls_server_config") or {}
+    cert = key = None
+    if tls:
+        if not isinstance(tls, dict):
+            problems.append("tls_server_config: must be a mapping")
+            tls = {}
+        problems += [
+            f"tls_server_config.{name}: not supported (cert_file, key_file)"
+            for name in sorted(set(tls) - {"cert_file", "key_file"})
+        ]
+        cert, key = (_file(path, tls, name, problems) for name in ("cert_file", "key_file"))
+    users: dict[str, bytes] = {}
+    for user, hashed in (raw.get("basic_auth_users") or {}).items():
+        if not isinstance(hashed, str) or not hashed.startswith(("$2a$", "$2b$", "$2y$")):
+            problems.append(f"basic_auth_users.{user}: must be a bcrypt hash ($2y$...)")
+            continue
+        users[str(user)] = hashed.encode()
+    if problems:
+        raise ConfigError(str(path), problems)
+    return WebConfig(cert_file=cert, key_file=key, users=users)
+
+
+def _file(base: Path, section: dict[str, Any], name: str, problems: list[str]) -> Path | None:
+    value = section.get(name)
+    if not isinstance(value, str):
+        problems.append(f"tls_server_config.{name}: is required with TLS")
+        return None
+    path = Path(value) if Path(value).is_absolute() else base.parent / value
+    if not path.is_file():
+        problems.append(f"tls_server_config.{name}: no such file: {path}")
+    return path
+
+
+class BasicAuth:
+    """WSGI middleware: 401 without valid credentials, except on the probe paths."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], users: dict[str, bytes]) -> None:
+        self._app = app
+        self._users = users
+        self._good: dict[bytes, float] = {}  # digest of a verified header -> expiry
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._app, name)  # e.g. the wrapped app's warmer
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "/") in OPEN_PATHS or self._allowed(
+            environ.get("HTTP_AUTHORIZATION", "")
+        ):
+            return self._app(environ, start_response)
+        start_response(
+            "401 Unauthorized",
+            [
+                ("Content-Type", "text/plain"),
+                ("WWW-Authenticate", 'Basic realm="ses-deliverability-exporter"'),
+            ],
+        )
+        return [b"unauthorized\n"]
+
+    def _allowed(self, header: str) -> bool:
+        if not header.startswith("Basic "):
+            return False
+        digest = hashlib.sha256(header.encode()).digest()
+        now = time.monotonic()
+        with self._lock:
+            if self._good.get(digest, 0.0) > now:
+                return True
+        try:
+            user, _, password = base64.b64decode(header[6:], validate=True).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return False
+        hashed = self._users.get(user)
+        # Unknown users still pay one bcrypt check, so timing does not reveal who exists.
+        ok = bcrypt.checkpw(password.encode(), hashed or _dummy_hash()) and hashed is not None
+        if ok:
+            with self._lock:
+                if len(self._good) > 1000:  # noqa: PLR2004 - bound the cache
+                    self._good.clear()
+                self._good[digest] = now + _CACHE_SECONDS
+        return ok
+
+
+@functools.cache
+def _dummy_hash() -> bytes:
+    return bcrypt.hashpw(b"not a password", bcrypt.gensalt(rounds=10))
