@@ -13,10 +13,11 @@ import boto3
 import botocore.session
 from botocore.config import Config as BotoConfig
 from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
+from botocore.exceptions import ClientError
 
 from exporter.config import AwsAccountConfig
 
-__all__ = ["CLIENT_CONFIG", "account_session"]
+__all__ = ["CLIENT_CONFIG", "account_session", "aws_error_code"]
 
 CLIENT_CONFIG = BotoConfig(
     connect_timeout=5,
@@ -47,3 +48,11 @@ def account_session(account: AwsAccountConfig) -> boto3.Session:
         method="assume-role", refresh_using=fetcher.fetch_credentials
     )
     return boto3.Session(botocore_session=assumed)
+
+
+def aws_error_code(exc: Exception) -> str:
+    """The AWS error code of a ClientError (AccessDenied, ...), else the exception's type name
+    (EndpointConnectionError, ReadTimeoutError, ...): the label and log value for failures."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code") or "ClientError")
+    return type(exc).__name__

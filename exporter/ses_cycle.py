@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 from botocore.exceptions import BotoCoreError, ClientError
 
-from exporter.aws import CLIENT_CONFIG, account_session
+from exporter.aws import CLIENT_CONFIG, account_session, aws_error_code
 from exporter.checks.ses import AccountState, IdentityState
 from exporter.config import AwsAccountConfig, AwsConfig
 from exporter.sources.ses import Pacer, SesApiError, SesRegionSource
@@ -171,12 +171,7 @@ def build_region_collector(
             "sts", region_name=region, config=CLIENT_CONFIG
         ).get_caller_identity()
     except (BotoCoreError, ClientError) as exc:
-        code = (
-            exc.response.get("Error", {}).get("Code", "ClientError")
-            if isinstance(exc, ClientError)
-            else type(exc).__name__
-        )
-        raise SesApiError("get_caller_identity", str(code)) from exc
+        raise SesApiError("get_caller_identity", aws_error_code(exc)) from exc
     sesv2 = session.client("sesv2", region_name=region, config=CLIENT_CONFIG)
     source = SesRegionSource(
         region=region,

@@ -11,6 +11,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from exporter.aws import aws_error_code
 from exporter.sources.ses import SesApiError
 
 __all__ = ["AccessKeyState", "access_keys"]
@@ -41,10 +42,6 @@ def access_keys(iam: Any, user: str) -> tuple[AccessKeyState, ...]:
                     last_used=last_used.timestamp() if last_used else None,
                 )
             )
-    except ClientError as exc:
-        raise SesApiError(
-            "list_access_keys", str(exc.response.get("Error", {}).get("Code"))
-        ) from exc
-    except BotoCoreError as exc:
-        raise SesApiError("list_access_keys", type(exc).__name__) from exc
+    except (ClientError, BotoCoreError) as exc:
+        raise SesApiError("list_access_keys", aws_error_code(exc)) from exc
     return tuple(sorted(states, key=lambda s: s.created))

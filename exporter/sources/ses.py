@@ -18,6 +18,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from exporter.aws import aws_error_code
 from exporter.checks.ses import AccountState, IdentityState
 
 __all__ = ["Pacer", "SesApiError", "SesRegionSource"]
@@ -77,11 +78,8 @@ class SesRegionSource:
         self._pacer.wait()
         try:
             response: dict[str, Any] = getattr(client, operation)(**kwargs)
-        except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", "ClientError"))
-            raise SesApiError(operation, code) from exc
-        except BotoCoreError as exc:
-            raise SesApiError(operation, type(exc).__name__) from exc
+        except (ClientError, BotoCoreError) as exc:
+            raise SesApiError(operation, aws_error_code(exc)) from exc
         return response
 
     def account(self) -> AccountState:

@@ -22,6 +22,7 @@ from typing import Any
 import structlog
 from botocore.exceptions import BotoCoreError, ClientError
 
+from exporter.aws import aws_error_code
 from exporter.events.pipeline import EventPipeline, Outcome
 
 __all__ = ["QueueState", "SqsConsumer", "SqsStats", "refresh_queue_attributes"]
@@ -138,7 +139,7 @@ class SqsConsumer:
         try:
             response = self._client.receive_message(**request)
         except (BotoCoreError, ClientError) as exc:
-            error = _error_name(exc)
+            error = aws_error_code(exc)
             self._stats.update(self._name, receive_errors=1, up=False, last_error=error)
             log.warning("sqs receive failed", queue=self._name, error=error)
             return False
@@ -171,7 +172,10 @@ class SqsConsumer:
             # Counted but not deleted: they come back and the dedupe window absorbs them.
             self._stats.update(self._name, delete_failures=len(entries))
             log.warning(
-                "sqs delete failed", queue=self._name, error=_error_name(exc), messages=len(entries)
+                "sqs delete failed",
+                queue=self._name,
+                error=aws_error_code(exc),
+                messages=len(entries),
             )
             return
         failed = response.get("Failed", [])
@@ -210,7 +214,7 @@ def refresh_queue_attributes(client: Any, queue_url: str, queue_name: str, stats
             ],
         ).get("Attributes", {})
     except (BotoCoreError, ClientError) as exc:
-        log.warning("sqs queue attributes unavailable", queue=queue_name, error=_error_name(exc))
+        log.warning("sqs queue attributes unavailable", queue=queue_name, error=aws_error_code(exc))
         return
     has_redrive = "RedrivePolicy" in attributes
     if not has_redrive:
@@ -230,9 +234,3 @@ def _int(value: object) -> int | None:
         return int(str(value))
     except ValueError:
         return None
-
-
-def _error_name(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", "ClientError"))
-    return type(exc).__name__

@@ -66,6 +66,8 @@ from typing import Any
 import structlog
 from botocore.exceptions import BotoCoreError, ClientError
 
+from exporter.aws import aws_error_code
+
 __all__ = [
     "INVALID_DOMAIN",
     "REASONS",
@@ -408,7 +410,7 @@ class SuppressionTracker:
             try:
                 response: Mapping[str, Any] = self._client.list_suppressed_destinations(**params)
             except ClientError as exc:
-                code = str(exc.response.get("Error", {}).get("Code") or "Unknown")
+                code = aws_error_code(exc)
                 if code in THROTTLING_CODES and attempt < self._max_retries:
                     delay = min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2**attempt)
                     log.info("suppression list throttled", error=code, retry_in_seconds=delay)
@@ -418,7 +420,7 @@ class SuppressionTracker:
                     code = "AccessDeniedException"
                 raise SuppressionUnavailable(code, str(exc)) from exc
             except BotoCoreError as exc:
-                raise SuppressionUnavailable(type(exc).__name__, str(exc)) from exc
+                raise SuppressionUnavailable(aws_error_code(exc), str(exc)) from exc
             return response
         raise AssertionError("unreachable")  # pragma: no cover - itertools.count() is endless
 
