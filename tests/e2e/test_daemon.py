@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import NamedServer, free_port
-from prometheus_client.parser import text_string_to_metric_families
+from exposition import Samples, parse_samples
 
 pytestmark = pytest.mark.e2e
 
@@ -73,13 +73,9 @@ class Exporter:
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode()
 
-    def samples(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    def samples(self) -> Samples:
         _, body = self.get("/metrics")
-        return {
-            (s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(body)
-            for s in family.samples
-        }
+        return parse_samples(body)
 
     def wait_for(self, predicate, what: str, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
         deadline = time.monotonic() + timeout

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 from conftest import NamedServer, free_port
+from exposition import Samples, parse_samples
 from integration.moto_fixtures import (
     BOUNCE_553_518,
     DATA,
@@ -35,7 +36,6 @@ from integration.moto_fixtures import (
     event,
     sns_envelope,
 )
-from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.events.pipeline import EventPipeline
 from exporter.sources.sqs import SqsConsumer, SqsStats
@@ -111,8 +111,6 @@ sys.argv[0] = "exporter"
 runpy.run_module("exporter", run_name="__main__", alter_sys=True)
 """
 
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
 
 class Daemon:
     def __init__(self, process: subprocess.Popen[str], port: int, log: Path) -> None:
@@ -160,14 +158,6 @@ class Daemon:
         except subprocess.TimeoutExpired:
             pytest.fail(f"no exit within 10 s of SIGTERM; log:\n{self.log.read_text()[-3000:]}")
         return code, time.monotonic() - started
-
-
-def parse_samples(body: str) -> Samples:
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(body)
-        for s in family.samples
-    }
 
 
 def value(samples: Samples, name: str, **labels: str) -> float | None:

@@ -12,29 +12,16 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import DEMO_ZONES, NamedServer, free_port, start_named, stop_named
+from exposition import Samples, scrape
 from fakes.sesv2_server import Sesv2Fake
-from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.e2e
-
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-def scrape(port: int) -> Samples:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
 
 
 def statuses(samples: Samples, domain: str) -> dict[str, str]:

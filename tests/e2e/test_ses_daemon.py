@@ -13,12 +13,12 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import NamedServer, free_port
+from exposition import scrape
 from fakes.sesv2_server import Sesv2Fake
 from integration.moto_fixtures import (
     DUMMY_ENV,
@@ -26,7 +26,6 @@ from integration.moto_fixtures import (
     _moto,  # noqa: F401 - a fixture, requested by name
     _moto_server,  # noqa: F401 - a fixture, requested by name
 )
-from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.e2e
 
@@ -42,16 +41,6 @@ def _sesv2() -> Iterator[Sesv2Fake]:
     fake.suppress("c@other.example", "COMPLAINT", now - 60)
     with fake:
         yield fake
-
-
-def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
 
 
 def test_ses_state_discovery_and_dns_together(
