@@ -8,7 +8,9 @@ standard AWS chain (environment, profile, IRSA).
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
+import socket
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import Any
 __all__ = [
     "AwsAccountConfig",
     "AwsConfig",
+    "ClusterConfig",
     "Config",
     "ConfigError",
     "DomainConfig",
@@ -68,6 +71,9 @@ class ResolverConfig:
     max_queries_per_second: float = 500.0  # 0 = no limit
     zone_files: tuple[Path, ...] = ()
     transport: str = "wire"  # wire: one shared UDP socket, lean parser; dnspython: per query
+    # Ask each domain's own authoritative servers (found through the nameservers above)
+    # instead of a recursive resolver, so a cached NXDOMAIN cannot hide a fix.
+    authoritative: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +99,37 @@ class MetricsConfig:
 
     series_budget: int = 0
     watch_domains: tuple[str, ...] = ()
+
+
+ROLES = ("all", "checks", "events")
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    """Which share of the work this process does when several run side by side.
+
+    ``role``: ``all`` does everything; ``checks`` the DNS checks of its shard (and SES
+    polling and SMTP probes on ``ses_shard``); ``events`` only consumes SQS. Domains are
+    split over ``shard_count`` shards by a stable hash of the name; SQS consumers compete,
+    so any number of processes may consume the same queue.
+    """
+
+    role: str = "all"
+    shard_count: int = 1
+    shard_index: int = 0
+    ses_shard: int = 0  # the one shard that polls SES account state and probes SMTP
+
+    @property
+    def runs_checks(self) -> bool:
+        return self.role in ("all", "checks")
+
+    @property
+    def runs_events(self) -> bool:
+        return self.role in ("all", "events")
+
+    @property
+    def polls_ses_account(self) -> bool:
+        return self.runs_checks and self.shard_index == self.ses_shard
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +220,7 @@ class Config:
     smtp_credentials: tuple[SmtpCredentialConfig, ...] = ()
     domains: tuple[DomainConfig, ...] = ()
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
     @property
     def owner_label_names(self) -> tuple[str, ...]:
@@ -221,6 +259,7 @@ def parse_config(
             "smtp_credentials",
             "domains",
             "metrics",
+            "cluster",
         },
     )
     config = Config(
@@ -233,6 +272,7 @@ def parse_config(
         smtp_credentials=v.smtp_credentials(raw.get("smtp_credentials", [])),
         domains=v.domains(raw.get("domains", [])),
         metrics=v.metrics(v.table("metrics", raw)),
+        cluster=v.cluster(v.table("cluster", raw)),
     )
     if v.problems:
         raise ConfigError(source, v.problems)
@@ -263,6 +303,17 @@ def normalize_domain(name: str) -> str:
 def _region_from_queue_url(url: str) -> str | None:
     match = re.match(r"^https://sqs\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/", url)
     return match.group(1) if match else None
+
+
+def shard_index_from_hostname(hostname: str | None = None) -> int:
+    """A StatefulSet pod is named ``<set>-<ordinal>``: its ordinal is its shard."""
+    name = hostname or os.environ.get("HOSTNAME") or socket.gethostname()
+    match = re.search(r"-(\d+)$", name.split(".", 1)[0])
+    if match is None:
+        raise ValueError(
+            f"auto needs a hostname ending in -<ordinal> (a StatefulSet pod), got {name!r}"
+        )
+    return int(match.group(1))
 
 
 def parse_hostport(text: str, default_port: int) -> tuple[str, int]:
@@ -365,6 +416,7 @@ class _Validator:
             "max_queries_per_second",
             "zone_files",
             "transport",
+            "authoritative",
         }
         self.unknown_keys("resolver.", raw, allowed)
         nameservers: tuple[tuple[str, int], ...] | None = None
@@ -401,6 +453,7 @@ class _Validator:
             ),
             zone_files=tuple(zone_files),
             transport=self._transport(raw),
+            authoritative=self.boolean("resolver.authoritative", raw, defaults.authoritative),
         )
 
     def _transport(self, raw: dict[str, Any]) -> str:
@@ -505,6 +558,30 @@ class _Validator:
             ),
             provider_lookup=provider_lookup,
         )
+
+    def cluster(self, raw: dict[str, Any]) -> ClusterConfig:
+        self.unknown_keys("cluster.", raw, {"role", "shard_count", "shard_index", "ses_shard"})
+        role = self.string("cluster.role", raw, "all") or "all"
+        if role not in ROLES:
+            self.add("cluster.role", f"must be one of {', '.join(ROLES)}, got {role!r}")
+            role = "all"
+        count = self.integer("cluster.shard_count", raw, 1, minimum=1, maximum=1024)
+        index = 0
+        if raw.get("shard_index") == "auto":
+            try:
+                index = shard_index_from_hostname()
+            except ValueError as exc:
+                self.add("cluster.shard_index", str(exc))
+        elif "shard_index" in raw:
+            index = self.integer("cluster.shard_index", raw, 0, minimum=0, maximum=1023)
+        if index >= count:
+            self.add("cluster.shard_index", f"must be below shard_count ({count}), got {index}")
+            index = 0
+        ses_shard = self.integer("cluster.ses_shard", raw, 0, minimum=0, maximum=1023)
+        if ses_shard >= count:
+            self.add("cluster.ses_shard", f"must be below shard_count ({count}), got {ses_shard}")
+            ses_shard = 0
+        return ClusterConfig(role=role, shard_count=count, shard_index=index, ses_shard=ses_shard)
 
     def metrics(self, raw: dict[str, Any]) -> MetricsConfig:
         self.unknown_keys("metrics.", raw, {"series_budget", "watch_domains"})
