@@ -28,6 +28,7 @@ from exporter.config import (
     AwsAccountConfig,
     Config,
     ConfigError,
+    Overrides,
     SmtpCredentialConfig,
     load_config,
 )
@@ -63,9 +64,12 @@ class Runtime:
     web: WebConfig = field(default_factory=WebConfig)
 
 
-def load_runtime(path: Path) -> Runtime:
-    """Load the config and its zone files; any problem is a ConfigError."""
-    config = load_config(path)
+def load_runtime(path: Path, flags: Overrides | None = None) -> Runtime:
+    """Load the config (``flags`` from the command line win) and its zone files.
+
+    Any problem is a ConfigError.
+    """
+    config = load_config(path, flags)
     try:
         overrides = ZoneOverrides.from_files(config.resolver.zone_files)
     except ZoneFileError as exc:
@@ -93,8 +97,10 @@ class Daemon:
         listen: tuple[str, int] | None = None,
         replay: tuple[Path, ...] = (),
         seed_ses: tuple[SesRegionResult, ...] = (),
+        flags: Overrides | None = None,
     ) -> None:
         self._path = config_path
+        self._flags = flags
         self._fingerprint = _fingerprint(config_path)
         self._runtime = runtime
         self._stop = threading.Event()
@@ -308,7 +314,7 @@ class Daemon:
         """Load the file again; keep the running config if the new one is invalid."""
         self._fingerprint = _fingerprint(self._path)
         try:
-            runtime = load_runtime(self._path)
+            runtime = load_runtime(self._path, self._flags)
         except ConfigError as exc:
             log.error(  # noqa: TRY400 - the problems are the message; no traceback
                 "config reload failed, keeping the previous config",

@@ -9,7 +9,7 @@ import json
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from prometheus_client import CollectorRegistry, generate_latest
 
@@ -18,7 +18,14 @@ from exporter.app import Daemon, load_runtime
 from exporter.checks.bounce import classify_bounce
 from exporter.checks.smtp_password import derive_smtp_password
 from exporter.collector import EventsCollector
-from exporter.config import Config, ConfigError, EventsConfig, normalize_domain, parse_hostport
+from exporter.config import (
+    Config,
+    ConfigError,
+    EventsConfig,
+    Overrides,
+    normalize_domain,
+    parse_hostport,
+)
 from exporter.demo import sample_ses_state
 from exporter.dns_cycle import check_domains
 from exporter.event_service import build_pipeline, replay_paths
@@ -54,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", required=True, type=Path, help="TOML configuration file")
     run.add_argument(
         "--listen-address", help="override server.listen_address, e.g. 127.0.0.1:10190"
+    )
+    run.add_argument("--web-config-file", help="override server.web_config_file")
+    run.add_argument("--role", help="override cluster.role: all, checks or events")
+    run.add_argument("--shard-count", type=int, help="override cluster.shard_count")
+    run.add_argument(
+        "--shard-index", help="override cluster.shard_index: a number, or auto (pod ordinal)"
     )
 
     demo = sub.add_parser("demo", help="run the daemon on bundled zone files (no AWS, no internet)")
@@ -149,7 +162,23 @@ def main(argv: list[str] | None = None) -> int:
             replay=(demo / "events",),
             seed_ses=(sample_ses_state(),),
         )
-    return _run(args.config, args.listen_address)
+    return _run(args.config, args.listen_address, overrides=_run_overrides(args))
+
+
+def _run_overrides(args: argparse.Namespace) -> Overrides:
+    """The `run` flags as config values, validated (and kept across reloads) like the file."""
+    cluster: dict[str, Any] = {}
+    if args.role is not None:
+        cluster["role"] = args.role
+    if args.shard_count is not None:
+        cluster["shard_count"] = args.shard_count
+    if args.shard_index is not None:
+        index = args.shard_index
+        cluster["shard_index"] = int(index) if index.isdigit() else index
+    overrides: dict[str, dict[str, Any]] = {"cluster": cluster} if cluster else {}
+    if args.web_config_file is not None:
+        overrides["server"] = {"web_config_file": args.web_config_file}
+    return overrides
 
 
 def _validate_config(path: Path) -> int:
@@ -241,9 +270,10 @@ def _run(
     *,
     replay: tuple[Path, ...] = (),
     seed_ses: tuple[SesRegionResult, ...] = (),
+    overrides: Overrides | None = None,
 ) -> int:
     try:
-        runtime = load_runtime(config_path)
+        runtime = load_runtime(config_path, overrides)
         listen = parse_hostport(listen_address, 10190) if listen_address else None
     except ConfigError as exc:
         return _print_config_error(exc)
@@ -251,7 +281,14 @@ def _run(
         print(f"--listen-address: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(runtime.config.log.level, runtime.config.log.format)
-    daemon = Daemon(config_path, runtime, listen=listen, replay=replay, seed_ses=seed_ses)
+    daemon = Daemon(
+        config_path,
+        runtime,
+        listen=listen,
+        replay=replay,
+        seed_ses=seed_ses,
+        flags=overrides,
+    )
     try:
         daemon.start()
     except OSError as exc:

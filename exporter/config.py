@@ -12,6 +12,7 @@ import os
 import re
 import socket
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ __all__ = [
     "EventsConfig",
     "LogConfig",
     "MetricsConfig",
+    "Overrides",
     "QueueConfig",
     "ResolverConfig",
     "ScheduleConfig",
@@ -228,8 +230,15 @@ class Config:
         return tuple(sorted({k for d in self.domains for k, _ in d.labels}))
 
 
-def load_config(path: Path) -> Config:
-    """Read and validate a TOML file; raise ConfigError listing every problem."""
+Overrides = Mapping[str, Mapping[str, Any]]
+
+
+def load_config(path: Path, overrides: Overrides | None = None) -> Config:
+    """Read and validate a TOML file; raise ConfigError listing every problem.
+
+    ``overrides`` (table -> key -> value, from command-line flags) replace the file's values
+    before validation, so a bad flag is reported under its config key like a bad file.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -238,6 +247,10 @@ def load_config(path: Path) -> Config:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from exc
+    for table, values in (overrides or {}).items():
+        section = raw.setdefault(table, {})
+        if isinstance(section, dict):
+            section.update(values)
     return parse_config(raw, source=str(path), base_dir=path.parent)
 
 
