@@ -38,6 +38,7 @@ from exporter.event_service import EventService, build_pipeline, replay_paths
 from exporter.logs import configure_logging
 from exporter.model import DomainTarget
 from exporter.ses_cycle import SesRegionCollector, SesRegionResult, build_region_collector
+from exporter.sharding import local_view
 from exporter.smtp_cycle import check_smtp_credential, iam_client
 from exporter.sources.dns import DnsClient, DnsQueryStats, system_nameservers
 from exporter.sources.ses import SesApiError
@@ -62,6 +63,11 @@ class Runtime:
     config: Config
     overrides: ZoneOverrides
     web: WebConfig = field(default_factory=WebConfig)
+
+    @property
+    def local(self) -> Config:
+        """What this replica checks, polls and exports (all of it unless sharded)."""
+        return local_view(self.config)
 
 
 def load_runtime(path: Path, flags: Overrides | None = None) -> Runtime:
@@ -106,14 +112,16 @@ class Daemon:
         self._stop = threading.Event()
         self._reload_requested = threading.Event()
         self.dns_stats = DnsQueryStats()
-        self.store = Store(Snapshot(config=runtime.config, config_loaded_at=time.time()))
-        self.store.set_interval(DNS_JOB, runtime.config.schedule.interval_seconds)
+        local = runtime.local
+        self.store = Store(Snapshot(config=local, config_loaded_at=time.time()))
+        if local.cluster.runs_checks:
+            self.store.set_interval(DNS_JOB, local.schedule.interval_seconds)
         self._replay = replay
         for result in seed_ses:  # the demo's sample account state (no AWS)
             self.store.record_ses(result, finished=time.time(), duration_seconds=0.0)
         self._ses_collectors: dict[str, SesRegionCollector] = {}
         self.pipeline = build_pipeline(runtime.config, runtime.overrides)
-        self.events = EventService(runtime.config, self.pipeline, self._stop)
+        self.events = EventService(local, self.pipeline, self._stop)
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(
             ExporterCollector(self.store.read, self.dns_stats, self.events.stats)
@@ -145,16 +153,17 @@ class Daemon:
         )
         self._server.start()
         self.events.start()
-        self._schedule_ses(self._runtime.config)
-        self._schedule_smtp(self._runtime.config)
-        if self._runtime.config.events.queues:
+        local = self.store.read().config
+        self._schedule_ses(local)
+        self._schedule_smtp(local)
+        if local.events.queues:
             self._scheduler.add_job(
                 self.events.refresh_queue_attributes,
                 IntervalTrigger(seconds=QUEUE_ATTRIBUTES_SECONDS),
                 id="sqs-attributes",
                 next_run_time=datetime.now(UTC),
             )
-        self._schedule_dns(self._runtime.config)
+        self._schedule_dns(local)
         self._scheduler.add_job(
             self._poll_config_file, IntervalTrigger(seconds=CONFIG_POLL_SECONDS), id="config-watch"
         )
@@ -162,7 +171,9 @@ class Daemon:
         log.info(
             "exporter started",
             port=self._server.port,
-            domains=len(self._runtime.config.domains),
+            domains=len(local.domains),
+            role=local.cluster.role,
+            shard=f"{local.cluster.shard_index}/{local.cluster.shard_count}",
             config=str(self._path),
         )
 
@@ -187,11 +198,12 @@ class Daemon:
 
     def collect_once(self) -> bytes:
         """Every enabled collector once, SES first (its discovery feeds DNS); the exposition."""
-        config = self._runtime.config
+        config = self.store.read().config
         for account in config.aws.accounts:
             for region in account.regions:
                 self.run_ses(account, region)
-        self.run_dns_cycle()
+        if config.cluster.runs_checks:
+            self.run_dns_cycle()
         for credential in config.smtp_credentials:
             self.run_smtp(credential)
         self.events.poll_once()
@@ -205,6 +217,8 @@ class Daemon:
         self._reload_requested.set()
 
     def _schedule_dns(self, config: Config) -> None:
+        if not config.cluster.runs_checks:
+            return
         self._scheduler.add_job(
             self.run_dns_cycle,
             IntervalTrigger(
@@ -219,6 +233,8 @@ class Daemon:
 
     def _schedule_ses(self, config: Config) -> None:
         aws = config.aws
+        if not (config.cluster.polls_ses_account or aws.discover_identities):
+            return  # a shard that neither polls the account nor discovers its identities
         for account in aws.accounts:
             for region in account.regions:
                 key = f"ses:{account.name}:{region}"
@@ -241,7 +257,8 @@ class Daemon:
         collector = self._ses_collectors.get(key)
         try:
             if collector is None:
-                collector = build_region_collector(account, region, self._runtime.config.aws)
+                local = self.store.read().config
+                collector = build_region_collector(account, region, local.aws, local.cluster)
                 self._ses_collectors[key] = collector
             result = collector.run()
         except SesApiError as exc:
@@ -323,18 +340,21 @@ class Daemon:
             )
             self.store.update(config_reload_ok=False)
             return False
-        old = self._runtime.config
+        old = self._runtime.local
         self._runtime = runtime
-        config = runtime.config
+        config = runtime.local
         if config.server != old.server:
             log.warning("server.listen_address changes take effect after a restart")
         if config.events.queues != old.events.queues:
             log.warning("events.queues changes take effect after a restart")
-        self.pipeline.set_known_sending_domains(d.name for d in config.domains)
+        if config.cluster.role != old.cluster.role:
+            log.warning("cluster.role changes take effect after a restart")
+        self.pipeline.set_known_sending_domains(d.name for d in runtime.config.domains)
         if config.log != old.log:
             configure_logging(config.log.level, config.log.format)
         self.store.update(config=config, config_reload_ok=True, config_loaded_at=time.time())
-        self.store.set_interval(DNS_JOB, config.schedule.interval_seconds)
+        if config.cluster.runs_checks:
+            self.store.set_interval(DNS_JOB, config.schedule.interval_seconds)
         self._schedule_dns(config)  # check the new domain list now
         self._ses_collectors.clear()  # accounts, regions or settings may have changed
         for job in self._scheduler.get_jobs():

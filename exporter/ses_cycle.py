@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import structlog
@@ -18,7 +19,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from exporter.aws import CLIENT_CONFIG, account_session, aws_error_code
 from exporter.checks.ses import AccountState, IdentityState
-from exporter.config import AwsAccountConfig, AwsConfig
+from exporter.config import AwsAccountConfig, AwsConfig, ClusterConfig
+from exporter.sharding import owns
 from exporter.sources.ses import Pacer, SesApiError, SesRegionSource
 from exporter.sources.suppression import (
     SuppressionState,
@@ -76,16 +78,20 @@ class SesRegionCollector:
         source: SesRegionSource,
         settings: AwsConfig,
         sesv2_client: Any,
+        account_parts: bool = True,
+        owns: Callable[[str], bool] | None = None,
     ) -> None:
         self._source = source
         self._settings = settings
+        self._account_parts = account_parts  # False on the shards that only discover
+        self._owns = owns
         self._tracker = (
             SuppressionTracker(
                 sesv2_client,
                 max_requests_per_second=settings.api_calls_per_second,
                 full_recount_seconds=settings.suppression_full_recount_seconds,
             )
-            if settings.suppression_list
+            if settings.suppression_list and account_parts
             else None
         )
         self.result = SesRegionResult(account_name, account_id, source.region)
@@ -96,20 +102,26 @@ class SesRegionCollector:
         run = _Run(set(self.result.disabled), self.result.account_name, self.result.region)
         changes: dict[str, Any] = {}
         settings = self._settings
-        if (account := run.attempt("account", self._source.account)) is not None:
+        if (
+            self._account_parts
+            and (account := run.attempt("account", self._source.account)) is not None
+        ):
             changes["account"] = account
         due = now - self.result.identities_at >= settings.discovery_interval_seconds
         if settings.discover_identities and (self.result.identities is None or due):
             identities = run.attempt(
-                "identities", lambda: self._source.domain_identities(settings.identity_patterns)
+                "identities",
+                lambda: self._source.domain_identities(settings.identity_patterns, self._owns),
             )
             if identities is not None:
                 changes["identities"], changes["identities_at"] = tuple(identities), now
         optional_parts = {
             "suppression": self._tracker.refresh if self._tracker is not None else None,
-            "reputation": self._source.reputation if settings.reputation_metrics else None,
+            "reputation": self._source.reputation
+            if settings.reputation_metrics and self._account_parts
+            else None,
             "recommendations": self._source.open_recommendations
-            if settings.recommendations
+            if settings.recommendations and self._account_parts
             else None,
         }
         for part, call in optional_parts.items():
@@ -162,9 +174,13 @@ class _Run:
 
 
 def build_region_collector(
-    account: AwsAccountConfig, region: str, settings: AwsConfig
+    account: AwsAccountConfig,
+    region: str,
+    settings: AwsConfig,
+    cluster: ClusterConfig | None = None,
 ) -> SesRegionCollector:
     """Sessions, clients and the account id for one (account, region); raises SesApiError."""
+    cluster = cluster or ClusterConfig()
     session = account_session(account)
     try:
         identity = session.client(
@@ -178,7 +194,7 @@ def build_region_collector(
         sesv2=sesv2,
         ses=session.client("ses", region_name=region, config=CLIENT_CONFIG),
         cloudwatch=session.client("cloudwatch", region_name=region, config=CLIENT_CONFIG)
-        if settings.reputation_metrics
+        if settings.reputation_metrics and cluster.polls_ses_account
         else None,
         pacer=Pacer(settings.api_calls_per_second),
     )
@@ -188,4 +204,6 @@ def build_region_collector(
         source=source,
         settings=settings,
         sesv2_client=sesv2,
+        account_parts=cluster.polls_ses_account,
+        owns=partial(owns, cluster) if cluster.shard_count > 1 else None,
     )

@@ -95,9 +95,16 @@ class SesRegionSource:
             sent_last_24_hours=float(quota.get("SentLast24Hours", 0.0)),
         )
 
-    def domain_identities(self, patterns: Sequence[str] = ()) -> list[IdentityState]:
-        """Every domain identity (matching ``patterns`` when given) with its attributes."""
-        names = sorted(n for n in self._list_domain_identities() if _matches(n, patterns))
+    def domain_identities(
+        self, patterns: Sequence[str] = (), owns: Callable[[str], bool] | None = None
+    ) -> list[IdentityState]:
+        """Every domain identity (matching ``patterns``, and in this replica's shard when
+        ``owns`` is given) with its attributes; other shards' identities cost no calls."""
+        names = sorted(
+            n
+            for n in self._list_domain_identities()
+            if _matches(n, patterns) and (owns is None or owns(n))
+        )
         destinations = self._configuration_set_feedback()
         states = []
         for start in range(0, len(names), _BATCH):
