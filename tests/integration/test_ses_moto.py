@@ -10,6 +10,7 @@ SES API reference.
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import Any
 
 import pytest
@@ -17,8 +18,9 @@ from botocore.stub import Stubber
 from moto_fixtures import Moto, _moto, _moto_server  # noqa: F401 - fixtures by name
 
 from exporter.checks.ses import feedback_path
-from exporter.config import AwsAccountConfig, AwsConfig
+from exporter.config import AwsAccountConfig, AwsConfig, ClusterConfig
 from exporter.ses_cycle import SesRegionCollector, build_region_collector
+from exporter.sharding import owns, shard_of
 from exporter.sources.ses import SesApiError, SesRegionSource
 
 pytestmark = pytest.mark.integration
@@ -194,3 +196,50 @@ def test_unreachable_endpoint_is_an_api_error(monkeypatch: pytest.MonkeyPatch) -
         build_region_collector(
             AwsAccountConfig(name="p", regions=("us-east-1",)), "us-east-1", AwsConfig()
         )
+
+
+def test_shards_split_identities_and_only_the_ses_shard_polls_the_account(moto: Moto) -> None:
+    """Three check shards against one moto account: each asks attributes for its own
+    identities only (the listing is shared), together they cover every identity exactly
+    once, and only shard 0 (cluster.ses_shard) calls GetAccount and the suppression list."""
+    ses = moto.client("ses")
+    names = [f"shop{i:02d}.example" for i in range(12)]
+    for name in names:
+        ses.verify_domain_identity(Domain=name)
+        ses.verify_domain_dkim(Domain=name)
+    per_shard: list[list[str]] = []
+    for index in range(3):
+        cluster = ClusterConfig("checks", 3, index)
+        calls: list[tuple[str, tuple[str, ...]]] = []
+
+        def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+            calls.append((model.name, tuple(params.get("Identities", ()))))  # noqa: B023
+
+        ses_client, sesv2 = moto.client("ses"), moto.client("sesv2")
+        for client in (ses_client, sesv2):
+            client.meta.events.register("provide-client-params.*.*", record)
+        collector = SesRegionCollector(
+            account_name="prod",
+            account_id="123456789012",
+            source=SesRegionSource(region="us-east-1", sesv2=sesv2, ses=ses_client),
+            settings=AwsConfig(),
+            sesv2_client=sesv2,
+            account_parts=cluster.polls_ses_account,
+            owns=partial(owns, cluster),
+        )
+        result = collector.run()
+        mine = [i.identity for i in result.identities or ()]
+        assert mine == [n for n in names if shard_of(n, 3) == index]
+        asked = {n for op, ids in calls if op == "GetIdentityDkimAttributes" for n in ids}
+        assert asked == set(mine)  # no attribute call for another shard's identity
+        operations = {op for op, _ in calls}
+        account_calls = {"GetAccount", "ListSuppressedDestinations", "ListRecommendations"}
+        if index == 0:
+            assert "GetAccount" in operations
+            assert "account" in result.errors  # moto has no SESv2 GetAccount: 404
+        else:
+            assert not operations & account_calls, operations
+            assert result.account is None
+            assert result.ok
+        per_shard.append(mine)
+    assert sorted(n for shard in per_shard for n in shard) == names
