@@ -1,0 +1,275 @@
+"""Three exporter processes as shards against the same BIND zones and the same moto queue.
+
+Each process is started as a user starts a StatefulSet replica (`run --shard-count 3
+--shard-index i`); a fourth, unsharded process reads the same domains and a copy of the
+same events from its own queue. Shown: every domain checked by exactly one shard (the one
+its stable hash names), with the verdicts the single process reaches; every event counted
+exactly once across the shards; every counter summed over the shards equal to the single
+process's.
+
+moto's ReceiveMessage is not atomic: two concurrent receivers can both take a message
+(seen at 0-4 per 1,000 with 4 pollers), a race SQS itself prevents with the visibility
+timeout. Within one process the dedupe window absorbs it; across processes it would count
+a message twice and make this test measure moto. The fixture serialises ReceiveMessage in
+the (in-process) moto server, which gives moto SQS's own guarantee and nothing more.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import NamedServer, free_port
+from exposition import Samples
+from integration.moto_fixtures import (
+    BOUNCE_553_518,
+    DUMMY_ENV,
+    Moto,
+    _moto,  # noqa: F401 - a fixture, requested by name
+    _moto_server,  # noqa: F401 - a fixture, requested by name
+    bounce,
+    event,
+    sns_envelope,
+)
+from integration.test_checks_named import CASES
+from moto.sqs.models import SQSBackend
+from test_events_daemon import Daemon, promtool_check, total
+
+from exporter.sharding import shard_of
+
+pytestmark = pytest.mark.e2e
+
+SHARDS = 3
+SENDING = "healthy.example"
+CONFIG = """
+[server]
+listen_address = "127.0.0.1:{port}"
+
+[resolver]
+nameservers = ["{nameserver}"]
+timeout_seconds = 0.5
+attempts = 1
+max_queries_per_second = 0
+
+[schedule]
+interval_seconds = 600
+jitter_seconds = 0
+
+[log]
+format = "json"
+
+[events]
+pollers = 2
+wait_time_seconds = 1
+provider_lookup = false
+
+[[events.queues]]
+url = "{queue}"
+aws_region = "us-east-1"
+
+{domains}
+"""
+CHECK_FAMILY = "deliverability_check_status"
+EVENTS = "deliverability_ses_events_total"
+# Families whose series differ by design between a shard and the single process: per-queue
+# SQS consumer state (two queues), per-process health, DNS query counts (shared names such
+# as amazonses.com are asked once per shard), build and process metrics.
+PER_PROCESS = (
+    "deliverability_sqs_",
+    "deliverability_collector_",
+    "deliverability_dns_queries",
+    "deliverability_build_info",
+    "deliverability_config_",
+    "deliverability_ses_events_dedupe",
+    "process_",
+    "python_",
+)
+
+
+def domain_tables() -> tuple[list[str], str]:
+    """The named verdict-table domains (one target per name) as [[domains]] TOML."""
+    seen: dict[str, Any] = {}
+    for param in CASES:
+        target = param.values[0].target
+        seen.setdefault(target.name.lower().rstrip("."), target)
+    tables = []
+    for name, target in seen.items():
+        lines = ["[[domains]]", f'name = "{name}"']
+        if target.mail_from:
+            lines.append(f'mail_from = "{target.mail_from}"')
+        if target.region:
+            lines.append(f'region = "{target.region}"')
+        if target.dkim_tokens:
+            lines.append(f"dkim_tokens = {json.dumps(list(target.dkim_tokens))}")
+        tables.append("\n".join(lines))
+    return list(seen), "\n\n".join(tables)
+
+
+def event_bodies() -> list[str]:
+    """240 distinct events: sends, deliveries and 5xx bounces to six recipient domains."""
+    bodies = []
+    for i in range(240):
+        recipient = [f"user{i}@rcpt{i % 6}.example"]
+        if i % 4 == 3:
+            document = bounce(
+                bounce_type="Permanent",
+                bounce_subtype="General",
+                status="5.1.8",
+                diagnostic_code=BOUNCE_553_518,
+                recipients=recipient,
+                from_domain=SENDING,
+            )
+        else:
+            kind = "raw-event-send" if i % 2 else "raw-event-delivery"
+            document = event(kind, recipients=recipient, from_domain=SENDING)
+        text = json.dumps(document)
+        bodies.append(sns_envelope(text) if i % 3 == 0 else text)
+    return bodies
+
+
+@pytest.fixture(name="atomic_receive")
+def _atomic_receive(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each receive takes its messages under one lock; a long poll waits outside it."""
+    lock = threading.Lock()
+    original = SQSBackend.receive_message
+
+    def receive_message(
+        self: SQSBackend, queue_name: str, count: int, wait_seconds: int, *args: Any
+    ) -> list[Any]:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            with lock:
+                messages: list[Any] = original(self, queue_name, count, 0, *args)
+            if messages or time.monotonic() >= deadline:
+                return messages
+            time.sleep(0.05)
+
+    monkeypatch.setattr(SQSBackend, "receive_message", receive_message)
+
+
+@pytest.fixture(name="start")
+def _start(tmp_path: Path, moto: Moto) -> Iterator[Callable[..., Daemon]]:
+    processes: list[subprocess.Popen[str]] = []
+
+    def start(config_text: str, *flags: str) -> Daemon:
+        port = free_port()
+        workdir = tmp_path / f"exporter{len(processes)}"
+        workdir.mkdir()
+        config = workdir / "config.toml"
+        config.write_text(config_text.replace("{port}", str(port)))
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+            **DUMMY_ENV,
+            "AWS_CONFIG_FILE": str(workdir / "no-aws-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "no-aws-credentials"),
+            "AWS_ENDPOINT_URL": moto.endpoint,
+            "PYTHONUNBUFFERED": "1",
+        }
+        log = workdir / "exporter.log"
+        command = [sys.executable, "-m", "exporter", "run", "--config", str(config), *flags]
+        with log.open("w") as out:
+            process = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, text=True, env=env
+            )
+        processes.append(process)
+        return Daemon(process, port, log)
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def checked(samples: Samples) -> dict[tuple[tuple[str, str], ...], float]:
+    return {labels: v for (name, labels), v in samples.items() if name == CHECK_FAMILY}
+
+
+def shared_counters(samples: Samples) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Event-derived samples that must add up across shards (no per-process families)."""
+    return {
+        key: v
+        for key, v in samples.items()
+        if key[0].startswith("deliverability_ses_")
+        and key[0].endswith("_total")
+        and not key[0].startswith(PER_PROCESS)
+    }
+
+
+def test_three_shards_check_each_domain_once_and_count_each_event_once(
+    named: NamedServer, moto: Moto, atomic_receive: None, start: Callable[..., Daemon]
+) -> None:
+    names, domains = domain_tables()
+    bodies = event_bodies()
+    shared_queue, _ = moto.create_queue("ses-events")
+    single_queue, _ = moto.create_queue("ses-events-single")
+    moto.send_bodies(shared_queue, bodies)
+    moto.send_bodies(single_queue, bodies)
+
+    def config(queue: str) -> str:
+        return CONFIG.format(
+            port="{port}", nameserver=named.nameserver, queue=queue, domains=domains
+        )
+
+    shards = [
+        start(config(shared_queue), "--shard-count", str(SHARDS), "--shard-index", str(i))
+        for i in range(SHARDS)
+    ]
+    single = start(config(single_queue))
+
+    def dns_done(samples: Samples) -> bool:
+        return any(
+            n == "deliverability_collector_last_success_timestamp_seconds"
+            and dict(labels).get("collector") == "dns"
+            for n, labels in samples
+        )
+
+    def single_done(samples: Samples) -> bool:
+        return dns_done(samples) and total(samples, EVENTS) >= len(bodies)
+
+    _, single_samples = single.wait_for(single_done, "the single process", 90)
+    deadline = time.monotonic() + 60
+    while True:  # the shards share one queue: wait (bounded) until together they drained it
+        scrapes = [
+            shard.wait_for(dns_done, f"shard {i}'s DNS cycle", 90) for i, shard in enumerate(shards)
+        ]
+        counted = sum(total(samples, EVENTS) for _, samples in scrapes)
+        if counted >= len(bodies) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert moto.depth(shared_queue) == (0, 0)
+    assert moto.depth(single_queue) == (0, 0)
+
+    # Every domain exactly once, by the shard its hash names, with the single run's verdict.
+    expected = checked(single_samples)
+    assert {dict(labels)["domain"] for labels in expected} == set(names)
+    seen: dict[tuple[tuple[str, str], ...], float] = {}
+    for index, (body, samples) in enumerate(scrapes):
+        mine = checked(samples)
+        domains_here = {dict(labels)["domain"] for labels in mine}
+        assert domains_here == {n for n in names if shard_of(n, SHARDS) == index}
+        assert not seen.keys() & mine.keys(), "a domain was checked by two shards"
+        seen.update(mine)
+        promtool_check(body)
+    assert seen == expected
+
+    # Every event once: the shards' counters add up to the single process's.
+    summed: dict[tuple[str, tuple[tuple[str, str], ...]], float] = defaultdict(float)
+    for _, samples in scrapes:
+        for key, v in shared_counters(samples).items():
+            summed[key] += v
+    want = shared_counters(single_samples)
+    assert total(single_samples, EVENTS) == len(bodies)
+    assert {k: v for k, v in summed.items() if v} == {k: v for k, v in want.items() if v}
+    received = sum(total(s, "deliverability_sqs_messages_received_total") for _, s in scrapes)
+    deleted = sum(total(s, "deliverability_sqs_messages_deleted_total") for _, s in scrapes)
+    assert received == deleted == len(bodies)
