@@ -273,3 +273,39 @@ def test_three_shards_check_each_domain_once_and_count_each_event_once(
     received = sum(total(s, "deliverability_sqs_messages_received_total") for _, s in scrapes)
     deleted = sum(total(s, "deliverability_sqs_messages_deleted_total") for _, s in scrapes)
     assert received == deleted == len(bodies)
+
+
+def test_checks_and_events_roles_split_the_work(
+    named: NamedServer, moto: Moto, atomic_receive: None, start: Callable[..., Daemon]
+) -> None:
+    """The chart's sharded mode: a `checks` replica checks its shard and leaves the queue
+    alone; an `events` replica consumes every event, is ready at once (no DNS cycle to wait
+    for) and exports no domain or DNS-collector series that would double the checks'."""
+    names, domains = domain_tables()
+    bodies = event_bodies()[:60]
+    queue, _ = moto.create_queue("ses-events")
+    text = CONFIG.format(port="{port}", nameserver=named.nameserver, queue=queue, domains=domains)
+    checks = start(text, "--role", "checks", "--shard-count", "2", "--shard-index", "1")
+    _, samples = checks.wait_for(
+        lambda s: any(n == "deliverability_collector_last_success_timestamp_seconds" for n, _ in s),
+        "the checks replica's DNS cycle",
+        90,
+    )
+    assert {dict(labels)["domain"] for labels in checked(samples)} == {
+        n for n in names if shard_of(n, 2) == 1
+    }
+    moto.send_bodies(queue, bodies)
+    events = start(text, "--role", "events")
+    _, samples = events.wait_for(
+        lambda s: total(s, EVENTS) >= len(bodies), "the events replica to count every event", 60
+    )
+    assert events.get("/readyz")[0] == 200
+    assert not checked(samples)
+    assert not any(
+        n.startswith("deliverability_collector_") and ("collector", "dns") in labels
+        for n, labels in samples
+    )
+    assert moto.depth(queue) == (0, 0)
+    _, samples = checks.scrape()
+    assert total(samples, EVENTS) == 0
+    assert total(samples, "deliverability_sqs_messages_received_total") == 0
