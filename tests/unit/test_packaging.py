@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import configparser
 import copy
+import hashlib
 import json
+import operator
 import re
 import shutil
 import subprocess
@@ -29,7 +31,8 @@ import yaml
 from jsonschema import Draft7Validator
 
 from exporter import __version__
-from exporter.config import parse_config, parse_hostport
+from exporter.cli import _parser, _run_overrides
+from exporter.config import load_config, parse_config, parse_hostport
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -45,6 +48,8 @@ UID = 10190
 CONFIG_PATH = "/etc/ses-deliverability-exporter/config.toml"
 IMAGE = "python:3.11-slim-bookworm"
 KUBERNETES_VERSION = "1.29.0"
+# The scrape job the rules' DeliverabilityExporterAbsent expects (the chart name via jobLabel).
+JOB_NAME = "ses-deliverability-exporter"
 
 
 def venv_tool(name: str) -> str:
@@ -280,6 +285,14 @@ def test_openshift_style_null_user_is_accepted() -> None:
         ({"grafanaDashboard": {"sidecarLabelValue": 1}}, "grafanaDashboard"),
         ({"serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": 1}}}, "serviceAccount"),
         ({"replica": 1}, ""),
+        ({"sharding": {"shards": 0}}, "sharding.shards"),
+        ({"sharding": {"shards": "3"}}, "sharding.shards"),
+        ({"sharding": {"shard": 3}}, "sharding"),
+        ({"events": {"keda": {"identityOwner": "pod"}}}, "events.keda.identityOwner"),
+        ({"events": {"keda": {"enabled": True}}}, "events.keda"),
+        ({"events": {"keda": {"queueLength": "100"}}}, "events.keda.queueLength"),
+        ({"webConfig": {"tls": True}}, "webConfig.secretName"),
+        ({"serviceMonitor": {"basicAuth": {"username": "prometheus"}}}, "serviceMonitor"),
     ],
 )
 def test_invalid_values_are_rejected(override: dict[str, Any], where: str) -> None:
@@ -322,6 +335,468 @@ def test_default_config_is_a_valid_exporter_config() -> None:
     """The TOML in values.yaml passes the exporter's own validation (the pod would start)."""
     config = parse_config(tomllib.loads(default_values()["config"]), source="values.yaml")
     assert config.domains
+
+
+# ---- Helm chart: a renderer for the templates -------------------------------------------------
+#
+# No helm binary exists here, so the tests render the chart themselves: a small interpreter of
+# the Go text/template language with the Sprig and Helm functions this chart uses. It is strict
+# where Helm is: a field of a missing value, an unknown function, a comparison of an int with a
+# float (Helm reads every number in values as a float64: hence `int` in the templates) or a
+# printed map are errors. Its fidelity is checked against tests/data/k8s/ (Helm's own output for
+# the default values, config checksum included).
+
+
+class TemplateError(Exception):
+    pass
+
+
+_ACTION = re.compile(
+    r"\{\{(?P<ltrim>-[ \t\r\n])?\s*(?P<body>/\*.*?\*/|.*?)\s*(?P<rtrim>[ \t\r\n]-)?\}\}", re.DOTALL
+)
+_TOKEN = re.compile(
+    r"""\s*(?:
+      (?P<str>"(?:[^"\\]|\\.)*"|`[^`]*`)
+    | (?P<num>-?\d+(?:\.\d+)?)
+    | (?P<op>:=|=|\||\(|\)|,)
+    | (?P<var>\$\w*(?:\.\w+)*)
+    | (?P<field>(?:\.\w+)+|\.)
+    | (?P<ident>[A-Za-z_]\w*)
+    )""",
+    re.VERBOSE,
+)
+
+
+def _lex(text: str) -> list[tuple[str, str]]:
+    tokens, pos = [], 0
+    text = text.strip()
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if match is None or match.end() == pos:
+            raise TemplateError(f"cannot lex {text[pos:]!r}")
+        kind = match.lastgroup
+        assert kind is not None
+        value = match.group(kind)
+        if kind == "field" and tokens and tokens[-1] == ("op", ")") and text[pos] == ".":
+            kind = "chain"  # (pipeline).Field, no space between
+        tokens.append((kind, value))
+        pos = match.end()
+    return tokens
+
+
+def _go_str(value: Any) -> str:
+    """fmt.Sprint of a value as templates print it (Helm turns <no value> into "")."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    if isinstance(value, (dict, list)):
+        raise TemplateError(f"printing a {type(value).__name__}: {value!r}")
+    return str(value)
+
+
+def _truth(value: Any) -> bool:
+    return value not in (None, False, 0, "") and not (isinstance(value, (dict, list)) and not value)
+
+
+def _numbers_as_floats(value: Any) -> Any:
+    """Helm reads values through JSON: every number becomes a float64."""
+    if isinstance(value, dict):
+        return {k: _numbers_as_floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_numbers_as_floats(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _kind(value: Any) -> str | None:
+    for kind, types in (("bool", bool), ("int", int), ("float", float), ("string", str)):
+        if isinstance(value, types):
+            return kind
+    return None
+
+
+def _compare(a: Any, b: Any) -> tuple[Any, Any]:
+    """Go's eq/lt/...: both basic values of one kind (an int is not a float64)."""
+    if _kind(a) is None or _kind(a) != _kind(b):
+        raise TemplateError(f"incompatible types for comparison: {a!r} and {b!r}")
+    return a, b
+
+
+def _plain(value: Any) -> Any:
+    """Integral floats back to ints for YAML output, as Go's YAML encoder writes them."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _toyaml(value: Any) -> str:
+    text = yaml.safe_dump(_plain(value), default_flow_style=False, sort_keys=True, width=1 << 16)
+    return text.removesuffix("...\n").rstrip("\n")
+
+
+def _printf(fmt: str, *args: Any) -> str:
+    return re.sub(r"%[sdv]", "{}", fmt).format(*(_go_str(a) for a in args))
+
+
+def _indent(width: Any, text: Any) -> str:
+    pad = " " * int(width)
+    return pad + str(text).replace("\n", "\n" + pad)
+
+
+def _required(message: str, value: Any) -> Any:
+    if value is None or value == "":
+        raise TemplateError(message)
+    return value
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, str):
+        return int(value) if value.strip().lstrip("-").isdigit() else 0
+    return int(value or 0)
+
+
+def _empty(value: Any) -> bool:
+    return not _truth(value)
+
+
+FUNCTIONS: dict[str, Any] = {
+    "and": lambda *a: next((x for x in a if not _truth(x)), a[-1]),
+    "or": lambda *a: next((x for x in a if _truth(x)), a[-1]),
+    "not": lambda a: not _truth(a),
+    "eq": lambda a, *b: any(operator.eq(*_compare(a, x)) for x in b),
+    "ne": lambda a, b: operator.ne(*_compare(a, b)),
+    "gt": lambda a, b: operator.gt(*_compare(a, b)),
+    "ge": lambda a, b: operator.ge(*_compare(a, b)),
+    "lt": lambda a, b: operator.lt(*_compare(a, b)),
+    "le": lambda a, b: operator.le(*_compare(a, b)),
+    "int": _to_int,
+    "toString": _go_str,
+    "quote": lambda *a: " ".join(json.dumps(_go_str(x)) for x in a if x is not None),
+    "default": lambda d, v=None: d if _empty(v) else v,
+    "empty": _empty,
+    "required": _required,
+    "print": lambda *a: "".join(_go_str(x) for x in a),
+    "printf": _printf,
+    "trunc": lambda n, s: s[: int(n)],
+    "trimSuffix": lambda suffix, s: s.removesuffix(suffix),
+    "replace": lambda old, new, s: s.replace(old, new),
+    "contains": lambda sub, s: sub in s,
+    "sha256sum": lambda s: hashlib.sha256(s.encode()).hexdigest(),
+    "toYaml": _toyaml,
+    "fromYaml": lambda s: yaml.safe_load(s) or {},
+    "indent": _indent,
+    "nindent": lambda n, s: "\n" + _indent(n, s),
+    "list": lambda *a: list(a),
+    "dict": lambda *a: dict(zip(a[::2], a[1::2], strict=True)),
+    "append": lambda items, v: [*items, v],
+    "has": lambda v, items: v in items,
+    "hasKey": lambda d, k: k in d,
+    "get": lambda d, k: d.get(k, ""),
+    "set": lambda d, k, v: d.__setitem__(k, v) or d,
+    "omit": lambda d, *keys: {k: v for k, v in d.items() if k not in keys},
+    "deepCopy": copy.deepcopy,
+}
+
+
+class ChartFiles:
+    """.Files: Get, and Glob with AsConfig (Helm's `*` never crosses a slash)."""
+
+    def __init__(self, root: Path, paths: list[str] | None = None) -> None:
+        self.root = root
+        self.paths = paths
+
+    def Get(self, path: str) -> str:  # noqa: N802 - Helm's name
+        return (self.root / path).read_text(encoding="utf-8")
+
+    def Glob(self, pattern: str) -> ChartFiles:  # noqa: N802 - Helm's name
+        found = sorted(str(p.relative_to(self.root)) for p in self.root.glob(pattern))
+        return ChartFiles(self.root, found)
+
+    def AsConfig(self) -> str:  # noqa: N802 - Helm's name
+        return _toyaml({Path(p).name: self.Get(p) for p in self.paths or []})
+
+    def items(self) -> list[tuple[str, str]]:
+        return [(p, self.Get(p)) for p in self.paths or []]
+
+
+class GoTemplates:
+    """Parses every template of the chart; render(name, dot) runs one."""
+
+    def __init__(self, sources: dict[str, str]) -> None:
+        self.trees: dict[str, list[Any]] = {}
+        for name, text in sources.items():
+            self.trees[name] = self._parse(self._tokens(text), name)
+
+    @staticmethod
+    def _tokens(text: str) -> list[tuple[str, str]]:
+        pieces: list[tuple[str, str]] = []
+        pos = 0
+        for match in _ACTION.finditer(text):
+            pieces.append(("text", text[pos : match.start()]))
+            if match.group("ltrim"):
+                pieces[-1] = ("text", pieces[-1][1].rstrip())
+            pieces.append(("rtrim" if match.group("rtrim") else "action", match.group("body")))
+            pos = match.end()
+        pieces.append(("text", text[pos:]))
+        result: list[tuple[str, str]] = []
+        for (kind, value), before in zip(pieces, [("", ""), *pieces], strict=False):
+            trimmed = value.lstrip() if kind == "text" and before[0] == "rtrim" else value
+            result.append(("action" if kind == "rtrim" else kind, trimmed))
+        return [(k, v) for k, v in result if not (k == "action" and v.startswith("/*"))]
+
+    def _parse(self, tokens: list[tuple[str, str]], name: str) -> list[Any]:
+        stack: list[tuple[list[Any], Any]] = [([], None)]
+        for kind, value in tokens:
+            body = stack[-1][0]
+            if kind == "text":
+                body.append(("text", value))
+                continue
+            word, _, rest = value.partition(" ")
+            if word in ("if", "with", "range"):
+                node = [word, rest, [], None]  # keyword, pipeline, body, else-body
+                body.append(node)
+                stack.append((node[2], node))
+            elif word == "define":
+                node = ["define", json.loads(rest), [], None]
+                stack.append((node[2], node))
+            elif word == "else":
+                self._else(stack, rest)
+            elif word == "end":
+                _, node = stack.pop()
+                while len(node) == 5:  # close the else-if chain up to its first if
+                    _, node = stack.pop()
+                if node[0] == "define":
+                    self.trees[node[1]] = node[2]
+            else:
+                body.append(("action", value))
+        if len(stack) != 1:
+            raise TemplateError(f"{name}: unclosed block")
+        return stack[0][0]
+
+    @staticmethod
+    def _else(stack: list[tuple[list[Any], Any]], rest: str) -> None:
+        _, node = stack.pop()
+        node[3] = []
+        stack.append((node[3], node))
+        if rest.startswith("if "):  # else if: an if nested in the else branch, ended with it
+            inner = ["if", rest[3:], [], None, "chained"]
+            node[3].append(inner)
+            stack.append((inner[2], inner))
+
+    def render(self, name: str, dot: Any) -> str:
+        if name not in self.trees:
+            raise TemplateError(f"no template {name!r}")
+        out: list[str] = []
+        self._run(self.trees[name], dot, [{"$": dot}], out)
+        return "".join(out)
+
+    def _run(
+        self, nodes: list[Any], dot: Any, scopes: list[dict[str, Any]], out: list[str]
+    ) -> None:
+        for node in nodes:
+            if node[0] == "text":
+                out.append(node[1])
+            elif node[0] == "action":
+                value = self._pipeline(_lex(node[1]), dot, scopes)
+                if value is not _ASSIGNED:
+                    out.append(_go_str(value))
+            else:
+                self._block(node, dot, scopes, out)
+
+    def _block(
+        self, node: list[Any], dot: Any, scopes: list[dict[str, Any]], out: list[str]
+    ) -> None:
+        keyword, pipeline, body, else_body = node[:4]
+        inner = [*scopes, {}]
+        tokens = _lex(pipeline)
+        names: list[str] = []
+        if keyword == "range" and any(t == ("op", ":=") for t in tokens):
+            split = tokens.index(("op", ":="))
+            names = [v for k, v in tokens[:split] if k == "var"]
+            tokens = tokens[split + 1 :]
+        value = self._pipeline(tokens, dot, inner)
+        if keyword == "if":
+            branch = body if _truth(value) else else_body
+            self._run(branch or [], dot, inner, out)
+        elif keyword == "with":
+            if _truth(value):
+                self._run(body, value, inner, out)
+            else:
+                self._run(else_body or [], dot, inner, out)
+        else:
+            if isinstance(value, (dict, ChartFiles)):
+                pairs = sorted(value.items()) if isinstance(value, dict) else value.items()
+            else:
+                pairs = list(enumerate(value or []))
+            for key, item in pairs:
+                scope = dict(
+                    zip(names[-2:], [key, item] if len(names) > 1 else [item], strict=False)
+                )
+                self._run(body, item, [*inner, scope], out)
+            if not pairs:
+                self._run(else_body or [], dot, inner, out)
+
+    def _pipeline(
+        self, tokens: list[tuple[str, str]], dot: Any, scopes: list[dict[str, Any]]
+    ) -> Any:
+        if len(tokens) > 1 and tokens[0][0] == "var" and tokens[1] in (("op", ":="), ("op", "=")):
+            value = self._pipeline(tokens[2:], dot, scopes)
+            name = tokens[0][1]
+            if tokens[1][1] == ":=":
+                scopes[-1][name] = value
+            else:
+                target = next((s for s in reversed(scopes) if name in s), None)
+                if target is None:
+                    raise TemplateError(f"undefined variable {name}")
+                target[name] = value
+            return _ASSIGNED
+        commands: list[list[tuple[str, str]]] = [[]]
+        depth = 0
+        for token in tokens:
+            depth += {("op", "("): 1, ("op", ")"): -1}.get(token, 0)
+            if token == ("op", "|") and depth == 0:
+                commands.append([])
+            else:
+                commands[-1].append(token)
+        value: Any = _NOTHING
+        for command in commands:
+            value = self._command(command, dot, scopes, value)
+        return value
+
+    def _command(
+        self, tokens: list[tuple[str, str]], dot: Any, scopes: list[dict[str, Any]], piped: Any
+    ) -> Any:
+        operands = self._operands(tokens, dot, scopes)
+        head_kind, head = operands[0]
+        if head_kind == "ident" and head not in ("true", "false", "nil"):
+            args = [self._operand(o, dot, scopes) for o in operands[1:]]
+            if piped is not _NOTHING:
+                args.append(piped)
+            if head == "include":
+                return self.render(args[0], args[1])
+            if head not in FUNCTIONS:
+                raise TemplateError(f"function {head!r} not defined")
+            return FUNCTIONS[head](*args)
+        value = self._operand(operands[0], dot, scopes)
+        rest = [self._operand(o, dot, scopes) for o in operands[1:]]
+        if piped is not _NOTHING:
+            rest.append(piped)
+        if callable(value):
+            return value(*rest)
+        if rest:
+            raise TemplateError(f"can't give argument to non-function {head}")
+        return value
+
+    def _operands(
+        self, tokens: list[tuple[str, str]], dot: Any, scopes: list[dict[str, Any]]
+    ) -> list[tuple[str, Any]]:
+        """The command's words, each parenthesized pipeline (and its .Field) evaluated."""
+        operands: list[tuple[str, Any]] = []
+        pos = 0
+        while pos < len(tokens):
+            if tokens[pos] != ("op", "("):
+                operands.append(tokens[pos])
+                pos += 1
+                continue
+            depth, end = 1, pos + 1
+            while depth:
+                depth += {("op", "("): 1, ("op", ")"): -1}.get(tokens[end], 0)
+                end += 1
+            value = self._pipeline(tokens[pos + 1 : end - 1], dot, scopes)
+            pos = end
+            if pos < len(tokens) and tokens[pos][0] == "chain":
+                value = self._fields(value, tokens[pos][1])
+                pos += 1
+            operands.append(("value", value))
+        return operands
+
+    def _operand(self, operand: tuple[str, Any], dot: Any, scopes: list[dict[str, Any]]) -> Any:
+        kind, text = operand
+        if kind == "value":
+            return text
+        if kind == "str":
+            return json.loads(text) if text.startswith('"') else text[1:-1]
+        if kind == "num":
+            return float(text) if "." in text else int(text)
+        if kind == "ident":
+            return {"true": True, "false": False, "nil": None}[text]
+        if kind == "field":
+            return dot if text == "." else self._fields(dot, text)
+        if kind == "var":
+            name, _, path = text.partition(".")
+            scope = next((s for s in reversed(scopes) if name in s), None)
+            if scope is None:
+                raise TemplateError(f"undefined variable {name}")
+            return self._fields(scope[name], "." + path) if path else scope[name]
+        raise TemplateError(f"unexpected {text!r}")
+
+    @staticmethod
+    def _fields(value: Any, chain: str) -> Any:
+        for field in chain.strip(".").split("."):
+            if isinstance(value, dict):
+                value = value.get(field)
+            elif isinstance(value, ChartFiles):
+                value = getattr(value, field)
+                if field == "AsConfig":  # Go calls a method without arguments in a chain
+                    value = value()
+            else:
+                raise TemplateError(f"can't evaluate field {field} in {value!r}")
+        return value
+
+
+_ASSIGNED = object()
+_NOTHING = object()
+RELEASE = "ses-deliverability-exporter"
+NAMESPACE = "monitoring"
+
+
+def chart_context(values: dict[str, Any]) -> dict[str, Any]:
+    """The top-level object a template sees (`.`), for this release."""
+    chart = load_yaml(CHART / "Chart.yaml")
+    return {
+        "Values": _numbers_as_floats(values),
+        "Release": {"Name": RELEASE, "Namespace": NAMESPACE, "Service": "Helm"},
+        "Chart": {
+            "Name": chart["name"],
+            "Version": chart["version"],
+            "AppVersion": chart["appVersion"],
+        },
+        "Template": {"BasePath": f"{chart['name']}/templates"},
+        "Files": ChartFiles(CHART),
+    }
+
+
+def render_chart(
+    override: dict[str, Any] | None = None, *, validate: bool = True
+) -> dict[str, list[dict[str, Any]]]:
+    """`helm template ses-deliverability-exporter CHART --namespace monitoring [-f override]`:
+    template file name -> its manifests (empty documents dropped). NOTES.txt is rendered too
+    (it must not fail) but not returned."""
+    values = merged(default_values(), override or {})
+    if validate:
+        assert schema_errors(values) == []
+    top = chart_context(values)
+    base = top["Template"]["BasePath"]
+    engine = GoTemplates(
+        {f"{base}/{p.name}": p.read_text(encoding="utf-8") for p in TEMPLATES.iterdir()}
+    )
+    result: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted(TEMPLATES.iterdir()):
+        if path.name.startswith("_"):
+            continue
+        text = engine.render(f"{base}/{path.name}", top)
+        docs = [d for d in yaml.safe_load_all(text) if d] if path.suffix == ".yaml" else []
+        if docs:
+            result[path.name] = docs
+    return result
 
 
 # ---- Helm chart: templates and the rendered manifests ------------------------------------------
@@ -383,46 +858,10 @@ def test_kubernetes_validate_catches_a_broken_manifest(tmp_path: Path) -> None:
         assert result.returncode != 0, path.name
 
 
-def literal_lines(text: str) -> list[str]:
-    """A template's lines without template actions, outside `with`/`range` blocks.
-
-    Those lines are emitted as they are whenever the template renders, so each must appear,
-    in order, in the rendered manifest. (`if` blocks count as rendered: the only one in these
-    templates, serviceAccount.create, is on by default.)
-    """
-    lines: list[str] = []
-    skipped_depth = 0
-    open_blocks: list[bool] = []
-    for line in text.splitlines():
-        for action in re.findall(r"\{\{-?\s*(\w+)", line):
-            if action in ("with", "range", "if", "define"):
-                skip = action in ("with", "range", "define")
-                open_blocks.append(skip)
-                skipped_depth += skip
-            elif action == "end":
-                skipped_depth -= open_blocks.pop()
-        if "{{" in line or skipped_depth or not line.strip():
-            continue
-        lines.append(line)
-    return lines
-
-
-@pytest.mark.parametrize(
-    "name", ["deployment.yaml", "service.yaml", "configmap.yaml", "serviceaccount.yaml"]
-)
-def test_rendered_manifest_contains_every_literal_template_line(name: str) -> None:
-    """Every fixed line of the template appears, in order, in tests/data/k8s/: no drift."""
-    output = (RENDERED / name).read_text(encoding="utf-8").splitlines()
-    position = 0
-    for line in literal_lines(template(name)):
-        assert line in output[position:], f"{name}: {line!r} is not in the rendered manifest"
-        position = output.index(line, position) + 1
-
-
 def test_rendered_deployment_matches_the_template_and_values() -> None:
     """Ports, probes, args, security contexts, mounts and the config checksum, field by field."""
     values = default_values()
-    text = template("deployment.yaml")
+    text = template("deployment.yaml") + template("_helpers.tpl")  # the pod template's helper
     deployment = rendered("deployment.yaml")
     spec = deployment["spec"]
     pod = spec["template"]
@@ -445,8 +884,8 @@ def test_rendered_deployment_matches_the_template_and_values() -> None:
 
     assert pod["spec"]["securityContext"] == values["podSecurityContext"]
     assert container["securityContext"] == values["securityContext"]
-    assert "toYaml .Values.podSecurityContext" in text
-    assert "toYaml .Values.securityContext" in text
+    assert "toYaml $values.podSecurityContext" in text
+    assert "toYaml $values.securityContext" in text
     assert container["resources"] == values["resources"]
 
     mounts = {m["name"]: m for m in container["volumeMounts"]}
@@ -462,7 +901,7 @@ def test_rendered_deployment_matches_the_template_and_values() -> None:
 
     checksum = pod["metadata"]["annotations"]["checksum/config"]
     assert re.fullmatch(r"[0-9a-f]{64}", checksum)
-    assert '"/configmap.yaml") . | sha256sum' in text
+    assert '"/configmap.yaml") $root | sha256sum' in text
 
     assert pod["spec"]["serviceAccountName"] == rendered("serviceaccount.yaml")["metadata"]["name"]
     assert pod["spec"]["automountServiceAccountToken"] is False
@@ -502,6 +941,464 @@ def test_monitoring_templates_are_toggled_and_read_the_shipped_files() -> None:
     ) in dashboards
     for name in ("servicemonitor.yaml", "prometheusrule.yaml", "dashboards-configmap.yaml"):
         assert "tpl " not in template(name)  # Prometheus/Grafana {{ }} must stay unrendered
+
+
+# ---- Helm chart: every mode, rendered ----------------------------------------------------------
+
+CI_VALUES = sorted((CHART / "ci").glob("*.yaml"))
+SHARDED = CHART / "ci" / "sharded-keda-values.yaml"
+BUILT_IN_KINDS = {
+    "ConfigMap",
+    "Deployment",
+    "PodDisruptionBudget",
+    "Service",
+    "ServiceAccount",
+    "StatefulSet",
+}
+# The parts of KEDA's CRDs (keda.sh/v1alpha1 ScaledObject and TriggerAuthentication,
+# config/crd/bases/keda.sh_*.yaml) that this chart fills in, transcribed as JSON schemas. KEDA's
+# own schemas accept unknown fields (and drop them); these reject them, so a misspelt field
+# fails here instead of being ignored by the cluster.
+KEDA_SCHEMAS: dict[str, dict[str, Any]] = {
+    "ScaledObject": {
+        "type": "object",
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {
+            "apiVersion": {"const": "keda.sh/v1alpha1"},
+            "spec": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["scaleTargetRef", "triggers"],
+                "properties": {
+                    "scaleTargetRef": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["name"],
+                        "properties": {
+                            "apiVersion": {"type": "string"},
+                            "kind": {"type": "string"},
+                            "name": {"type": "string"},
+                            "envSourceContainerName": {"type": "string"},
+                        },
+                    },
+                    "pollingInterval": {"type": "integer", "minimum": 0},
+                    "cooldownPeriod": {"type": "integer", "minimum": 0},
+                    "minReplicaCount": {"type": "integer", "minimum": 0},
+                    "maxReplicaCount": {"type": "integer", "minimum": 0},
+                    "triggers": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["type", "metadata"],
+                            "properties": {
+                                "type": {"type": "string"},
+                                "name": {"type": "string"},
+                                "metadata": {
+                                    "type": "object",
+                                    "additionalProperties": {"type": "string"},
+                                },
+                                "authenticationRef": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "required": ["name"],
+                                    "properties": {
+                                        "name": {"type": "string"},
+                                        "kind": {
+                                            "enum": [
+                                                "TriggerAuthentication",
+                                                "ClusterTriggerAuthentication",
+                                            ]
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+    "TriggerAuthentication": {
+        "type": "object",
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {
+            "apiVersion": {"const": "keda.sh/v1alpha1"},
+            "spec": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "podIdentity": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["provider"],
+                        "properties": {
+                            "provider": {
+                                "enum": ["none", "aws", "aws-eks", "azure-workload", "gcp"]
+                            },
+                            "roleArn": {"type": "string"},
+                            "identityOwner": {"enum": ["keda", "workload"]},
+                        },
+                        # KEDA: "podIdentity.roleArn and podIdentity.identityOwner are mutually
+                        # exclusive".
+                        "not": {"required": ["roleArn", "identityOwner"]},
+                    }
+                },
+            },
+        },
+    },
+}
+# The aws-sqs-queue trigger's metadata keys (KEDA >= 2.13 documentation).
+SQS_TRIGGER_KEYS = {
+    "queueURL",
+    "queueURLFromEnv",
+    "queueLength",
+    "activationQueueLength",
+    "awsRegion",
+    "awsEndpoint",
+    "scaleOnInFlight",
+    "scaleOnDelayed",
+    "identityOwner",
+}
+
+
+def ci_values(path: Path) -> dict[str, Any]:
+    return load_yaml(path)  # type: ignore[no-any-return]
+
+
+def manifests(rendering: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    return [doc for docs in rendering.values() for doc in docs]
+
+
+def one(rendering: dict[str, list[dict[str, Any]]], kind: str, name: str) -> dict[str, Any]:
+    found = [m for m in manifests(rendering) if m["kind"] == kind and m["metadata"]["name"] == name]
+    assert len(found) == 1, f"{kind}/{name}: {len(found)} rendered"
+    return found[0]
+
+
+def kinds(rendering: dict[str, list[dict[str, Any]]]) -> list[tuple[str, str]]:
+    return sorted((m["kind"], m["metadata"]["name"]) for m in manifests(rendering))
+
+
+def container(workload: dict[str, Any]) -> dict[str, Any]:
+    (exporter,) = workload["spec"]["template"]["spec"]["containers"]
+    return exporter  # type: ignore[no-any-return]
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """A Kubernetes label selector (matchLabels and In/NotIn/Exists/DoesNotExist)."""
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, op, values = expression["key"], expression["operator"], expression.get("values", [])
+        present = key in labels
+        ok = {
+            "In": present and labels.get(key) in values,
+            "NotIn": not present or labels[key] not in values,
+            "Exists": present,
+            "DoesNotExist": not present,
+        }[op]
+        if not ok:
+            return False
+    return True
+
+
+def kubernetes_validate(tmp_path: Path, docs: list[dict[str, Any]]) -> None:
+    files = []
+    for i, doc in enumerate(docs):
+        path = tmp_path / f"{i:02d}-{doc['kind']}.yaml"
+        path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+        files.append(str(path))
+    result = subprocess.run(
+        [venv_tool("kubernetes-validate"), "--strict", "--quiet", "-k", KUBERNETES_VERSION, *files],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_renderer_reproduces_helms_rendering_of_the_defaults() -> None:
+    """The test's renderer gives exactly tests/data/k8s/ (Helm's output), checksum included:
+    sharding off, the default install is the old Deployment, Service, ConfigMap and account."""
+    rendering = render_chart()
+    assert set(rendering) == {f.name for f in RENDERED.glob("*.yaml")}
+    for name, docs in rendering.items():
+        assert docs == [rendered(name)], name
+
+
+@pytest.mark.parametrize(
+    ("snippet", "message"),
+    [
+        ("{{ nosuchfunction 1 }}", "not defined"),
+        ("{{ .Values.nothing.deeper }}", "can't evaluate field"),
+        ("{{ gt .Values.replicas 1 }}", "incompatible types"),  # float64 values vs an int
+        ("{{ .Values.image }}", "printing a dict"),
+        ('{{ required "needed" .Values.nameOverride }}', "needed"),
+    ],
+)
+def test_renderer_fails_where_helm_fails(snippet: str, message: str) -> None:
+    engine = GoTemplates({"t": snippet})
+    with pytest.raises(TemplateError, match=message):
+        engine.render("t", {"Values": _numbers_as_floats(default_values())})
+
+
+def test_renderer_trims_like_go() -> None:
+    engine = GoTemplates(
+        {
+            "t": "a  {{- 1 -}}  b\n{{/* gone {{ x }} */}}{{ if false }}no{{ else if true }}yes{{ end }}"
+        }
+    )
+    assert engine.render("t", {}) == "a1b\nyes"
+
+
+@pytest.mark.parametrize("path", CI_VALUES, ids=lambda p: p.name)
+def test_ci_values_render_valid_kubernetes_objects(path: Path, tmp_path: Path) -> None:
+    """Every ci/*.yaml passes the schema, renders, and its built-in kinds pass
+    kubernetes-validate; the KEDA objects pass the schemas transcribed from KEDA's CRDs."""
+    assert schema_errors(merged(default_values(), ci_values(path))) == []
+    docs = manifests(render_chart(ci_values(path)))
+    kubernetes_validate(tmp_path, [d for d in docs if d["kind"] in BUILT_IN_KINDS])
+    for doc in docs:
+        if doc["kind"] in KEDA_SCHEMAS:
+            errors = list(Draft7Validator(KEDA_SCHEMAS[doc["kind"]]).iter_errors(doc))
+            assert not errors, [e.message for e in errors]
+    assert {d["kind"] for d in docs} <= BUILT_IN_KINDS | set(KEDA_SCHEMAS) | {
+        "ServiceMonitor",
+        "PrometheusRule",
+    }
+
+
+def test_monitoring_objects_render_from_the_shipped_files() -> None:
+    """The PrometheusRule carries the rules file minus disabled alerts, with the overrides; the
+    dashboards ConfigMap one key per dashboard (the all-on values)."""
+    values = merged(default_values(), ci_values(CHART / "ci" / "all-on-values.yaml"))
+    rendering = render_chart(ci_values(CHART / "ci" / "all-on-values.yaml"))
+    rules = {
+        r.get("alert") or r["record"]: r
+        for g in one(rendering, "PrometheusRule", RELEASE)["spec"]["groups"]
+        for r in g["rules"]
+    }
+    shipped = [
+        r
+        for g in load_yaml(ROOT / "rules" / "ses-deliverability.rules.yml")["groups"]
+        for r in g["rules"]
+    ]
+    disabled = set(values["prometheusRule"]["disabledAlerts"])
+    assert set(rules) == {r.get("alert") or r["record"] for r in shipped} - disabled
+    for name, severity in values["prometheusRule"]["severityOverrides"].items():
+        assert rules[name]["labels"]["severity"] == severity
+    for name, duration in values["prometheusRule"]["forOverrides"].items():
+        assert rules[name]["for"] == duration
+    dashboards = one(rendering, "ConfigMap", f"{RELEASE}-dashboards")
+    assert set(dashboards["data"]) == {p.name for p in (ROOT / "dashboards").glob("*.json")}
+    for name, text in dashboards["data"].items():
+        assert text == (ROOT / "dashboards" / name).read_text(encoding="utf-8")
+
+
+def test_keda_schema_catches_a_misspelt_field() -> None:
+    scaled = one(render_chart(ci_values(SHARDED)), "ScaledObject", f"{RELEASE}-events")
+    scaled["spec"]["maxReplicas"] = 3
+    assert list(Draft7Validator(KEDA_SCHEMAS["ScaledObject"]).iter_errors(scaled))
+
+
+def test_sharding_off_ignores_the_sharding_and_keda_values() -> None:
+    """Without sharding.enabled the events/KEDA values change nothing: the old objects only."""
+    keda = ci_values(SHARDED)["events"]["keda"]
+    override = {"events": {"replicas": 4, "keda": keda}, "sharding": {"shards": 5}}
+    assert render_chart(override) == render_chart()
+
+
+def test_sharded_checks_statefulset(tmp_path: Path) -> None:
+    """A fixed shard count = StatefulSet replicas, each pod told the count and its ordinal."""
+    values = merged(default_values(), ci_values(SHARDED))
+    shards = values["sharding"]["shards"]
+    rendering = render_chart(ci_values(SHARDED))
+    assert ("Deployment", RELEASE) not in kinds(rendering)  # the single Deployment is gone
+    checks = one(rendering, "StatefulSet", f"{RELEASE}-checks")
+    spec = checks["spec"]
+    assert spec["replicas"] == shards
+    assert spec["podManagementPolicy"] == "Parallel"
+    args = container(checks)["args"]
+    assert args[args.index("--role") + 1] == "checks"
+    assert args[args.index("--shard-count") + 1] == str(shards)
+    assert args[args.index("--shard-index") + 1] == "auto"
+    headless = one(rendering, "Service", spec["serviceName"])
+    assert headless["spec"]["clusterIP"] == "None"
+    pod_labels = spec["template"]["metadata"]["labels"]
+    assert selects(spec["selector"], pod_labels)
+    assert selects({"matchLabels": headless["spec"]["selector"]}, pod_labels)
+    assert container(checks)["resources"] == values["sharding"]["resources"]
+    budget = one(rendering, "PodDisruptionBudget", f"{RELEASE}-checks")
+    assert budget["spec"]["selector"] == spec["selector"]
+    assert budget["spec"]["maxUnavailable"] == 1
+
+
+def test_sharded_events_deployment() -> None:
+    """The consumers run role events only; KEDA owns their replica count when it is on."""
+    rendering = render_chart(ci_values(SHARDED))
+    events = one(rendering, "Deployment", f"{RELEASE}-events")
+    args = container(events)["args"]
+    assert args[args.index("--role") + 1] == "events"
+    assert "--shard-count" not in args
+    assert "--shard-index" not in args
+    assert "replicas" not in events["spec"]  # `helm upgrade` must not reset KEDA's count
+    checks = one(rendering, "StatefulSet", f"{RELEASE}-checks")
+    events_pods = events["spec"]["template"]["metadata"]["labels"]
+    checks_pods = checks["spec"]["template"]["metadata"]["labels"]
+    # The two controllers' selectors do not overlap...
+    assert not selects(events["spec"]["selector"], checks_pods)
+    assert not selects(checks["spec"]["selector"], events_pods)
+    # ...both mount the one ConfigMap...
+    for workload in (events, checks):
+        volumes = {v["name"]: v for v in workload["spec"]["template"]["spec"]["volumes"]}
+        assert volumes["config"]["configMap"]["name"] == RELEASE
+    # ...and without KEDA the count is events.replicas.
+    fixed = render_chart(
+        {**ci_values(SHARDED), "events": {"replicas": 3, "keda": {"enabled": False}}}
+    )
+    assert one(fixed, "Deployment", f"{RELEASE}-events")["spec"]["replicas"] == 3
+    assert not [k for k in kinds(fixed) if k[0] in KEDA_SCHEMAS]
+
+
+def test_every_pod_is_scraped_once() -> None:
+    """The scrape Service and the ServiceMonitor reach every checks and events pod; the
+    headless Service is not scraped (no pod twice); job is the chart name."""
+    rendering = render_chart(ci_values(SHARDED))
+    service = one(rendering, "Service", RELEASE)
+    monitor = one(rendering, "ServiceMonitor", RELEASE)
+    services = [m for m in manifests(rendering) if m["kind"] == "Service"]
+    scraped = [s for s in services if selects(monitor["spec"]["selector"], s["metadata"]["labels"])]
+    assert scraped == [service]
+    for kind, name in (("StatefulSet", f"{RELEASE}-checks"), ("Deployment", f"{RELEASE}-events")):
+        pod_labels = one(rendering, kind, name)["spec"]["template"]["metadata"]["labels"]
+        assert selects({"matchLabels": service["spec"]["selector"]}, pod_labels), name
+    assert monitor["spec"]["jobLabel"] == "app.kubernetes.io/name"
+    assert service["metadata"]["labels"]["app.kubernetes.io/name"] == JOB_NAME
+    absent = (ROOT / "rules" / "ses-deliverability.rules.yml").read_text(encoding="utf-8")
+    assert f'up{{job="{JOB_NAME}"}}' in absent
+    # The default rendering's scrape Service selects what the single Deployment runs.
+    default = render_chart({"serviceMonitor": {"enabled": True}})
+    pods = one(default, "Deployment", RELEASE)["spec"]["template"]["metadata"]["labels"]
+    assert selects({"matchLabels": one(default, "Service", RELEASE)["spec"]["selector"]}, pods)
+    assert selects(
+        one(default, "ServiceMonitor", RELEASE)["spec"]["selector"],
+        one(default, "Service", RELEASE)["metadata"]["labels"],
+    )
+
+
+def test_keda_scales_the_events_deployment_on_the_queue() -> None:
+    values = merged(default_values(), ci_values(SHARDED))["events"]["keda"]
+    rendering = render_chart(ci_values(SHARDED))
+    scaled = one(rendering, "ScaledObject", f"{RELEASE}-events")["spec"]
+    auth = one(rendering, "TriggerAuthentication", f"{RELEASE}-events")["spec"]
+    assert scaled["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": f"{RELEASE}-events",
+    }
+    assert (scaled["minReplicaCount"], scaled["maxReplicaCount"]) == (
+        values["minReplicaCount"],
+        values["maxReplicaCount"],
+    )
+    (trigger,) = scaled["triggers"]
+    assert trigger["type"] == "aws-sqs-queue"
+    assert set(trigger["metadata"]) <= SQS_TRIGGER_KEYS
+    assert trigger["metadata"]["queueURL"] == values["queueURL"]
+    assert trigger["metadata"]["awsRegion"] == values["awsRegion"]
+    assert trigger["metadata"]["queueLength"] == str(values["queueLength"])
+    assert trigger["authenticationRef"]["name"] == f"{RELEASE}-events"
+    assert auth == {"podIdentity": {"provider": "aws", "identityOwner": "workload"}}
+    # The queue KEDA watches is one the exporter consumes.
+    config = parse_config(tomllib.loads(merged(default_values(), ci_values(SHARDED))["config"]))
+    assert values["queueURL"] in {q.url for q in config.events.queues}
+    role = "arn:aws:iam::123456789012:role/keda-sqs"
+    override = merged(ci_values(SHARDED), {"events": {"keda": {"roleArn": role}}})
+    assumed = one(render_chart(override), "TriggerAuthentication", f"{RELEASE}-events")
+    assert assumed["spec"] == {"podIdentity": {"provider": "aws", "roleArn": role}}
+
+
+def test_keda_without_a_queue_is_rejected() -> None:
+    broken = merged(ci_values(SHARDED), {"events": {"keda": {"queueURL": ""}}})
+    assert any(e.startswith("events.keda") for e in schema_errors(merged(default_values(), broken)))
+    with pytest.raises(TemplateError, match="queueURL is required"):
+        render_chart(broken, validate=False)
+
+
+def test_web_config_mounts_the_secret_and_switches_probes_and_scrapes_to_https() -> None:
+    rendering = render_chart(ci_values(SHARDED))
+    for kind, name in (("StatefulSet", f"{RELEASE}-checks"), ("Deployment", f"{RELEASE}-events")):
+        workload = one(rendering, kind, name)
+        exporter = container(workload)
+        web_file = exporter["args"][exporter["args"].index("--web-config-file") + 1]
+        mounts = {m["name"]: m for m in exporter["volumeMounts"]}
+        assert mounts["web-config"]["readOnly"] is True
+        assert Path(web_file).parent == Path(mounts["web-config"]["mountPath"])
+        volumes = {v["name"]: v for v in workload["spec"]["template"]["spec"]["volumes"]}
+        assert volumes["web-config"]["secret"]["secretName"] == "ses-deliverability-exporter-web"
+        for probe in ("livenessProbe", "readinessProbe"):
+            assert exporter[probe]["httpGet"]["scheme"] == "HTTPS"
+    (endpoint,) = one(rendering, "ServiceMonitor", RELEASE)["spec"]["endpoints"]
+    assert endpoint["scheme"] == "https"
+    assert endpoint["basicAuth"]["password"]["key"] == "password"
+    # Basic auth without TLS: the file is passed, the probes stay HTTP.
+    plain = render_chart({"webConfig": {"secretName": "web", "tls": False}})
+    exporter = container(one(plain, "Deployment", RELEASE))
+    assert "--web-config-file" in exporter["args"]
+    assert "scheme" not in exporter["livenessProbe"]["httpGet"]
+
+
+def _in_mounts(arg: str, mounts: dict[str, Path]) -> str:
+    """A path inside one of the pod's mounts, as laid out locally; anything else unchanged."""
+    for mount_path, local in mounts.items():
+        if arg.startswith(mount_path + "/"):
+            return str(local / arg.removeprefix(mount_path + "/"))
+    return arg
+
+
+def _workloads(rendering: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    return [m for m in manifests(rendering) if m["kind"] in ("Deployment", "StatefulSet")]
+
+
+@pytest.mark.parametrize("path", [None, *CI_VALUES], ids=lambda p: p.name if p else "defaults")
+def test_the_exporter_accepts_the_rendered_args(
+    path: Path | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each pod's args through the exporter's own parser (exporter.cli._parser) and its config
+    loader, with the pod's mounts laid out under tmp_path: the pod would start, in its role."""
+    override = ci_values(path) if path else {}
+    rendering = render_chart(override)
+    config_text = one(rendering, "ConfigMap", RELEASE)["data"]["config.toml"]
+    for workload in _workloads(rendering):
+        name = workload["metadata"]["name"]
+        exporter = container(workload)
+        mounts: dict[str, Path] = {}
+        for mount in exporter["volumeMounts"]:
+            local = mounts[mount["mountPath"]] = tmp_path / name / mount["name"]
+            local.mkdir(parents=True)
+            if mount["name"] == "config":
+                (local / "config.toml").write_text(config_text, encoding="utf-8")
+            if mount["name"] == "web-config":
+                (local / "web.yml").write_text("basic_auth_users: {}\n", encoding="utf-8")
+        args = [_in_mounts(arg, mounts) for arg in exporter["args"]]
+        parsed = _parser().parse_args(args)
+        assert parsed.command == "run"
+        ordinal = 1 if workload["kind"] == "StatefulSet" else 0
+        monkeypatch.setenv(
+            "HOSTNAME", f"{name}-{ordinal}" if ordinal else f"{name}-5d8c7b9f4-x2x7q"
+        )
+        config = load_config(parsed.config, _run_overrides(parsed))
+        role = {
+            "StatefulSet": "checks",
+            "Deployment": "events" if name.endswith("-events") else "all",
+        }
+        assert config.cluster.role == role[workload["kind"]]
+        if workload["kind"] == "StatefulSet":
+            assert config.cluster.shard_count == workload["spec"]["replicas"]
+            assert config.cluster.shard_index == ordinal
+        assert (config.server.web_config_file is not None) == ("--web-config-file" in args)
 
 
 # ---- The chart's copies of rules/ and dashboards/ ----------------------------------------------

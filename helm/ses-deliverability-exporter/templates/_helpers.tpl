@@ -56,3 +56,155 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
 {{- end }}
 {{- end }}
+
+{{/*
+The selector labels of one component's pods when sharding is on ("checks" or "events"): the
+StatefulSet's and the events Deployment's selectors must not overlap, while the scrape
+Service, which selects on the common labels only, reaches every pod of both.
+*/}}
+{{- define "ses-deliverability-exporter.componentSelectorLabels" -}}
+{{ include "ses-deliverability-exporter.selectorLabels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/*
+The mount path of webConfig.secretName: a directory of its own, not a subdirectory of the
+ConfigMap's mount (a mount nested in a read-only, atomically swapped ConfigMap volume is
+fragile), so the web.yml's relative cert_file/key_file resolve next to it.
+*/}}
+{{- define "ses-deliverability-exporter.webConfigDir" -}}
+/etc/ses-deliverability-exporter-web
+{{- end }}
+
+{{/*
+The pod template of every workload: the single Deployment (sharding off, role all), the
+checks StatefulSet and the events Deployment. Called with
+  (dict "root" $ "component" "checks" "args" (list "--role" "checks") "resources" (dict))
+component "" (the single Deployment) adds no label and args (list) no flag, so the default
+rendering is unchanged. Empty resources fall back to .Values.resources.
+*/}}
+{{- define "ses-deliverability-exporter.podTemplate" -}}
+{{- $root := .root }}
+{{- $values := $root.Values }}
+{{- $web := $values.webConfig | default (dict) }}
+{{- $resources := .resources | default $values.resources }}
+metadata:
+  labels:
+    {{- include "ses-deliverability-exporter.labels" $root | nindent 4 }}
+    {{- with .component }}
+    app.kubernetes.io/component: {{ . }}
+    {{- end }}
+    {{- with $values.podLabels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  annotations:
+    # Rolls the pod on `helm upgrade` when the config changes (the exporter also
+    # reloads a changed file by itself).
+    checksum/config: {{ include (print $root.Template.BasePath "/configmap.yaml") $root | sha256sum }}
+    {{- with $values.podAnnotations }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  serviceAccountName: {{ include "ses-deliverability-exporter.serviceAccountName" $root }}
+  automountServiceAccountToken: false
+  {{- with $values.imagePullSecrets }}
+  imagePullSecrets:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  securityContext:
+    {{- toYaml $values.podSecurityContext | nindent 4 }}
+  containers:
+    - name: exporter
+      image: {{ include "ses-deliverability-exporter.image" $root | quote }}
+      imagePullPolicy: {{ $values.image.pullPolicy }}
+      args:
+        - run
+        - --config
+        - /etc/ses-deliverability-exporter/config.toml
+        - --listen-address
+        - {{ $values.listenAddress | quote }}
+        {{- if $web.secretName }}
+        - --web-config-file
+        - {{ include "ses-deliverability-exporter.webConfigDir" $root }}/web.yml
+        {{- end }}
+        {{- range .args }}
+        - {{ . | quote }}
+        {{- end }}
+      ports:
+        - name: http
+          containerPort: 10190
+          protocol: TCP
+      {{- with $values.extraEnv }}
+      env:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $values.extraEnvFrom }}
+      envFrom:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      # Liveness never depends on DNS or AWS; readiness waits for the first DNS cycle.
+      livenessProbe:
+        httpGet:
+          path: /healthz
+          port: http
+          {{- if $web.tls }}
+          scheme: HTTPS
+          {{- end }}
+        periodSeconds: 10
+        timeoutSeconds: 3
+        failureThreshold: 3
+      readinessProbe:
+        httpGet:
+          path: /readyz
+          port: http
+          {{- if $web.tls }}
+          scheme: HTTPS
+          {{- end }}
+        periodSeconds: 10
+        timeoutSeconds: 3
+        failureThreshold: 3
+      {{- with $resources }}
+      resources:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      securityContext:
+        {{- toYaml $values.securityContext | nindent 8 }}
+      volumeMounts:
+        # The whole directory, not a subPath: a subPath mount never sees ConfigMap updates.
+        - name: config
+          mountPath: /etc/ses-deliverability-exporter
+          readOnly: true
+        {{- if $web.secretName }}
+        # web.yml and the certificate and key files it names.
+        - name: web-config
+          mountPath: {{ include "ses-deliverability-exporter.webConfigDir" $root }}
+          readOnly: true
+        {{- end }}
+        # The only writable path (readOnlyRootFilesystem); HOME=/tmp in the image.
+        - name: tmp
+          mountPath: /tmp
+  volumes:
+    - name: config
+      configMap:
+        name: {{ include "ses-deliverability-exporter.fullname" $root }}
+    {{- if $web.secretName }}
+    - name: web-config
+      secret:
+        secretName: {{ $web.secretName }}
+    {{- end }}
+    - name: tmp
+      emptyDir:
+        sizeLimit: 64Mi
+  {{- with $values.nodeSelector }}
+  nodeSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $values.tolerations }}
+  tolerations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $values.affinity }}
+  affinity:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
