@@ -12,13 +12,18 @@ changed, so each test can make distinct events without inventing new shapes.
 from __future__ import annotations
 
 import copy
+import http.client
 import json
 import logging
+import threading
 import time
+import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -279,3 +284,191 @@ BOUNCE_452_422 = (
     "smtp; 452-4.2.2 The email account that you tried to reach is over quota. Please direct\n"
     "452 4.2.2 the recipient to https://support.google.com/mail/?p=OverQuotaTemp - gsmtp"
 )
+
+
+# --------------------------------------------------------------------------- fault proxy
+
+SQS_TARGET_PREFIX = "AmazonSQS."
+FAULTS = ("error500", "throttle", "drop_before", "drop_after", "partial_delete")
+
+
+class SqsFaultProxy:
+    """A loopback HTTP proxy in front of moto that fails chosen SQS calls on purpose.
+
+    moto has no fault injection, so a test points its SQS client here instead. Calls are
+    numbered per action as the proxy sees them (botocore's retries are calls too), and
+    ``plan[(action, n)]`` names what happens to the n-th one:
+
+    - ``error500``: an InternalError (HTTP 500), moto never sees the call;
+    - ``throttle``: RequestThrottled (HTTP 400), moto never sees the call;
+    - ``drop_before``: the connection is closed before the call reaches moto;
+    - ``drop_after``: moto does the call, then the connection is closed unanswered (a
+      receive whose messages are now in flight, a delete that happened unbeknown);
+    - ``partial_delete`` (DeleteMessageBatch): the first half of the entries reaches
+      moto, the rest comes back in ``Failed`` (an error mid-batch).
+
+    The proxy also reads the traffic: which SQS message each receipt handle belongs to,
+    and the message ids of every DeleteMessageBatch before it is forwarded; ``on_delete``
+    is called with them (a test checks there that each was counted), and ``deleted``
+    keeps the ids moto reported deleted.
+    """
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = urllib.parse.urlsplit(upstream)
+        self.plan: dict[tuple[str, int], str] = {}
+        self.calls: Counter[str] = Counter()
+        self.injected: list[tuple[str, int, str]] = []
+        self.handles: dict[str, str] = {}  # receipt handle -> SQS MessageId
+        self.deleted: list[str] = []
+        self.on_delete: Callable[[list[str]], None] | None = None
+        self._lock = threading.Lock()
+        handler = type("Handler", (_ProxyHandler,), {"proxy": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def endpoint(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> SqsFaultProxy:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def fail(self, action: str, calls: Iterable[int], fault: str) -> None:
+        """Plan ``fault`` for these call numbers (1-based) of ``action``."""
+        assert fault in FAULTS, fault
+        for n in calls:
+            self.plan[(action, n)] = fault
+
+    def _next(self, action: str) -> str | None:
+        with self._lock:
+            self.calls[action] += 1
+            n = self.calls[action]
+            fault = self.plan.get((action, n))
+            if fault is not None:
+                self.injected.append((action, n, fault))
+            return fault
+
+    def _forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        connection = http.client.HTTPConnection(
+            self.upstream.hostname, self.upstream.port, timeout=60
+        )
+        try:
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            return response.status, response.getheaders(), response.read()
+        finally:
+            connection.close()
+
+    def _observe(self, action: str, request: dict[str, Any], status: int, data: bytes) -> None:
+        """Learn receipt handles from receives, and what moto says it deleted."""
+        if status != 200:
+            return
+        reply = json.loads(data or b"{}")
+        with self._lock:
+            if action == "ReceiveMessage":
+                for message in reply.get("Messages", []):
+                    self.handles[message["ReceiptHandle"]] = message["MessageId"]
+            elif action == "DeleteMessageBatch":
+                entries = request.get("Entries", [])
+                by_id = {e["Id"]: self.handles.get(e["ReceiptHandle"], "?") for e in entries}
+                self.deleted.extend(by_id[e["Id"]] for e in reply.get("Successful", []))
+
+    def _ids(self, entries: list[dict[str, Any]]) -> list[str]:
+        with self._lock:
+            return [self.handles.get(e["ReceiptHandle"], "?") for e in entries]
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    """One request through `SqsFaultProxy` (its ``proxy`` is set per proxy)."""
+
+    protocol_version = "HTTP/1.1"
+    proxy: SqsFaultProxy
+
+    def log_message(self, *_args: Any) -> None:  # no access log on stderr
+        return
+
+    def do_GET(self) -> None:
+        self._relay(b"")
+
+    def do_POST(self) -> None:
+        self._relay(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+
+    def _relay(self, body: bytes) -> None:
+        proxy = self.proxy
+        target = self.headers.get("X-Amz-Target", "")
+        action = target.removeprefix(SQS_TARGET_PREFIX) if target else "other"
+        fault = proxy._next(action)  # noqa: SLF001
+        if fault in ("error500", "throttle"):
+            self._error(fault)
+            return
+        if fault == "drop_before":
+            self.close_connection = True
+            return
+        request = json.loads(body) if target and body else {}
+        failed: list[dict[str, Any]] = []
+        if action == "DeleteMessageBatch":
+            failed, body = self._before_delete(request, body, partial=fault == "partial_delete")
+        headers = {
+            k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")
+        }
+        status, reply_headers, data = proxy._forward(self.command, self.path, headers, body)  # noqa: SLF001
+        proxy._observe(action, request, status, data)  # noqa: SLF001
+        if fault == "drop_after":
+            self.close_connection = True
+            return
+        if failed:
+            reply = json.loads(data)
+            reply.setdefault("Failed", []).extend(
+                {"Id": e["Id"], "SenderFault": False, "Code": "InternalError"} for e in failed
+            )
+            data = json.dumps(reply).encode()
+        self._reply(status, reply_headers, data)
+
+    def _before_delete(
+        self, request: dict[str, Any], body: bytes, *, partial: bool
+    ) -> tuple[list[dict[str, Any]], bytes]:
+        """Keep half of a partial delete's entries (the rest fail); show them to on_delete."""
+        failed: list[dict[str, Any]] = []
+        if partial:
+            keep = len(request["Entries"]) // 2
+            failed = request["Entries"][keep:]
+            request["Entries"] = request["Entries"][:keep]
+            body = json.dumps(request).encode()
+        if self.proxy.on_delete is not None:
+            self.proxy.on_delete(self.proxy._ids(request["Entries"]))  # noqa: SLF001
+        return failed, body
+
+    def _reply(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
+        self.send_response(status)
+        for key, value in headers:
+            if key.lower() not in ("content-length", "connection", "date", "server"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, fault: str) -> None:
+        status, code, sender = (
+            (400, "RequestThrottled", "Sender")
+            if fault == "throttle"
+            else (500, "InternalError", "Receiver")
+        )
+        data = json.dumps(
+            {"__type": f"com.amazonaws.sqs#{code}", "message": f"injected {fault}"}
+        ).encode()
+        self._reply(
+            status,
+            [
+                ("Content-Type", "application/x-amz-json-1.0"),
+                ("x-amzn-query-error", f"{code};{sender}"),
+            ],
+            data,
+        )
