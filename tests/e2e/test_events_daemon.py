@@ -209,32 +209,43 @@ def _spawn(named: NamedServer, tmp_path: Path) -> Iterator[Callable[..., Daemon]
                 queues="".join(QUEUE.format(url=url) for url in queues),
             )
         )
-        command = [sys.executable, "-m", "exporter", "run", "--config", str(config)]
+        runner: list[str] = ["-m", "exporter"]
         if final_counts is not None:
-            runner = workdir / "final_counts_runner.py"
-            runner.write_text(FINAL_COUNTS_RUNNER)
-            command = [sys.executable, str(runner), str(final_counts), *command[3:]]
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-            **DUMMY_ENV,
-            "AWS_CONFIG_FILE": str(workdir / "no-aws-config"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "no-aws-credentials"),
-            "AWS_ENDPOINT_URL": endpoint,
-            "PYTHONUNBUFFERED": "1",
-        }
-        log = workdir / "exporter.log"
-        with log.open("w") as out:
-            process = subprocess.Popen(
-                command, stdout=out, stderr=subprocess.STDOUT, text=True, env=env
-            )
-        processes.append(process)
-        return Daemon(process, port, log)
+            script = workdir / "final_counts_runner.py"
+            script.write_text(FINAL_COUNTS_RUNNER)
+            runner = [str(script), str(final_counts)]
+        daemon = launch(workdir, port, endpoint, runner, "run", "--config", str(config))
+        processes.append(daemon.process)
+        return daemon
 
     yield spawn
     for process in processes:
         if process.poll() is None:
             process.kill()
             process.wait(timeout=10)
+
+
+def launch(workdir: Path, port: int, endpoint: str, runner: list[str], *args: str) -> Daemon:
+    """`python <runner> <args>` with dummy AWS credentials pointed at ``endpoint`` and no
+    AWS config files (nothing can reach AWS); output to ``workdir``/exporter.log."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        **DUMMY_ENV,
+        "AWS_CONFIG_FILE": str(workdir / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "no-aws-credentials"),
+        "AWS_ENDPOINT_URL": endpoint,
+        "PYTHONUNBUFFERED": "1",
+    }
+    log = workdir / "exporter.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, *runner, *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+    return Daemon(process, port, log)
 
 
 def mixed_bodies(n: int) -> list[str]:

@@ -17,9 +17,7 @@ the (in-process) moto server, which gives moto SQS's own guarantee and nothing m
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import threading
 import time
 from collections import defaultdict
@@ -32,7 +30,6 @@ from conftest import NamedServer, free_port
 from exposition import Samples
 from integration.moto_fixtures import (
     BOUNCE_553_518,
-    DUMMY_ENV,
     Moto,
     _moto,  # noqa: F401 - a fixture, requested by name
     _moto_server,  # noqa: F401 - a fixture, requested by name
@@ -42,7 +39,7 @@ from integration.moto_fixtures import (
 )
 from integration.test_checks_named import CASES
 from moto.sqs.models import SQSBackend
-from test_events_daemon import Daemon, promtool_check, total
+from test_events_daemon import Daemon, launch, promtool_check, total
 
 from exporter.sharding import shard_of
 
@@ -166,22 +163,10 @@ def _start(tmp_path: Path, moto: Moto) -> Iterator[Callable[..., Daemon]]:
         workdir.mkdir()
         config = workdir / "config.toml"
         config.write_text(config_text.replace("{port}", str(port)))
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-            **DUMMY_ENV,
-            "AWS_CONFIG_FILE": str(workdir / "no-aws-config"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "no-aws-credentials"),
-            "AWS_ENDPOINT_URL": moto.endpoint,
-            "PYTHONUNBUFFERED": "1",
-        }
-        log = workdir / "exporter.log"
-        command = [sys.executable, "-m", "exporter", "run", "--config", str(config), *flags]
-        with log.open("w") as out:
-            process = subprocess.Popen(
-                command, stdout=out, stderr=subprocess.STDOUT, text=True, env=env
-            )
-        processes.append(process)
-        return Daemon(process, port, log)
+        args = ("run", "--config", str(config), *flags)
+        daemon = launch(workdir, port, moto.endpoint, ["-m", "exporter"], *args)
+        processes.append(daemon.process)
+        return daemon
 
     yield start
     for process in processes:
