@@ -1,6 +1,8 @@
 """The shipped alert and recording rules, proven with promtool: each alert fires where it
 should and stays quiet where it must not.
 
+Every case runs again with its series spread over two pods (SHARDED_CASES: the Helm chart's
+sharding) and must give the same alerts; SCALED_OUT_CASES pin what only several pods show.
 The cases are a table here; the test writes promtool's unit-test file from it and runs
 `promtool test rules` against a copy of the rules whose annotations are dropped (promtool
 compares annotations verbatim, and the expressions and `for:` are what the table pins).
@@ -64,7 +66,7 @@ CASES: list[tuple[str, str, list[dict[str, str]], dict[str, str], list[dict[str,
                 mail_from_domain="mail.a.example",
             )
         ],
-        with_job(domain="a.example", mail_from_domain="mail.a.example", severity="critical"),
+        job_only(domain="a.example", mail_from_domain="mail.a.example", severity="critical"),
         [
             s(
                 "deliverability_mail_from_resolvable",
@@ -78,7 +80,7 @@ CASES: list[tuple[str, str, list[dict[str, str]], dict[str, str], list[dict[str,
         "DeliverabilityDkimBroken",
         "20m",
         [s(STATUS, "1x30", domain="a.example", check="dkim", status="fail")],
-        with_job(domain="a.example", check="dkim", status="fail", severity="critical"),
+        job_only(domain="a.example", check="dkim", status="fail", severity="critical"),
         [
             s(STATUS, "0x30", domain="a.example", check="dkim", status="fail"),
             s(STATUS, "1x30", domain="a.example", check="dkim", status="unknown"),
@@ -88,56 +90,56 @@ CASES: list[tuple[str, str, list[dict[str, str]], dict[str, str], list[dict[str,
         "DeliverabilityDmarcMissingOrInvalid",
         "20m",
         [s(STATUS, "1x30", domain="a.example", check="dmarc", status="fail")],
-        with_job(domain="a.example", check="dmarc", status="fail", severity="warning"),
+        job_only(domain="a.example", check="dmarc", status="fail", severity="warning"),
         [s(STATUS, "1x30", domain="a.example", check="dmarc", status="warn")],
     ),
     (
         "DeliverabilityDmarcPolicyWeakened",
         "140m",
         [s("deliverability_dmarc_policy_level", "2x100 0x60", domain="a.example")],
-        with_job(domain="a.example", severity="warning"),
+        job_only(domain="a.example", severity="warning"),
         [s("deliverability_dmarc_policy_level", "0x100 2x60", domain="a.example")],
     ),
     (
         "DeliverabilitySpfPermerror",
         "20m",
         [s(STATUS, "1x30", domain="a.example", check="mail_from_spf", status="fail")],
-        with_job(domain="a.example", check="mail_from_spf", status="fail", severity="critical"),
+        job_only(domain="a.example", check="mail_from_spf", status="fail", severity="critical"),
         [s(STATUS, "1x30", domain="a.example", check="spf", status="unknown")],
     ),
     (
         "DeliverabilityCheckFailing",
         "30m",
         [s(STATUS, "1x40", domain="a.example", check="mx", status="fail")],
-        with_job(domain="a.example", check="mx", status="fail", severity="warning"),
+        job_only(domain="a.example", check="mx", status="fail", severity="warning"),
         [s(STATUS, "1x40", domain="a.example", check="dkim", status="fail")],
     ),
     (
         "SESAccountUnderReview",
         "10m",
         [s("deliverability_ses_enforcement_status", "1x20", status="PROBATION", **ACCT)],
-        with_job(status="PROBATION", severity="critical", **ACCT),
+        job_only(status="PROBATION", severity="critical", **ACCT),
         [s("deliverability_ses_enforcement_status", "0x20", status="PROBATION", **ACCT)],
     ),
     (
         "SESAccountSendingPaused",
         "2m",
         [s("deliverability_ses_enforcement_status", "1x5", status="SHUTDOWN", **ACCT)],
-        with_job(status="SHUTDOWN", severity="critical", **ACCT),
+        job_only(status="SHUTDOWN", severity="critical", **ACCT),
         [s("deliverability_ses_enforcement_status", "1x5", status="HEALTHY", **ACCT)],
     ),
     (
         "SESSendingDisabled",
         "20m",
         [s("deliverability_ses_sending_enabled", "0x30", **ACCT)],
-        with_job(severity="critical", **ACCT),
+        job_only(severity="critical", **ACCT),
         [s("deliverability_ses_sending_enabled", "1x30", **ACCT)],
     ),
     (
         "SESProductionAccessLost",
         "90m",
         [s("deliverability_ses_production_access_enabled", "1x60 0x40", **ACCT)],
-        with_job(severity="critical", **ACCT),
+        job_only(severity="critical", **ACCT),
         [s("deliverability_ses_production_access_enabled", "0x100", **ACCT)],  # always sandbox
     ),
     (
@@ -204,7 +206,7 @@ CASES: list[tuple[str, str, list[dict[str, str]], dict[str, str], list[dict[str,
         "SESSuppressionListGrowingFast",
         "40m",
         [s("deliverability_ses_suppressed_destinations_recent", "600x60", **ACCT)],
-        with_job(severity="warning", **ACCT),
+        job_only(severity="warning", **ACCT),
         [s("deliverability_ses_suppressed_destinations_recent", "100x60", **ACCT)],
     ),
     (
@@ -220,7 +222,7 @@ CASES: list[tuple[str, str, list[dict[str, str]], dict[str, str], list[dict[str,
                 **ACCT,
             )
         ],
-        with_job(
+        job_only(
             identity="a.example",
             feedback_type="bounce",
             path="email_only",
@@ -242,7 +244,7 @@ CASES: list[tuple[str, str, list[dict[str, str]], dict[str, str], list[dict[str,
         "SESSmtpCredentialRejected",
         "10m",
         [s("deliverability_smtp_auth_probe_success", "0x20", credential="relay")],
-        with_job(credential="relay", severity="critical"),
+        job_only(credential="relay", severity="critical"),
         [s("deliverability_smtp_auth_probe_success", "1x20", credential="relay")],
     ),
     (
@@ -264,7 +266,7 @@ CASES: list[tuple[str, str, list[dict[str, str]], dict[str, str], list[dict[str,
                 access_key_id="AKIANEW",
             ),
         ],
-        with_job(credential="relay", iam_user="smtp", severity="critical"),
+        job_only(credential="relay", iam_user="smtp", severity="critical"),
         [
             # After a rotation the old key is inactive: fine while the new one is active.
             s(
@@ -328,7 +330,7 @@ CASES: list[tuple[str, str, list[dict[str, str]], dict[str, str], list[dict[str,
             s("deliverability_sqs_queue_visible_messages", "500x60", queue="ses-events"),
             s("deliverability_sqs_messages_received_total", "100x60", queue="ses-events"),
         ],
-        with_job(queue="ses-events", severity="warning"),
+        job_only(queue="ses-events", severity="warning"),
         [
             s("deliverability_sqs_queue_visible_messages", "500x60", queue="ses-events"),
             s("deliverability_sqs_messages_received_total", "0+10x60", queue="ses-events"),
@@ -345,7 +347,7 @@ CASES: list[tuple[str, str, list[dict[str, str]], dict[str, str], list[dict[str,
         "DeliverabilityQueueWithoutRedrivePolicy",
         "70m",
         [s("deliverability_sqs_queue_redrive_policy", "0x90", queue="ses-events")],
-        with_job(queue="ses-events", severity="warning"),
+        job_only(queue="ses-events", severity="warning"),
         [s("deliverability_sqs_queue_redrive_policy", "1x90", queue="ses-events")],
     ),
     (
@@ -376,7 +378,7 @@ CASES: list[tuple[str, str, list[dict[str, str]], dict[str, str], list[dict[str,
         "DeliverabilityFailingChecksWithheld",
         "30m",
         [s("deliverability_check_status_withheld_series", "16x40", worst_status="fail")],
-        with_job(worst_status="fail", severity="warning"),
+        job_only(worst_status="fail", severity="warning"),
         # Passing domains withheld on purpose are not a problem.
         [s("deliverability_check_status_withheld_series", "30000x40", worst_status="pass")],
     ),
@@ -409,7 +411,7 @@ BUDGET_CASES: list[tuple[str, str, list[dict[str, str]], dict[str, str], list[di
         alert,
         "35m",
         [s(STATUS, APPEARS_FAILING, domain="a.example", check=check, status="fail")],
-        with_job(domain="a.example", check=check, status="fail", severity=severity),
+        job_only(domain="a.example", check=check, status="fail", severity=severity),
         [s(STATUS, FAILS_BRIEFLY, domain="a.example", check=check, status="fail")],
     )
     for alert, check, severity in (
@@ -418,6 +420,125 @@ BUDGET_CASES: list[tuple[str, str, list[dict[str, str]], dict[str, str], list[di
         ("DeliverabilitySpfPermerror", "spf", "critical"),
         ("DeliverabilityCheckFailing", "mx", "warning"),
     )
+]
+
+
+# Scaled out (the Helm chart's sharding): the same data spread over two pods, each a target
+# with its own `instance` and `pod`. Counters and per-shard counts are split between them (each
+# event is counted by one consumer, each domain by one shard); state gauges are reported by
+# both (several event consumers export the same queue gauges; two shards report the same
+# domain for a moment after a reshard). Every alert must then give what one pod gives: the
+# same alerts with the same labels, none naming a pod. Exporter-health alerts are per pod on
+# purpose: a failing pod beside a healthy one fires once, with the failing pod's labels.
+PODS = (
+    {"instance": "10.0.0.11:10190", "pod": "ses-deliverability-exporter-checks-0"},
+    {"instance": "10.0.0.12:10190", "pod": "ses-deliverability-exporter-checks-1"},
+)
+PER_POD_ALERTS = {
+    "DeliverabilityCollectorDown",
+    "DeliverabilityCollectorStale",
+    "DeliverabilityConfigReloadFailed",
+}
+SPLIT_FRACTIONS = (0.625, 0.375)  # exact in binary: the split sums back to the whole
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def _is_split(series: str) -> bool:
+    name = series.split("{", 1)[0]
+    return name.endswith("_total") or name == "deliverability_check_status_withheld_series"
+
+
+def _scaled(values: str, fraction: float) -> str:
+    """promtool's `a+bxN` notation with a and b (never N) multiplied by fraction."""
+
+    def scale_token(token: str) -> str:
+        head, times, count = token.partition("x")
+        head = _NUMBER.sub(lambda m: repr(float(m.group()) * fraction), head)
+        return head + times + count
+
+    return " ".join(scale_token(token) for token in values.split())
+
+
+def _on_pod(series: dict[str, str], pod: dict[str, str], fraction: float | None) -> dict[str, str]:
+    target = ",".join(f'{k}="{v}"' for k, v in pod.items())
+    text = series["series"].replace(f'instance="{JOB["instance"]}"', target)
+    values = series["values"] if fraction is None else _scaled(series["values"], fraction)
+    return {"series": text, "values": values}
+
+
+def sharded(series: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The series as two pods export them: split series shared, the others on both pods."""
+    result = []
+    for one in series:
+        split = _is_split(one["series"])
+        for pod, fraction in zip(PODS, SPLIT_FRACTIONS, strict=True):
+            result.append(_on_pod(one, pod, fraction if split else None))
+    return result
+
+
+def sharded_case(
+    case: tuple[str, str, list[dict[str, str]], dict[str, str], list[dict[str, str]]],
+) -> tuple[str, str, list[dict[str, str]], dict[str, str], list[dict[str, str]]]:
+    alert, eval_time, fire, labels, quiet = case
+    if alert in PER_POD_ALERTS:  # one failing pod beside a healthy one
+        bad, good = PODS
+        fire = [_on_pod(x, bad, None) for x in fire] + [_on_pod(x, good, None) for x in quiet]
+        labels = {**{k: v for k, v in labels.items() if k != "instance"}, **bad}
+        return alert, eval_time, fire, labels, sharded(quiet)
+    return alert, eval_time, sharded(fire), labels, sharded(quiet)
+
+
+SHARDED_CASES = [sharded_case(case) for case in CASES + BUDGET_CASES]
+
+
+def on(pod: dict[str, str], name: str, values: str, **labels: str) -> dict[str, str]:
+    return _on_pod(s(name, values, **labels), pod, None)
+
+
+DKIM_FAIL = {"domain": "a.example", "check": "dkim", "status": "fail"}
+# What only a scaled-out setup shows (same table shape as CASES).
+SCALED_OUT_CASES: list[
+    tuple[str, str, list[dict[str, str]], dict[str, str], list[dict[str, str]]]
+] = [
+    (
+        # A reshard moves a failing domain from pod 0 to pod 1 after 12 minutes: the alert
+        # is the domain's, so its `for: 10m` does not start again on the new pod.
+        "DeliverabilityDkimBroken",
+        "20m",
+        [on(PODS[0], STATUS, "1x12", **DKIM_FAIL), on(PODS[1], STATUS, "_x12 1x20", **DKIM_FAIL)],
+        job_only(**DKIM_FAIL, severity="critical"),
+        [on(PODS[0], STATUS, "0x12", **DKIM_FAIL), on(PODS[1], STATUS, "_x12 0x20", **DKIM_FAIL)],
+    ),
+    (
+        # One shard down, the other up: its domains are unchecked, which must page.
+        "DeliverabilityExporterAbsent",
+        "20m",
+        [on(PODS[0], "up", "1x30"), on(PODS[1], "up", "0x30")],
+        {"severity": "critical"},
+        [on(PODS[0], "up", "1x30"), on(PODS[1], "up", "1x5 0x5 1x20")],  # a restart
+    ),
+    (
+        # Competing consumers: one replica idle while another drains the queue is fine...
+        "DeliverabilityEventConsumerStalled",
+        "40m",
+        [
+            on(pod, name, values, queue="ses-events")
+            for pod in PODS
+            for name, values in (
+                ("deliverability_sqs_queue_visible_messages", "500x60"),
+                ("deliverability_sqs_messages_received_total", "100x60"),
+            )
+        ],
+        job_only(queue="ses-events", severity="warning"),
+        [
+            on(PODS[0], "deliverability_sqs_queue_visible_messages", "500x60", queue="ses-events"),
+            on(PODS[1], "deliverability_sqs_queue_visible_messages", "500x60", queue="ses-events"),
+            on(PODS[0], "deliverability_sqs_messages_received_total", "100x60", queue="ses-events"),
+            on(
+                PODS[1], "deliverability_sqs_messages_received_total", "0+10x60", queue="ses-events"
+            ),
+        ],
+    ),
 ]
 
 
@@ -464,7 +585,12 @@ def test_promtool_unit_tests(promtool: str, tmp_path: Path) -> None:
             rule.pop("annotations", None)
     (tmp_path / "rules.yml").write_text(yaml.safe_dump(stripped, sort_keys=False))
     tests = []
-    cases = [("", case) for case in CASES] + [(" (series budget)", case) for case in BUDGET_CASES]
+    cases = (
+        [("", case) for case in CASES]
+        + [(" (series budget)", case) for case in BUDGET_CASES]
+        + [(" (two pods)", case) for case in SHARDED_CASES]
+        + [(" (scaled out)", case) for case in SCALED_OUT_CASES]
+    )
     for mode, (alert, eval_time, fire, fire_labels, quiet) in cases:
         tests.append(
             {
