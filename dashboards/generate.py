@@ -7,12 +7,16 @@ stable ``uid``, a ``datasource`` variable, no ``__inputs``) and ``dashboards/REA
 panel with what it shows and its query), so the JSON and its documentation cannot drift.
 ``--check`` only compares and exits 1 when a file is out of date.
 
-Aggregation, so that any number of exporter replicas shows the same numbers:
+Aggregation, so that any number of exporter pods (the Helm chart's sharding: check shards plus
+event consumers) shows the same numbers:
 
 * counters are summed (``sum by (...) (rate(...[$__rate_interval]))``): with competing SQS
   consumers each event is counted by exactly one replica, so the sum is the true total;
-* state gauges (checks, SES account state, suppression list, credentials) are computed by every
-  replica alike, so they are taken with ``max by (...)``;
+* per-shard counts (``deliverability_domains``, ``deliverability_check_status_withheld_series``)
+  are summed too: each domain is checked and counted by exactly one shard;
+* state gauges (a domain's checks, SES account state, suppression list, credentials, queue
+  depth) are the same whichever pod reports them (one shard per domain, one pod polling SES,
+  every consumer reading the same queue), so they are taken with ``max by (...)``;
 * exporter-health gauges take the worst replica (``min`` of up and of last success, ``max`` of
   duration), and process metrics stay per instance.
 
@@ -422,12 +426,12 @@ RCPT = 'recipient_domain=~"$recipient_domain"'
 def _checks_with(status: str) -> str:
     """(domain, check) pairs with this status, over every domain: from the aggregate, which
     the exporter counts whether or not a domain's own series fit its series budget."""
-    return f'sum(max by (check, status) (deliverability_domains{{status="{status}"}})) or vector(0)'
+    return f'sum(deliverability_domains{{status="{status}"}}) or vector(0)'
 
 
 _ALL_DOMAINS = (
-    "Counted by the exporter over every monitored domain, so it is exact in series-budget "
-    "mode too; the domain filter does not apply."
+    "Counted by the exporter over every monitored domain (summed over the shards when "
+    "sharded), so it is exact in series-budget mode too; the domain filter does not apply."
 )
 _BUDGET_NOTE = (
     "With a series budget (metrics.series_budget) only watch-list domains and domains with a "
@@ -478,7 +482,7 @@ def overview() -> dashboard_builders.Dashboard:
             "the most common check (every domain has mx once its first DNS cycle ran). "
             + _ALL_DOMAINS,
             q(
-                "max(sum by (check) (max by (check, status) (deliverability_domains)))",
+                "max(sum by (check) (deliverability_domains))",
                 "domains",
             ),
             steps=((None, "blue"),),
@@ -487,7 +491,7 @@ def overview() -> dashboard_builders.Dashboard:
             "Domains by check and status",
             "For each check, how many domains pass, warn, fail or are unknown right now. "
             + _ALL_DOMAINS,
-            q("max by (check, status) (deliverability_domains)"),
+            q("sum by (check, status) (deliverability_domains)"),
             transformations=[
                 _transform(
                     "groupingToMatrix",
@@ -502,11 +506,11 @@ def overview() -> dashboard_builders.Dashboard:
             "Not-passing check series withheld",
             "Per-domain check series of domains that are not passing, left out because the "
             "series budget is used up: those domains are missing from the per-domain panels "
-            "and alerts below. Raise metrics.series_budget (the landing page lists them all). "
-            "0 without a budget.",
+            "and alerts below. Raise metrics.series_budget (the landing page lists them all; "
+            "each shard has a budget of its own, summed here). 0 without a budget.",
             q(
-                "sum(max by (worst_status) (deliverability_check_status_withheld_series"
-                '{worst_status!="pass"})) or vector(0)',
+                'sum(deliverability_check_status_withheld_series{worst_status!="pass"}) '
+                "or vector(0)",
                 "withheld",
             ),
             steps=((None, GREEN), (1, RED)),
@@ -1416,8 +1420,9 @@ def _readme(dashboards: dict[str, dict[str, Any]]) -> str:
         "",
         "Import a JSON file in Grafana (Dashboards > New > Import) or provision it: every",
         "dashboard has `id` null, a stable `uid`, a `datasource` variable (any Prometheus data",
-        "source) and no `__inputs`. Rates use `$__rate_interval`. Counters are summed and state",
-        "gauges taken with `max`, so any number of exporter replicas shows the same numbers.",
+        "source) and no `__inputs`. Rates use `$__rate_interval`. Counters and per-shard counts",
+        "(`deliverability_domains`, withheld series) are summed and state gauges taken with `max`,",
+        "so any number of exporter pods (the Helm chart's sharding) shows the same numbers.",
         "The ratio panels use the recording rules of `rules/ses-deliverability.rules.yml`:",
         ",\n".join(f"`{name}`" for name in RECORDING_RULES) + ".",
         "",

@@ -357,3 +357,90 @@ def test_promtool_check_catches_a_broken_query(tmp_path: Path) -> None:
     result = _check_rules(tmp_path, ["sum(rate(deliverability_dns_queries_total[5m])"])
     assert result.returncode != 0
     assert "parse" in (result.stdout + result.stderr)
+
+
+# The panels over per-shard counts, evaluated by promtool on the same domains reported by one
+# pod and by two check shards (the Helm chart's sharding; an events pod exports no check
+# series): both must show the same numbers.
+DOMAINS = {  # (check, status) -> domains
+    ("mx", "pass"): 7,
+    ("mx", "fail"): 3,
+    ("dkim", "pass"): 9,
+    ("dkim", "fail"): 1,
+    ("dmarc", "pass"): 8,
+    ("dmarc", "warn"): 2,
+}
+WITHHELD = {"fail": 16, "warn": 4, "pass": 30000}
+SHARD_PANELS = {  # panel title -> [(labels, value)] expected from DOMAINS and WITHHELD
+    "Failing checks": [("{}", 4)],
+    "Warning checks": [("{}", 2)],
+    "Unknown checks": [("{}", 0)],
+    "Domains monitored": [("{}", 10)],
+    "Domains by check and status": [
+        (f'{{check="{check}", status="{status}"}}', count)
+        for (check, status), count in DOMAINS.items()
+    ],
+    "Not-passing check series withheld": [("{}", 20)],
+}
+
+
+def _series(pods: list[dict[str, float]]) -> list[dict[str, str]]:
+    """The gauges as each pod exports them; pods[i] maps a key of DOMAINS/WITHHELD to its share."""
+    series = []
+    for index, shares in enumerate(pods):
+        target = f'instance="10.0.0.{index + 1}:10190", pod="checks-{index}", job="x"'
+        for key, value in shares.items():
+            if isinstance(key, tuple):
+                name = f'deliverability_domains{{check="{key[0]}", status="{key[1]}", {target}}}'
+            else:
+                name = (
+                    f'deliverability_check_status_withheld_series{{worst_status="{key}", {target}}}'
+                )
+            series.append({"series": name, "values": f"{value}x5"})
+    return series
+
+
+def _split(totals: dict[Any, int]) -> tuple[dict[Any, int], dict[Any, int]]:
+    first = {key: (value + 1) // 2 for key, value in totals.items()}
+    return first, {key: value - first[key] for key, value in totals.items()}
+
+
+def test_shard_count_panels_show_the_same_numbers_on_one_pod_and_two_shards(
+    gen: ModuleType, tmp_path: Path
+) -> None:
+    queries = {title: expr for _, title, expr in gen.panel_queries() if title in SHARD_PANELS}
+    assert set(queries) == set(SHARD_PANELS)
+    domains, withheld = _split(DOMAINS), _split(WITHHELD)
+    layouts = {
+        "one pod": [{**DOMAINS, **WITHHELD}],
+        "two shards": [{**domains[0], **withheld[0]}, {**domains[1], **withheld[1]}],
+    }
+    tests = [
+        {
+            "name": f"{title} ({layout})",
+            "interval": "1m",
+            "input_series": _series(pods),
+            "promql_expr_test": [
+                {
+                    "expr": queries[title],
+                    "eval_time": "2m",
+                    "exp_samples": [
+                        {"labels": labels, "value": value} for labels, value in expected
+                    ],
+                }
+            ],
+        }
+        for layout, pods in layouts.items()
+        for title, expected in SHARD_PANELS.items()
+    ]
+    path = tmp_path / "tests.yml"
+    path.write_text(json.dumps({"rule_files": [], "tests": tests}, indent=1))
+    result = subprocess.run(
+        [_promtool(), "test", "rules", path.name],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
