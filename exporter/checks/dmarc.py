@@ -23,7 +23,7 @@ __all__ = [
     "parse_dmarc",
 ]
 
-_PARSE_CACHE = 65_536
+_PARSE_CACHE = 4096  # a domain's rounds come close together; more would hold N records
 
 CHECK = "dmarc"
 CHECK_REPORTS = "dmarc_reports"
@@ -42,6 +42,7 @@ def _public_suffix_list() -> PublicSuffixList:
     return PublicSuffixList()
 
 
+@lru_cache(maxsize=_PARSE_CACHE)  # asked for every domain in every round
 def organizational_domain(domain: str) -> str:
     """RFC 7489 §3.2: the public suffix plus one label; the domain itself when it has none."""
     domain = domain.lower().removesuffix(".")

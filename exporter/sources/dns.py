@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import dns.asyncquery
 import dns.exception
@@ -74,25 +74,42 @@ class _Hop:
     next_name: str | None = None
 
 
-class _RateLimiter:
-    """Paces calls to at most ``rate`` per second (no bursts); 0 disables it."""
+_NODATA = Answer(AnswerKind.NODATA)
+_NXDOMAIN = Answer(AnswerKind.NXDOMAIN)
+_RCODE_TEXT: dict[int, str] = {}
 
-    def __init__(self, rate: float) -> None:
-        self._interval = 1.0 / rate if rate > 0 else 0.0
-        self._next_slot = 0.0
 
-    async def acquire(self) -> None:
-        if not self._interval:
-            return
-        now = time.monotonic()
-        slot = max(now, self._next_slot)
-        self._next_slot = slot + self._interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
+def _rcode_text(rcode: int) -> str:
+    if (text := _RCODE_TEXT.get(rcode)) is None:
+        text = _RCODE_TEXT[rcode] = dns.rcode.to_text(dns.rcode.Rcode(rcode)).lower()
+    return text
+
+
+Waiter = Callable[[Answer], None]
+
+
+class _Question:
+    """One distinct (name, type) being resolved: where its CNAME walk and retries are."""
+
+    __slots__ = ("aliases", "attempt", "current", "error", "hops", "key", "waiters")
+
+    def __init__(self, key: tuple[str, str], waiter: Waiter | None) -> None:
+        self.key = key
+        self.current = key[0]
+        self.aliases: list[str] = []
+        self.hops = 0
+        self.attempt = 0
+        self.error = "timeout"
+        self.waiters: list[Waiter] = [waiter] if waiter is not None else []
 
 
 class DnsClient:
-    """Resolves (name, type) questions for one cycle, each distinct question once."""
+    """Resolves (name, type) questions for one cycle, each distinct question once.
+
+    The core is callback-driven (`request`): a million questions a cycle cost no task or
+    future each. On the ``wire`` transport a question in flight is one slot in a
+    `UdpMultiplexer`; on ``dnspython`` it is one task per exchange, as before.
+    """
 
     def __init__(
         self,
@@ -108,17 +125,22 @@ class DnsClient:
     ) -> None:
         if transport not in TRANSPORTS:
             raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}")
-        self._transport = transport
+        self._wire = transport == "wire"
         self._muxes: dict[tuple[str, int], UdpMultiplexer] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._timers: dict[_Question, asyncio.TimerHandle] = {}  # paced by the rate limit
         self._nameservers = tuple(nameservers)
         self._timeout = timeout
         self._attempts = attempts
-        self._semaphore = asyncio.Semaphore(concurrency)
-        self._limiter = _RateLimiter(max_queries_per_second)
+        self._concurrency = concurrency
+        self._in_flight = 0
+        self._queued: deque[_Question] = deque()  # waiting for a slot under ``concurrency``
+        self._interval = 1.0 / max_queries_per_second if max_queries_per_second > 0 else 0.0
+        self._next_slot = 0.0
         self._overrides = overrides
         self._stats = stats or DnsQueryStats()
         self._done: dict[tuple[str, str], Answer] = {}
-        self._pending: dict[tuple[str, str], asyncio.Future[Answer]] = {}
+        self._pending: dict[tuple[str, str], _Question] = {}
         self.queries_sent = 0  # questions put on the wire this cycle
         self.responses = 0  # of those, how many got any DNS response
 
@@ -131,96 +153,191 @@ class DnsClient:
         for key in keys:
             self._done.pop(key, None)
 
-    async def resolve(self, name: str, rdtype: str) -> Answer:
-        """Resolve once per cycle; concurrent callers of the same question share one query."""
+    def request(self, name: str, rdtype: str, waiter: Waiter) -> Answer | None:
+        """The answer when it is known without waiting; else None, and ``waiter`` is called
+        with the answer once it is (never from inside this call). Concurrent requests for
+        one question share one query."""
         key = (name, rdtype)
         if (done := self._done.get(key)) is not None:
             return done
-        if (pending := self._pending.get(key)) is not None:
-            return await pending
-        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        self._pending[key] = future
-        try:
-            answer = await self._resolve_chain(name, rdtype)
-        except BaseException:
-            future.cancel()
-            raise
-        finally:
+        if (question := self._pending.get(key)) is not None:
+            question.waiters.append(waiter)
+            return None
+        question = _Question(key, waiter)
+        self._pending[key] = question
+        answer = self._advance(question, None)
+        if answer is not None:  # answered by a zone file alone: nobody waits yet
             del self._pending[key]
-        self._done[key] = answer
-        future.set_result(answer)
+            self._done[key] = answer
         return answer
 
-    async def _resolve_chain(self, name: str, rdtype: str) -> Answer:
-        aliases: list[str] = []
-        current = name
-        for _ in range(MAX_CNAME_HOPS):
-            hop = await self._ask(current, rdtype)
-            aliases.extend(hop.aliases)
-            if hop.answer is not None:
-                if not aliases:
-                    return hop.answer
-                return Answer(hop.answer.kind, hop.answer.records, hop.answer.error, tuple(aliases))
-            assert hop.next_name is not None  # noqa: S101 - _Hop has an answer or a next name
-            current = hop.next_name
-        return Answer(AnswerKind.ERROR, error="cname_chain_too_long", cname_chain=tuple(aliases))
+    async def resolve(self, name: str, rdtype: str) -> Answer:
+        """`request` for a coroutine: resolve once per cycle and return the answer."""
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
 
-    async def _ask(self, name: str, rdtype: str) -> _Hop:
-        if self._overrides:
-            zone_hop = self._overrides.answer(name, rdtype)
-            if zone_hop is not None:
-                if zone_hop.cname_target is not None and rdtype != "CNAME":
-                    return _Hop(None, (name,), zone_hop.cname_target)
-                return _Hop(zone_hop.answer or Answer(AnswerKind.NODATA))
-        if not self._nameservers:
-            return _Hop(Answer(AnswerKind.ERROR, error="no_nameserver"))
-        return await self._ask_nameservers(name, rdtype)
+        def waiter(answer: Answer) -> None:
+            if not future.done():
+                future.set_result(answer)
 
-    async def _ask_nameservers(self, name: str, rdtype: str) -> _Hop:
-        error = "timeout"
-        for attempt in range(self._attempts):
-            host, port = self._nameservers[attempt % len(self._nameservers)]
-            await self._limiter.acquire()
-            async with self._semaphore:
-                self.queries_sent += 1
-                try:
-                    response = await self._exchange(name, rdtype, host, port)
-                except (TimeoutError, dns.exception.Timeout):
-                    error = "timeout"
-                except OSError:
-                    error = "network"
-                except (WireError, dns.exception.DNSException, ValueError):
-                    error = "malformed_response"
-                else:
-                    self.responses += 1
-                    rcode_text = dns.rcode.to_text(dns.rcode.Rcode(response.rcode)).lower()
-                    self._stats.record(rdtype, rcode_text)
-                    if response.rcode in _RETRY_RCODES:
-                        error = rcode_text
-                        continue
-                    return _interpret(response, name, rdtype)
-            self._stats.record(rdtype, error)
-        return _Hop(Answer(AnswerKind.ERROR, error=error))
+        answer = self.request(name, rdtype, waiter)
+        return answer if answer is not None else await future
 
-    async def _exchange(self, name: str, rdtype: str, host: str, port: int) -> WireResponse:
-        """One question: the lean shared-socket path, or dnspython's; TCP when truncated."""
-        if self._transport == "wire":
-            mux = self._muxes.get((host, port))
+    def _advance(self, question: _Question, hop: _Hop | None) -> Answer | None:
+        """Follow the CNAME walk: take ``hop`` (None to start), then ask for the next name
+        unless a zone file answers it. Returns the answer when it is final, else None."""
+        while True:
+            if hop is not None:
+                question.aliases.extend(hop.aliases)
+                question.hops += 1
+                if hop.answer is not None:
+                    return self._with_aliases(hop.answer, question.aliases)
+                assert hop.next_name is not None  # noqa: S101 - _Hop has an answer or a next name
+                question.current = hop.next_name
+            if question.hops >= MAX_CNAME_HOPS:
+                return Answer(
+                    AnswerKind.ERROR,
+                    error="cname_chain_too_long",
+                    cname_chain=tuple(question.aliases),
+                )
+            hop = self._zone_hop(question.current, question.key[1])
+            if hop is None:
+                if not self._nameservers:
+                    return self._with_aliases(
+                        Answer(AnswerKind.ERROR, error="no_nameserver"), question.aliases
+                    )
+                question.attempt, question.error = 0, "timeout"
+                self._send(question)
+                return None
+
+    @staticmethod
+    def _with_aliases(answer: Answer, aliases: list[str]) -> Answer:
+        if not aliases:
+            return answer
+        return Answer(answer.kind, answer.records, answer.error, tuple(aliases))
+
+    def _zone_hop(self, name: str, rdtype: str) -> _Hop | None:
+        if not self._overrides:
+            return None
+        zone_hop = self._overrides.answer(name, rdtype)
+        if zone_hop is None:
+            return None
+        if zone_hop.cname_target is not None and rdtype != "CNAME":
+            return _Hop(None, (name,), zone_hop.cname_target)
+        return _Hop(zone_hop.answer or _NODATA)
+
+    def _send(self, question: _Question) -> None:
+        """One attempt: wait for a slot under ``concurrency`` and the rate limit, then send."""
+        if self._in_flight >= self._concurrency:
+            self._queued.append(question)
+            return
+        self._in_flight += 1
+        if self._interval:
+            loop = asyncio.get_running_loop()
+            now = loop.time()
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + self._interval
+            if slot > now:
+                self._timers[question] = loop.call_at(slot, self._transmit_later, question)
+                return
+        self._transmit(question)
+
+    def _transmit_later(self, question: _Question) -> None:
+        del self._timers[question]
+        self._transmit(question)
+
+    def _transmit(self, question: _Question) -> None:
+        host, port = self._nameservers[question.attempt % len(self._nameservers)]
+        self.queries_sent += 1
+        name, rdtype = question.current, question.key[1]
+        if not self._wire:
+            self._spawn(question, self._exchange_dnspython(name, rdtype, host, port))
+            return
+        mux = self._muxes.get((host, port))
+        try:
             if mux is None:
-                mux = self._muxes[(host, port)] = UdpMultiplexer(host, port)
-            response = await mux.query(name, QTYPES[rdtype], self._timeout)
-            if not response.truncated:
-                return response
-        query = dns.message.make_query(
-            dns.name.from_text(name),
-            dns.rdatatype.from_text(rdtype),
-            use_edns=0,
-            payload=EDNS_PAYLOAD,
-        )
-        if self._transport == "wire":  # the UDP answer was truncated: go straight to TCP
-            return _from_message(
-                await dns.asyncquery.tcp(query, host, timeout=self._timeout, port=port)
+                mux = self._muxes[(host, port)] = UdpMultiplexer(
+                    host, port, self._timeout, self._on_wire
+                )
+            mux.send(question, name, QTYPES[rdtype])
+        except OSError:  # later, so that `request` never calls a waiter from inside
+            asyncio.get_running_loop().call_soon(self._attempt_done, question, None, "network")
+        except (WireError, ValueError):
+            asyncio.get_running_loop().call_soon(
+                self._attempt_done, question, None, "malformed_response"
             )
+
+    def _on_wire(self, question: _Question, response: WireResponse | None, error: str) -> None:
+        if response is not None and response.truncated:  # go straight to TCP, same attempt
+            host, port = self._nameservers[question.attempt % len(self._nameservers)]
+            self._spawn(question, self._tcp(question.current, question.key[1], host, port))
+            return
+        self._attempt_done(question, response, error)
+
+    def _spawn(self, question: _Question, exchange: Coroutine[Any, Any, WireResponse]) -> None:
+        """Run a dnspython exchange as a task that ends like a wire attempt."""
+
+        async def attempt() -> None:
+            try:
+                response = await exchange
+            except (TimeoutError, dns.exception.Timeout):
+                self._attempt_done(question, None, "timeout")
+            except OSError:
+                self._attempt_done(question, None, "network")
+            except (WireError, dns.exception.DNSException, ValueError):
+                self._attempt_done(question, None, "malformed_response")
+            else:
+                self._attempt_done(question, response, "")
+
+        task = asyncio.get_running_loop().create_task(attempt())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _attempt_done(self, question: _Question, response: WireResponse | None, error: str) -> None:
+        """One attempt ended: free its slot, then retry, follow an alias or finish."""
+        self._in_flight -= 1
+        rdtype = question.key[1]
+        answer: Answer | None = None
+        if response is None:
+            self._stats.record(rdtype, error)
+            question.error = error
+        else:
+            self.responses += 1
+            rcode_text = _rcode_text(response.rcode)
+            self._stats.record(rdtype, rcode_text)
+            if response.rcode in _RETRY_RCODES:
+                question.error = rcode_text
+            else:
+                answer = self._advance(question, _interpret(response, question.current, rdtype))
+                if answer is None:  # the alias target was sent
+                    self._next_queued()
+                    return
+        if answer is None:
+            question.attempt += 1
+            if question.attempt < self._attempts:
+                self._send(question)
+                self._next_queued()
+                return
+            answer = self._with_aliases(
+                Answer(AnswerKind.ERROR, error=question.error), question.aliases
+            )
+        self._finish(question, answer)
+        self._next_queued()
+
+    def _next_queued(self) -> None:
+        while self._queued and self._in_flight < self._concurrency:
+            self._send(self._queued.popleft())
+
+    def _finish(self, question: _Question, answer: Answer) -> None:
+        del self._pending[question.key]
+        self._done[question.key] = answer
+        for waiter in question.waiters:
+            waiter(answer)
+
+    async def _exchange_dnspython(
+        self, name: str, rdtype: str, host: str, port: int
+    ) -> WireResponse:
+        """One question the dnspython way: a message and a socket per query; TCP when truncated."""
+        query = _make_query(name, rdtype)
         try:
             message = await dns.asyncquery.udp(
                 query, host, timeout=self._timeout, port=port, raise_on_truncation=True
@@ -229,12 +346,31 @@ class DnsClient:
             message = await dns.asyncquery.tcp(query, host, timeout=self._timeout, port=port)
         return _from_message(message)
 
+    async def _tcp(self, name: str, rdtype: str, host: str, port: int) -> WireResponse:
+        query = _make_query(name, rdtype)
+        return _from_message(
+            await dns.asyncquery.tcp(query, host, timeout=self._timeout, port=port)
+        )
+
     async def aclose(self) -> None:
-        """Close the cycle's sockets (the loop needs one turn to really close them)."""
+        """Close the cycle's sockets and stop what is still in flight (a cancelled cycle)."""
         for mux in self._muxes.values():
             mux.close()
         self._muxes.clear()
-        await asyncio.sleep(0)
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.sleep(0)  # dnspython's sockets need one more turn of the loop to close
+
+
+def _make_query(name: str, rdtype: str) -> dns.message.Message:
+    return dns.message.make_query(
+        dns.name.from_text(name), dns.rdatatype.from_text(rdtype), use_edns=0, payload=EDNS_PAYLOAD
+    )
 
 
 def _from_message(message: dns.message.Message) -> WireResponse:
@@ -278,8 +414,8 @@ def _interpret(response: WireResponse, name: str, rdtype: str) -> _Hop:
         aliases.append(current)
         current = target
     if response.rcode == dns.rcode.NXDOMAIN:
-        return _Hop(Answer(AnswerKind.NXDOMAIN), tuple(aliases))
+        return _Hop(_NXDOMAIN, tuple(aliases))
     if aliases:
         # An authoritative server gave the alias but not the target's data: ask for it.
         return _Hop(None, tuple(aliases), current)
-    return _Hop(Answer(AnswerKind.NODATA))
+    return _Hop(_NODATA)

@@ -12,9 +12,13 @@ ERROR answer (``unknown``), never a verdict. Truncated answers go to dnspython o
 from __future__ import annotations
 
 import asyncio
-import random
+import os
+import socket
 import struct
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "QTYPES",
@@ -29,10 +33,15 @@ QTYPES = {"A": 1, "CNAME": 5, "MX": 15, "TXT": 16, "AAAA": 28}
 _NAMES = {v: k for k, v in QTYPES.items()}
 _HEADER = struct.Struct("!HHHHHH")
 _RR = struct.Struct("!HHIH")
+_QTAIL = struct.Struct("!HHBHHIH")  # QTYPE, QCLASS, then the OPT record: root, 41, size, 0, 0
+_LENGTH_BYTE = [bytes((n,)) for n in range(64)]
 _FLAG_RD = 0x0100
 _FLAG_TC = 0x0200
 _FLAG_QR = 0x8000
 _POINTER = 0xC0  # the two top bits of a length byte mark a compression pointer
+_TO_QUESTION = b"\xc0\x0c"  # a compression pointer to the first question's name
+_OPT_SIZE = 11  # the EDNS0 OPT record closing every query
+_MAX_DRAIN = 256  # datagrams read per wake-up before other callbacks get a turn
 _MAX_POINTERS = 32  # compression pointers followed in one name before it is malformed
 
 
@@ -49,39 +58,39 @@ class WireResponse:
     answers: tuple[tuple[str, str, str], ...]  # (owner, type, record text)
 
 
-def encode_query(qid: int, name: str, qtype: int, payload: int = 1232) -> bytes:
-    """A recursive query with an EDNS0 OPT record advertising ``payload`` bytes."""
-    question = _encode_name(name) + struct.pack("!HH", qtype, 1)
-    opt = b"\x00" + struct.pack("!HHIH", 41, payload, 0, 0)
-    return _HEADER.pack(qid, _FLAG_RD, 1, 0, 0, 1) + question + opt
+def encode_query(
+    qid: int, name: str, qtype: int, payload: int = 1232, *, recursive: bool = True
+) -> bytes:
+    """A query (RD set when ``recursive``) with an EDNS0 OPT record advertising ``payload``."""
+    header = _HEADER.pack(qid, _FLAG_RD if recursive else 0, 1, 0, 0, 1)
+    return b"".join((header, _encode_name(name), _QTAIL.pack(qtype, 1, 0, 41, payload, 0, 0)))
 
 
 def _encode_name(name: str) -> bytes:
-    out = bytearray()
-    for label in name.rstrip(".").split("."):
-        raw = label.encode("ascii")
+    parts: list[bytes] = []
+    for raw in name.rstrip(".").encode("ascii").split(b"."):
         if not 0 < len(raw) < 64:  # noqa: PLR2004 - RFC 1035 label length
             raise WireError(f"bad label in {name!r}")
-        out.append(len(raw))
-        out += raw
-    out.append(0)
-    return bytes(out)
+        parts += (_LENGTH_BYTE[len(raw)], raw)
+    parts.append(b"\x00")
+    return b"".join(parts)
 
 
 def _read_name(data: bytes, offset: int) -> tuple[str, int]:
     """The (decompressed) name at ``offset`` and the offset just after it in place."""
-    labels: list[str] = []
+    labels: list[bytes] = []
     end = -1
     pointers = 0
+    size = len(data)
     while True:
-        if offset >= len(data):
+        if offset >= size:
             raise WireError("name runs past the end")
         length = data[offset]
         if length == 0:
             offset += 1
             break
         if length & _POINTER == _POINTER:
-            if offset + 1 >= len(data):
+            if offset + 1 >= size:
                 raise WireError("truncated pointer")
             if end < 0:
                 end = offset + 2
@@ -92,12 +101,13 @@ def _read_name(data: bytes, offset: int) -> tuple[str, int]:
             continue
         if length & _POINTER:
             raise WireError("unsupported label type")
-        label = data[offset + 1 : offset + 1 + length]
-        if len(label) != length:
+        after = offset + 1 + length
+        if after > size:
             raise WireError("label runs past the end")
-        labels.append(label.decode("ascii", "replace").lower())
-        offset += 1 + length
-    return ".".join(labels), (end if end >= 0 else offset)
+        labels.append(data[offset + 1 : after])
+        offset = after
+    name = b".".join(labels).decode("ascii", "replace").lower()
+    return name, (end if end >= 0 else offset)
 
 
 def parse_response(data: bytes) -> tuple[int, bytes, WireResponse]:
@@ -108,14 +118,18 @@ def parse_response(data: bytes) -> tuple[int, bytes, WireResponse]:
     if not flags & _FLAG_QR:
         raise WireError("not a response")
     offset = _HEADER.size
-    question_start = offset
-    for _ in range(qdcount):
-        _, offset = _read_name(data, offset)
+    first_name = ""
+    for index in range(qdcount):
+        name, offset = _read_name(data, offset)
+        first_name = first_name if index else name
         offset += 4
-    question = data[question_start:offset]
+    question = data[_HEADER.size : offset]
     answers: list[tuple[str, str, str]] = []
     for _ in range(ancount):
-        owner, offset = _read_name(data, offset)
+        if qdcount and data.startswith(_TO_QUESTION, offset):
+            owner, offset = first_name, offset + 2  # the usual owner: a pointer to the question
+        else:
+            owner, offset = _read_name(data, offset)
         if offset + _RR.size > len(data):
             raise WireError("record header runs past the end")
         rtype, _rclass, _ttl, rdlength = _RR.unpack_from(data, offset)
@@ -162,85 +176,157 @@ def _rdata_text(data: bytes, start: int, end: int, rtype: int) -> str:
     return out.decode("utf-8", "replace")
 
 
-class _Protocol(asyncio.DatagramProtocol):
-    def __init__(self, mux: UdpMultiplexer) -> None:
-        self._mux = mux
-
-    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:  # noqa: ARG002 - connected socket: only the server sends here
-        self._mux.deliver(data)
-
-    def error_received(self, exc: Exception) -> None:
-        self._mux.fail_all(exc)
-
-
 class UdpMultiplexer:
-    """One connected UDP socket to one nameserver, shared by every question of a cycle."""
+    """One connected UDP socket to one nameserver, shared by every question of a cycle.
 
-    def __init__(self, host: str, port: int) -> None:
-        self._address = (host, port)
-        self._transport: asyncio.DatagramTransport | None = None
-        self._opening: asyncio.Future[asyncio.DatagramTransport] | None = None
-        self._pending: dict[int, tuple[bytes, asyncio.Future[WireResponse]]] = {}
-        self._random = random.SystemRandom()
+    Built for a million questions a cycle: no future, task or timer per question. Each
+    question is a slot in a dict keyed by query id; datagrams are drained in one go per
+    wake-up of the event loop; timeouts are a FIFO of send times (one timeout for all)
+    checked by a single timer. Completion is a call of ``on_done(token, response,
+    error)`` with ``error`` one of ``timeout``, ``network``, ``malformed_response``.
+    """
 
-    async def _ensure(self) -> asyncio.DatagramTransport:
-        if self._transport is not None and not self._transport.is_closing():
-            return self._transport
-        if self._opening is None:  # concurrent first questions share one socket
-            self._opening = asyncio.ensure_future(self._open())
-        return await asyncio.shield(self._opening)
-
-    async def _open(self) -> asyncio.DatagramTransport:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        timeout: float,
+        on_done: Callable[[Any, WireResponse | None, str], None],
+    ) -> None:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_DGRAM, flags=socket.AI_NUMERICHOST
+        )[0]
+        self._sock = socket.socket(family, kind, proto)
         try:
-            transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
-                lambda: _Protocol(self), remote_addr=self._address
-            )
-        finally:
-            self._opening = None
-        self._transport = transport
-        return transport
+            self._sock.setblocking(False)  # noqa: FBT003 - the socket API
+            self._sock.connect(address)
+        except OSError:
+            self._sock.close()
+            raise
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(self._sock.fileno(), self._drain)
+        self._timeout = timeout
+        self._on_done = on_done
+        self._pending: dict[int, tuple[bytes, Any]] = {}  # id -> (question, token)
+        self._sent: deque[tuple[float, int, Any]] = deque()  # (deadline, id, token), FIFO
+        self._timer: asyncio.TimerHandle | None = None
+        self._ids: list[int] = []
+        self._outbox: deque[bytes] = deque()  # sent together once the current callback ends
+        self._flushing: asyncio.Handle | None = None
+        self._writing = False  # the socket buffer was full: waiting until it is writable
 
-    async def query(self, name: str, qtype: int, timeout: float) -> WireResponse:  # noqa: ASYNC109 - a per-question deadline, not a cancel scope
-        """Send one question and wait for its answer; raises TimeoutError, OSError, WireError."""
-        transport = await self._ensure()
-        qid = self._random.randrange(65536)
-        while qid in self._pending:
-            qid = self._random.randrange(65536)
-        packet = encode_query(qid, name, qtype)
-        future: asyncio.Future[WireResponse] = asyncio.get_running_loop().create_future()
-        question = packet[_HEADER.size : len(packet) - 11]  # without the 11-byte OPT record
-        self._pending[qid] = (question.lower(), future)
-        try:
-            transport.sendto(packet)
-            return await asyncio.wait_for(future, timeout)
-        finally:
-            self._pending.pop(qid, None)
+    def send(self, token: Any, name: str, qtype: int, *, recursive: bool = True) -> None:
+        """Put one question on the wire; ``on_done`` gets ``token`` back. Raises WireError
+        or ValueError (not ASCII) for a name that cannot be encoded."""
+        packet_id = self._new_id()
+        packet = encode_query(packet_id, name, qtype, recursive=recursive)
+        self._pending[packet_id] = (packet[_HEADER.size : -_OPT_SIZE].lower(), token)
+        deadline = self._loop.time() + self._timeout
+        self._sent.append((deadline, packet_id, token))
+        if self._timer is None:
+            self._timer = self._loop.call_at(deadline, self._expire)
+        self._outbox.append(packet)
+        if self._flushing is None and not self._writing:
+            self._flushing = self._loop.call_soon(self._flush)
 
-    def deliver(self, data: bytes) -> None:
-        if len(data) < 2:  # noqa: PLR2004
-            return
-        qid = int.from_bytes(data[:2], "big")
-        entry = self._pending.get(qid)
-        if entry is None:
-            return  # late or stray: its question already timed out
-        question, future = entry
-        if future.done():
-            return
-        try:
-            _, got_question, response = parse_response(data)
-        except WireError as exc:
-            future.set_exception(exc)
-            return
-        if got_question.lower() != question:
-            return  # not ours (id collision or spoofing): keep waiting for the real answer
-        future.set_result(response)
+    def _new_id(self) -> int:
+        """A random query id not in flight: ids from the OS's CSPRNG, 2,048 per read."""
+        while True:
+            if not self._ids:
+                raw = os.urandom(4096)
+                self._ids = list(struct.unpack(f"!{len(raw) // 2}H", raw))
+            packet_id = self._ids.pop()
+            if packet_id not in self._pending:
+                return packet_id
 
-    def fail_all(self, exc: Exception) -> None:
-        for _, future in self._pending.values():
-            if not future.done():
-                future.set_exception(exc if isinstance(exc, OSError) else OSError(str(exc)))
+    def _flush(self) -> None:
+        """Send what the last callback queued in one burst: the server wakes up once for
+        the burst, not once per question (each wake-up can preempt this process)."""
+        self._flushing = None
+        outbox, send = self._outbox, self._sock.send
+        while outbox:
+            try:
+                send(outbox[0])
+            except BlockingIOError:
+                if not self._writing:
+                    self._writing = True
+                    self._loop.add_writer(self._sock.fileno(), self._flush)
+                return
+            except OSError:  # e.g. the ICMP port-unreachable of an earlier question
+                outbox.clear()
+                self._fail_all()
+                break
+            outbox.popleft()
+        if self._writing:
+            self._writing = False
+            self._loop.remove_writer(self._sock.fileno())
+
+    def _drain(self) -> None:
+        pending, on_done = self._pending, self._on_done
+        for _ in range(_MAX_DRAIN):
+            try:
+                data = self._sock.recv(65535)
+            except BlockingIOError:
+                break
+            except OSError:  # ICMP port unreachable: the server is gone
+                self._fail_all()
+                break
+            if len(data) < _HEADER.size:
+                continue
+            packet_id = (data[0] << 8) | data[1]
+            entry = pending.get(packet_id)
+            if entry is None:
+                continue  # late or stray: its question already timed out
+            question, token = entry
+            try:
+                _, got_question, response = parse_response(data)
+            except WireError:
+                del pending[packet_id]
+                on_done(token, None, "malformed_response")
+                continue
+            if got_question.lower() != question:
+                continue  # not ours (id collision or spoofing): keep waiting for the real one
+            del pending[packet_id]
+            on_done(token, response, "")
+        sent = self._sent
+        while sent:  # drop answered heads: the timeout FIFO stays as short as what is in flight
+            entry = pending.get(sent[0][1])
+            if entry is not None and entry[1] is sent[0][2]:
+                break
+            sent.popleft()
+
+    def _expire(self) -> None:
+        self._timer = None
+        now, sent, pending = self._loop.time(), self._sent, self._pending
+        while sent and sent[0][0] <= now:
+            _, packet_id, token = sent.popleft()
+            entry = pending.get(packet_id)
+            if entry is not None and entry[1] is token:
+                del pending[packet_id]
+                self._on_done(token, None, "timeout")
+        if self._timer is not None:  # set by a retry sent from on_done: may be too late
+            self._timer.cancel()
+        self._timer = self._loop.call_at(sent[0][0], self._expire) if sent else None
+
+    def _fail_all(self) -> None:
+        failed = [token for _, token in self._pending.values()]
+        self._pending.clear()
+        for token in failed:
+            self._on_done(token, None, "network")
 
     def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
-            self._transport = None
+        """Forget every question in flight (no callbacks) and close the socket."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._flushing is not None:
+            self._flushing.cancel()
+            self._flushing = None
+        if self._sock.fileno() >= 0:
+            self._loop.remove_reader(self._sock.fileno())
+            if self._writing:
+                self._loop.remove_writer(self._sock.fileno())
+        self._pending.clear()
+        self._sent.clear()
+        self._outbox.clear()
+        self._sock.close()
