@@ -12,6 +12,7 @@ changed, so each test can make distinct events without inventing new shapes.
 from __future__ import annotations
 
 import copy
+import functools
 import http.client
 import json
 import logging
@@ -472,3 +473,54 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             ],
             data,
         )
+
+
+# --------------------------------------------------------------------------- moto's SQS races
+
+_SQS_LOCKED = (
+    "send_message",
+    "send_message_batch",
+    "receive_message",
+    "delete_message",
+    "delete_message_batch",
+    "change_message_visibility",
+    "change_message_visibility_batch",
+    "get_queue_attributes",
+)
+
+
+def serialize_moto_sqs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the in-process moto's SQS queue operations one-at-a-time, for this test.
+
+    moto 5.2.5's SQS is not thread-safe, and concurrent callers (several pollers plus a
+    producer) hit it: two receives redriving the same message make one of them fail with
+    ``list.remove(x): x not in list`` (HTTP 500) *after* marking its batch received, so
+    those messages come back with a receive count nobody saw and can reach the DLQ
+    uncounted; a delete rebuilds the message list and drops a message sent meanwhile;
+    and two receives can hand out one message twice. Real SQS does none of this. The
+    lock is released while a long poll waits, as SQS would let other calls through.
+    """
+    from moto.sqs import models  # noqa: PLC0415 - slow import, only when used
+
+    lock = threading.RLock()
+
+    def locked(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return original(*args, **kwargs)
+
+        return call
+
+    for name in _SQS_LOCKED:
+        monkeypatch.setattr(models.SQSBackend, name, locked(getattr(models.SQSBackend, name)))
+    wait = models.Queue.wait_for_messages
+
+    def wait_unlocked(queue: Any, timeout: int) -> None:
+        lock.release()  # held exactly once: receive_message is never nested
+        try:
+            wait(queue, timeout)
+        finally:
+            lock.acquire()
+
+    monkeypatch.setattr(models.Queue, "wait_for_messages", wait_unlocked)
