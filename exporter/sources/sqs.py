@@ -148,12 +148,10 @@ class SqsConsumer:
             self._name, received=len(messages), up=True, last_success=time.time(), last_error=""
         )
         done = []
-        for message in messages:
-            outcome = self._pipeline.handle(
-                message.get("Body", ""),
-                received_at=time.time(),
-                message_id=message.get("MessageId"),
-            )
+        outcomes = self._pipeline.handle_batch(
+            [(m.get("Body", ""), m.get("MessageId")) for m in messages], received_at=time.time()
+        )
+        for message, outcome in zip(messages, outcomes, strict=True):
             if outcome is Outcome.MALFORMED:
                 self._log_malformed(message)
                 continue

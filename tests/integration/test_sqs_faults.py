@@ -18,7 +18,7 @@ import json
 import random
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 from moto_fixtures import (
@@ -43,20 +43,25 @@ ATTEMPTS = 4
 
 
 class RecordingPipeline(EventPipeline):
-    """An EventPipeline that remembers each SQS message's outcomes, in order."""
+    """An EventPipeline that remembers each SQS message's outcomes (the consumer counts
+    a receive with handle_batch), in order."""
 
     def __init__(self) -> None:
         super().__init__(known_sending_domains=[SENDING])
         self.outcomes: dict[str, list[Outcome]] = {}
         self._record_lock = threading.Lock()
 
-    def handle(
-        self, body: str | bytes, *, received_at: float | None = None, message_id: str | None = None
-    ) -> Outcome:
-        outcome = super().handle(body, received_at=received_at, message_id=message_id)
+    def handle_batch(
+        self,
+        messages: Sequence[tuple[str | bytes, str | None]],
+        *,
+        received_at: float | None = None,
+    ) -> list[Outcome]:
+        outcomes = super().handle_batch(messages, received_at=received_at)
         with self._record_lock:
-            self.outcomes.setdefault(str(message_id), []).append(outcome)
-        return outcome
+            for (_, message_id), outcome in zip(messages, outcomes, strict=True):
+                self.outcomes.setdefault(str(message_id), []).append(outcome)
+        return outcomes
 
 
 @pytest.fixture(name="proxy")
