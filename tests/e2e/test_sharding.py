@@ -7,18 +7,17 @@ its stable hash names), with the verdicts the single process reaches; every even
 exactly once across the shards; every counter summed over the shards equal to the single
 process's.
 
-moto's ReceiveMessage is not atomic: two concurrent receivers can both take a message
-(seen at 0-4 per 1,000 with 4 pollers), a race SQS itself prevents with the visibility
-timeout. Within one process the dedupe window absorbs it; across processes it would count
-a message twice and make this test measure moto. The fixture serialises ReceiveMessage in
-the (in-process) moto server, which gives moto SQS's own guarantee and nothing more.
+moto's SQS is not thread-safe: two concurrent receivers can both take a message (seen at
+0-4 per 1,000 with 4 pollers), a race SQS itself prevents with the visibility timeout.
+Within one process the dedupe window absorbs it; across processes it would count a message
+twice and make this test measure moto. `serialize_moto_sqs` makes the in-process moto's
+queue operations one at a time, which gives moto SQS's own guarantees and nothing more.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -35,10 +34,10 @@ from integration.moto_fixtures import (
     _moto_server,  # noqa: F401 - a fixture, requested by name
     bounce,
     event,
+    serialize_moto_sqs,
     sns_envelope,
 )
 from integration.test_checks_named import CASES
-from moto.sqs.models import SQSBackend
 from test_events_daemon import Daemon, launch, promtool_check, total
 
 from exporter.sharding import shard_of
@@ -135,22 +134,7 @@ def event_bodies() -> list[str]:
 
 @pytest.fixture(name="atomic_receive")
 def _atomic_receive(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each receive takes its messages under one lock; a long poll waits outside it."""
-    lock = threading.Lock()
-    original = SQSBackend.receive_message
-
-    def receive_message(
-        self: SQSBackend, queue_name: str, count: int, wait_seconds: int, *args: Any
-    ) -> list[Any]:
-        deadline = time.monotonic() + wait_seconds
-        while True:
-            with lock:
-                messages: list[Any] = original(self, queue_name, count, 0, *args)
-            if messages or time.monotonic() >= deadline:
-                return messages
-            time.sleep(0.05)
-
-    monkeypatch.setattr(SQSBackend, "receive_message", receive_message)
+    serialize_moto_sqs(monkeypatch)
 
 
 @pytest.fixture(name="start")
