@@ -9,19 +9,31 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import marshal
+import os
+import pickle
+import signal
+import struct
+import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any, BinaryIO
 
 from exporter.checks import evaluate_domain
-from exporter.model import Answer, AnswerKind, DomainReport, DomainTarget
+from exporter.model import Answer, AnswerKind, CheckResult, DomainReport, DomainTarget, Status
 from exporter.sources.dns import DnsClient
 
 __all__ = ["DnsCycleResult", "check_domain", "check_domains"]
 
 MAX_ROUNDS = 16  # SPF's 10-lookup limit bounds the rounds well below this
 _FREEZE_EVERY = 1024  # finished domains between two gc.freeze() calls
+_SPLIT_FROM = 5000  # domains; below this a worker process costs more than it saves
+_MAX_PROCESSES = 4
+_FRAME = struct.Struct("!I")  # the length before each marshal frame from a worker
+_BATCH = 512  # reports per frame
+_STATUS = {status.value: status for status in Status}
 
 
 class _RecordingView:
@@ -64,13 +76,20 @@ class _Cycle:
     is in (`DnsClient.request` calls back); up to ``workers`` domains are in progress.
     """
 
-    def __init__(self, client: DnsClient, targets: list[DomainTarget], workers: int) -> None:
+    def __init__(
+        self,
+        client: DnsClient,
+        targets: list[DomainTarget],
+        workers: int,
+        on_report: Callable[[int, DomainReport], None] | None = None,
+    ) -> None:
         self._client = client
         self._targets = iter(enumerate(targets))
         self._workers = max(1, workers)
         self._active = 0
         self._done = 0
-        self.reports: list[DomainReport | None] = [None] * len(targets)
+        self.reports: list[DomainReport | None] = [None] * (0 if on_report else len(targets))
+        self._on_report = on_report or self.reports.__setitem__
         self.finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     async def run(self) -> list[DomainReport | None]:
@@ -127,7 +146,7 @@ class _Cycle:
             if waiting:
                 run.waiting = waiting
                 return
-        self.reports[run.index] = report
+        self._on_report(run.index, report)
         self._active -= 1
         self._done += 1
         if not self._done % _FREEZE_EVERY:
@@ -183,18 +202,30 @@ async def check_domains(
     *,
     workers: int = 64,
     stop: threading.Event | None = None,
+    processes: int | None = None,
 ) -> DnsCycleResult:
-    """Check every target with a bounded pool of workers; ``stop`` cancels the cycle."""
+    """Check every target with a bounded pool of workers; ``stop`` cancels the cycle.
+
+    ``processes`` > 1 splits the domains across that many processes (this one and
+    workers started for the cycle), each with its share of the client's concurrency and
+    query rate; None picks one per CPU (at most _MAX_PROCESSES) for _SPLIT_FROM domains
+    or more. The checks are CPU-bound Python: one interpreter runs them on one core.
+    """
     started, t0 = time.time(), time.monotonic()
-    cycle = _Cycle(client, list(targets), workers)
-    watcher = (
-        asyncio.create_task(_cancel_on_stop(stop, cycle.finished)) if stop is not None else None
-    )
+    targets = list(targets)
+    parts = _parts(processes, len(targets))
+    options = client.worker_options(parts) if parts > 1 else None
+    if options is None:
+        cycle = asyncio.ensure_future(_Cycle(client, targets, workers).run())
+    else:
+        cycle = asyncio.ensure_future(_split(targets, client, options, workers, parts))
+    watcher = asyncio.create_task(_cancel_on_stop(stop, cycle)) if stop is not None else None
     try:
-        reports = await cycle.run()
+        reports = await cycle
     finally:
         if watcher is not None:
             watcher.cancel()
+        cycle.cancel()
         await client.aclose()  # a client lives for one cycle
     return DnsCycleResult(
         reports=tuple(r for r in reports if r is not None),
@@ -205,8 +236,159 @@ async def check_domains(
     )
 
 
-async def _cancel_on_stop(stop: threading.Event, finished: asyncio.Future[None]) -> None:
+async def _cancel_on_stop(stop: threading.Event, cycle: asyncio.Future[Any]) -> None:
     # A threading.Event set by a signal handler cannot be awaited: poll it.
     while not stop.is_set():  # noqa: ASYNC110
         await asyncio.sleep(0.1)
-    finished.cancel()
+    cycle.cancel()
+
+
+def _parts(processes: int | None, domains: int) -> int:
+    if processes is not None:
+        return max(1, min(processes, domains))
+    if domains < _SPLIT_FROM:
+        return 1
+    return min(len(os.sched_getaffinity(0)), _MAX_PROCESSES)
+
+
+async def _split(
+    targets: list[DomainTarget],
+    client: DnsClient,
+    options: dict[str, Any],
+    workers: int,
+    parts: int,
+) -> list[DomainReport | None]:
+    """Domain i goes to part i % parts: part 0 runs here, the others in worker processes
+    (`_worker_main`) that stream their reports back while this one checks its own."""
+    reports: list[DomainReport | None] = [None] * len(targets)
+    shards = [range(part, len(targets), parts) for part in range(parts)]
+    share = max(1, workers // parts)
+    processes = []
+    try:
+        for shard in shards[1:]:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                "from exporter.dns_cycle import _worker_main; _worker_main()",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            processes.append(process)
+            assert process.stdin is not None  # noqa: S101 - PIPE
+            work = (options, [targets[i] for i in shard], share)
+            process.stdin.write(pickle.dumps(work, pickle.HIGHEST_PROTOCOL))
+            process.stdin.close()  # flushed by the transport in the background
+        local = DnsClient(**options)
+        here = _Cycle(local, [targets[i] for i in shards[0]], share, _placer(reports, shards[0]))
+        try:
+            async with asyncio.TaskGroup() as group:  # a failed part cancels the others
+                group.create_task(here.run())
+                for process, shard in zip(processes, shards[1:], strict=True):
+                    group.create_task(_collect(process, reports, shard, client))
+        finally:
+            await local.aclose()
+        client.absorb(local.queries_sent, local.responses, local.stats.snapshot())
+    finally:
+        for process in processes:
+            if process.returncode is None:
+                process.kill()
+            await process.wait()
+    return reports
+
+
+def _placer(
+    reports: list[DomainReport | None], shard: range
+) -> Callable[[int, DomainReport], None]:
+    def place(index: int, report: DomainReport) -> None:
+        reports[shard[index]] = report
+
+    return place
+
+
+async def _collect(
+    process: asyncio.subprocess.Process,
+    reports: list[DomainReport | None],
+    shard: range,
+    client: DnsClient,
+) -> None:
+    """Read one worker's frames: batches of packed reports, then its client's totals."""
+    assert process.stdout is not None  # noqa: S101 - PIPE
+    assert process.stderr is not None  # noqa: S101 - PIPE
+    try:
+        while True:
+            (size,) = _FRAME.unpack(await process.stdout.readexactly(_FRAME.size))
+            frame = marshal.loads(await process.stdout.readexactly(size))  # noqa: S302 - our own worker
+            if frame[0] == "totals":
+                client.absorb(frame[1], frame[2], {(t, o): n for t, o, n in frame[3]})
+                break
+            for packed in frame[1]:
+                reports[shard[packed[0]]] = _unpack(packed)
+    except asyncio.IncompleteReadError:
+        error = (await process.stderr.read()).decode(errors="replace")
+        raise RuntimeError(f"DNS worker process failed: {error[-2000:]}") from None
+    await process.wait()
+
+
+def _worker_main() -> None:
+    """A worker process of `_split`: pickled (client options, targets, workers) on stdin;
+    length-prefixed marshal frames on stdout."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops it (kill) on shutdown
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    options, targets, workers = pickle.load(sys.stdin.buffer)  # noqa: S301 - from our parent
+    asyncio.run(_worker_cycle(options, targets, workers, sys.stdout.buffer))
+
+
+async def _worker_cycle(
+    options: dict[str, Any], targets: list[DomainTarget], workers: int, out: BinaryIO
+) -> None:
+    batch: list[tuple[Any, ...]] = []
+
+    def emit(frame: tuple[Any, ...]) -> None:
+        data = marshal.dumps(frame)
+        out.write(_FRAME.pack(len(data)) + data)
+
+    def report(index: int, report: DomainReport) -> None:
+        batch.append(_pack(index, report))
+        if len(batch) >= _BATCH:
+            emit(("reports", batch))
+            batch.clear()
+
+    client = DnsClient(**options)
+    try:
+        await _Cycle(client, targets, workers, report).run()
+    finally:
+        await client.aclose()
+    emit(("reports", batch))
+    counts = [(rdtype, outcome, n) for (rdtype, outcome), n in client.stats.snapshot().items()]
+    emit(("totals", client.queries_sent, client.responses, counts))
+    out.flush()
+
+
+def _pack(index: int, report: DomainReport) -> tuple[Any, ...]:
+    """A report as plain tuples of str/int/None: what marshal carries fastest."""
+    checks = tuple((c.check, c.status.value, c.summary, c.remedy) for c in report.checks)
+    return (
+        index,
+        report.domain,
+        checks,
+        report.mail_from,
+        report.mail_from_resolvable,
+        report.dmarc_policy_level,
+        report.spf_dns_lookups,
+    )
+
+
+def _unpack(packed: tuple[Any, ...]) -> DomainReport:
+    _, domain, checks, mail_from, resolvable, level, lookups = packed
+    return DomainReport(
+        domain,
+        tuple(
+            CheckResult(check, _STATUS[status], summary, remedy)
+            for check, status, summary, remedy in checks
+        ),
+        mail_from,
+        resolvable,
+        level,
+        lookups,
+    )

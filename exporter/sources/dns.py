@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import Counter, deque
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +63,11 @@ class DnsQueryStats:
     def snapshot(self) -> dict[tuple[str, str], int]:
         with self._lock:
             return dict(self._counts)
+
+    def add(self, counts: Mapping[tuple[str, str], int]) -> None:
+        """Add another process's counts (a cycle split across worker processes)."""
+        with self._lock:
+            self._counts.update(counts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +130,14 @@ class DnsClient:
     ) -> None:
         if transport not in TRANSPORTS:
             raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}")
+        self._options: dict[str, Any] = {
+            "nameservers": tuple(nameservers),
+            "timeout": timeout,
+            "attempts": attempts,
+            "concurrency": concurrency,
+            "max_queries_per_second": max_queries_per_second,
+            "transport": transport,
+        }
         self._wire = transport == "wire"
         self._muxes: dict[tuple[str, int], UdpMultiplexer] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -143,6 +156,29 @@ class DnsClient:
         self._pending: dict[tuple[str, str], _Question] = {}
         self.queries_sent = 0  # questions put on the wire this cycle
         self.responses = 0  # of those, how many got any DNS response
+
+    def worker_options(self, parts: int) -> dict[str, Any] | None:
+        """Picklable arguments for one of ``parts`` clients that split this one's budget
+        (in-flight questions and query rate) in other processes; None when this client
+        cannot be rebuilt elsewhere (zone-file overrides stay in this process)."""
+        if self._overrides:
+            return None
+        options = dict(self._options)
+        options["concurrency"] = max(1, options["concurrency"] // parts)
+        options["max_queries_per_second"] = options["max_queries_per_second"] / parts
+        return options
+
+    @property
+    def stats(self) -> DnsQueryStats:
+        return self._stats
+
+    def absorb(
+        self, queries_sent: int, responses: int, counts: Mapping[tuple[str, str], int]
+    ) -> None:
+        """Add the totals of a client built from `worker_options` to this one's."""
+        self.queries_sent += queries_sent
+        self.responses += responses
+        self._stats.add(counts)
 
     def get(self, name: str, rdtype: str) -> Answer | None:
         """The answer if it was resolved already this cycle (the checks' DnsView)."""
