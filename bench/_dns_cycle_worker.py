@@ -1,8 +1,10 @@
 """One measurement in a fresh process, so its peak RSS is its own (run by dns_cycle.py).
 
 Modes:
-- ``exporter``: one full check cycle (``check_domains``) of the first N synthetic domains;
-  checks every verdict against the generated mix and dumps the distinct questions asked.
+- ``exporter``: one full check cycle (``check_domains``, split across worker processes as
+  the daemon would, or ``--processes``) of the first N synthetic domains; checks every
+  verdict against the generated mix. CPU and peak RSS include the workers'.
+- ``questions``: not measured; a one-process cycle that dumps the distinct questions asked.
 - ``floor-resolver``: the same questions through ``dns.asyncresolver`` (the bare loop).
 - ``floor-udp``: the same questions as pre-built messages through ``dns.asyncquery.udp``.
 
@@ -23,7 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, TypeVar
 
 import dns.asyncquery
 import dns.asyncresolver
@@ -96,101 +98,113 @@ def _timed(make: Callable[[], Awaitable[T]], profile_path: str | None) -> tuple[
     return result, wall, cpu
 
 
+def _targets(args: argparse.Namespace) -> list[Any]:
+    from exporter.model import DomainTarget  # noqa: PLC0415 - floors never load the exporter
+
+    return [
+        DomainTarget(name=d.name, mail_from=d.mail_from, dkim_tokens=d.tokens, region=REGION)
+        for d in generate(args.domains, args.seed)
+    ]  # the SyntheticDomains are dropped: the measured process holds what a daemon holds
+
+
 def run_exporter(args: argparse.Namespace) -> dict[str, Any]:
-    # Imported here so the floor processes never load the exporter (their RSS stays bare).
-    from exporter.dns_cycle import DnsCycleResult, check_domains  # noqa: PLC0415
-    from exporter.model import DomainTarget  # noqa: PLC0415
+    """One measured cycle as the daemon runs it (worker processes when it splits)."""
+    from exporter.dns_cycle import DnsCycleResult, _parts, check_domains  # noqa: PLC0415
     from exporter.sources.dns import DnsClient  # noqa: PLC0415
 
-    domains = generate(args.domains, args.seed)
-    targets = [
-        DomainTarget(name=d.name, mail_from=d.mail_from, dkim_tokens=d.tokens, region=REGION)
-        for d in domains
-    ]
-
-    forgotten_file = Path(args.questions_out).with_suffix(".forgotten")
-
-    class RecordingClient(DnsClient):
-        """Writes the answers the cycle forgets once a domain is done to a file (for the
-        floor): keeping them in memory would inflate the RSS this benchmark measures."""
-
-        forgotten: TextIO
-
-        def forget(self, keys: Iterable[tuple[str, str]]) -> None:
-            keys = list(keys)
-            self.forgotten.writelines(f"{name}\t{rdtype}\n" for name, rdtype in keys)
-            super().forget(keys)
-
-    clients: list[RecordingClient] = []
+    targets = _targets(args)
+    processes = None if args.processes == "auto" else int(args.processes)
+    parts = _parts(processes, len(targets))  # the cycle's own choice, reported
 
     async def cycle() -> DnsCycleResult:
-        # Built inside the loop: the client's semaphore belongs to this run's loop.
-        client = RecordingClient(
+        # Built inside the loop: the client's timers belong to this run's loop.
+        client = DnsClient(
             nameservers=[("127.0.0.1", args.port)],
             timeout=2.0,
             attempts=2,
             concurrency=args.concurrency,
             max_queries_per_second=0,
         )
-        client.forgotten = forgotten_file.open("w")
-        clients.append(client)
-        return await check_domains(targets, client, workers=args.concurrency)
+        return await check_domains(targets, client, workers=args.concurrency, processes=processes)
 
     rss_before = _rss_now_kib()
+    load = os.getloadavg()[0]
     result, wall, cpu = _timed(cycle, args.profile)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     peak = _peak_rss_kib()
-    rss_after = _rss_now_kib()
-    client = clients[0]
-
+    targets.clear()
     statuses: Counter[str] = Counter()
     mismatches: list[str] = []
-    by_name = {d.name: d for d in domains}
-    for report in result.reports:
+    domains = generate(args.domains, args.seed)
+    for domain, report in zip(domains, result.reports, strict=False):
         got = {c.check: c.status.value for c in report.checks}
         statuses.update(f"{check}={status}" for check, status in got.items())
-        want = expected_report(by_name[report.domain])
         got_all = {
             "checks": got,
             "mail_from_resolvable": report.mail_from_resolvable,
             "dmarc_policy_level": report.dmarc_policy_level,
             "spf_dns_lookups": report.spf_dns_lookups,
         }
-        if got_all != want:
+        want = expected_report(domain)
+        if report.domain != domain.name or got_all != want:
             detail = [f"{c.check}={c.status.value} ({c.summary})" for c in report.checks]
             mismatches.append(
-                f"{report.domain} [{by_name[report.domain].kind}]: want {want}, got "
-                f"{got_all}; {detail}"
+                f"{report.domain} [{domain.kind}]: want {want}, got {got_all}; {detail}"
             )
-    if len(result.reports) != len(targets):
-        mismatches.append(f"{len(result.reports)} reports for {len(targets)} targets")
-
-    # DnsClient keeps each resolved (name, rdtype) in the private dict `_done`; reading it is
-    # fine for a benchmark: it is exactly the set of distinct questions the cycle asked.
-    client.forgotten.close()
-    forgotten = {
-        (name, rdtype)
-        for name, rdtype in (line.split("\t") for line in forgotten_file.read_text().splitlines())
-    }
-    forgotten_file.unlink()
-    questions = sorted(set(client._done) | forgotten)  # noqa: SLF001
-    Path(args.questions_out).write_text(json.dumps(questions), encoding="ascii")
+    if len(result.reports) != len(domains):
+        mismatches.append(f"{len(result.reports)} reports for {len(domains)} targets")
+    children_cpu = children.ru_utime + children.ru_stime
     return {
         "mode": "exporter",
         "domains": args.domains,
+        "processes": args.processes,
+        "parts": parts,
         "wall_s": wall,
-        "cpu_s": cpu,
+        "cpu_s": cpu + children_cpu,
+        "workers_cpu_s": children_cpu,
         "domains_per_s": args.domains / wall,
+        "questions_per_s": result.queries_sent / wall,
         **GC_STATS,
-        "queries_sent": client.queries_sent,
-        "responses": client.responses,
-        "distinct_questions": len(questions),
+        "queries_sent": result.queries_sent,
+        "responses": result.responses,
         "rss_before_kib": rss_before,
-        "rss_after_kib": rss_after,
         "peak_rss_kib": peak,
+        "workers_peak_rss_kib": children.ru_maxrss,  # the largest worker's
+        "load_average": load,
         "statuses": dict(sorted(statuses.items())),
         "mismatch_count": len(mismatches),
         "mismatches": mismatches[:MAX_MISMATCHES_SHOWN],
     }
+
+
+def run_questions(args: argparse.Namespace) -> dict[str, Any]:
+    """Not measured: one single-process cycle that records every distinct question asked,
+    for the floors (a split cycle's questions live in its worker processes)."""
+    from exporter.dns_cycle import check_domains  # noqa: PLC0415
+    from exporter.sources.dns import DnsClient  # noqa: PLC0415
+
+    targets = _targets(args)
+    forgotten: set[tuple[str, str]] = set()
+
+    class RecordingClient(DnsClient):
+        def forget(self, keys: Iterable[tuple[str, str]]) -> None:
+            keys = list(keys)
+            forgotten.update(keys)
+            super().forget(keys)
+
+    clients: list[RecordingClient] = []
+
+    async def cycle() -> None:
+        client = RecordingClient(nameservers=[("127.0.0.1", args.port)], timeout=2.0)
+        clients.append(client)
+        await check_domains(targets, client, workers=args.concurrency, processes=1)
+
+    asyncio.run(cycle())
+    # DnsClient keeps each resolved (name, rdtype) in the private dict `_done`; reading it
+    # is fine for a benchmark: with the forgotten ones, the cycle's distinct questions.
+    questions = sorted(set(clients[0]._done) | forgotten)  # noqa: SLF001
+    Path(args.questions_out).write_text(json.dumps(questions), encoding="ascii")
+    return {"mode": "questions", "domains": args.domains, "questions": len(questions)}
 
 
 def _load_questions(path: str) -> list[tuple[str, str]]:
@@ -261,35 +275,40 @@ def run_floor(args: argparse.Namespace) -> dict[str, Any]:
             return _udp_loop(messages, args.port, args.concurrency)
 
     rss_before = _rss_now_kib()
+    load = os.getloadavg()[0]
     outcomes, wall, cpu = _timed(make, args.profile)
     return {
         "mode": args.mode,
-        "domains": args.domains,
+        "domains": args.sample_domains,  # the domains whose questions these are
         "questions": len(questions),
         "wall_s": wall,
         "cpu_s": cpu,
         "questions_per_s": len(questions) / wall,
         **GC_STATS,
-        "domains_per_s": args.domains / wall,
+        "domains_per_s": args.sample_domains / wall,
         "rss_before_kib": rss_before,
         "peak_rss_kib": _peak_rss_kib(),
+        "load_average": load,
         "outcomes": dict(sorted(outcomes.items())),
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("mode", choices=["exporter", "floor-resolver", "floor-udp"])
+    parser.add_argument("mode", choices=["exporter", "questions", "floor-resolver", "floor-udp"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--domains", type=int, required=True)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--questions", help="floor modes: the exporter's question dump")
-    parser.add_argument("--questions-out", help="exporter mode: where to dump its questions")
+    parser.add_argument("--processes", default="auto", help="exporter: auto or a count")
+    parser.add_argument("--questions", help="floor modes: the question dump of `questions`")
+    parser.add_argument("--sample-domains", type=int, help="floor modes: domains it covers")
+    parser.add_argument("--questions-out", help="questions mode: where to dump them")
     parser.add_argument("--profile", help="write cProfile stats of the measured part here")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
-    result = run_exporter(args) if args.mode == "exporter" else run_floor(args)
+    modes = {"exporter": run_exporter, "questions": run_questions}
+    result = modes.get(args.mode, run_floor)(args)
     Path(args.out).write_text(json.dumps(result, indent=2), encoding="utf-8")
     return 0
 
