@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import gc
 import json
 import os
 import resource
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -47,8 +49,31 @@ def _rss_now_kib() -> int:
     return pages * os.sysconf("SC_PAGE_SIZE") // 1024
 
 
-def _peak_rss_kib() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+def _peak_rss_kib(pid: int | str = "self") -> int:
+    """VmHWM, not ru_maxrss: Linux keeps ru_maxrss across fork and exec, so a process
+    started by a large parent reports the parent's size."""
+    with Path(f"/proc/{pid}/status").open(encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+class _WorkerPeaks(threading.Thread):
+    """The peak RSS (VmHWM) of each child process, read every 0.1 s while the cycle runs
+    (a child's own figure is gone once it exits)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peaks: dict[str, int] = {}
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        children = Path(f"/proc/self/task/{threading.main_thread().native_id}/children")
+        while not self.done.wait(0.1):
+            for pid in children.read_text(encoding="ascii").split():
+                with contextlib.suppress(OSError):
+                    self.peaks[pid] = max(self.peaks.get(pid, 0), _peak_rss_kib(pid))
 
 
 class _GcTimer:
@@ -129,7 +154,11 @@ def run_exporter(args: argparse.Namespace) -> dict[str, Any]:
 
     rss_before = _rss_now_kib()
     load = os.getloadavg()[0]
+    sampler = _WorkerPeaks()
+    sampler.start()
     result, wall, cpu = _timed(cycle, args.profile)
+    sampler.done.set()
+    sampler.join()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     peak = _peak_rss_kib()
     targets.clear()
@@ -169,7 +198,7 @@ def run_exporter(args: argparse.Namespace) -> dict[str, Any]:
         "responses": result.responses,
         "rss_before_kib": rss_before,
         "peak_rss_kib": peak,
-        "workers_peak_rss_kib": children.ru_maxrss,  # the largest worker's
+        "workers_peak_rss_kib": max(sampler.peaks.values(), default=0),  # the largest's
         "load_average": load,
         "statuses": dict(sorted(statuses.items())),
         "mismatch_count": len(mismatches),
