@@ -390,6 +390,7 @@ class Daemon:
                 overrides=runtime.overrides,
                 stats=self.dns_stats,
                 transport=resolver.transport,
+                authoritative=resolver.authoritative,
             )
             return await check_domains(
                 self.targets(), client, workers=resolver.concurrency, stop=self._stop

@@ -96,11 +96,23 @@ Waiter = Callable[[Answer], None]
 class _Question:
     """One distinct (name, type) being resolved: where its CNAME walk and retries are."""
 
-    __slots__ = ("aliases", "attempt", "current", "error", "hops", "key", "waiters")
+    __slots__ = (
+        "aliases",
+        "attempt",
+        "current",
+        "direct",
+        "error",
+        "hops",
+        "key",
+        "servers",
+        "waiters",
+    )
 
-    def __init__(self, key: tuple[str, str], waiter: Waiter | None) -> None:
+    def __init__(self, key: tuple[str, ...], waiter: Waiter | None, *, direct: bool) -> None:
         self.key = key
         self.current = key[0]
+        self.direct = direct  # asked of the zone's authoritative servers, without recursion
+        self.servers: tuple[tuple[str, int], ...] = ()  # the current name's, when direct
         self.aliases: list[str] = []
         self.hops = 0
         self.attempt = 0
@@ -114,6 +126,14 @@ class DnsClient:
     The core is callback-driven (`request`): a million questions a cycle cost no task or
     future each. On the ``wire`` transport a question in flight is one slot in a
     `UdpMultiplexer`; on ``dnspython`` it is one task per exchange, as before.
+
+    ``authoritative``: a recursive resolver's negative cache can hide a fix for up to the
+    zone's SOA minimum TTL (RFC 2308), so a check would keep failing after the record is
+    published. In this mode each question goes, without recursion, to the authoritative
+    servers of the zone its name is in: the nearest enclosing name with NS records, and
+    those servers' addresses, both asked of the configured nameservers (which must
+    recurse) and kept for the cycle. A referral, lame or refusing server is ``unknown``.
+    ``authoritative_port`` is for tests only: DNS has no way to name another port than 53.
     """
 
     def __init__(
@@ -127,6 +147,8 @@ class DnsClient:
         overrides: ZoneOverrides | None = None,
         stats: DnsQueryStats | None = None,
         transport: str = "wire",
+        authoritative: bool = False,
+        authoritative_port: int = 53,
     ) -> None:
         if transport not in TRANSPORTS:
             raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}")
@@ -137,10 +159,15 @@ class DnsClient:
             "concurrency": concurrency,
             "max_queries_per_second": max_queries_per_second,
             "transport": transport,
+            "authoritative": authoritative,
+            "authoritative_port": authoritative_port,
         }
+        self._authoritative = authoritative
+        self._authoritative_port = authoritative_port
+        self._zones: dict[str, asyncio.Task[tuple[tuple[str, int], ...]]] = {}
         self._wire = transport == "wire"
         self._muxes: dict[tuple[str, int], UdpMultiplexer] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._timers: dict[_Question, asyncio.TimerHandle] = {}  # paced by the rate limit
         self._nameservers = tuple(nameservers)
         self._timeout = timeout
@@ -152,8 +179,8 @@ class DnsClient:
         self._next_slot = 0.0
         self._overrides = overrides
         self._stats = stats or DnsQueryStats()
-        self._done: dict[tuple[str, str], Answer] = {}
-        self._pending: dict[tuple[str, str], _Question] = {}
+        self._done: dict[tuple[str, ...], Answer] = {}
+        self._pending: dict[tuple[str, ...], _Question] = {}
         self.queries_sent = 0  # questions put on the wire this cycle
         self.responses = 0  # of those, how many got any DNS response
 
@@ -189,17 +216,22 @@ class DnsClient:
         for key in keys:
             self._done.pop(key, None)
 
-    def request(self, name: str, rdtype: str, waiter: Waiter) -> Answer | None:
+    def request(
+        self, name: str, rdtype: str, waiter: Waiter, *, recursive: bool = False
+    ) -> Answer | None:
         """The answer when it is known without waiting; else None, and ``waiter`` is called
         with the answer once it is (never from inside this call). Concurrent requests for
-        one question share one query."""
-        key = (name, rdtype)
+        one question share one query. ``recursive`` asks the configured nameservers even
+        in authoritative mode (how the zones' servers are found)."""
+        direct = self._authoritative and not recursive
+        recursive_only = self._authoritative and recursive  # its own key: not a direct answer
+        key = (name, rdtype, "recursive") if recursive_only else (name, rdtype)
         if (done := self._done.get(key)) is not None:
             return done
         if (question := self._pending.get(key)) is not None:
             question.waiters.append(waiter)
             return None
-        question = _Question(key, waiter)
+        question = _Question(key, waiter, direct=direct)
         self._pending[key] = question
         answer = self._advance(question, None)
         if answer is not None:  # answered by a zone file alone: nobody waits yet
@@ -207,7 +239,7 @@ class DnsClient:
             self._done[key] = answer
         return answer
 
-    async def resolve(self, name: str, rdtype: str) -> Answer:
+    async def resolve(self, name: str, rdtype: str, *, recursive: bool = False) -> Answer:
         """`request` for a coroutine: resolve once per cycle and return the answer."""
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
 
@@ -215,7 +247,7 @@ class DnsClient:
             if not future.done():
                 future.set_result(answer)
 
-        answer = self.request(name, rdtype, waiter)
+        answer = self.request(name, rdtype, waiter, recursive=recursive)
         return answer if answer is not None else await future
 
     def _advance(self, question: _Question, hop: _Hop | None) -> Answer | None:
@@ -242,7 +274,10 @@ class DnsClient:
                         Answer(AnswerKind.ERROR, error="no_nameserver"), question.aliases
                     )
                 question.attempt, question.error = 0, "timeout"
-                self._send(question)
+                if question.direct:
+                    self._locate(question)
+                else:
+                    self._send(question)
                 return None
 
     @staticmethod
@@ -281,12 +316,16 @@ class DnsClient:
         del self._timers[question]
         self._transmit(question)
 
+    def _server(self, question: _Question) -> tuple[str, int]:
+        servers = question.servers or self._nameservers
+        return servers[question.attempt % len(servers)]
+
     def _transmit(self, question: _Question) -> None:
-        host, port = self._nameservers[question.attempt % len(self._nameservers)]
+        host, port = self._server(question)
         self.queries_sent += 1
-        name, rdtype = question.current, question.key[1]
+        name, rdtype, recursive = question.current, question.key[1], not question.direct
         if not self._wire:
-            self._spawn(question, self._exchange_dnspython(name, rdtype, host, port))
+            self._spawn(question, self._dnspython(name, rdtype, host, port, recursive=recursive))
             return
         mux = self._muxes.get((host, port))
         try:
@@ -294,7 +333,7 @@ class DnsClient:
                 mux = self._muxes[(host, port)] = UdpMultiplexer(
                     host, port, self._timeout, self._on_wire
                 )
-            mux.send(question, name, QTYPES[rdtype])
+            mux.send(question, name, QTYPES[rdtype], recursive=recursive)
         except OSError:  # later, so that `request` never calls a waiter from inside
             asyncio.get_running_loop().call_soon(self._attempt_done, question, None, "network")
         except (WireError, ValueError):
@@ -304,8 +343,16 @@ class DnsClient:
 
     def _on_wire(self, question: _Question, response: WireResponse | None, error: str) -> None:
         if response is not None and response.truncated:  # go straight to TCP, same attempt
-            host, port = self._nameservers[question.attempt % len(self._nameservers)]
-            self._spawn(question, self._tcp(question.current, question.key[1], host, port))
+            host, port = self._server(question)
+            tcp = self._dnspython(
+                question.current,
+                question.key[1],
+                host,
+                port,
+                recursive=not question.direct,
+                tcp=True,
+            )
+            self._spawn(question, tcp)
             return
         self._attempt_done(question, response, error)
 
@@ -342,6 +389,8 @@ class DnsClient:
             self._stats.record(rdtype, rcode_text)
             if response.rcode in _RETRY_RCODES:
                 question.error = rcode_text
+            elif question.direct and not response.authoritative:
+                question.error = "not_authoritative"  # a referral or a lame server: next one
             else:
                 answer = self._advance(question, _interpret(response, question.current, rdtype))
                 if answer is None:  # the alias target was sent
@@ -369,24 +418,84 @@ class DnsClient:
         for waiter in question.waiters:
             waiter(answer)
 
-    async def _exchange_dnspython(
-        self, name: str, rdtype: str, host: str, port: int
+    async def _dnspython(
+        self, name: str, rdtype: str, host: str, port: int, *, recursive: bool, tcp: bool = False
     ) -> WireResponse:
-        """One question the dnspython way: a message and a socket per query; TCP when truncated."""
-        query = _make_query(name, rdtype)
-        try:
-            message = await dns.asyncquery.udp(
-                query, host, timeout=self._timeout, port=port, raise_on_truncation=True
-            )
-        except dns.message.Truncated:
-            message = await dns.asyncquery.tcp(query, host, timeout=self._timeout, port=port)
-        return _from_message(message)
-
-    async def _tcp(self, name: str, rdtype: str, host: str, port: int) -> WireResponse:
-        query = _make_query(name, rdtype)
+        """One question the dnspython way: a message and a socket per query; TCP when
+        truncated (or asked for)."""
+        query = dns.message.make_query(
+            dns.name.from_text(name),
+            dns.rdatatype.from_text(rdtype),
+            use_edns=0,
+            payload=EDNS_PAYLOAD,
+        )
+        if not recursive:
+            query.flags &= ~dns.flags.RD
+        if not tcp:
+            try:
+                return _from_message(
+                    await dns.asyncquery.udp(
+                        query, host, timeout=self._timeout, port=port, raise_on_truncation=True
+                    )
+                )
+            except dns.message.Truncated:
+                pass
         return _from_message(
             await dns.asyncquery.tcp(query, host, timeout=self._timeout, port=port)
         )
+
+    def _locate(self, question: _Question) -> None:
+        """Find the authoritative servers of the question's current name, then send it."""
+
+        async def locate() -> None:
+            try:
+                question.servers = await self._servers_for(question.current)
+            except _NoServerError:
+                answer = Answer(AnswerKind.ERROR, error="no_authoritative_server")
+                self._finish(question, self._with_aliases(answer, question.aliases))
+                return
+            self._send(question)
+
+        task = asyncio.get_running_loop().create_task(locate())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _servers_for(self, name: str) -> tuple[tuple[str, int], ...]:
+        """The addresses of the zone's servers for ``name``: the nearest enclosing name with
+        NS records (not an alias) is the zone; each zone is looked up once per cycle."""
+        labels = name.split(".")
+        for start in range(len(labels)):
+            zone = ".".join(labels[start:])
+            if zone not in self._zones:
+                answer = await self.resolve(zone, "NS", recursive=True)
+                if answer.is_error:
+                    raise _NoServerError
+                if answer.kind is not AnswerKind.RECORDS or answer.cname_chain:
+                    continue  # not a zone apex: try the parent
+            if zone not in self._zones:  # the first caller to get here looks up the addresses
+                task = self._zones[zone] = asyncio.ensure_future(self._addresses(answer.records))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            return await asyncio.shield(self._zones[zone])
+        raise _NoServerError
+
+    async def _addresses(self, hosts: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+        answers = await asyncio.gather(
+            *(
+                self.resolve(host, rdtype, recursive=True)
+                for rdtype in ("A", "AAAA")
+                for host in hosts
+            )
+        )
+        port = self._authoritative_port
+        servers = tuple(
+            dict.fromkeys(
+                (address, port) for a in answers if not a.is_error for address in a.records
+            )
+        )
+        if not servers:
+            raise _NoServerError
+        return servers
 
     async def aclose(self) -> None:
         """Close the cycle's sockets and stop what is still in flight (a cancelled cycle)."""
@@ -403,10 +512,8 @@ class DnsClient:
         await asyncio.sleep(0)  # dnspython's sockets need one more turn of the loop to close
 
 
-def _make_query(name: str, rdtype: str) -> dns.message.Message:
-    return dns.message.make_query(
-        dns.name.from_text(name), dns.rdatatype.from_text(rdtype), use_edns=0, payload=EDNS_PAYLOAD
-    )
+class _NoServerError(Exception):
+    """The zone of a name or its servers' addresses could not be found."""
 
 
 def _from_message(message: dns.message.Message) -> WireResponse:
@@ -415,14 +522,18 @@ def _from_message(message: dns.message.Message) -> WireResponse:
         (
             rrset.name.to_text(omit_final_dot=True).lower(),
             dns.rdatatype.to_text(rrset.rdtype),
-            rdata_text(r),
+            r.target.to_text(omit_final_dot=True).lower()
+            if rrset.rdtype == dns.rdatatype.NS
+            else rdata_text(r),
         )
         for rrset in message.answer
         if rrset.rdclass == dns.rdataclass.IN and dns.rdatatype.to_text(rrset.rdtype) in QTYPES
         for r in rrset
     )
-    truncated = bool(message.flags & dns.flags.TC)
-    return WireResponse(rcode=int(message.rcode()), truncated=truncated, answers=answers)
+    flags = message.flags
+    return WireResponse(
+        int(message.rcode()), bool(flags & dns.flags.TC), answers, bool(flags & dns.flags.AA)
+    )
 
 
 def _interpret(response: WireResponse, name: str, rdtype: str) -> _Hop:

@@ -4,7 +4,7 @@ dnspython builds a Message object per query, opens a socket per query and parses
 section into rich objects; at 100,000 domains (1.3 million questions) that is most of a
 cycle's CPU. Here one UDP socket per nameserver carries every question of a cycle, matched
 to its answer by query id and question, queries are packed with `struct`, and answers are
-read only as far as the checks need (A, AAAA, MX, TXT, CNAME in the answer section). Any
+read only as far as the checks need (A, AAAA, MX, TXT, CNAME, NS in the answer section). Any
 response this parser cannot read is reported as malformed: the caller turns it into an
 ERROR answer (``unknown``), never a verdict. Truncated answers go to dnspython over TCP.
 """
@@ -29,13 +29,14 @@ __all__ = [
     "parse_response",
 ]
 
-QTYPES = {"A": 1, "CNAME": 5, "MX": 15, "TXT": 16, "AAAA": 28}
+QTYPES = {"A": 1, "NS": 2, "CNAME": 5, "MX": 15, "TXT": 16, "AAAA": 28}
 _NAMES = {v: k for k, v in QTYPES.items()}
 _HEADER = struct.Struct("!HHHHHH")
 _RR = struct.Struct("!HHIH")
 _QTAIL = struct.Struct("!HHBHHIH")  # QTYPE, QCLASS, then the OPT record: root, 41, size, 0, 0
 _LENGTH_BYTE = [bytes((n,)) for n in range(64)]
 _FLAG_RD = 0x0100
+_FLAG_AA = 0x0400
 _FLAG_TC = 0x0200
 _FLAG_QR = 0x8000
 _POINTER = 0xC0  # the two top bits of a length byte mark a compression pointer
@@ -56,6 +57,7 @@ class WireResponse:
     rcode: int
     truncated: bool
     answers: tuple[tuple[str, str, str], ...]  # (owner, type, record text)
+    authoritative: bool = False  # the AA flag: the server is authoritative for the name
 
 
 def encode_query(
@@ -141,7 +143,10 @@ def parse_response(data: bytes) -> tuple[int, bytes, WireResponse]:
         if type_name is not None:
             answers.append((owner, type_name, _rdata_text(data, offset, rdata_end, rtype)))
         offset = rdata_end
-    return qid, question, WireResponse(flags & 0x000F, bool(flags & _FLAG_TC), tuple(answers))
+    response = WireResponse(
+        flags & 0x000F, bool(flags & _FLAG_TC), tuple(answers), bool(flags & _FLAG_AA)
+    )
+    return qid, question, response
 
 
 def _rdata_text(data: bytes, start: int, end: int, rtype: int) -> str:
@@ -156,7 +161,7 @@ def _rdata_text(data: bytes, start: int, end: int, rtype: int) -> str:
         import ipaddress  # noqa: PLC0415 - rare; keeps the hot import list short
 
         return str(ipaddress.IPv6Address(data[start:end]))
-    if rtype == 5:  # CNAME  # noqa: PLR2004
+    if rtype in (2, 5):  # NS, CNAME
         return _read_name(data, start)[0]
     if rtype == 15:  # MX  # noqa: PLR2004
         if end - start < 3:  # noqa: PLR2004

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 
+import dns.flags
 import dns.message
 import dns.rcode
 import dns.rrset
@@ -50,7 +51,7 @@ def test_records_as_the_checks_read_them(kind: str, text: str, expected: str) ->
 
 def test_rcode_and_other_types_skipped() -> None:
     data = reply(
-        "a.example.", "TXT", ("a.example.", "NS", "ns1.example."), rcode=dns.rcode.NXDOMAIN
+        "a.example.", "TXT", ("a.example.", "PTR", "ptr.example."), rcode=dns.rcode.NXDOMAIN
     )
     _, _, response = parse_response(data)
     assert response.rcode == dns.rcode.NXDOMAIN
@@ -94,3 +95,17 @@ def test_mutated_answers_never_crash(data: st.DataObject) -> None:
         wire[data.draw(st.integers(2, len(wire) - 1))] = data.draw(st.integers(0, 255))
     with contextlib.suppress(WireError):
         parse_response(bytes(wire))
+
+
+def test_direct_query_and_authoritative_answer() -> None:
+    """Authoritative mode: queries without RD, the AA flag read back, NS targets as names."""
+    query = dns.message.from_wire(encode_query(7, "child.example", QTYPES["NS"], recursive=False))
+    assert not query.flags & dns.flags.RD
+    response = dns.message.make_response(query)
+    response.flags |= dns.flags.AA
+    response.answer.append(dns.rrset.from_text("child.example.", 300, "IN", "NS", "NS1.Child."))
+    _, _, parsed = parse_response(response.to_wire())
+    assert parsed.authoritative
+    assert parsed.answers == (("child.example", "NS", "ns1.child"),)
+    response.flags &= ~dns.flags.AA
+    assert not parse_response(response.to_wire())[2].authoritative
