@@ -1,9 +1,9 @@
 """One measurement in a fresh process, so its peak RSS is its own (run by dns_cycle.py).
 
 Modes:
-- ``exporter``: one full check cycle (``check_domains``, split across worker processes as
-  the daemon would, or ``--processes``) of the first N synthetic domains; checks every
-  verdict against the generated mix. CPU and peak RSS include the workers'.
+- ``exporter``: one full check cycle (``check_domains``, in ``--processes`` processes) of
+  the first N synthetic domains; checks every verdict against the generated mix. CPU and
+  peak RSS include the worker processes'.
 - ``questions``: not measured; a one-process cycle that dumps the distinct questions asked.
 - ``floor-resolver``: the same questions through ``dns.asyncresolver`` (the bare loop).
 - ``floor-udp``: the same questions as pre-built messages through ``dns.asyncquery.udp``.
@@ -133,13 +133,12 @@ def _targets(args: argparse.Namespace) -> list[Any]:
 
 
 def run_exporter(args: argparse.Namespace) -> dict[str, Any]:
-    """One measured cycle as the daemon runs it (worker processes when it splits)."""
+    """One measured cycle (with worker processes when split)."""
     from exporter.dns_cycle import DnsCycleResult, _parts, check_domains  # noqa: PLC0415
     from exporter.sources.dns import DnsClient  # noqa: PLC0415
 
     targets = _targets(args)
-    processes = None if args.processes == "auto" else int(args.processes)
-    parts = _parts(processes, len(targets))  # the cycle's own choice, reported
+    parts = _parts(args.processes, len(targets))  # processes the cycle runs in, reported
 
     async def cycle() -> DnsCycleResult:
         # Built inside the loop: the client's timers belong to this run's loop.
@@ -150,7 +149,9 @@ def run_exporter(args: argparse.Namespace) -> dict[str, Any]:
             concurrency=args.concurrency,
             max_queries_per_second=0,
         )
-        return await check_domains(targets, client, workers=args.concurrency, processes=processes)
+        return await check_domains(
+            targets, client, workers=args.concurrency, processes=args.processes
+        )
 
     rss_before = _rss_now_kib()
     load = os.getloadavg()[0]
@@ -329,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--domains", type=int, required=True)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--processes", default="auto", help="exporter: auto or a count")
+    parser.add_argument("--processes", type=int, default=1, help="exporter: in how many")
     parser.add_argument("--questions", help="floor modes: the question dump of `questions`")
     parser.add_argument("--sample-domains", type=int, help="floor modes: domains it covers")
     parser.add_argument("--questions-out", help="questions mode: where to dump them")

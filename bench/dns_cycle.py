@@ -3,8 +3,8 @@
 Generates N synthetic SES sending domains (healthy and broken mixes, see dns_zonegen.py) in one
 zone served by a BIND named on a free loopback port, then per N, each in a fresh process:
 
-1. the exporter: ``check_domains`` over the N targets as the daemon runs it (split across
-   worker processes, or ``--processes``): domains/s, queries/s, CPU and peak RSS of every
+1. the exporter: ``check_domains`` over the N targets in one process (as the daemon runs it)
+   and split across 2 (``--processes``): domains/s, queries/s, CPU and peak RSS of every
    process, with every verdict checked against the generated mix, so a broken run cannot pass;
 2. the floor: the exact distinct questions the exporter asks (of the first ``--floor-max``
    domains above that N), issued by a bare ``dns.asyncresolver`` loop at the same concurrency;
@@ -12,7 +12,7 @@ zone served by a BIND named on a free loopback port, then per N, each in a fresh
    ``dns.asyncquery.udp``, without the resolver layer.
 
 Usage: .venv/bin/python bench/dns_cycle.py [--domains 1000 --domains 10000 --domains 100000]
-       [--processes auto --processes 1] [--json out.json] [--floor resolver] [--floor udp]
+       [--processes 1 --processes 2] [--json out.json] [--floor resolver] [--floor udp]
        [--repeat 3] [--profile]
 """
 
@@ -272,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--processes",
         action="append",
-        help="exporter processes (repeatable): auto (the daemon's choice, the default) or a count",
+        type=int,
+        help="check_domains' processes (repeatable); default 1 (as the daemon runs) and 2",
     )
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=1, help="runs per N; the best is reported")
@@ -301,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.reconfigure(line_buffering=True)  # progress lines show up when piped
     sizes = sorted(set(args.domains or [1000, 10000, 100000]))
     args.floors = list(dict.fromkeys(args.floors or ["resolver"]))
-    args.processes = list(dict.fromkeys(args.processes or ["auto"]))
+    args.processes = [str(p) for p in dict.fromkeys(args.processes or [1, 2])]
     if sizes[0] < 1 or args.concurrency < 1 or args.repeat < 1 or args.floor_max < 1:
         parser.error("--domains, --concurrency, --repeat and --floor-max must be positive")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import marshal
-import os
 import pickle
 import signal
 import struct
@@ -29,8 +28,6 @@ __all__ = ["DnsCycleResult", "check_domain", "check_domains"]
 
 MAX_ROUNDS = 16  # SPF's 10-lookup limit bounds the rounds well below this
 _FREEZE_EVERY = 1024  # finished domains between two gc.freeze() calls
-_SPLIT_FROM = 10_000  # domains; below this a worker process (~1 s to start) does not pay
-_MAX_PROCESSES = 4
 _FRAME = struct.Struct("!I")  # the length before each marshal frame from a worker
 _BATCH = 512  # reports per frame
 _STATUS = {status.value: status for status in Status}
@@ -202,14 +199,15 @@ async def check_domains(
     *,
     workers: int = 64,
     stop: threading.Event | None = None,
-    processes: int | None = None,
+    processes: int = 1,
 ) -> DnsCycleResult:
     """Check every target with a bounded pool of workers; ``stop`` cancels the cycle.
 
     ``processes`` > 1 splits the domains across that many processes (this one and
     workers started for the cycle), each with its share of the client's concurrency and
-    query rate; None picks one per CPU (at most _MAX_PROCESSES) for _SPLIT_FROM domains
-    or more. The checks are CPU-bound Python: one interpreter runs them on one core.
+    query rate: the checks are CPU-bound Python, one interpreter runs them on one core.
+    It pays only with an idle core per process, and each worker adds its own memory
+    (bench/README.md, DNS check cycle), so it is not the default.
     """
     started, t0 = time.time(), time.monotonic()
     targets = list(targets)
@@ -243,12 +241,8 @@ async def _cancel_on_stop(stop: threading.Event, cycle: asyncio.Future[Any]) -> 
     cycle.cancel()
 
 
-def _parts(processes: int | None, domains: int) -> int:
-    if processes is not None:
-        return max(1, min(processes, domains))
-    if domains < _SPLIT_FROM:
-        return 1
-    return min(len(os.sched_getaffinity(0)), _MAX_PROCESSES)
+def _parts(processes: int, domains: int) -> int:
+    return max(1, min(processes, domains))
 
 
 async def _split(
