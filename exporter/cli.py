@@ -128,6 +128,11 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="answer names inside this zone from the file (check a change before publishing it)",
     )
+    check_parser.add_argument(
+        "--authoritative",
+        action="store_true",
+        help="ask the domain's own nameservers, past a resolver's cached NXDOMAIN (after a fix)",
+    )
     check_parser.add_argument("--timeout", type=float, default=2.0, help="seconds per DNS query")
     check_parser.add_argument("--format", choices=("text", "json"), default="text")
     return parser
@@ -328,6 +333,7 @@ def _check(args: argparse.Namespace) -> int:
             attempts=2,
             concurrency=16,
             overrides=overrides,
+            authoritative=args.authoritative,
         )
         result = await check_domains([target], client)
         return result.reports[0]

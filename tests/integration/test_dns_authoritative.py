@@ -9,6 +9,8 @@ and the client's test-only ``authoritative_port`` does the same for direct quest
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import signal
 import subprocess
 import time
@@ -19,6 +21,7 @@ import dns.rcode
 import pytest
 from conftest import DEMO_ZONES, NamedServer, free_port, start_named, stop_named
 
+from exporter import cli
 from exporter.dns_cycle import check_domain
 from exporter.model import AnswerKind, DomainReport, DomainTarget, Status
 from exporter.sources.dns import TRANSPORTS, DnsClient
@@ -157,3 +160,30 @@ def test_refusing_or_missing_servers_are_unknown_never_fail(servers, transport: 
     assert (refused.kind, refused.error) == (AnswerKind.ERROR, "refused")
     assert (no_zone.kind, no_zone.error) == (AnswerKind.ERROR, "no_authoritative_server")
     assert good.records == ("192.0.2.25",)
+
+
+def test_check_command_sees_the_fix_with_authoritative(servers, monkeypatch, capsys) -> None:
+    """`check --authoritative` after a fix: the resolver's cached NXDOMAIN fails DMARC without
+    the flag (exit 2), the zone's own server passes it with the flag (exit 1: no rua= warns). The client is
+    the real one; only its authoritative port is pointed at the test's named."""
+    resolver, auth, zone = servers
+    monkeypatch.setattr(
+        cli, "DnsClient", functools.partial(DnsClient, authoritative_port=auth.port)
+    )
+    argv = ["check", CHILD, "--nameserver", f"{resolver.host}:{resolver.port}", "--format", "json"]
+    assert cli.main(argv) == 2  # the resolver caches _dmarc's NXDOMAIN
+    capsys.readouterr()
+
+    zone.write_text(child_zone(2, dmarc=True))
+    auth.process.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while not auth.ask(f"_dmarc.{CHILD}", "TXT").answer:
+        assert time.monotonic() < deadline, "auth did not load the fix"
+        time.sleep(0.05)
+
+    assert cli.main(argv) == 2  # still cached
+    assert json.loads(capsys.readouterr().out)["dmarc_policy_level"] == -1  # missing
+    assert cli.main([*argv, "--authoritative"]) == 1  # worst: warn (dmarc_reports: no rua=)
+    verdicts = json.loads(capsys.readouterr().out)
+    assert verdicts["dmarc_policy_level"] == 2  # reject
+    assert {c["check"]: c["status"] for c in verdicts["checks"]}["dmarc"] == "pass"
