@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from events_pipeline import BIG, build_bodies, make_pipeline
-from events_sqs import REGION, client, start_moto
+from events_sqs import aws_env, client, start_moto
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
@@ -78,16 +78,6 @@ def rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def aws_env() -> None:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }.items():
-        os.environ[key] = value
 
 
 # --------------------------------------------------------------------------- sqs

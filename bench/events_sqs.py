@@ -48,6 +48,17 @@ TARGET_RATIO = 0.8
 REGION = "us-east-1"
 
 
+def aws_env() -> None:
+    """Dummy credentials for moto, and no instance-metadata lookups."""
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
+        os.environ[key] = value
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -208,13 +219,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }.items():
-        os.environ[key] = value
+    aws_env()
     modes: dict[str, Callable[..., Any]] = {
         "bare-1": lambda e, u, s: run_bare(e, u, 1, s),
         "consumer-1": lambda e, u, s: run_consumer(e, u, 1, s),
