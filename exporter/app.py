@@ -393,7 +393,11 @@ class Daemon:
                 authoritative=resolver.authoritative,
             )
             return await check_domains(
-                self.targets(), client, workers=resolver.concurrency, stop=self._stop
+                self.targets(),
+                client,
+                workers=resolver.concurrency,
+                stop=self._stop,
+                processes=resolver.processes,
             )
 
         t0 = time.monotonic()

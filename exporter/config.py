@@ -76,6 +76,9 @@ class ResolverConfig:
     # Ask each domain's own authoritative servers (found through the nameservers above)
     # instead of a recursive resolver, so a cached NXDOMAIN cannot hide a fix.
     authoritative: bool = False
+    # Split each cycle across this many processes (CPU-bound checks, one core per process);
+    # pays only with an idle core per process and costs a second interpreter's memory each.
+    processes: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -430,6 +433,7 @@ class _Validator:
             "zone_files",
             "transport",
             "authoritative",
+            "processes",
         }
         self.unknown_keys("resolver.", raw, allowed)
         nameservers: tuple[tuple[str, int], ...] | None = None
@@ -467,6 +471,9 @@ class _Validator:
             zone_files=tuple(zone_files),
             transport=self._transport(raw),
             authoritative=self.boolean("resolver.authoritative", raw, defaults.authoritative),
+            processes=self.integer(
+                "resolver.processes", raw, defaults.processes, minimum=1, maximum=64
+            ),
         )
 
     def _transport(self, raw: dict[str, Any]) -> str:

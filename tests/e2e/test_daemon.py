@@ -195,6 +195,48 @@ def test_metrics_landing_page_and_clean_shutdown(exporter: Exporter, tmp_path: P
     assert any(line.get("event") == "exporter stopped" for line in log_lines)
 
 
+def test_cycle_split_across_two_processes_gives_the_same_verdicts(
+    named: NamedServer, tmp_path: Path
+) -> None:
+    """resolver.processes = 2: domain i is checked by part i % 2 (gateway553.example by the
+    worker process); every verdict equals a one-process `collect` of the same domains, and
+    the worker's queries are counted in the daemon's."""
+    port = free_port()
+    one = CONFIG.format(port=port, nameserver=named.nameserver, extra=EXCHANGE)
+    (tmp_path / "one.toml").write_text(one)
+    single = subprocess.run(
+        [sys.executable, "-m", "exporter", "collect", "--config", str(tmp_path / "one.toml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    expected = parse_samples(single.stdout)
+    config = tmp_path / "split.toml"
+    config.write_text(one.replace("[resolver]\n", "[resolver]\nprocesses = 2\n", 1))
+    process = start(["run", "--config", str(config)], tmp_path / "split.log")
+    split = Exporter(process, port, config)
+    try:
+        split.wait_for(lambda: split.get("/readyz")[0] == 200, "first cycle")
+        samples = split.samples()
+        for family in ("deliverability_check_status", "deliverability_dmarc_policy_level"):
+            got = {key: v for key, v in samples.items() if key[0] == family}
+            assert got == {key: v for key, v in expected.items() if key[0] == family}
+        assert status(samples, "gateway553.example", "mail_from_resolvable") == "fail"
+
+        def queries(of: Samples) -> float:
+            return sum(v for (n, _), v in of.items() if n == "deliverability_dns_queries_total")
+
+        # Names every domain shares (amazonses.com's SPF) are asked once per process.
+        assert queries(samples) >= queries(expected) > 0
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
 def test_reload_on_file_change_and_sighup_keeps_old_config_when_invalid(exporter: Exporter) -> None:
     """A changed file is picked up without a signal; an invalid one is refused and reported."""
     text = exporter.config.read_text()
@@ -300,27 +342,49 @@ def test_demo_shows_both_field_reports(tmp_path: Path) -> None:
             process.wait(timeout=10)
 
 
+def children(pid: int) -> set[int]:
+    """The live child processes of ``pid`` (Linux /proc)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.update(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+
+
+@pytest.mark.parametrize("processes", [1, 2])
 def test_sigterm_during_a_slow_cycle_stops_within_10_seconds(
-    tmp_path: Path, silent_udp: str
+    tmp_path: Path, silent_udp: str, processes: int
 ) -> None:
-    """A cycle stuck on a silent resolver is cancelled: not ready meanwhile, clean exit on SIGTERM."""
+    """A cycle stuck on a silent resolver is cancelled: not ready meanwhile, clean exit on
+    SIGTERM; a cycle split across processes (resolver.processes) leaves no worker behind."""
     port = free_port()
     domains = "".join(f'\n[[domains]]\nname = "d{i}.example"\n' for i in range(40))
     config = tmp_path / "slow.toml"
     config.write_text(
         f'[server]\nlisten_address = "127.0.0.1:{port}"\n'
         f'[resolver]\nnameservers = ["{silent_udp}"]\ntimeout_seconds = 5\nattempts = 3\nconcurrency = 4\n'
-        f"{domains}"
+        f"processes = {processes}\n{domains}"
     )
     process = start(["run", "--config", str(config)], tmp_path / "slow.log")
     slow = Exporter(process, port, config)
     try:
         slow.wait_for(lambda: slow.get("/healthz")[0] == 200, "the HTTP server")
         assert slow.get("/readyz")[0] == 503  # the first cycle cannot have finished
+        workers: set[int] = set()
+        if processes > 1:
+            slow.wait_for(lambda: workers.update(children(process.pid)) or workers, "a worker")
         started = time.monotonic()
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
         assert time.monotonic() - started < 10
+        assert not [pid for pid in workers if alive(pid)], "a cycle worker outlived the daemon"
     finally:
         if process.poll() is None:
             process.kill()

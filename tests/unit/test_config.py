@@ -35,13 +35,20 @@ def test_defaults_for_empty_document() -> None:
     assert config.domains == ()
     assert config.schedule.interval_seconds == 300
     assert config.resolver.max_queries_per_second == 500
+    assert config.resolver.processes == 1  # one interpreter per cycle unless asked
+    assert parse_config({"resolver": {"processes": 2}}).resolver.processes == 2
 
 
 def test_every_problem_is_reported_with_its_key() -> None:
     """One pass names every bad key and why, instead of failing on the first."""
     raw = {
         "server": {"listen_address": "0.0.0.0:99999", "bogus": 1},
-        "resolver": {"nameservers": ["not-an-ip"], "timeout_seconds": -1, "concurrency": 1.5},
+        "resolver": {
+            "nameservers": ["not-an-ip"],
+            "timeout_seconds": -1,
+            "concurrency": 1.5,
+            "processes": 0,
+        },
         "schedule": {"interval_seconds": 60, "jitter_seconds": 60},
         "log": {"level": "loud"},
         "domains": [
@@ -67,6 +74,7 @@ def test_every_problem_is_reported_with_its_key() -> None:
         "resolver.nameservers[0]:",
         "resolver.timeout_seconds: must be between",
         "resolver.concurrency: must be a whole number",
+        "resolver.processes: must be between 1 and 64",
         "schedule.jitter_seconds: must be smaller",
         "log.level:",
         "domains[0].mail_from: mail.other.com must be a subdomain of ok.example.com",
