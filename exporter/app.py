@@ -34,7 +34,12 @@ from exporter.config import (
 )
 from exporter.discovery import merge_targets
 from exporter.dns_cycle import DnsCycleResult, check_domains
-from exporter.event_service import EventService, build_pipeline, replay_paths
+from exporter.event_service import (
+    EventService,
+    build_pipeline,
+    known_sending_domains,
+    replay_paths,
+)
 from exporter.logs import configure_logging
 from exporter.model import DomainTarget
 from exporter.ses_cycle import SesRegionCollector, SesRegionResult, build_region_collector
@@ -121,6 +126,7 @@ class Daemon:
             self.store.record_ses(result, finished=time.time(), duration_seconds=0.0)
         self._ses_collectors: dict[str, SesRegionCollector] = {}
         self.pipeline = build_pipeline(runtime.config, runtime.overrides)
+        self._label_sending_domains()
         self.events = EventService(local, self.pipeline, self._stop)
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(
@@ -284,6 +290,7 @@ class Daemon:
         previous = self.store.read().ses.get(key)
         self.store.record_ses(result, finished=time.time(), duration_seconds=time.monotonic() - t0)
         if previous is None or previous.identities != result.identities:
+            self._label_sending_domains()
             self._check_dns_now()  # newly discovered domains should not wait a whole interval
         log.info(
             "ses run finished",
@@ -291,6 +298,15 @@ class Daemon:
             errors=result.errors or None,
             identities=len(result.identities or ()),
             duration_seconds=round(time.monotonic() - t0, 3),
+        )
+
+    def _label_sending_domains(self) -> None:
+        """Configured plus discovered sending domains label their events (see
+        event_service.known_sending_domains): after each discovery and each reload."""
+        snap = self.store.read()
+        discovered = (i.identity for r in snap.ses.values() for i in (r.identities or ()))
+        self.pipeline.set_known_sending_domains(
+            known_sending_domains(self._runtime.config, discovered)
         )
 
     def _check_dns_now(self) -> None:
@@ -349,7 +365,7 @@ class Daemon:
             log.warning("events.queues changes take effect after a restart")
         if config.cluster.role != old.cluster.role:
             log.warning("cluster.role changes take effect after a restart")
-        self.pipeline.set_known_sending_domains(d.name for d in runtime.config.domains)
+        self._label_sending_domains()
         if config.log != old.log:
             configure_logging(config.log.level, config.log.format)
         self.store.update(config=config, config_reload_ok=True, config_loaded_at=time.time())

@@ -20,13 +20,32 @@ from exporter.sources.mx_provider import MxProviderResolver
 from exporter.sources.sqs import SqsConsumer, SqsStats, refresh_queue_attributes
 from exporter.sources.zones import ZoneOverrides
 
-__all__ = ["EventService", "build_pipeline", "replay_paths"]
+__all__ = ["EventService", "build_pipeline", "known_sending_domains", "replay_paths"]
 
 log = structlog.get_logger("exporter.events")
 
 
+def known_sending_domains(config: Config, discovered: Iterable[str] = ()) -> frozenset[str]:
+    """The sending domains whose events get a ``sending_domain`` label value of their own.
+
+    The configured domains, plus the domain identities SES discovery found, but only where
+    this replica's discovery sees every identity (one shard that runs the checks). A
+    sharded replica discovers its own shard's identities only, and an events replica none,
+    so there the set would differ from replica to replica and one domain's events would be
+    labelled on one pod and ``other`` on the next: split deployments label the configured
+    domains only. Bounded either way, by the configuration and the account's identities.
+    ``config`` is the full configuration, not this replica's local view.
+    """
+    configured = {d.name.lower() for d in config.domains}
+    cluster = config.cluster
+    if cluster.shard_count == 1 and cluster.runs_checks and config.aws.discover_identities:
+        configured.update(name.lower() for name in discovered)
+    return frozenset(configured)
+
+
 def build_pipeline(config: Config, overrides: ZoneOverrides | None = None) -> EventPipeline:
-    """A pipeline whose sending-domain labels are the configured domains."""
+    """A pipeline whose sending-domain labels are the configured domains (the daemon adds
+    discovered identities with `known_sending_domains` after each discovery)."""
     events = config.events
     provider_for: Callable[[str], str] | None = None
     if events.provider_lookup:
@@ -38,7 +57,7 @@ def build_pipeline(config: Config, overrides: ZoneOverrides | None = None) -> Ev
             nameservers=nameservers, timeout=min(1.0, resolver.timeout_seconds), overrides=overrides
         )
     return EventPipeline(
-        known_sending_domains=[d.name for d in config.domains],
+        known_sending_domains=known_sending_domains(config),
         watch_recipient_domains=events.watch_recipient_domains,
         max_recipient_domains=events.max_recipient_domains,
         dedupe_window=events.dedupe_window,

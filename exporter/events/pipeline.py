@@ -162,7 +162,8 @@ class EventPipeline:
         self._last_event: float | None = None
 
     def set_known_sending_domains(self, domains: Iterable[str]) -> None:
-        """After a config reload: which sending domains get a label value of their own."""
+        """After a discovery or a config reload: which sending domains get a label value
+        of their own (configured and discovered identities, see event_service)."""
         with self._lock:
             self._known = frozenset(domains)
 

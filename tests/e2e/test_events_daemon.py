@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from conftest import NamedServer, free_port
 from exposition import Samples, parse_samples
+from fakes.sesv2_server import Sesv2Fake
 from integration.moto_fixtures import (
     BOUNCE_553_518,
     DATA,
@@ -225,7 +226,14 @@ def _spawn(named: NamedServer, tmp_path: Path) -> Iterator[Callable[..., Daemon]
             process.wait(timeout=10)
 
 
-def launch(workdir: Path, port: int, endpoint: str, runner: list[str], *args: str) -> Daemon:
+def launch(
+    workdir: Path,
+    port: int,
+    endpoint: str,
+    runner: list[str],
+    *args: str,
+    extra_env: dict[str, str] | None = None,
+) -> Daemon:
     """`python <runner> <args>` with dummy AWS credentials pointed at ``endpoint`` and no
     AWS config files (nothing can reach AWS); output to ``workdir``/exporter.log."""
     env = {
@@ -235,6 +243,7 @@ def launch(workdir: Path, port: int, endpoint: str, runner: list[str], *args: st
         "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "no-aws-credentials"),
         "AWS_ENDPOINT_URL": endpoint,
         "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
     }
     log = workdir / "exporter.log"
     with log.open("w") as out:
@@ -378,6 +387,93 @@ def test_redrive_policy_gauge_per_queue_and_event_counters(
     promtool_check(body)
     code, _ = daemon.sigterm()
     assert code == 0
+
+
+# --------------------------------------------------------------------------- discovered sender
+
+
+def test_discovered_identity_labels_its_events(
+    moto: Moto, named: NamedServer, tmp_path: Path
+) -> None:
+    """No [[domains]] at all: the SES identity discovered.example is found by discovery
+    (moto's SES v1, the SESv2 fake for account state), and the events it then sends carry
+    sending_domain="discovered.example"; a sender that is no identity stays "other"."""
+    moto.client("ses").verify_domain_identity(Domain="discovered.example")
+    url, _ = moto.create_queue("ses-events")
+    port = free_port()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+[server]
+listen_address = "127.0.0.1:{port}"
+[resolver]
+nameservers = ["{named.nameserver}"]
+timeout_seconds = 0.5
+max_queries_per_second = 0
+[log]
+format = "json"
+[aws]
+api_calls_per_second = 50
+recommendations = false
+suppression_list = false
+[[aws.accounts]]
+name = "prod"
+regions = ["us-east-1"]
+[events]
+wait_time_seconds = 1
+provider_lookup = false
+[[events.queues]]
+url = "{url}"
+aws_region = "us-east-1"
+"""
+    )
+    with Sesv2Fake() as sesv2:
+        daemon = launch(
+            tmp_path,
+            port,
+            moto.endpoint,
+            ["-m", "exporter"],
+            "run",
+            "--config",
+            str(config),
+            extra_env={"AWS_ENDPOINT_URL_SESV2": sesv2.endpoint},
+        )
+        try:
+            daemon.wait_for(
+                lambda s: total(s, "deliverability_ses_domain_identities") == 1,
+                "the identity to be discovered",
+            )
+            moto.send_bodies(
+                url,
+                [
+                    json.dumps(
+                        bounce(
+                            bounce_type="Permanent",
+                            bounce_subtype="General",
+                            status="5.1.8",
+                            diagnostic_code=BOUNCE_553_518,
+                            from_domain="discovered.example",
+                        )
+                    ),
+                    json.dumps(event("raw-event-delivery", from_domain="discovered.example")),
+                    json.dumps(event("raw-event-delivery", from_domain="unlisted.example")),
+                ],
+            )
+            body, samples = daemon.wait_for(
+                lambda s: total(s, "deliverability_ses_events_total") == 3, "three events"
+            )
+            events = "deliverability_ses_events_total"
+            assert total(samples, events, sending_domain="discovered.example") == 2
+            assert total(samples, events, sending_domain="other") == 1
+            bounced = "deliverability_ses_bounced_recipients_total"
+            assert total(samples, bounced, sending_domain="discovered.example") == 1
+            promtool_check(body)
+            code, _ = daemon.sigterm()
+            assert code == 0
+        finally:
+            if daemon.process.poll() is None:
+                daemon.process.kill()
+                daemon.process.wait(timeout=10)
 
 
 # --------------------------------------------------------------------------- 6. unreachable
