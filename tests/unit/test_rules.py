@@ -404,6 +404,64 @@ CASES: list[tuple[str, str, list[dict[str, str]], dict[str, str], list[dict[str,
 # series appear, already at 1, and a recovery makes them vanish. The per-domain alerts on
 # them must fire on series that appear late and stay quiet on series that come and go.
 # (The DMARC, SPF and MAIL FROM gauges stay per-domain in that mode: the cases above apply.)
+DELIVERED = "deliverability_ses_delivered_recipients_total"
+# Identity notifications only (no configuration set, so no Send events): delivered plus
+# bounced recipients are the denominator. Without deliveries there is none, and no ratio:
+# bounces over bounces would read 100% and page falsely.
+NOTIFICATION_ONLY_CASES: list[
+    tuple[str, str, list[dict[str, str]], dict[str, str], list[dict[str, str]]]
+] = [
+    (
+        "SESBounceRateHigh",
+        "100m",
+        [
+            s(DELIVERED, "0+97x120", recipient_domain="gmail.com", **RCPT),
+            s(BOUNCED, "0+3x120", recipient_domain="gmail.com", **RCPT, **PERM),
+        ],
+        job_only(severity="warning"),
+        [s(BOUNCED, "0+3x120", recipient_domain="gmail.com", **RCPT, **PERM)],
+    ),
+    (
+        # One sending domain publishes Send events, another has notifications only: each
+        # keeps its own denominator (the Send-event one is not mixed with deliveries).
+        "SESBounceRateCritical",
+        "100m",
+        [
+            s(SENT, "0+100x120", recipient_domain="gmail.com", **RCPT),
+            s(DELIVERED, "0+95x120", recipient_domain="gmail.com", **RCPT),
+            s(BOUNCED, "0+5x120", recipient_domain="gmail.com", **RCPT, **PERM),
+            s(
+                DELIVERED,
+                "0+95x120",
+                recipient_domain="gmail.com",
+                **{**RCPT, "sending_domain": "news.example"},
+            ),
+            s(
+                BOUNCED,
+                "0+5x120",
+                recipient_domain="gmail.com",
+                **{**RCPT, "sending_domain": "news.example"},
+                **PERM,
+            ),
+        ],
+        job_only(severity="critical"),
+        [
+            s(DELIVERED, "0+98x120", recipient_domain="gmail.com", **RCPT),
+            s(BOUNCED, "0+2x120", recipient_domain="gmail.com", **RCPT, **PERM),
+        ],
+    ),
+    (
+        "DeliverabilityRecipientDomain5xxSpike",
+        "1560m",
+        [
+            s(DELIVERED, "0+10x1500 0+7x100", recipient_domain="corp.example", **RCPT),
+            s(BOUNCED, "0x1500 0+3x100", recipient_domain="corp.example", **RCPT, **PERM),
+        ],
+        job_only(recipient_domain="corp.example", severity="warning"),
+        [s(BOUNCED, "0x1500 0+3x100", recipient_domain="corp.example", **RCPT, **PERM)],
+    ),
+]
+
 APPEARS_FAILING = "_x10 1x30"  # absent for 10 minutes, then failing
 FAILS_BRIEFLY = "_x10 1x5"  # failing for 5 minutes (under `for:`), then withheld again
 BUDGET_CASES: list[tuple[str, str, list[dict[str, str]], dict[str, str], list[dict[str, str]]]] = [
@@ -488,7 +546,7 @@ def sharded_case(
     return alert, eval_time, sharded(fire), labels, sharded(quiet)
 
 
-SHARDED_CASES = [sharded_case(case) for case in CASES + BUDGET_CASES]
+SHARDED_CASES = [sharded_case(case) for case in CASES + BUDGET_CASES + NOTIFICATION_ONLY_CASES]
 
 
 def on(pod: dict[str, str], name: str, values: str, **labels: str) -> dict[str, str]:
@@ -588,6 +646,7 @@ def test_promtool_unit_tests(promtool: str, tmp_path: Path) -> None:
     cases = (
         [("", case) for case in CASES]
         + [(" (series budget)", case) for case in BUDGET_CASES]
+        + [(" (identity notifications only)", case) for case in NOTIFICATION_ONLY_CASES]
         + [(" (two pods)", case) for case in SHARDED_CASES]
         + [(" (scaled out)", case) for case in SCALED_OUT_CASES]
     )
@@ -698,6 +757,11 @@ def test_alert_style(rule: dict[str, Any]) -> None:
 
 
 def test_readme_lists_every_alert() -> None:
+    """The README's alert table row says what the rule says: severity, for: and summary."""
     readme = (ROOT / "README.md").read_text()
     for rule in alerts():
-        assert f"| `{rule['alert']}` |" in readme
+        row = (
+            f"| `{rule['alert']}` | {rule['labels']['severity']} | {rule.get('for', '0m')} "
+            f"| {rule['annotations']['summary']} |"
+        )
+        assert row in readme, f"README.md's alert table should have the row:\n{row}"
