@@ -46,7 +46,7 @@ from exporter.ses_cycle import SesRegionCollector, SesRegionResult, build_region
 from exporter.sharding import local_view
 from exporter.smtp_cycle import check_smtp_credential, iam_client
 from exporter.sources.dns import DnsClient, DnsQueryStats, system_nameservers
-from exporter.sources.ses import SesApiError
+from exporter.sources.ses import Cancelled, SesApiError
 from exporter.sources.zones import ZoneFileError, ZoneOverrides
 from exporter.store import Snapshot, Store
 from exporter.web import HttpServer, make_app, render_metrics
@@ -264,9 +264,14 @@ class Daemon:
         try:
             if collector is None:
                 local = self.store.read().config
-                collector = build_region_collector(account, region, local.aws, local.cluster)
+                collector = build_region_collector(
+                    account, region, local.aws, local.cluster, self._stop
+                )
                 self._ses_collectors[key] = collector
             result = collector.run()
+        except Cancelled:
+            log.info("ses run cancelled by shutdown", collector=key)  # not a failure
+            return
         except SesApiError as exc:
             log.warning("ses collector failed", collector=key, error=exc.code)
             self.store.record_run(

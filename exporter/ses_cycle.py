@@ -8,6 +8,7 @@ reputation) disables that part with one clear log line instead of failing every 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -80,6 +81,7 @@ class SesRegionCollector:
         sesv2_client: Any,
         account_parts: bool = True,
         owns: Callable[[str], bool] | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self._source = source
         self._settings = settings
@@ -90,6 +92,7 @@ class SesRegionCollector:
                 sesv2_client,
                 max_requests_per_second=settings.api_calls_per_second,
                 full_recount_seconds=settings.suppression_full_recount_seconds,
+                stop=stop,
             )
             if settings.suppression_list and account_parts
             else None
@@ -97,7 +100,11 @@ class SesRegionCollector:
         self.result = SesRegionResult(account_name, account_id, source.region)
 
     def run(self) -> SesRegionResult:
-        """Every enabled part once; a failed part keeps its previous values."""
+        """Every enabled part once; a failed part keeps its previous values.
+
+        Raises `Cancelled` (from the pacing) when the daemon stops mid-run; the result is
+        then left as the previous run published it.
+        """
         now = time.time()
         run = _Run(set(self.result.disabled), self.result.account_name, self.result.region)
         changes: dict[str, Any] = {}
@@ -178,8 +185,12 @@ def build_region_collector(
     region: str,
     settings: AwsConfig,
     cluster: ClusterConfig | None = None,
+    stop: threading.Event | None = None,
 ) -> SesRegionCollector:
-    """Sessions, clients and the account id for one (account, region); raises SesApiError."""
+    """Sessions, clients and the account id for one (account, region); raises SesApiError.
+
+    ``stop`` (the daemon's stop event) interrupts the paced waits: see `Cancelled`.
+    """
     cluster = cluster or ClusterConfig()
     session = account_session(account)
     try:
@@ -196,7 +207,7 @@ def build_region_collector(
         cloudwatch=session.client("cloudwatch", region_name=region, config=CLIENT_CONFIG)
         if settings.reputation_metrics and cluster.polls_ses_account
         else None,
-        pacer=Pacer(settings.api_calls_per_second),
+        pacer=Pacer(settings.api_calls_per_second, stop),
     )
     return SesRegionCollector(
         account_name=account.name,
@@ -206,4 +217,5 @@ def build_region_collector(
         sesv2_client=sesv2,
         account_parts=cluster.polls_ses_account,
         owns=partial(owns, cluster) if cluster.shard_count > 1 else None,
+        stop=stop,
     )

@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from exporter.aws import aws_error_code
 from exporter.checks.ses import AccountState, IdentityState
 
-__all__ = ["Pacer", "SesApiError", "SesRegionSource"]
+__all__ = ["Cancelled", "Pacer", "SesApiError", "SesRegionSource", "interruptible_sleep"]
 
 _BATCH = 100  # SES v1 attribute calls take at most 100 identities
 _FEEDBACK_TYPES = ("bounce", "complaint")
@@ -36,16 +36,43 @@ class SesApiError(Exception):
         super().__init__(f"{operation}: {code}")
 
 
-class Pacer:
-    """At most ``rate`` calls per second across threads; ``rate`` 0 disables pacing."""
+class Cancelled(Exception):  # noqa: N818 - what the caller catches: not an error
+    """The daemon is stopping: a paced SES run gave up before its next call.
 
-    def __init__(self, rate: float, sleep: Callable[[float], None] = time.sleep) -> None:
+    Raised from the pacing waits only, so nothing of the run has been published yet; the
+    caller drops the run (not a failure) and keeps the previous values.
+    """
+
+
+def interruptible_sleep(stop: threading.Event | None) -> Callable[[float], None]:
+    """``time.sleep`` that returns early and raises `Cancelled` once ``stop`` is set."""
+    if stop is None:
+        return time.sleep
+
+    def sleep(seconds: float) -> None:
+        if stop.wait(max(0.0, seconds)):
+            raise Cancelled
+
+    return sleep
+
+
+class Pacer:
+    """At most ``rate`` calls per second across threads; ``rate`` 0 disables pacing.
+
+    With ``stop``, every wait (even an unpaced one) raises `Cancelled` once it is set, so
+    a run of hundreds of paced calls ends within one call of a SIGTERM.
+    """
+
+    def __init__(self, rate: float, stop: threading.Event | None = None) -> None:
         self._interval = 1.0 / rate if rate > 0 else 0.0
         self._next = 0.0
         self._lock = threading.Lock()
-        self._sleep = sleep
+        self._stop = stop
+        self._sleep = interruptible_sleep(stop)
 
     def wait(self) -> None:
+        if self._stop is not None and self._stop.is_set():
+            raise Cancelled
         if not self._interval:
             return
         with self._lock:

@@ -44,6 +44,13 @@ Errors
   an outage or a configuration choice. The client's own retries (botocore ``Config``)
   come first; these retries are for throttling that outlasts them.
 
+Shutdown
+  With ``stop`` (the daemon's stop event) every call is preceded by a check and the waits
+  (pacing, throttling backoff) end early: once it is set, the refresh raises
+  ``exporter.sources.ses.Cancelled`` between two calls. The aggregate is then exactly as
+  the previous refresh left it (a full count is merged, and an incremental one applied,
+  only after its last page).
+
 Not thread-safe: one refresh at a time (the scheduler runs this job with max_instances=1).
 """
 
@@ -55,6 +62,7 @@ import itertools
 import os
 import re
 import sys
+import threading
 import time
 from array import array
 from bisect import bisect_left
@@ -67,6 +75,7 @@ import structlog
 from botocore.exceptions import BotoCoreError, ClientError
 
 from exporter.aws import aws_error_code
+from exporter.sources.ses import Cancelled, interruptible_sleep
 
 __all__ = [
     "INVALID_DOMAIN",
@@ -246,7 +255,8 @@ class SuppressionTracker:
         overlap_seconds: float = 300.0,
         max_throttle_retries: int = 5,
         clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         if not max_requests_per_second > 0:
             raise ValueError("max_requests_per_second must be > 0")
@@ -264,7 +274,8 @@ class SuppressionTracker:
         self._overlap = overlap_seconds
         self._max_retries = max_throttle_retries
         self._clock = clock
-        self._sleep = sleep
+        self._sleep = sleep or interruptible_sleep(stop)
+        self._stop = stop
         self._key = os.urandom(16)  # digests are only comparable inside this tracker
         self._next_call_at: float | None = None
         self._api_calls = 0
@@ -426,6 +437,8 @@ class SuppressionTracker:
 
     def _pace(self) -> None:
         """At most one call per interval, measured from one call's start to the next."""
+        if self._stop is not None and self._stop.is_set():
+            raise Cancelled
         if self._next_call_at is not None:
             wait = self._next_call_at - self._clock()
             if wait > 0:

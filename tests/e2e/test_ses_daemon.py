@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import NamedServer, free_port
 from exposition import scrape
-from fakes.sesv2_server import Sesv2Fake
+from fakes.sesv2_server import Sesv2Fake, SuppressedEntry
 from integration.moto_fixtures import (
     DUMMY_ENV,
     Moto,
@@ -175,3 +175,73 @@ regions = ["us-east-1"]
         if process.poll() is None:
             process.kill()
             process.wait(timeout=10)
+
+
+def test_sigterm_mid_ses_run_at_the_default_pace(moto: Moto, tmp_path: Path) -> None:
+    """At the default api_calls_per_second = 1 a run is long (here 20 suppression-list
+    pages, one per second, after the account and discovery calls): SIGTERM while it is in
+    flight still stops the daemon cleanly within 10 s. The paced wait is interrupted, the
+    run is dropped as "cancelled by shutdown" (not a failed run), and the rest of the pages
+    are never asked for."""
+    for domain in ("a.example", "b.example"):
+        moto.client("ses").verify_domain_identity(Domain=domain)
+    now = time.time()
+    pages = 20
+    fake = Sesv2Fake()
+    fake.suppressed = [
+        SuppressedEntry(f"user{i}@corp.example", "BOUNCE", now - 86400 * 2)
+        for i in range(pages * 1000)  # PageSize 1000: 20 pages
+    ]
+    suppression_path = "/v2/email/suppression/addresses"
+    port = free_port()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+[server]
+listen_address = "127.0.0.1:{port}"
+[resolver]
+nameservers = ["127.0.0.1:{free_port()}"]  # nothing answers: DNS verdicts are not the point
+timeout_seconds = 0.2
+attempts = 1
+[[aws.accounts]]
+name = "prod"
+regions = ["us-east-1"]
+"""  # [aws] api_calls_per_second is left at its default, 1
+    )
+    log_path = tmp_path / "daemon.log"
+    with fake:
+        env = {
+            **os.environ,
+            **DUMMY_ENV,
+            "AWS_ENDPOINT_URL": moto.endpoint,
+            "AWS_ENDPOINT_URL_SESV2": fake.endpoint,
+            "AWS_CONFIG_FILE": str(tmp_path / "none"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+            "PYTHONUNBUFFERED": "1",
+        }
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "exporter", "run", "--config", str(config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        try:
+            deadline = time.monotonic() + 60
+            while fake.requests[suppression_path] < 2:
+                assert process.poll() is None, log_path.read_text()[-3000:]
+                assert time.monotonic() < deadline, "the paced suppression count never began"
+                time.sleep(0.1)
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=10) == 0  # the spec: stops within 10 seconds
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+        asked = fake.requests[suppression_path]
+    text = log_path.read_text()
+    assert asked < pages, "the run finished instead of being interrupted"
+    assert "ses run cancelled by shutdown" in text, text[-3000:]
+    assert "ses collector failed" not in text
+    assert "crashed" not in text
+    assert "exporter stopped" in text

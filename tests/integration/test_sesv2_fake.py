@@ -10,6 +10,7 @@ errors.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from fakes.sesv2_server import (
     sns_destination,
 )
 
+from exporter.sources.ses import Cancelled
 from exporter.sources.suppression import SuppressionTracker, SuppressionUnavailable
 
 pytestmark = pytest.mark.integration
@@ -349,3 +351,29 @@ def test_tracker_reports_access_denied(fake, client):
     assert caught.value.error_code == "AccessDeniedException"
     assert fake.requests[SUPPRESSION] == 1
     assert tracker.state is None
+
+
+def test_tracker_stops_between_pages_and_keeps_its_state(fake, client):
+    """The daemon's stop event: once it is set, a refresh raises Cancelled before its next
+    call, and the aggregate stays the previous refresh's."""
+    now = time.time()
+    fake.suppressed = [
+        SuppressedEntry(f"user{i}@corp.example", "BOUNCE", now - 86400 * 2) for i in range(3000)
+    ]
+    stop = threading.Event()
+    tracker = SuppressionTracker(
+        client,
+        max_requests_per_second=1000.0,
+        full_recount_seconds=0.001,  # every refresh is a full count
+        stop=stop,
+    )
+    first = tracker.refresh()
+    assert first.total == 3000
+    fake.suppressed = [*fake.suppressed, SuppressedEntry("late@corp.example", "BOUNCE", now)]
+    calls = fake.requests[SUPPRESSION]
+    stop.set()
+    with pytest.raises(Cancelled):
+        tracker.refresh()
+    assert fake.requests[SUPPRESSION] == calls
+    assert tracker.state is first
+    assert tracker.state.total == 3000
