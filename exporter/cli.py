@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import ipaddress
 import json
+import socket
 import sys
 from importlib import resources
 from pathlib import Path
@@ -314,8 +315,7 @@ def _check(args: argparse.Namespace) -> int:
         nameservers = []
         for text in args.nameserver:
             host, port = parse_hostport(text, 53)
-            ipaddress.ip_address(host)
-            nameservers.append((host, port))
+            nameservers.append((_nameserver_address(host), port))
         overrides = ZoneOverrides.from_files(args.zone_file)
     except (ValueError, ZoneFileError) as exc:
         print(f"ses-deliverability-exporter check: error: {exc}", file=sys.stderr)
@@ -345,6 +345,19 @@ def _check(args: argparse.Namespace) -> int:
     else:
         write_report_text(report, sys.stdout, colour=sys.stdout.isatty())
     return _EXIT_FOR_STATUS[report.worst]
+
+
+def _nameserver_address(host: str) -> str:
+    """An IP address as given, or a host name (`localhost`, `ns1.example.net`) resolved once."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, 53, type=socket.SOCK_DGRAM)
+    except OSError as exc:
+        raise ValueError(f"nameserver {host!r} does not resolve: {exc}") from exc
+    return str(infos[0][4][0])
 
 
 def report_json(report: DomainReport) -> dict[str, object]:

@@ -157,6 +157,15 @@ def test_ipv6_nameserver(named: NamedServer) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_nameserver_by_host_name(named: NamedServer) -> None:
+    """`--nameserver HOST[:PORT]` takes a name too (resolved once; localhost is 127.0.0.1 or
+    ::1 here, and named listens on both)."""
+    result = run_check(
+        "healthy.example", "--nameserver", f"localhost:{named.port}", "--format", "json"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_zone_file_checks_a_fix_before_publishing(named: NamedServer, tmp_path: Path) -> None:
     """A corrected zone file turns report 1's fail into pass without touching DNS."""
     fixed = tmp_path / "gateway553.example.zone"
@@ -206,7 +215,7 @@ def test_text_output_names_checks_and_remedies(named: NamedServer) -> None:
     [
         [],
         ["not a domain"],
-        ["example.com", "--nameserver", "not-an-ip"],
+        ["example.com", "--nameserver", "127.0.0.1:notaport"],
         ["example.com", "--format", "xml"],
         ["example.com", "--zone-file", "/nonexistent.zone"],
         ["example.com", "--timeout", "0"],
