@@ -346,6 +346,8 @@ def parse_hostport(text: str, default_port: int) -> tuple[str, int]:
         port_text = rest[1:]
     elif text.count(":") == 1:
         host, port_text = text.split(":")
+    elif host.isdigit():  # "10190" would be a host named 10190 on the default port
+        raise ValueError(f"{text!r} has no ':': write ':{host}' for a port")
     port = default_port
     if port_text:
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:  # noqa: PLR2004

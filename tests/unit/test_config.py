@@ -110,6 +110,12 @@ def test_zone_file_paths_are_relative_to_the_config(tmp_path: Path) -> None:
     assert config.resolver.zone_files == (tmp_path / "z.zone",)
 
 
+def test_listen_address_that_is_only_a_port_names_the_fix() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config({"server": {"listen_address": "10190"}})
+    assert "server.listen_address: '10190' has no ':': write ':10190'" in info.value.problems[0]
+
+
 def test_empty_nameservers_need_zone_files() -> None:
     with pytest.raises(ConfigError, match=r"resolver\.nameservers: is empty"):
         parse_config({"resolver": {"nameservers": []}})
