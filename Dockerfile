@@ -9,7 +9,8 @@
 # (mount a tmpfs or emptyDir at /tmp). AWS credentials come from the standard chain
 # (environment, IRSA, instance role); nothing secret belongs in the image or the config.
 
-# ---- builder: the project and every dependency as wheels (all of them are pure Python) ----
+# ---- builder: the project and every dependency as wheels (PyPI has binary wheels for the
+#      compiled ones, bcrypt and PyYAML, so no compiler is needed) ----
 FROM python:3.11-slim-bookworm AS builder
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -54,9 +55,12 @@ USER 10190:10190
 
 EXPOSE 10190
 
-# Liveness only: /healthz never depends on DNS or AWS. Assumes the default port 10190.
+# Liveness only: /healthz never depends on DNS or AWS and needs no basic auth. Another port
+# or TLS (server.web_config_file): set HEALTHCHECK_URL, e.g. https://127.0.0.1:10190/healthz
+# (the loopback probe does not verify the certificate).
+ENV HEALTHCHECK_URL=http://127.0.0.1:10190/healthz
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:10190/healthz', timeout=4)"]
+    CMD ["python", "-c", "import os, ssl, urllib.request; urllib.request.urlopen(os.environ['HEALTHCHECK_URL'], timeout=4, context=ssl._create_unverified_context())"]
 
 ENTRYPOINT ["ses-deliverability-exporter"]
 CMD ["run", "--config", "/etc/ses-deliverability-exporter/config.toml"]

@@ -159,7 +159,9 @@ def test_dockerfile_entrypoint_cmd_port_and_healthcheck() -> None:
     probe = json.loads(command)
     assert probe[:2] == ["python", "-c"]
     assert "urllib.request" in probe[2]
-    assert f"http://127.0.0.1:{PORT}/healthz" in probe[2]
+    assert "os.environ['HEALTHCHECK_URL']" in probe[2]  # TLS or another port: set it
+    env = " ".join(args for keyword, args in stage if keyword == "ENV")
+    assert f"HEALTHCHECK_URL=http://127.0.0.1:{PORT}/healthz" in env
 
 
 def test_dockerfile_suits_a_read_only_root_filesystem() -> None:
