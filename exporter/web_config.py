@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import os
 import ssl
 import threading
 import time
@@ -24,14 +25,17 @@ from pathlib import Path
 from typing import Any
 
 import bcrypt
+import structlog
 import yaml
 
 from exporter.config import ConfigError
 
-__all__ = ["BasicAuth", "WebConfig", "load_web_config"]
+__all__ = ["BasicAuth", "ReloadingCertificate", "WebConfig", "load_web_config"]
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 _CACHE_SECONDS = 60.0  # bcrypt costs ~0.1 s per check: remember good credentials briefly
+_RECHECK_SECONDS = 10.0  # how often a handshake looks at the certificate files
+log = structlog.get_logger("exporter")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +47,59 @@ class WebConfig:
     def ssl_context(self) -> ssl.SSLContext | None:
         if self.cert_file is None or self.key_file is None:
             return None
+        return ReloadingCertificate(self.cert_file, self.key_file).context
+
+
+class ReloadingCertificate:
+    """A server TLS context whose certificate follows its files.
+
+    cert-manager and Secret updates rewrite the files in place, and the exporter-toolkit
+    re-reads them per handshake: a certificate loaded once would expire under a running
+    exporter. On a handshake, at most every ``recheck_seconds``, the files' stat is compared;
+    a changed pair is loaded for the following handshakes. A pair that does not load (half
+    written, key and certificate not matching) keeps the previous one and is retried.
+    """
+
+    def __init__(
+        self, cert_file: Path, key_file: Path, recheck_seconds: float = _RECHECK_SECONDS
+    ) -> None:
+        self._files = (cert_file, key_file)
+        self._recheck = recheck_seconds
+        self._lock = threading.Lock()
+        self._stamp = self._stat()
+        self._current = self._load()  # a bad pair at start is a startup error
+        self._next_check = time.monotonic() + recheck_seconds
+        self.context = self._load()  # the listening socket's; its callback picks the current
+        self.context.sni_callback = self._choose
+
+    def _stat(self) -> tuple[tuple[int, int, int], ...]:
+        return tuple((st.st_mtime_ns, st.st_size, st.st_ino) for st in map(os.stat, self._files))
+
+    def _load(self) -> ssl.SSLContext:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.load_cert_chain(str(self.cert_file), str(self.key_file))
+        context.load_cert_chain(str(self._files[0]), str(self._files[1]))
         return context
+
+    def _choose(self, sock: ssl.SSLObject, _server_name: str | None, _ctx: ssl.SSLContext) -> None:
+        """Called on every handshake, with or without SNI (Prometheus scraping an IP sends none)."""
+        sock.context = self.current()
+
+    def current(self) -> ssl.SSLContext:
+        with self._lock:
+            now = time.monotonic()
+            if now < self._next_check:
+                return self._current
+            self._next_check = now + self._recheck
+            try:
+                stamp = self._stat()
+                if stamp != self._stamp:
+                    self._current = self._load()
+                    self._stamp = stamp
+                    log.info("tls certificate reloaded", cert_file=str(self._files[0]))
+            except (OSError, ssl.SSLError) as exc:
+                log.warning("tls certificate reload failed, keeping the previous", error=str(exc))
+            return self._current
 
 
 def load_web_config(path: Path) -> WebConfig:
