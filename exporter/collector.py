@@ -233,6 +233,8 @@ class EventsCollector(Collector):
             (metrics.SES_BOUNCED, counts.bounced),
             (metrics.SES_COMPLAINED, counts.complained),
             (metrics.SES_DELAYED, counts.delayed),
+            (metrics.SES_REJECTED, counts.rejected),
+            (metrics.SES_RENDERING_FAILED, counts.rendering_failed),
         ]
         for spec, table in tables:
             family = spec.counter()

@@ -254,6 +254,20 @@ SES_DELAYED = MetricSpec(
     f"Recipients of DeliveryDelay events, by SES delay type. {_EVENTS}",
     (*_RCPT, "delay_type"),
 )
+SES_REJECTED = MetricSpec(
+    "deliverability_ses_rejected_recipients_total",
+    "counter",
+    "Recipients of Reject events: SES refused the message before sending it (a virus; the "
+    f"reason text is not a label). {_EVENTS}",
+    (*_RCPT, "sending_domain"),
+)
+SES_RENDERING_FAILED = MetricSpec(
+    "deliverability_ses_rendering_failed_recipients_total",
+    "counter",
+    "Recipients of Rendering Failure events: a template could not be rendered with the data "
+    f"given, nothing was sent (the template name and error are not labels). {_EVENTS}",
+    (*_RCPT, "sending_domain"),
+)
 SES_MALFORMED = MetricSpec(
     "deliverability_ses_events_malformed_total",
     "counter",
@@ -497,6 +511,8 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     SES_BOUNCED,
     SES_COMPLAINED,
     SES_DELAYED,
+    SES_REJECTED,
+    SES_RENDERING_FAILED,
     SES_MALFORMED,
     SES_IGNORED,
     SES_DUPLICATES,

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import structlog
 
@@ -118,6 +118,8 @@ class EventCounts:
     bounced: dict[tuple[str, str, str, str, str, str, str], int]
     complained: dict[tuple[str, str, str, str], int]
     delayed: dict[tuple[str, str, str], int]
+    rejected: dict[tuple[str, str, str], int]
+    rendering_failed: dict[tuple[str, str, str], int]
     malformed: dict[str, int]
     ignored: dict[str, int]
     duplicates: int
@@ -154,6 +156,8 @@ class EventPipeline:
         self._bounced: dict[tuple[str, str, str, str, str, str, str], int] = {}
         self._complained: dict[tuple[str, str, str, str], int] = {}
         self._delayed: dict[tuple[str, str, str], int] = {}
+        self._rejected: dict[tuple[str, str, str], int] = {}
+        self._rendering_failed: dict[tuple[str, str, str], int] = {}
         self._malformed: dict[str, int] = {}
         self._ignored: dict[str, int] = {}
         self._duplicates = 0
@@ -257,13 +261,19 @@ class EventPipeline:
                 self._lag.observe(max(0.0, received_at - event.timestamp))
         if event.processing_seconds is not None:
             self._processing.observe(event.processing_seconds)
+        # Reject and Rendering Failure: reject.reason, failure.errorMessage and templateName
+        # are free text (or user-chosen names), so they are no label.
+        plain = {
+            "send": self._sent,
+            "delivery": self._delivered,
+            "reject": self._rejected,
+            "rendering_failure": self._rendering_failed,
+        }.get(event.event_type)
         for recipient in event.recipients:
             domain = self._domain_label(recipient.domain)
             provider = providers.get(recipient.domain, "unknown")
-            if event.event_type == "send":
-                _inc(self._sent, (domain, provider, sending))
-            elif event.event_type == "delivery":
-                _inc(self._delivered, (domain, provider, sending))
+            if plain is not None:
+                _inc(plain, (domain, provider, sending))
             elif event.event_type == "bounce":
                 diagnosis = classify_bounce(
                     event.bounce_type,
@@ -296,9 +306,18 @@ class EventPipeline:
 
     def _drop_series(self, domains: set[str]) -> None:
         """An evicted domain's series go away; its future events count as ``other``."""
-        for table in (self._sent, self._delivered, self._bounced, self._complained, self._delayed):
+        tables: tuple[dict[Any, int], ...] = (
+            self._sent,
+            self._delivered,
+            self._bounced,
+            self._complained,
+            self._delayed,
+            self._rejected,
+            self._rendering_failed,
+        )
+        for table in tables:
             for key in [k for k in table if k[0] in domains]:
-                del table[key]  # type: ignore[arg-type]
+                del table[key]
 
     def _config_set_label(self, name: str | None) -> str:
         if not name:
@@ -319,6 +338,8 @@ class EventPipeline:
                 bounced=dict(self._bounced),
                 complained=dict(self._complained),
                 delayed=dict(self._delayed),
+                rejected=dict(self._rejected),
+                rendering_failed=dict(self._rendering_failed),
                 malformed=dict(self._malformed),
                 ignored=dict(self._ignored),
                 duplicates=self._duplicates,

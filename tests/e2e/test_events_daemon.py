@@ -513,6 +513,8 @@ REPLAY_DIR_FILES = [
     "sns-subscription-confirmation",
     "eventbridge-ses-sending-status-disabled",
     "sns-notification-plaintext-message-raw-delivery-disabled",
+    "raw-event-reject-bad-content",
+    "raw-event-rendering-failure",
 ]
 
 
@@ -543,18 +545,28 @@ def by_label(samples: Samples, name: str, label: str) -> dict[str, float]:
 def test_replay_directory_of_corpus_payloads(tmp_path: Path) -> None:
     """`replay DIR` reads one JSON document per file in every accepted shape (raw records,
     SNS envelopes, a Lambda SNS record, EventBridge) and prints the counters: events by
-    type, ignored and malformed by reason; exit 0."""
+    type, ignored and malformed by reason, rejects and rendering failures per recipient;
+    exit 0, and promtool accepts the exposition."""
     directory = tmp_path / "archive"
     directory.mkdir()
     for name in REPLAY_DIR_FILES:
         shutil.copy(DATA / f"{name}.json", directory)
-    samples = replay(directory)
+    result = run_cli("replay", str(directory))
+    assert result.returncode == 0, result.stderr
+    promtool_check(result.stdout)
+    samples = parse_samples(result.stdout)
     assert by_label(samples, "deliverability_ses_events_total", "event_type") == {
         "send": 2,
         "delivery": 1,
         "bounce": 2,
         "complaint": 1,
+        "reject": 1,
+        "rendering_failure": 1,
     }
+    for family in ("rejected", "rendering_failed"):
+        name = f"deliverability_ses_{family}_recipients_total"
+        assert by_label(samples, name, "recipient_domain") == {"example.com": 1}
+        assert by_label(samples, name, "sending_domain") == {"other": 1}
     assert by_label(samples, "deliverability_ses_events_ignored_total", "reason") == {
         "sns_subscription": 1,
         "eventbridge_not_email_event": 1,
@@ -571,7 +583,7 @@ def test_replay_directory_of_corpus_payloads(tmp_path: Path) -> None:
         "simulator.amazonses.com": 1,
     }
     # No config: no sending domain is known, so every event is sending_domain="other".
-    assert by_label(samples, "deliverability_ses_events_total", "sending_domain") == {"other": 6}
+    assert by_label(samples, "deliverability_ses_events_total", "sending_domain") == {"other": 8}
 
 
 def test_replay_json_lines_and_json_array(tmp_path: Path) -> None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 from exporter.events.pipeline import EventPipeline, Outcome
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "ses-events"
 
 
 def ses_event(event_type: str, rcpt: str = "user@gmail.com", **section: Any) -> dict[str, Any]:
@@ -116,6 +119,47 @@ def test_send_delivery_complaint_delay_tables() -> None:
     assert counts.processing.total == 1.5
 
 
+def test_rejects_and_rendering_failures_are_counted_per_recipient() -> None:
+    """Both shapes name their recipients in mail.destination only; the reject reason, the
+    template name and the rendering error are free text and appear in no label."""
+    pipeline = EventPipeline(
+        known_sending_domains=["shop.example"], provider_for=lambda d: "google"
+    )
+    reject = ses_event("Reject", message_id="m1", reason="Bad content")
+    reject["mail"]["destination"] = ["a@gmail.com", "b@corp.example"]
+    failure = ses_event(
+        "Rendering Failure",
+        message_id="m2",
+        errorMessage="Attribute 'name' is not present in the rendering data.",
+        templateName="Welcome-a@gmail.com",
+    )
+    feed(pipeline, reject, failure)
+    counts = pipeline.snapshot()
+    assert counts.rejected == {
+        ("gmail.com", "google", "shop.example"): 1,
+        ("corp.example", "google", "shop.example"): 1,
+    }
+    assert counts.rendering_failed == {("gmail.com", "google", "shop.example"): 1}
+    assert counts.events == {
+        ("reject", "shop.example", "cs"): 1,
+        ("rendering_failure", "shop.example", "cs"): 1,
+    }
+    labels = {v for table in (counts.rejected, counts.rendering_failed) for k in table for v in k}
+    assert not labels & {"Bad content", "Welcome-a@gmail.com"}
+    assert not any("rendering data" in v for v in labels)
+
+
+def test_rejects_and_rendering_failures_from_the_corpus() -> None:
+    """The real SES payloads (tests/data/ses-events): one recipient each, under an unknown
+    sending domain (example.com is not configured here) and the ConfigSet configuration set."""
+    pipeline = EventPipeline(known_sending_domains=["shop.example"])
+    for name in ("raw-event-reject-bad-content", "raw-event-rendering-failure"):
+        assert pipeline.handle((DATA / f"{name}.json").read_bytes()) is Outcome.COUNTED
+    counts = pipeline.snapshot()
+    assert counts.rejected == {("example.com", "unknown", "other"): 1}
+    assert counts.rendering_failed == {("example.com", "unknown", "other"): 1}
+
+
 def test_redelivery_counts_once_but_a_second_open_counts() -> None:
     pipeline = EventPipeline()
     open_event = ses_event("Open")
@@ -179,6 +223,19 @@ def test_recipient_domains_are_bounded_and_evicted_series_disappear() -> None:
     assert "gmail.com" in domains
     assert "other" in domains
     assert len(domains) <= 2 + 1 + 1
+
+
+def test_evicted_domains_lose_their_reject_and_rendering_failure_series() -> None:
+    pipeline = EventPipeline(max_recipient_domains=1)
+    feed(pipeline, ses_event("Reject", "u@first.example", message_id="r0"))
+    feed(pipeline, ses_event("Rendering Failure", "u@first.example", message_id="f0"))
+    for i in range(30):
+        feed(pipeline, ses_event("Send", "u@busy.example", message_id=f"b{i}"))
+    counts = pipeline.snapshot()
+    assert counts.rejected == {}
+    assert counts.rendering_failed == {}
+    feed(pipeline, ses_event("Reject", "u@first.example", message_id="r1"))
+    assert pipeline.snapshot().rejected == {("other", "unknown", "other"): 1}
 
 
 def test_lag_is_observed_when_the_receive_time_is_known() -> None:
