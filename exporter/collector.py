@@ -169,6 +169,8 @@ def _ses_region_metrics(result: SesRegionResult, put: _Put) -> None:  # noqa: C9
         for identity in result.identities:
             for kind in ("bounce", "complaint"):
                 path = feedback_path(identity, kind)
+                if path == "unknown":  # an AWS error: no series rather than a false 0
+                    continue
                 routed = path in ("identity_topic", "event_destination")
                 put(
                     metrics.SES_FEEDBACK_ROUTED,

@@ -403,7 +403,8 @@ SES_FEEDBACK_ROUTED = MetricSpec(
     "gauge",
     "1 if the identity's Bounce or Complaint feedback reaches a machine-readable destination "
     "(path identity_topic or event_destination), 0 if only email (email_only) or nothing "
-    f"(none). {_SES}",
+    "(none); absent while an AWS error on the routing lookups keeps it unknown "
+    f"(ses_feedback_routing is then unknown). {_SES}",
     (*_ACCT, "identity", "feedback_type", "path"),
 )
 SES_REPUTATION_BOUNCE = MetricSpec(

@@ -3,7 +3,9 @@
 Each part (account state, identities, suppression list, reputation, recommendations) fails
 on its own: an AWS error marks the collector down and keeps that part's previous values
 with their timestamp; access denied on an optional part (recommendations, suppression,
-reputation) disables that part with one clear log line instead of failing every run.
+reputation) disables that part with one clear log line instead of failing every run. A
+failed feedback-routing lookup is reported as part ``routing``: the identities are still
+updated, with their routing unknown.
 """
 
 from __future__ import annotations
@@ -122,6 +124,8 @@ class SesRegionCollector:
             )
             if identities is not None:
                 changes["identities"], changes["identities_at"] = tuple(identities), now
+                if codes := sorted({i.routing_error for i in identities if i.routing_error}):
+                    run.errors["routing"] = codes[0]  # those identities' routing is unknown
         optional_parts = {
             "suppression": self._tracker.refresh if self._tracker is not None else None,
             "reputation": self._source.reputation

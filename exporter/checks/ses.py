@@ -64,6 +64,9 @@ class IdentityState:
     # Feedback types (bounce, complaint) an enabled event destination of a configuration
     # set publishes to a machine-readable destination (SNS, EventBridge, Firehose, ...).
     event_destination_feedback: frozenset[str] = frozenset()
+    # The AWS error code of a failed lookup that decides routing (configuration sets, their
+    # event destinations, the identity's default set): feedback without a topic is unknown.
+    routing_error: str | None = None
 
 
 def check_identity_verified(state: IdentityState) -> CheckResult:
@@ -153,10 +156,13 @@ def check_mail_from_status(state: IdentityState) -> CheckResult:
 
 
 def feedback_path(state: IdentityState, feedback_type: str) -> str:
-    """Where one feedback type goes: identity_topic, event_destination, email_only or none."""
+    """Where one feedback type goes: identity_topic, event_destination, email_only, none,
+    or unknown (an AWS error kept the configuration-set routing from being read)."""
     topic = state.bounce_topic if feedback_type == "bounce" else state.complaint_topic
     if topic:
         return "identity_topic"
+    if state.routing_error is not None:
+        return "unknown"
     if feedback_type in state.event_destination_feedback:
         return "event_destination"
     return "email_only" if state.forwarding_enabled else "none"
@@ -171,6 +177,16 @@ def check_feedback_routing(state: IdentityState) -> CheckResult:
             "ses_feedback_routing",
             Status.PASS,
             f"feedback of {state.identity} is routed ({described})",
+        )
+    if "unknown" in paths.values() and not {"email_only", "none"} & set(paths.values()):
+        return CheckResult(
+            "ses_feedback_routing",
+            Status.UNKNOWN,
+            f"feedback routing of {state.identity} is unknown ({described}): "
+            f"SES answered {state.routing_error} when asked for its configuration set's "
+            "event destinations",
+            "grant ses:ListConfigurationSets, ses:GetConfigurationSetEventDestinations and "
+            "ses:GetEmailIdentity (deploy/iam-policy.json); throttling clears by itself",
         )
     return CheckResult(
         "ses_feedback_routing",

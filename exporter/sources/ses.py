@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Any
@@ -126,16 +127,26 @@ class SesRegionSource:
         self, patterns: Sequence[str] = (), owns: Callable[[str], bool] | None = None
     ) -> list[IdentityState]:
         """Every domain identity (matching ``patterns``, and in this replica's shard when
-        ``owns`` is given) with its attributes; other shards' identities cost no calls."""
+        ``owns`` is given) with its attributes; other shards' identities cost no calls.
+
+        A failed routing lookup (configuration sets, their event destinations, an
+        identity's default configuration set) does not fail discovery: the identities it
+        concerns carry ``routing_error`` and their feedback routing is unknown.
+        """
         names = sorted(
             n
             for n in self._list_domain_identities()
             if _matches(n, patterns) and (owns is None or owns(n))
         )
-        destinations = self._configuration_set_feedback()
+        routing = _Routing()
+        if names:
+            try:
+                routing.destinations = self._configuration_set_feedback()
+            except SesApiError as exc:
+                routing.error = exc.code
         states = []
         for start in range(0, len(names), _BATCH):
-            states.extend(self._attributes(names[start : start + _BATCH], destinations))
+            states.extend(self._attributes(names[start : start + _BATCH], routing))
         return states
 
     def _list_domain_identities(self) -> Iterator[str]:
@@ -151,34 +162,35 @@ class SesRegionSource:
                 return
 
     def _configuration_set_feedback(self) -> dict[str, frozenset[str]]:
-        """Configuration set -> the feedback types an enabled event destination publishes."""
+        """Configuration set -> the feedback types an enabled event destination publishes
+        to a machine-readable destination.
+
+        SESv2 ``GetConfigurationSetEventDestinations``: the v1 DescribeConfigurationSet
+        model has no EventBridge or Pinpoint destination, so botocore would drop them.
+        """
         result: dict[str, frozenset[str]] = {}
         token: str | None = None
         while True:
-            kwargs: dict[str, Any] = {"MaxItems": 1000}
+            kwargs: dict[str, Any] = {"PageSize": 1000}
             if token:
                 kwargs["NextToken"] = token
-            response = self._call(self._ses, "list_configuration_sets", **kwargs)
-            for config_set in response.get("ConfigurationSets", []):
-                name = config_set["Name"]
+            response = self._call(self._sesv2, "list_configuration_sets", **kwargs)
+            for name in response.get("ConfigurationSets", []):
                 described = self._call(
-                    self._ses,
-                    "describe_configuration_set",
+                    self._sesv2,
+                    "get_configuration_set_event_destinations",
                     ConfigurationSetName=name,
-                    ConfigurationSetAttributeNames=["eventDestinations"],
                 )
                 covered: set[str] = set()
                 for destination in described.get("EventDestinations", []):
                     if destination.get("Enabled") and _machine_readable(destination):
                         covered.update(t.lower() for t in destination.get("MatchingEventTypes", []))
-                result[name] = frozenset(covered & set(_FEEDBACK_TYPES))
+                result[str(name)] = frozenset(covered & set(_FEEDBACK_TYPES))
             token = response.get("NextToken")
             if not token:
                 return result
 
-    def _attributes(
-        self, names: list[str], destinations: dict[str, frozenset[str]]
-    ) -> list[IdentityState]:
+    def _attributes(self, names: list[str], routing: _Routing) -> list[IdentityState]:
         verification = self._call(
             self._ses, "get_identity_verification_attributes", Identities=names
         )
@@ -196,11 +208,14 @@ class SesRegionSource:
             m = mail_from.get("MailFromDomainAttributes", {}).get(name, {})
             n = notification.get("NotificationAttributes", {}).get(name, {})
             bounce_topic, complaint_topic = n.get("BounceTopic"), n.get("ComplaintTopic")
-            feedback: frozenset[str] = frozenset()
-            if not (bounce_topic and complaint_topic) and destinations:
-                feedback = destinations.get(
-                    self._default_configuration_set(name) or "", frozenset()
+            untopiced = {
+                kind
+                for kind, topic in zip(
+                    _FEEDBACK_TYPES, (bounce_topic, complaint_topic), strict=True
                 )
+                if not topic
+            }
+            feedback, routing_error = self._event_destination_feedback(name, untopiced, routing)
             states.append(
                 IdentityState(
                     identity=name,
@@ -216,19 +231,33 @@ class SesRegionSource:
                     complaint_topic=complaint_topic,
                     forwarding_enabled=bool(n.get("ForwardingEnabled", True)),
                     event_destination_feedback=feedback,
+                    routing_error=routing_error,
                 )
             )
         return states
 
-    def _default_configuration_set(self, identity: str) -> str | None:
-        """The identity's default configuration set (SESv2), asked only when it matters:
-        an identity without notification topics."""
+    def _event_destination_feedback(
+        self, identity: str, untopiced: set[str], routing: _Routing
+    ) -> tuple[frozenset[str], str | None]:
+        """The feedback types the identity's default configuration set routes, and the AWS
+        error code when that cannot be told.
+
+        GetEmailIdentity (one call per identity) is asked only when its answer can change
+        the verdict: the identity lacks a topic for a feedback type that some
+        configuration set routes. Otherwise no call is made.
+        """
+        if not untopiced:
+            return frozenset(), None
+        if routing.error is not None:
+            return frozenset(), routing.error
+        if not any(untopiced & covered for covered in routing.destinations.values()):
+            return frozenset(), None
         try:
             response = self._call(self._sesv2, "get_email_identity", EmailIdentity=identity)
-        except SesApiError:
-            return None
+        except SesApiError as exc:
+            return frozenset(), exc.code
         name = response.get("ConfigurationSetName")
-        return str(name) if name else None
+        return routing.destinations.get(str(name), frozenset()) if name else frozenset(), None
 
     def reputation(self) -> tuple[float | None, float | None]:
         """The bounce and complaint rates SES itself computes (CloudWatch; costs money)."""
@@ -284,10 +313,20 @@ def _matches(name: str, patterns: Sequence[str]) -> bool:
     return not patterns or any(fnmatchcase(name, p.lower()) for p in patterns)
 
 
+@dataclass(slots=True)
+class _Routing:
+    """What decides feedback routing for one discovery: configuration set -> feedback
+    types routed, or the AWS error code that kept it from being read."""
+
+    destinations: dict[str, frozenset[str]] = field(default_factory=dict)
+    error: str | None = None
+
+
 def _machine_readable(destination: dict[str, Any]) -> bool:
-    """An event destination a program can consume (not only CloudWatch dimensions)."""
+    """An event destination a program can consume (not only CloudWatch dimensions);
+    the member names of SESv2's EventDestination."""
     keys = (
-        "SNSDestination",
+        "SnsDestination",
         "KinesisFirehoseDestination",
         "EventBridgeDestination",
         "PinpointDestination",

@@ -13,6 +13,10 @@ the response shapes of the Amazon SES API v2 reference, so a real boto3 ``sesv2`
 ``GET  /v2/email/identities``                               ListEmailIdentities (older
                                                             botocore models)
 ``GET  /v2/email/identities/{EmailIdentity}``               GetEmailIdentity
+``POST /v2/email/list-configuration-sets``                  ListConfigurationSets (botocore
+                                                            >= 1.40 model)
+``GET  /v2/email/configuration-sets``                       ListConfigurationSets (older
+                                                            botocore models)
 ``GET  /v2/email/configuration-sets/{Name}/event-destinations``
                                                             GetConfigurationSetEventDestinations
 ``POST /v2/email/vdm/recommendations``                      ListRecommendations
@@ -21,7 +25,8 @@ the response shapes of the Amazon SES API v2 reference, so a real boto3 ``sesv2`
 (Methods and paths are the ``http`` entries of botocore's sesv2 2019-09-27 service model.)
 
 The test configures it through plain attributes (``account``, ``identities``,
-``identity_details``, ``event_destinations``, ``recommendations``, ``suppressed``) and
+``identity_details``, ``event_destinations`` (its keys are the configuration sets, in
+insertion order), ``recommendations``, ``suppressed``) and
 helpers (``add_domain_identity``, ``suppress``, ``unsuppress``, ``fail``). Every request is
 counted per path (``requests``) and logged with its query and JSON body (``log``).
 
@@ -73,6 +78,7 @@ ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 SUPPRESSION_MAX_PAGE_SIZE = 1000  # ListSuppressedDestinations: PageSize at most 1000
 IDENTITIES_MAX_PAGE_SIZE = 1000  # ListEmailIdentities: PageSize 0..1000
+CONFIGURATION_SETS_MAX_PAGE_SIZE = 1000  # ListConfigurationSets: PageSize, assumed like the above
 RECOMMENDATIONS_MAX_PAGE_SIZE = 100  # ListRecommendations: PageSize at most 100
 _SESSION: Any = None  # a boto3 Session, created on first use by Sesv2Fake.client
 
@@ -383,10 +389,11 @@ class Sesv2Fake:
                 )
             case "GET", ["v2", "email", "identities", name]:
                 return self._get_identity(name)
-            case "GET", ["v2", "email", "configuration-sets", name, "event-destinations"]:
-                if name not in self.event_destinations:
-                    raise _not_found(f"Configuration set <{name}> does not exist.")
-                return {"EventDestinations": copy.deepcopy(self.event_destinations[name])}
+            case ("POST", ["v2", "email", "list-configuration-sets"]) | (
+                "GET",
+                ["v2", "email", "configuration-sets", *_],
+            ):
+                return self._configuration_sets(method, parts[3:], query, body)
             case "POST", ["v2", "email", "vdm", "recommendations"]:
                 return self._list_recommendations(body)
         raise _Reply(404, "UnknownOperationException", f"no fake for {method} {path}")
@@ -447,6 +454,37 @@ class Sesv2Fake:
         result: dict[str, Any] = {"EmailIdentities": copy.deepcopy(page)}
         if offset + len(page) < len(rows):
             result["NextToken"] = _encode_token("identities", offset + len(page))
+        return result
+
+    def _configuration_sets(
+        self, method: str, rest: list[str], query: dict[str, list[str]], body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """ListConfigurationSets (both models' routes), GetConfigurationSetEventDestinations."""
+        match method, rest:
+            case "POST", []:
+                return self._list_configuration_sets(body.get("NextToken"), body.get("PageSize"))
+            case "GET", []:
+                size = _first(query, "PageSize")
+                return self._list_configuration_sets(
+                    _first(query, "NextToken"), None if size is None else _int(size)
+                )
+            case "GET", [name, "event-destinations"]:
+                if name not in self.event_destinations:
+                    raise _not_found(f"Configuration set <{name}> does not exist.")
+                return {"EventDestinations": copy.deepcopy(self.event_destinations[name])}
+        raise _Reply(404, "UnknownOperationException", f"no fake for {method} {'/'.join(rest)}")
+
+    def _list_configuration_sets(self, token: str | None, size: int | None) -> dict[str, Any]:
+        """ListConfigurationSets (API_ListConfigurationSets.html): ConfigurationSets [names]."""
+        size = self.identities_default_page_size if size is None else size
+        if not 0 <= size <= CONFIGURATION_SETS_MAX_PAGE_SIZE:
+            raise _bad_request("PageSize must be within 0..1000")
+        offset = _decode_token(token, "configuration-sets")
+        names = list(self.event_destinations)
+        page = names[offset : offset + size] if size else names[offset:]
+        result: dict[str, Any] = {"ConfigurationSets": page}
+        if offset + len(page) < len(names):
+            result["NextToken"] = _encode_token("configuration-sets", offset + len(page))
         return result
 
     def _get_identity(self, name: str) -> dict[str, Any]:

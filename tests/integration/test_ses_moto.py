@@ -1,27 +1,36 @@
 """SES state against moto in server mode (real HTTP), and Stubber where moto has no peer.
 
-moto implements SES v1 identities, DKIM, MAIL FROM and notification attributes, config
-sets, CloudWatch metric data and STS, two regions apart. It does not implement SESv2
-GetAccount or ListRecommendations (404): those tests use botocore's Stubber, which
-validates requests and responses against the service model, with response shapes from the
-SES API reference.
+moto implements SES v1 identities, DKIM, MAIL FROM and notification attributes,
+CloudWatch metric data and STS, two regions apart. It does not implement SESv2 GetAccount,
+ListRecommendations or configuration-set event destinations (404): GetAccount uses
+botocore's Stubber, which validates requests and responses against the service model,
+with response shapes from the SES API reference; configuration sets, their event
+destinations and GetEmailIdentity come from the loopback SESv2 fake (tests/fakes).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
 import pytest
 from botocore.stub import Stubber
+from fakes.sesv2_server import Sesv2Fake, eventbridge_destination
 from moto_fixtures import Moto, _moto, _moto_server  # noqa: F401 - fixtures by name
+from prometheus_client import CollectorRegistry
 
-from exporter.checks.ses import feedback_path
-from exporter.config import AwsAccountConfig, AwsConfig, ClusterConfig
+from exporter.checks.ses import check_feedback_routing, feedback_path
+from exporter.collector import ExporterCollector
+from exporter.config import AwsAccountConfig, AwsConfig, ClusterConfig, Config
+from exporter.model import Status
 from exporter.ses_cycle import SesRegionCollector, build_region_collector
 from exporter.sharding import owns, shard_of
+from exporter.sources.dns import DnsQueryStats
 from exporter.sources.ses import SesApiError, SesRegionSource
+from exporter.store import Snapshot, Store
+from exporter.web import render_metrics
 
 pytestmark = pytest.mark.integration
 
@@ -64,32 +73,135 @@ def test_regions_are_separate(moto: Moto) -> None:
     assert west.domain_identities() == []
 
 
-def test_configuration_set_event_destination_routes_feedback(moto: Moto) -> None:
-    """An enabled SNS event destination for bounce+complaint on the identity's default
-    configuration set counts as machine-readable routing (GetEmailIdentity stubbed:
-    moto never returns ConfigurationSetName)."""
+@pytest.fixture(name="sesv2_fake")
+def _sesv2_fake() -> Iterator[Sesv2Fake]:
+    with Sesv2Fake() as fake:
+        yield fake
+
+
+def cloudwatch_destination(name: str, events: list[str]) -> dict[str, Any]:
+    """An EventDestination with only CloudWatch dimensions (API_EventDestination.html)."""
+    return {
+        "Name": name,
+        "Enabled": True,
+        "MatchingEventTypes": events,
+        "CloudWatchDestination": {
+            "DimensionConfigurations": [
+                {
+                    "DimensionName": "ses:configuration-set",
+                    "DimensionValueSource": "MESSAGE_TAG",
+                    "DefaultDimensionValue": "none",
+                }
+            ]
+        },
+    }
+
+
+def test_eventbridge_event_destination_routes_feedback(moto: Moto, sesv2_fake: Sesv2Fake) -> None:
+    """Identities from moto (SES v1); configuration sets, their event destinations and the
+    identities' default set from the SESv2 fake (moto has no sesv2 event destinations).
+    An enabled EventBridge destination for BOUNCE and COMPLAINT routes feedback (the v1
+    DescribeConfigurationSet model would have dropped it); a set with CloudWatch
+    dimensions only does not; an identity without a default set is email only."""
+    ses = moto.client("ses")
+    for domain in ("routed.example", "metrics.example", "plain.example"):
+        ses.verify_domain_identity(Domain=domain)
+    sesv2_fake.event_destinations["transactional"] = [
+        eventbridge_destination("to-bus", ["SEND", "BOUNCE", "COMPLAINT", "DELIVERY"])
+    ]
+    sesv2_fake.event_destinations["dashboards"] = [
+        cloudwatch_destination("dims", ["BOUNCE", "COMPLAINT"])
+    ]
+    sesv2_fake.add_domain_identity("routed.example", configuration_set="transactional")
+    sesv2_fake.add_domain_identity("metrics.example", configuration_set="dashboards")
+    sesv2_fake.add_domain_identity("plain.example")
+    source = SesRegionSource(region="us-east-1", sesv2=sesv2_fake.client(), ses=ses)
+    states = {s.identity: s for s in source.domain_identities()}
+    routed = states["routed.example"]
+    assert routed.event_destination_feedback == {"bounce", "complaint"}
+    assert feedback_path(routed, "bounce") == "event_destination"
+    assert check_feedback_routing(routed).status is Status.PASS
+    for name in ("metrics.example", "plain.example"):
+        assert feedback_path(states[name], "complaint") == "email_only"
+        assert check_feedback_routing(states[name]).status is Status.FAIL
+    assert sesv2_fake.requests["/v2/email/configuration-sets/transactional/event-destinations"] == 1
+
+
+def test_no_get_email_identity_when_no_set_routes_feedback(
+    moto: Moto, sesv2_fake: Sesv2Fake
+) -> None:
+    """When no configuration set routes bounces or complaints anywhere machine-readable, an
+    identity's default set cannot change its verdict: no GetEmailIdentity per identity."""
+    ses = moto.client("ses")
+    for i in range(5):
+        ses.verify_domain_identity(Domain=f"shop{i}.example")
+    sesv2_fake.event_destinations["dashboards"] = [
+        cloudwatch_destination("dims", ["BOUNCE", "COMPLAINT"])
+    ]
+    states = SesRegionSource(
+        region="us-east-1", sesv2=sesv2_fake.client(), ses=ses
+    ).domain_identities()
+    assert len(states) == 5
+    assert all(feedback_path(s, "bounce") == "email_only" for s in states)
+    assert not [r for r in sesv2_fake.log if r.path.startswith("/v2/email/identities/")]
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "code", "status"),
+    [
+        ("/v2/email/list-configuration-sets", "POST", "ThrottlingException", 400),
+        (
+            "/v2/email/configuration-sets/transactional/event-destinations",
+            "GET",
+            "AccessDeniedException",
+            403,
+        ),
+        ("/v2/email/identities/routed.example", "GET", "TooManyRequestsException", 429),
+    ],
+    ids=["list-configuration-sets", "event-destinations", "get-email-identity"],
+)
+def test_routing_lookup_error_is_unknown_never_fail(  # noqa: PLR0917 - fixtures + parameters
+    moto: Moto, sesv2_fake: Sesv2Fake, path: str, method: str, code: str, status: int
+) -> None:
+    """An AWS error on a lookup that decides routing: the identity's routing is unknown
+    (check unknown, no feedback_routed series), never email_only/fail; discovery itself
+    still succeeds and the error is counted as part "routing"."""
     ses = moto.client("ses")
     ses.verify_domain_identity(Domain="routed.example")
-    ses.create_configuration_set(ConfigurationSet={"Name": "transactional"})
-    ses.create_configuration_set_event_destination(
-        ConfigurationSetName="transactional",
-        EventDestination={
-            "Name": "to-sns",
-            "Enabled": True,
-            "MatchingEventTypes": ["bounce", "complaint", "delivery"],
-            "SNSDestination": {"TopicARN": "arn:aws:sns:us-east-1:123456789012:ses-events"},
-        },
+    sesv2_fake.event_destinations["transactional"] = [
+        eventbridge_destination("to-bus", ["BOUNCE", "COMPLAINT"])
+    ]
+    sesv2_fake.add_domain_identity("routed.example", configuration_set="transactional")
+    sesv2_fake.fail(path, code=code, status=status, times=None, method=method)
+    client = sesv2_fake.client()
+    collector = SesRegionCollector(
+        account_name="prod",
+        account_id="123456789012",
+        source=SesRegionSource(region="us-east-1", sesv2=client, ses=ses),
+        settings=AwsConfig(suppression_list=False, recommendations=False),
+        sesv2_client=client,
     )
-    sesv2 = moto.client("sesv2")
-    with Stubber(sesv2) as stub:
-        stub.add_response(
-            "get_email_identity",
-            {"IdentityType": "DOMAIN", "ConfigurationSetName": "transactional"},
-            {"EmailIdentity": "routed.example"},
-        )
-        (state,) = SesRegionSource(region="us-east-1", sesv2=sesv2, ses=ses).domain_identities()
-    assert state.event_destination_feedback == {"bounce", "complaint"}
-    assert feedback_path(state, "bounce") == "event_destination"
+    result = collector.run()
+    (state,) = result.identities or ()
+    assert state.identity == "routed.example"
+    assert state.verification_status == "Success"  # the rest of discovery is fresh
+    assert state.routing_error == code
+    assert feedback_path(state, "bounce") == "unknown"
+    check = check_feedback_routing(state)
+    assert check.status is Status.UNKNOWN
+    assert code in check.summary
+    assert result.errors["routing"] == code
+    assert result.error_counts[("routing", code)] == 1
+    store = Store(Snapshot(config=Config()))
+    store.record_ses(result, finished=0.0, duration_seconds=0.0)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ExporterCollector(store.read, DnsQueryStats()))
+    body = render_metrics(registry)[0].decode()
+    assert "deliverability_ses_feedback_routed{" not in body
+    assert (
+        'deliverability_check_status{check="ses_feedback_routing",domain="routed.example",'
+        'status="unknown"} 1.0'
+    ) in body
 
 
 def test_get_account_shapes_stubbed() -> None:

@@ -183,6 +183,17 @@ def test_event_destinations_parse(fake, client):
     assert caught.value.response["Error"]["Code"] == "NotFoundException"
 
 
+def test_list_configuration_sets_pages(fake, client):
+    """ListConfigurationSets: the names, paged on NextToken."""
+    for i in range(3):
+        fake.event_destinations[f"set{i}"] = []
+    first = client.list_configuration_sets(PageSize=2)
+    assert first["ConfigurationSets"] == ["set0", "set1"]
+    rest = client.list_configuration_sets(PageSize=2, NextToken=first["NextToken"])
+    assert rest["ConfigurationSets"] == ["set2"]
+    assert "NextToken" not in rest
+
+
 def test_list_recommendations_parses_and_filters(fake, client):
     """ListRecommendations is a POST with a JSON Filter; timestamps parse as datetimes."""
     fake.recommendations = [

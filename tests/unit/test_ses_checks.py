@@ -116,6 +116,23 @@ def test_mail_from_check_only_with_a_custom_mail_from() -> None:
             ("none", "none"),
             Status.FAIL,
         ),
+        # an AWS error on the routing lookups: unknown, never a false fail
+        (
+            {"bounce_topic": None, "complaint_topic": None, "routing_error": "Throttling"},
+            ("unknown", "unknown"),
+            Status.UNKNOWN,
+        ),
+        (
+            {"complaint_topic": None, "routing_error": "AccessDeniedException"},
+            ("identity_topic", "unknown"),
+            Status.UNKNOWN,
+        ),
+        # topics need no lookup: a lookup error does not matter then
+        (
+            {"routing_error": "AccessDeniedException"},
+            ("identity_topic", "identity_topic"),
+            Status.PASS,
+        ),
     ],
 )
 def test_feedback_routing(changes: dict, paths: tuple[str, str], expected: Status) -> None:
