@@ -125,7 +125,9 @@ class Daemon:
         for result in seed_ses:  # the demo's sample account state (no AWS)
             self.store.record_ses(result, finished=time.time(), duration_seconds=0.0)
         self._ses_collectors: dict[str, SesRegionCollector] = {}
-        self.pipeline = build_pipeline(runtime.config, runtime.overrides)
+        self.pipeline = build_pipeline(
+            runtime.config, runtime.overrides, dns_stats=self.dns_stats, stop=self._stop
+        )
         self._label_sending_domains()
         self.events = EventService(local, self.pipeline, self._stop)
         self.registry = CollectorRegistry(auto_describe=False)

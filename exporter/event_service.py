@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from botocore.config import Config as BotoConfig
 from exporter.config import Config
 from exporter.events.parse import parse_document
 from exporter.events.pipeline import EventPipeline
-from exporter.sources.dns import system_nameservers
+from exporter.sources.dns import DnsQueryStats, system_nameservers
 from exporter.sources.mx_provider import MxProviderResolver
 from exporter.sources.sqs import SqsConsumer, SqsStats, refresh_queue_attributes
 from exporter.sources.zones import ZoneOverrides
@@ -23,6 +23,12 @@ from exporter.sources.zones import ZoneOverrides
 __all__ = ["EventService", "build_pipeline", "known_sending_domains", "replay_paths"]
 
 log = structlog.get_logger("exporter.events")
+
+# Provider lookups run next to the check cycle's questions, under their own rate limit: a
+# tenth of resolver.max_queries_per_second (at least 1/s). A batch spends at most 5 s on
+# them, far below a visibility timeout (at least 10 s) and SIGTERM's 10 s.
+MX_SHARE_OF_QUERY_RATE = 0.1
+MX_BATCH_BUDGET_SECONDS = 5.0
 
 
 def known_sending_domains(config: Config, discovered: Iterable[str] = ()) -> frozenset[str]:
@@ -43,25 +49,41 @@ def known_sending_domains(config: Config, discovered: Iterable[str] = ()) -> fro
     return frozenset(configured)
 
 
-def build_pipeline(config: Config, overrides: ZoneOverrides | None = None) -> EventPipeline:
+def build_pipeline(
+    config: Config,
+    overrides: ZoneOverrides | None = None,
+    *,
+    dns_stats: DnsQueryStats | None = None,
+    stop: threading.Event | None = None,
+) -> EventPipeline:
     """A pipeline whose sending-domain labels are the configured domains (the daemon adds
-    discovered identities with `known_sending_domains` after each discovery)."""
+    discovered identities with `known_sending_domains` after each discovery).
+
+    Provider lookups count their questions in ``dns_stats`` (the check cycle's) and stop
+    asking when ``stop`` is set."""
     events = config.events
-    provider_for: Callable[[str], str] | None = None
+    providers_for: Callable[[Collection[str]], Mapping[str, str]] | None = None
     if events.provider_lookup:
         resolver = config.resolver
         nameservers = (
             resolver.nameservers if resolver.nameservers is not None else system_nameservers()
         )
-        provider_for = MxProviderResolver(
-            nameservers=nameservers, timeout=min(1.0, resolver.timeout_seconds), overrides=overrides
-        )
+        limit = resolver.max_queries_per_second
+        providers_for = MxProviderResolver(
+            nameservers=nameservers,
+            timeout=min(1.0, resolver.timeout_seconds),
+            overrides=overrides,
+            stats=dns_stats,
+            max_queries_per_second=max(1.0, limit * MX_SHARE_OF_QUERY_RATE) if limit > 0 else 0.0,
+            batch_budget=MX_BATCH_BUDGET_SECONDS,
+            stop=stop,
+        ).many
     return EventPipeline(
         known_sending_domains=known_sending_domains(config),
         watch_recipient_domains=events.watch_recipient_domains,
         max_recipient_domains=events.max_recipient_domains,
         dedupe_window=events.dedupe_window,
-        provider_for=provider_for,
+        providers_for=providers_for,
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -141,7 +141,10 @@ class EventPipeline:
         max_configuration_sets: int = 50,
         dedupe_window: int = 100_000,
         provider_for: Callable[[str], str] | None = None,
+        providers_for: Callable[[Collection[str]], Mapping[str, str]] | None = None,
     ) -> None:
+        """``provider_for`` tells one recipient domain's provider; ``providers_for``, when
+        given, a whole batch's at once (so a DNS-backed lookup can bound the batch's time)."""
         self._lock = threading.Lock()
         self._known = frozenset(known_sending_domains)
         self._limiter = DomainLimiter(top_k=max_recipient_domains, watch=watch_recipient_domains)
@@ -150,6 +153,7 @@ class EventPipeline:
         self._dedupe_window = dedupe_window
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._provider_for = provider_for or (lambda _domain: "unknown")
+        self._providers_for = providers_for
         self._events: dict[tuple[str, str, str], int] = {}
         self._sent: dict[tuple[str, str, str], int] = {}
         self._delivered: dict[tuple[str, str, str], int] = {}
@@ -196,30 +200,39 @@ class EventPipeline:
         thread's rate on a loaded 2-core box with one lock round per message).
         """
         parsed = [_parse(body) for body, _ in messages]
-        providers = [self._providers(p) for p in parsed]
+        providers = self._providers(parsed)
         with self._lock:
             return [
-                self._apply(p, found, received_at, message_id)
-                for p, found, (_, message_id) in zip(parsed, providers, messages, strict=True)
+                self._apply(p, providers, received_at, message_id)
+                for p, (_, message_id) in zip(parsed, messages, strict=True)
             ]
 
     def handle_parsed(
         self, parsed: Parsed, *, received_at: float | None = None, message_id: str | None = None
     ) -> Outcome:
-        providers = self._providers(parsed)
+        providers = self._providers([parsed])
         with self._lock:
             return self._apply(parsed, providers, received_at, message_id)
 
-    def _providers(self, parsed: Parsed) -> dict[str, str]:
-        """Providers may need DNS: looked up before the lock is taken."""
-        if not isinstance(parsed, list):
+    def _providers(self, batch: Sequence[Parsed]) -> Mapping[str, str]:
+        """Providers may need DNS: looked up before the lock is taken, once per domain."""
+        domains = {
+            r.domain
+            for parsed in batch
+            if isinstance(parsed, list)
+            for e in parsed
+            for r in e.recipients
+        }
+        if not domains:
             return {}
-        return {r.domain: self._provider_for(r.domain) for e in parsed for r in e.recipients}
+        if self._providers_for is not None:
+            return self._providers_for(domains)
+        return {domain: self._provider_for(domain) for domain in domains}
 
     def _apply(
         self,
         parsed: Parsed,
-        providers: dict[str, str],
+        providers: Mapping[str, str],
         received_at: float | None,
         message_id: str | None,
     ) -> Outcome:
@@ -249,7 +262,9 @@ class EventPipeline:
             self._seen.popitem(last=False)
         return False
 
-    def _count(self, event: SesEvent, providers: dict[str, str], received_at: float | None) -> None:
+    def _count(
+        self, event: SesEvent, providers: Mapping[str, str], received_at: float | None
+    ) -> None:
         sending = event.sending_domain if event.sending_domain in self._known else OTHER
         _inc(
             self._events,

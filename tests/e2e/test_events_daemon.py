@@ -63,7 +63,7 @@ format = "json"
 [events]
 pollers = {pollers}
 wait_time_seconds = 1
-provider_lookup = false
+provider_lookup = {provider_lookup}
 {queues}
 
 [[domains]]
@@ -196,7 +196,13 @@ def _spawn(named: NamedServer, tmp_path: Path) -> Iterator[Callable[..., Daemon]
     processes: list[subprocess.Popen[str]] = []
 
     def spawn(
-        *, queues: list[str], endpoint: str, pollers: int = 2, final_counts: Path | None = None
+        *,
+        queues: list[str],
+        endpoint: str,
+        pollers: int = 2,
+        final_counts: Path | None = None,
+        nameserver: str | None = None,
+        provider_lookup: bool = False,
     ) -> Daemon:
         port = free_port()
         workdir = tmp_path / f"daemon{len(processes)}"
@@ -205,8 +211,9 @@ def _spawn(named: NamedServer, tmp_path: Path) -> Iterator[Callable[..., Daemon]
         config.write_text(
             CONFIG.format(
                 port=port,
-                nameserver=named.nameserver,
+                nameserver=nameserver or named.nameserver,
                 pollers=pollers,
+                provider_lookup=str(provider_lookup).lower(),
                 queues="".join(QUEUE.format(url=url) for url in queues),
             )
         )
@@ -323,6 +330,46 @@ def test_sigterm_mid_batch_loses_nothing(
     log = [json.loads(line) for line in daemon.log.read_text().splitlines() if line[:1] == "{"]
     assert any(line.get("event") == "exporter stopped" for line in log)
     promtool_check(body)
+
+
+def test_silent_resolver_holds_no_batch_and_no_sigterm(
+    moto: Moto, spawn: Callable[..., Daemon], silent_udp: str
+) -> None:
+    """Provider lookups on, and the resolver never answers: 200 messages, each to a new
+    recipient domain, are still consumed (recipient_provider "unknown"), the lookups that
+    were tried show in deliverability_dns_queries_total{record_type="MX"} as timeouts, and
+    SIGTERM mid-drain exits 0 within 10 s."""
+    url, _ = moto.create_queue("ses-events")
+    moto.send_bodies(
+        url,
+        [
+            json.dumps(event("raw-event-delivery", recipients=[f"u@d{i}.example"]))
+            for i in range(200)
+        ],
+    )
+    daemon = spawn(
+        queues=[url], endpoint=moto.endpoint, nameserver=silent_udp, provider_lookup=True
+    )
+    _, samples = daemon.wait_for(
+        lambda s: (
+            total(s, "deliverability_ses_delivered_recipients_total") >= 20
+            and total(s, "deliverability_dns_queries_total", record_type="MX") > 0
+        ),
+        "deliveries counted past a silent resolver",
+    )
+    assert total(samples, "deliverability_dns_queries_total", record_type="MX") == total(
+        samples, "deliverability_dns_queries_total", record_type="MX", outcome="timeout"
+    )
+    delivered = total(samples, "deliverability_ses_delivered_recipients_total")
+    assert (
+        total(
+            samples, "deliverability_ses_delivered_recipients_total", recipient_provider="unknown"
+        )
+        == delivered
+    )
+    code, seconds = daemon.sigterm()
+    assert code == 0, daemon.log.read_text()[-3000:]
+    assert seconds < 10
 
 
 # --------------------------------------------------------------------------- 5. redrive gauge
