@@ -19,6 +19,7 @@ from types import FrameType
 
 import structlog
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import CollectorRegistry, ProcessCollector
@@ -42,7 +43,15 @@ from exporter.event_service import (
 )
 from exporter.logs import configure_logging
 from exporter.model import DomainTarget
-from exporter.ses_cycle import SesRegionCollector, SesRegionResult, build_region_collector
+from exporter.ses_cycle import (
+    ACCOUNT_JOB,
+    IDENTITIES_JOB,
+    JOBS,
+    SUPPRESSION_JOB,
+    SesRegionCollector,
+    SesRegionResult,
+    build_region_collector,
+)
 from exporter.sharding import local_view
 from exporter.smtp_cycle import check_smtp_credential, iam_client
 from exporter.sources.dns import DnsClient, DnsQueryStats, system_nameservers
@@ -57,6 +66,8 @@ __all__ = ["Daemon", "Runtime", "load_runtime"]
 log = structlog.get_logger("exporter")
 
 CONFIG_POLL_SECONDS = 5.0
+SES_SLOW_EXECUTOR = "ses-slow"  # discovery and suppression jobs: long, never in the way
+SES_SLOW_THREADS = 32
 QUEUE_ATTRIBUTES_SECONDS = 60.0
 DNS_JOB = "dns"
 
@@ -125,6 +136,7 @@ class Daemon:
         for result in seed_ses:  # the demo's sample account state (no AWS)
             self.store.record_ses(result, finished=time.time(), duration_seconds=0.0)
         self._ses_collectors: dict[str, SesRegionCollector] = {}
+        self._ses_lock = threading.Lock()  # one collector per region; publish in order
         self.pipeline = build_pipeline(
             runtime.config, runtime.overrides, dns_stats=self.dns_stats, stop=self._stop
         )
@@ -142,7 +154,9 @@ class Daemon:
         )
         self._server: HttpServer | None = None
         self._scheduler = BackgroundScheduler(
-            timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1}
+            timezone=UTC,
+            job_defaults={"coalesce": True, "max_instances": 1},
+            executors={SES_SLOW_EXECUTOR: ThreadPoolExecutor(SES_SLOW_THREADS)},
         )
         self._scheduler.add_listener(
             self._on_job_problem, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
@@ -240,37 +254,55 @@ class Daemon:
         )
 
     def _schedule_ses(self, config: Config) -> None:
+        """Three jobs per (account, region), so account state (GetAccount: enforcement,
+        sending enabled) keeps its cadence while a discovery of tens of thousands of
+        identities or a full suppression recount runs: those two run on their own threads.
+        All three publish to one collector (``ses:<account>:<region>``) and share its pacer.
+        The discovery job runs every interval too, but calls SES only when a discovery is
+        due (``discovery_interval_seconds``) or the last one failed."""
         aws = config.aws
-        if not (config.cluster.polls_ses_account or aws.discover_identities):
-            return  # a shard that neither polls the account nor discovers its identities
+        jobs = [
+            job
+            for job, wanted in (
+                (ACCOUNT_JOB, config.cluster.polls_ses_account),
+                (IDENTITIES_JOB, aws.discover_identities),
+                (SUPPRESSION_JOB, config.cluster.polls_ses_account and aws.suppression_list),
+            )
+            if wanted
+        ]
         for account in aws.accounts:
             for region in account.regions:
                 key = f"ses:{account.name}:{region}"
-                self.store.set_interval(key, aws.interval_seconds)
-                self._scheduler.add_job(
-                    self.run_ses,
-                    IntervalTrigger(
-                        seconds=aws.interval_seconds, jitter=min(30.0, aws.interval_seconds / 10)
-                    ),
-                    args=(account, region),
-                    id=key,
-                    replace_existing=True,
-                    next_run_time=datetime.now(UTC),
-                )
+                if jobs:
+                    self.store.set_interval(key, aws.interval_seconds)
+                for job in jobs:
+                    self._scheduler.add_job(
+                        self.run_ses,
+                        IntervalTrigger(
+                            seconds=aws.interval_seconds,
+                            jitter=min(30.0, aws.interval_seconds / 10),
+                        ),
+                        args=(account, region, (job,)),
+                        id=key if job == ACCOUNT_JOB else f"{key}:{job}",
+                        replace_existing=True,
+                        next_run_time=datetime.now(UTC),
+                        executor="default" if job == ACCOUNT_JOB else SES_SLOW_EXECUTOR,
+                    )
 
-    def run_ses(self, account: AwsAccountConfig, region: str) -> None:
-        """One SES run for one (account, region); never raises into the scheduler."""
+    def run_ses(self, account: AwsAccountConfig, region: str, jobs: tuple[str, ...] = JOBS) -> None:
+        """SES ``jobs`` for one (account, region); never raises into the scheduler."""
         key = f"ses:{account.name}:{region}"
         t0 = time.monotonic()
-        collector = self._ses_collectors.get(key)
         try:
-            if collector is None:
-                local = self.store.read().config
-                collector = build_region_collector(
-                    account, region, local.aws, local.cluster, self._stop
-                )
-                self._ses_collectors[key] = collector
-            result = collector.run()
+            with self._ses_lock:
+                collector = self._ses_collectors.get(key)
+                if collector is None:
+                    local = self.store.read().config
+                    collector = build_region_collector(
+                        account, region, local.aws, local.cluster, self._stop
+                    )
+                    self._ses_collectors[key] = collector
+            collector.run(jobs)
         except Cancelled:
             log.info("ses run cancelled by shutdown", collector=key)  # not a failure
             return
@@ -294,14 +326,19 @@ class Daemon:
                 error=type(exc).__name__,
             )
             return
-        previous = self.store.read().ses.get(key)
-        self.store.record_ses(result, finished=time.time(), duration_seconds=time.monotonic() - t0)
+        with self._ses_lock:  # the newest result, even when two jobs finish together
+            previous = self.store.read().ses.get(key)
+            result = collector.result
+            self.store.record_ses(
+                result, finished=time.time(), duration_seconds=time.monotonic() - t0
+            )
         if previous is None or previous.identities != result.identities:
             self._label_sending_domains()
             self._check_dns_now()  # newly discovered domains should not wait a whole interval
         log.info(
             "ses run finished",
             collector=key,
+            jobs=",".join(jobs),
             errors=result.errors or None,
             identities=len(result.identities or ()),
             duration_seconds=round(time.monotonic() - t0, 3),

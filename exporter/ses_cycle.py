@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
@@ -31,9 +31,23 @@ from exporter.sources.suppression import (
     SuppressionUnavailable,
 )
 
-__all__ = ["SesRegionCollector", "SesRegionResult", "build_region_collector"]
+__all__ = [
+    "ACCOUNT_JOB",
+    "IDENTITIES_JOB",
+    "JOBS",
+    "SUPPRESSION_JOB",
+    "SesRegionCollector",
+    "SesRegionResult",
+    "build_region_collector",
+]
 
 log = structlog.get_logger("exporter.ses")
+# The daemon's jobs per (account, region), each on its own schedule: account state (with
+# reputation and recommendations: a few calls), identity discovery (hundreds of calls at
+# tens of thousands of identities) and the suppression list (a full recount: one call per
+# 1,000 entries).
+ACCOUNT_JOB, IDENTITIES_JOB, SUPPRESSION_JOB = "account", "identities", "suppression"
+JOBS = (ACCOUNT_JOB, IDENTITIES_JOB, SUPPRESSION_JOB)
 _DENIED = {
     "AccessDenied",
     "AccessDeniedException",
@@ -57,7 +71,7 @@ class SesRegionResult:
     bounce_ratio: float | None = None
     complaint_ratio: float | None = None
     recommendations: dict[tuple[str, str], int] | None = None
-    errors: dict[str, str] = field(default_factory=dict)  # part -> AWS error code, this run
+    errors: dict[str, str] = field(default_factory=dict)  # part -> AWS error code, last try
     error_counts: dict[tuple[str, str], int] = field(default_factory=dict)  # since start
     disabled: frozenset[str] = frozenset()
 
@@ -99,25 +113,31 @@ class SesRegionCollector:
             if settings.suppression_list and account_parts
             else None
         )
+        self._lock = threading.Lock()
         self.result = SesRegionResult(account_name, account_id, source.region)
 
-    def run(self) -> SesRegionResult:
-        """Every enabled part once; a failed part keeps its previous values.
+    def run(self, jobs: Collection[str] = JOBS) -> SesRegionResult:
+        """The enabled parts of ``jobs`` once; a failed part keeps its previous values.
 
+        The daemon runs each job on its own schedule (`JOBS`): account state is never
+        queued behind a long discovery or suppression recount. ``errors`` holds the latest
+        outcome of every part, whichever job ran it. Thread-safe: jobs may run at once.
         Raises `Cancelled` (from the pacing) when the daemon stops mid-run; the result is
         then left as the previous run published it.
         """
         now = time.time()
-        run = _Run(set(self.result.disabled), self.result.account_name, self.result.region)
+        previous = self.result
+        run = _Run(set(previous.disabled), previous.account_name, previous.region)
+        attempted: set[str] = set()
         changes: dict[str, Any] = {}
         settings = self._settings
-        if (
-            self._account_parts
-            and (account := run.attempt("account", self._source.account)) is not None
-        ):
-            changes["account"] = account
-        due = now - self.result.identities_at >= settings.discovery_interval_seconds
-        if settings.discover_identities and (self.result.identities is None or due):
+        account_job = ACCOUNT_JOB in jobs and self._account_parts
+        if account_job:
+            attempted.add("account")
+            if (account := run.attempt("account", self._source.account)) is not None:
+                changes["account"] = account
+        if IDENTITIES_JOB in jobs and self._discovery_due(previous, now):
+            attempted.update(("identities", "routing"))
             identities = run.attempt(
                 "identities",
                 lambda: self._source.domain_identities(settings.identity_patterns, self._owns),
@@ -127,31 +147,50 @@ class SesRegionCollector:
                 if codes := sorted({i.routing_error for i in identities if i.routing_error}):
                     run.errors["routing"] = codes[0]  # those identities' routing is unknown
         optional_parts = {
-            "suppression": self._tracker.refresh if self._tracker is not None else None,
+            "suppression": self._tracker.refresh
+            if self._tracker is not None and SUPPRESSION_JOB in jobs
+            else None,
             "reputation": self._source.reputation
-            if settings.reputation_metrics and self._account_parts
+            if settings.reputation_metrics and account_job
             else None,
             "recommendations": self._source.open_recommendations
-            if settings.recommendations and self._account_parts
+            if settings.recommendations and account_job
             else None,
         }
         for part, call in optional_parts.items():
-            if call is not None and (value := run.attempt(part, call, optional=True)) is not None:
+            if call is None:
+                continue
+            attempted.add(part)
+            if (value := run.attempt(part, call, optional=True)) is not None:
                 if part == "reputation":
                     changes["bounce_ratio"], changes["complaint_ratio"] = value
                 else:
                     changes[part] = value
-        counts = dict(self.result.error_counts)
-        for part, code in run.errors.items():
-            counts[(part, code)] = counts.get((part, code), 0) + 1
-        self.result = replace(
-            self.result,
-            errors=run.errors,
-            error_counts=counts,
-            disabled=frozenset(run.disabled),
-            **changes,
+        return self._publish(run, attempted, changes)
+
+    def _discovery_due(self, previous: SesRegionResult, now: float) -> bool:
+        settings = self._settings
+        return settings.discover_identities and (
+            previous.identities is None
+            or "identities" in previous.errors  # a failed discovery is retried next run
+            or now - previous.identities_at >= settings.discovery_interval_seconds
         )
-        return self.result
+
+    def _publish(self, run: _Run, attempted: set[str], changes: dict[str, Any]) -> SesRegionResult:
+        with self._lock:  # another job may have published since this one started
+            current = self.result
+            counts = dict(current.error_counts)
+            for part, code in run.errors.items():
+                counts[(part, code)] = counts.get((part, code), 0) + 1
+            errors = {p: c for p, c in current.errors.items() if p not in attempted}
+            self.result = replace(
+                current,
+                errors=errors | run.errors,
+                error_counts=counts,
+                disabled=current.disabled | run.disabled,
+                **changes,
+            )
+            return self.result
 
 
 @dataclass(slots=True)

@@ -245,3 +245,85 @@ regions = ["us-east-1"]
     assert "ses collector failed" not in text
     assert "crashed" not in text
     assert "exporter stopped" in text
+
+
+def test_account_state_keeps_its_cadence_during_a_long_discovery(
+    moto: Moto, tmp_path: Path
+) -> None:
+    """Discovery runs as its own job: at 1 call/s a discovery that asks for 60
+    configuration sets' event destinations takes a minute, yet GetAccount is polled again
+    on its own schedule meanwhile and the account state is served (collector up) before
+    discovery has finished. SIGTERM in the middle of that discovery still exits within 10 s."""
+    for domain in ("a.example", "b.example"):
+        moto.client("ses").verify_domain_identity(Domain=domain)
+    sets = 60
+    fake = Sesv2Fake()
+    for i in range(sets):
+        fake.event_destinations[f"set{i:02d}"] = []
+    port = free_port()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+[server]
+listen_address = "127.0.0.1:{port}"
+[resolver]
+nameservers = ["127.0.0.1:{free_port()}"]
+timeout_seconds = 0.2
+attempts = 1
+[aws]
+interval_seconds = 10
+suppression_list = false
+recommendations = false
+[[aws.accounts]]
+name = "prod"
+regions = ["us-east-1"]
+"""  # api_calls_per_second is left at its default, 1, shared by both jobs
+    )
+    log_path = tmp_path / "daemon.log"
+
+    def destinations_asked() -> int:
+        return sum(n for path, n in fake.requests.items() if path.endswith("/event-destinations"))
+
+    with fake:
+        env = {
+            **os.environ,
+            **DUMMY_ENV,
+            "AWS_ENDPOINT_URL": moto.endpoint,
+            "AWS_ENDPOINT_URL_SESV2": fake.endpoint,
+            "AWS_CONFIG_FILE": str(tmp_path / "none"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+            "PYTHONUNBUFFERED": "1",
+        }
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "exporter", "run", "--config", str(config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        try:
+            deadline = time.monotonic() + 60
+            while fake.requests["/v2/email/account"] < 2:
+                assert process.poll() is None, log_path.read_text()[-3000:]
+                assert time.monotonic() < deadline, "GetAccount was not polled again"
+                time.sleep(0.1)
+            in_flight = destinations_asked()
+            samples = scrape(port)
+            asked_after_scrape = destinations_asked()
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=10) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+        asked_at_exit = destinations_asked()
+    text = log_path.read_text()
+    assert in_flight > 0, "discovery had not reached the configuration sets"
+    assert asked_after_scrape < sets, "discovery finished before GetAccount came round again"
+    acct = (("aws_account_id", "123456789012"), ("aws_region", "us-east-1"))
+    assert samples[("deliverability_ses_sending_enabled", acct)] == 1
+    assert ("deliverability_ses_domain_identities", acct) not in samples  # still discovering
+    assert samples[("deliverability_collector_up", (("collector", "ses:prod:us-east-1"),))] == 1
+    assert asked_at_exit < sets  # the discovery was cut short by SIGTERM, not finished
+    assert "ses run cancelled by shutdown" in text, text[-3000:]
+    assert "ses collector failed" not in text

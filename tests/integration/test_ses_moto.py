@@ -11,6 +11,7 @@ destinations and GetEmailIdentity come from the loopback SESv2 fake (tests/fakes
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterator
 from functools import partial
 from typing import Any
@@ -25,7 +26,13 @@ from exporter.checks.ses import check_feedback_routing, feedback_path
 from exporter.collector import ExporterCollector
 from exporter.config import AwsAccountConfig, AwsConfig, ClusterConfig, Config
 from exporter.model import Status
-from exporter.ses_cycle import SesRegionCollector, build_region_collector
+from exporter.ses_cycle import (
+    ACCOUNT_JOB,
+    IDENTITIES_JOB,
+    SUPPRESSION_JOB,
+    SesRegionCollector,
+    build_region_collector,
+)
 from exporter.sharding import owns, shard_of
 from exporter.sources.dns import DnsQueryStats
 from exporter.sources.ses import SesApiError, SesRegionSource
@@ -355,3 +362,90 @@ def test_shards_split_identities_and_only_the_ses_shard_polls_the_account(moto: 
             assert result.ok
         per_shard.append(mine)
     assert sorted(n for shard in per_shard for n in shard) == names
+
+
+def record_operations(*clients: Any) -> list[str]:
+    """The operation names the clients send, in order."""
+    calls: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        calls.append(model.name)
+
+    for client in clients:
+        client.meta.events.register("provide-client-params.*.*", record)
+    return calls
+
+
+def test_discovery_calls_per_identity_count(moto: Moto, sesv2_fake: Sesv2Fake) -> None:
+    """The call budget the README states: per 1,000 identities one ListIdentities page and
+    4 batched attribute calls per 100, plus ListConfigurationSets and one destinations call
+    per set; GetEmailIdentity only per identity without topics, and only once some set
+    routes bounces or complaints."""
+    ses = moto.client("ses", retries={"max_attempts": 1})
+    names = [f"shop{i:03d}.example" for i in range(250)]
+    for name in names:
+        ses.verify_domain_identity(Domain=name)
+    sesv2 = sesv2_fake.client()
+    calls = record_operations(ses, sesv2)
+    sesv2_fake.event_destinations["dashboards"] = [
+        cloudwatch_destination("dims", ["BOUNCE", "COMPLAINT"])
+    ]
+    source = SesRegionSource(region="us-east-1", sesv2=sesv2, ses=ses)
+    assert len(source.domain_identities()) == 250
+    batches = 3  # 250 identities, 100 per attribute call
+    assert Counter(calls) == {
+        "ListIdentities": 1,
+        "ListConfigurationSets": 1,
+        "GetConfigurationSetEventDestinations": 1,
+        "GetIdentityVerificationAttributes": batches,
+        "GetIdentityDkimAttributes": batches,
+        "GetIdentityMailFromDomainAttributes": batches,
+        "GetIdentityNotificationAttributes": batches,
+    }
+    calls.clear()
+    sesv2_fake.event_destinations["transactional"] = [
+        eventbridge_destination("to-bus", ["BOUNCE", "COMPLAINT"])
+    ]
+    source.domain_identities()
+    assert Counter(calls)["GetEmailIdentity"] == 250  # now each identity's set matters
+
+
+def test_jobs_run_their_own_parts_and_keep_each_others_errors(
+    moto: Moto, sesv2_fake: Sesv2Fake
+) -> None:
+    """The daemon's three jobs on one collector: the account job asks no identity call,
+    the discovery job no GetAccount; a part's error stays until that part runs again,
+    whichever job published last."""
+    ses = moto.client("ses")
+    ses.verify_domain_identity(Domain="kept.example")
+    sesv2 = sesv2_fake.client()
+    calls = record_operations(ses, sesv2)
+    collector = SesRegionCollector(
+        account_name="prod",
+        account_id="123456789012",
+        source=SesRegionSource(region="us-east-1", sesv2=sesv2, ses=ses),
+        settings=AwsConfig(recommendations=False),
+        sesv2_client=sesv2,
+    )
+    sesv2_fake.fail("/v2/email/account", code="ThrottlingException", times=1)
+    first = collector.run((ACCOUNT_JOB,))
+    assert set(calls) == {"GetAccount"}
+    assert first.errors == {"account": "ThrottlingException"}
+    calls.clear()
+    second = collector.run((IDENTITIES_JOB,))
+    assert "GetAccount" not in calls
+    assert "ListSuppressedDestinations" not in calls
+    assert [i.identity for i in second.identities or ()] == ["kept.example"]
+    assert second.errors == {"account": "ThrottlingException"}  # still the latest outcome
+    calls.clear()
+    third = collector.run((SUPPRESSION_JOB,))
+    assert set(calls) == {"ListSuppressedDestinations"}
+    assert third.suppression is not None
+    calls.clear()
+    assert collector.run((IDENTITIES_JOB,)).identities == second.identities
+    assert not calls  # rediscovery is not due yet: the job costs nothing
+    fourth = collector.run((ACCOUNT_JOB,))
+    assert fourth.ok
+    assert fourth.account is not None
+    assert fourth.identities == second.identities
+    assert fourth.suppression == third.suppression
