@@ -849,6 +849,22 @@ def bounces() -> dashboard_builders.Dashboard:
             unit="cps",
             stacked=True,
         ),
+        ts(
+            "Rejected and rendering-failed recipients",
+            "Recipients per second of mail SES never sent, by recipient domain: Reject events "
+            "(SES found a virus or bad content) and Rendering Failure events (a template that "
+            "did not render, e.g. a missing variable).",
+            q(
+                f"sum by (recipient_domain) ({rcpt_rate.format('rejected')})",
+                "rejected {{recipient_domain}}",
+            ),
+            q(
+                f"sum by (recipient_domain) ({rcpt_rate.format('rendering_failed')})",
+                "rendering failed {{recipient_domain}}",
+            ),
+            unit="cps",
+            size=(24, 8),
+        ),
         row("Event stream"),
         ts(
             "SES events by type",

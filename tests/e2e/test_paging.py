@@ -385,7 +385,8 @@ def update(stack: dict[str, Any], *, add: bool) -> None:
 
 
 def event_wave(wave: int) -> list[str]:
-    """Sends, deliveries, 5.1.8 bounces, complaints, delays, one malformed and one ignored body."""
+    """Sends, deliveries, 5.1.8 bounces, complaints, delays, a reject, a rendering failure, one
+    malformed and one ignored body."""
     rcpt = [f"user{wave}-{i}@corp.example" for i in range(4)]
     documents = [event("raw-event-send", recipients=[r], from_domain="paging.test") for r in rcpt]
     documents += [
@@ -411,6 +412,12 @@ def event_wave(wave: int) -> list[str]:
             recipients=[rcpt[1]],
             from_domain="paging.test",
         )
+    )
+    documents.append(
+        event("raw-event-reject-bad-content", recipients=[rcpt[2]], from_domain="paging.test")
+    )
+    documents.append(
+        event("raw-event-rendering-failure", recipients=[rcpt[3]], from_domain="paging.test")
     )
     bodies = [sns_envelope(json.dumps(d)) for d in documents]
     bodies.append(f"not an SES event, wave {wave}")

@@ -344,6 +344,27 @@ CASES: list[tuple[str, str, list[dict[str, str]], dict[str, str], list[dict[str,
         [s("deliverability_ses_events_malformed_total", "3x60", reason="not_json")],  # old, flat
     ),
     (
+        "DeliverabilityTemplateRenderingFailures",
+        "45m",
+        [
+            s(
+                "deliverability_ses_rendering_failed_recipients_total",
+                "0x40 2x20",
+                recipient_domain="gmail.com",
+                **RCPT,
+            )
+        ],
+        job_only(sending_domain="shop.example", severity="warning"),
+        [  # failures an hour ago, none since
+            s(
+                "deliverability_ses_rendering_failed_recipients_total",
+                "4x60",
+                recipient_domain="gmail.com",
+                **RCPT,
+            )
+        ],
+    ),
+    (
         "DeliverabilityQueueWithoutRedrivePolicy",
         "70m",
         [s("deliverability_sqs_queue_redrive_policy", "0x90", queue="ses-events")],
