@@ -1270,8 +1270,14 @@ def exporter_health() -> dashboard_builders.Dashboard:
         ),
         ts(
             "Queue backlog",
-            "Approximate messages waiting in each queue.",
-            q("max by (queue) (deliverability_sqs_queue_visible_messages)", "{{queue}}"),
+            "Approximate messages waiting in each queue, and received but not yet deleted "
+            "(in flight: being counted, or held by a consumer that died until the visibility "
+            "timeout ends).",
+            q("max by (queue) (deliverability_sqs_queue_visible_messages)", "{{queue}} waiting"),
+            q(
+                "max by (queue) (deliverability_sqs_queue_in_flight_messages)",
+                "{{queue}} in flight",
+            ),
             size=(8, 7),
         ),
         table_panel(

@@ -279,6 +279,7 @@ def _sqs_metrics(queues: Mapping[str, QueueState]) -> Iterator[Metric]:
     receive_errors = metrics.SQS_RECEIVE_ERRORS.counter()
     redrive = metrics.SQS_REDRIVE.gauge()
     visible = metrics.SQS_VISIBLE.gauge()
+    in_flight = metrics.SQS_IN_FLIGHT.gauge()
     for name, state in sorted(queues.items()):
         received.add_metric([name], state.received)
         deleted.add_metric([name], state.deleted)
@@ -288,7 +289,9 @@ def _sqs_metrics(queues: Mapping[str, QueueState]) -> Iterator[Metric]:
             redrive.add_metric([name], float(state.has_redrive_policy))
         if state.visible_messages is not None:
             visible.add_metric([name], state.visible_messages)
-    yield from (received, deleted, delete_failures, receive_errors, redrive, visible)
+        if state.in_flight_messages is not None:
+            in_flight.add_metric([name], state.in_flight_messages)
+    yield from (received, deleted, delete_failures, receive_errors, redrive, visible, in_flight)
 
 
 # --- per-domain series: computed once per snapshot, budgeted ---------------------------------

@@ -351,6 +351,13 @@ SQS_VISIBLE = MetricSpec(
     "Approximate messages waiting in the queue (backlog). Refreshed every minute.",
     ("queue",),
 )
+SQS_IN_FLIGHT = MetricSpec(
+    "deliverability_sqs_queue_in_flight_messages",
+    "gauge",
+    "Approximate messages received by a consumer and neither deleted nor visible again yet "
+    "(ApproximateNumberOfMessagesNotVisible). Refreshed every minute.",
+    ("queue",),
+)
 
 _SES = "Polled from the SES API every aws.interval_seconds; the last good value is kept."
 _ACCT = ("aws_account_id", "aws_region")
@@ -527,6 +534,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     SQS_RECEIVE_ERRORS,
     SQS_REDRIVE,
     SQS_VISIBLE,
+    SQS_IN_FLIGHT,
     SES_SENDING_ENABLED,
     SES_PRODUCTION_ACCESS,
     SES_ENFORCEMENT,

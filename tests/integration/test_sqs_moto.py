@@ -458,13 +458,16 @@ def test_competing_pollers_count_each_message_once_and_stop(moto: Moto) -> None:
 @integration
 def test_refresh_queue_attributes_reports_redrive_policy_and_depth(moto: Moto) -> None:
     """refresh_queue_attributes: a queue with a redrive policy -> True, without -> False,
-    plus the visible backlog; an unknown queue leaves the state untouched."""
+    plus the visible backlog and the messages in flight; an unknown queue leaves the state
+    untouched."""
     _, dlq_arn = moto.create_queue("dlq")
     with_dlq, _ = moto.create_queue("with-dlq", dead_letter_arn=dlq_arn)
     without, _ = moto.create_queue("without-dlq")
     moto.send_bodies(without, ["x", "y", "z"])
     stats = SqsStats()
     client = moto.client("sqs", retries={"max_attempts": 1})
+    held = client.receive_message(QueueUrl=without, MaxNumberOfMessages=1, VisibilityTimeout=60)
+    assert len(held["Messages"]) == 1  # received, not deleted: in flight for 60 s
     refresh_queue_attributes(client, with_dlq, "with-dlq", stats)
     refresh_queue_attributes(client, without, "without-dlq", stats)
     refresh_queue_attributes(client, without.replace("without-dlq", "nope"), "nope", stats)
@@ -472,7 +475,8 @@ def test_refresh_queue_attributes_reports_redrive_policy_and_depth(moto: Moto) -
     assert state["with-dlq"].has_redrive_policy is True
     assert state["with-dlq"].visible_messages == 0
     assert state["without-dlq"].has_redrive_policy is False
-    assert state["without-dlq"].visible_messages == 3
+    assert state["without-dlq"].visible_messages == 2
+    assert (state["with-dlq"].in_flight_messages, state["without-dlq"].in_flight_messages) == (0, 1)
     assert "nope" not in state
 
 
