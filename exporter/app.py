@@ -38,6 +38,7 @@ from exporter.dns_cycle import DnsCycleResult, check_domains
 from exporter.event_service import (
     EventService,
     build_pipeline,
+    check_cycle_query_rate,
     known_sending_domains,
     replay_paths,
 )
@@ -446,7 +447,7 @@ class Daemon:
                 timeout=resolver.timeout_seconds,
                 attempts=resolver.attempts,
                 concurrency=resolver.concurrency,
-                max_queries_per_second=resolver.max_queries_per_second,
+                max_queries_per_second=check_cycle_query_rate(config),
                 overrides=runtime.overrides,
                 stats=self.dns_stats,
                 transport=resolver.transport,

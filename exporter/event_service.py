@@ -20,7 +20,14 @@ from exporter.sources.mx_provider import MxProviderResolver
 from exporter.sources.sqs import SqsConsumer, SqsStats, refresh_queue_attributes
 from exporter.sources.zones import ZoneOverrides
 
-__all__ = ["EventService", "build_pipeline", "known_sending_domains", "replay_paths"]
+__all__ = [
+    "EventService",
+    "build_pipeline",
+    "check_cycle_query_rate",
+    "known_sending_domains",
+    "provider_query_rate",
+    "replay_paths",
+]
 
 log = structlog.get_logger("exporter.events")
 
@@ -29,6 +36,22 @@ log = structlog.get_logger("exporter.events")
 # them, far below a visibility timeout (at least 10 s) and SIGTERM's 10 s.
 MX_SHARE_OF_QUERY_RATE = 0.1
 MX_BATCH_BUDGET_SECONDS = 5.0
+
+
+def provider_query_rate(limit: float) -> float:
+    """The provider lookups' share of resolver.max_queries_per_second (0: no limit)."""
+    return min(max(1.0, limit * MX_SHARE_OF_QUERY_RATE), limit / 2) if limit > 0 else 0.0
+
+
+def check_cycle_query_rate(config: Config) -> float:
+    """What the DNS check cycle may ask per second: resolver.max_queries_per_second, less
+    the provider lookups' share where this process consumes events with them, so that the
+    two together keep below the resolver's limit."""
+    limit = config.resolver.max_queries_per_second
+    events = config.events
+    if limit > 0 and events.provider_lookup and events.queues and config.cluster.runs_events:
+        return limit - provider_query_rate(limit)
+    return limit
 
 
 def known_sending_domains(config: Config, discovered: Iterable[str] = ()) -> frozenset[str]:
@@ -68,13 +91,12 @@ def build_pipeline(
         nameservers = (
             resolver.nameservers if resolver.nameservers is not None else system_nameservers()
         )
-        limit = resolver.max_queries_per_second
         providers_for = MxProviderResolver(
             nameservers=nameservers,
             timeout=min(1.0, resolver.timeout_seconds),
             overrides=overrides,
             stats=dns_stats,
-            max_queries_per_second=max(1.0, limit * MX_SHARE_OF_QUERY_RATE) if limit > 0 else 0.0,
+            max_queries_per_second=provider_query_rate(resolver.max_queries_per_second),
             batch_budget=MX_BATCH_BUDGET_SECONDS,
             stop=stop,
         ).many

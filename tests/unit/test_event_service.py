@@ -1,9 +1,16 @@
-"""Which sending domains label their events: configured, plus discovered where that is safe."""
+"""Which sending domains label their events (configured, plus discovered where that is safe),
+and how the resolver's query rate is shared between the check cycle and provider lookups."""
 
 from __future__ import annotations
 
+import pytest
+
 from exporter.config import parse_config
-from exporter.event_service import known_sending_domains
+from exporter.event_service import (
+    check_cycle_query_rate,
+    known_sending_domains,
+    provider_query_rate,
+)
 
 BASE = {
     "domains": [{"name": "configured.example"}],
@@ -37,3 +44,26 @@ def test_split_deployments_label_configured_domains_only() -> None:
 def test_discovery_off_labels_configured_domains_only() -> None:
     config = parse_config({**BASE, "aws": {**BASE["aws"], "discover_identities": False}})
     assert known_sending_domains(config, DISCOVERED) == {"configured.example"}
+
+
+@pytest.mark.parametrize(
+    ("limit", "provider", "cycle"),
+    [(500.0, 50.0, 450.0), (5.0, 1.0, 4.0), (1.0, 0.5, 0.5), (0.0, 0.0, 0.0)],  # 0: no limit
+)
+def test_the_query_rate_is_shared_with_provider_lookups(
+    limit: float, provider: float, cycle: float
+) -> None:
+    """Provider lookups and the check cycle together stay at resolver.max_queries_per_second."""
+    config = parse_config({**BASE, "resolver": {"max_queries_per_second": limit}})
+    assert provider_query_rate(limit) == provider
+    assert check_cycle_query_rate(config) == cycle
+
+
+def test_the_cycle_keeps_the_whole_rate_without_provider_lookups() -> None:
+    raw = {**BASE, "resolver": {"max_queries_per_second": 500}}
+    for extra in (
+        {"events": {**BASE["events"], "provider_lookup": False}},
+        {"events": {}},  # no queue
+        {"cluster": {"role": "checks"}},  # the events run elsewhere
+    ):
+        assert check_cycle_query_rate(parse_config({**raw, **extra})) == 500
