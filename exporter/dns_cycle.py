@@ -1,8 +1,8 @@
 """One DNS check cycle: the pure checks driven by the DNS adapter, many domains at once.
 
 The checks ask for records through a view; whatever they asked for and did not get is
-fetched concurrently and the checks run again, until they ask for nothing new. The
-adapter's per-cycle cache makes every distinct question cost one query.
+fetched concurrently and the checks that are not final yet run again, until they ask for
+nothing new. The adapter's per-cycle cache makes every distinct question cost one query.
 """
 
 from __future__ import annotations
@@ -18,9 +18,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
-from exporter.checks import evaluate_domain
+from exporter.checks.domain import (
+    PartResult,
+    assemble,
+    checked_name,
+    domain_parts,
+    first_questions,
+)
 from exporter.model import Answer, AnswerKind, CheckResult, DomainReport, DomainTarget, Status
 from exporter.sources.dns import DnsClient
 
@@ -34,28 +40,47 @@ _STATUS = {status.value: status for status in Status}
 
 
 class _RecordingView:
-    """The checks' view of the cycle's answers; remembers every question still missing."""
+    """The checks' view of the cycle's answers; remembers every question still missing,
+    and counts the misses (two parts may miss the same question)."""
+
+    __slots__ = ("_get", "misses", "missing")
 
     def __init__(self, client: DnsClient) -> None:
-        self._client = client
+        self._get = client.get
         self.missing: set[tuple[str, str]] = set()
+        self.misses = 0
 
     def get(self, name: str, rdtype: str) -> Answer | None:
-        answer = self._client.get(name, rdtype)
+        answer = self._get(name, rdtype)
         if answer is None:
             self.missing.add((name, rdtype))
+            self.misses += 1
         return answer
 
 
 class _DomainRun:
-    """One domain in progress: the questions it asked and how many answers it waits for."""
+    """One domain in progress: its parts' results so far, the questions it asked and how
+    many answers it waits for."""
 
-    __slots__ = ("asked", "cycle", "index", "rounds", "target", "waiting")
+    __slots__ = (
+        "asked",
+        "cycle",
+        "domain",
+        "index",
+        "parts",
+        "results",
+        "rounds",
+        "target",
+        "waiting",
+    )
 
     def __init__(self, cycle: _Cycle, index: int, target: DomainTarget) -> None:
         self.cycle = cycle
         self.index = index
         self.target = target
+        self.domain = checked_name(target)
+        self.parts = domain_parts(target)
+        self.results: list[PartResult | None] = [None] * len(self.parts)
         self.asked: set[tuple[str, str]] = set()
         self.rounds = 0
         self.waiting = 0
@@ -69,8 +94,12 @@ class _DomainRun:
 class _Cycle:
     """Runs the checks of many domains on one event loop without a task per domain.
 
-    A domain is evaluated once per round, when every answer its last evaluation asked for
-    is in (`DnsClient.request` calls back); up to ``workers`` domains are in progress.
+    A domain's first questions are asked without evaluating anything
+    (`exporter.checks.domain.first_questions`). Then, each time every answer it waits for
+    is in (`DnsClient.request` calls back), the parts of its checks that are not final
+    yet run again (`exporter.checks.domain.domain_parts`): a part that found every answer
+    it read is final, so most run once; the report is assembled when all are final.
+    Up to ``workers`` domains are in progress.
     """
 
     def __init__(
@@ -117,32 +146,48 @@ class _Cycle:
                 if item is None:
                     break
                 self._active += 1
-                self._advance(_DomainRun(self, *item))
+                self._start(_DomainRun(self, *item))
             if not self._active:
                 self.finished.set_result(None)
         except Exception as exc:  # noqa: BLE001 - handed to the awaiting coroutine
             self.finished.set_exception(exc)
 
+    def _start(self, run: _DomainRun) -> None:
+        """Ask the first questions; evaluate once they are in (at once if all known)."""
+        run.rounds = 1
+        if not self._ask(run, first_questions(run.target)):
+            self._advance(run)
+
+    def _ask(self, run: _DomainRun, questions: Iterable[tuple[str, str]]) -> bool:
+        """Request ``questions``; True when some answers are still to come."""
+        client, answered = self._client, run.answered
+        run.asked.update(questions)
+        waiting = 0
+        for name, rdtype in questions:
+            if client.request(name, rdtype, answered) is None:
+                waiting += 1
+        run.waiting = waiting
+        return waiting > 0
+
     def _advance(self, run: _DomainRun) -> None:
-        """Evaluate until the checks ask for something not known yet, or are done."""
-        client, target = self._client, run.target
+        """Run the parts not final yet, until they ask for something not known, or are done."""
+        client, target, domain = self._client, run.target, run.domain
+        parts, results = run.parts, run.results
         while True:
-            if run.rounds == MAX_ROUNDS:
-                report = evaluate_domain(target, _Exhausted(client))
-                break
-            view = _RecordingView(client)
-            report = evaluate_domain(target, view)
+            view: _RecordingView | _Exhausted
+            view = _RecordingView(client) if run.rounds < MAX_ROUNDS else _Exhausted(client)
+            for i, part in enumerate(parts):
+                if results[i] is None:
+                    misses = view.misses
+                    result = part(domain, target, view)
+                    if view.misses == misses:  # read only answers: final
+                        results[i] = result
             if not view.missing:
                 break
             run.rounds += 1
-            run.asked |= view.missing
-            waiting = 0
-            for name, rdtype in view.missing:
-                if client.request(name, rdtype, run.answered) is None:
-                    waiting += 1
-            if waiting:
-                run.waiting = waiting
+            if self._ask(run, view.missing):
                 return
+        report = assemble(target, cast("list[PartResult]", results))  # all final now
         self._on_report(run.index, report)
         self._active -= 1
         self._done += 1
@@ -169,6 +214,9 @@ def _private_to(name: str, target: DomainTarget) -> bool:
 
 class _Exhausted:
     """A view that reports still-missing questions as errors once MAX_ROUNDS is spent."""
+
+    missing: frozenset[tuple[str, str]] = frozenset()
+    misses = 0
 
     def __init__(self, client: DnsClient) -> None:
         self._client = client

@@ -1,0 +1,186 @@
+"""The DNS cycle's evaluation in parts gives `evaluate_domain`'s reports, asking the same
+questions: `first_questions` is what an empty view is asked, and a part that read every
+answer it asked for is final."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+from fakeview import (
+    DOMAIN,
+    KEY,
+    NODATA,
+    NX,
+    SERVFAIL,
+    TIMEOUT,
+    TOKENS,
+    FakeView,
+    good_table,
+    rec,
+    run,
+    target,
+)
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from exporter import dns_cycle
+from exporter.checks import domain as domain_checks
+from exporter.checks import evaluate_domain
+from exporter.checks.domain import first_questions
+from exporter.model import Answer, DomainReport, DomainTarget
+
+TARGETS = [
+    target(),
+    target(mail_from=None),
+    target(tokens=()),
+    target(mail_from=None, tokens=()),
+    DomainTarget("Example.COM.", "Mail.Example.com.", ("TOK1", "tok1", "Tok2"), "us-east-1"),
+    DomainTarget(DOMAIN, DOMAIN, TOKENS),  # MAIL FROM the domain itself
+    DomainTarget("sub.example.co.uk", "bounce.sub.example.co.uk", TOKENS, "eu-west-1"),
+]
+
+
+@pytest.mark.parametrize("domain_target", TARGETS, ids=lambda t: f"{t.name}-{t.mail_from}")
+def test_first_questions_are_what_an_empty_view_is_asked(domain_target: DomainTarget) -> None:
+    view = FakeView(good_table(), fetched=set())
+    evaluate_domain(domain_target, view)
+    questions = first_questions(domain_target)
+    assert set(questions) == view.misses
+    assert len(questions) == len(set(questions))
+
+
+class FakeClient:
+    """What `dns_cycle._Cycle` uses of a `DnsClient`, answering from a table one loop turn
+    later; counts every question it is asked to resolve."""
+
+    def __init__(self, table: Mapping[tuple[str, str], Answer]) -> None:
+        self.table = table
+        self.done: dict[tuple[str, str], Answer] = {}
+        self.requests: Counter[tuple[str, str]] = Counter()
+        self.queries_sent = self.responses = 0
+
+    def get(self, name: str, rdtype: str) -> Answer | None:
+        return self.done.get((name, rdtype))
+
+    def request(self, name: str, rdtype: str, waiter: Any) -> Answer | None:
+        key = (name, rdtype)
+        if key in self.done:
+            return self.done[key]
+        self.requests[key] += 1
+        answer = self.done[key] = self.table.get(key, NX)
+        asyncio.get_running_loop().call_soon(waiter, answer)
+        return None
+
+    def forget(self, keys: Any) -> None:
+        for key in keys:
+            self.done.pop(key, None)
+
+    async def aclose(self) -> None:
+        pass
+
+
+def cycle_reports(
+    targets: list[DomainTarget], table: Mapping[tuple[str, str], Answer]
+) -> tuple[list[DomainReport | None], FakeClient]:
+    client = FakeClient(table)
+
+    async def main() -> list[DomainReport | None]:
+        result = await dns_cycle.check_domains(targets, client, workers=4)  # type: ignore[arg-type]
+        return list(result.reports)
+
+    return asyncio.run(main()), client
+
+
+def test_cycle_reports_equal_evaluate_domain_and_parts_run_once_when_final(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Same report and questions as the plain round loop; the parts that are final after
+    the first answers (mx, dmarc, the MAIL FROM MX and address) run exactly once."""
+    calls: Counter[str] = Counter()
+    parts = domain_checks.domain_parts
+
+    def counting(domain_target: DomainTarget) -> tuple[domain_checks.DomainPart, ...]:
+        def wrap(part: domain_checks.DomainPart) -> domain_checks.DomainPart:
+            def counted(*args: Any) -> domain_checks.PartResult:
+                calls[part.__name__] += 1
+                return part(*args)
+
+            return counted
+
+        return tuple(map(wrap, parts(domain_target)))
+
+    monkeypatch.setattr(dns_cycle, "domain_parts", counting)
+    table = good_table()
+    reports, client = cycle_reports([target()], table)
+    expected = run(target(), table, strict=True)
+    assert reports == [expected.report]
+    assert set(client.requests) == expected.asked
+    assert set(client.requests.values()) == {1}
+    assert calls == {
+        "_mx": 1,
+        "_dmarc": 1,
+        "_mail_from_resolvable": 1,
+        "_mail_from_mx": 1,
+        "_spf": 2,  # + amazonses.com
+        "_dkim": 2,  # + the keys
+        "_mail_from_spf": 2,  # + amazonses.com
+    }
+
+
+SPF = ["v=spf1 include:amazonses.com -all", "v=spf1 include:a.example mx a ~all", "v=spf1 ?all"]
+texts = st.sampled_from(
+    [
+        *SPF,
+        "v=spf1 redirect=b.example",
+        "v=DMARC1; p=reject; rua=mailto:r@vendor.example.net",
+        "v=DMARC1; p=none",
+        KEY,
+        "10 feedback-smtp.us-east-1.amazonses.com",
+        "0 .",
+        "192.0.2.1",
+        *(f"{t}.dkim.amazonses.com" for t in TOKENS),
+        "elsewhere.example",
+    ]
+)
+answers = st.one_of(
+    st.sampled_from([NX, NODATA, TIMEOUT, SERVFAIL]),
+    st.lists(texts, min_size=1, max_size=2).map(lambda records: rec(*records)),
+)
+
+
+class DrawnTable(Mapping[tuple[str, str], Answer]):
+    """A table that invents an answer the first time a question is asked."""
+
+    def __init__(self, draw: st.DataObject) -> None:
+        self._draw = draw
+        self._answers: dict[tuple[str, str], Answer] = {}
+
+    def __getitem__(self, key: tuple[str, str]) -> Answer:
+        if key not in self._answers:
+            self._answers[key] = self._draw.draw(answers, label=f"{key[1]} {key[0]}")
+        return self._answers[key]
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._answers)
+
+    def __len__(self) -> int:
+        return len(self._answers)
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.data(), st.sampled_from(TARGETS))
+def test_cycle_matches_the_round_loop_on_any_answers(
+    data: st.DataObject, domain_target: DomainTarget
+) -> None:
+    """The plain loops draw every answer first (hypothesis cannot draw inside the event
+    loop); the cycle then reads the drawn answers and must ask for exactly those."""
+    drawn = DrawnTable(data)
+    expected = [run(t, drawn, max_rounds=14) for t in (domain_target, target("other.example"))]
+    table = dict(drawn)
+    reports, client = cycle_reports([domain_target, target("other.example")], table)
+    assert reports == [e.report for e in expected]
+    assert set(client.requests) == expected[0].asked | expected[1].asked
