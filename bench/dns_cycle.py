@@ -194,11 +194,11 @@ def profile(
 ) -> None:
     """Extra runs under cProfile (slower, so not the reported figures): where the time goes.
     The exporter runs in one process here, as cProfile sees only its own process."""
-    questions = questions_for(server, min(n, args.floor_max), args, workdir)
-    for mode, extra in (
-        ("exporter", ["--processes", "1"]),
-        ("floor-udp", ["--questions", str(questions), "--sample-domains", str(n)]),
-    ):
+    modes: list[tuple[str, list[str]]] = [("exporter", ["--processes", "1"])]
+    if args.floors:  # --floor none: the exporter alone
+        questions = questions_for(server, min(n, args.floor_max), args, workdir)
+        modes.append(("floor-udp", ["--questions", str(questions), "--sample-domains", str(n)]))
+    for mode, extra in modes:
         stats = workdir / f"{mode}-{n}.prof"
         profiled = run_worker(
             mode, workdir / "profiled.json", *common, *extra, "--profile", str(stats)
@@ -281,10 +281,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--floor",
         dest="floors",
-        choices=sorted(FLOORS),
+        choices=[*sorted(FLOORS), "none"],
         action="append",
         help="floor(s) to measure (repeatable): resolver = dns.asyncresolver (the default), "
-        "udp = pre-built messages through dns.asyncquery.udp",
+        "udp = pre-built messages through dns.asyncquery.udp, none = the exporter alone",
     )
     parser.add_argument(
         "--floor-max",
@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)  # progress lines show up when piped
     sizes = sorted(set(args.domains or [1000, 10000, 100000]))
-    args.floors = list(dict.fromkeys(args.floors or ["resolver"]))
+    args.floors = [f for f in dict.fromkeys(args.floors or ["resolver"]) if f != "none"]
     args.processes = [str(p) for p in dict.fromkeys(args.processes or [1, 2])]
     if sizes[0] < 1 or args.concurrency < 1 or args.repeat < 1 or args.floor_max < 1:
         parser.error("--domains, --concurrency, --repeat and --floor-max must be positive")
