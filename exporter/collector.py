@@ -20,7 +20,7 @@ from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
 from exporter import __version__, metrics
-from exporter.checks.ses import ENFORCEMENT_STATUSES, feedback_path
+from exporter.checks.ses import BYODKIM_ORIGIN, ENFORCEMENT_STATUSES, feedback_path
 from exporter.config import Config
 from exporter.events.pipeline import EventPipeline
 from exporter.metrics import PrerenderedFamily
@@ -123,11 +123,27 @@ def _ses_metrics(snap: Snapshot) -> Iterator[Metric]:
         for (part, code), count in sorted(result.error_counts.items()):
             api_errors.add_metric([result.account_id, result.region, part, code], count)
     yield api_errors
+    dkim = metrics.SES_IDENTITY_DKIM.info()
     for result in sorted(snap.ses.values(), key=lambda r: r.key):
         _ses_region_metrics(
             result, lambda spec, labels, value: gauges[spec.name].add_metric(labels, value)
         )
+        for identity in result.identities or ():
+            origin = identity.dkim_origin if identity.dkim_enabled else None
+            selector = " ".join(identity.dkim_tokens) if origin == BYODKIM_ORIGIN else ""
+            dkim.add_metric(
+                [
+                    result.account_id,
+                    result.region,
+                    identity.identity,
+                    origin or "unknown",
+                    (identity.dkim_signing_zone or "") if origin else "",
+                    selector,
+                ],
+                {},
+            )
     yield from gauges.values()
+    yield dkim
 
 
 def _smtp_metrics(snap: Snapshot) -> Iterator[Metric]:

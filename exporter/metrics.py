@@ -414,6 +414,16 @@ SES_FEEDBACK_ROUTED = MetricSpec(
     f"(ses_feedback_routing is then unknown). {_SES}",
     (*_ACCT, "identity", "feedback_type", "path"),
 )
+SES_IDENTITY_DKIM = MetricSpec(
+    "deliverability_ses_identity_dkim_info",
+    "info",
+    "How a discovered domain identity signs, from SESv2 GetEmailIdentity: dkim_origin is "
+    "SigningAttributesOrigin (AWS_SES Easy DKIM, EXTERNAL BYODKIM, AWS_SES_<REGION> "
+    "deterministic Easy DKIM replicated from that region) or unknown (DKIM off, not read "
+    "yet, or an AWS error), with the SigningHostedZone and the BYODKIM selector. "
+    "BYODKIM identities get no DNS dkim check (their key is a TXT at the selector).",
+    (*_ACCT, "identity", "dkim_origin", "signing_hosted_zone", "dkim_selector"),
+)
 SES_REPUTATION_BOUNCE = MetricSpec(
     "deliverability_ses_reputation_bounce_ratio",
     "gauge",
@@ -543,6 +553,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     SES_QUOTA_SENT_24H,
     SES_IDENTITIES,
     SES_FEEDBACK_ROUTED,
+    SES_IDENTITY_DKIM,
     SES_REPUTATION_BOUNCE,
     SES_REPUTATION_COMPLAINT,
     SES_RECOMMENDATIONS,

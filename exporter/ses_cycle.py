@@ -5,7 +5,8 @@ on its own: an AWS error marks the collector down and keeps that part's previous
 with their timestamp; access denied on an optional part (recommendations, suppression,
 reputation) disables that part with one clear log line instead of failing every run. A
 failed feedback-routing lookup is reported as part ``routing``: the identities are still
-updated, with their routing unknown.
+updated, with their routing unknown; a failed DKIM signing read (GetEmailIdentity) as part
+``dkim_origin``, those identities keeping their DNS DKIM expectations of before.
 """
 
 from __future__ import annotations
@@ -137,15 +138,14 @@ class SesRegionCollector:
             if (account := run.attempt("account", self._source.account)) is not None:
                 changes["account"] = account
         if IDENTITIES_JOB in jobs and self._discovery_due(previous, now):
-            attempted.update(("identities", "routing"))
+            attempted.update(("identities", "routing", "dkim_origin"))
             identities = run.attempt(
                 "identities",
                 lambda: self._source.domain_identities(settings.identity_patterns, self._owns),
             )
             if identities is not None:
                 changes["identities"], changes["identities_at"] = tuple(identities), now
-                if codes := sorted({i.routing_error for i in identities if i.routing_error}):
-                    run.errors["routing"] = codes[0]  # those identities' routing is unknown
+                run.lookup_errors(identities)
         optional_parts = {
             "suppression": self._tracker.refresh
             if self._tracker is not None and SUPPRESSION_JOB in jobs
@@ -201,6 +201,17 @@ class _Run:
     account_name: str
     region: str
     errors: dict[str, str] = field(default_factory=dict)
+
+    def lookup_errors(self, identities: list[IdentityState]) -> None:
+        """Per-identity lookups that failed while discovery itself succeeded: part
+        ``routing`` (that routing is unknown) and ``dkim_origin`` (that origin stays
+        unknown, the DNS DKIM check keeps its expectations of before)."""
+        for part, codes in (
+            ("routing", {i.routing_error for i in identities if i.routing_error}),
+            ("dkim_origin", {i.dkim_origin_error for i in identities if i.dkim_origin_error}),
+        ):
+            if codes:
+                self.errors[part] = min(codes)
 
     def attempt(self, part: str, call: Callable[[], Any], *, optional: bool = False) -> Any:
         if part in self.disabled:

@@ -20,6 +20,8 @@ __all__ = [
     "check_feedback_routing",
     "check_identity_verified",
     "check_mail_from_status",
+    "dns_dkim_signing_zone",
+    "dns_dkim_tokens",
     "evaluate_identity",
     "feedback_path",
 ]
@@ -31,6 +33,8 @@ SES_CHECK_IDS = (
     "ses_feedback_routing",
 )
 ENFORCEMENT_STATUSES = ("HEALTHY", "PROBATION", "SHUTDOWN")
+BYODKIM_ORIGIN = "EXTERNAL"  # SESv2 SigningAttributesOrigin of Bring Your Own DKIM
+EASY_DKIM_TOKENS = 3  # Easy DKIM (and its deterministic replicas) publishes three CNAMEs
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,36 @@ class IdentityState:
     # The AWS error code of a failed lookup that decides routing (configuration sets, their
     # event destinations, the identity's default set): feedback without a topic is unknown.
     routing_error: str | None = None
+    # SESv2 GetEmailIdentity DkimAttributes, None until read: SigningAttributesOrigin
+    # (AWS_SES Easy DKIM, EXTERNAL BYODKIM, AWS_SES_<REGION> deterministic Easy DKIM
+    # replicated from that region) and SigningHostedZone. With an origin, ``dkim_tokens``
+    # are SESv2's Tokens: the CNAME tokens, or the BYODKIM selector.
+    dkim_origin: str | None = None
+    dkim_signing_zone: str | None = None
+    dkim_origin_error: str | None = None  # the AWS error code of a failed GetEmailIdentity
+
+
+def dns_dkim_tokens(state: IdentityState) -> tuple[str, ...]:
+    """The tokens whose Easy DKIM CNAMEs the DNS ``dkim`` check may expect.
+
+    None for BYODKIM: its selector names a TXT key, not a CNAME, and checking it as a CNAME
+    would be a false ``fail``. While the origin is not known (not read yet, or an AWS
+    error), only the three tokens of Easy DKIM are handed on, as before origins were read;
+    a lone token is most likely a BYODKIM selector (GetIdentityDkimAttributes, SES v1,
+    cannot tell), so the DNS check is left out rather than risk a false ``fail``.
+    """
+    if not state.dkim_enabled or state.dkim_origin == BYODKIM_ORIGIN:
+        return ()
+    if state.dkim_origin is None and len(state.dkim_tokens) != EASY_DKIM_TOKENS:
+        return ()
+    return state.dkim_tokens
+
+
+def dns_dkim_signing_zone(state: IdentityState) -> str | None:
+    """SES's SigningHostedZone, when the DNS check expects CNAMEs into it."""
+    if not dns_dkim_tokens(state) or state.dkim_origin is None:
+        return None
+    return (state.dkim_signing_zone or "").lower().removesuffix(".") or None
 
 
 def check_identity_verified(state: IdentityState) -> CheckResult:
@@ -103,6 +137,10 @@ def check_dkim_status(state: IdentityState) -> CheckResult:
             "enable Easy DKIM for the identity and publish its three CNAMEs",
         )
     status = (state.dkim_status or "").upper()
+    publish = "publish the DKIM CNAMEs exactly as SES lists them (see the dkim check)"
+    if state.dkim_origin == BYODKIM_ORIGIN:
+        selectors = ", ".join(f"{t}._domainkey.{state.identity}" for t in state.dkim_tokens)
+        publish = f"publish your public key as a TXT record at {selectors or 'your selector'}"
     if status == "SUCCESS":
         return CheckResult(
             "ses_dkim_status", Status.PASS, f"SES DKIM status SUCCESS for {state.identity}"
@@ -111,15 +149,14 @@ def check_dkim_status(state: IdentityState) -> CheckResult:
         return CheckResult(
             "ses_dkim_status",
             Status.WARN,
-            f"SES has not yet found the DKIM CNAMEs of {state.identity} (PENDING)",
-            "publish the CNAMEs listed in the dkim check; SES looks for up to 72 h",
+            f"SES has not yet found the DKIM records of {state.identity} (PENDING)",
+            f"{publish}; SES looks for up to 72 h",
         )
     return CheckResult(
         "ses_dkim_status",
         Status.FAIL,
         f"SES DKIM status {status or 'unknown'} for {state.identity} in {state.region}",
-        "publish the DKIM CNAMEs exactly as SES lists them (see the dkim check); "
-        "FAILED stays failed until you re-enable DKIM",
+        f"{publish}; FAILED stays failed until you re-enable DKIM",
     )
 
 

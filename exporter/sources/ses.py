@@ -3,8 +3,12 @@
 Calls are paced (``api_calls_per_second``, default 1): SES's per-second limits are shared
 with the team's own tooling. Identity attributes use the batched SES v1 calls (100
 identities per call), so an account with tens of thousands of identities costs hundreds of
-calls, not tens of thousands. Every AWS failure is raised as `SesApiError` with the AWS
-error code; the caller marks that part down and keeps its last good values.
+calls, not tens of thousands. The one thing no batched call tells is how an identity signs
+(SESv2 ``DkimAttributes``: origin, SigningHostedZone, BYODKIM selector): it is read with
+one GetEmailIdentity per DKIM-enabled identity, at most `DKIM_LOOKUPS_PER_DISCOVERY` per
+discovery, and kept until the identity's v1 DKIM attributes change. Every AWS failure is
+raised as `SesApiError` with the AWS error code; the caller marks that part down and keeps
+its last good values.
 """
 
 from __future__ import annotations
@@ -20,11 +24,23 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from exporter.aws import aws_error_code
-from exporter.checks.ses import AccountState, IdentityState
+from exporter.checks.ses import BYODKIM_ORIGIN, EASY_DKIM_TOKENS, AccountState, IdentityState
 
-__all__ = ["Cancelled", "Pacer", "SesApiError", "SesRegionSource", "interruptible_sleep"]
+__all__ = [
+    "DKIM_LOOKUPS_PER_DISCOVERY",
+    "Cancelled",
+    "Pacer",
+    "SesApiError",
+    "SesRegionSource",
+    "interruptible_sleep",
+]
 
 _BATCH = 100  # SES v1 attribute calls take at most 100 identities
+# GetEmailIdentity calls one discovery spends on DKIM signing attributes not known yet:
+# about 8 minutes at 1 call/s. An account with tens of thousands of identities learns them
+# over several discoveries instead of holding its first discovery for hours.
+DKIM_LOOKUPS_PER_DISCOVERY = 500
+_GONE = "NotFoundException"  # the identity was deleted between ListIdentities and the call
 _FEEDBACK_TYPES = ("bounce", "complaint")
 
 
@@ -95,12 +111,16 @@ class SesRegionSource:
         ses: Any,
         cloudwatch: Any | None = None,
         pacer: Pacer | None = None,
+        dkim_lookups_per_discovery: int = DKIM_LOOKUPS_PER_DISCOVERY,
     ) -> None:
         self.region = region
         self._sesv2 = sesv2
         self._ses = ses
         self._cloudwatch = cloudwatch
         self._pacer = pacer or Pacer(0)
+        self._dkim_lookups_per_discovery = dkim_lookups_per_discovery
+        # identity -> (its v1 DKIM attributes when read, SESv2 DKIM signing attributes)
+        self._signing: dict[str, tuple[_DkimKey, _Signing]] = {}
 
     def _call(self, client: Any, operation: str, **kwargs: Any) -> dict[str, Any]:
         self._pacer.wait()
@@ -138,7 +158,7 @@ class SesRegionSource:
             for n in self._list_domain_identities()
             if _matches(n, patterns) and (owns is None or owns(n))
         )
-        routing = _Routing()
+        routing = _Routing(dkim_budget=self._dkim_lookups_per_discovery)
         if names:
             try:
                 routing.destinations = self._configuration_set_feedback()
@@ -147,6 +167,7 @@ class SesRegionSource:
         states = []
         for start in range(0, len(names), _BATCH):
             states.extend(self._attributes(names[start : start + _BATCH], routing))
+        self._signing = {n: v for n, v in self._signing.items() if n in routing.seen}
         return states
 
     def _list_domain_identities(self) -> Iterator[str]:
@@ -201,63 +222,115 @@ class SesRegionSource:
         notification = self._call(
             self._ses, "get_identity_notification_attributes", Identities=names
         )
+        keys = {name: _dkim_key(dkim.get("DkimAttributes", {}).get(name, {})) for name in names}
+        topics = {
+            name: notification.get("NotificationAttributes", {}).get(name, {}) for name in names
+        }
+        untopiced = {
+            name: {
+                kind
+                for kind, member in zip(
+                    _FEEDBACK_TYPES, ("BounceTopic", "ComplaintTopic"), strict=True
+                )
+                if not n.get(member)
+            }
+            for name, n in topics.items()
+        }
+        routing.seen.update(names)
+        self._want_signing(names, keys, untopiced, routing)
         states = []
         for name in names:
             v = verification.get("VerificationAttributes", {}).get(name, {})
-            d = dkim.get("DkimAttributes", {}).get(name, {})
             m = mail_from.get("MailFromDomainAttributes", {}).get(name, {})
-            n = notification.get("NotificationAttributes", {}).get(name, {})
-            bounce_topic, complaint_topic = n.get("BounceTopic"), n.get("ComplaintTopic")
-            untopiced = {
-                kind
-                for kind, topic in zip(
-                    _FEEDBACK_TYPES, (bounce_topic, complaint_topic), strict=True
-                )
-                if not topic
-            }
-            feedback, routing_error = self._event_destination_feedback(name, untopiced, routing)
+            n = topics[name]
+            feedback, routing_error, signing_error = self._identity_details(
+                name, keys[name], untopiced[name], routing
+            )
+            signing = self._known_signing(name, keys[name])
+            enabled, v1_tokens = keys[name]
             states.append(
                 IdentityState(
                     identity=name,
                     region=self.region,
                     verification_status=v.get("VerificationStatus"),
-                    dkim_enabled=bool(d.get("DkimEnabled", False)),
-                    dkim_status=d.get("DkimVerificationStatus"),
-                    dkim_tokens=tuple(str(t).lower() for t in d.get("DkimTokens", [])),
+                    dkim_enabled=enabled,
+                    dkim_status=dkim.get("DkimAttributes", {})
+                    .get(name, {})
+                    .get("DkimVerificationStatus"),
+                    dkim_tokens=signing.tokens or v1_tokens if signing else v1_tokens,
                     mail_from_domain=(m.get("MailFromDomain") or "").lower() or None,
                     mail_from_status=m.get("MailFromDomainStatus"),
                     behavior_on_mx_failure=m.get("BehaviorOnMXFailure"),
-                    bounce_topic=bounce_topic,
-                    complaint_topic=complaint_topic,
+                    bounce_topic=n.get("BounceTopic"),
+                    complaint_topic=n.get("ComplaintTopic"),
                     forwarding_enabled=bool(n.get("ForwardingEnabled", True)),
                     event_destination_feedback=feedback,
                     routing_error=routing_error,
+                    dkim_origin=signing.origin if signing else None,
+                    dkim_signing_zone=signing.zone if signing else None,
+                    dkim_origin_error=signing_error,
                 )
             )
         return states
 
-    def _event_destination_feedback(
-        self, identity: str, untopiced: set[str], routing: _Routing
-    ) -> tuple[frozenset[str], str | None]:
-        """The feedback types the identity's default configuration set routes, and the AWS
-        error code when that cannot be told.
+    def _want_signing(
+        self,
+        names: list[str],
+        keys: dict[str, _DkimKey],
+        untopiced: dict[str, set[str]],
+        routing: _Routing,
+    ) -> None:
+        """Pick the identities whose DKIM signing attributes this batch reads, within the
+        discovery's budget: DKIM on, not read since its v1 attributes last changed, and not
+        asked for anyway for routing (that answer is used for free). Identities without
+        the three Easy DKIM tokens (likely BYODKIM) first: their DNS check waits for it."""
+        wanted = sorted(
+            (
+                name
+                for name in names
+                if keys[name][0]
+                and self._known_signing(name, keys[name]) is None
+                and not _routing_lookup(untopiced[name], routing)
+            ),
+            key=lambda name: len(keys[name][1]) == EASY_DKIM_TOKENS,
+        )
+        taken = wanted[: max(0, routing.dkim_budget)]
+        routing.dkim_wanted.update(taken)
+        routing.dkim_budget -= len(taken)
+
+    def _known_signing(self, identity: str, key: _DkimKey) -> _Signing | None:
+        """The signing attributes read while the v1 DKIM attributes were what they are."""
+        cached = self._signing.get(identity)
+        return cached[1] if cached is not None and cached[0] == key else None
+
+    def _identity_details(
+        self, identity: str, key: _DkimKey, untopiced: set[str], routing: _Routing
+    ) -> tuple[frozenset[str], str | None, str | None]:
+        """(feedback types the identity's default configuration set routes, the AWS error
+        code when that cannot be told, the AWS error code of a failed DKIM signing read).
 
         GetEmailIdentity (one call per identity) is asked only when its answer can change
-        the verdict: the identity lacks a topic for a feedback type that some
-        configuration set routes. Otherwise no call is made.
+        something: the identity lacks a topic for a feedback type that some configuration
+        set routes, or its DKIM signing attributes are wanted (`_want_signing`). One answer
+        serves both. A failed read keeps what was known before.
         """
-        if not untopiced:
-            return frozenset(), None
-        if routing.error is not None:
-            return frozenset(), routing.error
-        if not any(untopiced & covered for covered in routing.destinations.values()):
-            return frozenset(), None
+        routing_lookup = _routing_lookup(untopiced, routing)
+        routing_error = routing.error if untopiced else None
+        signing_lookup = identity in routing.dkim_wanted
+        if not routing_lookup and not signing_lookup:
+            return frozenset(), routing_error, None
         try:
             response = self._call(self._sesv2, "get_email_identity", EmailIdentity=identity)
         except SesApiError as exc:
-            return frozenset(), exc.code
+            # NotFoundException: deleted since ListIdentities, gone from the next discovery
+            signing_error = exc.code if signing_lookup and exc.code != _GONE else None
+            return frozenset(), exc.code if routing_lookup else routing_error, signing_error
+        if key[0] and (signing := _signing(response.get("DkimAttributes") or {})) is not None:
+            self._signing[identity] = (key, signing)
+        if not routing_lookup:
+            return frozenset(), routing_error, None
         name = response.get("ConfigurationSetName")
-        return routing.destinations.get(str(name), frozenset()) if name else frozenset(), None
+        return routing.destinations.get(str(name), frozenset()) if name else frozenset(), None, None
 
     def reputation(self) -> tuple[float | None, float | None]:
         """The bounce and complaint rates SES itself computes (CloudWatch; costs money)."""
@@ -315,11 +388,55 @@ def _matches(name: str, patterns: Sequence[str]) -> bool:
 
 @dataclass(slots=True)
 class _Routing:
-    """What decides feedback routing for one discovery: configuration set -> feedback
-    types routed, or the AWS error code that kept it from being read."""
+    """One discovery's lookups: configuration set -> feedback types routed (or the AWS
+    error code that kept it from being read), the identities seen, and those whose DKIM
+    signing attributes are read (within ``dkim_budget``)."""
 
     destinations: dict[str, frozenset[str]] = field(default_factory=dict)
     error: str | None = None
+    dkim_budget: int = DKIM_LOOKUPS_PER_DISCOVERY
+    dkim_wanted: set[str] = field(default_factory=set)
+    seen: set[str] = field(default_factory=set)
+
+
+_DkimKey = tuple[bool, tuple[str, ...]]  # v1 DkimEnabled and DkimTokens
+
+
+def _dkim_key(attributes: dict[str, Any]) -> _DkimKey:
+    tokens = tuple(str(t).lower() for t in attributes.get("DkimTokens", []))
+    return bool(attributes.get("DkimEnabled", False)), tokens
+
+
+@dataclass(frozen=True, slots=True)
+class _Signing:
+    """SESv2 DkimAttributes: how the identity signs."""
+
+    origin: str  # SigningAttributesOrigin
+    zone: str | None  # SigningHostedZone
+    tokens: tuple[str, ...]  # Easy DKIM tokens, or the BYODKIM selector
+
+
+def _signing(attributes: dict[str, Any]) -> _Signing | None:
+    """SESv2 DkimAttributes; None without SigningAttributesOrigin (nothing settled)."""
+    origin = str(attributes.get("SigningAttributesOrigin") or "")
+    if not origin:
+        return None
+    zone = str(attributes.get("SigningHostedZone") or "").lower().removesuffix(".")
+    return _Signing(
+        origin=origin,
+        zone=zone if zone and origin != BYODKIM_ORIGIN else None,
+        tokens=tuple(str(t).lower() for t in attributes.get("Tokens", [])),
+    )
+
+
+def _routing_lookup(untopiced: set[str], routing: _Routing) -> bool:
+    """Whether the identity's default configuration set can change its routing verdict:
+    it lacks a topic for a feedback type that some configuration set routes."""
+    return (
+        bool(untopiced)
+        and routing.error is None
+        and any(untopiced & covered for covered in routing.destinations.values())
+    )
 
 
 def _machine_readable(destination: dict[str, Any]) -> bool:

@@ -292,8 +292,17 @@ class Sesv2Fake:
         mail_from: str | None = None,
         mail_from_status: str = "SUCCESS",
         configuration_set: str | None = None,
+        dkim_origin: str = "AWS_SES",
+        signing_hosted_zone: str | None = "dkim.amazonses.com",
+        tokens: Sequence[str] | None = None,
     ) -> None:
-        """A verified-by-default DOMAIN identity, in the list and in GetEmailIdentity."""
+        """A verified-by-default DOMAIN identity, in the list and in GetEmailIdentity.
+
+        DKIM (API_DkimAttributes.html): ``dkim_origin`` is SigningAttributesOrigin
+        (``AWS_SES`` Easy DKIM, ``EXTERNAL`` BYODKIM, ``AWS_SES_<REGION>`` deterministic Easy
+        DKIM); ``tokens`` are the Easy DKIM tokens (default: `dkim_tokens`) or, for
+        BYODKIM, ``[selector]``; key lengths and the key generation time are [Easy DKIM]
+        members, left out for BYODKIM, and so is SigningHostedZone (SES publishes no key)."""
         self.identities.append(
             {
                 "IdentityType": "DOMAIN",
@@ -309,17 +318,23 @@ class Sesv2Fake:
             "DkimAttributes": {
                 "SigningEnabled": True,
                 "Status": dkim_status,
-                "Tokens": dkim_tokens(domain),
-                "SigningHostedZone": "dkim.amazonses.com",
-                "SigningAttributesOrigin": "AWS_SES",
-                "NextSigningKeyLength": "RSA_2048_BIT",
-                "CurrentSigningKeyLength": "RSA_2048_BIT",
-                "LastKeyGenerationTimestamp": 1_700_000_000,
+                "Tokens": list(tokens) if tokens is not None else dkim_tokens(domain),
+                "SigningAttributesOrigin": dkim_origin,
             },
             "Policies": {},
             "Tags": [],
             "VerificationStatus": verification_status,
         }
+        if dkim_origin != "EXTERNAL":
+            detail["DkimAttributes"].update(
+                {
+                    "NextSigningKeyLength": "RSA_2048_BIT",
+                    "CurrentSigningKeyLength": "RSA_2048_BIT",
+                    "LastKeyGenerationTimestamp": 1_700_000_000,
+                }
+            )
+            if signing_hosted_zone is not None:
+                detail["DkimAttributes"]["SigningHostedZone"] = signing_hosted_zone
         if mail_from is not None:
             detail["MailFromAttributes"] = {
                 "MailFromDomain": mail_from,

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -22,10 +23,18 @@ from fakes.sesv2_server import Sesv2Fake, eventbridge_destination
 from moto_fixtures import Moto, _moto, _moto_server  # noqa: F401 - fixtures by name
 from prometheus_client import CollectorRegistry
 
-from exporter.checks.ses import check_feedback_routing, feedback_path
+from exporter.checks import evaluate_domain
+from exporter.checks.dkim import check_dkim
+from exporter.checks.ses import (
+    check_dkim_status,
+    check_feedback_routing,
+    dns_dkim_tokens,
+    feedback_path,
+)
 from exporter.collector import ExporterCollector
 from exporter.config import AwsAccountConfig, AwsConfig, ClusterConfig, Config
-from exporter.model import Status
+from exporter.discovery import merge_targets
+from exporter.model import Answer, AnswerKind, Status
 from exporter.ses_cycle import (
     ACCOUNT_JOB,
     IDENTITIES_JOB,
@@ -145,8 +154,8 @@ def test_no_get_email_identity_when_no_set_routes_feedback(
     sesv2_fake.event_destinations["dashboards"] = [
         cloudwatch_destination("dims", ["BOUNCE", "COMPLAINT"])
     ]
-    states = SesRegionSource(
-        region="us-east-1", sesv2=sesv2_fake.client(), ses=ses
+    states = SesRegionSource(  # no DKIM signing reads: this test counts routing's calls
+        region="us-east-1", sesv2=sesv2_fake.client(), ses=ses, dkim_lookups_per_discovery=0
     ).domain_identities()
     assert len(states) == 5
     assert all(feedback_path(s, "bounce") == "email_only" for s in states)
@@ -379,12 +388,14 @@ def record_operations(*clients: Any) -> list[str]:
 def test_discovery_calls_per_identity_count(moto: Moto, sesv2_fake: Sesv2Fake) -> None:
     """The call budget the README states: per 1,000 identities one ListIdentities page and
     4 batched attribute calls per 100, plus ListConfigurationSets and one destinations call
-    per set; GetEmailIdentity only per identity without topics, and only once some set
-    routes bounces or complaints."""
+    per set; one GetEmailIdentity per DKIM-enabled identity whose signing attributes are
+    not known yet (none once read), and one per identity without topics once some set
+    routes bounces or complaints (which also serves the DKIM read)."""
     ses = moto.client("ses", retries={"max_attempts": 1})
     names = [f"shop{i:03d}.example" for i in range(250)]
     for name in names:
-        ses.verify_domain_identity(Domain=name)
+        ses.verify_domain_identity(Domain=name)  # moto: DKIM enabled, three tokens
+        sesv2_fake.add_domain_identity(name)
     sesv2 = sesv2_fake.client()
     calls = record_operations(ses, sesv2)
     sesv2_fake.event_destinations["dashboards"] = [
@@ -393,7 +404,7 @@ def test_discovery_calls_per_identity_count(moto: Moto, sesv2_fake: Sesv2Fake) -
     source = SesRegionSource(region="us-east-1", sesv2=sesv2, ses=ses)
     assert len(source.domain_identities()) == 250
     batches = 3  # 250 identities, 100 per attribute call
-    assert Counter(calls) == {
+    batched = {
         "ListIdentities": 1,
         "ListConfigurationSets": 1,
         "GetConfigurationSetEventDestinations": 1,
@@ -402,12 +413,190 @@ def test_discovery_calls_per_identity_count(moto: Moto, sesv2_fake: Sesv2Fake) -
         "GetIdentityMailFromDomainAttributes": batches,
         "GetIdentityNotificationAttributes": batches,
     }
+    assert Counter(calls) == batched | {"GetEmailIdentity": 250}  # the first discovery
+    calls.clear()
+    assert all(s.dkim_origin == "AWS_SES" for s in source.domain_identities())
+    assert Counter(calls) == batched  # signing attributes known: no per-identity call
     calls.clear()
     sesv2_fake.event_destinations["transactional"] = [
         eventbridge_destination("to-bus", ["BOUNCE", "COMPLAINT"])
     ]
     source.domain_identities()
     assert Counter(calls)["GetEmailIdentity"] == 250  # now each identity's set matters
+
+
+def test_dkim_signing_reads_are_budgeted_per_discovery(moto: Moto, sesv2_fake: Sesv2Fake) -> None:
+    """At most dkim_lookups_per_discovery GetEmailIdentity DKIM reads per discovery, the
+    rest on the next ones; identities not read yet keep their Easy DKIM expectations."""
+    ses = moto.client("ses", retries={"max_attempts": 1})
+    for i in range(25):
+        ses.verify_domain_identity(Domain=f"shop{i:02d}.example")
+        sesv2_fake.add_domain_identity(f"shop{i:02d}.example")
+    sesv2 = sesv2_fake.client()
+    calls = record_operations(sesv2)
+    source = SesRegionSource(
+        region="us-east-1", sesv2=sesv2, ses=ses, dkim_lookups_per_discovery=10
+    )
+    known = []
+    for _ in range(4):
+        calls.clear()
+        states = source.domain_identities()
+        known.append(sum(s.dkim_origin is not None for s in states))
+        assert Counter(calls)["GetEmailIdentity"] == known[-1] - (
+            known[-2] if len(known) > 1 else 0
+        )
+        assert all(len(dns_dkim_tokens(s)) == 3 for s in states)
+    assert known == [10, 20, 25, 25]
+
+
+class _Dns:
+    """A DnsView over a dict; a question not in it is NXDOMAIN."""
+
+    def __init__(self, answers: dict[tuple[str, str], Answer]) -> None:
+        self.answers = answers
+
+    def get(self, name: str, rdtype: str) -> Answer:
+        return self.answers.get((name, rdtype), Answer(AnswerKind.NXDOMAIN))
+
+
+def _published(domain: str, tokens: Iterable[str], zone: str) -> dict[tuple[str, str], Answer]:
+    """Easy DKIM as published: <token>._domainkey.<domain> CNAME <token>.<zone>, and a key."""
+    key = "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDGMjj8"
+    answers = {}
+    for token in tokens:
+        answers[f"{token}._domainkey.{domain}", "CNAME"] = Answer(
+            AnswerKind.RECORDS, (f"{token}.{zone}",)
+        )
+        answers[f"{token}.{zone}", "TXT"] = Answer(AnswerKind.RECORDS, (key,))
+    return answers
+
+
+def _dkim_collector(moto: Moto, sesv2_fake: Sesv2Fake) -> tuple[SesRegionCollector, list[str]]:
+    """easy.example (Easy DKIM), byo.example (BYODKIM, selector sel2024) and
+    deed.example (deterministic Easy DKIM replicated from af-south-1) in us-east-1: SES
+    v1 from moto (which gives every domain three tokens, even byo.example), SESv2
+    GetEmailIdentity from the fake."""
+    ses = moto.client("ses", retries={"max_attempts": 1})
+    for domain in ("easy.example", "byo.example", "deed.example"):
+        ses.verify_domain_identity(Domain=domain)
+    tokens = ses.get_identity_dkim_attributes(Identities=["easy.example"])["DkimAttributes"][
+        "easy.example"
+    ]["DkimTokens"]
+    sesv2_fake.add_domain_identity("easy.example", tokens=tokens)
+    sesv2_fake.add_domain_identity("byo.example", dkim_origin="EXTERNAL", tokens=["sel2024"])
+    sesv2_fake.add_domain_identity(
+        "deed.example",
+        dkim_origin="AWS_SES_AF_SOUTH_1",
+        signing_hosted_zone="dkim.af-south-1.amazonses.com",
+        tokens=tokens,
+    )
+    sesv2 = sesv2_fake.client()
+    collector = SesRegionCollector(
+        account_name="prod",
+        account_id="123456789012",
+        source=SesRegionSource(region="us-east-1", sesv2=sesv2, ses=ses),
+        settings=AwsConfig(suppression_list=False, recommendations=False),
+        sesv2_client=sesv2,
+    )
+    return collector, [str(t).lower() for t in tokens]
+
+
+def _exposition(result: Any) -> str:
+    store = Store(Snapshot(config=Config()))
+    store.record_ses(result, finished=0.0, duration_seconds=0.0)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ExporterCollector(store.read, DnsQueryStats()))
+    return render_metrics(registry)[0].decode()
+
+
+def test_dkim_signing_origin_easy_byodkim_and_deterministic(
+    moto: Moto, sesv2_fake: Sesv2Fake
+) -> None:
+    """Easy DKIM is checked as before; BYODKIM gets no DNS dkim check at all (its selector
+    is a TXT key: as a CNAME it would be a false fail paging DeliverabilityDkimBroken) and
+    its origin is exported; deterministic Easy DKIM expects CNAMEs into SES's
+    SigningHostedZone, of another region than the identity's."""
+    collector, tokens = _dkim_collector(moto, sesv2_fake)
+    result = collector.run()
+    assert result.ok, result.errors
+    states = {s.identity: s for s in result.identities or ()}
+    assert states["byo.example"].dkim_origin == "EXTERNAL"
+    assert states["byo.example"].dkim_tokens == ("sel2024",)
+    assert states["deed.example"].dkim_signing_zone == "dkim.af-south-1.amazonses.com"
+    targets = {t.name: t for t in merge_targets([], states.values())}
+
+    easy = targets["easy.example"]
+    assert easy.dkim_tokens == tuple(tokens)
+    assert easy.dkim_signing_zone == "dkim.amazonses.com"
+    easy_dns = _published("easy.example", tokens, "dkim.amazonses.com")
+    assert check_dkim(easy, _Dns(easy_dns)).status is Status.PASS
+
+    byo = targets["byo.example"]
+    assert byo.dkim_tokens == ()  # the selector never reaches the Easy DKIM CNAME check
+    byo_dns = _Dns(
+        {
+            ("sel2024._domainkey.byo.example", "TXT"): Answer(
+                AnswerKind.RECORDS, ("v=DKIM1; p=AAAA",)
+            )
+        }
+    )
+    assert "dkim" not in {c.check for c in evaluate_domain(byo, byo_dns).checks}
+    assert check_dkim_status(states["byo.example"]).status is Status.PASS  # SES's view stays
+
+    deed = targets["deed.example"]
+    assert deed.region == "us-east-1"
+    assert deed.dkim_signing_zone == "dkim.af-south-1.amazonses.com"
+    deed_dns = _published("deed.example", tokens, "dkim.af-south-1.amazonses.com")
+    assert check_dkim(deed, _Dns(deed_dns)).status is Status.PASS
+    wrong = check_dkim(deed, _Dns(_published("deed.example", tokens, "dkim.amazonses.com")))
+    assert wrong.status is Status.FAIL  # the zone SES named is the one expected
+    assert "dkim.af-south-1.amazonses.com" in wrong.remedy
+
+    body = _exposition(result)
+    acct = 'aws_account_id="123456789012",aws_region="us-east-1"'
+    assert (
+        f'deliverability_ses_identity_dkim_info{{{acct},dkim_origin="EXTERNAL",'
+        'dkim_selector="sel2024",identity="byo.example",signing_hosted_zone=""} 1.0'
+    ) in body
+    assert (
+        f'deliverability_ses_identity_dkim_info{{{acct},dkim_origin="AWS_SES_AF_SOUTH_1",'
+        'dkim_selector="",identity="deed.example",'
+        'signing_hosted_zone="dkim.af-south-1.amazonses.com"} 1.0'
+    ) in body
+    assert 'dkim_origin="AWS_SES",dkim_selector="",identity="easy.example"' in body
+
+
+def test_dkim_signing_read_error_keeps_expectations_never_fail(
+    moto: Moto, sesv2_fake: Sesv2Fake
+) -> None:
+    """An AWS error on GetEmailIdentity: that identity's origin is unknown and its DNS
+    expectations are those of before (Easy DKIM's three tokens, global or own-region
+    zone), counted as part dkim_origin; the next discovery reads it again."""
+    collector, tokens = _dkim_collector(moto, sesv2_fake)
+    sesv2_fake.fail(
+        "/v2/email/identities/deed.example", code="TooManyRequestsException", status=429
+    )
+    result = collector.run()
+    states = {s.identity: s for s in result.identities or ()}
+    deed = states["deed.example"]
+    assert deed.dkim_origin is None
+    assert deed.dkim_origin_error == "TooManyRequestsException"
+    assert states["byo.example"].dkim_origin == "EXTERNAL"  # the others are read
+    assert result.errors == {"dkim_origin": "TooManyRequestsException"}
+    assert result.error_counts[("dkim_origin", "TooManyRequestsException")] == 1
+    target = {t.name: t for t in merge_targets([], states.values())}["deed.example"]
+    assert target.dkim_tokens == tuple(tokens)
+    assert target.dkim_signing_zone is None
+    global_dns = _published("deed.example", tokens, "dkim.amazonses.com")
+    assert check_dkim(target, _Dns(global_dns)).status is Status.PASS  # as before
+    assert 'dkim_origin="unknown",dkim_selector="",identity="deed.example"' in _exposition(result)
+    assert check_dkim_status(deed).status is Status.PASS
+
+    collector.result = replace(collector.result, identities_at=0.0)  # discovery due again
+    again = collector.run((IDENTITIES_JOB,))
+    assert again.ok
+    (deed_again,) = (s for s in again.identities or () if s.identity == "deed.example")
+    assert deed_again.dkim_signing_zone == "dkim.af-south-1.amazonses.com"
 
 
 def test_jobs_run_their_own_parts_and_keep_each_others_errors(

@@ -12,6 +12,7 @@ from exporter.checks.ses import (
     check_feedback_routing,
     check_identity_verified,
     check_mail_from_status,
+    dns_dkim_tokens,
     evaluate_identity,
     feedback_path,
 )
@@ -150,16 +151,74 @@ def test_merge_prefers_ses_tokens_and_keeps_configured_domains() -> None:
     ]
     discovered = [
         GOOD,
-        with_(region="us-east-1", dkim_tokens=("u1", "t1")),
+        with_(region="us-east-1", dkim_tokens=("u1", "t1", "u2")),
         with_(identity="only-ses.example", mail_from_domain=None, dkim_enabled=False),
     ]
     targets = {t.name: t for t in merge_targets(configured, discovered)}
     assert targets["shop.example"] == DomainTarget(
         name="shop.example",
         mail_from="mail.shop.example",
-        dkim_tokens=("t1", "t2", "t3", "u1"),
+        dkim_tokens=("t1", "t2", "t3", "u1", "u2"),
         region="eu-west-1",
     )
     assert targets["only-config.example"].dkim_tokens == ()
     assert targets["only-ses.example"] == DomainTarget(name="only-ses.example", region="eu-west-1")
     assert len(targets) == 3
+
+
+EASY = with_(dkim_origin="AWS_SES", dkim_signing_zone="dkim.amazonses.com")
+BYODKIM = with_(dkim_origin="EXTERNAL", dkim_tokens=("sel2024",), dkim_signing_zone=None)
+DEED = with_(
+    region="eu-west-1",
+    dkim_origin="AWS_SES_AF_SOUTH_1",
+    dkim_signing_zone="dkim.af-south-1.amazonses.com.",
+)
+
+
+@pytest.mark.parametrize(
+    ("state", "tokens"),
+    [
+        (GOOD, ("t1", "t2", "t3")),  # origin not read yet: Easy DKIM's three tokens, as before
+        (with_(dkim_tokens=("sel2024",)), ()),  # not read yet, a lone selector: left out
+        (EASY, ("t1", "t2", "t3")),
+        (DEED, ("t1", "t2", "t3")),
+        (BYODKIM, ()),  # never the selector as an Easy DKIM CNAME
+        (with_(dkim_enabled=False), ()),
+    ],
+    ids=["unknown-easy", "unknown-selector", "easy", "deed", "byodkim", "disabled"],
+)
+def test_dns_dkim_tokens_never_hand_on_a_byodkim_selector(
+    state: IdentityState, tokens: tuple[str, ...]
+) -> None:
+    assert dns_dkim_tokens(state) == tokens
+
+
+def test_merge_passes_signing_hosted_zone_and_drops_byodkim_tokens() -> None:
+    """SigningHostedZone reaches DomainTarget.dkim_signing_zone (the DNS check then expects
+    exactly <token>.<zone>); a BYODKIM identity hands no tokens on, even configured ones."""
+    configured = [DomainConfig(name="byo.example", dkim_tokens=("sel2024",))]
+    discovered = [
+        replace(DEED, identity="deed.example"),
+        replace(EASY, identity="easy.example"),
+        replace(BYODKIM, identity="byo.example"),
+        replace(GOOD, identity="unread.example"),
+        # the same domain in two regions signing from two zones: no single zone to expect
+        replace(EASY, identity="two.example"),
+        replace(DEED, identity="two.example", region="eu-south-1"),
+    ]
+    targets = {t.name: t for t in merge_targets(configured, discovered)}
+    assert targets["deed.example"].dkim_signing_zone == "dkim.af-south-1.amazonses.com"
+    assert targets["deed.example"].dkim_tokens == ("t1", "t2", "t3")
+    assert targets["easy.example"].dkim_signing_zone == "dkim.amazonses.com"
+    assert targets["byo.example"].dkim_tokens == ()
+    assert targets["byo.example"].dkim_signing_zone is None
+    assert targets["unread.example"].dkim_signing_zone is None
+    assert targets["unread.example"].dkim_tokens == ("t1", "t2", "t3")
+    assert targets["two.example"].dkim_signing_zone is None
+
+
+def test_byodkim_dkim_status_remedy_names_the_txt_key() -> None:
+    failed = check_dkim_status(replace(BYODKIM, dkim_status="Failed"))
+    assert failed.status is Status.FAIL
+    assert "TXT record at sel2024._domainkey.shop.example" in failed.remedy
+    assert "CNAME" not in failed.remedy
