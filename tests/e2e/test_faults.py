@@ -208,3 +208,133 @@ name = "healthy.example"
         exporter.wait(timeout=10)
         fake.stop()
         moto.stop()
+
+
+def start_moto(port: int) -> Any:
+    """moto's ThreadedMotoServer on a fixed loopback port. Its stop() is a real death:
+    werkzeug closes the listening socket when serve_forever ends and closes every
+    connection after its response (no keep-alive), so the daemon's next call is refused.
+    Moto's backends live in this process: a server started again on the port serves the
+    same state."""
+    from moto.server import ThreadedMotoServer  # noqa: PLC0415 - slow import
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    return server
+
+
+def test_moto_killed_and_restarted(tmp_path: Path, named: NamedServer) -> None:
+    """moto itself (SES v1 identities, STS, CloudWatch) dies under the running daemon and
+    comes back on the same port: the SES collector goes down and keeps its last values, the
+    DNS collector stays up with its verdicts, and SES comes back up by itself.
+
+    The daemon calls moto on every SES run: CloudWatch reputation (aws.reputation_metrics)
+    with the account state every aws.interval_seconds (10 s, the minimum), and identity
+    discovery from the first run and again on every run after a failed one
+    (discovery_interval_seconds cannot go below 60 s)."""
+    moto_port = free_port()
+    moto = start_moto(moto_port)
+    moto_endpoint = f"http://127.0.0.1:{moto_port}"
+    import boto3  # noqa: PLC0415 - with moto
+
+    boto3.session.Session().client(
+        "ses",
+        endpoint_url=moto_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).verify_domain_identity(Domain="healthy.example")
+    fake = Sesv2Fake().start()  # GetAccount; never killed here
+    port = free_port()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+[server]
+listen_address = "127.0.0.1:{port}"
+[resolver]
+nameservers = ["{named.nameserver}"]
+timeout_seconds = 0.5
+max_queries_per_second = 0
+[schedule]
+interval_seconds = 1
+jitter_seconds = 0
+[aws]
+interval_seconds = 10
+discovery_interval_seconds = 60
+api_calls_per_second = 50
+suppression_list = false
+recommendations = false
+reputation_metrics = true
+[[aws.accounts]]
+name = "prod"
+regions = ["us-east-1"]
+[[domains]]
+name = "healthy.example"
+"""
+    )
+    env = {
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ENDPOINT_URL_SESV2": fake.endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_MAX_ATTEMPTS": "1",
+    }
+    log = tmp_path / "exporter.log"
+    exporter = start_exporter(config, log, env)
+    acct = (("aws_account_id", "123456789012"), ("aws_region", "us-east-1"))
+    up = ("deliverability_collector_up", (("collector", "ses:prod:us-east-1"),))
+    dns_up = ("deliverability_collector_up", (("collector", "dns"),))
+    identities = ("deliverability_ses_domain_identities", acct)
+
+    def moto_errors(samples: Samples) -> float:
+        """Failed parts whose calls go to moto (reputation: CloudWatch; identities: SES v1)."""
+        return sum(
+            v
+            for (n, labels), v in samples.items()
+            if n == "deliverability_ses_api_errors_total"
+            and dict(labels)["part"] in {"reputation", "identities"}
+        )
+
+    try:
+        first = wait_for(
+            lambda: (s := scrape(port)).get(up) == 1 and s.get(identities) == 1 and s,
+            "the SES collector up, with the identity discovered from moto",
+            log,
+        )
+        assert statuses(first, "healthy.example").get("ses_identity_verified") == "pass"
+        moto.stop()
+        moto = None
+        down = wait_for(
+            lambda: (s := scrape(port)).get(up) == 0 and moto_errors(s) >= 1 and s,
+            "the SES collector down",
+            log,
+        )
+        assert down[identities] == 1  # the last discovery is still served
+        assert statuses(down, "healthy.example").get("ses_identity_verified") == "pass"
+        assert down[dns_up] == 1  # DNS unaffected, verdicts and all
+        assert statuses(down, "healthy.example").get("mx") == "pass"
+        errors = {
+            dict(labels)["error"]
+            for (n, labels), _ in down.items()
+            if n == "deliverability_ses_api_errors_total"
+        }
+        assert "EndpointConnectionError" in errors, errors
+        moto = start_moto(moto_port)  # back on the same port, same state
+        back = wait_for(
+            lambda: (s := scrape(port)).get(up) == 1 and s,
+            "the SES collector back up",
+            log,
+            timeout=40,
+        )
+        assert back[identities] == 1
+        assert back[dns_up] == 1
+        assert statuses(back, "healthy.example").get("mx") == "pass"
+    finally:
+        exporter.send_signal(signal.SIGTERM)
+        exporter.wait(timeout=10)
+        fake.stop()
+        if moto is not None:
+            moto.stop()
