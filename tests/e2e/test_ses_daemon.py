@@ -30,6 +30,27 @@ from integration.moto_fixtures import (
 pytestmark = pytest.mark.e2e
 
 
+def start_daemon(config: Path, moto: Moto, sesv2: Sesv2Fake) -> subprocess.Popen[bytes]:
+    """`run --config` with dummy credentials, SES v1 and STS at moto and SESv2 at the fake,
+    no AWS config files; output to daemon.log next to ``config``."""
+    env = {
+        **os.environ,
+        **DUMMY_ENV,
+        "AWS_ENDPOINT_URL": moto.endpoint,
+        "AWS_ENDPOINT_URL_SESV2": sesv2.endpoint,
+        "AWS_CONFIG_FILE": str(config.parent / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(config.parent / "none"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    with (config.parent / "daemon.log").open("w") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "exporter", "run", "--config", str(config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+
 @pytest.fixture(name="sesv2")
 def _sesv2() -> Iterator[Sesv2Fake]:
     fake = Sesv2Fake()
@@ -71,22 +92,7 @@ name = "prod"
 regions = ["us-east-1"]
 """
     )
-    env = {
-        **os.environ,
-        **DUMMY_ENV,
-        "AWS_ENDPOINT_URL": moto.endpoint,
-        "AWS_ENDPOINT_URL_SESV2": sesv2.endpoint,
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-        "PYTHONUNBUFFERED": "1",
-    }
-    with (tmp_path / "daemon.log").open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "exporter", "run", "--config", str(config)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+    process = start_daemon(config, moto, sesv2)
     try:
         deadline = time.monotonic() + 30
         samples: dict = {}
@@ -210,22 +216,7 @@ regions = ["us-east-1"]
     )
     log_path = tmp_path / "daemon.log"
     with fake:
-        env = {
-            **os.environ,
-            **DUMMY_ENV,
-            "AWS_ENDPOINT_URL": moto.endpoint,
-            "AWS_ENDPOINT_URL_SESV2": fake.endpoint,
-            "AWS_CONFIG_FILE": str(tmp_path / "none"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-            "PYTHONUNBUFFERED": "1",
-        }
-        with log_path.open("w") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "exporter", "run", "--config", str(config)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
+        process = start_daemon(config, moto, fake)
         try:
             deadline = time.monotonic() + 60
             while fake.requests[suppression_path] < 2:
@@ -285,22 +276,7 @@ regions = ["us-east-1"]
         return sum(n for path, n in fake.requests.items() if path.endswith("/event-destinations"))
 
     with fake:
-        env = {
-            **os.environ,
-            **DUMMY_ENV,
-            "AWS_ENDPOINT_URL": moto.endpoint,
-            "AWS_ENDPOINT_URL_SESV2": fake.endpoint,
-            "AWS_CONFIG_FILE": str(tmp_path / "none"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-            "PYTHONUNBUFFERED": "1",
-        }
-        with log_path.open("w") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "exporter", "run", "--config", str(config)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
+        process = start_daemon(config, moto, fake)
         try:
             deadline = time.monotonic() + 60
             while fake.requests["/v2/email/account"] < 2:
