@@ -112,6 +112,7 @@ def _ses_metrics(snap: Snapshot) -> Iterator[Metric]:
             metrics.SES_REPUTATION_BOUNCE,
             metrics.SES_REPUTATION_COMPLAINT,
             metrics.SES_RECOMMENDATIONS,
+            metrics.SES_OPTIONAL_PART_ENABLED,
             metrics.SES_SUPPRESSED,
             metrics.SES_SUPPRESSED_RECENT,
             metrics.SES_SUPPRESSED_DOMAINS,
@@ -128,6 +129,10 @@ def _ses_metrics(snap: Snapshot) -> Iterator[Metric]:
         _ses_region_metrics(
             result, lambda spec, labels, value: gauges[spec.name].add_metric(labels, value)
         )
+        for part in result.optional_parts:
+            gauges[metrics.SES_OPTIONAL_PART_ENABLED.name].add_metric(
+                [result.account_id, result.region, part], float(part not in result.disabled)
+            )
         for identity in result.identities or ():
             origin = identity.dkim_origin if identity.dkim_enabled else None
             selector = " ".join(identity.dkim_tokens) if origin == BYODKIM_ORIGIN else ""

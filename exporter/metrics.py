@@ -444,6 +444,14 @@ SES_RECOMMENDATIONS = MetricSpec(
     f"Open Deliverability Manager recommendations by type and impact. {_SES}",
     (*_ACCT, "recommendation_type", "impact"),
 )
+SES_OPTIONAL_PART_ENABLED = MetricSpec(
+    "deliverability_ses_optional_part_enabled",
+    "gauge",
+    "1 while an enabled optional SES part (suppression, reputation, recommendations) is "
+    "polled, 0 while AWS denies it (AccessDenied, or the feature is not enabled): tried "
+    "again every aws.discovery_interval_seconds.",
+    (*_ACCT, "part"),
+)
 SES_SUPPRESSED = MetricSpec(
     "deliverability_ses_suppressed_destinations",
     "gauge",
@@ -557,6 +565,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     SES_REPUTATION_BOUNCE,
     SES_REPUTATION_COMPLAINT,
     SES_RECOMMENDATIONS,
+    SES_OPTIONAL_PART_ENABLED,
     SES_SUPPRESSED,
     SES_SUPPRESSED_RECENT,
     SES_SUPPRESSED_DOMAINS,

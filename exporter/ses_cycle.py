@@ -3,7 +3,8 @@
 Each part (account state, identities, suppression list, reputation, recommendations) fails
 on its own: an AWS error marks the collector down and keeps that part's previous values
 with their timestamp; access denied on an optional part (recommendations, suppression,
-reputation) disables that part with one clear log line instead of failing every run. A
+reputation) disables that part with one clear log line instead of failing every run, and
+it is tried again once per discovery interval, so a fixed IAM policy is noticed. A
 failed feedback-routing lookup is reported as part ``routing``: the identities are still
 updated, with their routing unknown; a failed DKIM signing read (GetEmailIdentity) as part
 ``dkim_origin``, those identities keeping their DNS DKIM expectations of before.
@@ -74,7 +75,8 @@ class SesRegionResult:
     recommendations: dict[tuple[str, str], int] | None = None
     errors: dict[str, str] = field(default_factory=dict)  # part -> AWS error code, last try
     error_counts: dict[tuple[str, str], int] = field(default_factory=dict)  # since start
-    disabled: frozenset[str] = frozenset()
+    disabled: dict[str, float] = field(default_factory=dict)  # optional part -> denied at
+    optional_parts: tuple[str, ...] = ()  # the optional parts configured on, in this process
 
     @property
     def key(self) -> str:
@@ -115,7 +117,17 @@ class SesRegionCollector:
             else None
         )
         self._lock = threading.Lock()
-        self.result = SesRegionResult(account_name, account_id, source.region)
+        optional = {
+            "suppression": self._tracker is not None,
+            "reputation": settings.reputation_metrics and account_parts,
+            "recommendations": settings.recommendations and account_parts,
+        }
+        self.result = SesRegionResult(
+            account_name,
+            account_id,
+            source.region,
+            optional_parts=tuple(part for part, on in optional.items() if on),
+        )
 
     def run(self, jobs: Collection[str] = JOBS) -> SesRegionResult:
         """The enabled parts of ``jobs`` once; a failed part keeps its previous values.
@@ -128,7 +140,13 @@ class SesRegionCollector:
         """
         now = time.time()
         previous = self.result
-        run = _Run(set(previous.disabled), previous.account_name, previous.region)
+        run = _Run(
+            dict(previous.disabled),
+            previous.account_name,
+            previous.region,
+            now=now,
+            retry_after=self._settings.discovery_interval_seconds,
+        )
         attempted: set[str] = set()
         changes: dict[str, Any] = {}
         settings = self._settings
@@ -183,11 +201,13 @@ class SesRegionCollector:
             for part, code in run.errors.items():
                 counts[(part, code)] = counts.get((part, code), 0) + 1
             errors = {p: c for p, c in current.errors.items() if p not in attempted}
+            disabled = {p: t for p, t in current.disabled.items() if p not in attempted}
+            disabled.update((p, t) for p, t in run.disabled.items() if p in attempted)
             self.result = replace(
                 current,
                 errors=errors | run.errors,
                 error_counts=counts,
-                disabled=current.disabled | run.disabled,
+                disabled=disabled,
                 **changes,
             )
             return self.result
@@ -197,9 +217,11 @@ class SesRegionCollector:
 class _Run:
     """Errors and disabled parts of one run."""
 
-    disabled: set[str]
+    disabled: dict[str, float]  # optional part -> when access was denied
     account_name: str
     region: str
+    now: float
+    retry_after: float  # a disabled part is tried again this long after the denial
     errors: dict[str, str] = field(default_factory=dict)
 
     def lookup_errors(self, identities: list[IdentityState]) -> None:
@@ -214,24 +236,34 @@ class _Run:
                 self.errors[part] = min(codes)
 
     def attempt(self, part: str, call: Callable[[], Any], *, optional: bool = False) -> Any:
-        if part in self.disabled:
+        denied_at = self.disabled.get(part)
+        if denied_at is not None and self.now - denied_at < self.retry_after:
             return None
         try:
-            return call()
+            value = call()
         except (SesApiError, SuppressionUnavailable) as exc:
             code = exc.code if isinstance(exc, SesApiError) else exc.error_code
             if optional and code in _DENIED:
-                self.disabled.add(part)
-                log.warning(
-                    "optional SES part disabled",
-                    part=part,
-                    error=code,
-                    account=self.account_name,
-                    region=self.region,
-                )
+                self.disabled[part] = self.now
+                if denied_at is None:  # said once, not at every retry
+                    log.warning(
+                        "optional SES part disabled",
+                        part=part,
+                        error=code,
+                        account=self.account_name,
+                        region=self.region,
+                    )
                 return None
             self.errors[part] = code
             return None
+        if self.disabled.pop(part, None) is not None:
+            log.info(
+                "optional SES part enabled again",
+                part=part,
+                account=self.account_name,
+                region=self.region,
+            )
+        return value
 
 
 def build_region_collector(

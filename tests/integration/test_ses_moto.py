@@ -638,3 +638,48 @@ def test_jobs_run_their_own_parts_and_keep_each_others_errors(
     assert fourth.account is not None
     assert fourth.identities == second.identities
     assert fourth.suppression == third.suppression
+
+
+def test_a_denied_optional_part_is_retried_each_discovery_interval(
+    moto: Moto, sesv2_fake: Sesv2Fake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ListRecommendations denied (the SESv2 fake answers AccessDeniedException): the part is
+    disabled, not asked again within aws.discovery_interval_seconds, asked again after it
+    (still denied: still 0), and enabled again once the IAM policy lets it through."""
+    path = "/v2/email/vdm/recommendations"
+    sesv2_fake.fail(path, code="AccessDeniedException", status=403, times=2)
+    sesv2 = sesv2_fake.client()
+    collector = SesRegionCollector(
+        account_name="prod",
+        account_id="123456789012",
+        source=SesRegionSource(region="us-east-1", sesv2=sesv2, ses=moto.client("ses")),
+        settings=AwsConfig(suppression_list=False, recommendations=True),
+        sesv2_client=sesv2,
+    )
+    enabled = (
+        'deliverability_ses_optional_part_enabled{aws_account_id="123456789012",'
+        'aws_region="us-east-1",part="recommendations"}'
+    )
+    clock = [1_000_000.0]
+    monkeypatch.setattr("exporter.ses_cycle.time.time", lambda: clock[0])
+
+    first = collector.run()
+    assert "recommendations" in first.disabled
+    assert "recommendations" not in first.errors  # disabled is not a failure
+    assert f"{enabled} 0.0" in _exposition(first)
+    assert sesv2_fake.requests[path] == 1
+
+    clock[0] += 60  # within the interval: not asked
+    collector.run()
+    assert sesv2_fake.requests[path] == 1
+
+    clock[0] += 3600  # the interval has passed: asked again, still denied
+    collector.run()
+    assert sesv2_fake.requests[path] == 2
+
+    clock[0] += 3600  # the policy was fixed meanwhile: enabled again
+    fixed = collector.run()
+    assert sesv2_fake.requests[path] == 3
+    assert "recommendations" not in fixed.disabled
+    assert fixed.recommendations == {}
+    assert f"{enabled} 1.0" in _exposition(fixed)
