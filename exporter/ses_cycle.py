@@ -190,7 +190,9 @@ class SesRegionCollector:
         settings = self._settings
         return settings.discover_identities and (
             previous.identities is None
-            or "identities" in previous.errors  # a failed discovery is retried next run
+            # A failed discovery, or one whose routing or DKIM lookups failed, is retried
+            # next run: the collector would otherwise stay down for a discovery interval.
+            or not previous.errors.keys().isdisjoint(("identities", "routing", "dkim_origin"))
             or now - previous.identities_at >= settings.discovery_interval_seconds
         )
 
