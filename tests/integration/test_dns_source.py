@@ -163,7 +163,8 @@ DEMO_TARGETS = [
 
 def cycle(nameservers: list[tuple[str, int]], processes: int, **kw: object) -> DnsCycleResult:
     async def run() -> DnsCycleResult:
-        client = DnsClient(nameservers=nameservers, timeout=0.5, transport=TRANSPORT)
+        # 2 s: named answers at once, and a busy CI box must not turn an answer into a timeout
+        client = DnsClient(nameservers=nameservers, timeout=2.0, transport=TRANSPORT)
         return await check_domains(DEMO_TARGETS * 5, client, processes=processes, **kw)  # type: ignore[arg-type]
 
     return asyncio.run(run())
@@ -192,7 +193,7 @@ def test_split_cycle_stops_and_leaves_no_worker_behind(silent_udp: str) -> None:
     started = time.monotonic()
     with pytest.raises(asyncio.CancelledError):
         cycle([(host, int(port))], 2, stop=stop)
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 10  # the daemon's SIGTERM bound, not a benchmark
     children = Path(f"/proc/{os.getpid()}/task/{threading.get_native_id()}/children")
     commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in children.read_text().split()]
     assert not [c for c in commands if b"_worker_main" in c]
