@@ -409,8 +409,10 @@ def test_redrive_policy_gauge_per_queue_and_event_counters(
             and value(s, redrive, queue="ses-events") is not None
             and total(s, "deliverability_ses_events_total") == 7
             and total(s, "deliverability_ses_events_malformed_total") == 1
+            # an event is counted before its message is deleted: wait for the deletes too
+            and total(s, "deliverability_sqs_messages_deleted_total", queue="ses-events") >= 6
         ),
-        "both queues' attributes and 7 events",
+        "both queues' attributes, 7 events and their deletes",
     )
     assert value(samples, redrive, queue="ses-events") == 1
     assert value(samples, redrive, queue="ses-events-nodlq") == 0

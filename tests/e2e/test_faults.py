@@ -20,6 +20,7 @@ import pytest
 from conftest import DEMO_ZONES, NamedServer, free_port, start_named, stop_named
 from exposition import Samples, scrape
 from fakes.sesv2_server import Sesv2Fake
+from integration.moto_fixtures import Moto
 
 pytestmark = pytest.mark.e2e
 
@@ -235,6 +236,7 @@ def test_moto_killed_and_restarted(tmp_path: Path, named: NamedServer) -> None:
     moto_port = free_port()
     moto = start_moto(moto_port)
     moto_endpoint = f"http://127.0.0.1:{moto_port}"
+    Moto(moto_endpoint).reset()  # the backends are this process's: other tests' identities
     import boto3  # noqa: PLC0415 - with moto
 
     boto3.session.Session().client(
