@@ -9,10 +9,14 @@ zone served by a BIND named on a free loopback port, then per N, each in a fresh
 2. the floor: the exact distinct questions the exporter asks (of the first ``--floor-max``
    domains above that N), issued by a bare ``dns.asyncresolver`` loop at the same concurrency;
 3. with ``--floor udp``, a leaner floor: the same questions as pre-built messages through
-   ``dns.asyncquery.udp``, without the resolver layer.
+   ``dns.asyncquery.udp``, without the resolver layer;
+4. with ``--floor pycares``, the same questions through a pycares (c-ares) Channel driven by its
+   sockets with epoll: what a C resolver's transport and parser would cost per question
+   (``.venv/bin/pip install pycares``, not a project dependency; imported only in that mode).
 
 Usage: .venv/bin/python bench/dns_cycle.py [--domains 1000 --domains 10000 --domains 100000]
        [--processes 1 --processes 2] [--json out.json] [--floor resolver] [--floor udp]
+       [--floor pycares]
        [--repeat 3] [--profile]
 """
 
@@ -53,7 +57,7 @@ class BenchError(RuntimeError):
     """A measurement failed or measured a broken run."""
 
 
-FLOORS = {"resolver": "floor-resolver", "udp": "floor-udp"}
+FLOORS = {"resolver": "floor-resolver", "udp": "floor-udp", "pycares": "floor-pycares"}
 
 
 @dataclass
@@ -132,6 +136,13 @@ def check_floor_run(result: dict[str, Any]) -> None:
         raise BenchError(f"{result['mode']} had errors: {errors}")
 
 
+def _cpu_per(cpu_s: float, questions: int, domains: int) -> str:
+    return (
+        f"{1000 * cpu_s / questions:.3f} s CPU per 1,000 questions, "
+        f"{1000 * cpu_s / domains:.3f} ms per domain"
+    )
+
+
 def questions_for(server: NamedServer, n: int, args: argparse.Namespace, workdir: Path) -> Path:
     """The distinct questions of the first ``n`` domains (recorded once per n, unmeasured)."""
     path = workdir / f"questions-{n}.json"
@@ -167,10 +178,14 @@ def measure(
             f"workers, {exporter['queries_sent']:,} queries, peak RSS "
             f"{exporter['peak_rss_kib'] / 1024:.1f} MB + worker "
             f"{exporter['workers_peak_rss_kib'] / 1024:.1f} MB, "
+            f"{_cpu_per(exporter['cpu_s'], exporter['queries_sent'], n)}, "
             f"load {exporter['load_average']:.1f})"
         )
         for mode in floors if processes == args.processes[0] else []:
             questions = questions_for(server, sample, args, workdir)
+            cache = (
+                ["--query-cache"] if mode == "floor-pycares" and args.pycares_query_cache else []
+            )
             floor = run_worker(
                 mode,
                 workdir / f"{mode}.json",
@@ -179,13 +194,16 @@ def measure(
                 str(questions),
                 "--sample-domains",
                 str(sample),
+                *cache,
             )
             check_floor_run(floor)
             runs[mode].append(floor)
             print(
                 f"  N={n} run {attempt}: {mode} on {sample:,} domains' questions "
                 f"{floor['domains_per_s']:,.0f} domains/s ({floor['questions_per_s']:,.0f} q/s, "
-                f"{floor['wall_s']:.2f} s wall, load {floor['load_average']:.1f})"
+                f"{floor['wall_s']:.2f} s wall, {floor['cpu_s']:.2f} s CPU: "
+                f"{_cpu_per(floor['cpu_s'], floor['questions'], sample)}, "
+                f"load {floor['load_average']:.1f}; {floor['outcomes']})"
             )
     if args.profile:
         profile(server, common, n, args, workdir)
@@ -272,6 +290,35 @@ def wait_for_zone(server: NamedServer, name: str, timeout_s: float = 180) -> Non
     raise BenchError(f"named did not serve {name} within {timeout_s:.0f} s")
 
 
+def print_table(rows: list[Row]) -> None:
+    print(HEADER)
+    for row in rows:
+        print(table_row(row))
+    print()
+    for line in filter(None, map(pycares_reading, rows)):
+        print(line)
+
+
+def pycares_reading(row: Row) -> str | None:
+    """The exporter's CPU per question against pycares' for the same questions: how much of
+    the transport a C resolver could remove (the checks' CPU stays with the exporter)."""
+    floor = row.best("floor-pycares")
+    if floor is None:
+        return None
+    e = row.exporter
+    exporter_ms = 1000 * e["cpu_s"] / e["queries_sent"]
+    pycares_ms = 1000 * floor["cpu_s"] / floor["questions"]
+    per_domain = e["queries_sent"] / row.domains
+    return (
+        f"N={row.domains:,} processes={row.processes}: CPU per question exporter "
+        f"{exporter_ms:.4f} ms, pycares {pycares_ms:.4f} ms ({exporter_ms / pycares_ms:.1f}x); "
+        f"per domain ({per_domain:.2f} questions) {exporter_ms * per_domain:.3f} ms against "
+        f"{pycares_ms * per_domain:.3f} ms; pycares {floor['questions_per_s']:,.0f} q/s "
+        f"= {floor['domains_per_s']:,.0f} domains/s on {floor['domains']:,} domains "
+        f"(load {floor['load_average']:.1f})"
+    )
+
+
 def _meets(ok: bool) -> str:
     return "meets" if ok else "MISSES"
 
@@ -299,7 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         choices=[*sorted(FLOORS), "none"],
         action="append",
         help="floor(s) to measure (repeatable): resolver = dns.asyncresolver (the default), "
-        "udp = pre-built messages through dns.asyncquery.udp, none = the exporter alone",
+        "udp = pre-built messages through dns.asyncquery.udp, pycares = a pycares (c-ares) "
+        "Channel on epoll (.venv/bin/pip install pycares), none = the exporter alone",
     )
     parser.add_argument(
         "--floor-max",
@@ -307,6 +355,12 @@ def main(argv: list[str] | None = None) -> int:
         default=10_000,
         help="above this N the floors ask the questions of the first floor-max domains (a "
         "bare loop over 1.3 million questions takes about half an hour here)",
+    )
+    parser.add_argument(
+        "--pycares-query-cache",
+        action="store_true",
+        help="--floor pycares: keep c-ares' query cache (on by default in c-ares, off here: the "
+        "exporter has none and the questions are distinct)",
     )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument(
@@ -352,10 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{named_rss or 0:.0f} MB; load average {load_before} before, {load} after "
         f"({os.cpu_count()} CPUs)\n"
     )
-    print(HEADER)
-    for row in rows:
-        print(table_row(row))
-    print()
+    print_table(rows)
     for row in (r for r in rows if r.domains == TARGET_AT):
         rate, rss = row.exporter["domains_per_s"], row.peak_rss_total_mib
         print(
