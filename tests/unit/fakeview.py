@@ -8,10 +8,11 @@ call asks for nothing new.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import pytest
+from hypothesis import strategies as st
 
 from exporter.checks import evaluate_domain
 from exporter.model import Answer, AnswerKind, CheckResult, DomainReport, DomainTarget, Status
@@ -25,6 +26,7 @@ __all__ = [
     "SERVFAIL",
     "TIMEOUT",
     "TOKENS",
+    "DrawnTable",
     "FakeView",
     "Run",
     "Table",
@@ -36,6 +38,27 @@ __all__ = [
 
 Question = tuple[str, str]
 Table = Mapping[Question, Answer]
+
+
+class DrawnTable(Mapping[Question, Answer]):
+    """A table that invents an answer from ``answers`` the first time a question is asked."""
+
+    def __init__(self, draw: st.DataObject, answers: st.SearchStrategy[Answer]) -> None:
+        self._draw = draw
+        self._strategy = answers
+        self._answers: dict[Question, Answer] = {}
+
+    def __getitem__(self, key: Question) -> Answer:
+        if key not in self._answers:
+            self._answers[key] = self._draw.draw(self._strategy, label=f"{key[1]} {key[0]}")
+        return self._answers[key]
+
+    def __iter__(self) -> Iterator[Question]:
+        return iter(self._answers)
+
+    def __len__(self) -> int:
+        return len(self._answers)
+
 
 NX = Answer(AnswerKind.NXDOMAIN)
 NODATA = Answer(AnswerKind.NODATA)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ from fakeview import (
     SERVFAIL,
     TIMEOUT,
     TOKENS,
+    DrawnTable,
     FakeView,
     good_table,
     rec,
@@ -152,25 +153,6 @@ answers = st.one_of(
 )
 
 
-class DrawnTable(Mapping[tuple[str, str], Answer]):
-    """A table that invents an answer the first time a question is asked."""
-
-    def __init__(self, draw: st.DataObject) -> None:
-        self._draw = draw
-        self._answers: dict[tuple[str, str], Answer] = {}
-
-    def __getitem__(self, key: tuple[str, str]) -> Answer:
-        if key not in self._answers:
-            self._answers[key] = self._draw.draw(answers, label=f"{key[1]} {key[0]}")
-        return self._answers[key]
-
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter(self._answers)
-
-    def __len__(self) -> int:
-        return len(self._answers)
-
-
 @settings(deadline=None, max_examples=200)
 @given(st.data(), st.sampled_from(TARGETS))
 def test_cycle_matches_the_round_loop_on_any_answers(
@@ -178,7 +160,7 @@ def test_cycle_matches_the_round_loop_on_any_answers(
 ) -> None:
     """The plain loops draw every answer first (hypothesis cannot draw inside the event
     loop); the cycle then reads the drawn answers and must ask for exactly those."""
-    drawn = DrawnTable(data)
+    drawn = DrawnTable(data, answers)
     expected = [run(t, drawn, max_rounds=14) for t in (domain_target, target("other.example"))]
     table = dict(drawn)
     reports, client = cycle_reports([domain_target, target("other.example")], table)

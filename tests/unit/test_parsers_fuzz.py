@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from fakeview import NODATA, NX, SERVFAIL, TIMEOUT, rec, run
+from fakeview import NODATA, NX, SERVFAIL, TIMEOUT, DrawnTable, rec, run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -95,25 +95,6 @@ def test_parse_dkim_key_never_raises(text: str) -> None:
     assert key is None or isinstance(key.public_key, str)
 
 
-class DrawnTable(Mapping[tuple[str, str], Answer]):
-    """A table that invents an answer the first time a question is asked."""
-
-    def __init__(self, draw: st.DataObject) -> None:
-        self._draw = draw
-        self._answers: dict[tuple[str, str], Answer] = {}
-
-    def __getitem__(self, key: tuple[str, str]) -> Answer:
-        if key not in self._answers:
-            self._answers[key] = self._draw.draw(answers, label=f"{key[1]} {key[0]}")
-        return self._answers[key]
-
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter(self._answers)
-
-    def __len__(self) -> int:
-        return len(self._answers)
-
-
 @settings(deadline=None, max_examples=300)
 @given(
     st.data(),
@@ -125,7 +106,7 @@ def test_evaluate_domain_never_raises_and_terminates(
 ) -> None:
     """Arbitrary answers give a complete report within a bounded number of rounds."""
     domain_target = DomainTarget("example.com", "mail.example.com", ("tok1", "tok2"), region, zone)
-    checked = run(domain_target, DrawnTable(data), max_rounds=14)
+    checked = run(domain_target, DrawnTable(data, answers), max_rounds=14)
     assert [c.check for c in checked.report.checks] == list(CHECK_IDS)
     assert all(c.summary != "pending" for c in checked.report.checks)
     assert checked.report.dmarc_policy_level in (None, -1, 0, 1, 2)
@@ -154,7 +135,7 @@ def test_a_failed_lookup_never_creates_a_failure(data: st.DataObject) -> None:
     """Turning answers into timeouts can hide a failure but never invent one: a check that
     did not fail with every answer in does not fail when some lookups time out."""
     domain_target = DomainTarget("example.com", "mail.example.com", ("tok1", "tok2"), "us-east-1")
-    table = DrawnTable(data)
+    table = DrawnTable(data, answers)
     full = run(domain_target, table, max_rounds=14)
     errored = data.draw(st.sets(st.sampled_from(sorted(full.asked))), label="errored")
     degraded = run(domain_target, ErroredTable(table, errored), max_rounds=14)
