@@ -59,7 +59,11 @@ def _client(ca: trustme.CA) -> ssl.SSLContext:
 def _serve() -> Iterator[Any]:
     servers: list[HttpServer] = []
 
-    def serve(certificate: ReloadingCertificate) -> int:
+    def serve(directory: Path, recheck_seconds: float) -> int:
+        """The exporter's HTTP server on directory/server.crt and server.key; its port."""
+        certificate = ReloadingCertificate(
+            directory / "server.crt", directory / "server.key", recheck_seconds=recheck_seconds
+        )
         server = HttpServer("127.0.0.1", 0, app, tls=certificate.context)
         server.start()
         servers.append(server)
@@ -74,10 +78,7 @@ def test_a_renewed_certificate_is_served_without_a_restart(
     ca: trustme.CA, client: ssl.SSLContext, serve: Any, tmp_path: Path
 ) -> None:
     first = write_pair(ca, tmp_path)
-    certificate = ReloadingCertificate(
-        tmp_path / "server.crt", tmp_path / "server.key", recheck_seconds=0
-    )
-    port = serve(certificate)
+    port = serve(tmp_path, recheck_seconds=0)
     assert served_certificate(port, client) == first
 
     renewed = write_pair(ca, tmp_path)
@@ -90,10 +91,7 @@ def test_a_half_written_pair_keeps_the_previous_certificate(
     ca: trustme.CA, client: ssl.SSLContext, serve: Any, tmp_path: Path
 ) -> None:
     first = write_pair(ca, tmp_path)
-    certificate = ReloadingCertificate(
-        tmp_path / "server.crt", tmp_path / "server.key", recheck_seconds=0
-    )
-    port = serve(certificate)
+    port = serve(tmp_path, recheck_seconds=0)
     other = ca.issue_cert("127.0.0.1")
     other.cert_chain_pems[0].write_to_path(str(tmp_path / "server.crt"))  # key not yet renewed
     assert served_certificate(port, client) == first  # still served, not a failed handshake
@@ -109,9 +107,6 @@ def test_files_are_looked_at_only_every_recheck_interval(
 ) -> None:
     """Handshakes do not stat the files each time: within the interval the old one stays."""
     first = write_pair(ca, tmp_path)
-    certificate = ReloadingCertificate(
-        tmp_path / "server.crt", tmp_path / "server.key", recheck_seconds=3600
-    )
-    port = serve(certificate)
+    port = serve(tmp_path, recheck_seconds=3600)
     write_pair(ca, tmp_path)
     assert served_certificate(port, client) == first
