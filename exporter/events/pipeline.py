@@ -140,11 +140,10 @@ class EventPipeline:
         max_recipient_domains: int = 100,
         max_configuration_sets: int = 50,
         dedupe_window: int = 100_000,
-        provider_for: Callable[[str], str] | None = None,
         providers_for: Callable[[Collection[str]], Mapping[str, str]] | None = None,
     ) -> None:
-        """``provider_for`` tells one recipient domain's provider; ``providers_for``, when
-        given, a whole batch's at once (so a DNS-backed lookup can bound the batch's time)."""
+        """``providers_for`` tells a whole batch's recipient domains' providers at once (so a
+        DNS-backed lookup can bound the batch's time); without it they are ``unknown``."""
         self._lock = threading.Lock()
         self._known = frozenset(known_sending_domains)
         self._limiter = DomainLimiter(top_k=max_recipient_domains, watch=watch_recipient_domains)
@@ -152,7 +151,6 @@ class EventPipeline:
         self._config_sets: set[str] = set()
         self._dedupe_window = dedupe_window
         self._seen: OrderedDict[str, None] = OrderedDict()
-        self._provider_for = provider_for or (lambda _domain: "unknown")
         self._providers_for = providers_for
         self._events: dict[tuple[str, str, str], int] = {}
         self._sent: dict[tuple[str, str, str], int] = {}
@@ -215,7 +213,10 @@ class EventPipeline:
             return self._apply(parsed, providers, received_at, message_id)
 
     def _providers(self, batch: Sequence[Parsed]) -> Mapping[str, str]:
-        """Providers may need DNS: looked up before the lock is taken, once per domain."""
+        """Providers may need DNS: looked up before the lock is taken, once per domain.
+        Without a lookup every provider is counted as ``unknown``."""
+        if self._providers_for is None:
+            return {}
         domains = {
             r.domain
             for parsed in batch
@@ -223,11 +224,7 @@ class EventPipeline:
             for e in parsed
             for r in e.recipients
         }
-        if not domains:
-            return {}
-        if self._providers_for is not None:
-            return self._providers_for(domains)
-        return {domain: self._provider_for(domain) for domain in domains}
+        return self._providers_for(domains) if domains else {}
 
     def _apply(
         self,

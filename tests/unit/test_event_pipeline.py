@@ -49,7 +49,8 @@ def feed(pipeline: EventPipeline, *documents: dict[str, Any]) -> list[Outcome]:
 
 def test_bounce_is_classified_and_labelled() -> None:
     pipeline = EventPipeline(
-        known_sending_domains=["shop.example"], provider_for=lambda d: "mimecast"
+        known_sending_domains=["shop.example"],
+        providers_for=lambda domains: dict.fromkeys(domains, "mimecast"),
     )
     feed(
         pipeline,
@@ -123,7 +124,8 @@ def test_rejects_and_rendering_failures_are_counted_per_recipient() -> None:
     """Both shapes name their recipients in mail.destination only; the reject reason, the
     template name and the rendering error are free text and appear in no label."""
     pipeline = EventPipeline(
-        known_sending_domains=["shop.example"], provider_for=lambda d: "google"
+        known_sending_domains=["shop.example"],
+        providers_for=lambda domains: dict.fromkeys(domains, "google"),
     )
     reject = ses_event("Reject", message_id="m1", reason="Bad content")
     reject["mail"]["destination"] = ["a@gmail.com", "b@corp.example"]
