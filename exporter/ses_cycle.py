@@ -50,6 +50,8 @@ log = structlog.get_logger("exporter.ses")
 # 1,000 entries).
 ACCOUNT_JOB, IDENTITIES_JOB, SUPPRESSION_JOB = "account", "identities", "suppression"
 JOBS = (ACCOUNT_JOB, IDENTITIES_JOB, SUPPRESSION_JOB)
+# The parts a discovery reports on: the identities, and its per-identity lookups.
+_DISCOVERY_PARTS = ("identities", "routing", "dkim_origin")
 _DENIED = {
     "AccessDenied",
     "AccessDeniedException",
@@ -117,16 +119,16 @@ class SesRegionCollector:
             else None
         )
         self._lock = threading.Lock()
-        optional = {
-            "suppression": self._tracker is not None,
-            "reputation": settings.reputation_metrics and account_parts,
-            "recommendations": settings.recommendations and account_parts,
-        }
+        # The optional parts configured on in this process: part -> (its job, the call).
+        self._optional: dict[str, tuple[str, Callable[[], Any]]] = {}
+        if self._tracker is not None:
+            self._optional["suppression"] = (SUPPRESSION_JOB, self._tracker.refresh)
+        if settings.reputation_metrics and account_parts:
+            self._optional["reputation"] = (ACCOUNT_JOB, source.reputation)
+        if settings.recommendations and account_parts:
+            self._optional["recommendations"] = (ACCOUNT_JOB, source.open_recommendations)
         self.result = SesRegionResult(
-            account_name,
-            account_id,
-            source.region,
-            optional_parts=tuple(part for part, on in optional.items() if on),
+            account_name, account_id, source.region, optional_parts=tuple(self._optional)
         )
 
     def run(self, jobs: Collection[str] = JOBS) -> SesRegionResult:
@@ -150,13 +152,12 @@ class SesRegionCollector:
         attempted: set[str] = set()
         changes: dict[str, Any] = {}
         settings = self._settings
-        account_job = ACCOUNT_JOB in jobs and self._account_parts
-        if account_job:
+        if ACCOUNT_JOB in jobs and self._account_parts:
             attempted.add("account")
             if (account := run.attempt("account", self._source.account)) is not None:
                 changes["account"] = account
         if IDENTITIES_JOB in jobs and self._discovery_due(previous, now):
-            attempted.update(("identities", "routing", "dkim_origin"))
+            attempted.update(_DISCOVERY_PARTS)
             identities = run.attempt(
                 "identities",
                 lambda: self._source.domain_identities(settings.identity_patterns, self._owns),
@@ -164,19 +165,8 @@ class SesRegionCollector:
             if identities is not None:
                 changes["identities"], changes["identities_at"] = tuple(identities), now
                 run.lookup_errors(identities)
-        optional_parts = {
-            "suppression": self._tracker.refresh
-            if self._tracker is not None and SUPPRESSION_JOB in jobs
-            else None,
-            "reputation": self._source.reputation
-            if settings.reputation_metrics and account_job
-            else None,
-            "recommendations": self._source.open_recommendations
-            if settings.recommendations and account_job
-            else None,
-        }
-        for part, call in optional_parts.items():
-            if call is None:
+        for part, (job, call) in self._optional.items():
+            if job not in jobs:
                 continue
             attempted.add(part)
             if (value := run.attempt(part, call, optional=True)) is not None:
@@ -192,7 +182,7 @@ class SesRegionCollector:
             previous.identities is None
             # A failed discovery, or one whose routing or DKIM lookups failed, is retried
             # next run: the collector would otherwise stay down for a discovery interval.
-            or not previous.errors.keys().isdisjoint(("identities", "routing", "dkim_origin"))
+            or not previous.errors.keys().isdisjoint(_DISCOVERY_PARTS)
             or now - previous.identities_at >= settings.discovery_interval_seconds
         )
 
