@@ -348,8 +348,7 @@ class Daemon:
     def _label_sending_domains(self) -> None:
         """Configured plus discovered sending domains label their events (see
         event_service.known_sending_domains): after each discovery and each reload."""
-        snap = self.store.read()
-        discovered = (i.identity for r in snap.ses.values() for i in (r.identities or ()))
+        discovered = (i.identity for i in self.store.read().identities())
         self.pipeline.set_known_sending_domains(
             known_sending_domains(self._runtime.config, discovered)
         )
@@ -429,8 +428,7 @@ class Daemon:
     def targets(self) -> list[DomainTarget]:
         """Configured domains plus the identities SES discovery found, merged."""
         snap = self.store.read()
-        identities = [i for r in snap.ses.values() for i in (r.identities or ())]
-        return merge_targets(snap.config.domains, identities)
+        return merge_targets(snap.config.domains, snap.identities())
 
     def run_dns_cycle(self) -> None:
         """One check cycle over every configured domain; never raises into the scheduler."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from exporter.checks.ses import evaluate_identity
+from exporter.checks.ses import IdentityState, evaluate_identity
 from exporter.config import Config
 from exporter.dns_cycle import DnsCycleResult
 from exporter.model import CheckResult
@@ -45,13 +45,17 @@ class Snapshot:
     ses: Mapping[str, SesRegionResult] = field(default_factory=lambda: MappingProxyType({}))
     smtp: Mapping[str, SmtpCredentialResult] = field(default_factory=lambda: MappingProxyType({}))
 
+    def identities(self) -> list[IdentityState]:
+        """The domain identities every SES region's last discovery found."""
+        return [i for result in self.ses.values() for i in (result.identities or ())]
+
     def verdicts(self) -> dict[str, list[CheckResult]]:
         """Every monitored domain's checks: DNS verdicts, then SES's own, first region first.
 
         Monitored = configured plus discovered; a domain removed by a reload drops out at
         once, before the next cycle runs.
         """
-        identities = [i for result in self.ses.values() for i in (result.identities or ())]
+        identities = self.identities()
         monitored = {d.name for d in self.config.domains} | {i.identity for i in identities}
         reports = self.dns.reports if self.dns is not None else ()
         by_domain = {r.domain: list(r.checks) for r in reports if r.domain in monitored}
