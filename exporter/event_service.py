@@ -32,8 +32,9 @@ __all__ = [
 log = structlog.get_logger("exporter.events")
 
 # Provider lookups run next to the check cycle's questions, under their own rate limit: a
-# tenth of resolver.max_queries_per_second (at least 1/s). A batch spends at most 5 s on
-# them, far below a visibility timeout (at least 10 s) and SIGTERM's 10 s.
+# tenth of resolver.max_queries_per_second (at least 1/s, at most half; the cycle paces at
+# the rest, see check_cycle_query_rate). A batch spends at most 5 s on them, far below a
+# visibility timeout (at least 10 s) and SIGTERM's 10 s.
 MX_SHARE_OF_QUERY_RATE = 0.1
 MX_BATCH_BUDGET_SECONDS = 5.0
 
