@@ -67,10 +67,11 @@ class ReloadingCertificate:
         self._recheck = recheck_seconds
         self._lock = threading.Lock()
         self._stamp = self._stat()
-        self._current = self._load()  # a bad pair at start is a startup error
-        self._next_check = time.monotonic() + recheck_seconds
-        self.context = self._load()  # the listening socket's; its callback picks the current
+        # The listening socket's context, current until a reload: its callback runs on
+        # every handshake and hands over the current one. A bad pair at start is an error.
+        self.context = self._current = self._load()
         self.context.sni_callback = self._choose
+        self._next_check = time.monotonic() + recheck_seconds
 
     def _stat(self) -> tuple[tuple[int, int, int], ...]:
         return tuple((st.st_mtime_ns, st.st_size, st.st_ino) for st in map(os.stat, self._files))
