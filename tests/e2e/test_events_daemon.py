@@ -8,7 +8,6 @@ and no AWS config files, so nothing here can reach AWS.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -29,11 +28,11 @@ from fakes.sesv2_server import Sesv2Fake
 from integration.moto_fixtures import (
     BOUNCE_553_518,
     DATA,
-    DUMMY_ENV,
     Moto,
     _moto,  # noqa: F401 - a fixture, requested by name
     _moto_server,  # noqa: F401 - a fixture, requested by name
     bounce,
+    daemon_env,
     event,
     sns_envelope,
 )
@@ -243,15 +242,7 @@ def launch(
 ) -> Daemon:
     """`python <runner> <args>` with dummy AWS credentials pointed at ``endpoint`` and no
     AWS config files (nothing can reach AWS); output to ``workdir``/exporter.log."""
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-        **DUMMY_ENV,
-        "AWS_CONFIG_FILE": str(workdir / "no-aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "no-aws-credentials"),
-        "AWS_ENDPOINT_URL": endpoint,
-        "PYTHONUNBUFFERED": "1",
-        **(extra_env or {}),
-    }
+    env = daemon_env(workdir, endpoint, **(extra_env or {}))
     log = workdir / "exporter.log"
     with log.open("w") as out:
         process = subprocess.Popen(

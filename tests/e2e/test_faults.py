@@ -20,7 +20,7 @@ import pytest
 from conftest import DEMO_ZONES, NamedServer, free_port, start_named, stop_named
 from exposition import Samples, scrape
 from fakes.sesv2_server import Sesv2Fake
-from integration.moto_fixtures import Moto
+from integration.moto_fixtures import Moto, daemon_env
 
 pytestmark = pytest.mark.e2e
 
@@ -53,7 +53,7 @@ def start_exporter(
             [sys.executable, "-m", "exporter", "run", "--config", str(config)],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            env=env if env is not None else {**os.environ, "PYTHONUNBUFFERED": "1"},
         )
 
 
@@ -166,16 +166,12 @@ regions = ["us-east-1"]
 name = "healthy.example"
 """
     )
-    env = {
-        "AWS_ENDPOINT_URL": f"http://{moto_host}:{moto_port}",
-        "AWS_ENDPOINT_URL_SESV2": f"http://127.0.0.1:{fake_port}",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-        "AWS_MAX_ATTEMPTS": "1",
-    }
+    env = daemon_env(
+        tmp_path,
+        f"http://{moto_host}:{moto_port}",
+        AWS_ENDPOINT_URL_SESV2=f"http://127.0.0.1:{fake_port}",
+        AWS_MAX_ATTEMPTS="1",
+    )
     log = tmp_path / "exporter.log"
     exporter = start_exporter(config, log, env)
     up = ("deliverability_collector_up", (("collector", "ses:prod:us-east-1"),))
@@ -274,16 +270,9 @@ regions = ["us-east-1"]
 name = "healthy.example"
 """
     )
-    env = {
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "AWS_ENDPOINT_URL_SESV2": fake.endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-        "AWS_MAX_ATTEMPTS": "1",
-    }
+    env = daemon_env(
+        tmp_path, moto_endpoint, AWS_ENDPOINT_URL_SESV2=fake.endpoint, AWS_MAX_ATTEMPTS="1"
+    )
     log = tmp_path / "exporter.log"
     exporter = start_exporter(config, log, env)
     acct = (("aws_account_id", "123456789012"), ("aws_region", "us-east-1"))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 import signal
 import ssl
@@ -39,11 +38,11 @@ from conftest import DEMO_ZONES, free_port, start_named, stop_named
 from fakes.sesv2_server import Sesv2Fake
 from integration.moto_fixtures import (
     BOUNCE_553_518,
-    DUMMY_ENV,
     Moto,
     _moto,  # noqa: F401 - a fixture, requested by name
     _moto_server,  # noqa: F401 - a fixture, requested by name
     bounce,
+    daemon_env,
     event,
     sns_envelope,
 )
@@ -253,17 +252,13 @@ mail_from = "mail.paging.test"
 region = "us-east-1"
 """
         )
-        env = {
-            **os.environ,
-            **DUMMY_ENV,
-            "AWS_ENDPOINT_URL": moto.endpoint,
-            "AWS_ENDPOINT_URL_SESV2": sesv2.endpoint,
-            "AWS_CONFIG_FILE": str(tmp_path / "none"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-            "PYTHONUNBUFFERED": "1",
-            "TEST_SMTP_USERNAME": "AKIASMTPUSER",
-            "TEST_SMTP_PASSWORD": "smtp-password",
-        }
+        env = daemon_env(
+            tmp_path,
+            moto.endpoint,
+            AWS_ENDPOINT_URL_SESV2=sesv2.endpoint,
+            TEST_SMTP_USERNAME="AKIASMTPUSER",
+            TEST_SMTP_PASSWORD="smtp-password",
+        )
         logs = [
             tmp_path / "exporter.log",
             tmp_path / "prometheus.log",

@@ -8,7 +8,6 @@ checked in DNS without being configured anywhere.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -21,10 +20,10 @@ from conftest import NamedServer, free_port
 from exposition import scrape
 from fakes.sesv2_server import Sesv2Fake, SuppressedEntry
 from integration.moto_fixtures import (
-    DUMMY_ENV,
     Moto,
     _moto,  # noqa: F401 - a fixture, requested by name
     _moto_server,  # noqa: F401 - a fixture, requested by name
+    daemon_env,
 )
 
 pytestmark = pytest.mark.e2e
@@ -33,15 +32,7 @@ pytestmark = pytest.mark.e2e
 def start_daemon(config: Path, moto: Moto, sesv2: Sesv2Fake) -> subprocess.Popen[bytes]:
     """`run --config` with dummy credentials, SES v1 and STS at moto and SESv2 at the fake,
     no AWS config files; output to daemon.log next to ``config``."""
-    env = {
-        **os.environ,
-        **DUMMY_ENV,
-        "AWS_ENDPOINT_URL": moto.endpoint,
-        "AWS_ENDPOINT_URL_SESV2": sesv2.endpoint,
-        "AWS_CONFIG_FILE": str(config.parent / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(config.parent / "none"),
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = daemon_env(config.parent, moto.endpoint, AWS_ENDPOINT_URL_SESV2=sesv2.endpoint)
     with (config.parent / "daemon.log").open("w") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "exporter", "run", "--config", str(config)],

@@ -16,6 +16,7 @@ import functools
 import http.client
 import json
 import logging
+import os
 import threading
 import time
 import urllib.parse
@@ -41,6 +42,21 @@ DUMMY_ENV = {
     "AWS_DEFAULT_REGION": REGION,
     "AWS_EC2_METADATA_DISABLED": "true",
 }
+
+
+def daemon_env(workdir: Path, endpoint: str, **extra: str) -> dict[str, str]:
+    """The environment of an exporter subprocess pointed at moto (``endpoint``) and the
+    fakes named in ``extra`` (e.g. AWS_ENDPOINT_URL_SESV2): this environment without its
+    AWS settings, dummy credentials and no AWS config files, so nothing can reach AWS."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        **DUMMY_ENV,
+        "AWS_CONFIG_FILE": str(workdir / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "no-aws-credentials"),
+        "AWS_ENDPOINT_URL": endpoint,
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
 
 
 # --------------------------------------------------------------------------- moto server
