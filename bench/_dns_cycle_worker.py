@@ -138,7 +138,7 @@ def _targets(args: argparse.Namespace) -> list[Any]:
 
 def run_exporter(args: argparse.Namespace) -> dict[str, Any]:
     """One measured cycle (with worker processes when split)."""
-    from exporter.dns_cycle import DnsCycleResult, _parts, check_domains  # noqa: PLC0415
+    from exporter.jobs.dns import DnsCycleResult, _parts, check_domains  # noqa: PLC0415
     from exporter.sources.dns import DnsClient  # noqa: PLC0415
 
     targets = _targets(args)
@@ -214,7 +214,7 @@ def run_exporter(args: argparse.Namespace) -> dict[str, Any]:
 def run_questions(args: argparse.Namespace) -> dict[str, Any]:
     """Not measured: one single-process cycle that records every distinct question asked,
     for the floors (a split cycle's questions live in its worker processes)."""
-    from exporter.dns_cycle import check_domains  # noqa: PLC0415
+    from exporter.jobs.dns import check_domains  # noqa: PLC0415
     from exporter.sources.dns import DnsClient  # noqa: PLC0415
 
     targets = _targets(args)

@@ -55,9 +55,10 @@ sys.path.insert(0, str(ROOT))
 from prometheus_client import CollectorRegistry, ProcessCollector, make_wsgi_app  # noqa: E402
 
 from exporter.checks import CHECK_IDS  # noqa: E402
-from exporter.collector import ExporterCollector, domain_table  # noqa: E402
+from exporter.collector import ExporterCollector  # noqa: E402
 from exporter.config import Config, DomainConfig, MetricsConfig  # noqa: E402
-from exporter.dns_cycle import DnsCycleResult  # noqa: E402
+from exporter.exposition import domain_table  # noqa: E402
+from exporter.jobs.dns import DnsCycleResult  # noqa: E402
 from exporter.model import CheckResult, DomainReport, Status  # noqa: E402
 from exporter.sources.dns import DnsQueryStats  # noqa: E402
 from exporter.store import Snapshot  # noqa: E402

@@ -33,18 +33,16 @@ from exporter.config import (
     SmtpCredentialConfig,
     load_config,
 )
-from exporter.discovery import merge_targets
-from exporter.dns_cycle import DnsCycleResult, check_domains
-from exporter.event_service import (
+from exporter.jobs.discovery import merge_targets
+from exporter.jobs.dns import DnsCycleResult, check_domains
+from exporter.jobs.events import (
     EventService,
     build_pipeline,
     check_cycle_query_rate,
     known_sending_domains,
     replay_paths,
 )
-from exporter.logs import configure_logging
-from exporter.model import DomainTarget
-from exporter.ses_cycle import (
+from exporter.jobs.ses import (
     ACCOUNT_JOB,
     IDENTITIES_JOB,
     JOBS,
@@ -53,8 +51,10 @@ from exporter.ses_cycle import (
     SesRegionResult,
     build_region_collector,
 )
+from exporter.jobs.smtp import check_smtp_credential, iam_client
+from exporter.logs import configure_logging
+from exporter.model import DomainTarget
 from exporter.sharding import local_view
-from exporter.smtp_cycle import check_smtp_credential, iam_client
 from exporter.sources.dns import DnsClient, DnsQueryStats, system_nameservers
 from exporter.sources.ses import Cancelled, SesApiError
 from exporter.sources.zones import ZoneFileError, ZoneOverrides

@@ -28,11 +28,11 @@ from exporter.config import (
     parse_hostport,
 )
 from exporter.demo import sample_ses_state
-from exporter.dns_cycle import check_domains
-from exporter.event_service import build_pipeline, replay_paths
+from exporter.jobs.dns import check_domains
+from exporter.jobs.events import build_pipeline, replay_paths
+from exporter.jobs.ses import SesRegionResult
 from exporter.logs import configure_logging
 from exporter.model import DomainReport, DomainTarget, Status
-from exporter.ses_cycle import SesRegionResult
 from exporter.sources.dns import DnsClient, system_nameservers
 from exporter.sources.zones import ZoneFileError, ZoneOverrides
 

@@ -15,10 +15,10 @@ from typing import Any
 
 from exporter.checks.ses import IdentityState, evaluate_identity
 from exporter.config import Config
-from exporter.dns_cycle import DnsCycleResult
+from exporter.jobs.dns import DnsCycleResult
+from exporter.jobs.ses import SesRegionResult
+from exporter.jobs.smtp import SmtpCredentialResult
 from exporter.model import CheckResult
-from exporter.ses_cycle import SesRegionResult
-from exporter.smtp_cycle import SmtpCredentialResult
 
 __all__ = ["CollectorHealth", "Snapshot", "Store"]
 

@@ -20,8 +20,8 @@ from prometheus_client.openmetrics.exposition import ALLOWUTF8, UNDERSCORES
 from prometheus_client.registry import Collector
 
 from exporter import __version__
-from exporter.collector import DomainTable, DomainWarmer, domain_table
 from exporter.events.pipeline import EventCounts
+from exporter.exposition import DomainTable, DomainWarmer, domain_table
 from exporter.metrics import PrerenderedFamily
 from exporter.model import Status
 from exporter.store import Snapshot

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from exporter.checks.ses import AccountState, IdentityState
-from exporter.ses_cycle import SesRegionResult
+from exporter.jobs.ses import SesRegionResult
 
 __all__ = ["sample_ses_state"]
 

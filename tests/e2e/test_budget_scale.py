@@ -30,7 +30,8 @@ from conftest import NamedServer, free_port
 from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.collector import ExporterCollector, domain_table
+from exporter.collector import ExporterCollector
+from exporter.exposition import domain_table
 from exporter.model import Status
 from exporter.sources.dns import DnsQueryStats
 from exporter.store import Snapshot

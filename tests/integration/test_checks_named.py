@@ -16,7 +16,7 @@ import pytest
 from conftest import NamedServer
 
 from exporter.checks import CHECK_IDS
-from exporter.dns_cycle import check_domain
+from exporter.jobs.dns import check_domain
 from exporter.model import CheckResult, DomainReport, DomainTarget, Status
 from exporter.sources.dns import TRANSPORTS, DnsClient
 

@@ -22,7 +22,7 @@ import pytest
 from conftest import DEMO_ZONES, NamedServer, free_port, start_named, stop_named
 
 from exporter import cli
-from exporter.dns_cycle import check_domain
+from exporter.jobs.dns import check_domain
 from exporter.model import AnswerKind, DomainReport, DomainTarget, Status
 from exporter.sources.dns import TRANSPORTS, DnsClient
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import NamedServer
 
-from exporter.dns_cycle import DnsCycleResult, check_domains
+from exporter.jobs.dns import DnsCycleResult, check_domains
 from exporter.model import Answer, AnswerKind, DomainTarget, Status
 from exporter.sources.dns import TRANSPORTS, DnsClient, DnsQueryStats
 from exporter.sources.zones import ZoneOverrides

@@ -14,7 +14,7 @@ import pytest
 from conftest import NamedServer, start_named, stop_named, zone_files
 
 from exporter.config import parse_config
-from exporter.event_service import build_pipeline
+from exporter.jobs.events import build_pipeline
 from exporter.sources.dns import DnsQueryStats
 from exporter.sources.mx_provider import MxProviderResolver
 

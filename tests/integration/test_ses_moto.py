@@ -32,15 +32,15 @@ from exporter.checks.ses import (
 )
 from exporter.collector import ExporterCollector
 from exporter.config import AwsAccountConfig, AwsConfig, ClusterConfig, Config
-from exporter.discovery import merge_targets
-from exporter.model import Answer, AnswerKind, Status
-from exporter.ses_cycle import (
+from exporter.jobs.discovery import merge_targets
+from exporter.jobs.ses import (
     ACCOUNT_JOB,
     IDENTITIES_JOB,
     SUPPRESSION_JOB,
     SesRegionCollector,
     build_region_collector,
 )
+from exporter.model import Answer, AnswerKind, Status
 from exporter.sharding import owns, shard_of
 from exporter.sources.dns import DnsQueryStats
 from exporter.sources.ses import SesApiError, SesRegionSource
@@ -660,7 +660,7 @@ def test_a_denied_optional_part_is_retried_each_discovery_interval(
         'aws_region="us-east-1",part="recommendations"}'
     )
     clock = [1_000_000.0]
-    monkeypatch.setattr("exporter.ses_cycle.time.time", lambda: clock[0])
+    monkeypatch.setattr("exporter.jobs.ses.time.time", lambda: clock[0])
 
     first = collector.run()
     assert "recommendations" in first.disabled

@@ -14,7 +14,7 @@ from smtp_server import Recorder, SmtpServer, closed_port, make_tls, start_smtp
 from exporter.checks.smtp_password import derive_smtp_password
 from exporter.collector import ExporterCollector
 from exporter.config import Config, SmtpCredentialConfig
-from exporter.smtp_cycle import check_smtp_credential
+from exporter.jobs.smtp import check_smtp_credential
 from exporter.sources.dns import DnsQueryStats
 from exporter.store import Snapshot, Store
 

@@ -37,7 +37,7 @@ from exporter.sources.sqs import SqsConsumer, SqsStats
 
 pytestmark = pytest.mark.integration
 SENDING = "example.com"
-# exporter.event_service.EventService's client: "max_attempts" counts the retries,
+# exporter.jobs.events.EventService's client: "max_attempts" counts the retries,
 # so one call is up to 4 attempts, and a fault must last 4 calls to reach the consumer.
 DAEMON_RETRIES = {"mode": "standard", "max_attempts": 3}
 ATTEMPTS = 4

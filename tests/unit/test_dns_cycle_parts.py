@@ -28,10 +28,10 @@ from fakeview import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter import dns_cycle
 from exporter.checks import domain as domain_checks
 from exporter.checks import evaluate_domain
 from exporter.checks.domain import first_questions
+from exporter.jobs import dns as dns_cycle
 from exporter.model import Answer, DomainReport, DomainTarget
 
 TARGETS = [

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from exporter.config import parse_config
-from exporter.event_service import (
+from exporter.jobs.events import (
     check_cycle_query_rate,
     known_sending_domains,
     provider_query_rate,

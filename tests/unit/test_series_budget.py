@@ -21,11 +21,12 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.checks.ses import IdentityState
-from exporter.collector import ExporterCollector, domain_table
+from exporter.collector import ExporterCollector
 from exporter.config import Config, ConfigError, DomainConfig, MetricsConfig, parse_config
-from exporter.dns_cycle import DnsCycleResult
+from exporter.exposition import domain_table
+from exporter.jobs.dns import DnsCycleResult
+from exporter.jobs.ses import SesRegionResult
 from exporter.model import CheckResult, DomainReport, Status
-from exporter.ses_cycle import SesRegionResult
 from exporter.sources.dns import DnsQueryStats
 from exporter.store import CollectorHealth, Snapshot
 from exporter.web import PAGE_SIZE, HttpServer, make_app, render_landing_page, render_metrics

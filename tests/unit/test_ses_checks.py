@@ -17,7 +17,7 @@ from exporter.checks.ses import (
     feedback_path,
 )
 from exporter.config import DomainConfig
-from exporter.discovery import merge_targets
+from exporter.jobs.discovery import merge_targets
 from exporter.model import DomainTarget, Status
 
 GOOD = IdentityState(

@@ -311,7 +311,7 @@ async def _split(
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-c",
-                "from exporter.dns_cycle import _worker_main; _worker_main()",
+                "from exporter.jobs.dns import _worker_main; _worker_main()",
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
