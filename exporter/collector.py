@@ -10,6 +10,7 @@ from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from exporter import __version__, metrics
+from exporter.checks.bounce import CLASSIFIER_VERSION
 from exporter.checks.ses import BYODKIM_ORIGIN, ENFORCEMENT_STATUSES, feedback_path
 from exporter.events.pipeline import EventPipeline
 from exporter.exposition import domain_table
@@ -59,7 +60,7 @@ class ExporterCollector(Collector):
             queries.add_metric([rdtype, outcome], count)
         yield queries
         build = metrics.BUILD_INFO.info()
-        build.add_metric([__version__, platform.python_version()], {})
+        build.add_metric([__version__, platform.python_version(), CLASSIFIER_VERSION], {})
         yield build
 
 

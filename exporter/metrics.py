@@ -209,8 +209,9 @@ CONFIG_RELOAD_TIMESTAMP = MetricSpec(
 BUILD_INFO = MetricSpec(
     "deliverability_build_info",
     "info",
-    "Version of the exporter and of the Python that runs it.",
-    ("version", "python_version"),
+    "Version of the exporter, of the Python that runs it and of the bounce classifier "
+    "(whose changes can move bounces between categories).",
+    ("version", "python_version", "classifier_version"),
 )
 
 _EVENTS = "Counted from SES events consumed from SQS (or replayed), each event once."

@@ -46,12 +46,17 @@ from functools import lru_cache
 
 __all__ = [
     "BOUNCE_CATEGORIES",
+    "CLASSIFIER_VERSION",
     "STATUS_CLASSES",
     "BounceDiagnosis",
     "classify_bounce",
     "extract_codes",
     "status_class_of",
 ]
+
+# Raised whenever a change can move a text to another category, so that a step in the
+# category dashboards after an upgrade can be told apart from a change in the traffic.
+CLASSIFIER_VERSION = "2"
 
 BOUNCE_CATEGORIES: tuple[str, ...] = (
     "sender_domain_dns",
