@@ -14,7 +14,7 @@ gzip``), and, uncompressed, the way curl asks (text format).
 - cold: the first scrape after a new DNS cycle (a new DnsCycleResult over the same reports):
   the per-domain table and the pre-rendered families are built;
 - warm: the next scrapes of the same snapshot (what every other scrape costs);
-- with the warmer: the daemon's HTTP server runs the app's DomainWarmer, which builds a new
+- with the warmer: the daemon runs a DomainWarmer, which builds a new
   snapshot's table and exposition in the background; timed: from publishing the snapshot to
   built, and the scrape after that.
 ``--busy`` runs a CPU-bound Python thread meanwhile, as the daemon's DNS cycle is (the GIL
@@ -57,7 +57,7 @@ from prometheus_client import CollectorRegistry, ProcessCollector, make_wsgi_app
 from exporter.checks import CHECK_IDS  # noqa: E402
 from exporter.collector import ExporterCollector  # noqa: E402
 from exporter.config import Config, DomainConfig, MetricsConfig  # noqa: E402
-from exporter.exposition import domain_table  # noqa: E402
+from exporter.exposition import DomainWarmer, domain_table  # noqa: E402
 from exporter.jobs.dns import DnsCycleResult  # noqa: E402
 from exporter.model import CheckResult, DomainReport, Status  # noqa: E402
 from exporter.sources.dns import DnsQueryStats  # noqa: E402
@@ -181,6 +181,30 @@ def _series(text: bytes) -> dict[str, int]:
     return {"total": sum(per.values()), **per}
 
 
+def _with_warmer(
+    app: Callable[..., Iterable[bytes]],
+    current: list[Snapshot],
+    repeat: int,
+    headers: dict[str, str],
+) -> tuple[list[float], list[float]]:
+    """As the daemon runs: its warmer builds each new snapshot's table and exposition off
+    the scrape path; time to built, then the scrape."""
+    built, warmed = [], []
+    warmer = DomainWarmer(lambda: current[0])
+    warmer.start()
+    try:
+        for _ in range(repeat):
+            current[0] = new_cycle(current[0])
+            published = time.perf_counter()
+            while domain_table(current[0])._exposition is None:  # noqa: SLF001 - the warmer's
+                time.sleep(0.01)
+            built.append(time.perf_counter() - published)
+            warmed.append(Call(app, "/metrics", headers).seconds)
+    finally:
+        warmer.stop()
+    return built, warmed
+
+
 def worker(mode: str, args: argparse.Namespace) -> dict[str, Any]:
     budget = args.budget if mode == "budget" else 0
     snap, kinds = synthetic_snapshot(args.domains, budget=budget, watch=args.watch)
@@ -209,20 +233,7 @@ def worker(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         middle.append(Call(app, f"/?page={args.domains // 200}", {}).seconds)
         current[0] = new_cycle(current[0], reload=True)
         reload.append(Call(app, "/metrics", prometheus).seconds)
-    # As the daemon runs: the HTTP server starts the app's warmer, which builds each new
-    # snapshot's table and exposition off the scrape path; time to built, then the scrape.
-    built, warmed = [], []
-    app.warmer.start()
-    try:
-        for _ in range(args.repeat):
-            current[0] = new_cycle(current[0])
-            published = time.perf_counter()
-            while domain_table(current[0])._exposition is None:  # noqa: SLF001 - the warmer's
-                time.sleep(0.01)
-            built.append(time.perf_counter() - published)
-            warmed.append(Call(app, "/metrics", prometheus).seconds)
-    finally:
-        app.warmer.stop()
+    built, warmed = _with_warmer(app, current, args.repeat, prometheus)
     stop.set()
     if dict(first.headers).get("Content-Encoding") != "gzip":
         raise RuntimeError("Prometheus's request was not answered with gzip")

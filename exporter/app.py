@@ -33,6 +33,7 @@ from exporter.config import (
     SmtpCredentialConfig,
     load_config,
 )
+from exporter.exposition import DomainWarmer
 from exporter.jobs.discovery import merge_targets
 from exporter.jobs.dns import DnsCycleResult, check_domains
 from exporter.jobs.events import (
@@ -154,6 +155,7 @@ class Daemon:
             runtime.config.server.listen_port,
         )
         self._server: HttpServer | None = None
+        self.warmer = DomainWarmer(self.store.read)  # builds each new snapshot's exposition
         self._scheduler = BackgroundScheduler(
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1},
@@ -174,6 +176,7 @@ class Daemon:
             BasicAuth(app, web.users) if web.users else app,
             tls=web.ssl_context(),
         )
+        self.warmer.start()
         self._server.start()
         self.events.start()
         local = self.store.read().config
@@ -217,6 +220,7 @@ class Daemon:
         self._scheduler.shutdown(wait=True)
         if self._server is not None:
             self._server.shutdown()
+        self.warmer.stop()
         log.info("exporter stopped")
 
     def collect_once(self) -> bytes:

@@ -191,7 +191,7 @@ class DomainWarmer:
     cycle competes for the GIL), which would otherwise land on the next scrape. This thread
     notices the new snapshot within ``interval`` seconds and builds them, so scrapes find them
     ready (a scrape that arrives during the build waits for it instead of starting its own).
-    The HTTP server starts and stops it (exporter.web).
+    The daemon starts and stops it (exporter.app).
     """
 
     def __init__(self, read_snapshot: Callable[[], Snapshot], interval: float = 0.25) -> None:

@@ -21,7 +21,7 @@ from prometheus_client.registry import Collector
 
 from exporter import __version__
 from exporter.events.pipeline import EventCounts
-from exporter.exposition import DomainTable, DomainWarmer, domain_table
+from exporter.exposition import DomainTable, domain_table
 from exporter.metrics import PrerenderedFamily
 from exporter.model import Status
 from exporter.store import Snapshot
@@ -51,8 +51,7 @@ _STATUS_COLOURS = {
 
 
 class ExporterApp:
-    """The WSGI application, and the background work that keeps /metrics fast (DomainWarmer),
-    which HttpServer starts and stops with the server."""
+    """The WSGI application; the daemon runs the DomainWarmer that keeps /metrics fast."""
 
     def __init__(
         self,
@@ -63,7 +62,6 @@ class ExporterApp:
         self._registry = registry
         self._read_snapshot = read_snapshot
         self._read_events = read_events
-        self.warmer = DomainWarmer(read_snapshot)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
@@ -400,8 +398,6 @@ class HttpServer:
     def __init__(
         self, host: str, port: int, app: WsgiApp, *, tls: ssl.SSLContext | None = None
     ) -> None:
-        warmer = getattr(app, "warmer", None)
-        self._warmer = warmer if isinstance(warmer, DomainWarmer) else None
         server_class = _ThreadingWSGIServer6 if ":" in host else _ThreadingWSGIServer
         self._server = make_server(
             host or "0.0.0.0", port, app, server_class=server_class, handler_class=_QuietHandler
@@ -417,13 +413,9 @@ class HttpServer:
         return int(self._server.server_address[1])
 
     def start(self) -> None:
-        if self._warmer is not None:
-            self._warmer.start()
         self._thread.start()
 
     def shutdown(self) -> None:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
-        if self._warmer is not None:
-            self._warmer.stop()

@@ -158,9 +158,6 @@ class BasicAuth:
         self._good: dict[bytes, float] = {}  # digest of a verified header -> expiry
         self._lock = threading.Lock()
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._app, name)  # e.g. the wrapped app's warmer
-
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:

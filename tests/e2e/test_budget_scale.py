@@ -31,7 +31,7 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.collector import ExporterCollector
-from exporter.exposition import domain_table
+from exporter.exposition import DomainWarmer, domain_table
 from exporter.model import Status
 from exporter.sources.dns import DnsQueryStats
 from exporter.store import Snapshot
@@ -79,11 +79,14 @@ def _served() -> Iterator[tuple[Snapshot, int]]:
     registry.register(ExporterCollector(lambda: snap, DnsQueryStats()))
     ProcessCollector(registry=registry)
     server = HttpServer("127.0.0.1", 0, make_app(registry, lambda: snap))
+    warmer = DomainWarmer(lambda: snap)
+    warmer.start()
     server.start()
     try:
         yield snap, server.port
     finally:
         server.shutdown()
+        warmer.stop()
 
 
 def expected(snap: Snapshot) -> dict[str, Any]:
