@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from exporter.checks.mx import has_null_mx, parse_mx
+from exporter.checks.mx import MxHost, has_null_mx, parse_mx
 from exporter.checks.spf import (
     SpfEvaluation,
     SpfOutcome,
@@ -74,21 +74,46 @@ def check_mail_from_mx(mail_from: str, region: str | None, view: DnsView) -> Che
             f"MAIL FROM {mail_from} publishes a null MX: it refuses bounces",
             f"remove the null MX and {remedy}",
         )
-    exchanges = [parse_mx(text).exchange for text in answer.records]
-    regions = [m[1] for m in map(_FEEDBACK.fullmatch, exchanges) if m]
-    if region in regions or (region is None and regions):
+    hosts = sorted(map(parse_mx, answer.records))
+    preferred = [h for h in hosts if h.preference == hosts[0].preference]
+    wanted = _feedback_regions(hosts) if region is None else {region}
+    if _feedback_regions(hosts) & wanted:
+        others = [h.exchange for h in preferred if _feedback_region(h) not in wanted]
+        if not others:
+            found = region or min(_feedback_regions(preferred))
+            return CheckResult(
+                CHECK_MX, Status.PASS, f"MX {mail_from} -> feedback-smtp.{found}.amazonses.com"
+            )
+        # Bounces go to the most preferred exchanger first (RFC 5321 §5.1): at an equal or
+        # lower preference another host receives them and SES never suppresses the address.
         return CheckResult(
             CHECK_MX,
-            Status.PASS,
-            f"MX {mail_from} -> feedback-smtp.{region or regions[0]}.amazonses.com",
+            Status.FAIL,
+            f"MX {mail_from} prefers {', '.join(others)} over {expected} ({_listed(hosts)}): "
+            "bounces and complaints go there, SES never learns of them",
+            f"make {expected} the most preferred MX: remove the MX record of "
+            f"{', '.join(others)} or give it a higher preference number",
         )
     return CheckResult(
         CHECK_MX,
         Status.FAIL,
-        f"MX {mail_from} points to {', '.join(exchanges)}, not {expected}: "
+        f"MX {mail_from} points to {', '.join(h.exchange for h in hosts)}, not {expected}: "
         "SES does not get bounces and complaints",
         remedy,
     )
+
+
+def _feedback_region(host: MxHost) -> str | None:
+    match = _FEEDBACK.fullmatch(host.exchange)
+    return match[1] if match else None
+
+
+def _feedback_regions(hosts: list[MxHost]) -> set[str]:
+    return {r for r in map(_feedback_region, hosts) if r is not None}
+
+
+def _listed(hosts: list[MxHost]) -> str:
+    return ", ".join(f"{h.preference} {h.exchange}" for h in hosts)
 
 
 def check_mail_from_spf(evaluation: SpfEvaluation) -> CheckResult:

@@ -382,6 +382,9 @@ MAIL_FROM_CASES = [
                    "points to feedback-smtp.eu-west-1.amazonses.com, "
                    "not feedback-smtp.us-east-1.amazonses.com",
                    "publish ok-v6.chk-mailfrom.test. MX 10 feedback-smtp.us-east-1.amazonses.com."),
+    mail_from_case("mail_from_mx-fail-other-mx-preferred", "ses-second", "mail_from_mx", FAIL,
+                   "prefers mx1.chk-mailfrom.test over feedback-smtp.us-east-1.amazonses.com",
+                   "remove the MX record of mx1.chk-mailfrom.test"),
     mail_from_case("mail_from_mx-fail-not-ses", "other-mx", "mail_from_mx", FAIL,
                    "points to mx1.chk-mailfrom.test"),
     mail_from_case("mail_from_mx-fail-no-mx", "no-mx", "mail_from_mx", FAIL,

@@ -85,10 +85,41 @@ def test_unresolvable_mail_from_explains_the_553() -> None:
         ),
         pytest.param(
             "us-east-1",
-            rec("10 mx.example.com", "20 feedback-smtp.us-east-1.amazonses.com"),
+            rec("20 mx.example.com", "10 feedback-smtp.us-east-1.amazonses.com"),
             Status.PASS,
             "us-east-1",
-            id="among-others",
+            id="preferred-among-others",
+        ),
+        pytest.param(
+            "us-east-1",
+            rec("5 mx.example.com", "10 feedback-smtp.us-east-1.amazonses.com"),
+            Status.FAIL,
+            "prefers mx.example.com over feedback-smtp.us-east-1.amazonses.com",
+            id="other-preferred",
+        ),
+        pytest.param(
+            "us-east-1",
+            rec("10 mx.example.com", "10 feedback-smtp.us-east-1.amazonses.com"),
+            Status.FAIL,
+            "prefers mx.example.com",
+            id="other-at-same-preference",
+        ),
+        pytest.param(
+            None,
+            rec("5 mx.example.com", "10 feedback-smtp.eu-west-1.amazonses.com"),
+            Status.FAIL,
+            "prefers mx.example.com",
+            id="other-preferred-no-region",
+        ),
+        pytest.param(
+            "us-east-1",
+            rec(
+                "5 feedback-smtp.eu-west-1.amazonses.com",
+                "10 feedback-smtp.us-east-1.amazonses.com",
+            ),
+            Status.FAIL,
+            "prefers feedback-smtp.eu-west-1.amazonses.com",
+            id="other-region-preferred",
         ),
         pytest.param("us-east-1", rec("0 ."), Status.FAIL, "null MX", id="null-mx"),
         pytest.param("us-east-1", NODATA, Status.FAIL, "no MX", id="nodata"),
@@ -97,11 +128,19 @@ def test_unresolvable_mail_from_explains_the_553() -> None:
     ],
 )
 def test_mail_from_mx(region: str | None, answer: Answer, status: Status, words: str) -> None:
-    """The MX must include feedback-smtp.<region>.amazonses.com (any region when none is
-    configured): SES receives bounces and complaints there."""
+    """The most preferred MX must be feedback-smtp.<region>.amazonses.com (any region when
+    none is configured): bounces go to the lowest preference first, and only SES's host
+    lets SES learn of them; a foreign host at the same preference takes a share."""
     result = run(target(region=region), good_table() | {MX: answer})["mail_from_mx"]
     assert result.status is status
     assert words in result.summary
+
+
+def test_mail_from_mx_remedy_when_another_host_is_preferred() -> None:
+    """The remedy names the host to remove or demote, never a record that leaves it first."""
+    answer = rec("5 mx.example.com", "10 feedback-smtp.us-east-1.amazonses.com")
+    result = run(target(region="us-east-1"), good_table() | {MX: answer})["mail_from_mx"]
+    assert "remove the MX record of mx.example.com or give it a higher preference" in result.remedy
 
 
 @pytest.mark.parametrize(
