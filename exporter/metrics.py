@@ -206,6 +206,15 @@ CONFIG_RELOAD_TIMESTAMP = MetricSpec(
     "Unix time of the last successful configuration load.",
     (),
 )
+HTTP_CONNECTIONS_CLOSED = MetricSpec(
+    "deliverability_http_connections_closed_total",
+    "counter",
+    "Client connections the HTTP server closed without an answer: timeout (no TLS handshake "
+    "and complete request head, or the answer not read, within the header timeout), evicted "
+    "(the oldest connection still sending its request, closed to admit a new one at the "
+    "connection cap), refused (the cap was reached by connections being answered).",
+    ("reason",),
+)
 BUILD_INFO = MetricSpec(
     "deliverability_build_info",
     "info",
@@ -531,6 +540,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     DNS_QUERIES,
     CONFIG_RELOAD_SUCCESS,
     CONFIG_RELOAD_TIMESTAMP,
+    HTTP_CONNECTIONS_CLOSED,
     BUILD_INFO,
     SES_EVENTS,
     SES_SENT,
