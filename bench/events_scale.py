@@ -156,7 +156,7 @@ def measure_sqs(
         if deleted >= n and sum(pipeline.snapshot().events.values()) >= n:
             break
         # moto's SQS is not thread-safe: a delete racing a send can drop that message
-        # (tests/integration/moto_fixtures.py, serialize_moto_sqs). Do not wait for it.
+        # (tests/helpers/moto_fixtures.py, serialize_moto_sqs). Do not wait for it.
         if time.monotonic() - checked > 2 and not producer.is_alive():
             checked = time.monotonic()
             depth = sqs.get_queue_attributes(

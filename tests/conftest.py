@@ -20,6 +20,9 @@ import dns.query
 import dns.rcode
 import pytest
 
+# Fixture modules every test directory gets without importing them (tests/ is on sys.path).
+pytest_plugins = ("helpers.moto_fixtures",)
+
 ROOT = Path(__file__).resolve().parent.parent
 TEST_ZONES = ROOT / "tests" / "zones"
 DEMO_ZONES = ROOT / "exporter" / "demo" / "zones"

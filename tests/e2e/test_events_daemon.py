@@ -25,12 +25,10 @@ import pytest
 from conftest import NamedServer, free_port
 from exposition import Samples, parse_samples
 from fakes.sesv2_server import Sesv2Fake
-from integration.moto_fixtures import (
+from helpers.moto_fixtures import (
     BOUNCE_553_518,
     DATA,
     Moto,
-    _moto,  # noqa: F401 - a fixture, requested by name
-    _moto_server,  # noqa: F401 - a fixture, requested by name
     bounce,
     daemon_env,
     event,

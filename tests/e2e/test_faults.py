@@ -20,7 +20,7 @@ import pytest
 from conftest import DEMO_ZONES, NamedServer, free_port, start_named, stop_named
 from exposition import Samples, scrape
 from fakes.sesv2_server import Sesv2Fake
-from integration.moto_fixtures import Moto, daemon_env
+from helpers.moto_fixtures import Moto, daemon_env
 
 pytestmark = pytest.mark.e2e
 

@@ -36,11 +36,9 @@ import trustme
 import yaml
 from conftest import DEMO_ZONES, free_port, start_named, stop_named
 from fakes.sesv2_server import Sesv2Fake
-from integration.moto_fixtures import (
+from helpers.moto_fixtures import (
     BOUNCE_553_518,
     Moto,
-    _moto,  # noqa: F401 - a fixture, requested by name
-    _moto_server,  # noqa: F401 - a fixture, requested by name
     bounce,
     daemon_env,
     event,

@@ -19,10 +19,8 @@ import pytest
 from conftest import NamedServer, free_port
 from exposition import scrape
 from fakes.sesv2_server import Sesv2Fake, SuppressedEntry
-from integration.moto_fixtures import (
+from helpers.moto_fixtures import (
     Moto,
-    _moto,  # noqa: F401 - a fixture, requested by name
-    _moto_server,  # noqa: F401 - a fixture, requested by name
     daemon_env,
 )
 

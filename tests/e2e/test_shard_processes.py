@@ -27,11 +27,9 @@ from typing import Any
 import pytest
 from conftest import NamedServer, free_port
 from exposition import Samples
-from integration.moto_fixtures import (
+from helpers.moto_fixtures import (
     BOUNCE_553_518,
     Moto,
-    _moto,  # noqa: F401 - a fixture, requested by name
-    _moto_server,  # noqa: F401 - a fixture, requested by name
     bounce,
     event,
     serialize_moto_sqs,

@@ -16,10 +16,8 @@ import time
 from collections.abc import Callable
 
 import pytest
-from integration.moto_fixtures import (
+from helpers.moto_fixtures import (
     Moto,
-    _moto,  # noqa: F401 - a fixture, requested by name
-    _moto_server,  # noqa: F401 - a fixture, requested by name
     event,
     serialize_moto_sqs,
     sns_envelope,

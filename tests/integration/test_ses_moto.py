@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 from fakes.sesv2_server import Sesv2Fake, eventbridge_destination
-from moto_fixtures import Moto, _moto, _moto_server  # noqa: F401 - fixtures by name
+from helpers.moto_fixtures import Moto
 from prometheus_client import CollectorRegistry
 
 from exporter.checks import evaluate_domain

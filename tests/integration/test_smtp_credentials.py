@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from moto_fixtures import Moto, _moto, _moto_server  # noqa: F401 - fixtures by name
+from helpers.moto_fixtures import Moto
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from smtp_server import Recorder, SmtpServer, closed_port, make_tls, start_smtp

@@ -1,6 +1,6 @@
 """SQS failing under the consumer, against moto in server mode behind a fault proxy.
 
-moto has no fault injection, so `SqsFaultProxy` (moto_fixtures) sits between the
+moto has no fault injection, so `SqsFaultProxy` (helpers/moto_fixtures.py) sits between the
 consumer and moto on loopback and fails chosen calls: errors, throttling, dropped
 connections before and after moto did the work, and a DeleteMessageBatch that fails
 half-way. The consumer's client has the daemon's retry settings, so a fault that the
@@ -22,11 +22,9 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 
 import pytest
-from moto_fixtures import (
+from helpers.moto_fixtures import (
     Moto,
     SqsFaultProxy,
-    _moto,  # noqa: F401 - a fixture, requested by name
-    _moto_server,  # noqa: F401 - a fixture, requested by name
     event,
     sns_envelope,
 )

@@ -17,16 +17,12 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
-from moto_fixtures import (
+from helpers.moto_fixtures import (
     BOUNCE_452_422,
     BOUNCE_553_518,
     DATA,
     SES_SETUP_TEXT,
     Moto,
-    _moto,  # noqa: F401 - a fixture, requested by name
-    _moto_server,  # noqa: F401 - a fixture, requested by name
     bounce,
     corpus_text,
     event,
@@ -34,6 +30,8 @@ from moto_fixtures import (
     sns_envelope,
     wait_until,
 )
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from exporter.events.pipeline import EventCounts, EventPipeline, Outcome

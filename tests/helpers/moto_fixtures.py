@@ -1,6 +1,8 @@
 """moto in server mode (real HTTP on loopback) and realistic SES event bodies.
 
-Not a conftest: the event-pipeline tests import what they use from here by name.
+A pytest plugin, registered by tests/conftest.py: the fixtures `moto_server` and `moto` reach
+every test (integration and e2e) without an import; the helpers (`Moto`, the event builders,
+`daemon_env`, `SqsFaultProxy`, ...) are imported by name from `helpers.moto_fixtures`.
 One `ThreadedMotoServer` per session on a free port; every test resets its state with
 ``POST /moto-api/reset`` and gets dummy credentials through the environment.
 
