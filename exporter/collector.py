@@ -249,6 +249,7 @@ class EventsCollector(Collector):
         for spec, by_reason in (
             (metrics.SES_MALFORMED, counts.malformed),
             (metrics.SES_IGNORED, counts.ignored),
+            (metrics.SES_REFUSED, counts.refused),
         ):
             family = spec.counter()
             for reason, value in sorted(by_reason.items()):

@@ -292,6 +292,14 @@ SES_IGNORED = MetricSpec(
     "notifications, inbound mail, non-email EventBridge events), by reason; deleted.",
     ("reason",),
 )
+SES_REFUSED = MetricSpec(
+    "deliverability_ses_events_refused_total",
+    "counter",
+    "Queue messages refused as possibly forged, by reason (topic_not_allowed: an SNS envelope "
+    "from a topic outside events.allowed_topic_arns); never counted as events, each counted "
+    "once and left in the queue for its redrive policy (dead-letter queue).",
+    ("reason",),
+)
 SES_DUPLICATES = MetricSpec(
     "deliverability_ses_events_duplicate_total",
     "counter",
@@ -552,6 +560,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     SES_RENDERING_FAILED,
     SES_MALFORMED,
     SES_IGNORED,
+    SES_REFUSED,
     SES_DUPLICATES,
     SES_PROCESSING,
     SES_LAG,

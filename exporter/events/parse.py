@@ -6,12 +6,19 @@ object as moto sends it, or plain text), raw message delivery (the SES record it
 EventBridge (``detail-type``/``detail``), and the Lambda/SQS ``Records`` wrappers found in
 archives. Both SES formats: identity notifications (``notificationType``) and
 configuration-set event publishing (``eventType``).
+
+With an allow-list of topics, an SNS envelope from any other topic is `Refused` before
+its message is read: bodies from a queue may be forged, and the envelope's topic is the
+one thing to check (raw delivery and EventBridge bodies carry none).
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
+import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +29,7 @@ __all__ = [
     "Malformed",
     "Parsed",
     "Recipient",
+    "Refused",
     "SesEvent",
     "parse_body",
     "parse_document",
@@ -121,11 +129,21 @@ class Malformed:
     detail: str = ""
 
 
-Parsed = list[SesEvent] | Ignored | Malformed
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """An SNS envelope from a topic outside the allow-list: counted, never an event, and
+    left for the redrive policy (it may be forged)."""
+
+    reason: str
+    detail: str = ""
 
 
-def parse_body(body: str | bytes) -> Parsed:
-    """Parse one SQS message body (or one archived document)."""
+Parsed = list[SesEvent] | Ignored | Malformed | Refused
+
+
+def parse_body(body: str | bytes, *, allowed_topics: Collection[str] = ()) -> Parsed:
+    """Parse one SQS message body (or one archived document); ``allowed_topics``, when
+    not empty, are the only SNS topics whose envelopes are read."""
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -134,27 +152,36 @@ def parse_body(body: str | bytes) -> Parsed:
         return Malformed("not_json", str(exc)[:200])
     except RecursionError:
         return Malformed("not_json", "nested too deeply")
-    return parse_document(document)
+    return parse_document(document, allowed_topics=allowed_topics)
 
 
-def parse_document(document: Any, *, envelope_id: str | None = None, depth: int = 0) -> Parsed:
+def parse_document(
+    document: Any,
+    *,
+    envelope_id: str | None = None,
+    depth: int = 0,
+    allowed_topics: Collection[str] = (),
+) -> Parsed:
     """Parse a decoded JSON document of any accepted shape."""
     if depth > 3:  # noqa: PLR2004 - wrappers nest at most envelope -> record
         return Malformed("too_deeply_wrapped")
     if not isinstance(document, dict):
         return Malformed("not_an_object", type(document).__name__)
     if "Type" in document and ("TopicArn" in document or "Message" in document):
-        return _sns_envelope(document, depth)
+        return _sns_envelope(document, depth, allowed_topics)
     if "Records" in document:
-        return _records(document, depth)
+        return _records(document, depth, allowed_topics)
     if "detail-type" in document:
-        return _eventbridge(document, envelope_id, depth)
+        return _eventbridge(document, envelope_id, depth, allowed_topics)
     if "eventType" in document or "notificationType" in document:
         return _ses_record(document, envelope_id)
     return Malformed("unrecognised_shape", ",".join(sorted(map(str, document))[:10]))
 
 
-def _sns_envelope(envelope: dict[str, Any], depth: int) -> Parsed:
+def _sns_envelope(envelope: dict[str, Any], depth: int, allowed_topics: Collection[str]) -> Parsed:
+    topic = envelope.get("TopicArn")
+    if allowed_topics and topic not in allowed_topics:
+        return Refused("topic_not_allowed", str(topic)[:200])
     kind = envelope.get("Type")
     if kind in ("SubscriptionConfirmation", "UnsubscribeConfirmation"):
         return Ignored("sns_subscription")
@@ -164,7 +191,9 @@ def _sns_envelope(envelope: dict[str, Any], depth: int) -> Parsed:
     message_id = envelope.get("MessageId")
     envelope_id = message_id if isinstance(message_id, str) and message_id else None
     if isinstance(message, dict):  # moto publishes the object itself
-        return parse_document(message, envelope_id=envelope_id, depth=depth + 1)
+        return parse_document(
+            message, envelope_id=envelope_id, depth=depth + 1, allowed_topics=allowed_topics
+        )
     if not isinstance(message, str):
         return Malformed("sns_message_missing")
     text = message.strip()
@@ -176,7 +205,9 @@ def _sns_envelope(envelope: dict[str, Any], depth: int) -> Parsed:
         inner = json.loads(text)
     except (ValueError, RecursionError) as exc:
         return Malformed("sns_message_not_json", str(exc)[:200])
-    return parse_document(inner, envelope_id=envelope_id, depth=depth + 1)
+    return parse_document(
+        inner, envelope_id=envelope_id, depth=depth + 1, allowed_topics=allowed_topics
+    )
 
 
 def _is_setup_text(body: str | bytes) -> bool:
@@ -185,7 +216,7 @@ def _is_setup_text(body: str | bytes) -> bool:
     return "Successfully validated SNS topic" in text or "AMAZON_SES_SETUP_NOTIFICATION" in text
 
 
-def _records(document: dict[str, Any], depth: int) -> Parsed:
+def _records(document: dict[str, Any], depth: int, allowed_topics: Collection[str]) -> Parsed:
     """Lambda SNS/SQS wrappers from archives: every record's body, flattened."""
     records = document.get("Records")
     if not isinstance(records, list) or not records:
@@ -195,19 +226,24 @@ def _records(document: dict[str, Any], depth: int) -> Parsed:
         if not isinstance(record, dict):
             return Malformed("record_not_object")
         if isinstance(record.get("Sns"), dict):
-            parsed = _sns_envelope(record["Sns"], depth + 1)
+            parsed = _sns_envelope(record["Sns"], depth + 1, allowed_topics)
         elif isinstance(record.get("body"), str):
-            parsed = parse_body(record["body"])
+            parsed = parse_body(record["body"], allowed_topics=allowed_topics)
         else:
             return Malformed("record_without_body")
-        if isinstance(parsed, Malformed):
+        if isinstance(parsed, Malformed | Refused):
             return parsed
         if isinstance(parsed, list):
             events.extend(parsed)
     return events or Ignored("no_email_events")
 
 
-def _eventbridge(document: dict[str, Any], envelope_id: str | None, depth: int) -> Parsed:
+def _eventbridge(
+    document: dict[str, Any],
+    envelope_id: str | None,
+    depth: int,
+    allowed_topics: Collection[str],
+) -> Parsed:
     if document.get("source") != "aws.ses":
         return Ignored("eventbridge_not_ses")
     detail_type = document.get("detail-type")
@@ -223,6 +259,7 @@ def _eventbridge(document: dict[str, Any], envelope_id: str | None, depth: int) 
         detail,
         envelope_id=envelope_id or (event_id if isinstance(event_id, str) else None),
         depth=depth + 1,
+        allowed_topics=allowed_topics,
     )
 
 
@@ -354,20 +391,43 @@ def _detailed_recipient(item: Any) -> Recipient:
 
 
 def recipient_domain(address: str) -> str:
-    """The domain of an address, normalised: lower case, IDNA; ``invalid`` when there is none."""
+    """The domain of an address as a label value: a hostname (lower case, IDNA) or an
+    address literal (``[192.0.2.1]``, ``[ipv6:2001:db8::1]``), else ``invalid``.
+
+    Whatever the sender wrote after the ``@`` (a comment with a person's name, quotes,
+    spaces) must never reach a label, so nothing but those two forms is passed through.
+    """
     text = address.strip()
-    if text.endswith(">") and "<" in text:
+    if text.endswith(">") and "<" in text:  # Name <local@domain>
         text = text[text.rindex("<") + 1 : -1]
     _, at, domain = text.rpartition("@")
-    domain = domain.strip().rstrip(".").lower()
-    if not at or not domain:
+    if not at:
         return "invalid"
+    if domain.startswith("[") and domain.endswith("]"):
+        return _address_literal(domain[1:-1])
+    domain = domain.rstrip(".").lower()
     if not domain.isascii():
         try:
             domain = domain.encode("idna").decode("ascii")
         except UnicodeError:
             return "invalid"
+    if len(domain) > _MAX_HOSTNAME or not all(map(_HOST_LABEL.fullmatch, domain.split("."))):
+        return "invalid"
     return domain
+
+
+_MAX_HOSTNAME = 253
+_HOST_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def _address_literal(text: str) -> str:
+    """``192.0.2.1`` or ``IPv6:2001:db8::1`` (RFC 5321), normalised; else ``invalid``."""
+    try:
+        if text[:5].lower() == "ipv6:":
+            return f"[ipv6:{ipaddress.IPv6Address(text[5:]).compressed}]"
+        return f"[{ipaddress.IPv4Address(text)}]"
+    except ValueError:
+        return "invalid"
 
 
 def _sending_domain(mail: dict[str, Any], tags: dict[str, Any]) -> str | None:

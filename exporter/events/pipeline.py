@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_left
-from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -20,7 +19,16 @@ import structlog
 
 from exporter.checks.bounce import classify_bounce
 from exporter.events.cardinality import OTHER, DomainLimiter
-from exporter.events.parse import Ignored, Malformed, Parsed, SesEvent, parse_body
+from exporter.events.dedupe import DedupeWindow
+from exporter.events.parse import (
+    Ignored,
+    Malformed,
+    Parsed,
+    Refused,
+    SesEvent,
+    parse_body,
+    parse_document,
+)
 
 __all__ = [
     "DELAY_BUCKETS",
@@ -67,12 +75,18 @@ LAG_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 21600.0, 86400.
 
 
 class Outcome(StrEnum):
-    """What became of one body: all but MALFORMED may be deleted from the queue."""
+    """What became of one body: all but MALFORMED and REFUSED may be deleted from the queue."""
 
     COUNTED = "counted"
     DUPLICATE = "duplicate"
     IGNORED = "ignored"
     MALFORMED = "malformed"
+    REFUSED = "refused"
+
+    @property
+    def deletable(self) -> bool:
+        """False for what the queue's redrive policy should move to the dead-letter queue."""
+        return self not in (Outcome.MALFORMED, Outcome.REFUSED)
 
 
 @dataclass
@@ -122,6 +136,7 @@ class EventCounts:
     rendering_failed: dict[tuple[str, str, str], int]
     malformed: dict[str, int]
     ignored: dict[str, int]
+    refused: dict[str, int]
     duplicates: int
     processing: Histogram
     lag: Histogram
@@ -141,16 +156,18 @@ class EventPipeline:
         max_configuration_sets: int = 50,
         dedupe_window: int = 100_000,
         providers_for: Callable[[Collection[str]], Mapping[str, str]] | None = None,
+        allowed_topic_arns: Iterable[str] = (),
     ) -> None:
         """``providers_for`` tells a whole batch's recipient domains' providers at once (so a
-        DNS-backed lookup can bound the batch's time); without it they are ``unknown``."""
+        DNS-backed lookup can bound the batch's time); without it they are ``unknown``.
+        ``allowed_topic_arns``, when given, refuses SNS envelopes from any other topic."""
         self._lock = threading.Lock()
         self._known = frozenset(known_sending_domains)
         self._limiter = DomainLimiter(top_k=max_recipient_domains, watch=watch_recipient_domains)
         self._max_config_sets = max_configuration_sets
         self._config_sets: set[str] = set()
-        self._dedupe_window = dedupe_window
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._seen = DedupeWindow(dedupe_window)
+        self._allowed_topics = frozenset(allowed_topic_arns)
         self._providers_for = providers_for
         self._events: dict[tuple[str, str, str], int] = {}
         self._sent: dict[tuple[str, str, str], int] = {}
@@ -162,6 +179,7 @@ class EventPipeline:
         self._rendering_failed: dict[tuple[str, str, str], int] = {}
         self._malformed: dict[str, int] = {}
         self._ignored: dict[str, int] = {}
+        self._refused: dict[str, int] = {}
         self._duplicates = 0
         self._processing = Histogram(DELAY_BUCKETS)
         self._lag = Histogram(LAG_BUCKETS)
@@ -181,7 +199,11 @@ class EventPipeline:
         ``message_id`` (the SQS one) makes a malformed body count once however often the
         queue redelivers it before the redrive policy moves it away.
         """
-        return self.handle_parsed(_parse(body), received_at=received_at, message_id=message_id)
+        return self.handle_parsed(self._parse(body), received_at=received_at, message_id=message_id)
+
+    def handle_document(self, document: object) -> Outcome:
+        """Parse and count one decoded JSON document (an archived event, for `replay`)."""
+        return self.handle_parsed(parse_document(document, allowed_topics=self._allowed_topics))
 
     def handle_batch(
         self,
@@ -197,7 +219,7 @@ class EventPipeline:
         a GIL hand-over (bench/README.md, "Events at scale": 4 threads at a third of one
         thread's rate on a loaded 2-core box with one lock round per message).
         """
-        parsed = [_parse(body) for body, _ in messages]
+        parsed = [self._parse(body) for body, _ in messages]
         providers = self._providers(parsed)
         with self._lock:
             return [
@@ -211,6 +233,13 @@ class EventPipeline:
         providers = self._providers([parsed])
         with self._lock:
             return self._apply(parsed, providers, received_at, message_id)
+
+    def _parse(self, body: str | bytes) -> Parsed:
+        try:
+            return parse_body(body, allowed_topics=self._allowed_topics)
+        except Exception:
+            log.exception("event parser failed; the message is left for the dead-letter queue")
+            return Malformed("parser_error")
 
     def _providers(self, batch: Sequence[Parsed]) -> Mapping[str, str]:
         """Providers may need DNS: looked up before the lock is taken, once per domain.
@@ -235,29 +264,24 @@ class EventPipeline:
     ) -> Outcome:
         """Count one parsed body; the caller holds the lock."""
         if isinstance(parsed, Malformed):
-            if message_id is None or not self._is_duplicate(f"malformed:{message_id}"):
-                self._malformed[parsed.reason] = self._malformed.get(parsed.reason, 0) + 1
+            if message_id is None or not self._seen.seen(f"malformed:{message_id}"):
+                _inc(self._malformed, parsed.reason)
             return Outcome.MALFORMED
+        if isinstance(parsed, Refused):
+            if message_id is None or not self._seen.seen(f"refused:{message_id}"):
+                _inc(self._refused, parsed.reason)
+            return Outcome.REFUSED
         if isinstance(parsed, Ignored):
             self._ignored[parsed.reason] = self._ignored.get(parsed.reason, 0) + 1
             return Outcome.IGNORED
         counted = False
         for event in parsed:
-            if self._is_duplicate(event.dedupe_key):
+            if self._seen.seen(event.dedupe_key):
                 self._duplicates += 1
                 continue
             self._count(event, providers, received_at)
             counted = True
         return Outcome.COUNTED if counted else Outcome.DUPLICATE
-
-    def _is_duplicate(self, key: str) -> bool:
-        if key in self._seen:
-            self._seen.move_to_end(key)
-            return True
-        self._seen[key] = None
-        if len(self._seen) > self._dedupe_window:
-            self._seen.popitem(last=False)
-        return False
 
     def _count(
         self, event: SesEvent, providers: Mapping[str, str], received_at: float | None
@@ -354,20 +378,13 @@ class EventPipeline:
                 rendering_failed=dict(self._rendering_failed),
                 malformed=dict(self._malformed),
                 ignored=dict(self._ignored),
+                refused=dict(self._refused),
                 duplicates=self._duplicates,
                 processing=self._processing.copy(),
                 lag=self._lag.copy(),
                 last_event_timestamp=self._last_event,
                 tracked_recipient_domains=len(self._limiter.admitted),
             )
-
-
-def _parse(body: str | bytes) -> Parsed:
-    try:
-        return parse_body(body)
-    except Exception:
-        log.exception("event parser failed; the message is left for the dead-letter queue")
-        return Malformed("parser_error")
 
 
 def _inc(table: dict[_K, int], key: _K) -> None:

@@ -13,7 +13,6 @@ import structlog
 from botocore.config import Config as BotoConfig
 
 from exporter.config import Config
-from exporter.events.parse import parse_document
 from exporter.events.pipeline import EventPipeline
 from exporter.sources.dns import DnsQueryStats, system_nameservers
 from exporter.sources.mx_provider import MxProviderResolver
@@ -107,6 +106,7 @@ def build_pipeline(
         max_recipient_domains=events.max_recipient_domains,
         dedupe_window=events.dedupe_window,
         providers_for=providers_for,
+        allowed_topic_arns=getattr(events, "allowed_topic_arns", ()),
     )
 
 
@@ -170,7 +170,7 @@ def replay_paths(paths: Iterable[Path], pipeline: EventPipeline) -> int:
         if isinstance(document, str):
             pipeline.handle(document)
         else:
-            pipeline.handle_parsed(parse_document(document))
+            pipeline.handle_document(document)
     return count
 
 

@@ -1,7 +1,8 @@
 """The SQS consumer: long-polls the exporter's own queue and feeds the event pipeline.
 
 At-least-once, nothing lost: a message is deleted only after it was counted (or ignored
-as a non-event); a malformed one is counted once, logged once with its SQS message id and
+as a non-event); a malformed one, or an SNS envelope from a topic outside
+``events.allowed_topic_arns``, is counted once, logged once with its SQS message id and
 left in the queue, so the queue's redrive policy moves it to the dead-letter queue.
 Several poller threads per queue (competing consumers). On stop, polls end within
 ``wait_time_seconds``, the batch in hand is finished and deleted, and the rest reappears
@@ -28,7 +29,12 @@ from exporter.events.pipeline import EventPipeline, Outcome
 __all__ = ["QueueState", "SqsConsumer", "SqsStats", "refresh_queue_attributes"]
 
 log = structlog.get_logger("exporter.sqs")
-_LOGGED_WINDOW = 10_000  # malformed message ids already logged
+_LOGGED_WINDOW = 10_000  # ids of messages already logged as left for the dead-letter queue
+_LEFT_FOR_DLQ = {
+    Outcome.MALFORMED: "malformed event left for the dead-letter queue",
+    Outcome.REFUSED: "message from a topic not in events.allowed_topic_arns left for the "
+    "dead-letter queue",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,8 +158,8 @@ class SqsConsumer:
             [(m.get("Body", ""), m.get("MessageId")) for m in messages], received_at=time.time()
         )
         for message, outcome in zip(messages, outcomes, strict=True):
-            if outcome is Outcome.MALFORMED:
-                self._log_malformed(message)
+            if not outcome.deletable:
+                self._log_left(message, outcome)
                 continue
             done.append(message)
         if done:
@@ -183,7 +189,7 @@ class SqsConsumer:
         if failed:
             log.warning("sqs delete partly failed", queue=self._name, failed=len(failed))
 
-    def _log_malformed(self, message: dict[str, Any]) -> None:
+    def _log_left(self, message: dict[str, Any], outcome: Outcome) -> None:
         message_id = str(message.get("MessageId", "?"))
         with self._logged_lock:
             if message_id in self._logged:
@@ -193,7 +199,7 @@ class SqsConsumer:
                 self._logged.popitem(last=False)
         receive_count = message.get("Attributes", {}).get("ApproximateReceiveCount")
         log.warning(
-            "malformed event left for the dead-letter queue",
+            _LEFT_FOR_DLQ[outcome],
             queue=self._name,
             sqs_message_id=message_id,
             receive_count=receive_count,
