@@ -7,12 +7,11 @@ The DNS job runs one asyncio loop per cycle inside its scheduler thread.
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import functools
 import signal
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -21,7 +20,6 @@ import structlog
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import CollectorRegistry, ProcessCollector
 
 from exporter.collector import EventsCollector, ExporterCollector
@@ -31,7 +29,6 @@ from exporter.config import (
     ConfigError,
     Overrides,
     SmtpCredentialConfig,
-    load_config,
 )
 from exporter.exposition import DomainWarmer
 from exporter.jobs.discovery import merge_targets
@@ -43,6 +40,7 @@ from exporter.jobs.events import (
     known_sending_domains,
     replay_paths,
 )
+from exporter.jobs.runner import Job, JobRunner, Publish
 from exporter.jobs.ses import (
     ACCOUNT_JOB,
     IDENTITIES_JOB,
@@ -52,16 +50,14 @@ from exporter.jobs.ses import (
     SesRegionResult,
     build_region_collector,
 )
-from exporter.jobs.smtp import check_smtp_credential, iam_client
+from exporter.jobs.smtp import SmtpCredentialResult, check_smtp_credential, iam_client
 from exporter.logs import configure_logging
 from exporter.model import DomainTarget
-from exporter.sharding import local_view
+from exporter.runtime import Runtime, fingerprint, load_runtime
 from exporter.sources.dns import DnsClient, DnsQueryStats, system_nameservers
-from exporter.sources.ses import Cancelled, SesApiError
-from exporter.sources.zones import ZoneFileError, ZoneOverrides
 from exporter.store import Snapshot, Store
 from exporter.web import HttpServer, make_app, render_metrics
-from exporter.web_config import BasicAuth, WebConfig, load_web_config
+from exporter.web_config import BasicAuth
 
 __all__ = ["Daemon", "Runtime", "load_runtime"]
 
@@ -74,44 +70,8 @@ QUEUE_ATTRIBUTES_SECONDS = 60.0
 DNS_JOB = "dns"
 
 
-@dataclass(frozen=True, slots=True)
-class Runtime:
-    """A validated configuration with the zone files and web config it names, parsed."""
-
-    config: Config
-    overrides: ZoneOverrides
-    web: WebConfig = field(default_factory=WebConfig)
-
-    @property
-    def local(self) -> Config:
-        """What this replica checks, polls and exports (all of it unless sharded)."""
-        return local_view(self.config)
-
-
-def load_runtime(path: Path, flags: Overrides | None = None) -> Runtime:
-    """Load the config (``flags`` from the command line win) and its zone files.
-
-    Any problem is a ConfigError.
-    """
-    config = load_config(path, flags)
-    try:
-        overrides = ZoneOverrides.from_files(config.resolver.zone_files)
-    except ZoneFileError as exc:
-        raise ConfigError(str(path), [f"resolver.zone_files: {exc}"]) from exc
-    web_file = config.server.web_config_file
-    web = load_web_config(web_file) if web_file is not None else WebConfig()
-    return Runtime(config, overrides, web)
-
-
-def _fingerprint(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return ""
-
-
 class Daemon:
-    """Owns the scheduler, the store and the HTTP server for one process lifetime."""
+    """Owns the scheduler, the store, the HTTP server and the warmer for one process lifetime."""
 
     def __init__(
         self,
@@ -125,15 +85,17 @@ class Daemon:
     ) -> None:
         self._path = config_path
         self._flags = flags
-        self._fingerprint = _fingerprint(config_path)
+        self._fingerprint = fingerprint(config_path)
         self._runtime = runtime
         self._stop = threading.Event()
         self._reload_requested = threading.Event()
+        self._reload_lock = threading.Lock()  # the signal and the file watcher may coincide
         self.dns_stats = DnsQueryStats()
         local = runtime.local
         self.store = Store(Snapshot(config=local, config_loaded_at=time.time()))
         if local.cluster.runs_checks:
             self.store.set_interval(DNS_JOB, local.schedule.interval_seconds)
+        self._runner = JobRunner(self.store)
         self._replay = replay
         for result in seed_ses:  # the demo's sample account state (no AWS)
             self.store.record_ses(result, finished=time.time(), duration_seconds=0.0)
@@ -164,6 +126,7 @@ class Daemon:
         self._scheduler.add_listener(
             self._on_job_problem, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
         )
+        self._config_jobs: set[str] = set()  # the keys _jobs(config) scheduled
 
     def start(self) -> None:
         if self._replay:
@@ -180,19 +143,18 @@ class Daemon:
         self._server.start()
         self.events.start()
         local = self.store.read().config
-        self._schedule_ses(local)
-        self._schedule_smtp(local)
+        self._schedule(local)
+        # Fixed for the process lifetime: the queues are read at start only.
+        housekeeping = [
+            Job("config-watch", CONFIG_POLL_SECONDS, self._poll_config_file, start_now=False)
+        ]
         if local.events.queues:
-            self._scheduler.add_job(
-                self.events.refresh_queue_attributes,
-                IntervalTrigger(seconds=QUEUE_ATTRIBUTES_SECONDS),
-                id="sqs-attributes",
-                next_run_time=datetime.now(UTC),
+            housekeeping.append(
+                Job(
+                    "sqs-attributes", QUEUE_ATTRIBUTES_SECONDS, self.events.refresh_queue_attributes
+                )
             )
-        self._schedule_dns(local)
-        self._scheduler.add_job(
-            self._poll_config_file, IntervalTrigger(seconds=CONFIG_POLL_SECONDS), id="config-watch"
-        )
+        self._runner.schedule(self._scheduler, housekeeping)
         self._scheduler.start()
         log.info(
             "exporter started",
@@ -211,7 +173,7 @@ class Daemon:
         while not self._stop.wait(0.2):
             if self._reload_requested.is_set():
                 self._reload_requested.clear()
-                self.reload("SIGHUP")
+                self._runner.run("sighup", functools.partial(self.reload, "SIGHUP"))
         self.shutdown()
 
     def shutdown(self) -> None:
@@ -228,11 +190,16 @@ class Daemon:
         config = self.store.read().config
         for account in config.aws.accounts:
             for region in account.regions:
-                self.run_ses(account, region)
+                key = _ses_key(account, region)
+                self._runner.run(key, functools.partial(self._ses, account, region, JOBS), key)
         if config.cluster.runs_checks:
-            self.run_dns_cycle()
+            self._runner.run(DNS_JOB, self._dns_cycle, DNS_JOB)
         for credential in config.smtp_credentials:
-            self.run_smtp(credential)
+            self._runner.run(
+                _smtp_key(credential),
+                functools.partial(self._smtp, credential),
+                _smtp_key(credential),
+            )
         self.events.poll_once()
         return render_metrics(self.registry)[0]  # the fast path /metrics uses too
 
@@ -243,22 +210,29 @@ class Daemon:
     def _on_reload_signal(self, _signum: int, _frame: FrameType | None) -> None:
         self._reload_requested.set()
 
-    def _schedule_dns(self, config: Config) -> None:
-        if not config.cluster.runs_checks:
-            return
-        self._scheduler.add_job(
-            self.run_dns_cycle,
-            IntervalTrigger(
-                seconds=config.schedule.interval_seconds,
-                jitter=config.schedule.jitter_seconds or None,
-            ),
-            id=DNS_JOB,
-            replace_existing=True,
-            next_run_time=datetime.now(UTC),
-            misfire_grace_time=max(1, int(config.schedule.interval_seconds // 2)),
-        )
+    def _jobs(self, config: Config) -> list[Job]:
+        """The job table ``config`` asks for: every row is rescheduled on each reload."""
+        jobs = self._ses_jobs(config)
+        jobs += [
+            Job(key, c.probe_interval_seconds, functools.partial(self._smtp, c), collector=key)
+            for c in config.smtp_credentials
+            for key in (_smtp_key(c),)
+        ]
+        if config.cluster.runs_checks:
+            interval = config.schedule.interval_seconds
+            jobs.append(
+                Job(
+                    DNS_JOB,
+                    interval,
+                    self._dns_cycle,
+                    collector=DNS_JOB,
+                    jitter_seconds=config.schedule.jitter_seconds,
+                    misfire_grace_seconds=max(1, int(interval // 2)),
+                )
+            )
+        return jobs
 
-    def _schedule_ses(self, config: Config) -> None:
+    def _ses_jobs(self, config: Config) -> list[Job]:
         """Three jobs per (account, region), so account state (GetAccount: enforcement,
         sending enabled) keeps its cadence while a discovery of tens of thousands of
         identities or a full suppression recount runs: those two run on their own threads.
@@ -266,88 +240,70 @@ class Daemon:
         The discovery job runs every interval too, but calls SES only when a discovery is
         due (``discovery_interval_seconds``) or the last one failed."""
         aws = config.aws
-        jobs = [
-            job
-            for job, wanted in (
+        parts = [
+            part
+            for part, wanted in (
                 (ACCOUNT_JOB, config.cluster.polls_ses_account),
                 (IDENTITIES_JOB, aws.discover_identities),
                 (SUPPRESSION_JOB, config.cluster.polls_ses_account and aws.suppression_list),
             )
             if wanted
         ]
-        for account in aws.accounts:
-            for region in account.regions:
-                key = f"ses:{account.name}:{region}"
-                if jobs:
-                    self.store.set_interval(key, aws.interval_seconds)
-                for job in jobs:
-                    self._scheduler.add_job(
-                        self.run_ses,
-                        IntervalTrigger(
-                            seconds=aws.interval_seconds,
-                            jitter=min(30.0, aws.interval_seconds / 10),
-                        ),
-                        args=(account, region, (job,)),
-                        id=key if job == ACCOUNT_JOB else f"{key}:{job}",
-                        replace_existing=True,
-                        next_run_time=datetime.now(UTC),
-                        executor="default" if job == ACCOUNT_JOB else SES_SLOW_EXECUTOR,
-                    )
+        return [
+            Job(
+                key if part == ACCOUNT_JOB else f"{key}:{part}",
+                aws.interval_seconds,
+                functools.partial(self._ses, account, region, (part,)),
+                collector=key,
+                executor="default" if part == ACCOUNT_JOB else SES_SLOW_EXECUTOR,
+                jitter_seconds=min(30.0, aws.interval_seconds / 10),
+            )
+            for account in aws.accounts
+            for region in account.regions
+            for key in (_ses_key(account, region),)
+            for part in parts
+        ]
 
-    def run_ses(self, account: AwsAccountConfig, region: str, jobs: tuple[str, ...] = JOBS) -> None:
-        """SES ``jobs`` for one (account, region); never raises into the scheduler."""
-        key = f"ses:{account.name}:{region}"
-        t0 = time.monotonic()
-        try:
-            with self._ses_lock:
-                collector = self._ses_collectors.get(key)
-                if collector is None:
-                    local = self.store.read().config
-                    collector = build_region_collector(
-                        account, region, local.aws, local.cluster, self._stop
-                    )
-                    self._ses_collectors[key] = collector
-            collector.run(jobs)
-        except Cancelled:
-            log.info("ses run cancelled by shutdown", collector=key)  # not a failure
-            return
-        except SesApiError as exc:
-            log.warning("ses collector failed", collector=key, error=exc.code)
-            self.store.record_run(
-                key,
-                ok=False,
-                finished=time.time(),
-                duration_seconds=time.monotonic() - t0,
-                error=exc.code,
+    def _schedule(self, config: Config) -> None:
+        """Schedule ``config``'s jobs, each starting now; drop the ones it no longer has."""
+        jobs = self._jobs(config)
+        keys = {job.key for job in jobs}
+        for key in self._config_jobs - keys:
+            self._scheduler.remove_job(key)
+        self._config_jobs = keys
+        self._runner.schedule(self._scheduler, jobs)
+
+    def _ses(self, account: AwsAccountConfig, region: str, jobs: tuple[str, ...]) -> Publish:
+        """SES ``jobs`` for one (account, region)."""
+        key = _ses_key(account, region)
+        with self._ses_lock:
+            collector = self._ses_collectors.get(key)
+            if collector is None:
+                local = self.store.read().config
+                collector = build_region_collector(
+                    account, region, local.aws, local.cluster, self._stop
+                )
+                self._ses_collectors[key] = collector
+        collector.run(jobs)
+
+        def publish(duration: float) -> None:
+            with self._ses_lock:  # the newest result, even when two jobs finish together
+                previous = self.store.read().ses.get(key)
+                result = collector.result
+                self.store.record_ses(result, finished=time.time(), duration_seconds=duration)
+            if previous is None or previous.identities != result.identities:
+                self._label_sending_domains()
+                self._check_dns_now()  # newly discovered domains should not wait an interval
+            log.info(
+                "ses run finished",
+                collector=key,
+                jobs=",".join(jobs),
+                errors=result.errors or None,
+                identities=len(result.identities or ()),
+                duration_seconds=round(duration, 3),
             )
-            return
-        except Exception as exc:
-            log.exception("ses collector crashed", collector=key)
-            self.store.record_run(
-                key,
-                ok=False,
-                finished=time.time(),
-                duration_seconds=time.monotonic() - t0,
-                error=type(exc).__name__,
-            )
-            return
-        with self._ses_lock:  # the newest result, even when two jobs finish together
-            previous = self.store.read().ses.get(key)
-            result = collector.result
-            self.store.record_ses(
-                result, finished=time.time(), duration_seconds=time.monotonic() - t0
-            )
-        if previous is None or previous.identities != result.identities:
-            self._label_sending_domains()
-            self._check_dns_now()  # newly discovered domains should not wait a whole interval
-        log.info(
-            "ses run finished",
-            collector=key,
-            jobs=",".join(jobs),
-            errors=result.errors or None,
-            identities=len(result.identities or ()),
-            duration_seconds=round(time.monotonic() - t0, 3),
-        )
+
+        return publish
 
     def _label_sending_domains(self) -> None:
         """Configured plus discovered sending domains label their events (see
@@ -362,53 +318,45 @@ class Daemon:
         if job is not None:
             job.modify(next_run_time=datetime.now(UTC))
 
-    def _schedule_smtp(self, config: Config) -> None:
-        for credential in config.smtp_credentials:
-            key = f"smtp:{credential.name}"
-            self.store.set_interval(key, credential.probe_interval_seconds)
-            self._scheduler.add_job(
-                self.run_smtp,
-                IntervalTrigger(seconds=credential.probe_interval_seconds),
-                args=(credential,),
-                id=key,
-                replace_existing=True,
-                next_run_time=datetime.now(UTC),
-            )
+    def _smtp(self, credential: SmtpCredentialConfig) -> Publish:
+        iam = iam_client() if credential.iam_user else None
+        result = check_smtp_credential(credential, iam)
+        return functools.partial(self._publish_smtp, result)
 
-    def run_smtp(self, credential: SmtpCredentialConfig) -> None:
-        t0 = time.monotonic()
-        try:
-            iam = iam_client() if credential.iam_user else None
-            result = check_smtp_credential(credential, iam)
-        except Exception:
-            log.exception("smtp credential check crashed", credential=credential.name)
-            return
-        self.store.record_smtp(result, duration_seconds=time.monotonic() - t0)
+    def _publish_smtp(self, result: SmtpCredentialResult, duration: float) -> None:
+        self.store.record_smtp(result, duration_seconds=duration)
 
     def _poll_config_file(self) -> None:
         """Kubernetes swaps a mounted ConfigMap without a signal: watch the content."""
-        fingerprint = _fingerprint(self._path)
-        if fingerprint and fingerprint != self._fingerprint:
+        current = fingerprint(self._path)
+        if current and current != self._fingerprint:
             self.reload("file changed")
 
-    def reload(self, reason: str) -> bool:
-        """Load the file again; keep the running config if the new one is invalid."""
-        self._fingerprint = _fingerprint(self._path)
-        try:
-            runtime = load_runtime(self._path, self._flags)
-        except ConfigError as exc:
-            log.error(  # noqa: TRY400 - the problems are the message; no traceback
-                "config reload failed, keeping the previous config",
-                reason=reason,
-                problems=exc.problems,
-            )
-            self.store.update(config_reload_ok=False)
-            return False
-        old = self._runtime.local
+    def reload(self, reason: str) -> None:
+        """Load the file again; whatever is wrong with it (or with the web config it names),
+        keep the running config, report it, and try again when the file changes."""
+        with self._reload_lock:
+            self._fingerprint = fingerprint(self._path)
+            try:
+                runtime = load_runtime(self._path, self._flags)
+            except ConfigError as exc:
+                problems = exc.problems
+            except Exception as exc:  # noqa: BLE001 - no file content may stop the daemon
+                problems = [f"{type(exc).__name__}: {exc}"]
+            else:
+                self._apply(runtime, reason)
+                return
+        log.error(
+            "config reload failed, keeping the previous config", reason=reason, problems=problems
+        )
+        self.store.update(config_reload_ok=False)
+
+    def _apply(self, runtime: Runtime, reason: str) -> None:
+        old, old_web = self._runtime.local, self._runtime.web
         self._runtime = runtime
         config = runtime.local
-        if config.server != old.server:
-            log.warning("server.listen_address changes take effect after a restart")
+        if config.server != old.server or runtime.web != old_web:
+            log.warning("server and web config changes take effect after a restart")
         if config.events.queues != old.events.queues:
             log.warning("events.queues changes take effect after a restart")
         if config.cluster.role != old.cluster.role:
@@ -417,25 +365,17 @@ class Daemon:
         if config.log != old.log:
             configure_logging(config.log.level, config.log.format)
         self.store.update(config=config, config_reload_ok=True, config_loaded_at=time.time())
-        if config.cluster.runs_checks:
-            self.store.set_interval(DNS_JOB, config.schedule.interval_seconds)
-        self._schedule_dns(config)  # check the new domain list now
         self._ses_collectors.clear()  # accounts, regions or settings may have changed
-        for job in self._scheduler.get_jobs():
-            if job.id.startswith(("ses:", "smtp:")):
-                job.remove()
-        self._schedule_ses(config)
-        self._schedule_smtp(config)
+        self._schedule(config)  # every collector at once: the new domain list is checked now
         log.info("config reloaded", reason=reason, domains=len(config.domains))
-        return True
 
     def targets(self) -> list[DomainTarget]:
         """Configured domains plus the identities SES discovery found, merged."""
         snap = self.store.read()
         return merge_targets(snap.config.domains, snap.identities())
 
-    def run_dns_cycle(self) -> None:
-        """One check cycle over every configured domain; never raises into the scheduler."""
+    def _dns_cycle(self) -> Publish:
+        """One check cycle over every configured domain."""
         runtime = self._runtime
         config = runtime.config
         resolver = config.resolver
@@ -463,22 +403,10 @@ class Daemon:
                 processes=resolver.processes,
             )
 
-        t0 = time.monotonic()
-        try:
-            result = asyncio.run(cycle())
-        except asyncio.CancelledError:
-            log.info("dns cycle cancelled by shutdown")
-            return
-        except Exception as exc:
-            log.exception("dns cycle failed")
-            self.store.record_run(
-                DNS_JOB,
-                ok=False,
-                finished=time.time(),
-                duration_seconds=time.monotonic() - t0,
-                error=type(exc).__name__,
-            )
-            return
+        return functools.partial(self._publish_dns, asyncio.run(cycle()))
+
+    def _publish_dns(self, result: DnsCycleResult, _duration: float) -> None:
+        """The cycle's own duration is published: it excludes building the client."""
         ok = result.resolver_reachable
         self.store.record_run(
             DNS_JOB,
@@ -500,3 +428,11 @@ class Daemon:
 
     def _on_job_problem(self, event: JobEvent) -> None:
         log.error("scheduled job problem", job=event.job_id, code=event.code)
+
+
+def _ses_key(account: AwsAccountConfig, region: str) -> str:
+    return f"ses:{account.name}:{region}"
+
+
+def _smtp_key(credential: SmtpCredentialConfig) -> str:
+    return f"smtp:{credential.name}"

@@ -101,49 +101,48 @@ class Store:
     ) -> None:
         """Publish a collector run's outcome together with its results, in one swap."""
         with self._lock:
-            snap = self._snapshot
-            old = snap.health.get(collector) or CollectorHealth(interval_seconds=0.0)
-            health = dataclasses.replace(
-                old,
-                up=ok,
-                last_success=finished if ok else old.last_success,
+            self._snapshot = _with_run(
+                self._snapshot,
+                collector,
+                ok=ok,
+                finished=finished,
                 duration_seconds=duration_seconds,
-                failures=old.failures + (0 if ok else 1),
-                last_error=error,
+                error=error,
+                **changes,
             )
-            merged = MappingProxyType({**snap.health, collector: health})
-            self._snapshot = dataclasses.replace(snap, health=merged, **changes)
 
     def record_ses(
         self, result: SesRegionResult, *, finished: float, duration_seconds: float
     ) -> None:
         """Publish one (account, region) run: its result and its collector health together."""
-        with self._lock:
-            merged = MappingProxyType({**self._snapshot.ses, result.key: result})
-            self._snapshot = dataclasses.replace(self._snapshot, ses=merged)
         error = ", ".join(f"{part}: {code}" for part, code in sorted(result.errors.items()))
-        self.record_run(
-            result.key,
-            ok=result.ok,
-            finished=finished,
-            duration_seconds=duration_seconds,
-            error=error,
-        )
+        with self._lock:
+            snap = self._snapshot
+            self._snapshot = _with_run(
+                snap,
+                result.key,
+                ok=result.ok,
+                finished=finished,
+                duration_seconds=duration_seconds,
+                error=error,
+                ses=MappingProxyType({**snap.ses, result.key: result}),
+            )
 
     def record_smtp(self, result: SmtpCredentialResult, *, duration_seconds: float) -> None:
         """Publish one credential check; the collector is down when IAM or the endpoint failed."""
-        with self._lock:
-            merged = MappingProxyType({**self._snapshot.smtp, result.key: result})
-            self._snapshot = dataclasses.replace(self._snapshot, smtp=merged)
         probe_unknown = result.probe is not None and result.probe.status == "unknown"
         error = result.error or (result.probe.error if probe_unknown and result.probe else "")
-        self.record_run(
-            result.key,
-            ok=not error,
-            finished=result.checked_at,
-            duration_seconds=duration_seconds,
-            error=error,
-        )
+        with self._lock:
+            snap = self._snapshot
+            self._snapshot = _with_run(
+                snap,
+                result.key,
+                ok=not error,
+                finished=result.checked_at,
+                duration_seconds=duration_seconds,
+                error=error,
+                smtp=MappingProxyType({**snap.smtp, result.key: result}),
+            )
 
     def set_interval(self, collector: str, interval_seconds: float) -> None:
         with self._lock:
@@ -152,3 +151,27 @@ class Store:
             health = dataclasses.replace(old, interval_seconds=interval_seconds)
             merged = MappingProxyType({**snap.health, collector: health})
             self._snapshot = dataclasses.replace(snap, health=merged)
+
+
+def _with_run(
+    snap: Snapshot,
+    collector: str,
+    *,
+    ok: bool,
+    finished: float,
+    duration_seconds: float,
+    error: str,
+    **changes: Any,
+) -> Snapshot:
+    """``snap`` with one more run of ``collector`` counted, and ``changes`` applied."""
+    old = snap.health.get(collector) or CollectorHealth(interval_seconds=0.0)
+    health = dataclasses.replace(
+        old,
+        up=ok,
+        last_success=finished if ok else old.last_success,
+        duration_seconds=duration_seconds,
+        failures=old.failures + (0 if ok else 1),
+        last_error=error,
+    )
+    merged = MappingProxyType({**snap.health, collector: health})
+    return dataclasses.replace(snap, health=merged, **changes)
