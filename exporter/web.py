@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import gzip
 import html
-import socket
-import ssl
-import threading
 from collections.abc import Callable, Iterable
-from socketserver import ThreadingMixIn
 from typing import Any
 from urllib.parse import parse_qs, urlencode
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder, gzip_accepted
@@ -22,6 +17,7 @@ from prometheus_client.registry import Collector
 from exporter import __version__
 from exporter.events.pipeline import EventCounts
 from exporter.exposition import DomainTable, domain_table
+from exporter.http_server import HttpServer
 from exporter.metrics import PrerenderedFamily
 from exporter.model import Status
 from exporter.store import Snapshot
@@ -40,7 +36,9 @@ _PENDING_SHOWN = 100  # names listed of the domains not checked yet
 _GZIP_LEVEL = 1  # level 9 (the client library's) costs ~7x the time for ~10 % fewer bytes
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
-WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+Route = Callable[[dict[str, Any], StartResponse], list[bytes]]
+_METRICS_METHODS = ("GET", "HEAD", "OPTIONS")
+_PAGE_METHODS = ("GET", "HEAD")  # the landing page and the probes
 
 _STATUS_COLOURS = {
     Status.PASS: "#1a7f37",
@@ -62,30 +60,55 @@ class ExporterApp:
         self._registry = registry
         self._read_snapshot = read_snapshot
         self._read_events = read_events
+        self._routes: dict[str, Route] = {
+            "/metrics": self._metrics,
+            "/healthz": self._healthz,
+            "/readyz": self._readyz,
+            "/": self._landing,
+            "/index.html": self._landing,
+        }
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
-        if path == "/metrics":
-            return _metrics(self._registry, environ, start_response)
-        if path == "/healthz":
-            return _text(start_response, "200 OK", "ok\n")
-        if path == "/readyz":
-            if self._read_snapshot().ready:
-                return _text(start_response, "200 OK", "ready\n")
-            return _text(
-                start_response, "503 Service Unavailable", "first check cycle not finished\n"
+        route = self._routes.get(path)
+        if route is None:
+            return _text(start_response, "404 Not Found", "not found\n")
+        methods = _METRICS_METHODS if path == "/metrics" else _PAGE_METHODS
+        method = environ.get("REQUEST_METHOD", "GET")
+        allow = ", ".join(methods)
+        if method not in methods:
+            start_response(
+                "405 Method Not Allowed",
+                [("Allow", allow), ("Content-Type", "text/plain; charset=utf-8")],
             )
-        if path in ("/", "/index.html"):
-            events = self._read_events() if self._read_events is not None else None
-            query = parse_qs(environ.get("QUERY_STRING", ""))
-            page_text = query.get("page", ["1"])[0]
-            page = int(page_text) if page_text.isdigit() else 1
-            find = query.get("domain", [""])[0]
-            snap = self._read_snapshot()
-            body = render_landing_page(snap, events, page=page, find=find).encode()
-            start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
-            return [body]
-        return _text(start_response, "404 Not Found", "not found\n")
+            return [f"{method} is not allowed here; use {allow}\n".encode()]
+        if method == "OPTIONS":  # as prometheus_client's /metrics answers it
+            start_response("200 OK", [("Allow", allow)])
+            return [b""]
+        if method == "HEAD":
+            return _head(route, environ, start_response)
+        return route(environ, start_response)
+
+    def _metrics(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        return _metrics(self._registry, environ, start_response)
+
+    def _healthz(self, _environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        return _text(start_response, "200 OK", "ok\n")
+
+    def _readyz(self, _environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        if self._read_snapshot().ready:
+            return _text(start_response, "200 OK", "ready\n")
+        return _text(start_response, "503 Service Unavailable", "first check cycle not finished\n")
+
+    def _landing(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        events = self._read_events() if self._read_events is not None else None
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        page_text = query.get("page", ["1"])[0]
+        page = int(page_text) if page_text.isdigit() else 1
+        find = query.get("domain", [""])[0]
+        body = render_landing_page(self._read_snapshot(), events, page=page, find=find).encode()
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+        return [body]
 
 
 def make_app(
@@ -102,18 +125,20 @@ def _text(start_response: StartResponse, status: str, body: str) -> list[bytes]:
     return [body.encode()]
 
 
+def _head(route: Route, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+    """GET's status and headers, with the Content-Length of the body it leaves out."""
+    answer: list[tuple[str, list[tuple[str, str]]]] = []
+    body = b"".join(route(environ, lambda status, headers: answer.append((status, headers))))
+    status, headers = answer[0]
+    start_response(status, [*headers, ("Content-Length", str(len(body)))])
+    return []
+
+
 def _metrics(
     registry: CollectorRegistry, environ: dict[str, Any], start_response: StartResponse
 ) -> list[bytes]:
-    """/metrics as prometheus_client's make_wsgi_app serves it (methods, format negotiation,
+    """/metrics as prometheus_client's make_wsgi_app serves it (format negotiation,
     ``name[]`` filters, gzip), with render_metrics' fast path for pre-rendered families."""
-    method = environ.get("REQUEST_METHOD", "GET")
-    if method == "OPTIONS":
-        start_response("200 OK", [("Allow", "OPTIONS,GET")])
-        return [b""]
-    if method != "GET":
-        start_response("405 Method Not Allowed", [("Allow", "OPTIONS,GET")])
-        return [f"# HTTP 405 Method Not Allowed: {method}; use OPTIONS or GET\n".encode()]
     names = parse_qs(environ.get("QUERY_STRING", "")).get("name[]")
     source: Collector = registry.restricted_registry(names) if names else registry
     body, content_type = render_metrics(source, environ.get("HTTP_ACCEPT", ""))
@@ -367,55 +392,3 @@ def _bounces_section(events: EventCounts | None, top: int = 10) -> str:
         "<h3>Top bounce categories</h3><table id='bounce-categories'>"
         f"<tr><th>category</th><th>bounced recipients</th></tr>{rows}</table>"
     )
-
-
-class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A failed TLS handshake or a dropped client is not worth a traceback."""
-
-
-class _ThreadingWSGIServer6(_ThreadingWSGIServer):
-    address_family = socket.AF_INET6
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def setup(self) -> None:
-        if isinstance(self.request, ssl.SSLSocket):  # handshake here, not in the accept loop
-            self.request.settimeout(10)
-            self.request.do_handshake()
-        super().setup()
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        """Access logs stay off: Prometheus scrapes would flood them."""
-
-
-class HttpServer:
-    """Serves the WSGI app from a background thread until ``shutdown``."""
-
-    def __init__(
-        self, host: str, port: int, app: WsgiApp, *, tls: ssl.SSLContext | None = None
-    ) -> None:
-        server_class = _ThreadingWSGIServer6 if ":" in host else _ThreadingWSGIServer
-        self._server = make_server(
-            host or "0.0.0.0", port, app, server_class=server_class, handler_class=_QuietHandler
-        )
-        if tls is not None:
-            self._server.socket = tls.wrap_socket(
-                self._server.socket, server_side=True, do_handshake_on_connect=False
-            )
-        self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def shutdown(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
