@@ -10,6 +10,8 @@ import pytest
 from exporter.events.parse import (
     Ignored,
     Malformed,
+    Refused,
+    SesEvent,
     parse_body,
     parse_document,
     parse_timestamp,
@@ -219,10 +221,44 @@ def test_ses_setup_message_is_ignored() -> None:
         ("x@bücher.example", "xn--bcher-kva.example"),
         ("no-at-sign", "invalid"),
         ("trailing@dot.example.", "dot.example"),
+        ('"Alice Smith" <alice@corp.example>', "corp.example"),
+        ('"alice smith"@corp.example', "corp.example"),
+        ('"a@b"@corp.example', "corp.example"),
+        ("a@[192.0.2.1]", "[192.0.2.1]"),
+        ("a@[IPv6:2001:DB8:0:0::1]", "[ipv6:2001:db8::1]"),
+        ("x@BÜCHER.example", "xn--bcher-kva.example"),
+        ("x@xn--bcher-kva.example", "xn--bcher-kva.example"),
     ],
 )
 def test_recipient_domain(address: str, domain: str) -> None:
     assert recipient_domain(address) == domain
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "alice@corp.example (Alice Smith)",  # a comment: a person's name after the domain
+        "alice@corp.example(Alice)",
+        'alice@"corp.example"',
+        "alice@corp example",
+        "alice@corp.example\nX-Header: 1",
+        "a@[192.0.2.300]",
+        "a@[IPv6:not-an-address]",
+        "a@[Alice Smith]",
+        "a@-corp.example",
+        "a@corp-.example",
+        "a@corp..example",
+        "a@corp_mail.example",
+        "a@" + "x" * 64 + ".example",  # a label longer than 63
+        "a@" + "abcdefgh." * 32 + "example",  # a name longer than 253
+        "a@",
+        "a@.",
+        "a@\u2603\u2603 \u2603.example",
+    ],
+)
+def test_recipient_domain_is_invalid_unless_a_hostname_or_address_literal(address: str) -> None:
+    """Only a valid hostname or an address literal may become a label value."""
+    assert recipient_domain(address) == "invalid"
 
 
 @pytest.mark.parametrize(
@@ -242,3 +278,61 @@ def test_parse_timestamp(text: str, expected: float | None) -> None:
         assert result is None
     else:
         assert result == pytest.approx(expected)
+
+
+OURS = "arn:aws:sns:us-east-1:123456789012:ses-events"
+FOREIGN = "arn:aws:sns:us-east-1:999999999999:attacker"
+
+
+def envelope(topic: str | None, message: str, kind: str = "Notification") -> str:
+    document = {"Type": kind, "MessageId": "m-1", "Message": message, "Signature": "junk"}
+    if topic is not None:
+        document["TopicArn"] = topic
+    return json.dumps(document)
+
+
+SEND = corpus_file("raw-event-send.json")
+
+
+def test_envelope_from_an_allowed_topic_is_read() -> None:
+    parsed = parse_body(envelope(OURS, SEND), allowed_topics={OURS})
+    assert isinstance(parsed, list)
+    assert [e.event_type for e in parsed] == ["send"]
+
+
+def test_without_an_allow_list_every_topic_is_read() -> None:
+    parsed = parse_body(envelope(FOREIGN, SEND))
+    assert isinstance(parsed, list)
+    assert [e.event_type for e in parsed] == ["send"]
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (envelope(FOREIGN, SEND), FOREIGN),
+        (envelope(None, SEND), "None"),  # an envelope without a topic
+        (envelope(FOREIGN, "{broken"), FOREIGN),  # refused, not malformed
+        (envelope(FOREIGN, "", kind="SubscriptionConfirmation"), FOREIGN),  # not ignored
+        (envelope(FOREIGN, "Successfully validated SNS topic for Amazon SES"), FOREIGN),
+        (json.dumps({"Records": [{"Sns": json.loads(envelope(FOREIGN, SEND))}]}), FOREIGN),
+        (json.dumps({"Records": [{"body": envelope(FOREIGN, SEND)}]}), FOREIGN),
+        (envelope(OURS, envelope(FOREIGN, SEND)), FOREIGN),  # an envelope in an envelope
+    ],
+)
+def test_envelope_from_another_topic_is_refused(body: str, detail: str) -> None:
+    """A forged or misrouted envelope is refused before its message is read."""
+    assert parse_body(body, allowed_topics={OURS}) == Refused("topic_not_allowed", detail)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        SEND,  # raw message delivery
+        json.dumps({"detail-type": "Email Sent", "source": "aws.ses", "detail": json.loads(SEND)}),
+    ],
+)
+def test_bodies_without_an_envelope_carry_no_topic_and_are_read(body: str) -> None:
+    """Raw delivery and EventBridge: only the queue policy decides who may send them."""
+    parsed = parse_body(body, allowed_topics={OURS})
+    assert isinstance(parsed, list)
+    assert all(isinstance(e, SesEvent) for e in parsed)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import gc
 import json
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -248,3 +250,76 @@ def test_lag_is_observed_when_the_receive_time_is_known() -> None:
     assert lag.count == 1
     assert lag.buckets()[2] == ("15.0", 0.0)
     assert lag.buckets()[3] == ("30.0", 1.0)
+
+
+def sns(
+    message: dict[str, Any], message_id: str, topic: str = "arn:aws:sns:us-east-1:1:ses"
+) -> str:
+    return json.dumps(
+        {"Type": "Notification", "MessageId": message_id, "TopicArn": topic, "Message": message}
+    )
+
+
+def test_dedupe_window_memory_does_not_grow_with_the_message_id() -> None:
+    """2,000 envelopes with 200 KB SNS MessageIds (400 MB of ids): the window keeps a fixed
+    digest of each, so what stays allocated is a few hundred bytes per message."""
+    messages, id_bytes = 2000, 200_000
+    pipeline = EventPipeline(dedupe_window=100_000)
+    pipeline.handle(sns(ses_event("Send"), "warm-up"))  # first-use allocations
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        for i in range(messages):
+            message_id = f"{i:08d}".ljust(id_bytes, "x")
+            body = sns(ses_event("Send", message_id=f"m{i}"), message_id)
+            assert pipeline.handle(body) is Outcome.COUNTED
+            del body, message_id
+        gc.collect()
+        retained, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert retained - before < 1000 * messages  # the ids alone would be 200,000 each
+    redelivered = sns(ses_event("Send", message_id="m0"), "00000000".ljust(id_bytes, "x"))
+    assert pipeline.handle(redelivered) is Outcome.DUPLICATE  # still recognised
+
+
+def test_envelope_from_another_topic_is_refused_counted_once_and_never_an_event() -> None:
+    """A forged envelope (foreign TopicArn) counts in the refused table, once per SQS
+    message however often it is redelivered, and moves no event counter."""
+    ours = "arn:aws:sns:us-east-1:123456789012:ses-events"
+    pipeline = EventPipeline(known_sending_domains=["shop.example"], allowed_topic_arns=[ours])
+    forged = sns(bounce("a@corp.example", "smtp; 550 5.1.1 unknown", "5.1.1"), "f-1", "arn:x")
+    for _ in range(3):
+        assert pipeline.handle(forged, message_id="sqs-1") is Outcome.REFUSED
+    assert pipeline.handle(forged, message_id="sqs-2") is Outcome.REFUSED
+    counts = pipeline.snapshot()
+    assert counts.refused == {"topic_not_allowed": 2}
+    assert counts.malformed == {}
+    assert counts.events == {}
+    assert counts.bounced == {}
+    assert counts.last_event_timestamp is None
+    assert not Outcome.REFUSED.deletable
+    genuine = sns(ses_event("Send", "a@corp.example"), "g-1", ours)
+    assert pipeline.handle(genuine, message_id="sqs-3") is Outcome.COUNTED
+    assert pipeline.snapshot().events == {("send", "shop.example", "cs"): 1}
+
+
+def test_replayed_documents_obey_the_allow_list() -> None:
+    pipeline = EventPipeline(allowed_topic_arns=["arn:ours"])
+    document = json.loads(sns(ses_event("Send"), "r-1", "arn:theirs"))
+    assert pipeline.handle_document(document) is Outcome.REFUSED
+    assert pipeline.snapshot().events == {}
+
+
+def test_a_display_name_never_becomes_a_recipient_label() -> None:
+    pipeline = EventPipeline()
+    feed(
+        pipeline,
+        ses_event("Send", "alice@corp.example (Alice Smith)", message_id="m-1"),
+        ses_event("Send", "bob@[192.0.2.1]", message_id="m-2"),
+    )
+    assert pipeline.snapshot().sent == {
+        ("invalid", "unknown", "other"): 1,
+        ("[192.0.2.1]", "unknown", "other"): 1,
+    }
