@@ -3,51 +3,41 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import ipaddress
 import json
-import socket
+import os
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 
 from exporter import __version__
-from exporter.app import Daemon, load_runtime
+from exporter.app import Daemon, Runtime, load_runtime
+from exporter.archive import replay_files
 from exporter.checks.bounce import classify_bounce
 from exporter.checks.smtp_password import derive_smtp_password
+from exporter.cli_check import EXIT_OK, EXIT_UNKNOWN, check, printable
 from exporter.collector import EventsCollector
 from exporter.config import (
+    DEFAULT_PORT,
     Config,
     ConfigError,
     EventsConfig,
     Overrides,
-    normalize_domain,
     parse_hostport,
 )
 from exporter.demo import sample_ses_state
-from exporter.jobs.dns import check_domains
-from exporter.jobs.events import build_pipeline, replay_paths
+from exporter.jobs.events import build_pipeline
 from exporter.jobs.ses import SesRegionResult
 from exporter.logs import configure_logging
-from exporter.model import DomainReport, DomainTarget, Status
-from exporter.sources.dns import DnsClient, system_nameservers
-from exporter.sources.zones import ZoneFileError, ZoneOverrides
 
 __all__ = ["main"]
 
-# monitoring-plugins (Nagios/Icinga) exit codes
-EXIT_OK, EXIT_WARN, EXIT_CRITICAL, EXIT_UNKNOWN = 0, 1, 2, 3
-EXIT_CONFIG = 2
-_EXIT_FOR_STATUS = {
-    Status.PASS: EXIT_OK,
-    Status.WARN: EXIT_WARN,
-    Status.FAIL: EXIT_CRITICAL,
-    Status.UNKNOWN: EXIT_UNKNOWN,
-}
-_ANSI = {Status.PASS: "32", Status.WARN: "33", Status.FAIL: "31", Status.UNKNOWN: "90"}
+EXIT_CONFIG = 2  # a usage or configuration error (`check` says 3, UNKNOWN, instead)
+EXIT_PARTIAL = 1  # collect: a collector is down; replay: a file gave no event
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for `yes | head -1`
+_WRITERS = frozenset({"check", "collect", "replay", "classify-bounce", "smtp-password"})
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the daemon")
     run.add_argument("--config", required=True, type=Path, help="TOML configuration file")
     run.add_argument(
-        "--listen-address", help="override server.listen_address, e.g. 127.0.0.1:10190"
+        "--listen-address", help=f"override server.listen_address, e.g. 127.0.0.1:{DEFAULT_PORT}"
     )
     run.add_argument("--web-config-file", help="override server.web_config_file")
     run.add_argument("--role", help="override cluster.role: all, checks or events")
@@ -71,7 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     demo = sub.add_parser("demo", help="run the daemon on bundled zone files (no AWS, no internet)")
-    demo.add_argument("--listen-address", default="127.0.0.1:10190", help="default: %(default)s")
+    demo.add_argument(
+        "--listen-address", default=f"127.0.0.1:{DEFAULT_PORT}", help="default: %(default)s"
+    )
 
     collect = sub.add_parser(
         "collect", help="run every enabled collector once and print the exposition to stdout"
@@ -148,10 +140,24 @@ def main(argv: list[str] | None = None) -> int:
         if exc.code == 2 and argv[:1] == ["check"]:  # noqa: PLR2004 - argparse's usage code
             return EXIT_UNKNOWN
         raise
+    if args.command not in _WRITERS:
+        return _dispatch(args)
+    try:
+        code = _dispatch(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+    except BrokenPipeError:
+        # The reader left (`... | head -2`): stop quietly, as command line tools do. Output
+        # still buffered goes to /dev/null, or the interpreter's exit would fail on it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    return code
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "validate-config":
         return _validate_config(args.file)
     if args.command == "check":
-        return _check(args)
+        return check(args)
     if args.command == "smtp-password":
         return _smtp_password(args.region)
     if args.command == "collect":
@@ -189,17 +195,35 @@ def _run_overrides(args: argparse.Namespace) -> Overrides:
 
 def _validate_config(path: Path) -> int:
     try:
-        runtime = load_runtime(path)
+        runtime = _load(path)
     except ConfigError as exc:
         return _print_config_error(exc)
     print(f"{path}: valid, {len(runtime.config.domains)} domain(s)")
     return EXIT_OK
 
 
+def _load(path: Path, overrides: Overrides | None = None) -> Runtime:
+    """`load_runtime` with every failure a ConfigError: a hostile file (binary, nested too
+    deeply, wrong types) gets a message and exit 2, never a traceback."""
+    try:
+        return load_runtime(path, overrides)
+    except ConfigError:
+        raise
+    except UnicodeDecodeError as exc:
+        problem = f"not UTF-8 text (byte {exc.start})"
+    except RecursionError:
+        problem = "nested too deeply"
+    except OSError as exc:
+        problem = f"cannot read ({exc.strerror or exc})"
+    except Exception as exc:  # noqa: BLE001 - the command line's boundary: one line, exit 2
+        problem = f"cannot be used ({type(exc).__name__}: {str(exc)[:200]})"
+    raise ConfigError(str(path), [problem])
+
+
 def _print_config_error(exc: ConfigError) -> int:
-    print(f"{exc.source}: invalid configuration", file=sys.stderr)
+    print(f"{printable(exc.source)}: invalid configuration", file=sys.stderr)
     for problem in exc.problems:
-        print(f"  {problem}", file=sys.stderr)
+        print(f"  {printable(problem)}", file=sys.stderr)
     return EXIT_CONFIG
 
 
@@ -209,16 +233,19 @@ def _replay(paths: list[Path], config_path: Path | None) -> int:
             print(f"replay: no such file or directory: {path}", file=sys.stderr)
             return EXIT_CONFIG
     try:
-        runtime = load_runtime(config_path) if config_path else None
+        runtime = _load(config_path) if config_path else None
     except ConfigError as exc:
         return _print_config_error(exc)
     config = runtime.config if runtime else Config(events=EventsConfig(provider_lookup=False))
     pipeline = build_pipeline(config, runtime.overrides if runtime else None)
-    replay_paths(paths, pipeline)
+    summary = replay_files(paths, pipeline)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(EventsCollector(pipeline))
     sys.stdout.write(generate_latest(registry).decode())
-    return EXIT_OK
+    for problem in summary.unreadable:
+        print(f"replay: {printable(problem)}", file=sys.stderr)
+    print(f"replay: {summary.line()}", file=sys.stderr)
+    return EXIT_PARTIAL if summary.unreadable else EXIT_OK
 
 
 def _smtp_password(region: str) -> int:
@@ -236,13 +263,27 @@ def _smtp_password(region: str) -> int:
 
 
 def _collect(config_path: Path) -> int:
+    """Print the exposition; exit 1 naming every collector that is down (0 when all are up)."""
     try:
-        runtime = load_runtime(config_path)
+        runtime = _load(config_path)
+        configure_logging(runtime.config.log.level, runtime.config.log.format)
+        daemon = Daemon(config_path, runtime)
     except ConfigError as exc:
         return _print_config_error(exc)
-    configure_logging(runtime.config.log.level, runtime.config.log.format)
-    sys.stdout.write(Daemon(config_path, runtime).collect_once().decode())
-    return EXIT_OK
+    sys.stdout.write(daemon.collect_once().decode())
+    down = [
+        f"{name} ({health.last_error})" if health.last_error else name
+        for name, health in sorted(daemon.store.read().health.items())
+        if not health.up
+    ]
+    down += [
+        f"sqs:{queue} ({state.last_error})" if state.last_error else f"sqs:{queue}"
+        for queue, state in sorted(daemon.events.stats.snapshot().items())
+        if not state.up
+    ]
+    for collector in down:
+        print(f"collect: collector down: {printable(collector)}", file=sys.stderr)
+    return EXIT_PARTIAL if down else EXIT_OK
 
 
 def _classify(args: argparse.Namespace) -> int:
@@ -279,13 +320,14 @@ def _run(
     overrides: Overrides | None = None,
 ) -> int:
     try:
-        runtime = load_runtime(config_path, overrides)
-        listen = parse_hostport(listen_address, 10190) if listen_address else None
+        listen = parse_hostport(listen_address, DEFAULT_PORT) if listen_address else None
+    except ValueError as exc:
+        print(f"--listen-address: {printable(str(exc))}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        runtime = _load(config_path, overrides)
     except ConfigError as exc:
         return _print_config_error(exc)
-    except ValueError as exc:
-        print(f"--listen-address: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
     configure_logging(runtime.config.log.level, runtime.config.log.format)
     daemon = Daemon(
         config_path,
@@ -302,92 +344,3 @@ def _run(
         return 1
     daemon.serve_until_stopped()
     return 0
-
-
-def _check(args: argparse.Namespace) -> int:
-    try:
-        target = DomainTarget(
-            name=normalize_domain(args.domain),
-            mail_from=normalize_domain(args.mail_from) if args.mail_from else None,
-            dkim_tokens=tuple(t.strip().lower() for t in args.dkim_token),
-            region=args.region,
-        )
-        nameservers = []
-        for text in args.nameserver:
-            host, port = parse_hostport(text, 53)
-            nameservers.append((_nameserver_address(host), port))
-        overrides = ZoneOverrides.from_files(args.zone_file)
-    except (ValueError, ZoneFileError) as exc:
-        print(f"ses-deliverability-exporter check: error: {exc}", file=sys.stderr)
-        return EXIT_UNKNOWN
-    if args.timeout <= 0:
-        print(
-            "ses-deliverability-exporter check: error: --timeout must be positive", file=sys.stderr
-        )
-        return EXIT_UNKNOWN
-
-    async def run() -> DomainReport:
-        client = DnsClient(
-            nameservers=nameservers or system_nameservers(),
-            timeout=args.timeout,
-            attempts=2,
-            concurrency=16,
-            overrides=overrides,
-            authoritative=args.authoritative,
-        )
-        result = await check_domains([target], client)
-        return result.reports[0]
-
-    report = asyncio.run(run())
-    if args.format == "json":
-        json.dump(report_json(report), sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        write_report_text(report, sys.stdout, colour=sys.stdout.isatty())
-    return _EXIT_FOR_STATUS[report.worst]
-
-
-def _nameserver_address(host: str) -> str:
-    """An IP address as given, or a host name (`localhost`, `ns1.example.net`) resolved once."""
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, 53, type=socket.SOCK_DGRAM)
-    except OSError as exc:
-        raise ValueError(f"nameserver {host!r} does not resolve: {exc}") from exc
-    return str(infos[0][4][0])
-
-
-def report_json(report: DomainReport) -> dict[str, object]:
-    """The pinned JSON shape of `check --format json`."""
-    return {
-        "domain": report.domain,
-        "checks": [
-            {"check": c.check, "status": c.status.value, "summary": c.summary, "remedy": c.remedy}
-            for c in report.checks
-        ],
-        "dmarc_policy_level": report.dmarc_policy_level,
-        "spf_dns_lookups": report.spf_dns_lookups,
-        "mail_from": report.mail_from,
-        "mail_from_resolvable": report.mail_from_resolvable,
-        "worst_status": report.worst.value,
-    }
-
-
-def write_report_text(report: DomainReport, out: TextIO, *, colour: bool) -> None:
-    """A readable report: one line per check, the remedy under each problem."""
-
-    def paint(status: Status, text: str) -> str:
-        return f"\033[{_ANSI[status]}m{text}\033[0m" if colour else text
-
-    out.write(f"{report.domain}\n")
-    width = max((len(c.check) for c in report.checks), default=0)
-    for c in report.checks:
-        out.write(
-            f"  {paint(c.status, f'{c.status.value.upper():7}')} {c.check:{width}}  {c.summary}\n"
-        )
-        if c.status is not Status.PASS and c.remedy:
-            out.write(f"  {'':7} {'':{width}}  remedy: {c.remedy}\n")
-    out.write(f"worst: {paint(report.worst, report.worst.value)}\n")

@@ -7,6 +7,7 @@ resolver.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,24 @@ import dns.zone
 from exporter.model import Answer, AnswerKind
 from exporter.sources.records import rdata_text
 
-__all__ = ["ZoneFileError", "ZoneHop", "ZoneOverrides"]
+__all__ = [
+    "MAX_GENERATE_PER_DIRECTIVE",
+    "MAX_GENERATE_PER_FILE",
+    "MAX_ZONE_FILE_BYTES",
+    "ZoneFileError",
+    "ZoneHop",
+    "ZoneOverrides",
+]
+
+# Bounds on what one file may make the process hold: a `$GENERATE 1-10000000` line or a
+# path to /dev/zero would otherwise take minutes and gigabytes before any answer.
+MAX_ZONE_FILE_BYTES = 16 * 1024 * 1024
+MAX_GENERATE_PER_DIRECTIVE = 4096
+MAX_GENERATE_PER_FILE = 16384
+
+# A $GENERATE directive starts a line; its range is `start-stop[/step]` (dnspython's grammar).
+_GENERATE = re.compile(r"^\$GENERATE[ \t]+(\S*)", re.IGNORECASE | re.MULTILINE)
+_RANGE = re.compile(r"([0-9]+)-([0-9]+)(?:/([0-9]+))?")
 
 
 class ZoneFileError(Exception):
@@ -56,6 +74,7 @@ class ZoneOverrides:
         for path in paths:
             origin = None
             text = _read(path)
+            _check_generate(path, text)
             if "$ORIGIN" not in text.upper():
                 origin = path.name.removesuffix(".zone").removesuffix(".db")
             try:
@@ -92,7 +111,38 @@ class ZoneOverrides:
 
 
 def _read(path: Path) -> str:
+    """The file as text, read at most to the size limit (a device or a FIFO never ends)."""
     try:
-        return path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            data = file.read(MAX_ZONE_FILE_BYTES + 1)
     except OSError as exc:
         raise ZoneFileError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    if len(data) > MAX_ZONE_FILE_BYTES:
+        raise ZoneFileError(f"{path}: larger than {MAX_ZONE_FILE_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ZoneFileError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+
+
+def _check_generate(path: Path, text: str) -> None:
+    """Refuse a file whose $GENERATE directives would make more records than the limits."""
+    total = 0
+    for match in _GENERATE.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
+        bounds = _RANGE.fullmatch(match.group(1))
+        if bounds is None or int(bounds.group(3) or 1) == 0:
+            raise ZoneFileError(f"{path}:{line}: bad $GENERATE range {match.group(1)[:40]!r}")
+        start, stop, step = (int(g or 1) for g in bounds.groups())
+        count = (stop - start) // step + 1 if stop >= start else 0
+        if count > MAX_GENERATE_PER_DIRECTIVE:
+            raise ZoneFileError(
+                f"{path}:{line}: $GENERATE makes {count} records, more than the maximum"
+                f" of {MAX_GENERATE_PER_DIRECTIVE} per directive"
+            )
+        total += count
+        if total > MAX_GENERATE_PER_FILE:
+            raise ZoneFileError(
+                f"{path}:{line}: $GENERATE makes more than the maximum of"
+                f" {MAX_GENERATE_PER_FILE} records per file"
+            )

@@ -1,0 +1,160 @@
+"""`check`: one sending domain diagnosed once, exiting like a monitoring plugin."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import json
+import re
+import socket
+import sys
+from typing import TextIO
+
+from exporter.config import normalize_domain, parse_hostport
+from exporter.jobs.dns import check_domains
+from exporter.model import DomainReport, DomainTarget, Status
+from exporter.sources.dns import DnsClient, system_nameservers
+from exporter.sources.zones import ZoneFileError, ZoneOverrides
+
+__all__ = [
+    "EXIT_CRITICAL",
+    "EXIT_OK",
+    "EXIT_UNKNOWN",
+    "EXIT_WARN",
+    "check",
+    "printable",
+    "report_json",
+    "write_report_text",
+]
+
+# monitoring-plugins (Nagios/Icinga) exit codes
+EXIT_OK, EXIT_WARN, EXIT_CRITICAL, EXIT_UNKNOWN = 0, 1, 2, 3
+_EXIT_FOR_STATUS = {
+    Status.PASS: EXIT_OK,
+    Status.WARN: EXIT_WARN,
+    Status.FAIL: EXIT_CRITICAL,
+    Status.UNKNOWN: EXIT_UNKNOWN,
+}
+_ANSI = {Status.PASS: "32", Status.WARN: "33", Status.FAIL: "31", Status.UNKNOWN: "90"}
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}", re.ASCII)
+_PROG = "ses-deliverability-exporter check"
+
+
+def printable(text: str) -> str:
+    """``text`` with every non-printable character escaped (``\\x1b``, ``\\x00``, ``\\u202e``).
+
+    Record values come from DNS: a hostile one must not clear or rewrite the terminal.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
+def check(args: argparse.Namespace) -> int:
+    """Run `check`; any failure to get a report is UNKNOWN (3), as a plugin must say."""
+    try:
+        target = DomainTarget(
+            name=_domain(args.domain),
+            mail_from=_domain(args.mail_from) if args.mail_from else None,
+            dkim_tokens=tuple(t.strip().lower() for t in args.dkim_token),
+            region=_region(args.region) if args.region is not None else None,
+        )
+        nameservers = []
+        for text in args.nameserver:
+            host, port = parse_hostport(text, 53)
+            nameservers.append((_nameserver_address(host), port))
+        overrides = ZoneOverrides.from_files(args.zone_file)
+    except (ValueError, ZoneFileError) as exc:
+        return _error(str(exc))
+    if args.timeout <= 0:
+        return _error("--timeout must be positive")
+
+    async def run() -> DomainReport:
+        client = DnsClient(
+            nameservers=nameservers or system_nameservers(),
+            timeout=args.timeout,
+            attempts=2,
+            concurrency=16,
+            overrides=overrides,
+            authoritative=args.authoritative,
+        )
+        result = await check_domains([target], client)
+        return result.reports[0]
+
+    try:
+        report = asyncio.run(run())
+    except Exception as exc:  # noqa: BLE001 - a plugin reports UNKNOWN, never a traceback
+        return _error(f"no report: {type(exc).__name__}: {exc}")
+    if args.format == "json":
+        json.dump(report_json(report), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        write_report_text(report, sys.stdout, colour=sys.stdout.isatty())
+    return _EXIT_FOR_STATUS[report.worst]
+
+
+def _error(message: str) -> int:
+    sys.stderr.write(f"{_PROG}: error: {printable(message)}\n")
+    return EXIT_UNKNOWN
+
+
+def _domain(text: str) -> str:
+    """A domain name; an IP literal is refused (it has no MX, SPF or DMARC of its own)."""
+    try:
+        ipaddress.ip_address(text.strip().strip("[]"))
+    except ValueError:
+        return normalize_domain(text)
+    raise ValueError(f"{text!r} is an IP address, not a domain name")
+
+
+def _region(text: str) -> str:
+    if not _REGION.fullmatch(text):
+        raise ValueError(f"--region {text!r} is not an AWS region name (e.g. eu-west-1)")
+    return text
+
+
+def _nameserver_address(host: str) -> str:
+    """An IP address as given, or a host name (`localhost`, `ns1.example.net`) resolved once."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, 53, type=socket.SOCK_DGRAM)
+    except OSError as exc:
+        raise ValueError(f"nameserver {host!r} does not resolve: {exc}") from exc
+    return str(infos[0][4][0])
+
+
+def report_json(report: DomainReport) -> dict[str, object]:
+    """The pinned JSON shape of `check --format json`."""
+    return {
+        "domain": report.domain,
+        "checks": [
+            {"check": c.check, "status": c.status.value, "summary": c.summary, "remedy": c.remedy}
+            for c in report.checks
+        ],
+        "dmarc_policy_level": report.dmarc_policy_level,
+        "spf_dns_lookups": report.spf_dns_lookups,
+        "mail_from": report.mail_from,
+        "mail_from_resolvable": report.mail_from_resolvable,
+        "worst_status": report.worst.value,
+    }
+
+
+def write_report_text(report: DomainReport, out: TextIO, *, colour: bool) -> None:
+    """A readable report: one line per check, the remedy under each problem, every value
+    from DNS escaped."""
+
+    def paint(status: Status, text: str) -> str:
+        return f"\033[{_ANSI[status]}m{text}\033[0m" if colour else text
+
+    out.write(f"{printable(report.domain)}\n")
+    width = max((len(c.check) for c in report.checks), default=0)
+    for c in report.checks:
+        status = paint(c.status, f"{c.status.value.upper():7}")
+        out.write(f"  {status} {c.check:{width}}  {printable(c.summary)}\n")
+        if c.status is not Status.PASS and c.remedy:
+            out.write(f"  {'':7} {'':{width}}  remedy: {printable(c.remedy)}\n")
+    out.write(f"worst: {paint(report.worst, report.worst.value)}\n")
