@@ -16,6 +16,7 @@ import base64
 import functools
 import hashlib
 import os
+import re
 import ssl
 import threading
 import time
@@ -35,6 +36,9 @@ __all__ = ["BasicAuth", "ReloadingCertificate", "WebConfig", "load_web_config"]
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 _CACHE_SECONDS = 60.0  # bcrypt costs ~0.1 s per check: remember good credentials briefly
 _RECHECK_SECONDS = 10.0  # how often a handshake looks at the certificate files
+_BCRYPT_HASH = re.compile(r"\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}")
+_BCRYPT_MAX_BYTES = 72  # bcrypt refuses longer passwords
+_DEFAULT_COST = 10  # the dummy check's cost when no user is configured
 log = structlog.get_logger("exporter")
 
 
@@ -106,42 +110,63 @@ class ReloadingCertificate:
 def load_web_config(path: Path) -> WebConfig:
     """Read and check the file; every problem is a ConfigError naming its key."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
         raise ConfigError(str(path), [f"cannot read web config: {exc}"]) from exc
-    problems: list[str] = []
+    if raw is None:
+        return WebConfig()
     if not isinstance(raw, dict):
         raise ConfigError(str(path), ["must be a mapping"])
-    problems += [
+    problems = [
         f"{key}: unknown key (allowed: basic_auth_users, tls_server_config)"
-        for key in sorted(set(raw) - {"tls_server_config", "basic_auth_users"})
+        for key in sorted(map(str, raw))
+        if key not in {"tls_server_config", "basic_auth_users"}
     ]
-    tls = raw.get("tls_server_config") or {}
+    tls = raw.get("tls_server_config")
     cert = key = None
-    if tls:
-        if not isinstance(tls, dict):
-            problems.append("tls_server_config: must be a mapping")
-            tls = {}
+    if tls is not None and not isinstance(tls, dict):
+        problems.append("tls_server_config: must be a mapping (cert_file, key_file)")
+    elif tls:
         problems += [
             f"tls_server_config.{name}: not supported (cert_file, key_file)"
-            for name in sorted(set(tls) - {"cert_file", "key_file"})
+            for name in sorted(map(str, tls))
+            if name not in {"cert_file", "key_file"}
         ]
         cert, key = (_file(path, tls, name, problems) for name in ("cert_file", "key_file"))
-    users: dict[str, bytes] = {}
-    for user, hashed in (raw.get("basic_auth_users") or {}).items():
-        if not isinstance(hashed, str) or not hashed.startswith(("$2a$", "$2b$", "$2y$")):
-            problems.append(f"basic_auth_users.{user}: must be a bcrypt hash ($2y$...)")
-            continue
-        users[str(user)] = hashed.encode()
+    users = _users(raw.get("basic_auth_users"), problems)
     if problems:
         raise ConfigError(str(path), problems)
     return WebConfig(cert_file=cert, key_file=key, users=users)
 
 
+def _users(section: object, problems: list[str]) -> dict[str, bytes]:
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        problems.append("basic_auth_users: must be a mapping of user names to bcrypt hashes")
+        return {}
+    users: dict[str, bytes] = {}
+    for user, hashed in section.items():
+        if not isinstance(user, str):
+            problems.append(f"basic_auth_users.{user}: a user name must be a string (quote it)")
+        elif ":" in user:
+            problems.append(f"basic_auth_users.{user}: a user name cannot contain ':'")
+        elif not isinstance(hashed, str) or not _BCRYPT_HASH.fullmatch(hashed):
+            problems.append(
+                f"basic_auth_users.{user}: must be a bcrypt hash ($2y$..., 60 characters)"
+            )
+        else:
+            users[user] = hashed.encode()
+    return users
+
+
 def _file(base: Path, section: dict[str, Any], name: str, problems: list[str]) -> Path | None:
     value = section.get(name)
-    if not isinstance(value, str):
+    if value is None:
         problems.append(f"tls_server_config.{name}: is required with TLS")
+        return None
+    if not isinstance(value, str):
+        problems.append(f"tls_server_config.{name}: must be a string (a file path)")
         return None
     path = Path(value) if Path(value).is_absolute() else base.parent / value
     if not path.is_file():
@@ -155,6 +180,8 @@ class BasicAuth:
     def __init__(self, app: Callable[..., Iterable[bytes]], users: dict[str, bytes]) -> None:
         self._app = app
         self._users = users
+        # Unknown users pay one check at the configured cost: timing does not tell who exists.
+        self._dummy = _dummy_hash(max((_cost(h) for h in users.values()), default=_DEFAULT_COST))
         self._good: dict[bytes, float] = {}  # digest of a verified header -> expiry
         self._lock = threading.Lock()
 
@@ -187,8 +214,10 @@ class BasicAuth:
         except (ValueError, UnicodeDecodeError):
             return False
         hashed = self._users.get(user)
-        # Unknown users still pay one bcrypt check, so timing does not reveal who exists.
-        ok = bcrypt.checkpw(password.encode(), hashed or _dummy_hash()) and hashed is not None
+        candidate = password.encode()
+        if len(candidate) > _BCRYPT_MAX_BYTES:  # never a match; bcrypt would raise
+            hashed, candidate = None, b""
+        ok = bcrypt.checkpw(candidate, hashed or self._dummy) and hashed is not None
         if ok:
             with self._lock:
                 if len(self._good) > 1000:  # noqa: PLR2004 - bound the cache
@@ -197,6 +226,10 @@ class BasicAuth:
         return ok
 
 
+def _cost(hashed: bytes) -> int:
+    return int(hashed[4:6])  # $2y$NN$...
+
+
 @functools.cache
-def _dummy_hash() -> bytes:
-    return bcrypt.hashpw(b"not a password", bcrypt.gensalt(rounds=10))
+def _dummy_hash(cost: int) -> bytes:
+    return bcrypt.hashpw(b"not a password", bcrypt.gensalt(rounds=cost))
