@@ -344,6 +344,14 @@ CASES: list[tuple[str, str, list[dict[str, str]], dict[str, str], list[dict[str,
         [s("deliverability_ses_events_malformed_total", "3x60", reason="not_json")],  # old, flat
     ),
     (
+        # Sustained: a refused envelope every minute. One alone stays pending, never fires.
+        "DeliverabilityEventsFromForeignTopic",
+        "50m",
+        [s("deliverability_ses_events_refused_total", "0+1x60", reason="topic_not_allowed")],
+        job_only(reason="topic_not_allowed", severity="warning"),
+        [s("deliverability_ses_events_refused_total", "0x40 1x20", reason="topic_not_allowed")],
+    ),
+    (
         "DeliverabilityTemplateRenderingFailures",
         "45m",
         [
