@@ -138,6 +138,7 @@ class Daemon:
             *self._listen,
             BasicAuth(app, web.users) if web.users else app,
             tls=web.ssl_context(),
+            registry=self.registry,
         )
         self.warmer.start()
         self._server.start()
