@@ -17,6 +17,8 @@ __all__ = [
     "DnsView",
     "DomainReport",
     "DomainTarget",
+    "RecordAction",
+    "RecordChange",
     "Status",
 ]
 
@@ -99,14 +101,44 @@ class DomainTarget:
     dkim_signing_zone: str | None = None  # SES SigningHostedZone when known
 
 
+class RecordAction(StrEnum):
+    """What to do with one DNS record to apply a remedy."""
+
+    ADD = "add"  # a new record next to those of the same name and type
+    REPLACE = "replace"  # the RRset of that name and type; for TXT, the one with the same v= tag
+    DELETE = "delete"  # exactly this record
+
+
+@dataclass(frozen=True, slots=True)
+class RecordChange:
+    """One record of a remedy, complete enough to paste into a zone file."""
+
+    action: RecordAction
+    name: str  # absolute, lower case, without the trailing dot
+    rdtype: str
+    value: str  # presentation format: TXT strings quoted, host names with a trailing dot
+    ttl: int = 3600
+
+    def zone_line(self) -> str:
+        return f"{self.name}. {self.ttl} IN {self.rdtype} {self.value}"
+
+    def as_json(self) -> dict[str, str]:
+        return {"action": self.action, "name": self.name, "type": self.rdtype, "value": self.value}
+
+
 @dataclass(frozen=True, slots=True)
 class CheckResult:
-    """The verdict of one check on one domain, with what to do about it."""
+    """The verdict of one check on one domain, with what to do about it.
+
+    ``remedy`` says what to do in words; ``records`` are the DNS changes that do it, when the
+    fix is in DNS (a fix on the SES side has words only).
+    """
 
     check: str
     status: Status
     summary: str
     remedy: str = ""
+    records: tuple[RecordChange, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from exporter.model import AnswerKind, CheckResult, DnsView, DomainTarget, Status
+from exporter.checks.remedy import record
+from exporter.model import AnswerKind, CheckResult, DnsView, DomainTarget, RecordAction, Status
 
 __all__ = [
     "GLOBAL_SIGNING_ZONE",
@@ -163,9 +164,11 @@ def check_dkim(target: DomainTarget, view: DnsView) -> CheckResult:
             Status.FAIL,
             f"{len(broken)} of {len(tokens)} DKIM tokens broken: "
             + ", ".join(f"{token} ({detail})" for token, detail in broken.items()),
-            "publish "
-            + "; ".join(f"{t}._domainkey.{domain}. CNAME {t}.{zone}." for t in broken)
-            + " (if the CNAMEs are already there, re-read the tokens from SES)",
+            "publish the CNAMEs below (if they are already there, re-read the tokens from SES)",
+            tuple(
+                record(RecordAction.REPLACE, f"{t}._domainkey.{domain}", "CNAME", f"{t}.{zone}.")
+                for t in broken
+            ),
         )
     if failed:
         return CheckResult(CHECK, Status.UNKNOWN, f"DKIM lookup failed: {'; '.join(failed)}")

@@ -10,7 +10,8 @@ from functools import cache, lru_cache
 
 from publicsuffixlist import PublicSuffixList
 
-from exporter.model import CheckResult, DnsView, Status
+from exporter.checks.remedy import dmarc_with, record
+from exporter.model import CheckResult, DnsView, RecordAction, RecordChange, Status
 
 __all__ = [
     "DmarcDiscovery",
@@ -150,6 +151,7 @@ class DmarcEvaluation:
     fallback: bool = False  # found at the organizational domain for a subdomain
     cname_chain: tuple[str, ...] = ()
     error: str = ""
+    duplicates: tuple[DmarcRecord, ...] = ()  # every DMARC record at the name, when several
 
     @property
     def policy_domain(self) -> str:
@@ -182,7 +184,7 @@ def evaluate_dmarc(domain: str, view: DnsView) -> DmarcEvaluation:
             return DmarcEvaluation(domain, DmarcDiscovery.ERROR, name, error=answer.error)
         records = [r for r in map(parse_dmarc, answer.records) if r is not None]
         if len(records) > 1:
-            return DmarcEvaluation(domain, DmarcDiscovery.MULTIPLE, name)
+            return DmarcEvaluation(domain, DmarcDiscovery.MULTIPLE, name, duplicates=tuple(records))
         if records:
             return DmarcEvaluation(
                 domain,
@@ -204,56 +206,101 @@ def _example(domain: str, policy: str) -> str:
     return f'_dmarc.{domain}. TXT "v=DMARC1; p={policy}; rua=mailto:dmarc-reports@{domain}"'
 
 
+def _new_record(domain: str) -> tuple[RecordChange, ...]:
+    text = f"v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@{domain}"
+    return (record(RecordAction.ADD, f"_dmarc.{domain}", "TXT", text),)
+
+
+def _repaired(found: DmarcRecord) -> str:
+    """The record with its invalid tags fixed and every valid one kept."""
+    changes: dict[str, str | None] = {}
+    if found.policy is None:
+        changes["p"] = "quarantine"
+    if "invalid sp=" in " ".join(found.problems):
+        changes["sp"] = None
+    if not 0 <= found.pct <= _MAX_PCT:
+        changes["pct"] = None
+    return dmarc_with(found.text, changes)
+
+
+def _raised(evaluation: DmarcEvaluation, found: DmarcRecord) -> str:
+    """The record with the policy that applies to ``evaluation.domain`` raised to at least
+    quarantine: ``sp=`` where a subdomain falls back to an ``sp=none``, else ``p=``."""
+    if evaluation.fallback and found.subdomain_policy == "none":
+        stronger = found.policy if found.policy in ("quarantine", "reject") else "quarantine"
+        return dmarc_with(found.text, {"sp": stronger})
+    return dmarc_with(found.text, {"p": "quarantine"})
+
+
+def _strongest(records: tuple[DmarcRecord, ...]) -> DmarcRecord:
+    valid = [r for r in records if not r.problems]
+    return max(valid, key=lambda r: _POLICY_LEVEL[r.policy or "none"]) if valid else records[0]
+
+
 def check_dmarc(evaluation: DmarcEvaluation) -> CheckResult:
     """The ``dmarc`` check: fail without a valid record, warn for p=none or pct<100."""
-    domain, record = evaluation.domain, evaluation.record
-    discovery = evaluation.discovery
+    domain, found = evaluation.domain, evaluation.record
+    name, discovery = evaluation.record_name, evaluation.discovery
     if discovery is DmarcDiscovery.PENDING:
         return CheckResult(CHECK, Status.UNKNOWN, "pending")
     if discovery is DmarcDiscovery.ERROR:
-        return CheckResult(
-            CHECK, Status.UNKNOWN, f"TXT {evaluation.record_name} lookup failed: {evaluation.error}"
-        )
+        return CheckResult(CHECK, Status.UNKNOWN, f"TXT {name} lookup failed: {evaluation.error}")
     if discovery is DmarcDiscovery.MULTIPLE:
+        keep = _strongest(evaluation.duplicates)
         return CheckResult(
             CHECK,
             Status.FAIL,
-            f"{evaluation.record_name} has several DMARC records, so receivers apply none",
-            f"keep exactly one TXT record starting with v=DMARC1 at {evaluation.record_name}",
+            f"{name} has several DMARC records, so receivers apply none",
+            f"keep exactly one TXT record starting with v=DMARC1 at {name} (the strongest)",
+            tuple(
+                record(RecordAction.DELETE, name, "TXT", r.text)
+                for r in evaluation.duplicates
+                if r is not keep
+            )
+            + (
+                (record(RecordAction.REPLACE, name, "TXT", _repaired(keep)),)
+                if keep.problems
+                else ()
+            ),
         )
-    if record is None:
+    if found is None:
         return CheckResult(
             CHECK,
             Status.FAIL,
             f"no DMARC record for {domain}: receivers apply no policy to spoofed mail",
-            f"publish {_example(domain, 'quarantine')}, then move to p=reject",
+            f"publish a DMARC record with p=quarantine, then move to p=reject; use a mailbox "
+            f"you read for rua= (dmarc-reports@{domain} below)",
+            _new_record(domain),
         )
-    where = evaluation.record_name + (
+    where = name + (
         f" (via CNAME {' -> '.join(evaluation.cname_chain)})" if evaluation.cname_chain else ""
     )
-    if record.problems:
+    if found.problems:
         return CheckResult(
             CHECK,
             Status.FAIL,
-            f"invalid DMARC record at {where}: {', '.join(record.problems)}",
-            f"fix the record, e.g. {_example(evaluation.policy_domain, 'quarantine')}",
+            f"invalid DMARC record at {where}: {', '.join(found.problems)}",
+            f"fix the record at {name}, keeping its other tags",
+            (record(RecordAction.REPLACE, name, "TXT", _repaired(found)),),
         )
     policy = evaluation.policy
-    tag = "sp" if evaluation.fallback and record.subdomain_policy else "p"
+    tag = "sp" if evaluation.fallback and found.subdomain_policy else "p"
     summary = f"DMARC {tag}={policy} for {domain} at {where}"
     if policy == "none":
         return CheckResult(
             CHECK,
             Status.WARN,
             f"{summary}: spoofed mail is delivered (monitoring only)",
-            f"publish {_example(evaluation.policy_domain, 'quarantine')}, then move to p=reject",
+            f"raise {tag}= to quarantine in the record at {name}, then move to reject",
+            (record(RecordAction.REPLACE, name, "TXT", _raised(evaluation, found)),),
         )
-    if record.pct < _MAX_PCT:
+    if found.pct < _MAX_PCT:
         return CheckResult(
             CHECK,
             Status.WARN,
-            f"{summary}, but pct={record.pct}: only {record.pct}% of failing mail gets it",
-            f"remove pct= (or set pct=100) in the record at {evaluation.record_name}",
+            f"{summary}, but pct={found.pct}: only {found.pct}% of failing mail gets it",
+            f"remove pct= (or set pct=100) in the record at {name}",
+            (record(RecordAction.REPLACE, name, "TXT", dmarc_with(found.text, {"pct": None})),),
         )
     return CheckResult(CHECK, Status.PASS, summary)
 
@@ -278,6 +325,13 @@ def _authorization(
     return missing, failed
 
 
+def _with_rua(
+    evaluation: DmarcEvaluation, found: DmarcRecord, uris: list[str]
+) -> tuple[RecordChange, ...]:
+    text = dmarc_with(found.text, {"rua": ",".join(uris)})
+    return (record(RecordAction.REPLACE, evaluation.record_name, "TXT", text),)
+
+
 def check_dmarc_reports(evaluation: DmarcEvaluation, view: DnsView) -> CheckResult:
     """The ``dmarc_reports`` check: someone must receive aggregate reports.
 
@@ -287,8 +341,8 @@ def check_dmarc_reports(evaluation: DmarcEvaluation, view: DnsView) -> CheckResu
     if evaluation.level is None:
         status = "pending" if evaluation.discovery is DmarcDiscovery.PENDING else "DMARC unknown"
         return CheckResult(CHECK_REPORTS, Status.UNKNOWN, status)
-    record, domain = evaluation.record, evaluation.policy_domain
-    if record is None or evaluation.level < 0:
+    found, domain = evaluation.record, evaluation.policy_domain
+    if found is None or evaluation.level < 0:
         return CheckResult(
             CHECK_REPORTS,
             Status.WARN,
@@ -298,7 +352,7 @@ def check_dmarc_reports(evaluation: DmarcEvaluation, view: DnsView) -> CheckResu
     hosts = list(
         dict.fromkeys(
             address.rpartition("@")[2].lower().removesuffix(".")
-            for address in record.report_addresses
+            for address in found.report_addresses
         )
     )
     if not hosts:
@@ -306,7 +360,9 @@ def check_dmarc_reports(evaluation: DmarcEvaluation, view: DnsView) -> CheckResu
             CHECK_REPORTS,
             Status.WARN,
             "no rua=mailto: in the DMARC record: spoofing and alignment failures go unseen",
-            f"add rua=mailto:dmarc-reports@{domain} to the record at _dmarc.{domain}",
+            f"add rua= to the record at {evaluation.record_name}, with a mailbox you read "
+            f"(dmarc-reports@{domain} below)",
+            _with_rua(evaluation, found, [f"mailto:dmarc-reports@{domain}"]),
         )
     invalid = [h for h in hosts if not _valid_host(h)]
     if invalid:
@@ -314,7 +370,13 @@ def check_dmarc_reports(evaluation: DmarcEvaluation, view: DnsView) -> CheckResu
             CHECK_REPORTS,
             Status.WARN,
             f"rua= has mailboxes without a valid domain: {', '.join(invalid)}",
-            f"fix rua= in the record at _dmarc.{domain}",
+            f"fix rua= in the record at {evaluation.record_name}",
+            _with_rua(
+                evaluation,
+                found,
+                [u for u in found.rua if not any(h in u.lower() for h in invalid)]
+                or [f"mailto:dmarc-reports@{domain}"],
+            ),
         )
     own = organizational_domain(domain)
     external = [h for h in hosts if organizational_domain(h) != own][:_MAX_REPORT_HOSTS]
@@ -327,11 +389,11 @@ def check_dmarc_reports(evaluation: DmarcEvaluation, view: DnsView) -> CheckResu
             CHECK_REPORTS,
             Status.WARN,
             f"report receivers do not authorize reports for {domain}: {', '.join(missing)}",
-            "; ".join(f'ask them to publish {name}. TXT "v=DMARC1"' for name in missing)
-            + " (or use a mailbox in your own domain)",
+            "ask the receivers to publish these records (or use a mailbox in your own domain)",
+            tuple(record(RecordAction.ADD, name, "TXT", "v=DMARC1") for name in missing),
         )
     if failed:
         return CheckResult(CHECK_REPORTS, Status.UNKNOWN, f"TXT lookup failed: {', '.join(failed)}")
     return CheckResult(
-        CHECK_REPORTS, Status.PASS, f"aggregate reports go to {', '.join(record.report_addresses)}"
+        CHECK_REPORTS, Status.PASS, f"aggregate reports go to {', '.join(found.report_addresses)}"
     )

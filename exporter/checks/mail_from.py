@@ -6,21 +6,24 @@ from __future__ import annotations
 import re
 
 from exporter.checks.mx import MxHost, has_null_mx, parse_mx
+from exporter.checks.remedy import DOC_IPV4, record, spf_with_include
 from exporter.checks.spf import (
+    MAX_DNS_LOOKUPS,
+    SES_SPF_DOMAIN,
     SpfEvaluation,
     SpfOutcome,
     SpfPolicy,
     lookup_summary,
     permerror_result,
+    softfail_records,
 )
-from exporter.model import AnswerKind, CheckResult, DnsView, Status
+from exporter.model import AnswerKind, CheckResult, DnsView, RecordAction, RecordChange, Status
 
 __all__ = ["check_mail_from_mx", "check_mail_from_resolvable", "check_mail_from_spf"]
 
 CHECK_RESOLVABLE = "mail_from_resolvable"
 CHECK_MX = "mail_from_mx"
 CHECK_SPF = "mail_from_spf"
-SES_SPF_DOMAIN = "amazonses.com"
 _FEEDBACK = re.compile(r"feedback-smtp\.([a-z0-9-]+)\.amazonses\.com", re.ASCII)
 
 
@@ -46,16 +49,25 @@ def check_mail_from_resolvable(mail_from: str, view: DnsView) -> CheckResult:
         Status.FAIL,
         f"MAIL FROM {mail_from} has no A/AAAA record: strict gateways reject with "
         '"553 5.1.8 Domain of sender address does not exist"',
-        f"publish an A (and AAAA) record for {mail_from}, e.g. pointing at a web server you own",
+        f"publish an A (and AAAA) record for {mail_from}, e.g. pointing at a web server you "
+        f"own: replace {DOC_IPV4} below by its address",
+        (record(RecordAction.ADD, mail_from, "A", DOC_IPV4),),
     )
 
 
 def check_mail_from_mx(mail_from: str, region: str | None, view: DnsView) -> CheckResult:
-    """The ``mail_from_mx`` check: SES receives bounces and complaints through this MX."""
+    """The ``mail_from_mx`` check: SES receives bounces and complaints through this MX.
+
+    The MAIL FROM domain exists for SES alone, so the remedy's MX RRset is SES's host
+    only; without a region the host cannot be named and the remedy is words only.
+    """
     mail_from = mail_from.lower().removesuffix(".")
     region = region.lower() if region else None
     expected = f"feedback-smtp.{region or '<region>'}.amazonses.com"
-    remedy = f"publish {mail_from}. MX 10 {expected}."
+    records: tuple[RecordChange, ...] = ()
+    if region:
+        records = (record(RecordAction.REPLACE, mail_from, "MX", f"10 {expected}."),)
+    remedy = f"publish {mail_from}. MX 10 {expected}." + ("" if region else " (your SES region)")
     answer = view.get(mail_from, "MX")
     if answer is None:
         return CheckResult(CHECK_MX, Status.UNKNOWN, "pending")
@@ -64,15 +76,20 @@ def check_mail_from_mx(mail_from: str, region: str | None, view: DnsView) -> Che
             CHECK_MX, Status.UNKNOWN, f"MX {mail_from} lookup failed: {answer.error}"
         )
     if answer.kind is AnswerKind.NXDOMAIN:
-        return CheckResult(CHECK_MX, Status.FAIL, f"MAIL FROM {mail_from} does not exist", remedy)
+        return CheckResult(
+            CHECK_MX, Status.FAIL, f"MAIL FROM {mail_from} does not exist", remedy, records
+        )
     if answer.kind is AnswerKind.NODATA:
-        return CheckResult(CHECK_MX, Status.FAIL, f"MAIL FROM {mail_from} has no MX", remedy)
+        return CheckResult(
+            CHECK_MX, Status.FAIL, f"MAIL FROM {mail_from} has no MX", remedy, records
+        )
     if has_null_mx(answer):
         return CheckResult(
             CHECK_MX,
             Status.FAIL,
             f"MAIL FROM {mail_from} publishes a null MX: it refuses bounces",
             f"remove the null MX and {remedy}",
+            records,
         )
     hosts = sorted(map(parse_mx, answer.records))
     preferred = [h for h in hosts if h.preference == hosts[0].preference]
@@ -93,6 +110,11 @@ def check_mail_from_mx(mail_from: str, region: str | None, view: DnsView) -> Che
             "bounces and complaints go there, SES never learns of them",
             f"make {expected} the most preferred MX: remove the MX record of "
             f"{', '.join(others)} or give it a higher preference number",
+            tuple(
+                record(RecordAction.DELETE, mail_from, "MX", f"{h.preference} {h.exchange}.")
+                for h in preferred
+                if _feedback_region(h) not in wanted
+            ),
         )
     return CheckResult(
         CHECK_MX,
@@ -100,6 +122,7 @@ def check_mail_from_mx(mail_from: str, region: str | None, view: DnsView) -> Che
         f"MX {mail_from} points to {', '.join(h.exchange for h in hosts)}, not {expected}: "
         "SES does not get bounces and complaints",
         remedy,
+        records,
     )
 
 
@@ -123,7 +146,7 @@ def check_mail_from_spf(evaluation: SpfEvaluation) -> CheckResult:
     the MAIL FROM domain has no SPF policy and SES mail gets SPF "none".
     """
     domain, outcome, policy = evaluation.domain, evaluation.outcome, evaluation.policy
-    remedy = f'publish {domain}. TXT "v=spf1 include:{SES_SPF_DOMAIN} ~all"'
+    fresh = f"v=spf1 include:{SES_SPF_DOMAIN} ~all"
     if outcome is SpfOutcome.PENDING:
         return CheckResult(CHECK_SPF, Status.UNKNOWN, "pending")
     if outcome is SpfOutcome.NONE:
@@ -131,34 +154,60 @@ def check_mail_from_spf(evaluation: SpfEvaluation) -> CheckResult:
             CHECK_SPF,
             Status.FAIL,
             f"no SPF record at MAIL FROM {domain} (SPF does not inherit from the parent)",
-            remedy,
+            f"publish an SPF record at {domain} that includes {SES_SPF_DOMAIN}",
+            (record(RecordAction.ADD, domain, "TXT", fresh),),
         )
     if outcome is SpfOutcome.PERMERROR:
         return permerror_result(CHECK_SPF, evaluation)
-    if policy is SpfPolicy.PASS:
-        return CheckResult(
-            CHECK_SPF,
-            Status.FAIL,
-            f"SPF at MAIL FROM {domain} ends in +all and authorizes the whole internet",
-            remedy,
-        )
-    if outcome is SpfOutcome.TEMPERROR:
+    if outcome is SpfOutcome.TEMPERROR and policy is not SpfPolicy.PASS:
         return CheckResult(
             CHECK_SPF, Status.UNKNOWN, f"SPF lookup failed: {'; '.join(evaluation.errors[:3])}"
         )
-    if not evaluation.authorizes(SES_SPF_DOMAIN):
-        return CheckResult(
-            CHECK_SPF,
-            Status.FAIL,
-            f"SPF at MAIL FROM {domain} does not include {SES_SPF_DOMAIN}: SES mail fails SPF",
-            f"add include:{SES_SPF_DOMAIN}, e.g. {remedy}",
-        )
-    summary = f"SPF at MAIL FROM {domain} includes {SES_SPF_DOMAIN}, ends in {policy}"
-    if policy in (SpfPolicy.FAIL, SpfPolicy.SOFTFAIL):
+    included = evaluation.authorizes(SES_SPF_DOMAIN)
+    if included and policy in (SpfPolicy.FAIL, SpfPolicy.SOFTFAIL):
+        summary = f"SPF at MAIL FROM {domain} includes {SES_SPF_DOMAIN}, ends in {policy}"
         return CheckResult(CHECK_SPF, Status.PASS, f"{summary}, {lookup_summary(evaluation)}")
+    if policy is SpfPolicy.PASS:
+        summary = f"SPF at MAIL FROM {domain} ends in +all and authorizes the whole internet"
+    elif not included:
+        summary = f"SPF at MAIL FROM {domain} does not include {SES_SPF_DOMAIN}: SES mail fails SPF"
+    else:
+        summary = (
+            f"SPF at MAIL FROM {domain} includes {SES_SPF_DOMAIN}, ends in {policy}: "
+            "unauthorized mail gets a neutral result"
+        )
     return CheckResult(
         CHECK_SPF,
-        Status.WARN,
-        f"{summary}: unauthorized mail gets a neutral result",
-        f"end the record in ~all or -all, e.g. {remedy}",
+        Status.FAIL if policy is SpfPolicy.PASS or not included else Status.WARN,
+        summary,
+        *_spf_remedy(evaluation, included=included),
+    )
+
+
+def _spf_remedy(
+    evaluation: SpfEvaluation, *, included: bool
+) -> tuple[str, tuple[RecordChange, ...]]:
+    """The published record with include:amazonses.com merged in (one record: two would be a
+    permerror) and its end raised to ~all, every other term kept."""
+    text = evaluation.record or ""
+    words = [] if included else [f"add include:{SES_SPF_DOMAIN}"]
+    if not included:
+        if (evaluation.known_lookups or 0) + 1 > MAX_DNS_LOOKUPS:
+            return (
+                (
+                    f"add include:{SES_SPF_DOMAIN}, but the record already needs "
+                    f"{evaluation.lookups} of {MAX_DNS_LOOKUPS} DNS lookups: cut others first"
+                ),
+                (),
+            )
+        text = spf_with_include(text, SES_SPF_DOMAIN)
+    raised = softfail_records(SpfEvaluation(evaluation.domain, evaluation.outcome, text))
+    if evaluation.policy not in (SpfPolicy.FAIL, SpfPolicy.SOFTFAIL):
+        words.append("end the record in ~all (or -all)")
+        if not raised:
+            return " and ".join(words) + " in the record that redirect= names", ()
+        return " and ".join(words) + ", keeping its other terms", raised
+    return (
+        " and ".join(words) + ", keeping its other terms",
+        (record(RecordAction.REPLACE, evaluation.domain, "TXT", text),),
     )

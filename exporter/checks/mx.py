@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from exporter.model import Answer, AnswerKind, CheckResult, DnsView, Status
+from exporter.checks.remedy import record
+from exporter.model import Answer, AnswerKind, CheckResult, DnsView, RecordAction, Status
 
 __all__ = ["MxHost", "check_mx", "has_null_mx", "parse_mx"]
 
@@ -55,7 +56,8 @@ def check_mx(domain: str, view: DnsView) -> CheckResult:
             CHECK,
             Status.FAIL,
             f"{domain} publishes a null MX (RFC 7505): it declares it accepts no mail",
-            f"remove the null MX ({domain}. MX 0 .) and {remedy}",
+            f"remove the null MX and {remedy}",
+            (record(RecordAction.DELETE, domain, "MX", "0 ."),),
         )
     if answer.kind is AnswerKind.RECORDS:
         hosts = sorted(parse_mx(text) for text in answer.records)

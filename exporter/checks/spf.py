@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 
-from exporter.model import AnswerKind, CheckResult, DnsView, Status
+from exporter.checks.remedy import record, spf_with_softfail
+from exporter.model import AnswerKind, CheckResult, DnsView, RecordAction, RecordChange, Status
 
 __all__ = [
     "MAX_DNS_LOOKUPS",
@@ -36,6 +37,7 @@ __all__ = [
 _PARSE_CACHE = 4096  # a domain's rounds come close together; more would hold N records
 
 CHECK = "spf"
+SES_SPF_DOMAIN = "amazonses.com"  # what SES sends from: its include authorizes SES's ranges
 MAX_DNS_LOOKUPS = 10  # RFC 7208 §4.6.4
 MAX_VOID_LOOKUPS = 2  # RFC 7208 §4.6.4
 _MAX_MX_RECORDS = 10  # RFC 7208 §4.6.4: an mx term may not need more than 10 address lookups
@@ -531,20 +533,29 @@ def permerror_result(check: str, evaluation: SpfEvaluation) -> CheckResult:
     )
 
 
+def softfail_records(evaluation: SpfEvaluation) -> tuple[RecordChange, ...]:
+    """The record edited to end in ~all; none where a redirect= decides its end."""
+    edited = spf_with_softfail(evaluation.record) if evaluation.record else None
+    if edited is None:
+        return ()
+    return (record(RecordAction.REPLACE, evaluation.domain, "TXT", edited),)
+
+
 def check_spf(evaluation: SpfEvaluation) -> CheckResult:
     """The ``spf`` check on the From domain: fail on permerror or +all, warn on none/?all."""
     domain, outcome, policy = evaluation.domain, evaluation.outcome, evaluation.policy
-    example = f'{domain}. TXT "v=spf1 include:amazonses.com ~all"'
     if outcome is SpfOutcome.PENDING:
         return CheckResult(CHECK, Status.UNKNOWN, "pending")
     if outcome is SpfOutcome.PERMERROR:
         return permerror_result(CHECK, evaluation)
+    raise_end = "end the record in ~all (or -all), keeping its other terms"
     if policy is SpfPolicy.PASS:
         return CheckResult(
             CHECK,
             Status.FAIL,
             f"SPF at {domain} ends in +all and authorizes the whole internet",
-            f"end the record in ~all or -all, e.g. {example}",
+            raise_end,
+            softfail_records(evaluation),
         )
     if outcome is SpfOutcome.TEMPERROR:
         return CheckResult(
@@ -555,8 +566,9 @@ def check_spf(evaluation: SpfEvaluation) -> CheckResult:
             CHECK,
             Status.WARN,
             f"no SPF record at {domain}: anyone may use it as envelope sender",
-            f"publish {example} (list your other senders; use "
-            f'"v=spf1 -all" if the domain sends no mail with itself as envelope sender)',
+            "publish an SPF record that lists your other senders too (or "
+            '"v=spf1 -all" if the domain sends no mail with itself as envelope sender)',
+            (record(RecordAction.ADD, domain, "TXT", f"v=spf1 include:{SES_SPF_DOMAIN} ~all"),),
         )
     summary = f"SPF at {domain} ends in {policy}, {lookup_summary(evaluation)}"
     if policy in (SpfPolicy.FAIL, SpfPolicy.SOFTFAIL):
@@ -565,5 +577,6 @@ def check_spf(evaluation: SpfEvaluation) -> CheckResult:
         CHECK,
         Status.WARN,
         f"{summary}: unauthorized mail gets a neutral result",
-        f"end the record in ~all or -all, e.g. {example}",
+        raise_end,
+        softfail_records(evaluation),
     )

@@ -92,7 +92,9 @@ def test_broken_token_fails(changes: dict[tuple[str, str], Answer], words: str) 
     assert result.status is Status.FAIL
     assert f"1 of 3 DKIM tokens broken: {T1} (" in result.summary
     assert words in result.summary
-    assert f"{T1}._domainkey.example.com. CNAME {T1}.dkim.amazonses.com." in result.remedy
+    assert [r.zone_line() for r in result.records] == [
+        f"{T1}._domainkey.example.com. 3600 IN CNAME {T1}.dkim.amazonses.com."
+    ]
     assert T2 not in result.remedy
 
 
@@ -103,7 +105,8 @@ def test_unpublished_cnames_fail_with_every_line() -> None:
     assert result.status is Status.FAIL
     assert "3 of 3" in result.summary
     for token in TOKENS:
-        assert f"{token}._domainkey.example.com. CNAME {token}.dkim.amazonses.com." in result.remedy
+        line = f"{token}._domainkey.example.com. 3600 IN CNAME {token}.dkim.amazonses.com."
+        assert line in [r.zone_line() for r in result.records]
 
 
 def regional_table(zone: str) -> dict[tuple[str, str], Answer]:
@@ -157,7 +160,7 @@ def test_remedy_uses_the_regional_zone() -> None:
     """For a region SES signs from a regional zone, the remedy names that zone."""
     table = good_table() | {cname_name(T1): NX}
     result = run(target(region="AF-SOUTH-1"), table)["dkim"]
-    assert f"CNAME {T1}.dkim.af-south-1.amazonses.com." in result.remedy
+    assert any(r.value == f"{T1}.dkim.af-south-1.amazonses.com." for r in result.records)
 
 
 def test_upper_case_cname_target_is_normalized() -> None:

@@ -7,7 +7,7 @@ import pytest
 from fakeview import DOMAIN, NODATA, NX, SERVFAIL, TIMEOUT, good_table, rec, run, target
 
 from exporter.checks.dmarc import DmarcRecord, organizational_domain, parse_dmarc
-from exporter.model import Answer, DomainTarget, Status
+from exporter.model import Answer, CheckResult, DomainTarget, RecordAction, Status
 
 DMARC = f"_dmarc.{DOMAIN}"
 SUB = "news.example.com"
@@ -136,16 +136,92 @@ def test_no_dmarc_record_fails(answer: Answer) -> None:
     result = checked["dmarc"]
     assert result.status is Status.FAIL
     assert checked.report.dmarc_policy_level == -1
-    assert 'TXT "v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@example.com"' in result.remedy
+    assert lines(result) == [
+        (
+            '+ _dmarc.example.com. 3600 IN TXT "v=DMARC1; p=quarantine; '
+            'rua=mailto:dmarc-reports@example.com"'
+        )
+    ]
+    assert "mailbox you read" in result.remedy
     assert ("_dmarc.com", "TXT") not in checked.asked
 
 
-def test_p_none_remedy_names_the_record_to_publish() -> None:
-    """The second field report: p=none warns and says what to publish instead."""
-    result = run(target(), with_dmarc("v=DMARC1; p=none"))["dmarc"]
+def lines(result: CheckResult) -> list[str]:
+    """A remedy's records as action marks and pasteable zone lines."""
+    marks = {RecordAction.ADD: "+", RecordAction.REPLACE: "=", RecordAction.DELETE: "-"}
+    return [f"{marks[r.action]} {r.zone_line()}" for r in result.records]
+
+
+def test_p_none_remedy_raises_p_and_keeps_every_other_tag() -> None:
+    """The second field report: p=none warns; the remedy edits the record in place, so the
+    report addresses and alignment settings a team chose survive."""
+    published = (
+        "v=DMARC1; p=none; rua=mailto:a@example.com; ruf=mailto:f@example.com; adkim=s; fo=1"
+    )
+    result = run(target(), with_dmarc(published))["dmarc"]
     assert result.status is Status.WARN
-    assert "v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@example.com" in result.remedy
     assert "reject" in result.remedy
+    assert lines(result) == [
+        (
+            '= _dmarc.example.com. 3600 IN TXT "v=DMARC1; p=quarantine; rua=mailto:a@example.com; '
+            'ruf=mailto:f@example.com; adkim=s; fo=1"'
+        )
+    ]
+
+
+def test_subdomain_under_a_reject_org_with_sp_none_raises_only_sp() -> None:
+    """The org publishes p=reject; sp=none: a subdomain that falls back gets none. The
+    remedy raises sp= and keeps p=reject and the report address (never a downgrade)."""
+    org = "v=DMARC1; p=reject; sp=none; rua=mailto:a@example.com"
+    table = with_dmarc(org) | {(f"_dmarc.{SUB}", "TXT"): NX}
+    result = run(sub_target(), table)["dmarc"]
+    assert result.status is Status.WARN
+    assert lines(result) == [
+        (
+            '= _dmarc.example.com. 3600 IN TXT "v=DMARC1; p=reject; sp=reject; '
+            'rua=mailto:a@example.com"'
+        )
+    ]
+
+
+def test_pct_remedy_drops_only_pct() -> None:
+    result = run(target(), with_dmarc("v=DMARC1; p=reject; pct=20; rua=mailto:a@example.com"))
+    assert lines(result["dmarc"]) == [
+        '= _dmarc.example.com. 3600 IN TXT "v=DMARC1; p=reject; rua=mailto:a@example.com"'
+    ]
+
+
+def test_invalid_record_remedy_fixes_only_the_invalid_tags() -> None:
+    result = run(target(), with_dmarc("v=DMARC1; p=block; sp=reject; pct=300; aspf=s"))["dmarc"]
+    assert result.status is Status.FAIL
+    assert lines(result) == [
+        '= _dmarc.example.com. 3600 IN TXT "v=DMARC1; p=quarantine; sp=reject; aspf=s"'
+    ]
+
+
+def test_several_records_remedy_keeps_the_strongest() -> None:
+    result = run(target(), with_dmarc("v=DMARC1; p=none", "v=DMARC1; p=reject; fo=1"))["dmarc"]
+    assert result.status is Status.FAIL
+    assert lines(result) == ['- _dmarc.example.com. 3600 IN TXT "v=DMARC1; p=none"']
+
+
+def test_several_invalid_records_remedy_keeps_one_repaired() -> None:
+    result = run(target(), with_dmarc("v=DMARC1; p=bad", "v=DMARC1; p=worse; fo=1"))["dmarc"]
+    assert lines(result) == [
+        '- _dmarc.example.com. 3600 IN TXT "v=DMARC1; p=worse; fo=1"',
+        '= _dmarc.example.com. 3600 IN TXT "v=DMARC1; p=quarantine"',
+    ]
+
+
+def test_missing_rua_remedy_adds_rua_and_keeps_the_policy() -> None:
+    result = run(target(), with_dmarc("v=DMARC1; p=reject; adkim=s"))["dmarc_reports"]
+    assert result.status is Status.WARN
+    assert lines(result) == [
+        (
+            '= _dmarc.example.com. 3600 IN TXT "v=DMARC1; p=reject; adkim=s; '
+            'rua=mailto:dmarc-reports@example.com"'
+        )
+    ]
 
 
 @pytest.mark.parametrize(
