@@ -1,16 +1,19 @@
 """The served certificate follows its files (cert-manager renewals, Secret updates) without a
-restart: real TLS handshakes over loopback against the exporter's HTTP server."""
+restart, and handshakes never started cannot lock clients out: real TLS handshakes over
+loopback against the exporter's HTTP server."""
 
 from __future__ import annotations
 
 import socket
 import ssl
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trustme
+from prometheus_client import CollectorRegistry
 
 from exporter.web import HttpServer
 from exporter.web_config import ReloadingCertificate
@@ -110,3 +113,51 @@ def test_files_are_looked_at_only_every_recheck_interval(
     port = serve(tmp_path, recheck_seconds=3600)
     write_pair(ca, tmp_path)
     assert served_certificate(port, client) == first
+
+
+def test_handshakes_never_started_do_not_lock_a_tls_client_out(
+    ca: trustme.CA, client: ssl.SSLContext, tmp_path: Path
+) -> None:
+    """TCP connections that never send a ClientHello (or half of one) are half-open too: past
+    the cap the oldest is evicted, past the header timeout closed, and a client is served."""
+    first = write_pair(ca, tmp_path)
+    certificate = ReloadingCertificate(tmp_path / "server.crt", tmp_path / "server.key")
+    registry = CollectorRegistry()
+    server = HttpServer(
+        "127.0.0.1", 0, app, tls=certificate.context, registry=registry, max_connections=5
+    )
+    server.start()
+    try:
+        held = [socket.create_connection(("127.0.0.1", server.port), 5) for _ in range(20)]
+        held[-1].sendall(b"\x16\x03\x01\x02\x00\x01")  # the start of a ClientHello
+        assert served_certificate(server.port, client) == first
+        evicted = registry.get_sample_value(
+            "deliverability_http_connections_closed_total", {"reason": "evicted"}
+        )
+        assert evicted is not None
+        assert evicted >= 20 + 1 - 5
+        for sock in held:
+            sock.close()
+    finally:
+        server.shutdown()
+
+
+def test_a_handshake_not_finished_in_time_is_closed(ca: trustme.CA, tmp_path: Path) -> None:
+    write_pair(ca, tmp_path)
+    certificate = ReloadingCertificate(tmp_path / "server.crt", tmp_path / "server.key")
+    registry = CollectorRegistry()
+    server = HttpServer(
+        "127.0.0.1", 0, app, tls=certificate.context, registry=registry, header_timeout=0.5
+    )
+    server.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), 30) as silent:
+            assert silent.recv(1) == b""  # closed by the server, within the client's timeout
+        deadline = time.monotonic() + 30
+        while not registry.get_sample_value(
+            "deliverability_http_connections_closed_total", {"reason": "timeout"}
+        ):
+            assert time.monotonic() < deadline, "the timeout was not counted"
+            time.sleep(0.05)
+    finally:
+        server.shutdown()
