@@ -1,0 +1,176 @@
+"""Reading a configuration file, and pydantic's errors as ``key: reason`` problems.
+
+Every problem is collected and reported at once, each naming its key in TOML's own
+notation (``domains[3].mail_from``) and a reason in the words of a TOML file (table, array),
+so a user fixes a file in one pass. Whatever the file holds, the only exception that leaves
+here is ``ConfigError``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from datetime import date, datetime, time
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
+
+from exporter.config.fields import SiblingKeyError
+from exporter.config.model import Config
+
+Overrides = Mapping[str, Mapping[str, Any]]
+_ADAPTER = TypeAdapter(Config)
+_SHOWN_CHARACTERS = 60  # a longer value is cut in a problem, so a huge one cannot flood the log
+_TOML_TYPES = {
+    str: "string",
+    int: "integer",
+    float: "float",
+    bool: "boolean",
+    dict: "table",
+    list: "array",
+    datetime: "date-time",
+    date: "date",
+    time: "time",
+}
+
+
+_REASONS = {
+    "missing": "is required",
+    "int_type": "must be a whole number, got {shown}",
+    "int_parsing": "must be a whole number, got {shown}",
+    "int_from_float": "must be a whole number, got {shown}",
+    "float_type": "must be a number, got {kind}",
+    "float_parsing": "must be a number, got {kind}",
+    "bool_type": "must be true or false, got {kind}",
+    "bool_parsing": "must be true or false, got {kind}",
+    "string_type": "must be a string, got {kind}",
+    "path_type": "must be a string, got {kind}",
+    "tuple_type": "must be an array, got {kind}",
+    "list_type": "must be an array, got {kind}",
+    "dataclass_type": "must be a table, got {kind}",
+    "dataclass_exact_type": "must be a table, got {kind}",
+    "dict_type": "must be a table, got {kind}",
+    "literal_error": "must be one of {expected}, got {shown}",
+    "too_short": "must not be empty",
+}
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; ``problems`` lists every ``key: reason``."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+def load_config(path: Path, overrides: Overrides | None = None) -> Config:
+    """Read and validate a TOML file; raise ConfigError listing every problem.
+
+    ``overrides`` (table -> key -> value, from command-line flags) replace the file's values
+    before validation, so a bad flag is reported under its config key like a bad file.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read file: {exc.strerror or exc}"]) from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problem = f"not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start}"
+        raise ConfigError(str(path), [problem]) from None
+    try:
+        raw = tomllib.loads(text)
+    except ValueError as exc:  # TOMLDecodeError, and its wrapped date errors
+        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
+    except RecursionError:
+        raise ConfigError(str(path), ["not valid TOML: nested too deeply"]) from None
+    for table, values in (overrides or {}).items():
+        section = raw.setdefault(table, {})
+        if isinstance(section, dict):
+            section.update(values)
+    return parse_config(raw, source=str(path), base_dir=path.parent)
+
+
+def parse_config(
+    raw: dict[str, Any], *, source: str = "<config>", base_dir: Path | None = None
+) -> Config:
+    """Validate an already-parsed TOML document (relative paths against ``base_dir``)."""
+    try:
+        return _ADAPTER.validate_python(raw, context={"base_dir": base_dir or Path.cwd()})
+    except ValidationError as exc:
+        problems = [_problem(error) for error in exc.errors()]
+        raise ConfigError(source, list(dict.fromkeys(problems))) from None
+
+
+def config_schema() -> dict[str, Any]:
+    """The JSON Schema of a configuration file (what the reference is generated from)."""
+    return _schema()
+
+
+@cache
+def _schema() -> dict[str, Any]:
+    return _ADAPTER.json_schema()
+
+
+def _problem(error: ErrorDetails) -> str:
+    loc = tuple(part for part in error["loc"] if part != "[key]")
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, SiblingKeyError):
+        loc = loc[:-1] + ((cause.key,) if cause.key else ())
+    key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
+    return f"{key.lstrip('.') or '(document)'}: {_reason(error, loc)}"
+
+
+def _reason(error: ErrorDetails, loc: tuple[str | int, ...]) -> str:
+    kind, value, ctx = error["type"], error["input"], error.get("ctx", {})
+    if kind in {"unexpected_keyword_argument", "extra_forbidden"}:
+        allowed = ", ".join(sorted(_node(loc[:-1]).get("properties", {})))
+        return f"unknown key (allowed: {allowed})"
+    if kind in {"tuple_type", "list_type"} and "$ref" in _node(loc).get("items", {}):
+        name = "".join(f".{part}" for part in loc if isinstance(part, str)).lstrip(".")
+        return f"must be an array of tables ([[{name}]]), got {_kind(value)}"
+    if kind == "config":
+        return str(ctx["reason"])
+    if kind == "value_error":
+        return str(ctx["error"])
+    template = _REASONS.get(kind)
+    if template is None:
+        return error["msg"]
+    return template.format(kind=_kind(value), shown=_shown(value), expected=ctx.get("expected"))
+
+
+def _node(loc: tuple[str | int, ...]) -> dict[str, Any]:
+    """The JSON Schema of the value at ``loc``: its keys, and whether it holds tables."""
+    schema = _schema()
+    node = schema
+    for part in (None, *loc):
+        node = _resolved(schema, node)
+        if part is None:
+            continue
+        node = node.get("items", {}) if isinstance(part, int) else node["properties"][part]
+    return _resolved(schema, node)
+
+
+def _resolved(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while True:
+        if "$ref" in node:
+            node = schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+        elif "anyOf" in node:
+            node = next(n for n in node["anyOf"] if n.get("type") != "null")
+        else:
+            return node
+
+
+def _kind(value: Any) -> str:
+    return _TOML_TYPES.get(type(value), type(value).__name__)
+
+
+def _shown(value: Any) -> str:
+    if not isinstance(value, str | int | float):
+        return _kind(value)
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARACTERS else text[: _SHOWN_CHARACTERS - 3] + "..."

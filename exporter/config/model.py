@@ -1,0 +1,560 @@
+"""The configuration's tables: frozen slotted dataclasses the daemon holds, and the schema.
+
+Each key is written once: its field here carries the type, default, limits, validators and
+the description the reference (docs/configuration.md) is generated from. Pydantic reads
+these fields to validate a TOML document straight into the dataclasses, so loading builds
+no second set of objects. Constructing a dataclass in code does not validate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, Strict, WrapValidator
+
+from exporter.config.fields import (
+    DEFAULT_PORT,
+    SMTP_PORT,
+    Between,
+    DnsLabel,
+    DomainName,
+    ExistingFile,
+    FromString,
+    Labels,
+    Nameserver,
+    Region,
+    ShardIndex,
+    SiblingKeyError,
+    TopicArn,
+    below,
+    check_external_id,
+    check_role_arn,
+    credential_name,
+    hostport,
+    lower,
+    parse_hostport,
+    queue_region,
+    queue_url,
+    unique_domains,
+)
+from exporter.config.lists import default_account_names, unique, unique_domain_names
+
+Int = Annotated[int, Strict()]
+Float = Annotated[float, Strict()]
+Bool = Annotated[bool, Strict()]
+_FORBID = ConfigDict(extra="forbid")
+Role = Literal["all", "checks", "events"]
+ROLES: tuple[str, ...] = get_args(Role)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """The HTTP listener (a change needs a restart)."""
+
+    __pydantic_config__ = _FORBID
+    listen_address: Annotated[
+        tuple[str, int],
+        hostport(DEFAULT_PORT),
+        Field(
+            description="`host:port`, `[v6]:port` or `:port` (all IPv4 interfaces); "
+            "restart to change",
+            json_schema_extra={"default": f":{DEFAULT_PORT}"},
+        ),
+    ] = ("", DEFAULT_PORT)
+    web_config_file: Annotated[
+        ExistingFile | None,
+        Field(
+            description="TLS and basic auth for `/metrics` and `/`, in the Prometheus "
+            "exporter-toolkit format (`tls_server_config.cert_file`/`key_file`, "
+            "`basic_auth_users` with bcrypt hashes), relative to this file; `/healthz` and "
+            "`/readyz` stay open"
+        ),
+    ] = None
+
+    @property
+    def listen_host(self) -> str:
+        return self.listen_address[0]
+
+    @property
+    def listen_port(self) -> int:
+        return self.listen_address[1]
+
+
+def _nameservers_or_zones(zone_files: tuple[Path, ...], info: Any) -> tuple[Path, ...]:
+    if info.data.get("nameservers") == () and not zone_files:
+        raise SiblingKeyError("nameservers", "is empty and no zone_files are given: nothing to ask")
+    return zone_files
+
+
+@dataclass(frozen=True, slots=True)
+class ResolverConfig:
+    """How DNS is asked."""
+
+    __pydantic_config__ = _FORBID
+    nameservers: Annotated[
+        tuple[Nameserver, ...] | None,
+        Field(
+            description="`IP` or `IP:PORT` (`[::1]:53` for IPv6); absent: the system's "
+            "`/etc/resolv.conf`; an empty list answers only from `zone_files`"
+        ),
+    ] = None
+    timeout_seconds: Annotated[
+        Float, Between(0.05, 60), Field(description="per query and attempt")
+    ] = 2.0
+    attempts: Annotated[
+        Int, Between(1, 10), Field(description="tries per question, rotating over the nameservers")
+    ] = 2
+    concurrency: Annotated[
+        Int,
+        Between(1, 10_000),
+        Field(description="questions in flight at once (and domains checked in parallel)"),
+    ] = 64
+    max_queries_per_second: Annotated[
+        Float,
+        Between(0, 1_000_000),
+        Field(
+            description="pacing; `0` = no limit. AWS VPC resolvers drop traffic above 1,024 "
+            "packets/s per network interface"
+        ),
+    ] = 500.0
+    zone_files: Annotated[
+        tuple[ExistingFile, ...],
+        AfterValidator(_nameservers_or_zones),
+        Field(
+            validate_default=True,
+            description="zone files answered locally instead of by DNS, to check a change "
+            "before publishing it (paths relative to this file)",
+        ),
+    ] = ()
+    transport: Annotated[
+        Literal["wire", "dnspython"],
+        Field(
+            description="`wire`: one shared UDP socket per nameserver and a lean parser "
+            "(TCP through dnspython when truncated); `dnspython`: dnspython's query per "
+            "question. Both give identical verdicts"
+        ),
+    ] = "wire"
+    authoritative: Annotated[
+        Bool,
+        Field(
+            description="ask each domain's own authoritative servers (found through "
+            "`nameservers`, asked without recursion) instead of a recursive resolver, whose "
+            "negative cache can hide a fix for up to the zone's SOA minimum TTL"
+        ),
+    ] = False
+    processes: Annotated[
+        Int,
+        Between(1, 64),
+        Field(
+            description="split each DNS cycle across this many processes (the checks are "
+            "CPU-bound, one process uses one core); each worker costs a second interpreter's "
+            "memory"
+        ),
+    ] = 1
+
+
+def _jitter_below_interval(jitter: float, info: Any) -> float:
+    interval = info.data.get("interval_seconds")
+    if interval is not None and jitter >= interval:
+        raise ValueError(f"must be smaller than interval_seconds ({interval:g})")
+    return jitter
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleConfig:
+    """When the DNS checks run."""
+
+    __pydantic_config__ = _FORBID
+    interval_seconds: Annotated[
+        Float, Between(1, 7 * 86400), Field(description="between DNS check cycles")
+    ] = 300.0
+    jitter_seconds: Annotated[
+        Float,
+        Between(0, 86400),
+        AfterValidator(_jitter_below_interval),
+        Field(
+            description="random delay added to each run, smaller than the interval; default "
+            "15, or a tenth of `interval_seconds` when that is smaller"
+        ),
+    ] = 15.0
+
+
+def default_jitter(table: Any) -> Any:
+    """The default jitter is a tenth of a short interval, so a 30 s cycle stays valid."""
+    if isinstance(table, dict) and "jitter_seconds" not in table:
+        interval = table.get("interval_seconds")
+        if isinstance(interval, int | float) and not isinstance(interval, bool):
+            return {**table, "jitter_seconds": min(15.0, interval / 10)}
+    return table
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    """Logging on stderr."""
+
+    __pydantic_config__ = _FORBID
+    level: Annotated[
+        Literal["debug", "info", "warning", "error"],
+        BeforeValidator(lower),
+        Field(description="the lowest level logged"),
+    ] = "info"
+    format: Annotated[
+        Literal["auto", "json", "console"],
+        BeforeValidator(lower),
+        Field(description="`auto`: JSON when stderr is not a terminal"),
+    ] = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    """What /metrics exports per domain.
+
+    ``series_budget`` caps the ``deliverability_check_status`` series (0 = no cap: every
+    domain x check x status). With a cap, only ``watch_domains`` and domains with a check that
+    is not passing get per-domain check series, in that order, until the budget is used up.
+    """
+
+    __pydantic_config__ = _FORBID
+    series_budget: Annotated[
+        Int,
+        Between(0, 100_000_000),
+        Field(
+            description="cap on `deliverability_check_status` series; `0` = every domain x "
+            "check x status"
+        ),
+    ] = 0
+    watch_domains: Annotated[
+        tuple[DomainName, ...],
+        AfterValidator(unique_domains),
+        Field(description="domains that keep their check series in budget mode (first)"),
+    ] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    """Which share of the work this process does when several run side by side.
+
+    ``role``: ``all`` does everything; ``checks`` the DNS checks of its shard (and SES
+    polling and SMTP probes on ``ses_shard``); ``events`` only consumes SQS. Domains are
+    split over ``shard_count`` shards by a stable hash of the name; SQS consumers compete,
+    so any number of processes may consume the same queue.
+    """
+
+    __pydantic_config__ = _FORBID
+    role: Annotated[
+        Role,
+        Field(
+            description="`all`: everything; `checks`: the DNS checks of this shard (and SES "
+            "and SMTP on `ses_shard`); `events`: only the SQS consumer"
+        ),
+    ] = "all"
+    shard_count: Annotated[
+        Int,
+        Between(1, 1024),
+        Field(description="shards the domains are split into, by a stable hash of the name"),
+    ] = 1
+    shard_index: Annotated[
+        ShardIndex,
+        TopicArn,
+        Strict(),
+        Between(0, 1023),
+        AfterValidator(below("shard_count")),
+        Field(
+            description='this process\'s shard, `0`..`shard_count`-1, or `"auto"`: the '
+            "ordinal at the end of the hostname (a StatefulSet pod `name-2` is shard 2)"
+        ),
+    ] = 0
+    ses_shard: Annotated[
+        Int,
+        Between(0, 1023),
+        AfterValidator(below("shard_count")),
+        Field(description="the one shard that polls SES account state and probes SMTP credentials"),
+    ] = 0
+
+    @property
+    def runs_checks(self) -> bool:
+        return self.role in ("all", "checks")
+
+    @property
+    def runs_events(self) -> bool:
+        return self.role in ("all", "events")
+
+    @property
+    def polls_ses_account(self) -> bool:
+        return self.runs_checks and self.shard_index == self.ses_shard
+
+
+def _mail_from_below_name(mail_from: str | None, info: Any) -> str | None:
+    # SES requires the custom MAIL FROM domain to be a subdomain of the identity.
+    name = info.data.get("name")
+    if mail_from is not None and name is not None and not mail_from.endswith("." + name):
+        raise ValueError(f"{mail_from} must be a subdomain of {name}")
+    return mail_from
+
+
+@dataclass(frozen=True, slots=True)
+class DomainConfig:
+    """A sending domain (the RFC5322.From domain of an SES identity)."""
+
+    __pydantic_config__ = _FORBID
+    name: Annotated[
+        DomainName, Field(description="the sending (RFC5322.From) domain; IDNs are accepted")
+    ]
+    mail_from: Annotated[
+        DomainName | None,
+        AfterValidator(_mail_from_below_name),
+        Field(description="the custom MAIL FROM domain; must be a subdomain of `name`"),
+    ] = None
+    dkim_tokens: Annotated[tuple[DnsLabel, ...], Field(description="the SES Easy DKIM tokens")] = ()
+    region: Annotated[
+        Region | None,
+        Field(description="the SES region (for the MAIL FROM MX and DKIM signing zone)"),
+    ] = None
+    labels: Annotated[
+        Labels,
+        Field(
+            description='owner labels (`{ team = "payments" }`) exported on '
+            "`deliverability_domain_info` for alert routing"
+        ),
+    ] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class QueueConfig:
+    """An SQS queue subscribed to the SES SNS topic."""
+
+    __pydantic_config__ = _FORBID
+    url: Annotated[
+        str,
+        AfterValidator(queue_url),
+        Field(description="the exporter's own SQS queue, subscribed to the SES SNS topic"),
+    ]
+    aws_region: Annotated[
+        str,
+        AfterValidator(queue_region),
+        Field(
+            validate_default=True,
+            description="the queue's region; taken from the URL when it names one",
+        ),
+    ] = ""
+
+    @property
+    def name(self) -> str:
+        """The queue's name (the URL's last path segment): the bounded `queue` label."""
+        return self.url.rstrip("/").rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class EventsConfig:
+    """The SES event consumer: its own SQS queue(s), subscribed to the SES SNS topic."""
+
+    __pydantic_config__ = _FORBID
+    queues: Annotated[
+        tuple[QueueConfig, ...], Field(description="the queues to consume ([[events.queues]])")
+    ] = ()
+    pollers: Annotated[Int, Between(1, 32), Field(description="poller threads per queue")] = 2
+    # SIGTERM waits for a long poll in flight: keep it short enough to stop in 10 s.
+    wait_time_seconds: Annotated[
+        Int, Between(0, 5), Field(description="SQS long poll, 0 to 5 seconds")
+    ] = 5
+    visibility_timeout_seconds: Annotated[
+        Annotated[Int, Between(10, 43200)] | None,
+        Field(description="override per receive; default: the queue's own setting"),
+    ] = None
+    max_recipient_domains: Annotated[
+        Int,
+        Between(1, 5000),
+        Field(description="top-K recipient domains with a label of their own"),
+    ] = 100
+    watch_recipient_domains: Annotated[
+        tuple[DomainName, ...],
+        Field(description="recipient domains that always keep their own label"),
+    ] = ()
+    dedupe_window: Annotated[
+        Int,
+        Between(1000, 10_000_000),
+        Field(description="event keys remembered to recognise SQS redeliveries"),
+    ] = 100_000
+    provider_lookup: Annotated[
+        Bool, Field(description="tell `recipient_provider` from the recipient domain's MX")
+    ] = True
+    allowed_topic_arns: Annotated[
+        tuple[TopicArn, ...],
+        Field(
+            description="SNS topic ARNs whose envelopes are read; an envelope from any other "
+            "topic is refused; empty: every topic; restart to change"
+        ),
+    ] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AwsAccountConfig:
+    """One AWS account: the default credential chain, or a role assumed from it."""
+
+    __pydantic_config__ = _FORBID
+    name: Annotated[
+        str, Field(description="a name for the account (collector label); default `account<N>`")
+    ]
+    regions: Annotated[
+        tuple[Region, ...],
+        Field(min_length=1, description="SES regions to poll"),
+    ]
+    role_arn: Annotated[
+        Annotated[str, AfterValidator(check_role_arn)] | None,
+        Field(description="assume this IAM role from the default credential chain"),
+    ] = None
+    external_id: Annotated[
+        Annotated[str, AfterValidator(check_external_id)] | None,
+        Field(description="the external ID the role's trust policy asks for"),
+    ] = None
+
+
+@dataclass(frozen=True, slots=True)
+class AwsConfig:
+    """Polling SES: account state, identities, suppression list, reputation."""
+
+    __pydantic_config__ = _FORBID
+    accounts: Annotated[
+        tuple[AwsAccountConfig, ...],
+        WrapValidator(unique("name", "is used by another account")),
+        BeforeValidator(default_account_names),
+        Field(description="the AWS accounts to poll ([[aws.accounts]])"),
+    ] = ()
+    interval_seconds: Annotated[
+        Float,
+        Between(10, 86400),
+        Field(description="between polls of account state, suppression list, recommendations"),
+    ] = 300.0
+    discovery_interval_seconds: Annotated[
+        Float, Between(60, 7 * 86400), Field(description="between identity rediscoveries")
+    ] = 3600.0
+    api_calls_per_second: Annotated[
+        Float,
+        Between(0.01, 100),
+        Field(description="pacing of SES calls per region (shared with your own tooling)"),
+    ] = 1.0
+    discover_identities: Annotated[
+        Bool, Field(description="check the DNS of every SES domain identity")
+    ] = True
+    identity_patterns: Annotated[
+        tuple[str, ...],
+        Field(description="fnmatch filters on discovered identities; empty: all"),
+    ] = ()
+    suppression_list: Annotated[Bool, Field(description="count the account suppression list")] = (
+        True
+    )
+    suppression_full_recount_seconds: Annotated[
+        Float,
+        Between(600, 30 * 86400),
+        Field(description="between full recounts (deletions are seen only then)"),
+    ] = 86400.0
+    reputation_metrics: Annotated[
+        Bool, Field(description="CloudWatch reputation metrics (GetMetricData costs money)")
+    ] = False
+    recommendations: Annotated[
+        Bool, Field(description="Deliverability Manager recommendations")
+    ] = True
+
+
+def _secrets_and_probe(password_env: str | None, info: Any) -> str | None:
+    if (info.data.get("username_env") is None) != (password_env is None):
+        raise ValueError("username_env and password_env go together")
+    if info.data.get("iam_user") is None and password_env is None:
+        raise SiblingKeyError(
+            "", "needs iam_user (key status) and/or username_env + password_env (AUTH probe)"
+        )
+    return password_env
+
+
+def _endpoint_part(index: int) -> FromString:
+    return FromString(lambda text: parse_hostport(text, SMTP_PORT)[index])
+
+
+_ENDPOINT = "`host:port` of the SMTP endpoint; default `email-smtp.<region>.amazonaws.com:587`"
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpCredentialConfig:
+    """An SES SMTP credential to watch; the secrets come from environment variables."""
+
+    __pydantic_config__ = _FORBID
+    name: Annotated[
+        str,
+        AfterValidator(credential_name),
+        Field(description="label of the credential; never the username or the secret"),
+    ]
+    region: Annotated[Region, Field(description="SES region of its SMTP endpoint")]
+    iam_user: Annotated[
+        str | None, Field(description="the IAM user whose keys the SMTP password derives from")
+    ] = None
+    username_env: Annotated[
+        str | None, Field(description="environment variable holding the SMTP username")
+    ] = None
+    password_env: Annotated[
+        str | None,
+        AfterValidator(_secrets_and_probe),
+        Field(
+            validate_default=True,
+            description="environment variable holding the SMTP password (with username_env)",
+        ),
+    ] = None
+    # Both parts are read from the one `endpoint` key.
+    host: Annotated[
+        str,
+        _endpoint_part(0),
+        Field(validation_alias="endpoint", json_schema_extra={"description": _ENDPOINT}),
+    ] = ""
+    port: Annotated[
+        int,
+        _endpoint_part(1),
+        Field(
+            validation_alias="endpoint", description=_ENDPOINT, json_schema_extra={"default": None}
+        ),
+    ] = SMTP_PORT
+    probe_interval_seconds: Annotated[
+        Float, Between(1, 86400), Field(description="between AUTH probes")
+    ] = 900.0
+    ca_file: Annotated[
+        ExistingFile | None,
+        Field(
+            description="PEM CA to trust instead of the system's (a private relay), "
+            "relative to this file"
+        ),
+    ] = None
+
+    @property
+    def endpoint(self) -> tuple[str, int]:
+        return (self.host or f"email-smtp.{self.region}.amazonaws.com", self.port)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole file."""
+
+    __pydantic_config__ = _FORBID
+    server: ServerConfig = field(default_factory=ServerConfig)
+    resolver: ResolverConfig = field(default_factory=ResolverConfig)
+    schedule: Annotated[ScheduleConfig, BeforeValidator(default_jitter)] = field(
+        default_factory=ScheduleConfig
+    )
+    log: LogConfig = field(default_factory=LogConfig)
+    events: EventsConfig = field(default_factory=EventsConfig)
+    aws: AwsConfig = field(default_factory=AwsConfig)
+    smtp_credentials: Annotated[
+        tuple[SmtpCredentialConfig, ...],
+        WrapValidator(unique("name", "is used twice")),
+    ] = ()
+    domains: Annotated[
+        tuple[DomainConfig, ...],
+        WrapValidator(unique_domain_names),
+        Field(description="one table per sending domain ([[domains]])"),
+    ] = ()
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+
+    @property
+    def owner_label_names(self) -> tuple[str, ...]:
+        """Union of every domain's owner label names, sorted, for the info metric."""
+        return tuple(sorted({k for d in self.domains for k, _ in d.labels}))
