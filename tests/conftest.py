@@ -1,5 +1,7 @@
 """Shared fixtures: real peers on loopback, started and stopped by the tests.
 
+`free_port` (from helpers/net.py) is importable from here, as the tests always have.
+
 `named` (BIND 9, authoritative only, `controls { };` so it never binds rndc's port 953)
 serves the zone files in tests/zones/ and the demo's zone files on a free port.
 """
@@ -19,28 +21,14 @@ import dns.message
 import dns.query
 import dns.rcode
 import pytest
+from helpers.net import free_port
 
 # Fixture modules every test directory gets without importing them (tests/ is on sys.path).
-pytest_plugins = ("helpers.moto_fixtures",)
+pytest_plugins = ("helpers.daemon", "helpers.moto_fixtures")
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_ZONES = ROOT / "tests" / "zones"
 DEMO_ZONES = ROOT / "exporter" / "demo" / "zones"
-
-
-def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1 right now."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind(("127.0.0.1", 0))
-            port = int(tcp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-            return port
-    raise RuntimeError("no free port found")
 
 
 @dataclass

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -15,40 +14,25 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import NamedServer, free_port
+from conftest import free_port
 from exposition import Samples, parse_samples
+from helpers.daemon import WriteConfig, reaped, start_exporter
 
 pytestmark = pytest.mark.e2e
 
-CONFIG = """
-[server]
-listen_address = "127.0.0.1:{port}"
-
-[resolver]
-nameservers = ["{nameserver}"]
-timeout_seconds = 0.5
-max_queries_per_second = 0
-
-[schedule]
-interval_seconds = 60
-jitter_seconds = 0
-
-[log]
-format = "json"
-
+DOMAINS = """
 [[domains]]
 name = "healthy.example"
 mail_from = "mail.healthy.example"
 region = "us-east-1"
 dkim_tokens = ["h1healthyaaaaaaaaaaaaaaaaaaaaaaa", "h2healthybbbbbbbbbbbbbbbbbbbbbbb", "h3healthyccccccccccccccccccccccc"]
-labels = {{ team = "platform" }}
+labels = { team = "platform" }
 
 [[domains]]
 name = "gateway553.example"
 mail_from = "mail.gateway553.example"
 region = "us-east-1"
-labels = {{ team = "billing" }}
-{extra}
+labels = { team = "billing" }
 """
 
 EXCHANGE = """
@@ -77,7 +61,7 @@ class Exporter:
         _, body = self.get("/metrics")
         return parse_samples(body)
 
-    def wait_for(self, predicate, what: str, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    def wait_for(self, predicate, what: str, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -107,27 +91,13 @@ def status(samples: dict, domain: str, check: str) -> str:  # type: ignore[type-
 
 
 @pytest.fixture(name="exporter")
-def _exporter(named: NamedServer, tmp_path: Path) -> Iterator[Exporter]:
-    port = free_port()
-    config = tmp_path / "config.toml"
-    config.write_text(CONFIG.format(port=port, nameserver=named.nameserver, extra=""))
-    log = (tmp_path / "exporter.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "exporter", "run", "--config", str(config)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    log.close()
-    exporter = Exporter(process, port, config)
-    try:
+def _exporter(exporter_config: WriteConfig, tmp_path: Path) -> Iterator[Exporter]:
+    config = exporter_config(DOMAINS)
+    process = start_exporter(["run", "--config", str(config.path)], tmp_path / "exporter.log")
+    exporter = Exporter(process, config.port, config.path)
+    with reaped(process):
         exporter.wait_for(lambda: exporter.get("/readyz")[0] == 200, "first cycle")
         yield exporter
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def test_metrics_landing_page_and_clean_shutdown(exporter: Exporter, tmp_path: Path) -> None:
@@ -196,27 +166,26 @@ def test_metrics_landing_page_and_clean_shutdown(exporter: Exporter, tmp_path: P
 
 
 def test_cycle_split_across_two_processes_gives_the_same_verdicts(
-    named: NamedServer, tmp_path: Path
+    exporter_config: WriteConfig, tmp_path: Path
 ) -> None:
     """resolver.processes = 2: domain i is checked by part i % 2 (gateway553.example by the
     worker process); every verdict equals a one-process `collect` of the same domains, and
     the worker's queries are counted in the daemon's."""
-    port = free_port()
-    one = CONFIG.format(port=port, nameserver=named.nameserver, extra=EXCHANGE)
-    (tmp_path / "one.toml").write_text(one)
+    one = exporter_config(DOMAINS + EXCHANGE, path=tmp_path / "one.toml")
     single = subprocess.run(
-        [sys.executable, "-m", "exporter", "collect", "--config", str(tmp_path / "one.toml")],
+        [sys.executable, "-m", "exporter", "collect", "--config", str(one.path)],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         check=True,
     )
     expected = parse_samples(single.stdout)
-    config = tmp_path / "split.toml"
-    config.write_text(one.replace("[resolver]\n", "[resolver]\nprocesses = 2\n", 1))
-    process = start(["run", "--config", str(config)], tmp_path / "split.log")
-    split = Exporter(process, port, config)
-    try:
+    config = exporter_config(
+        DOMAINS + EXCHANGE, path=tmp_path / "split.toml", resolver="processes = 2"
+    )
+    process = start_exporter(["run", "--config", str(config.path)], tmp_path / "split.log")
+    split = Exporter(process, config.port, config.path)
+    with reaped(process):
         split.wait_for(lambda: split.get("/readyz")[0] == 200, "first cycle")
         samples = split.samples()
         for family in ("deliverability_check_status", "deliverability_dmarc_policy_level"):
@@ -231,10 +200,6 @@ def test_cycle_split_across_two_processes_gives_the_same_verdicts(
         assert queries(samples) >= queries(expected) > 0
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def test_reload_on_file_change_and_sighup_keeps_old_config_when_invalid(exporter: Exporter) -> None:
@@ -275,23 +240,14 @@ def test_invalid_config_exits_2_naming_the_key(tmp_path: Path) -> None:
     assert "domains[0].name: 'x': needs at least two labels" in result.stderr
 
 
-def start(args: list[str], log_path: Path) -> subprocess.Popen[str]:
-    with log_path.open("w") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "exporter", *args],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-
-
 def test_demo_shows_both_field_reports(tmp_path: Path) -> None:
     """`demo` needs no AWS and no internet: the bundled zones give real verdicts at once."""
     port = free_port()
-    process = start(["demo", "--listen-address", f"127.0.0.1:{port}"], tmp_path / "demo.log")
+    process = start_exporter(
+        ["demo", "--listen-address", f"127.0.0.1:{port}"], tmp_path / "demo.log"
+    )
     demo = Exporter(process, port, tmp_path)
-    try:
+    with reaped(process):
         demo.wait_for(lambda: demo.get("/readyz")[0] == 200, "the demo's first cycle")
         samples = demo.samples()
         assert status(samples, "gateway553.example", "mail_from_resolvable") == "fail"
@@ -336,10 +292,6 @@ def test_demo_shows_both_field_reports(tmp_path: Path) -> None:
         assert "legacy.example" in page
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def children(pid: int) -> set[int]:
@@ -360,21 +312,22 @@ def alive(pid: int) -> bool:
 
 @pytest.mark.parametrize("processes", [1, 2])
 def test_sigterm_during_a_slow_cycle_stops_within_10_seconds(
-    tmp_path: Path, silent_udp: str, processes: int
+    exporter_config: WriteConfig, tmp_path: Path, silent_udp: str, processes: int
 ) -> None:
     """A cycle stuck on a silent resolver is cancelled: not ready meanwhile, clean exit on
     SIGTERM; a cycle split across processes (resolver.processes) leaves no worker behind."""
-    port = free_port()
     domains = "".join(f'\n[[domains]]\nname = "d{i}.example"\n' for i in range(40))
-    config = tmp_path / "slow.toml"
-    config.write_text(
-        f'[server]\nlisten_address = "127.0.0.1:{port}"\n'
-        f'[resolver]\nnameservers = ["{silent_udp}"]\ntimeout_seconds = 5\nattempts = 3\nconcurrency = 4\n'
-        f"processes = {processes}\n{domains}"
+    config = exporter_config(
+        domains,
+        nameserver=silent_udp,
+        timeout_seconds=5,
+        resolver=f"attempts = 3\nconcurrency = 4\nprocesses = {processes}",
+        interval_seconds=None,
+        json_log=False,
     )
-    process = start(["run", "--config", str(config)], tmp_path / "slow.log")
-    slow = Exporter(process, port, config)
-    try:
+    process = start_exporter(["run", "--config", str(config.path)], tmp_path / "slow.log")
+    slow = Exporter(process, config.port, config.path)
+    with reaped(process):
         slow.wait_for(lambda: slow.get("/healthz")[0] == 200, "the HTTP server")
         assert slow.get("/readyz")[0] == 503  # the first cycle cannot have finished
         workers: set[int] = set()
@@ -385,7 +338,3 @@ def test_sigterm_during_a_slow_cycle_stops_within_10_seconds(
         assert process.wait(timeout=10) == 0
         assert time.monotonic() - started < 10
         assert not [pid for pid in workers if alive(pid)], "a cycle worker outlived the daemon"
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import NamedServer, free_port
+from conftest import free_port
 from exposition import Samples, parse_samples
 from fakes.sesv2_server import Sesv2Fake
+from helpers.daemon import WriteConfig
 from helpers.moto_fixtures import (
     BOUNCE_553_518,
     DATA,
@@ -41,22 +42,7 @@ from exporter.sources.sqs import SqsConsumer, SqsStats
 pytestmark = pytest.mark.e2e
 
 SENDING = "healthy.example"
-CONFIG = """
-[server]
-listen_address = "127.0.0.1:{port}"
-
-[resolver]
-nameservers = ["{nameserver}"]
-timeout_seconds = 0.5
-max_queries_per_second = 0
-
-[schedule]
-interval_seconds = 60
-jitter_seconds = 0
-
-[log]
-format = "json"
-
+EVENTS = """
 [events]
 pollers = {pollers}
 wait_time_seconds = 1
@@ -128,7 +114,7 @@ class Daemon:
         return body, parse_samples(body)
 
     def wait_for(
-        self, predicate: Callable[[Samples], bool], what: str, timeout: float = 30.0
+        self, predicate: Callable[[Samples], bool], what: str, timeout: float = 60.0
     ) -> tuple[str, Samples]:
         """Scrape until predicate(samples) holds; returns that scrape (body, samples)."""
         deadline = time.monotonic() + timeout
@@ -188,8 +174,9 @@ def promtool_check(body: str) -> None:
 
 
 @pytest.fixture(name="spawn")
-def _spawn(named: NamedServer, tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
-    """Start daemons (killed at teardown if still running) pointed at an SQS endpoint."""
+def _spawn(exporter_config: WriteConfig, tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
+    """Start daemons (killed at teardown if still running) pointed at an SQS endpoint.
+    ``header`` goes to the exporter_config fixture (nameserver, timeout_seconds, ...)."""
     processes: list[subprocess.Popen[str]] = []
 
     def spawn(
@@ -198,28 +185,22 @@ def _spawn(named: NamedServer, tmp_path: Path) -> Iterator[Callable[..., Daemon]
         endpoint: str,
         pollers: int = 2,
         final_counts: Path | None = None,
-        nameserver: str | None = None,
         provider_lookup: bool = False,
+        **header: Any,
     ) -> Daemon:
-        port = free_port()
         workdir = tmp_path / f"daemon{len(processes)}"
-        workdir.mkdir()
-        config = workdir / "config.toml"
-        config.write_text(
-            CONFIG.format(
-                port=port,
-                nameserver=nameserver or named.nameserver,
-                pollers=pollers,
-                provider_lookup=str(provider_lookup).lower(),
-                queues="".join(QUEUE.format(url=url) for url in queues),
-            )
+        body = EVENTS.format(
+            pollers=pollers,
+            provider_lookup=str(provider_lookup).lower(),
+            queues="".join(QUEUE.format(url=url) for url in queues),
         )
+        config = exporter_config(body, path=workdir / "config.toml", **header)
         runner: list[str] = ["-m", "exporter"]
         if final_counts is not None:
             script = workdir / "final_counts_runner.py"
             script.write_text(FINAL_COUNTS_RUNNER)
             runner = [str(script), str(final_counts)]
-        daemon = launch(workdir, port, endpoint, runner, "run", "--config", str(config))
+        daemon = launch(workdir, config.port, endpoint, runner, "run", "--config", str(config.path))
         processes.append(daemon.process)
         return daemon
 
@@ -337,7 +318,11 @@ def test_silent_resolver_holds_no_batch_and_no_sigterm(
         ],
     )
     daemon = spawn(
-        queues=[url], endpoint=moto.endpoint, nameserver=silent_udp, provider_lookup=True
+        queues=[url],
+        endpoint=moto.endpoint,
+        nameserver=silent_udp,
+        timeout_seconds=0.5,  # it never answers: time out quickly
+        provider_lookup=True,
     )
     _, samples = daemon.wait_for(
         lambda s: (
@@ -431,25 +416,15 @@ def test_redrive_policy_gauge_per_queue_and_event_counters(
 
 
 def test_discovered_identity_labels_its_events(
-    moto: Moto, named: NamedServer, tmp_path: Path
+    moto: Moto, exporter_config: WriteConfig, tmp_path: Path
 ) -> None:
     """No [[domains]] at all: the SES identity discovered.example is found by discovery
     (moto's SES v1, the SESv2 fake for account state), and the events it then sends carry
     sending_domain="discovered.example"; a sender that is no identity stays "other"."""
     moto.client("ses").verify_domain_identity(Domain="discovered.example")
     url, _ = moto.create_queue("ses-events")
-    port = free_port()
-    config = tmp_path / "config.toml"
-    config.write_text(
+    config = exporter_config(
         f"""
-[server]
-listen_address = "127.0.0.1:{port}"
-[resolver]
-nameservers = ["{named.nameserver}"]
-timeout_seconds = 0.5
-max_queries_per_second = 0
-[log]
-format = "json"
 [aws]
 api_calls_per_second = 50
 recommendations = false
@@ -463,17 +438,18 @@ provider_lookup = false
 [[events.queues]]
 url = "{url}"
 aws_region = "us-east-1"
-"""
+""",
+        interval_seconds=None,
     )
     with Sesv2Fake() as sesv2:
         daemon = launch(
             tmp_path,
-            port,
+            config.port,
             moto.endpoint,
             ["-m", "exporter"],
             "run",
             "--config",
-            str(config),
+            str(config.path),
             extra_env={"AWS_ENDPOINT_URL_SESV2": sesv2.endpoint},
         )
         try:

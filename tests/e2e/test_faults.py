@@ -7,10 +7,8 @@ down and keeps its last values while DNS is unaffected; it comes back up with mo
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,9 +18,30 @@ import pytest
 from conftest import DEMO_ZONES, NamedServer, free_port, start_named, stop_named
 from exposition import Samples, scrape
 from fakes.sesv2_server import Sesv2Fake
+from helpers.daemon import WriteConfig, start_exporter
 from helpers.moto_fixtures import Moto, daemon_env
 
 pytestmark = pytest.mark.e2e
+
+GATEWAY = """
+[[domains]]
+name = "gateway553.example"
+mail_from = "mail.gateway553.example"
+"""
+# One SES account polled at the fastest pace the config allows, and one domain to check.
+SES_ACCOUNT = """
+[aws]
+interval_seconds = 10
+api_calls_per_second = 50
+suppression_list = false
+recommendations = false
+{more_aws}
+[[aws.accounts]]
+name = "prod"
+regions = ["us-east-1"]
+[[domains]]
+name = "healthy.example"
+"""
 
 
 def statuses(samples: Samples, domain: str) -> dict[str, str]:
@@ -33,7 +52,7 @@ def statuses(samples: Samples, domain: str) -> dict[str, str]:
     }
 
 
-def wait_for(predicate: Callable[[], Any], what: str, log: Path, timeout: float = 30) -> Any:
+def wait_for(predicate: Callable[[], Any], what: str, log: Path, timeout: float = 60) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -45,43 +64,21 @@ def wait_for(predicate: Callable[[], Any], what: str, log: Path, timeout: float 
     pytest.fail(f"timed out waiting for {what}\n{log.read_text()[-3000:]}")
 
 
-def start_exporter(
-    config: Path, log: Path, env: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "exporter", "run", "--config", str(config)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env if env is not None else {**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-
-
-def test_named_killed_and_restarted_mid_run(tmp_path: Path) -> None:
+def test_named_killed_and_restarted_mid_run(tmp_path: Path, exporter_config: WriteConfig) -> None:
     """No false `fail` while DNS is gone; verdicts come back by themselves."""
     zones = {p.name.removesuffix(".zone"): p for p in DEMO_ZONES.glob("*.zone")}
     named: NamedServer | None = start_named(tmp_path / "named", zones)
-    port = free_port()
-    config = tmp_path / "config.toml"
-    config.write_text(
-        f"""
-[server]
-listen_address = "127.0.0.1:{port}"
-[resolver]
-nameservers = ["{named.nameserver}"]
-timeout_seconds = 0.3
-attempts = 1
-max_queries_per_second = 0
-[schedule]
-interval_seconds = 1
-jitter_seconds = 0
-[[domains]]
-name = "gateway553.example"
-mail_from = "mail.gateway553.example"
-"""
+    config = exporter_config(
+        GATEWAY,
+        nameserver=named.nameserver,
+        timeout_seconds=1,  # short: the cycles while named is gone time out
+        resolver="attempts = 1",
+        interval_seconds=1,
+        json_log=False,
     )
+    port = config.port
     log = tmp_path / "exporter.log"
-    exporter = start_exporter(config, log)
+    exporter = start_exporter(["run", "--config", str(config.path)], log)
     try:
         wait_for(
             lambda: (
@@ -130,7 +127,7 @@ mail_from = "mail.gateway553.example"
             stop_named(named)
 
 
-def test_ses_endpoint_killed_and_restarted(tmp_path: Path, named: NamedServer) -> None:
+def test_ses_endpoint_killed_and_restarted(tmp_path: Path, exporter_config: WriteConfig) -> None:
     """The SES API dies: that collector goes down and keeps its last values, DNS carries on;
     it comes back up by itself when the endpoint returns. (moto serves SES v1 and STS; the
     SESv2 fake serves GetAccount and is the one killed, on a fixed port so it can return.)"""
@@ -141,31 +138,8 @@ def test_ses_endpoint_killed_and_restarted(tmp_path: Path, named: NamedServer) -
     moto_host, moto_port = moto.get_host_and_port()
     fake_port = free_port()
     fake = Sesv2Fake(bind_port=fake_port).start()
-    port = free_port()
-    config = tmp_path / "config.toml"
-    config.write_text(
-        f"""
-[server]
-listen_address = "127.0.0.1:{port}"
-[resolver]
-nameservers = ["{named.nameserver}"]
-timeout_seconds = 0.5
-max_queries_per_second = 0
-[schedule]
-interval_seconds = 1
-jitter_seconds = 0
-[aws]
-interval_seconds = 10
-api_calls_per_second = 50
-suppression_list = false
-recommendations = false
-[[aws.accounts]]
-name = "prod"
-regions = ["us-east-1"]
-[[domains]]
-name = "healthy.example"
-"""
-    )
+    config = exporter_config(SES_ACCOUNT.format(more_aws=""), interval_seconds=1, json_log=False)
+    port = config.port
     env = daemon_env(
         tmp_path,
         f"http://{moto_host}:{moto_port}",
@@ -173,7 +147,7 @@ name = "healthy.example"
         AWS_MAX_ATTEMPTS="1",
     )
     log = tmp_path / "exporter.log"
-    exporter = start_exporter(config, log, env)
+    exporter = start_exporter(["run", "--config", str(config.path)], log, env)
     up = ("deliverability_collector_up", (("collector", "ses:prod:us-east-1"),))
     healthy = (
         "deliverability_ses_enforcement_status",
@@ -199,7 +173,7 @@ name = "healthy.example"
         }
         assert errors.get("EndpointConnectionError", 0) >= 1
         fake = Sesv2Fake(bind_port=fake_port).start()
-        wait_for(lambda: scrape(port).get(up) == 1, "the SES collector back up", log, timeout=40)
+        wait_for(lambda: scrape(port).get(up) == 1, "the SES collector back up", log)
     finally:
         exporter.send_signal(signal.SIGTERM)
         exporter.wait(timeout=10)
@@ -220,7 +194,7 @@ def start_moto(port: int) -> Any:
     return server
 
 
-def test_moto_killed_and_restarted(tmp_path: Path, named: NamedServer) -> None:
+def test_moto_killed_and_restarted(tmp_path: Path, exporter_config: WriteConfig) -> None:
     """moto itself (SES v1 identities, STS, CloudWatch) dies under the running daemon and
     comes back on the same port: the SES collector goes down and keeps its last values, the
     DNS collector stays up with its verdicts, and SES comes back up by itself.
@@ -243,38 +217,17 @@ def test_moto_killed_and_restarted(tmp_path: Path, named: NamedServer) -> None:
         aws_secret_access_key="testing",
     ).verify_domain_identity(Domain="healthy.example")
     fake = Sesv2Fake().start()  # GetAccount; never killed here
-    port = free_port()
-    config = tmp_path / "config.toml"
-    config.write_text(
-        f"""
-[server]
-listen_address = "127.0.0.1:{port}"
-[resolver]
-nameservers = ["{named.nameserver}"]
-timeout_seconds = 0.5
-max_queries_per_second = 0
-[schedule]
-interval_seconds = 1
-jitter_seconds = 0
-[aws]
-interval_seconds = 10
-discovery_interval_seconds = 60
-api_calls_per_second = 50
-suppression_list = false
-recommendations = false
-reputation_metrics = true
-[[aws.accounts]]
-name = "prod"
-regions = ["us-east-1"]
-[[domains]]
-name = "healthy.example"
-"""
+    config = exporter_config(
+        SES_ACCOUNT.format(more_aws="discovery_interval_seconds = 60\nreputation_metrics = true"),
+        interval_seconds=1,
+        json_log=False,
     )
+    port = config.port
     env = daemon_env(
         tmp_path, moto_endpoint, AWS_ENDPOINT_URL_SESV2=fake.endpoint, AWS_MAX_ATTEMPTS="1"
     )
     log = tmp_path / "exporter.log"
-    exporter = start_exporter(config, log, env)
+    exporter = start_exporter(["run", "--config", str(config.path)], log, env)
     acct = (("aws_account_id", "123456789012"), ("aws_region", "us-east-1"))
     up = ("deliverability_collector_up", (("collector", "ses:prod:us-east-1"),))
     dns_up = ("deliverability_collector_up", (("collector", "dns"),))
@@ -318,7 +271,6 @@ name = "healthy.example"
             lambda: (s := scrape(port)).get(up) == 1 and s,
             "the SES collector back up",
             log,
-            timeout=40,
         )
         assert back[identities] == 1
         assert back[dns_up] == 1

@@ -16,9 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import NamedServer, free_port
+from conftest import free_port
 from exposition import scrape
 from fakes.sesv2_server import Sesv2Fake, SuppressedEntry
+from helpers.daemon import ExporterConfig, WriteConfig
 from helpers.moto_fixtures import (
     Moto,
     daemon_env,
@@ -40,6 +41,19 @@ def start_daemon(config: Path, moto: Moto, sesv2: Sesv2Fake) -> subprocess.Popen
         )
 
 
+def no_dns_config(exporter_config: WriteConfig, body: str) -> ExporterConfig:
+    """A config whose resolver is a loopback port nothing answers on, timing out at once:
+    for tests where DNS verdicts are not the point."""
+    return exporter_config(
+        body,
+        nameserver=f"127.0.0.1:{free_port()}",
+        timeout_seconds=0.2,
+        resolver="attempts = 1",
+        interval_seconds=None,
+        json_log=False,
+    )
+
+
 @pytest.fixture(name="sesv2")
 def _sesv2() -> Iterator[Sesv2Fake]:
     fake = Sesv2Fake()
@@ -54,7 +68,7 @@ def _sesv2() -> Iterator[Sesv2Fake]:
 
 
 def test_ses_state_discovery_and_dns_together(
-    moto: Moto, sesv2: Sesv2Fake, named: NamedServer, tmp_path: Path
+    moto: Moto, sesv2: Sesv2Fake, exporter_config: WriteConfig, tmp_path: Path
 ) -> None:
     """Account state and suppression counts are exported; the SES identity healthy.example is
     discovered with moto's tokens and its DNS checked with them (they are not in the zone:
@@ -62,16 +76,8 @@ def test_ses_state_discovery_and_dns_together(
     ses = moto.client("ses")
     ses.verify_domain_identity(Domain="healthy.example")
     ses.verify_domain_dkim(Domain="healthy.example")
-    port = free_port()
-    config = tmp_path / "config.toml"
-    config.write_text(
-        f"""
-[server]
-listen_address = "127.0.0.1:{port}"
-[resolver]
-nameservers = ["{named.nameserver}"]
-timeout_seconds = 0.5
-max_queries_per_second = 0
+    config = exporter_config(
+        """
 [aws]
 api_calls_per_second = 50
 interval_seconds = 60
@@ -79,11 +85,14 @@ recommendations = true
 [[aws.accounts]]
 name = "prod"
 regions = ["us-east-1"]
-"""
+""",
+        interval_seconds=None,
+        json_log=False,
     )
-    process = start_daemon(config, moto, sesv2)
+    port = config.port
+    process = start_daemon(config.path, moto, sesv2)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         samples: dict = {}
         while time.monotonic() < deadline:
             try:
@@ -172,7 +181,9 @@ regions = ["us-east-1"]
             process.wait(timeout=10)
 
 
-def test_sigterm_mid_ses_run_at_the_default_pace(moto: Moto, tmp_path: Path) -> None:
+def test_sigterm_mid_ses_run_at_the_default_pace(
+    moto: Moto, exporter_config: WriteConfig, tmp_path: Path
+) -> None:
     """At the default api_calls_per_second = 1 a run is long (here 20 suppression-list
     pages, one per second, after the account and discovery calls): SIGTERM while it is in
     flight still stops the daemon cleanly within 10 s. The paced wait is interrupted, the
@@ -188,24 +199,17 @@ def test_sigterm_mid_ses_run_at_the_default_pace(moto: Moto, tmp_path: Path) -> 
         for i in range(pages * 1000)  # PageSize 1000: 20 pages
     ]
     suppression_path = "/v2/email/suppression/addresses"
-    port = free_port()
-    config = tmp_path / "config.toml"
-    config.write_text(
-        f"""
-[server]
-listen_address = "127.0.0.1:{port}"
-[resolver]
-nameservers = ["127.0.0.1:{free_port()}"]  # nothing answers: DNS verdicts are not the point
-timeout_seconds = 0.2
-attempts = 1
+    config = no_dns_config(
+        exporter_config,
+        """
 [[aws.accounts]]
 name = "prod"
 regions = ["us-east-1"]
-"""  # [aws] api_calls_per_second is left at its default, 1
+""",  # [aws] api_calls_per_second is left at its default, 1
     )
     log_path = tmp_path / "daemon.log"
     with fake:
-        process = start_daemon(config, moto, fake)
+        process = start_daemon(config.path, moto, fake)
         try:
             deadline = time.monotonic() + 60
             while fake.requests[suppression_path] < 2:
@@ -228,7 +232,7 @@ regions = ["us-east-1"]
 
 
 def test_account_state_keeps_its_cadence_during_a_long_discovery(
-    moto: Moto, tmp_path: Path
+    moto: Moto, exporter_config: WriteConfig, tmp_path: Path
 ) -> None:
     """Discovery runs as its own job: at 1 call/s a discovery that asks for 60
     configuration sets' event destinations takes a minute, yet GetAccount is polled again
@@ -240,16 +244,9 @@ def test_account_state_keeps_its_cadence_during_a_long_discovery(
     fake = Sesv2Fake()
     for i in range(sets):
         fake.event_destinations[f"set{i:02d}"] = []
-    port = free_port()
-    config = tmp_path / "config.toml"
-    config.write_text(
-        f"""
-[server]
-listen_address = "127.0.0.1:{port}"
-[resolver]
-nameservers = ["127.0.0.1:{free_port()}"]
-timeout_seconds = 0.2
-attempts = 1
+    config = no_dns_config(
+        exporter_config,
+        """
 [aws]
 interval_seconds = 10
 suppression_list = false
@@ -257,15 +254,16 @@ recommendations = false
 [[aws.accounts]]
 name = "prod"
 regions = ["us-east-1"]
-"""  # api_calls_per_second is left at its default, 1, shared by both jobs
+""",  # api_calls_per_second is left at its default, 1, shared by both jobs
     )
+    port = config.port
     log_path = tmp_path / "daemon.log"
 
     def destinations_asked() -> int:
         return sum(n for path, n in fake.requests.items() if path.endswith("/event-destinations"))
 
     with fake:
-        process = start_daemon(config, moto, fake)
+        process = start_daemon(config.path, moto, fake)
         try:
             deadline = time.monotonic() + 60
             while fake.requests["/v2/email/account"] < 2:

@@ -3,9 +3,10 @@
 Each process is started as a user starts a StatefulSet replica (`run --shard-count 3
 --shard-index i`); a fourth, unsharded process reads the same domains and a copy of the
 same events from its own queue. Shown: every domain checked by exactly one shard (the one
-its stable hash names), with the verdicts the single process reaches; every event counted
-exactly once across the shards; every counter summed over the shards equal to the single
-process's.
+its stable hash names), with the verdicts the single process reaches (a verdict left
+`unknown` by a DNS timeout on a CPU-starved machine is allowed on a few pairs, only where that
+process counted timeouts); every event counted exactly once across the shards; every counter
+summed over the shards equal to the single process's.
 
 moto's SQS is not thread-safe: two concurrent receivers can both take a message (seen at
 0-4 per 1,000 with 4 pollers), a race SQS itself prevents with the visibility timeout.
@@ -25,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import NamedServer, free_port
 from exposition import Samples
+from helpers.daemon import WriteConfig
 from helpers.moto_fixtures import (
     BOUNCE_553_518,
     Moto,
@@ -44,23 +45,7 @@ pytestmark = pytest.mark.e2e
 
 SHARDS = 3
 SENDING = "healthy.example"
-CONFIG = """
-[server]
-listen_address = "127.0.0.1:{port}"
-
-[resolver]
-nameservers = ["{nameserver}"]
-timeout_seconds = 0.5
-attempts = 1
-max_queries_per_second = 0
-
-[schedule]
-interval_seconds = 600
-jitter_seconds = 0
-
-[log]
-format = "json"
-
+EVENTS = """
 [events]
 pollers = 2
 wait_time_seconds = 1
@@ -136,17 +121,18 @@ def _atomic_receive(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(name="start")
-def _start(tmp_path: Path, moto: Moto) -> Iterator[Callable[..., Daemon]]:
+def _start(
+    tmp_path: Path, moto: Moto, exporter_config: WriteConfig
+) -> Iterator[Callable[..., Daemon]]:
+    """start(body, *flags): an exporter with ``body`` below the usual header, `named` as its
+    resolver, no second DNS cycle during the test."""
     processes: list[subprocess.Popen[str]] = []
 
-    def start(config_text: str, *flags: str) -> Daemon:
-        port = free_port()
+    def start(body: str, *flags: str) -> Daemon:
         workdir = tmp_path / f"exporter{len(processes)}"
-        workdir.mkdir()
-        config = workdir / "config.toml"
-        config.write_text(config_text.replace("{port}", str(port)))
-        args = ("run", "--config", str(config), *flags)
-        daemon = launch(workdir, port, moto.endpoint, ["-m", "exporter"], *args)
+        config = exporter_config(body, path=workdir / "config.toml", interval_seconds=600)
+        args = ("run", "--config", str(config.path), *flags)
+        daemon = launch(workdir, config.port, moto.endpoint, ["-m", "exporter"], *args)
         processes.append(daemon.process)
         return daemon
 
@@ -161,6 +147,40 @@ def checked(samples: Samples) -> dict[tuple[tuple[str, str], ...], float]:
     return {labels: v for (name, labels), v in samples.items() if name == CHECK_FAMILY}
 
 
+Verdicts = dict[tuple[str, str], str]
+
+
+def verdicts(samples: Samples) -> Verdicts:
+    """(domain, check) -> the status whose series is 1."""
+    return {
+        (d["domain"], d["check"]): d["status"]
+        for labels, v in checked(samples).items()
+        if v == 1 and (d := dict(labels))
+    }
+
+
+def dns_timeouts(samples: Samples) -> float:
+    return total(samples, "deliverability_dns_queries_total", outcome="timeout")
+
+
+def assert_same_verdicts(got: Verdicts, want: Verdicts, timeouts: dict[str, float]) -> None:
+    """The same (domain, check) pairs with the same verdicts, except where one side is
+    `unknown` because that process's DNS queries timed out (a loaded machine: the resolver
+    timeout is generous, but a CPU-starved process can still miss it). Such pairs must be
+    few, and only a side whose process saw timeouts may be the unknown one; ``timeouts``
+    maps "shards" and "single" to their DNS timeout counts."""
+    assert got.keys() == want.keys()
+    differ = {key: (got[key], want[key]) for key in want if got[key] != want[key]}
+    explained = {
+        key: pair
+        for key, pair in differ.items()
+        if (pair[0] == "unknown" and timeouts["shards"] > 0)
+        or (pair[1] == "unknown" and timeouts["single"] > 0)
+    }
+    assert differ == explained, f"verdicts differ (DNS timeouts {timeouts}): {differ}"
+    assert len(differ) <= len(want) // 10, f"too many unknown through timeouts: {differ}"
+
+
 def shared_counters(samples: Samples) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Event-derived samples that must add up across shards (no per-process families)."""
     return {
@@ -173,7 +193,7 @@ def shared_counters(samples: Samples) -> dict[tuple[str, tuple[tuple[str, str], 
 
 
 def test_three_shards_check_each_domain_once_and_count_each_event_once(
-    named: NamedServer, moto: Moto, atomic_receive: None, start: Callable[..., Daemon]
+    moto: Moto, atomic_receive: None, start: Callable[..., Daemon]
 ) -> None:
     names, domains = domain_tables()
     bodies = event_bodies()
@@ -183,9 +203,7 @@ def test_three_shards_check_each_domain_once_and_count_each_event_once(
     moto.send_bodies(single_queue, bodies)
 
     def config(queue: str) -> str:
-        return CONFIG.format(
-            port="{port}", nameserver=named.nameserver, queue=queue, domains=domains
-        )
+        return EVENTS.format(queue=queue, domains=domains)
 
     shards = [
         start(config(shared_queue), "--shard-count", str(SHARDS), "--shard-index", str(i))
@@ -217,17 +235,20 @@ def test_three_shards_check_each_domain_once_and_count_each_event_once(
     assert moto.depth(single_queue) == (0, 0)
 
     # Every domain exactly once, by the shard its hash names, with the single run's verdict.
-    expected = checked(single_samples)
-    assert {dict(labels)["domain"] for labels in expected} == set(names)
-    seen: dict[tuple[tuple[str, str], ...], float] = {}
+    expected = verdicts(single_samples)
+    assert {domain for domain, _ in expected} == set(names)
+    seen: Verdicts = {}
     for index, (body, samples) in enumerate(scrapes):
-        mine = checked(samples)
-        domains_here = {dict(labels)["domain"] for labels in mine}
-        assert domains_here == {n for n in names if shard_of(n, SHARDS) == index}
+        mine = verdicts(samples)
+        assert {domain for domain, _ in mine} == {n for n in names if shard_of(n, SHARDS) == index}
         assert not seen.keys() & mine.keys(), "a domain was checked by two shards"
         seen.update(mine)
         promtool_check(body)
-    assert seen == expected
+    timeouts = {
+        "shards": sum(dns_timeouts(samples) for _, samples in scrapes),
+        "single": dns_timeouts(single_samples),
+    }
+    assert_same_verdicts(seen, expected, timeouts)
 
     # Every event once: the shards' counters add up to the single process's.
     summed: dict[tuple[str, tuple[tuple[str, str], ...]], float] = defaultdict(float)
@@ -243,7 +264,7 @@ def test_three_shards_check_each_domain_once_and_count_each_event_once(
 
 
 def test_checks_and_events_roles_split_the_work(
-    named: NamedServer, moto: Moto, atomic_receive: None, start: Callable[..., Daemon]
+    moto: Moto, atomic_receive: None, start: Callable[..., Daemon]
 ) -> None:
     """The chart's sharded mode: a `checks` replica checks its shard and leaves the queue
     alone; an `events` replica consumes every event, is ready at once (no DNS cycle to wait
@@ -251,7 +272,7 @@ def test_checks_and_events_roles_split_the_work(
     names, domains = domain_tables()
     bodies = event_bodies()[:60]
     queue, _ = moto.create_queue("ses-events")
-    text = CONFIG.format(port="{port}", nameserver=named.nameserver, queue=queue, domains=domains)
+    text = EVENTS.format(queue=queue, domains=domains)
     checks = start(text, "--role", "checks", "--shard-count", "2", "--shard-index", "1")
     _, samples = checks.wait_for(
         lambda s: any(n == "deliverability_collector_last_success_timestamp_seconds" for n, _ in s),

@@ -1,0 +1,119 @@
+"""The exporter as a subprocess in the end-to-end tests: its config file and its lifetime.
+
+A pytest plugin, registered by tests/conftest.py: the `exporter_config` fixture reaches every
+test without an import. It writes the header every daemon test needs ([server] on a free
+loopback port, [resolver] at `named`, [schedule], [log]) above the test's own TOML.
+
+Loopback DNS on a loaded machine: `named` answers in milliseconds, but on a busy 2-core box
+(load average 6-8) a query can wait far longer than 0.5 s for the CPU, and a timed-out query
+makes a verdict `unknown`. The header's resolver timeout is `LOOPBACK_DNS_TIMEOUT`, which
+such a box meets; a test that wants timeouts (a silent resolver) passes its own.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from helpers.net import free_port
+
+LOOPBACK_DNS_TIMEOUT = 5.0
+
+
+def exporter_toml(
+    *,
+    port: int,
+    nameserver: str,
+    body: str = "",
+    timeout_seconds: float = LOOPBACK_DNS_TIMEOUT,
+    resolver: str = "",
+    interval_seconds: float | None = 60,
+    json_log: bool = True,
+) -> str:
+    """A config.toml: the header, then ``body``. ``resolver`` adds lines to [resolver];
+    ``interval_seconds=None`` leaves [schedule] out (the default, 300 s)."""
+    parts = [
+        f'[server]\nlisten_address = "127.0.0.1:{port}"\n',
+        f'[resolver]\nnameservers = ["{nameserver}"]\ntimeout_seconds = {timeout_seconds:g}\n'
+        "max_queries_per_second = 0\n" + (resolver.strip() + "\n" if resolver.strip() else ""),
+    ]
+    if interval_seconds is not None:
+        parts.append(f"[schedule]\ninterval_seconds = {interval_seconds:g}\njitter_seconds = 0\n")
+    if json_log:
+        parts.append('[log]\nformat = "json"\n')
+    return "\n".join(parts) + body
+
+
+@dataclass(frozen=True)
+class ExporterConfig:
+    path: Path
+    port: int
+
+    @property
+    def text(self) -> str:
+        return self.path.read_text()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+WriteConfig = Callable[..., ExporterConfig]  # the exporter_config fixture
+
+
+@pytest.fixture(name="exporter_config")
+def _exporter_config(request: pytest.FixtureRequest, tmp_path: Path) -> WriteConfig:
+    """write(body="", *, path=tmp_path/"config.toml", nameserver=`named`'s, port=a free one,
+    **header) -> ExporterConfig: writes `exporter_toml(...)`; ``header`` is its keywords
+    (timeout_seconds, resolver, interval_seconds, json_log). `named` is started only for a
+    test that does not name its own nameserver."""
+
+    def write(
+        body: str = "",
+        *,
+        path: Path | None = None,
+        nameserver: str | None = None,
+        port: int | None = None,
+        **header: object,
+    ) -> ExporterConfig:
+        if nameserver is None:
+            nameserver = request.getfixturevalue("named").nameserver
+        config = ExporterConfig(path or tmp_path / "config.toml", port or free_port())
+        config.path.parent.mkdir(parents=True, exist_ok=True)
+        config.path.write_text(
+            exporter_toml(port=config.port, nameserver=nameserver, body=body, **header)  # type: ignore[arg-type]
+        )
+        return config
+
+    return write
+
+
+def start_exporter(
+    args: list[str], log: Path, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`python -m exporter ARGS`, output (stdout and stderr) to ``log``; by default this
+    environment, unbuffered."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "exporter", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=dict(env) if env is not None else {**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+
+
+@contextmanager
+def reaped(process: subprocess.Popen[bytes]) -> Iterator[subprocess.Popen[bytes]]:
+    """The process, killed (and waited for) on the way out if it is still running."""
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
