@@ -17,6 +17,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import bcrypt
 import pytest
@@ -37,6 +38,20 @@ def get(url: str, context: ssl.SSLContext, password: str | None = None) -> int:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return exc.code
+
+
+def query(prom_port: int, expression: str) -> list[dict[str, Any]]:
+    url = f"http://127.0.0.1:{prom_port}/api/v1/query?" + urllib.parse.urlencode(
+        {"query": expression}
+    )
+    with urllib.request.urlopen(url, timeout=5) as response:
+        result: list[dict[str, Any]] = json.loads(response.read())["data"]["result"]
+    return result
+
+
+def up(prom_port: int, job: str) -> float | None:
+    result = query(prom_port, f'up{{job="{job}"}}')
+    return float(result[0]["value"][1]) if result else None
 
 
 def test_tls_and_basic_auth(named: NamedServer, tmp_path: Path) -> None:
@@ -139,34 +154,34 @@ name = "healthy.example"
         assert get(f"{base}/", client) == 401
         assert get(f"{base}/metrics", client, "guess") == 401
         assert get(f"{base}/metrics", client, "s3cret") == 200
+        assert get(f"{base}/metrics", client, "s" * 73) == 401  # bcrypt refuses it; not a 500
         with pytest.raises(OSError):  # plain HTTP is not served (reset or URLError)
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5)
-
-        def up(job: str) -> float | None:
-            url = f"http://127.0.0.1:{prom_port}/api/v1/query?" + urllib.parse.urlencode(
-                {"query": f'up{{job="{job}"}}'}
-            )
-            with urllib.request.urlopen(url, timeout=5) as response:
-                result = json.loads(response.read())["data"]["result"]
-            return float(result[0]["value"][1]) if result else None
 
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if up("right") == 1 and up("wrong") == 0:
+                if up(prom_port, "right") == 1 and up(prom_port, "wrong") == 0:
                     break
             except OSError:
                 pass
             time.sleep(0.5)
         else:
             pytest.fail(
-                f"up right={up('right')} wrong={up('wrong')}\n"
+                f"up right={up(prom_port, 'right')} wrong={up(prom_port, 'wrong')}\n"
                 + (tmp_path / "prometheus.log").read_text()[-2000:]
             )
+        closed = query(prom_port, 'deliverability_http_connections_closed_total{job="right"}')
+        assert {series["metric"]["reason"] for series in closed} == {
+            "timeout",
+            "evicted",
+            "refused",
+        }
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=10)
+    assert "Traceback" not in (tmp_path / "exporter.log").read_text()
 
 
 def test_bad_web_config_is_a_config_error(tmp_path: Path) -> None:
