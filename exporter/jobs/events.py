@@ -106,7 +106,7 @@ def build_pipeline(
         max_recipient_domains=events.max_recipient_domains,
         dedupe_window=events.dedupe_window,
         providers_for=providers_for,
-        allowed_topic_arns=getattr(events, "allowed_topic_arns", ()),
+        allowed_topic_arns=events.allowed_topic_arns,
     )
 
 

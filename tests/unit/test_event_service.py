@@ -3,10 +3,14 @@ and how the resolver's query rate is shared between the check cycle and provider
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from exporter.config import parse_config
+from exporter.events.pipeline import Outcome
 from exporter.jobs.events import (
+    build_pipeline,
     check_cycle_query_rate,
     known_sending_domains,
     provider_query_rate,
@@ -67,3 +71,18 @@ def test_the_cycle_keeps_the_whole_rate_without_provider_lookups() -> None:
         {"cluster": {"role": "checks"}},  # the events run elsewhere
     ):
         assert check_cycle_query_rate(parse_config({**raw, **extra})) == 500
+
+
+def test_the_pipeline_refuses_topics_outside_events_allowed_topic_arns() -> None:
+    ours = "arn:aws:sns:us-east-1:123456789012:ses-events"
+    events = {**BASE["events"], "provider_lookup": False, "allowed_topic_arns": [ours]}
+    pipeline = build_pipeline(parse_config({**BASE, "events": events}))
+    send = {"eventType": "Send", "mail": {"messageId": "m-1", "destination": ["a@b.example"]}}
+
+    def envelope(topic: str) -> str:
+        return json.dumps({"Type": "Notification", "TopicArn": topic, "Message": send})
+
+    assert pipeline.handle(envelope(ours.replace("123456789012", "999999999999"))) is (
+        Outcome.REFUSED
+    )
+    assert pipeline.handle(envelope(ours)) is Outcome.COUNTED
