@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -26,7 +25,8 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import NamedServer, free_port
+from conftest import free_port
+from helpers.daemon import WriteConfig, reaped, start_exporter
 from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -245,18 +245,7 @@ def test_the_landing_page_is_paginated_at_100k_domains(served: tuple[Snapshot, i
 
 # --- the daemon ---------------------------------------------------------------------------------
 
-CONFIG = """
-[server]
-listen_address = "127.0.0.1:{port}"
-[resolver]
-nameservers = ["{nameserver}"]
-timeout_seconds = 0.5
-max_queries_per_second = 0
-[schedule]
-interval_seconds = 60
-jitter_seconds = 0
-[log]
-format = "json"
+BUDGETED = """
 [metrics]
 series_budget = 1000
 watch_domains = ["legacy.example"]
@@ -277,21 +266,16 @@ name = "legacy.example"
 """
 
 
-def test_the_daemon_applies_the_budget_from_its_config(named: NamedServer, tmp_path: Path) -> None:
+def test_the_daemon_applies_the_budget_from_its_config(
+    exporter_config: WriteConfig, tmp_path: Path
+) -> None:
     """Watched and failing domains keep their check series; the others are counted as withheld
     and in deliverability_domains; promtool accepts the exposition."""
-    port = free_port()
-    config = tmp_path / "config.toml"
-    config.write_text(CONFIG.format(port=port, nameserver=named.nameserver))
-    with (tmp_path / "exporter.log").open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "exporter", "run", "--config", str(config)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-    try:
-        deadline = time.monotonic() + 30
+    config = exporter_config(BUDGETED)
+    port = config.port
+    process = start_exporter(["run", "--config", str(config.path)], tmp_path / "exporter.log")
+    with reaped(process):
+        deadline = time.monotonic() + 60
         while True:
             try:
                 if get(f"http://127.0.0.1:{port}/readyz", timeout=2)[0] == b"ready\n":
@@ -338,7 +322,3 @@ def test_the_daemon_applies_the_budget_from_its_config(named: NamedServer, tmp_p
         assert "Series budget 1000" in page.decode()
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 from conftest import free_port
+from helpers.daemon import start_exporter
 
 pytestmark = pytest.mark.e2e
 
@@ -37,15 +36,9 @@ def test_demo_landing_page_in_chromium(tmp_path: Path) -> None:
             "Debian's chromium is not installed: run the README's test command (it apt-installs it)"
         )
     port = free_port()
-    with (tmp_path / "demo.log").open("w") as log:
-        demo = subprocess.Popen(
-            [sys.executable, "-m", "exporter", "demo", "--listen-address", f"127.0.0.1:{port}"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+    demo = start_exporter(["demo", "--listen-address", f"127.0.0.1:{port}"], tmp_path / "demo.log")
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(

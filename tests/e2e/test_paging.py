@@ -36,6 +36,7 @@ import trustme
 import yaml
 from conftest import DEMO_ZONES, free_port, start_named, stop_named
 from fakes.sesv2_server import Sesv2Fake
+from helpers.daemon import WriteConfig
 from helpers.moto_fixtures import (
     BOUNCE_553_518,
     Moto,
@@ -135,7 +136,7 @@ def prom_query(port: int, expr: str) -> dict[str, Any]:
 
 
 @pytest.fixture(name="stack")
-def _stack(moto: Moto, tmp_path: Path) -> Iterator[dict[str, Any]]:
+def _stack(moto: Moto, exporter_config: WriteConfig, tmp_path: Path) -> Iterator[dict[str, Any]]:
     for binary in ("prometheus", "prometheus-alertmanager"):
         if shutil.which(binary) is None:
             pytest.fail(
@@ -210,18 +211,8 @@ def _stack(moto: Moto, tmp_path: Path) -> Iterator[dict[str, Any]]:
             },
         )["QueueUrl"]
         exporter_port, prom_port, am_port = free_port(), free_port(), free_port()
-        config = tmp_path / "exporter.toml"
-        config.write_text(
+        config = exporter_config(
             f"""
-[server]
-listen_address = "127.0.0.1:{exporter_port}"
-[resolver]
-nameservers = ["{named.nameserver}"]
-timeout_seconds = 0.5
-max_queries_per_second = 0
-[schedule]
-interval_seconds = 1
-jitter_seconds = 0
 [events]
 wait_time_seconds = 1
 provider_lookup = false
@@ -248,8 +239,13 @@ probe_interval_seconds = 5
 name = "paging.test"
 mail_from = "mail.paging.test"
 region = "us-east-1"
-"""
-        )
+""",
+            path=tmp_path / "exporter.toml",
+            nameserver=named.nameserver,
+            port=exporter_port,
+            interval_seconds=1,
+            json_log=False,
+        ).path
         env = daemon_env(
             tmp_path,
             moto.endpoint,
@@ -438,14 +434,14 @@ def test_mail_from_break_pages_and_recovers_and_a_bounce_burst_pages(stack: dict
             "data"
         ]["result"],
         "Prometheus to scrape the healthy MAIL FROM",
-        30,
+        60,
         logs,
     )
     assert not webhook.alerts(name, "firing")
 
     update(stack, add=False)  # break: the MAIL FROM loses its A record
     fired = wait_for(
-        lambda: webhook.alerts(name, "firing"), "the MAIL FROM alert at the webhook", 45, logs
+        lambda: webhook.alerts(name, "firing"), "the MAIL FROM alert at the webhook", 90, logs
     )
     labels = fired[0]["labels"]
     assert labels["domain"] == "paging.test"
@@ -455,7 +451,7 @@ def test_mail_from_break_pages_and_recovers_and_a_bounce_burst_pages(stack: dict
     assert fired[0]["annotations"]["runbook_url"].endswith("#deliverabilitymailfromunresolvable")
 
     update(stack, add=True)  # restore
-    wait_for(lambda: webhook.alerts(name, "resolved"), "the resolved notification", 45, logs)
+    wait_for(lambda: webhook.alerts(name, "resolved"), "the resolved notification", 90, logs)
 
     # A burst of 5.1.8 bounces through SQS pages too. Events come in two waves, so every
     # counter has two different samples and rate() sees them; the mix covers every panel.
@@ -466,7 +462,7 @@ def test_mail_from_break_pages_and_recovers_and_a_bounce_burst_pages(stack: dict
     burst = wait_for(
         lambda: webhook.alerts("DeliverabilityAuthenticationBounces", "firing"),
         "the authentication-bounce alert",
-        45,
+        90,
         logs,
     )
     assert burst[0]["labels"]["category"] == "sender_domain_dns"

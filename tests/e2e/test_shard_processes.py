@@ -45,7 +45,7 @@ pytestmark = pytest.mark.e2e
 
 SHARDS = 3
 SENDING = "healthy.example"
-EVENTS = """
+EVENTS_CONFIG = """
 [events]
 pollers = 2
 wait_time_seconds = 1
@@ -203,7 +203,7 @@ def test_three_shards_check_each_domain_once_and_count_each_event_once(
     moto.send_bodies(single_queue, bodies)
 
     def config(queue: str) -> str:
-        return EVENTS.format(queue=queue, domains=domains)
+        return EVENTS_CONFIG.format(queue=queue, domains=domains)
 
     shards = [
         start(config(shared_queue), "--shard-count", str(SHARDS), "--shard-index", str(i))
@@ -272,7 +272,7 @@ def test_checks_and_events_roles_split_the_work(
     names, domains = domain_tables()
     bodies = event_bodies()[:60]
     queue, _ = moto.create_queue("ses-events")
-    text = EVENTS.format(queue=queue, domains=domains)
+    text = EVENTS_CONFIG.format(queue=queue, domains=domains)
     checks = start(text, "--role", "checks", "--shard-count", "2", "--shard-index", "1")
     _, samples = checks.wait_for(
         lambda s: any(n == "deliverability_collector_last_success_timestamp_seconds" for n, _ in s),
