@@ -8,6 +8,7 @@ the known identities, SES enumerations by their documented values (anything else
 
 from __future__ import annotations
 
+import re
 import threading
 from bisect import bisect_left
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -70,6 +71,8 @@ _DELAY_TYPES = frozenset(
         "SendingDeferral",
     }
 )
+# What SES accepts as a configuration set name; any other text in the tag is forged.
+_CONFIG_SET_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 DELAY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 LAG_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 21600.0, 86400.0)
 
@@ -358,6 +361,8 @@ class EventPipeline:
     def _config_set_label(self, name: str | None) -> str:
         if not name:
             return "none"
+        if not _CONFIG_SET_NAME.fullmatch(name):
+            return "invalid"
         if name in self._config_sets:
             return name
         if len(self._config_sets) < self._max_config_sets:

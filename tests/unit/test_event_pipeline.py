@@ -215,6 +215,14 @@ def test_configuration_sets_are_capped() -> None:
     assert {labels[2] for labels in pipeline.snapshot().events} == {"cs0", "cs1", "other"}
 
 
+def test_a_configuration_set_name_ses_would_refuse_is_no_label() -> None:
+    """The tag is text in the body: only a name SES accepts may become a label value."""
+    pipeline = EventPipeline()
+    for i, name in enumerate(["Alice Smith", "x" * 65, "cs.example", "ok_Set-1"]):
+        feed(pipeline, ses_event("Send", message_id=f"m{i}", config_set=name))
+    assert {labels[2] for labels in pipeline.snapshot().events} == {"invalid", "ok_Set-1"}
+
+
 def test_recipient_domains_are_bounded_and_evicted_series_disappear() -> None:
     pipeline = EventPipeline(max_recipient_domains=2, watch_recipient_domains=["gmail.com"])
     for i in range(200):
