@@ -1,31 +1,29 @@
-"""A lean DNS-over-UDP path for the handful of record types the checks read.
+"""A lean DNS wire format for the handful of record types the checks read.
 
-dnspython builds a Message object per query, opens a socket per query and parses every
-section into rich objects; at 100,000 domains (1.3 million questions) that is most of a
-cycle's CPU. Here one UDP socket per nameserver carries every question of a cycle, matched
-to its answer by query id and question, queries are packed with `struct`, and answers are
-read only as far as the checks need (A, AAAA, MX, TXT, CNAME, NS in the answer section). Any
-response this parser cannot read is reported as malformed: the caller turns it into an
-ERROR answer (``unknown``), never a verdict. Truncated answers go to dnspython over TCP.
+dnspython builds a Message object per query and parses every section into rich objects; at
+100,000 domains (1.3 million questions) that is most of a cycle's CPU. Here queries are
+packed with `struct` and answers are read only as far as the checks need (A, AAAA, MX, TXT,
+CNAME, NS in the answer section), yet as strictly as dnspython reads them: a reply is
+whatever its sender wants it to be, so both transports must give one verdict for it. Any
+response that dnspython would reject is a WireError: the caller turns it into an ERROR
+answer (``unknown``), never a verdict. Every name is decoded once per message and bounded
+by RFC 1035's limits, so the work per message grows with its size, never faster.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
-import socket
 import struct
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+
+import dns.ipv6
 
 __all__ = [
     "QTYPES",
-    "UdpMultiplexer",
     "WireError",
     "WireResponse",
     "encode_query",
+    "is_answer_to",
     "parse_response",
 ]
 
@@ -34,16 +32,38 @@ _NAMES = {v: k for k, v in QTYPES.items()}
 _HEADER = struct.Struct("!HHHHHH")
 _RR = struct.Struct("!HHIH")
 _QTAIL = struct.Struct("!HHBHHIH")  # QTYPE, QCLASS, then the OPT record: root, 41, size, 0, 0
-_LENGTH_BYTE = [bytes((n,)) for n in range(64)]
+_MAX_LABEL = 63  # RFC 1035 2.3.4
+_LENGTH_BYTE = [bytes((n,)) for n in range(_MAX_LABEL + 1)]
+_MAX_NAME = 255  # RFC 1035 2.3.4: the wire form, length bytes and the root included
+_SHORT = 4  # labels in a name below which its suffixes are not kept (see _name)
+_MAX_HOPS = 16  # compression pointers in one name: dnspython's MAX_COMPRESSION_POINTER_CHAIN
 _FLAG_RD = 0x0100
 _FLAG_AA = 0x0400
 _FLAG_TC = 0x0200
 _FLAG_QR = 0x8000
+_OPCODE = 0x7800
+_RCODE = 0x000F
 _POINTER = 0xC0  # the two top bits of a length byte mark a compression pointer
 _TO_QUESTION = b"\xc0\x0c"  # a compression pointer to the first question's name
+_QUESTION_TAIL = 4  # QTYPE and QCLASS after a question's name
 _OPT_SIZE = 11  # the EDNS0 OPT record closing every query
-_MAX_DRAIN = 256  # datagrams read per wake-up before other callbacks get a turn
-_MAX_POINTERS = 32  # compression pointers followed in one name before it is malformed
+_CLASS_IN, _CLASS_CH = 1, 3
+_A, _NS, _CNAME, _SOA, _PTR, _MX, _TXT, _AAAA, _OPT, _TSIG = 1, 2, 5, 6, 12, 15, 16, 28, 41, 250
+_A_SIZE, _AAAA_SIZE, _CH_A_ADDRESS, _SOA_COUNTERS, _OPTION_HEADER = 4, 16, 2, 20, 4
+_PREFERENCE = 2  # an MX's 16-bit preference before its exchange
+_SECTIONS = 3  # answer, authority, additional
+_ADDITIONAL = 2
+# A reply with one of these codes may leave out the question (dnspython's is_response).
+_BARE_RCODES = frozenset((1, 2, 4, 5))  # FORMERR, SERVFAIL, NOTIMP, REFUSED
+# How dnspython prints a name's bytes: specials behind a backslash, unprintables as \DDD.
+_SPECIAL = frozenset(b'"().;\\@$')
+_PRINTABLE = frozenset(range(0x21, 0x7F))
+_PLAIN = bytes(sorted(_PRINTABLE - _SPECIAL))
+_PLAIN_OR_DOT = _PLAIN + b"."
+
+# A decoded name: (text, wire length, where its in-place part ends, pointers followed, and
+# where the name its first pointer points at ends: it must start no earlier than that)
+_Name = tuple[str, int, int, int, int]
 
 
 class WireError(Exception):
@@ -71,267 +91,261 @@ def encode_query(
 def _encode_name(name: str) -> bytes:
     parts: list[bytes] = []
     for raw in name.rstrip(".").encode("ascii").split(b"."):
-        if not 0 < len(raw) < 64:  # noqa: PLR2004 - RFC 1035 label length
+        if not 0 < len(raw) <= _MAX_LABEL:
             raise WireError(f"bad label in {name!r}")
         parts += (_LENGTH_BYTE[len(raw)], raw)
     parts.append(b"\x00")
+    if sum(map(len, parts)) > _MAX_NAME:
+        raise WireError(f"name too long: {name!r}")
     return b"".join(parts)
 
 
-def _read_name(data: bytes, offset: int) -> tuple[str, int]:
-    """The (decompressed) name at ``offset`` and the offset just after it in place."""
+def is_answer_to(data: bytes, question: bytes) -> bool:
+    """Whether a datagram whose id matched answers ``question`` (a query's question section,
+    lower case) the way dnspython's ``is_response`` decides it: a response to a standard
+    query with the same question, or a failure code without one. Anything else is stray
+    or spoofed, to be ignored while the genuine answer may still come."""
+    if len(data) < _HEADER.size:
+        return False
+    _, flags, qdcount = struct.unpack_from("!HHH", data)
+    if not flags & _FLAG_QR or flags & _OPCODE:
+        return False
+    if qdcount == 0:
+        return flags & _RCODE in _BARE_RCODES
+    end = _HEADER.size + len(question)
+    return qdcount == 1 and data[_HEADER.size : end].lower() == question
+
+
+def _escape(label: bytes) -> str:
+    """A label as dnspython prints it: specials behind a backslash, the rest as \\DDD."""
+    return "".join(
+        f"\\{c:c}" if c in _SPECIAL else (chr(c) if c in _PRINTABLE else f"\\{c:03d}")
+        for c in label
+    )
+
+
+def _name(data: bytes, start: int, names: dict[int, _Name], depth: int) -> _Name:
+    """The name at ``start``, by dnspython's rules: labels of at most 63 bytes, at most 255
+    bytes in all, at most 16 pointers, each to a name that ends before the part that points
+    to it. ``names`` holds every name and suffix decoded in this message by offset: no
+    label is decoded twice, whatever the pointers point at."""
+    if (known := names.get(start)) is not None:
+        return known
+    starts: list[int] = []
     labels: list[bytes] = []
-    end = -1
-    pointers = 0
-    size = len(data)
-    while True:
-        if offset >= size:
-            raise WireError("name runs past the end")
-        length = data[offset]
-        if length == 0:
-            offset += 1
-            break
-        if length & _POINTER == _POINTER:
-            if offset + 1 >= size:
-                raise WireError("truncated pointer")
-            if end < 0:
-                end = offset + 2
-            pointers += 1
-            if pointers > _MAX_POINTERS:
-                raise WireError("compression loop")
-            offset = ((length & 0x3F) << 8) | data[offset + 1]
-            continue
-        if length & _POINTER:
-            raise WireError("unsupported label type")
-        after = offset + 1 + length
-        if after > size:
-            raise WireError("label runs past the end")
-        labels.append(data[offset + 1 : after])
-        offset = after
-    name = b".".join(labels).decode("ascii", "replace").lower()
-    return name, (end if end >= 0 else offset)
+    offset, size = start, len(data)
+    while offset < size and 0 < (count := data[offset]) <= _MAX_LABEL and offset not in names:
+        starts.append(offset)
+        offset += count + 1
+        labels.append(data[offset - count : offset])
+        if offset - start >= _MAX_NAME:  # the labels alone leave no room for the root
+            raise WireError("name longer than 255 bytes")
+    tail, rest, end, hops, floor = _tail(data, offset, start, names, depth)
+    length = offset - start + rest
+    if length > _MAX_NAME:
+        raise WireError("name longer than 255 bytes")
+    if not labels:
+        names[start] = result = (tail, length, end, hops, floor)
+        return result
+    joined = b".".join(labels).lower()
+    if joined.count(b".") == len(labels) - 1 and not joined.translate(None, _PLAIN_OR_DOT):
+        text, widths = joined.decode("ascii"), list(map(len, labels))
+    else:
+        texts = [_escape(label.lower()) for label in labels]
+        text, widths = ".".join(texts), list(map(len, texts))
+    if tail != ".":
+        text = f"{text}.{tail}"
+    names[start] = result = (text, length, end, hops, floor)
+    if len(labels) > _SHORT:  # where quadratic work would hide: keep every suffix too
+        position = 0
+        for label_start, label, width in zip(starts, labels, widths, strict=True):
+            names[label_start] = (text[position:], length, end, hops, floor)
+            position += width + 1
+            length -= len(label) + 1
+    return result
+
+
+def _tail(data: bytes, offset: int, start: int, names: dict[int, _Name], depth: int) -> _Name:
+    """What ends the labels of the name at ``start``: the root, a pointer, or a suffix
+    decoded before (valid here only if its pointer's target also ends before ``start``)."""
+    if (known := names.get(offset)) is not None:
+        if known[4] > start or depth + known[3] > _MAX_HOPS:
+            raise WireError("compression pointer does not point back")
+        return known
+    if offset >= len(data):
+        raise WireError("name runs past the end")
+    count = data[offset]
+    if count == 0:
+        return (".", 1, offset + 1, 0, 0)
+    if count & _POINTER != _POINTER:
+        raise WireError("unsupported label type")
+    if offset + 1 >= len(data):
+        raise WireError("truncated pointer")
+    if depth >= _MAX_HOPS:
+        raise WireError("too many compression pointers")
+    target = ((count & ~_POINTER) << 8) | data[offset + 1]
+    text, length, end, hops, _ = _name(data, target, names, depth + 1)
+    if end > start or depth + 1 + hops > _MAX_HOPS:
+        raise WireError("compression pointer does not point back")
+    return (text, length, offset + 2, hops + 1, end)
+
+
+def _read_name(
+    data: bytes, offset: int, limit: int, names: dict[int, _Name], *, compressed: bool = True
+) -> tuple[str, int]:
+    """The name at ``offset`` and the offset after it, which must not pass ``limit``."""
+    if offset < limit and data[offset] == 0:
+        return ".", offset + 1
+    if compressed and offset + 2 <= limit and data[offset] >= _POINTER:  # the usual owner
+        known = names.get(((data[offset] & ~_POINTER) << 8) | data[offset + 1])
+        if known is not None and known[2] <= offset and known[3] < _MAX_HOPS:
+            return known[0], offset + 2
+    text, _, end, hops, _ = _name(data, offset, names, 0)
+    if end > limit or (hops and not compressed):
+        raise WireError("name runs past its record")
+    return text, end
 
 
 def parse_response(data: bytes) -> tuple[int, bytes, WireResponse]:
     """(query id, raw question section, response); raises WireError when malformed."""
-    if len(data) < _HEADER.size:
+    size = len(data)
+    if size < _HEADER.size:
         raise WireError("shorter than a header")
-    qid, flags, qdcount, ancount, _ns, _ar = _HEADER.unpack_from(data)
+    qid, flags, qdcount, *counts = _HEADER.unpack_from(data)
     if not flags & _FLAG_QR:
         raise WireError("not a response")
+    names: dict[int, _Name] = {}
     offset = _HEADER.size
-    first_name = ""
-    for index in range(qdcount):
-        name, offset = _read_name(data, offset)
-        first_name = first_name if index else name
-        offset += 4
-    question = data[_HEADER.size : offset]
-    answers: list[tuple[str, str, str]] = []
-    for _ in range(ancount):
-        if qdcount and data.startswith(_TO_QUESTION, offset):
-            owner, offset = first_name, offset + 2  # the usual owner: a pointer to the question
-        else:
-            owner, offset = _read_name(data, offset)
-        if offset + _RR.size > len(data):
-            raise WireError("record header runs past the end")
-        rtype, _rclass, _ttl, rdlength = _RR.unpack_from(data, offset)
-        offset += _RR.size
-        rdata_end = offset + rdlength
-        if rdata_end > len(data):
-            raise WireError("rdata runs past the end")
-        type_name = _NAMES.get(rtype)
-        if type_name is not None:
-            answers.append((owner, type_name, _rdata_text(data, offset, rdata_end, rtype)))
-        offset = rdata_end
+    for _ in range(qdcount):
+        offset = _read_name(data, offset, size, names)[1] + _QUESTION_TAIL
+        if offset > size:
+            raise WireError("question runs past the end")
+    answers, rcode = _records(data, offset, counts, names)
     response = WireResponse(
-        flags & 0x000F, bool(flags & _FLAG_TC), tuple(answers), bool(flags & _FLAG_AA)
+        flags & _RCODE | rcode, bool(flags & _FLAG_TC), answers, bool(flags & _FLAG_AA)
     )
-    return qid, question, response
+    return qid, data[_HEADER.size : offset], response
 
 
-def _rdata_text(data: bytes, start: int, end: int, rtype: int) -> str:
-    """The text form of `exporter.model.Answer` records (see there)."""
-    if rtype == 1:  # A
-        if end - start != 4:  # noqa: PLR2004
-            raise WireError("A rdata is not 4 bytes")
-        return ".".join(str(b) for b in data[start:end])
-    if rtype == 28:  # AAAA  # noqa: PLR2004
-        if end - start != 16:  # noqa: PLR2004
-            raise WireError("AAAA rdata is not 16 bytes")
-        import ipaddress  # noqa: PLC0415 - rare; keeps the hot import list short
+def _records(
+    data: bytes, offset: int, counts: list[int], names: dict[int, _Name]
+) -> tuple[tuple[tuple[str, str, str], ...], int]:
+    """The answer section's records the checks read, and the high bits of the response
+    code (EDNS0); every record of every section is checked, and nothing may follow."""
+    size = len(data)
+    answers: list[tuple[str, str, str]] = []
+    question = names.get(_HEADER.size)  # most owners point at the question's name
+    question_name = question[0] if question is not None and question[3] == 0 else None
+    rcode, opt = 0, False
+    for section, count in enumerate(counts):
+        for _ in range(count):
+            if question_name is not None and data.startswith(_TO_QUESTION, offset):
+                owner, offset = question_name, offset + 2
+            else:
+                owner, offset = _read_name(data, offset, size, names)
+            if offset + _RR.size > size:
+                raise WireError("record header runs past the end")
+            rtype, rclass, ttl, rdlength = _RR.unpack_from(data, offset)
+            start, offset = offset + _RR.size, offset + _RR.size + rdlength
+            if offset > size:
+                raise WireError("rdata runs past the end")
+            if rtype == _OPT:  # EDNS0: once, in the additional section, owned by the root
+                if section != _ADDITIONAL or opt or owner != ".":
+                    raise WireError("misplaced OPT record")
+                opt, rcode = True, (ttl >> 24) << 4
+            readers = _READERS if rclass == _CLASS_IN else _BY_CLASS.get(rclass, _ANY_CLASS)
+            reader = readers.get(rtype)
+            text = reader(data, start, offset, names) if reader is not None else ""
+            if section == 0 and rclass == _CLASS_IN and rtype in _NAMES:
+                answers.append((owner, _NAMES[rtype], text))
+    if offset != size:
+        raise WireError("trailing bytes after the last record")
+    return tuple(dict.fromkeys(answers)), rcode  # an RRset is a set: one of each record
 
-        return str(ipaddress.IPv6Address(data[start:end]))
-    if rtype in (2, 5):  # NS, CNAME
-        return _read_name(data, start)[0]
-    if rtype == 15:  # MX  # noqa: PLR2004
-        if end - start < 3:  # noqa: PLR2004
-            raise WireError("MX rdata too short")
-        preference = struct.unpack_from("!H", data, start)[0]
-        exchange = _read_name(data, start + 2)[0] or "."
-        return f"{preference} {exchange}"
-    # TXT: character-strings concatenated (RFC 7208 3.3)
-    out = bytearray()
+
+# Record data readers, as strict as dnspython's for the types a server sends unasked or we
+# ask for; each returns the text form of `exporter.model.Answer` records (or ""). Other
+# types are skipped by their length.
+Reader = Callable[[bytes, int, int, dict[int, _Name]], str]
+
+
+def _exact_name(data: bytes, start: int, end: int, names: dict[int, _Name]) -> str:
+    """A name that must fill the rest of its record's data exactly (NS, CNAME, PTR)."""
+    text, after = _read_name(data, start, end, names)
+    if after != end:
+        raise WireError("trailing bytes in the record's data")
+    return text
+
+
+def _mx(data: bytes, start: int, end: int, names: dict[int, _Name]) -> str:
+    if end - start < _PREFERENCE:
+        raise WireError("MX rdata too short")
+    preference = int.from_bytes(data[start : start + _PREFERENCE])
+    return f"{preference} {_exact_name(data, start + _PREFERENCE, end, names)}"
+
+
+def _txt(data: bytes, start: int, end: int, _names: dict[int, _Name]) -> str:
+    """Character-strings, concatenated (RFC 7208 3.3); at least one."""
+    if start == end:
+        raise WireError("TXT without a string")
+    strings, offset = [], start
+    while offset < end:
+        after = offset + 1 + data[offset]
+        if after > end:
+            raise WireError("TXT string runs past the rdata")
+        strings.append(data[offset + 1 : after])
+        offset = after
+    return b"".join(strings).decode("utf-8", "replace")
+
+
+def _a(data: bytes, start: int, end: int, _names: dict[int, _Name]) -> str:
+    if end - start != _A_SIZE:
+        raise WireError("A rdata is not 4 bytes")
+    return ".".join(map(str, data[start:end]))
+
+
+def _aaaa(data: bytes, start: int, end: int, _names: dict[int, _Name]) -> str:
+    if end - start != _AAAA_SIZE:
+        raise WireError("AAAA rdata is not 16 bytes")
+    return dns.ipv6.inet_ntoa(data[start:end])  # dnspython's text, e.g. ::ffff:192.0.2.1
+
+
+def _soa(data: bytes, start: int, end: int, names: dict[int, _Name]) -> str:
+    offset = _read_name(data, start, end, names)[1]
+    if _read_name(data, offset, end, names)[1] != end - _SOA_COUNTERS:
+        raise WireError("SOA rdata of the wrong size")
+    return ""
+
+
+def _opt(data: bytes, start: int, end: int, _names: dict[int, _Name]) -> str:
     offset = start
     while offset < end:
-        length = data[offset]
-        if offset + 1 + length > end:
-            raise WireError("TXT string runs past the rdata")
-        out += data[offset + 1 : offset + 1 + length]
-        offset += 1 + length
-    return out.decode("utf-8", "replace")
+        offset += _OPTION_HEADER + int.from_bytes(data[offset + 2 : offset + _OPTION_HEADER])
+        if offset > end:
+            raise WireError("EDNS option runs past the rdata")
+    return ""
 
 
-class UdpMultiplexer:
-    """One connected UDP socket to one nameserver, shared by every question of a cycle.
+def _tsig(_data: bytes, _start: int, _end: int, _names: dict[int, _Name]) -> str:
+    raise WireError("a signed response, and no key to check it")
 
-    Built for a million questions a cycle: no future, task or timer per question. Each
-    question is a slot in a dict keyed by query id; datagrams are drained in one go per
-    wake-up of the event loop; timeouts are a FIFO of send times (one timeout for all)
-    checked by a single timer. Completion is a call of ``on_done(token, response,
-    error)`` with ``error`` one of ``timeout``, ``network``, ``malformed_response``.
-    """
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        timeout: float,
-        on_done: Callable[[Any, WireResponse | None, str], None],
-    ) -> None:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_DGRAM, flags=socket.AI_NUMERICHOST
-        )[0]
-        self._sock = socket.socket(family, kind, proto)
-        try:
-            self._sock.setblocking(False)  # noqa: FBT003 - the socket API
-            self._sock.connect(address)
-        except OSError:
-            self._sock.close()
-            raise
-        self._loop = asyncio.get_running_loop()
-        self._loop.add_reader(self._sock.fileno(), self._drain)
-        self._timeout = timeout
-        self._on_done = on_done
-        self._pending: dict[int, tuple[bytes, Any]] = {}  # id -> (question, token)
-        self._sent: deque[tuple[float, int, Any]] = deque()  # (deadline, id, token), FIFO
-        self._timer: asyncio.TimerHandle | None = None
-        self._ids: list[int] = []
-        self._outbox: deque[bytes] = deque()  # sent together once the current callback ends
-        self._flushing: asyncio.Handle | None = None
-        self._writing = False  # the socket buffer was full: waiting until it is writable
+def _chaos_a(data: bytes, start: int, end: int, names: dict[int, _Name]) -> str:
+    """Chaosnet's A: an uncompressed name and a 16-bit address."""
+    if _read_name(data, start, end, names, compressed=False)[1] != end - _CH_A_ADDRESS:
+        raise WireError("CH A rdata of the wrong size")
+    return ""
 
-    def send(self, token: Any, name: str, qtype: int, *, recursive: bool = True) -> None:
-        """Put one question on the wire; ``on_done`` gets ``token`` back. Raises WireError
-        or ValueError (not ASCII) for a name that cannot be encoded."""
-        packet_id = self._new_id()
-        packet = encode_query(packet_id, name, qtype, recursive=recursive)
-        self._pending[packet_id] = (packet[_HEADER.size : -_OPT_SIZE].lower(), token)
-        deadline = self._loop.time() + self._timeout
-        self._sent.append((deadline, packet_id, token))
-        if self._timer is None:
-            self._timer = self._loop.call_at(deadline, self._expire)
-        self._outbox.append(packet)
-        if self._flushing is None and not self._writing:
-            self._flushing = self._loop.call_soon(self._flush)
 
-    def _new_id(self) -> int:
-        """A random query id not in flight: ids from the OS's CSPRNG, 2,048 per read."""
-        while True:
-            if not self._ids:
-                raw = os.urandom(4096)
-                self._ids = list(struct.unpack(f"!{len(raw) // 2}H", raw))
-            packet_id = self._ids.pop()
-            if packet_id not in self._pending:
-                return packet_id
-
-    def _flush(self) -> None:
-        """Send what the last callback queued in one burst: the server wakes up once for
-        the burst, not once per question (each wake-up can preempt this process)."""
-        self._flushing = None
-        outbox, send = self._outbox, self._sock.send
-        while outbox:
-            try:
-                send(outbox[0])
-            except BlockingIOError:
-                if not self._writing:
-                    self._writing = True
-                    self._loop.add_writer(self._sock.fileno(), self._flush)
-                return
-            except OSError:  # e.g. the ICMP port-unreachable of an earlier question
-                outbox.clear()
-                self._fail_all()
-                break
-            outbox.popleft()
-        if self._writing:
-            self._writing = False
-            self._loop.remove_writer(self._sock.fileno())
-
-    def _drain(self) -> None:
-        pending, on_done = self._pending, self._on_done
-        for _ in range(_MAX_DRAIN):
-            try:
-                data = self._sock.recv(65535)
-            except BlockingIOError:
-                break
-            except OSError:  # ICMP port unreachable: the server is gone
-                self._fail_all()
-                break
-            if len(data) < _HEADER.size:
-                continue
-            packet_id = (data[0] << 8) | data[1]
-            entry = pending.get(packet_id)
-            if entry is None:
-                continue  # late or stray: its question already timed out
-            question, token = entry
-            try:
-                _, got_question, response = parse_response(data)
-            except WireError:
-                del pending[packet_id]
-                on_done(token, None, "malformed_response")
-                continue
-            if got_question.lower() != question:
-                continue  # not ours (id collision or spoofing): keep waiting for the real one
-            del pending[packet_id]
-            on_done(token, response, "")
-        sent = self._sent
-        while sent:  # drop answered heads: the timeout FIFO stays as short as what is in flight
-            entry = pending.get(sent[0][1])
-            if entry is not None and entry[1] is sent[0][2]:
-                break
-            sent.popleft()
-
-    def _expire(self) -> None:
-        self._timer = None
-        now, sent, pending = self._loop.time(), self._sent, self._pending
-        while sent and sent[0][0] <= now:
-            _, packet_id, token = sent.popleft()
-            entry = pending.get(packet_id)
-            if entry is not None and entry[1] is token:
-                del pending[packet_id]
-                self._on_done(token, None, "timeout")
-        if self._timer is not None:  # set by a retry sent from on_done: may be too late
-            self._timer.cancel()
-        self._timer = self._loop.call_at(sent[0][0], self._expire) if sent else None
-
-    def _fail_all(self) -> None:
-        failed = [token for _, token in self._pending.values()]
-        self._pending.clear()
-        for token in failed:
-            self._on_done(token, None, "network")
-
-    def close(self) -> None:
-        """Forget every question in flight (no callbacks) and close the socket."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._flushing is not None:
-            self._flushing.cancel()
-            self._flushing = None
-        if self._sock.fileno() >= 0:
-            self._loop.remove_reader(self._sock.fileno())
-            if self._writing:
-                self._loop.remove_writer(self._sock.fileno())
-        self._pending.clear()
-        self._sent.clear()
-        self._outbox.clear()
-        self._sock.close()
+_ANY_CLASS: dict[int, Reader] = {
+    _NS: _exact_name,
+    _CNAME: _exact_name,
+    _PTR: _exact_name,
+    _MX: _mx,
+    _TXT: _txt,
+    _SOA: _soa,
+    _OPT: _opt,
+    _TSIG: _tsig,
+}
+_READERS: dict[int, Reader] = {**_ANY_CLASS, _A: _a, _AAAA: _aaaa}
+_BY_CLASS = {_CLASS_CH: {**_ANY_CLASS, _A: _chaos_a}}
