@@ -25,12 +25,12 @@ import pytest
 from conftest import free_port
 from exposition import Samples, parse_samples
 from fakes.sesv2_server import Sesv2Fake
-from helpers.daemon import WriteConfig
+from helpers.daemon import WriteConfig, http_get, reap, reaped
 from helpers.moto_fixtures import (
     BOUNCE_553_518,
     DATA,
     Moto,
-    bounce,
+    bounce_553_518,
     daemon_env,
     event,
     sns_envelope,
@@ -103,11 +103,7 @@ class Daemon:
         self.log = log
 
     def get(self, path: str) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as resp:
-                return resp.status, resp.read().decode()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode()
+        return http_get(self.port, path)
 
     def scrape(self) -> tuple[str, Samples]:
         _, body = self.get("/metrics")
@@ -206,9 +202,7 @@ def _spawn(exporter_config: WriteConfig, tmp_path: Path) -> Iterator[Callable[..
 
     yield spawn
     for process in processes:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+        reap(process)
 
 
 def launch(
@@ -362,15 +356,7 @@ def test_redrive_policy_gauge_per_queue_and_event_counters(
     moto.send_bodies(
         without_dlq,
         [
-            json.dumps(
-                bounce(
-                    bounce_type="Permanent",
-                    bounce_subtype="General",
-                    status="5.1.8",
-                    diagnostic_code=BOUNCE_553_518,
-                    from_domain=SENDING,
-                )
-            ),
+            json.dumps(bounce_553_518(from_domain=SENDING)),
             "not an event",
         ],
     )
@@ -452,7 +438,7 @@ aws_region = "us-east-1"
             str(config.path),
             extra_env={"AWS_ENDPOINT_URL_SESV2": sesv2.endpoint},
         )
-        try:
+        with reaped(daemon.process):
             daemon.wait_for(
                 lambda s: total(s, "deliverability_ses_domain_identities") == 1,
                 "the identity to be discovered",
@@ -460,15 +446,7 @@ aws_region = "us-east-1"
             moto.send_bodies(
                 url,
                 [
-                    json.dumps(
-                        bounce(
-                            bounce_type="Permanent",
-                            bounce_subtype="General",
-                            status="5.1.8",
-                            diagnostic_code=BOUNCE_553_518,
-                            from_domain="discovered.example",
-                        )
-                    ),
+                    json.dumps(bounce_553_518(from_domain="discovered.example")),
                     json.dumps(event("raw-event-delivery", from_domain="discovered.example")),
                     json.dumps(event("raw-event-delivery", from_domain="unlisted.example")),
                 ],
@@ -484,10 +462,6 @@ aws_region = "us-east-1"
             promtool_check(body)
             code, _ = daemon.sigterm()
             assert code == 0
-        finally:
-            if daemon.process.poll() is None:
-                daemon.process.kill()
-                daemon.process.wait(timeout=10)
 
 
 # --------------------------------------------------------------------------- 6. unreachable
@@ -620,12 +594,7 @@ def test_replay_json_lines_and_json_array(tmp_path: Path) -> None:
     }
 
     array = tmp_path / "events.json"
-    bounce_553 = bounce(
-        bounce_type="Permanent",
-        bounce_subtype="General",
-        status="5.1.8",
-        diagnostic_code=BOUNCE_553_518,
-    )
+    bounce_553 = bounce_553_518()
     array.write_text(
         json.dumps(
             [

@@ -38,9 +38,8 @@ from conftest import DEMO_ZONES, free_port, start_named, stop_named
 from fakes.sesv2_server import Sesv2Fake
 from helpers.daemon import WriteConfig
 from helpers.moto_fixtures import (
-    BOUNCE_553_518,
     Moto,
-    bounce,
+    bounce_553_518,
     daemon_env,
     event,
     sns_envelope,
@@ -381,17 +380,7 @@ def event_wave(wave: int) -> list[str]:
     documents += [
         event("raw-event-delivery", recipients=[r], from_domain="paging.test") for r in rcpt[:2]
     ]
-    documents += [
-        bounce(
-            bounce_type="Permanent",
-            bounce_subtype="General",
-            status="5.1.8",
-            diagnostic_code=BOUNCE_553_518,
-            recipients=[r],
-            from_domain="paging.test",
-        )
-        for r in rcpt[2:]
-    ]
+    documents += [bounce_553_518(recipients=[r], from_domain="paging.test") for r in rcpt[2:]]
     documents.append(
         event("raw-event-complaint-abuse", recipients=[rcpt[0]], from_domain="paging.test")
     )

@@ -19,7 +19,7 @@ import pytest
 from conftest import free_port
 from exposition import scrape
 from fakes.sesv2_server import Sesv2Fake, SuppressedEntry
-from helpers.daemon import ExporterConfig, WriteConfig
+from helpers.daemon import ExporterConfig, WriteConfig, reaped
 from helpers.moto_fixtures import (
     Moto,
     daemon_env,
@@ -91,7 +91,7 @@ regions = ["us-east-1"]
     )
     port = config.port
     process = start_daemon(config.path, moto, sesv2)
-    try:
+    with reaped(process):
         deadline = time.monotonic() + 60
         samples: dict = {}
         while time.monotonic() < deadline:
@@ -175,10 +175,6 @@ regions = ["us-east-1"]
         assert samples[("deliverability_collector_up", (("collector", "ses:prod:us-east-1"),))] == 1
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def test_sigterm_mid_ses_run_at_the_default_pace(
@@ -210,7 +206,7 @@ regions = ["us-east-1"]
     log_path = tmp_path / "daemon.log"
     with fake:
         process = start_daemon(config.path, moto, fake)
-        try:
+        with reaped(process):
             deadline = time.monotonic() + 60
             while fake.requests[suppression_path] < 2:
                 assert process.poll() is None, log_path.read_text()[-3000:]
@@ -218,10 +214,6 @@ regions = ["us-east-1"]
                 time.sleep(0.1)
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=10) == 0  # the spec: stops within 10 seconds
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=10)
         asked = fake.requests[suppression_path]
     text = log_path.read_text()
     assert asked < pages, "the run finished instead of being interrupted"
@@ -264,7 +256,7 @@ regions = ["us-east-1"]
 
     with fake:
         process = start_daemon(config.path, moto, fake)
-        try:
+        with reaped(process):
             deadline = time.monotonic() + 60
             while fake.requests["/v2/email/account"] < 2:
                 assert process.poll() is None, log_path.read_text()[-3000:]
@@ -275,10 +267,6 @@ regions = ["us-east-1"]
             asked_after_scrape = destinations_asked()
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=10) == 0
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=10)
         asked_at_exit = destinations_asked()
     text = log_path.read_text()
     assert in_flight > 0, "discovery had not reached the configuration sets"

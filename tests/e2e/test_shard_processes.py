@@ -27,11 +27,10 @@ from typing import Any
 
 import pytest
 from exposition import Samples
-from helpers.daemon import WriteConfig
+from helpers.daemon import WriteConfig, reap
 from helpers.moto_fixtures import (
-    BOUNCE_553_518,
     Moto,
-    bounce,
+    bounce_553_518,
     event,
     serialize_moto_sqs,
     sns_envelope,
@@ -99,14 +98,7 @@ def event_bodies() -> list[str]:
     for i in range(240):
         recipient = [f"user{i}@rcpt{i % 6}.example"]
         if i % 4 == 3:
-            document = bounce(
-                bounce_type="Permanent",
-                bounce_subtype="General",
-                status="5.1.8",
-                diagnostic_code=BOUNCE_553_518,
-                recipients=recipient,
-                from_domain=SENDING,
-            )
+            document = bounce_553_518(recipients=recipient, from_domain=SENDING)
         else:
             kind = "raw-event-send" if i % 2 else "raw-event-delivery"
             document = event(kind, recipients=recipient, from_domain=SENDING)
@@ -138,9 +130,7 @@ def _start(
 
     yield start
     for process in processes:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+        reap(process)
 
 
 def checked(samples: Samples) -> dict[tuple[tuple[str, str], ...], float]:

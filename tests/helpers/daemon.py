@@ -15,10 +15,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers.net import free_port
@@ -108,12 +111,26 @@ def start_exporter(
         )
 
 
+def reap(process: subprocess.Popen[Any]) -> None:
+    """Kill the process (and wait for it) if it is still running."""
+    if process.poll() is None:
+        process.kill()
+        process.wait(timeout=10)
+
+
 @contextmanager
-def reaped(process: subprocess.Popen[bytes]) -> Iterator[subprocess.Popen[bytes]]:
-    """The process, killed (and waited for) on the way out if it is still running."""
+def reaped(process: subprocess.Popen[Any]) -> Iterator[subprocess.Popen[Any]]:
+    """The process, reaped on the way out."""
     try:
         yield process
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+        reap(process)
+
+
+def http_get(port: int, path: str) -> tuple[int, str]:
+    """GET http://127.0.0.1:PORT/PATH: (status, text), an HTTP error status included."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()

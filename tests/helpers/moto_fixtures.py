@@ -275,6 +275,25 @@ def bounce(
     return document
 
 
+def bounce_553_518(
+    name: str = "raw-event-bounce-permanent-general",
+    *,
+    recipients: list[str] | None = None,
+    from_domain: str | None = None,
+) -> dict[str, Any]:
+    """The field report's bounce: permanent, 5.1.8, "553 ... Sender address rejected: Domain
+    not found" (the sending domain's MAIL FROM does not resolve)."""
+    return bounce(
+        name,
+        bounce_type="Permanent",
+        bounce_subtype="General",
+        status="5.1.8",
+        diagnostic_code=BOUNCE_553_518,
+        recipients=recipients,
+        from_domain=from_domain,
+    )
+
+
 def sns_envelope(message: str, *, message_id: str | None = None) -> str:
     """An SNS Notification envelope as SNS delivers it to SQS (pretty-printed, sorted keys)."""
     envelope = {

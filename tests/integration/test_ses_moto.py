@@ -61,6 +61,17 @@ def region_source(moto: Moto, region: str = "us-east-1", **kw: Any) -> SesRegion
     return SesRegionSource(region=region, sesv2=moto.client("sesv2"), ses=client, **kw)
 
 
+def prod_collector(ses: Any, sesv2: Any, **settings: Any) -> SesRegionCollector:
+    """Account prod (123456789012) in us-east-1: SES v1 calls to ``ses``, SESv2 to ``sesv2``."""
+    return SesRegionCollector(
+        account_name="prod",
+        account_id="123456789012",
+        source=SesRegionSource(region="us-east-1", sesv2=sesv2, ses=ses),
+        settings=AwsConfig(**settings),
+        sesv2_client=sesv2,
+    )
+
+
 def test_domain_identities_with_batched_attributes(moto: Moto) -> None:
     """Domains only (no email identities), with tokens, MAIL FROM and verification."""
     ses = moto.client("ses")
@@ -189,13 +200,7 @@ def test_routing_lookup_error_is_unknown_never_fail(  # noqa: PLR0917 - fixtures
     sesv2_fake.add_domain_identity("routed.example", configuration_set="transactional")
     sesv2_fake.fail(path, code=code, status=status, times=None, method=method)
     client = sesv2_fake.client()
-    collector = SesRegionCollector(
-        account_name="prod",
-        account_id="123456789012",
-        source=SesRegionSource(region="us-east-1", sesv2=client, ses=ses),
-        settings=AwsConfig(suppression_list=False, recommendations=False),
-        sesv2_client=client,
-    )
+    collector = prod_collector(ses, client, suppression_list=False, recommendations=False)
     result = collector.run()
     (state,) = result.identities or ()
     assert state.identity == "routed.example"
@@ -490,13 +495,7 @@ def _dkim_collector(moto: Moto, sesv2_fake: Sesv2Fake) -> tuple[SesRegionCollect
         tokens=tokens,
     )
     sesv2 = sesv2_fake.client()
-    collector = SesRegionCollector(
-        account_name="prod",
-        account_id="123456789012",
-        source=SesRegionSource(region="us-east-1", sesv2=sesv2, ses=ses),
-        settings=AwsConfig(suppression_list=False, recommendations=False),
-        sesv2_client=sesv2,
-    )
+    collector = prod_collector(ses, sesv2, suppression_list=False, recommendations=False)
     return collector, [str(t).lower() for t in tokens]
 
 
@@ -608,13 +607,7 @@ def test_jobs_run_their_own_parts_and_keep_each_others_errors(
     ses.verify_domain_identity(Domain="kept.example")
     sesv2 = sesv2_fake.client()
     calls = record_operations(ses, sesv2)
-    collector = SesRegionCollector(
-        account_name="prod",
-        account_id="123456789012",
-        source=SesRegionSource(region="us-east-1", sesv2=sesv2, ses=ses),
-        settings=AwsConfig(recommendations=False),
-        sesv2_client=sesv2,
-    )
+    collector = prod_collector(ses, sesv2, recommendations=False)
     sesv2_fake.fail("/v2/email/account", code="ThrottlingException", times=1)
     first = collector.run((ACCOUNT_JOB,))
     assert set(calls) == {"GetAccount"}
@@ -648,12 +641,8 @@ def test_a_denied_optional_part_is_retried_each_discovery_interval(
     path = "/v2/email/vdm/recommendations"
     sesv2_fake.fail(path, code="AccessDeniedException", status=403, times=2)
     sesv2 = sesv2_fake.client()
-    collector = SesRegionCollector(
-        account_name="prod",
-        account_id="123456789012",
-        source=SesRegionSource(region="us-east-1", sesv2=sesv2, ses=moto.client("ses")),
-        settings=AwsConfig(suppression_list=False, recommendations=True),
-        sesv2_client=sesv2,
+    collector = prod_collector(
+        moto.client("ses"), sesv2, suppression_list=False, recommendations=True
     )
     enabled = (
         'deliverability_ses_optional_part_enabled{aws_account_id="123456789012",'

@@ -19,11 +19,11 @@ import pytest
 from botocore.exceptions import ClientError
 from helpers.moto_fixtures import (
     BOUNCE_452_422,
-    BOUNCE_553_518,
     DATA,
     SES_SETUP_TEXT,
     Moto,
     bounce,
+    bounce_553_518,
     corpus_text,
     event,
     new_message_id,
@@ -99,13 +99,7 @@ def realistic_mix() -> list[dict[str, Any]]:
         event("raw-event-delivery"),
         event("raw-notification-delivery"),
         event("raw-event-bounce-permanent-general"),  # 550 5.1.1 user unknown
-        bounce(
-            "raw-notification-bounce-permanent-general-dsn",
-            bounce_type="Permanent",
-            bounce_subtype="General",
-            status="5.1.8",
-            diagnostic_code=BOUNCE_553_518,
-        ),
+        bounce_553_518("raw-notification-bounce-permanent-general-dsn"),
         bounce(
             bounce_type="Transient",
             bounce_subtype="MailboxFull",
