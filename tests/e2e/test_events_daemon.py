@@ -411,13 +411,6 @@ def test_discovered_identity_labels_its_events(
     url, _ = moto.create_queue("ses-events")
     config = exporter_config(
         f"""
-[aws]
-api_calls_per_second = 50
-recommendations = false
-suppression_list = false
-[[aws.accounts]]
-name = "prod"
-regions = ["us-east-1"]
 [events]
 wait_time_seconds = 1
 provider_lookup = false
@@ -426,6 +419,7 @@ url = "{url}"
 aws_region = "us-east-1"
 """,
         interval_seconds=None,
+        aws={"api_calls_per_second": 50, "recommendations": False, "suppression_list": False},
     )
     with Sesv2Fake() as sesv2:
         daemon = launch(

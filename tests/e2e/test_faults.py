@@ -28,20 +28,17 @@ GATEWAY = """
 name = "gateway553.example"
 mail_from = "mail.gateway553.example"
 """
-# One SES account polled at the fastest pace the config allows, and one domain to check.
-SES_ACCOUNT = """
-[aws]
-interval_seconds = 10
-api_calls_per_second = 50
-suppression_list = false
-recommendations = false
-{more_aws}
-[[aws.accounts]]
-name = "prod"
-regions = ["us-east-1"]
+HEALTHY = """
 [[domains]]
 name = "healthy.example"
 """
+# The SES account polled at the fastest pace the config allows.
+FAST_AWS = {
+    "interval_seconds": 10,
+    "api_calls_per_second": 50,
+    "suppression_list": False,
+    "recommendations": False,
+}
 
 
 def statuses(samples: Samples, domain: str) -> dict[str, str]:
@@ -138,7 +135,7 @@ def test_ses_endpoint_killed_and_restarted(tmp_path: Path, exporter_config: Writ
     moto_host, moto_port = moto.get_host_and_port()
     fake_port = free_port()
     fake = Sesv2Fake(bind_port=fake_port).start()
-    config = exporter_config(SES_ACCOUNT.format(more_aws=""), interval_seconds=1, json_log=False)
+    config = exporter_config(HEALTHY, interval_seconds=1, json_log=False, aws=FAST_AWS)
     port = config.port
     env = daemon_env(
         tmp_path,
@@ -218,9 +215,10 @@ def test_moto_killed_and_restarted(tmp_path: Path, exporter_config: WriteConfig)
     ).verify_domain_identity(Domain="healthy.example")
     fake = Sesv2Fake().start()  # GetAccount; never killed here
     config = exporter_config(
-        SES_ACCOUNT.format(more_aws="discovery_interval_seconds = 60\nreputation_metrics = true"),
+        HEALTHY,
         interval_seconds=1,
         json_log=False,
+        aws={**FAST_AWS, "discovery_interval_seconds": 60, "reputation_metrics": True},
     )
     port = config.port
     env = daemon_env(

@@ -37,13 +37,7 @@ import yaml
 from conftest import DEMO_ZONES, free_port, start_named, stop_named
 from fakes.sesv2_server import Sesv2Fake
 from helpers.daemon import WriteConfig
-from helpers.moto_fixtures import (
-    Moto,
-    bounce_553_518,
-    daemon_env,
-    event,
-    sns_envelope,
-)
+from helpers.moto_fixtures import Moto, bounce_553_518, daemon_env, event, sns_envelope
 from integration.smtp_server import Recorder, SmtpServer, TlsFiles, start_smtp
 
 pytestmark = pytest.mark.e2e
@@ -218,13 +212,6 @@ provider_lookup = false
 [[events.queues]]
 url = "{queue}"
 aws_region = "us-east-1"
-[aws]
-interval_seconds = 10
-api_calls_per_second = 50
-reputation_metrics = true
-[[aws.accounts]]
-name = "prod"
-regions = ["us-east-1"]
 [[smtp_credentials]]
 name = "relay"
 region = "us-east-1"
@@ -244,6 +231,7 @@ region = "us-east-1"
             port=exporter_port,
             interval_seconds=1,
             json_log=False,
+            aws={"interval_seconds": 10, "api_calls_per_second": 50, "reputation_metrics": True},
         ).path
         env = daemon_env(
             tmp_path,

@@ -20,10 +20,7 @@ from conftest import free_port
 from exposition import scrape
 from fakes.sesv2_server import Sesv2Fake, SuppressedEntry
 from helpers.daemon import ExporterConfig, WriteConfig, reaped
-from helpers.moto_fixtures import (
-    Moto,
-    daemon_env,
-)
+from helpers.moto_fixtures import Moto, daemon_env
 
 pytestmark = pytest.mark.e2e
 
@@ -41,11 +38,11 @@ def start_daemon(config: Path, moto: Moto, sesv2: Sesv2Fake) -> subprocess.Popen
         )
 
 
-def no_dns_config(exporter_config: WriteConfig, body: str) -> ExporterConfig:
-    """A config whose resolver is a loopback port nothing answers on, timing out at once:
-    for tests where DNS verdicts are not the point."""
+def no_dns_config(exporter_config: WriteConfig, **aws: object) -> ExporterConfig:
+    """The SES account prod with ``aws`` settings, and a resolver at a loopback port nothing
+    answers on, timing out at once: for tests where DNS verdicts are not the point."""
     return exporter_config(
-        body,
+        aws=aws,
         nameserver=f"127.0.0.1:{free_port()}",
         timeout_seconds=0.2,
         resolver="attempts = 1",
@@ -77,17 +74,9 @@ def test_ses_state_discovery_and_dns_together(
     ses.verify_domain_identity(Domain="healthy.example")
     ses.verify_domain_dkim(Domain="healthy.example")
     config = exporter_config(
-        """
-[aws]
-api_calls_per_second = 50
-interval_seconds = 60
-recommendations = true
-[[aws.accounts]]
-name = "prod"
-regions = ["us-east-1"]
-""",
         interval_seconds=None,
         json_log=False,
+        aws={"api_calls_per_second": 50, "interval_seconds": 60, "recommendations": True},
     )
     port = config.port
     process = start_daemon(config.path, moto, sesv2)
@@ -195,14 +184,7 @@ def test_sigterm_mid_ses_run_at_the_default_pace(
         for i in range(pages * 1000)  # PageSize 1000: 20 pages
     ]
     suppression_path = "/v2/email/suppression/addresses"
-    config = no_dns_config(
-        exporter_config,
-        """
-[[aws.accounts]]
-name = "prod"
-regions = ["us-east-1"]
-""",  # [aws] api_calls_per_second is left at its default, 1
-    )
+    config = no_dns_config(exporter_config)  # api_calls_per_second is left at its default, 1
     log_path = tmp_path / "daemon.log"
     with fake:
         process = start_daemon(config.path, moto, fake)
@@ -236,17 +218,8 @@ def test_account_state_keeps_its_cadence_during_a_long_discovery(
     fake = Sesv2Fake()
     for i in range(sets):
         fake.event_destinations[f"set{i:02d}"] = []
-    config = no_dns_config(
-        exporter_config,
-        """
-[aws]
-interval_seconds = 10
-suppression_list = false
-recommendations = false
-[[aws.accounts]]
-name = "prod"
-regions = ["us-east-1"]
-""",  # api_calls_per_second is left at its default, 1, shared by both jobs
+    config = no_dns_config(  # api_calls_per_second is left at its default, 1, shared by both jobs
+        exporter_config, interval_seconds=10, suppression_list=False, recommendations=False
     )
     port = config.port
     log_path = tmp_path / "daemon.log"

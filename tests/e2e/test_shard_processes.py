@@ -28,13 +28,7 @@ from typing import Any
 import pytest
 from exposition import Samples
 from helpers.daemon import WriteConfig, reap
-from helpers.moto_fixtures import (
-    Moto,
-    bounce_553_518,
-    event,
-    serialize_moto_sqs,
-    sns_envelope,
-)
+from helpers.moto_fixtures import Moto, bounce_553_518, event, serialize_moto_sqs, sns_envelope
 from integration.test_checks_named import CASES
 from test_events_daemon import Daemon, launch, promtool_check, total
 

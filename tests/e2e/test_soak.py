@@ -16,12 +16,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from helpers.moto_fixtures import (
-    Moto,
-    event,
-    serialize_moto_sqs,
-    sns_envelope,
-)
+from helpers.moto_fixtures import Moto, event, serialize_moto_sqs, sns_envelope
 from test_events_daemon import (
     SENDING,
     Daemon,

@@ -38,9 +38,11 @@ def exporter_toml(
     resolver: str = "",
     interval_seconds: float | None = 60,
     json_log: bool = True,
+    aws: Mapping[str, object] | None = None,
 ) -> str:
     """A config.toml: the header, then ``body``. ``resolver`` adds lines to [resolver];
-    ``interval_seconds=None`` leaves [schedule] out (the default, 300 s)."""
+    ``interval_seconds=None`` leaves [schedule] out (the default, 300 s); ``aws`` (the [aws]
+    settings, {} for none) adds [aws] and the SES account "prod" in us-east-1."""
     parts = [
         f'[server]\nlisten_address = "127.0.0.1:{port}"\n',
         f'[resolver]\nnameservers = ["{nameserver}"]\ntimeout_seconds = {timeout_seconds:g}\n'
@@ -50,7 +52,18 @@ def exporter_toml(
         parts.append(f"[schedule]\ninterval_seconds = {interval_seconds:g}\njitter_seconds = 0\n")
     if json_log:
         parts.append('[log]\nformat = "json"\n')
+    if aws is not None:
+        settings = "".join(f"{key} = {_toml(value)}\n" for key, value in aws.items())
+        parts.append(f'[aws]\n{settings}[[aws.accounts]]\nname = "prod"\nregions = ["us-east-1"]\n')
     return "\n".join(parts) + body
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -74,7 +87,7 @@ WriteConfig = Callable[..., ExporterConfig]  # the exporter_config fixture
 def _exporter_config(request: pytest.FixtureRequest, tmp_path: Path) -> WriteConfig:
     """write(body="", *, path=tmp_path/"config.toml", nameserver=`named`'s, port=a free one,
     **header) -> ExporterConfig: writes `exporter_toml(...)`; ``header`` is its keywords
-    (timeout_seconds, resolver, interval_seconds, json_log). `named` is started only for a
+    (timeout_seconds, resolver, interval_seconds, json_log, aws). `named` is started only for a
     test that does not name its own nameserver."""
 
     def write(

@@ -22,12 +22,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 
 import pytest
-from helpers.moto_fixtures import (
-    Moto,
-    SqsFaultProxy,
-    event,
-    sns_envelope,
-)
+from helpers.moto_fixtures import Moto, SqsFaultProxy, event, sns_envelope
 from structlog.testing import capture_logs
 
 from exporter.events.pipeline import EventPipeline, Outcome
