@@ -28,7 +28,8 @@ import dns.rdatatype
 import dns.resolver
 
 from exporter.model import Answer, AnswerKind
-from exporter.sources.dns_wire import QTYPES, UdpMultiplexer, WireError, WireResponse
+from exporter.sources.dns_udp import UdpMultiplexer
+from exporter.sources.dns_wire import QTYPES, WireError, WireResponse
 from exporter.sources.records import rdata_text
 from exporter.sources.zones import ZoneOverrides
 

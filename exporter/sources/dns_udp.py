@@ -1,0 +1,241 @@
+"""The lean DNS-over-UDP path: every question of a cycle to one nameserver, multiplexed.
+
+Built for a million questions a cycle: no future, task or timer per question. An answer is
+accepted only from the nameserver's address and port (connected sockets), on the socket its
+question left from, with its query id and its question (RFC 5452 section 9.1); anything
+else is stray or spoofed and ignored while the genuine answer may still come. So that an
+off-path attacker must guess a source port as well as a query id (RFC 5452 section 10), the
+questions leave from a few sockets at once, each with a port the kernel picks at random,
+and each socket is replaced by a fresh one after a few questions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import struct
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from exporter.sources.dns_wire import (
+    WireError,
+    WireResponse,
+    encode_query,
+    is_answer_to,
+    parse_response,
+)
+
+__all__ = ["PORTS_OPEN", "QUERIES_PER_PORT", "UdpMultiplexer"]
+
+PORTS_OPEN = 4  # sockets open at once per nameserver; each question leaves from one at random
+QUERIES_PER_PORT = 16  # questions sent from one socket before a fresh one replaces it
+_MAX_DRAIN = 256  # datagrams read per wake-up before other callbacks get a turn
+_HEADER_SIZE = 12
+_OPT_SIZE = 11  # the EDNS0 OPT record closing every query
+_RANDOM_BATCH = 4096  # bytes read from the OS's CSPRNG at a time: 2,048 16-bit numbers
+
+
+class _Port:
+    """One connected socket (one source port) and the questions still waiting on it."""
+
+    __slots__ = ("fd", "sent", "sock", "waiting")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.sent = 0
+        self.waiting = 0
+
+
+class UdpMultiplexer:
+    """Questions to one nameserver, each a slot in a dict keyed by query id.
+
+    Datagrams are drained in one go per wake-up of the event loop; timeouts are a FIFO of
+    send times (one timeout for all) checked by a single timer. Completion is a call of
+    ``on_done(token, response, error)`` with ``error`` one of ``timeout``, ``network``,
+    ``malformed_response``.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        timeout: float,
+        on_done: Callable[[Any, WireResponse | None, str], None],
+    ) -> None:
+        family, _, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_DGRAM, flags=socket.AI_NUMERICHOST
+        )[0]
+        self._family, self._proto, self._address = family, proto, address
+        self._loop = asyncio.get_running_loop()
+        self._timeout = timeout
+        self._on_done = on_done
+        self._ports: list[_Port] = []  # open for new questions
+        self._retired: set[_Port] = set()  # closed once no question waits on them
+        self._pending: dict[int, tuple[bytes, Any, _Port]] = {}  # id -> (question, token, port)
+        self._sent: deque[tuple[float, int, Any]] = deque()  # (deadline, id, token), FIFO
+        self._timer: asyncio.TimerHandle | None = None
+        self._random: list[int] = []
+        self._outbox: deque[tuple[_Port, bytes]] = deque()  # sent once the callback ends
+        self._flushing: asyncio.Handle | None = None
+        self._writing: _Port | None = None  # its buffer was full: waiting until writable
+        self._open()  # fail here, not per question, when the address cannot be used
+
+    def _open(self) -> _Port:
+        sock = socket.socket(self._family, socket.SOCK_DGRAM, self._proto)
+        try:
+            sock.setblocking(False)  # noqa: FBT003 - the socket API
+            sock.connect(self._address)  # the kernel drops datagrams from anyone else
+        except OSError:
+            sock.close()
+            raise
+        port = _Port(sock)
+        self._loop.add_reader(port.fd, self._drain, port)
+        self._ports.append(port)
+        return port
+
+    def send(self, token: Any, name: str, qtype: int, *, recursive: bool = True) -> None:
+        """Put one question on the wire; ``on_done`` gets ``token`` back. Raises WireError
+        or ValueError (not ASCII) for a name that cannot be encoded, OSError when no socket
+        can be opened."""
+        packet_id = self._new_id()
+        packet = encode_query(packet_id, name, qtype, recursive=recursive)
+        ports = self._ports
+        port = self._open() if len(ports) < PORTS_OPEN else ports[self._next() % PORTS_OPEN]
+        port.sent += 1
+        port.waiting += 1
+        if port.sent >= QUERIES_PER_PORT:
+            ports.remove(port)
+            self._retired.add(port)
+        self._pending[packet_id] = (packet[_HEADER_SIZE:-_OPT_SIZE].lower(), token, port)
+        deadline = self._loop.time() + self._timeout
+        self._sent.append((deadline, packet_id, token))
+        if self._timer is None:
+            self._timer = self._loop.call_at(deadline, self._expire)
+        self._outbox.append((port, packet))
+        if self._flushing is None and self._writing is None:
+            self._flushing = self._loop.call_soon(self._flush)
+
+    def _next(self) -> int:
+        """A random 16-bit number from the OS's CSPRNG, read 2,048 at a time."""
+        if not self._random:
+            raw = os.urandom(_RANDOM_BATCH)
+            self._random = list(struct.unpack(f"!{_RANDOM_BATCH // 2}H", raw))
+        return self._random.pop()
+
+    def _new_id(self) -> int:
+        """A random query id not in flight."""
+        while (packet_id := self._next()) in self._pending:
+            pass
+        return packet_id
+
+    def _flush(self) -> None:
+        """Send what the last callback queued in one burst: the server wakes up once for
+        the burst, not once per question (each wake-up can preempt this process)."""
+        self._flushing = None
+        outbox = self._outbox
+        while outbox:
+            port, packet = outbox[0]
+            if port.fd >= 0:  # else closed: its question already ended
+                try:
+                    port.sock.send(packet)
+                except BlockingIOError:
+                    if self._writing is None:
+                        self._writing = port
+                        self._loop.add_writer(port.fd, self._flush)
+                    return
+                except OSError:  # e.g. the ICMP port-unreachable of an earlier question
+                    outbox.clear()
+                    self._fail_all()
+                    break
+            outbox.popleft()
+        if self._writing is not None:
+            if self._writing.fd >= 0:
+                self._loop.remove_writer(self._writing.fd)
+            self._writing = None
+
+    def _drain(self, port: _Port) -> None:
+        pending, on_done = self._pending, self._on_done
+        for _ in range(_MAX_DRAIN):
+            if port.fd < 0:  # closed by a callback of this wake-up
+                break
+            try:
+                data = port.sock.recv(65535)
+            except BlockingIOError:
+                break
+            except OSError:  # ICMP port unreachable: the server is gone
+                self._fail_all()
+                break
+            entry = pending.get(int.from_bytes(data[:2])) if len(data) >= 2 else None  # noqa: PLR2004 - the id
+            if entry is None or entry[2] is not port or not is_answer_to(data, entry[0]):
+                continue  # late, stray or spoofed: keep waiting for the genuine answer
+            del pending[int.from_bytes(data[:2])]
+            self._release(port)
+            try:
+                response = parse_response(data)[2]
+            except WireError:
+                on_done(entry[1], None, "malformed_response")
+                continue
+            on_done(entry[1], response, "")
+        sent = self._sent
+        while sent:  # drop answered heads: the timeout FIFO stays as short as what is in flight
+            head = pending.get(sent[0][1])
+            if head is not None and head[1] is sent[0][2]:
+                break
+            sent.popleft()
+
+    def _release(self, port: _Port) -> None:
+        """One question on ``port`` ended: close it if it is retired and nothing waits."""
+        port.waiting -= 1
+        if not port.waiting and port in self._retired:
+            self._retired.discard(port)
+            self._close_port(port)
+
+    def _close_port(self, port: _Port) -> None:
+        if port.fd >= 0:
+            self._loop.remove_reader(port.fd)
+            if self._writing is port:
+                self._loop.remove_writer(port.fd)
+                self._writing = None
+            port.sock.close()
+            port.fd = -1
+
+    def _expire(self) -> None:
+        self._timer = None
+        now, sent, pending = self._loop.time(), self._sent, self._pending
+        while sent and sent[0][0] <= now:
+            _, packet_id, token = sent.popleft()
+            entry = pending.get(packet_id)
+            if entry is not None and entry[1] is token:
+                del pending[packet_id]
+                self._release(entry[2])
+                self._on_done(token, None, "timeout")
+        if self._timer is not None:  # set by a retry sent from on_done: may be too late
+            self._timer.cancel()
+        self._timer = self._loop.call_at(sent[0][0], self._expire) if sent else None
+
+    def _fail_all(self) -> None:
+        failed = list(self._pending.values())
+        self._pending.clear()
+        for _, _, port in failed:
+            self._release(port)
+        for _, token, _ in failed:
+            self._on_done(token, None, "network")
+
+    def close(self) -> None:
+        """Forget every question in flight (no callbacks) and close the sockets."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._flushing is not None:
+            self._flushing.cancel()
+            self._flushing = None
+        for port in (*self._ports, *self._retired):
+            self._close_port(port)
+        self._ports.clear()
+        self._retired.clear()
+        self._pending.clear()
+        self._sent.clear()
+        self._outbox.clear()
