@@ -9,7 +9,6 @@ accuracy and every misclassification.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from hypothesis import strategies as st
 from exporter.checks.bounce import (
     BOUNCE_CATEGORIES,
     STATUS_CLASSES,
+    BounceCategory,
     BounceDiagnosis,
     classify_bounce,
     extract_codes,
@@ -507,12 +507,56 @@ def test_results_are_cached() -> None:
     assert first is again
 
 
-def test_a_huge_reply_stays_fast() -> None:
-    """Long or hostile text cannot make a call slow (the text is cut at 8 KiB)."""
-    for text in ("x" * 5_000_000, "spf " * 500_000, "a@" * 1_000_000, "550-" * 500_000):
-        started = time.perf_counter()
-        classify_bounce("Permanent", "General", None, text)
-        assert time.perf_counter() - started < 0.5
+@pytest.mark.parametrize(
+    "text", ["x" * 5_000_000, "spf " * 500_000, "a@" * 1_000_000, "550-" * 500_000]
+)
+def test_a_huge_reply_is_cut(text: str) -> None:
+    """Long or hostile text is cut at 8 KiB, so no reply can make a call slow: a reason
+    written past the cut is not read."""
+    assert classify_bounce("Permanent", "General", None, text).category == "unknown"
+    assert classify_bounce(
+        "Permanent", "General", None, text[:8000] + " user unknown"
+    ).category == ("recipient_unknown")
+    assert classify_bounce(
+        "Permanent", "General", None, text[:8200] + " user unknown"
+    ).category == ("unknown")
+
+
+# The label values of the bounce metrics: renaming one would break every dashboard.
+LABEL_VALUES = [
+    "sender_domain_dns",
+    "spf",
+    "dkim",
+    "dmarc",
+    "authentication",
+    "reverse_dns",
+    "ip_reputation",
+    "domain_reputation",
+    "blocklist",
+    "content",
+    "recipient_unknown",
+    "recipient_disabled",
+    "mailbox_full",
+    "message_too_large",
+    "rate_limited",
+    "greylisted",
+    "tls_required",
+    "recipient_domain_dns",
+    "relay_denied",
+    "policy",
+    "expired",
+    "suppressed",
+    "unknown",
+]
+
+
+def test_categories_keep_their_label_values() -> None:
+    """The StrEnum's values are the metric label values, in the documented order."""
+    assert list(BOUNCE_CATEGORIES) == LABEL_VALUES
+    assert [category.value for category in BounceCategory] == LABEL_VALUES
+    diagnosis = classify_bounce("Permanent", "General", None, "550 5.1.1 user unknown")
+    assert diagnosis.category is BounceCategory.RECIPIENT_UNKNOWN
+    assert f"{diagnosis.category}" == "recipient_unknown"
 
 
 if __name__ == "__main__":

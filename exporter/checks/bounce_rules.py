@@ -1,0 +1,795 @@
+"""The bounce classifier's data: its categories, wording rules, code tables and texts.
+
+The engine (`exporter.checks.bounce`) says in which order these are read; this module only
+holds them, so that a rule change is a data change. Raise ``CLASSIFIER_VERSION`` in the
+engine with every change that can move a text to another category.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class BounceCategory(StrEnum):
+    """A bounce's root cause. The values are the ``category`` label of the bounce metrics
+    (and the corpus vocabulary), so they never change."""
+
+    SENDER_DOMAIN_DNS = "sender_domain_dns"
+    SPF = "spf"
+    DKIM = "dkim"
+    DMARC = "dmarc"
+    AUTHENTICATION = "authentication"
+    REVERSE_DNS = "reverse_dns"
+    IP_REPUTATION = "ip_reputation"
+    DOMAIN_REPUTATION = "domain_reputation"
+    BLOCKLIST = "blocklist"
+    CONTENT = "content"
+    RECIPIENT_UNKNOWN = "recipient_unknown"
+    RECIPIENT_DISABLED = "recipient_disabled"
+    MAILBOX_FULL = "mailbox_full"
+    MESSAGE_TOO_LARGE = "message_too_large"
+    RATE_LIMITED = "rate_limited"
+    GREYLISTED = "greylisted"
+    TLS_REQUIRED = "tls_required"
+    RECIPIENT_DOMAIN_DNS = "recipient_domain_dns"
+    RELAY_DENIED = "relay_denied"
+    POLICY = "policy"
+    EXPIRED = "expired"
+    SUPPRESSED = "suppressed"
+    UNKNOWN = "unknown"
+
+
+C = BounceCategory  # short, for the tables below
+
+FAIL = (
+    r"(?:fail(?:s|ed|ure)?|did ?n[o']t pass|not pass|(?:hard|soft) ?fail|invalid|violation"
+    r"|error|reject(?:ed|ion)?|suspicious|permerror|temperror|bad|broken|missing|not valid"
+    r"|mismatch|does not match|doesn't match|not (?:allowed|permitted|authori[sz]ed))"
+)
+SPF_FAILED = (
+    rf"\b(?:sender policy framework|\bspf\b[^;!?]{{0,60}}?\b{FAIL}|{FAIL}[^;!?]{{0,25}}?\bspf\b"
+    r"|per it'?s spf|does not designate|not permitted by (?:the )?(?:domain|sender))"
+)
+DKIM_FAILED = (
+    rf"\b(?:dkim\b[^;!?]{{0,40}}?\b{FAIL}|{FAIL}[^;!?]{{0,15}}?\bdkim\b"
+    r"|body hash did not verify|no (?:passing |valid |acceptable )?dkim signature"
+    r"|dkim signature (?:is )?(?:missing|required|not found))"
+)
+BOTH_FAILED = r"both spf and dkim|neither spf nor dkim|spf and dkim (?:both )?fail"
+
+# A wording rule: a category and its alternatives (regular expressions over the lower-cased,
+# flattened text, each starting at a word boundary). The category None marks where the
+# engine asks whether SPF or DKIM was named as failed.
+Rule = tuple[BounceCategory | None, tuple[str, ...]]
+
+# Rules in priority order: the first that matches anywhere in the text decides.
+STRONG: tuple[Rule, ...] = (
+    (
+        C.SUPPRESSED,
+        (
+            r"suppression ?list",
+            r"blacklisted address:",  # the SES mailbox simulator's suppression-list reply
+            r"amazon ses (?:did not send|has suppressed|suppressed)",
+        ),
+    ),
+    (
+        C.GREYLISTED,
+        (r"gr[ea]y-? ?list",),
+    ),
+    (
+        C.DMARC,
+        (
+            r"\bdmarc\b",
+            r"(?:isn'?t|is not|not) aligned\b",
+        ),
+    ),
+    (
+        # SPF and/or DKIM named as failed: the engine reads SPF_FAILED and DKIM_FAILED when
+        # one of these (every text those can match contains one) is in the text.
+        None,
+        (
+            r"spf\b",
+            r"dkim\b",
+            r"sender policy framework",
+            r"does not designate",
+            r"not permitted by",
+            r"body hash",
+        ),
+    ),
+    (
+        # Recipients restricted to authenticated (internal) senders: an organisation policy.
+        C.POLICY,
+        (
+            r"sender (?:was )?not authenticated (?:by|for)",
+            r"not authenticated for (?:group|mailbox|public folder)",
+            r"authrequired",
+            r"only accepts? (?:mail|messages?|e-?mail) from",
+        ),
+    ),
+    (
+        # The server wants SMTP AUTH, i.e. it takes no mail from the Internet for this
+        # recipient: the same refusal as a relay denial, not an SPF/DKIM problem.
+        C.RELAY_DENIED,
+        (
+            r"client was not authenticated",
+            r"send anonymous mail",
+            r"authentication required",
+            r"smtp auth(?:entication)? (?:is )?required",
+        ),
+    ),
+    (
+        C.REVERSE_DNS,
+        (
+            r"\bptr\b",
+            r"reverse[- ](?:dns|lookup)",
+            r"\brdns\b",
+            r"cannot find your (?:host ?name|reverse)",
+            r"cannot resolve your (?:address|host ?name|ip)",
+            r"name lookup failed",
+            r"forward dns",
+            r"fcrdns",
+            r"unresolvable relay host",
+            r"generic (?:dns|rdns|host ?name)",
+        ),
+    ),
+    (
+        C.AUTHENTICATION,
+        (
+            r"unauthenticated",
+            r"must authenticate",
+            r"must pass (?:either )?(?:spf|dkim)",
+            r"authentication (?:level|requirement|information|fail)",
+            r"fails? to pass authentication",
+            r"not (?:properly )?authenticated",
+            r"authentication checks failed",
+        ),
+    ),
+    (
+        C.TLS_REQUIRED,
+        (
+            r"starttls",
+            r"\btls\b",
+            r"encryption (?:is )?(?:required|needed)",
+            r"requires? encryption",
+            r"mta-sts",
+            r"\bdane\b",
+            r"tlsa",
+            r"certificate-(?:expired|host-mismatch)",
+            r"untrusted root",
+            r"(?:certificate|cert) (?:has |is )?(?:expired|invalid|untrusted)",
+            r"strength ciphers",
+        ),
+    ),
+    (
+        C.SENDER_DOMAIN_DNS,
+        (
+            r"domain of sender address",
+            (
+                r"sender (?:address |e-?mail )?(?:rejected: )?(?:domain )?(?:not found|does not"
+                r" exist|doesn't exist|does not resolve|unresolvable)"
+            ),
+            (
+                r"sender(?:'s)? domain (?:not found|does not exist|doesn't exist|does not resolve"
+                r"|unknown|must (?:exist|resolve)|is (?:invalid|empty|not resolvable))"
+            ),
+            (
+                r"(?:invalid|unknown|unresolvable|unroutable|non-?existent|bad) sender (?:address"
+                r" )?domain"
+            ),
+            r"unresolvable rfc\.?5321 (?:from )?domain",
+            r"sender verify failed",
+            r"verification failed for",
+            r"unroutable sender",
+            r"sender'?s? system address",
+            r"sender address has null mx",
+            r"(?:from:?|sender) domain is invalid",
+        ),
+    ),
+    (
+        C.DOMAIN_REPUTATION,
+        (
+            r"reputation of (?:the |your )?(?:sending |sender |from )?domain",
+            r"domain(?:'s)? (?:has a )?(?:poor |low |bad )?reputation",
+        ),
+    ),
+    (
+        C.IP_REPUTATION,
+        (
+            r"ip reputation",
+            r"reputation of (?:the |your )?(?:sending )?ip",
+            r"banned sending ip",
+            r"access denied, banned sender",
+            r"traffic not accepted from this ip",
+            r"our block ?list",
+            r"permanently deferred",
+            r"ip source bloqu",
+            r"blocked for spamming",
+            r"reputation score",
+            r"not currently accepting mail from your ip",
+            r"blocked for abuse",
+        ),
+    ),
+    (
+        # Gmail's "unusual rate of unsolicited mail ... has been blocked" is a rate verdict.
+        C.RATE_LIMITED,
+        (
+            r"unusual rate",
+            r"receiving (?:mail|e-?mail|messages?) (?:at a rate|too quickly)",
+        ),
+    ),
+    (
+        C.BLOCKLIST,
+        (
+            r"spamhaus",
+            r"spamcop",
+            r"sorbs",
+            r"barracuda ?(?:central|reputation|rbl)",
+            r"\bbrbl\b",
+            r"uceprotect",
+            r"\bpsbl\b",
+            r"surbl",
+            r"uribl",
+            r"abuseat",
+            r"\b[cspxd]bl\b",
+            r"invaluement",
+            r"mailspike",
+            r"spamrats",
+            r"backscatterer",
+            r"dnsbl",
+            r"\brbl\b",
+            r"blocked using",
+            r"(?:black|block) ?listed (?:at|by|on|in)",
+            (
+                r"(?:listed|found) (?:in|on|at) (?:an? |the )?(?:dnsbl|rbl|real-?time|black ?list"
+                r"|block ?list|spam ?list)"
+            ),
+            r"customer block list",
+            r"prs\.proofpoint",
+            r"proofpoint (?:dynamic )?reputation",
+            r"cloudmark sender intelligence",
+            r"(?<=[\[#\(])bl\d+\b",  # Yahoo [BL21], Comcast #BL000000
+            r"senderscore",
+            r"black ?list",
+            r"block ?list",
+            r"denylist",
+        ),
+    ),
+    (
+        # The receiver blocked the IP itself, naming no list.
+        C.IP_REPUTATION,
+        (
+            (
+                r"\bip(?: address)?(?: \S+)? (?:has been|is|was) (?:temporarily |permanently"
+                r" )?(?:blocked|banned|blacklisted)"
+            ),
+        ),
+    ),
+    (
+        C.RELAY_DENIED,
+        (
+            (
+                r"relay(?:ing)? (?:access )?(?:denied|not permitted|not allowed|prohibited"
+                r"|disallowed|refused|rejected)"
+            ),
+            r"(?:not|isn'?t) (?:permitted|allowed|authori[sz]ed|configured) to relay",
+            r"unable to relay",
+            r"open relay",
+            r"as a relay",
+            r"we do not relay",
+            r"no relaying",
+            r"relaying (?:is )?not",
+            r"list of allowed rcpthosts",
+            r"tenantattribution",
+        ),
+    ),
+    (
+        # A mail loop at the receiver: no category fits, and no code should guess.
+        C.UNKNOWN,
+        (
+            r"\bloops? (?:back|detected)",
+            r"mail loop",
+            r"routing loop",
+            r"hop count",
+            r"too many hops",
+        ),
+    ),
+    (
+        C.RECIPIENT_DOMAIN_DNS,
+        (
+            r"host or domain name not found",
+            (
+                r"(?:recipient |destination )?domain (?:name )?(?:not found|does not exist"
+                r"|doesn't exist|is not reachable|must exist)"
+            ),
+            r"no such domain",
+            (
+                r"(?:unknown|invalid|non-?existent|unresolvable|unroute?able|bad) (?:recipient "
+                r"|destination |mail )?domain"
+            ),
+            r"unroute?able address",
+            r"\b(?:no|null) mx\b",
+            r"mx (?:record|lookup|host)s? (?:not found|failed|missing)",
+            r"(?:couldn'?t|could not) find (?:any host|a mail exchanger)",
+            r"no mail exchanger",
+            r"point to non-?existent hosts",
+            r"name service error",
+            r"\bhost unknown\b",
+            r"unknown host",
+            r"host not found",
+            r"dns query failed",
+            r"nonexistentdomain",
+            r"dnssec-invalid",
+            r"find the recipient domain",
+            r"domain is unknown",
+        ),
+    ),
+    (
+        C.RECIPIENT_DISABLED,
+        (
+            (
+                r"(?:account|mailbox|user|address|recipient|inbox)\b[^.;]{0,40}?\b(?:is|has been"
+                r"|was) (?:currently |temporarily |permanently |now )?(?:disabled|deactivated"
+                r"|inactive|suspended|locked|frozen|closed|terminated)\b"
+            ),
+            (
+                r"(?:disabled|inactive|deactivated|suspended|frozen|archived) (?:e-?mail"
+                r" )?(?:account|mailbox|user|recipient|address)"
+            ),
+            r"(?:recipient|destination)(?:'s)? (?:account|mailbox)\b[^.;]{0,20}?(?:blocked|locked)",
+            r"(?:account|mailbox|user) (?:disabled|deactivated|suspended|inactive)\b",
+            r"account (?:has been )?(?:disabled|discontinued)",
+            r"no longer (?:valid|active|accepts mail|in use)",
+            r"temporar(?:il)?y (?:locked|inactive)",
+            r"recipient suspend",
+            r"rejected: inactive",
+        ),
+    ),
+    (
+        # Sender-side quotas, which would otherwise read as a full mailbox.
+        C.RATE_LIMITED,
+        (r"(?:queue|submission|sending|send|relay|message|outbound|rate) quota",),
+    ),
+    (
+        C.MAILBOX_FULL,
+        (
+            r"mailbox (?:is |was )?full",
+            r"full mailbox",
+            r"mailbox (?:size |storage )?(?:limit )?exceeded",
+            r"mailbox (?:would exceed|exceeds)",
+            r"over ?quota",
+            r"quota (?:exceeded|violation|full)",
+            r"exceeded (?:its |the |their |your )?(?:storage|quota|mailbox)",
+            r"(?:storage|disk) quota",
+            r"(?:out of|insufficient|not enough|no) (?:free )?(?:disk |storage )?space",
+            r"mail ?folder is full",
+            r"pleine",
+            r"storage allocation",
+            r"inbox is full",
+            r"too much mail data",
+            r"space has been used up",
+            r"too many messages on the server",
+            r"\bis full\b",
+        ),
+    ),
+    (
+        C.MESSAGE_TOO_LARGE,
+        (
+            r"(?:message|mail|e-?mail|attachment|header)s? (?:is |was )?too (?:big|large|long)",
+            r"too (?:big|large) for",
+            r"(?:message|mail|e-?mail) size",
+            r"size (?:limit|exceeds?)",
+            r"size of (?:your|the) message",
+            (
+                r"exceeds? (?:the |our )?(?:(?:maximum|max|fixed|allowed) )*(?:message |email "
+                r"|mail )?size"
+            ),
+            r"message length",
+            r"(?:header|line) (?:size|length)",
+            r"line too long",
+            r"attachments?\b[^.;]{0,30}\bexceed",
+            r"recipsizelimit",
+        ),
+    ),
+    (
+        C.RECIPIENT_UNKNOWN,
+        (
+            r"user(?:name)? (?:is )?unknown",
+            r"unknown (?:user|recipient|mailbox|address|local ?part|e-?mail)",
+            r"addressee unknown",
+            r"address (?:is )?unknown",
+            r"no such (?:user|recipient|mailbox|address|person|account|local user)",
+            (
+                r"(?:user|recipient|mailbox|address|account|addressee)\b[^.;]{0,40}?\b(?:does not"
+                r"|doesn't|did not|do not) exist"
+            ),
+            r"(?:user|recipient|mailbox|address|account) (?:not found|not exist)",
+            r"recipient ?not ?found",
+            r"recipnotfound",
+            r"smtp address lookup",
+            r"invalid (?:recipient|mailbox|address|user|e-?mail|destination)",
+            r"(?:recipient|mailbox|address|user) (?:is )?invalid",
+            r"marked as invalid",
+            r"invalid-recipient",
+            r"bad (?:destination )?(?:mailbox|recipient|address|user)",
+            r"mailbox (?:is )?(?:unavailable|not available|not present|unallocated|not found)",
+            r"unallocated",
+            r"not (?:a )?valid (?:recipient|mailbox|user|address|e-?mail|rfc.?5321)",
+            r"not a known user",
+            r"not our customer",
+            r"(?:doesn'?t|does not) have an? \S+ account",
+            r"no (?:mailbox|account) (?:here|by that name|found|available)",
+            (
+                r"recipient (?:address )?rejected: (?:access denied|unverified|undeliverable"
+                r"|userunknown|not in)"
+            ),
+            r"not in (?:the )?recipient list",
+            r"undeliverable address",
+            r"unverified address",
+            r"address verification",
+            r"has been replaced by",
+            r"has moved",
+            r"banned recipient",
+            r"badrcptto",
+            r"not a local address",
+            r"no valid recipients",
+            r"mailbox (?:name )?(?:is )?not allowed",
+            r"(?<!sender )address rejected(?!:)",
+        ),
+    ),
+    (
+        # RFC 5321/5322 conformance is a receiver policy, even when the reply adds "spam".
+        C.POLICY,
+        (
+            r"rfc ?(?:5322|2822|822)",
+            r"rfc.?compliant",
+            (
+                r"(?:duplicate|multiple|malformed|missing|invalid|non-compliant) (?:\S+"
+                r" )?(?:headers?|from:|message-id)"
+            ),
+            r"from: header",
+            r"header (?:is )?(?:missing|invalid|malformed)",
+            r"disallowed header",
+            r"encoded-word",
+            r"(?:blank|empty) from",
+            r"from: address",
+            r"stray linefeed",
+            r"bare (?:lf|line ?feed)",
+            r"invalid characters",
+            r"malformed",
+            r"improperly[- ]formatted",
+        ),
+    ),
+    (
+        C.RATE_LIMITED,
+        (
+            r"rate[ -]?limit",
+            r"too many",
+            r"too (?:fast|quickly|frequently)",
+            r"receiving (?:mail|e-?mail|messages?) at a rate",
+            r"unusual (?:rate|amount|volume)",
+            r"excessive (?:volume|traffic|rate|number|messages|mail)",
+            r"\bvolume\b",
+            r"(?:limit|quota|threshold)s? (?:exceeded|reached)",
+            (
+                r"exceed(?:ed|s)? (?:the |their |your |its )?(?:maximum |permitted |allowed"
+                r" )?(?:number|limit|rate|quota|threshold)"
+            ),
+            r"permitted limits",
+            r"max(?:imum)? (?:number of )?(?:message|connection|recipient)s? per",
+            r"concurrent connections",
+            r"connection (?:rate|limit|count)",
+            r"throttl",
+            r"try again slower",
+            r"slow down",
+            r"congestion",
+            r"per hour",
+            r"resources? (?:are |is )?(?:temporarily )?(?:unavailable|not available)",
+            r"insufficient (?:system )?(?:resources|storage)",
+        ),
+    ),
+    (
+        C.IP_REPUTATION,
+        (
+            r"complaints",
+            (
+                r"\bip\b(?: address)?[^.;]{0,40}?\b(?:has been |is |was )?(?:temporarily "
+                r"|permanently )?(?:blocked|banned|blacklisted|block ?listed|denied|refused|not"
+                r" allowed|rejected)\b"
+            ),
+            (
+                r"(?:blocked|banned|refused|denied)\b[^.;]{0,30}\b(?:your|the|sending|source"
+                r"|client) ip\b"
+            ),
+            r"(?:client|sending|source) host (?:\S+ )?(?:blocked|rejected|refused)",
+            r"mail server at \S+ is blocked",
+            r"bad sender ip",
+            r"sender ip address rejected",
+            r"access from ip address",
+            r"(?:poor|low|bad) (?:e-?mail |sender |sending )?reputation",
+            r"dynamic ip",
+            r"listed as abusive",
+            r"suspicious activity",
+            r"not allowed to connect",
+            r"not accepting connections",
+            r"refused to talk to me: 5",
+        ),
+    ),
+    (
+        C.CONTENT,
+        (
+            r"[a-z]*spam",  # also "antispam", "MCSpamSignature"
+            r"virus",
+            r"malware",
+            r"phish",
+            r"unsolicited",
+            r"bulk (?:mail|e-?mail)",
+            r"\bcontent\b",
+            r"attachment",
+            r"banned (?:content|file)",
+            r"prohibited (?:content|file|attachment|type)",
+            r"file type",
+            r"executable",
+            r"links? within",
+            r"urls? (?:in|within)",
+            r"spam url",
+            r"url domain",
+            r"infected",
+            r"objectionable",
+            r"\bfiltered\b",
+            r"\bscored?\b",
+            r"\bph\d\d\b",
+            r"suspicious (?:content|link|url|message)",
+            r"security issue",
+            r"ransomware",
+        ),
+    ),
+    (
+        C.POLICY,
+        (
+            r"polic(?:y|ies) (?:violation|rejection)",
+            r"violat\w* [^.;]{0,30}polic",
+            r"mailpolicy",
+            r"anti-?spoofing",
+            r"spoof",
+            r"blocked senders?",
+            r"block-?send-?er",
+            r"block-rcpt",
+            r"transport rule",
+            r"mail flow rule",
+            r"tenant",
+            r"allowed-senders",
+            r"not in (?:the )?(?:allowed|white|allow)",
+            r"whitelist",
+            r"allow ?list",
+            r"local policy",
+            r"security polic",
+            r"administrative(?:ly)? prohibit",
+            r"network,? not allowed",
+            r"gcdp",
+        ),
+    ),
+)
+
+
+# Generic wording, read after the specific codes and SES's subtype.
+WEAK: tuple[Rule, ...] = (
+    (
+        C.POLICY,
+        (
+            r"polic(?:y|ies)",
+            r"prohibit",
+            r"not authori[sz]ed",
+            r"access denied",
+            r"\bdenied\b",
+            r"\bblocked\b",
+            r"(?<!temporarily )\brejected\b",
+            r"(?<!connection )\brefused\b",
+            r"not (?:allowed|accepted|permitted)",
+            r"restrict",
+            r"moderat",
+            r"compliance",
+            r"go away",
+            r"\bblock\b",
+            r"bad helo",
+            r"ipv6",
+        ),
+    ),
+    (
+        C.EXPIRED,
+        (
+            r"(?:message|delivery|queue|time|lifetime)\s*(?:has )?expired",
+            r"expired (?:after|in)",
+            r"timed? ?out",
+            r"unable to deliver in",
+            r"retry time",
+            r"too long in (?:the )?queue",
+            r"in (?:the )?queue too long",
+            r"giving up",
+            r"gave up",
+            r"could not be delivered for",
+            r"(?:maximum|max) (?:number of )?(?:delivery )?(?:attempts|retries)",
+            r"delivery attempts",
+            r"connection (?:refused|reset|dropped|died|lost|closed)",
+            r"lost connection",
+            r"no route to",
+            r"unreachable",
+            r"not reachable",
+            r"failing for a long time",
+            r"did not respond",
+            r"(?:could not|couldn'?t|unable to|cannot|failed to) connect",
+            r"no answer",
+            r"establish an smtp connection",
+            r"temporarily suspended",
+            r"delayed",
+            r"cannot assign requested address",
+            r"host is down",
+        ),
+    ),
+    (
+        C.RATE_LIMITED,
+        (
+            r"\bbusy\b",
+            r"overload",
+            r"\bload\b",
+        ),
+    ),
+    (
+        C.GREYLISTED,
+        (
+            r"try (?:again )?later",
+            r"try again",
+            r"retry (?:later|in)",
+            r"temporar",
+            r"deferr?",
+            r"come back later",
+            r"not available",
+            r"unavailable",
+        ),
+    ),
+)
+
+
+SPECIFIC_CODES: dict[str, BounceCategory] = {
+    "1.1": C.RECIPIENT_UNKNOWN,
+    "1.2": C.RECIPIENT_DOMAIN_DNS,
+    "1.3": C.RECIPIENT_UNKNOWN,
+    "1.4": C.RECIPIENT_UNKNOWN,
+    "1.6": C.RECIPIENT_UNKNOWN,
+    "1.8": C.SENDER_DOMAIN_DNS,
+    "1.10": C.RECIPIENT_UNKNOWN,  # Microsoft "RecipientNotFound"; RFC 7505 null MX is 556
+    "1.90": C.RATE_LIMITED,
+    "2.1": C.RECIPIENT_DISABLED,
+    "2.2": C.MAILBOX_FULL,
+    "2.3": C.MESSAGE_TOO_LARGE,
+    "2.121": C.RATE_LIMITED,
+    "2.122": C.RATE_LIMITED,
+    "3.4": C.MESSAGE_TOO_LARGE,
+    "4.4": C.RECIPIENT_DOMAIN_DNS,
+    "4.8": C.TLS_REQUIRED,
+    "4.312": C.RECIPIENT_DOMAIN_DNS,
+    "4.317": C.TLS_REQUIRED,
+    "5.3": C.RATE_LIMITED,
+    "7.10": C.TLS_REQUIRED,
+    "7.11": C.TLS_REQUIRED,
+    "7.12": C.POLICY,
+    "7.13": C.POLICY,
+    "7.20": C.DKIM,
+    "7.21": C.DKIM,
+    "7.22": C.DKIM,
+    "7.23": C.SPF,
+    "7.24": C.SPF,
+    "7.25": C.REVERSE_DNS,
+    "7.26": C.AUTHENTICATION,
+    "7.27": C.SPF,  # Gmail's usage; RFC 7505's "sender has null MX" is caught by wording
+    "7.28": C.RATE_LIMITED,
+    "7.29": C.TLS_REQUIRED,
+    "7.30": C.DKIM,
+    "7.31": C.DMARC,
+    "7.32": C.DMARC,
+    "7.40": C.DMARC,
+    "7.57": C.RELAY_DENIED,
+    "7.64": C.RELAY_DENIED,
+    "7.124": C.POLICY,
+    "7.133": C.POLICY,
+    "7.134": C.POLICY,
+    "7.135": C.POLICY,
+    "7.136": C.POLICY,
+    "7.193": C.POLICY,
+    "7.321": C.TLS_REQUIRED,
+    "7.322": C.TLS_REQUIRED,
+    "7.323": C.TLS_REQUIRED,
+    "7.324": C.RECIPIENT_DOMAIN_DNS,
+    "7.325": C.TLS_REQUIRED,
+    "7.367": C.POLICY,
+    "7.504": C.RECIPIENT_UNKNOWN,
+    "7.505": C.RECIPIENT_UNKNOWN,
+    "7.506": C.POLICY,
+    "7.507": C.BLOCKLIST,  # the recipient organisation's own list, like 5.7.513
+    "7.508": C.RATE_LIMITED,
+    "7.509": C.DMARC,
+    "7.510": C.POLICY,
+    "7.512": C.POLICY,
+    "7.513": C.BLOCKLIST,
+    "7.515": C.AUTHENTICATION,
+    "7.703": C.POLICY,
+    "7.750": C.POLICY,
+}
+
+
+SUBTYPES: dict[str, BounceCategory] = {
+    "noemail": C.RECIPIENT_UNKNOWN,
+    "mailboxfull": C.MAILBOX_FULL,
+    "messagetoolarge": C.MESSAGE_TOO_LARGE,
+    "contentrejected": C.CONTENT,
+    "attachmentrejected": C.CONTENT,
+}
+SUPPRESSED_SUBTYPES = frozenset({"suppressed", "onaccountsuppressionlist"})
+
+
+EXPLANATIONS: dict[BounceCategory, str] = {
+    C.SENDER_DOMAIN_DNS: "the receiver could not resolve the envelope sender (MAIL FROM) domain",
+    C.SPF: "the receiver's SPF check of the MAIL FROM domain failed",
+    C.DKIM: "the receiver found no valid DKIM signature",
+    C.DMARC: "the message failed DMARC for its From domain (no aligned SPF or DKIM pass)",
+    C.AUTHENTICATION: "the message was unauthenticated: neither SPF nor DKIM passed",
+    C.REVERSE_DNS: "the sending IP has no matching reverse DNS (PTR) record",
+    C.IP_REPUTATION: "the receiver's own reputation system blocked the sending IP",
+    C.DOMAIN_REPUTATION: "the receiver blocked the sending domain for its reputation",
+    C.BLOCKLIST: "the sending IP or domain is on a blocklist the receiver uses",
+    C.CONTENT: "the receiver's filter rejected the content (spam, virus, links, attachments)",
+    C.RECIPIENT_UNKNOWN: "the recipient address does not exist",
+    C.RECIPIENT_DISABLED: "the recipient mailbox exists but is disabled or inactive",
+    C.MAILBOX_FULL: "the recipient mailbox is full",
+    C.MESSAGE_TOO_LARGE: "the message is larger than the receiver accepts",
+    C.RATE_LIMITED: "the receiver is limiting the rate or volume of mail it accepts",
+    C.GREYLISTED: "the receiver deferred the message without a reason (greylisting or similar)",
+    C.TLS_REQUIRED: "the receiving side requires TLS that the connection did not provide",
+    C.RECIPIENT_DOMAIN_DNS: "the recipient domain does not exist or has no usable MX",
+    C.RELAY_DENIED: "the server refused to accept or relay mail for this recipient from you",
+    C.POLICY: "a policy of the receiver or the recipient's organisation rejected the message",
+    C.EXPIRED: "delivery was given up after retries or timeouts",
+    C.SUPPRESSED: "SES did not send: the address is on a suppression list",
+    C.UNKNOWN: "the bounce gives no reason this classifier recognises",
+}
+
+
+REMEDIES: dict[BounceCategory, str] = {
+    C.DKIM: "turn on Easy DKIM for the From domain and publish its three _domainkey CNAMEs; "
+    "check that they still resolve",
+    C.AUTHENTICATION: "authenticate every message: Easy DKIM on the From domain and a custom "
+    "MAIL FROM whose SPF includes amazonses.com",
+    C.REVERSE_DNS: "give the sending IP a PTR record whose name resolves back to it (SES shared "
+    "IPs have one; fix it for dedicated IPs or BYOIP)",
+    C.IP_REPUTATION: "ask the receiver's postmaster to delist the IP (e.g. Microsoft's delist "
+    "portal); on shared SES IPs open an AWS support case, on dedicated IPs warm up and cut "
+    "complaints and bounces",
+    C.DOMAIN_REPUTATION: "cut complaints and bounces, mail only engaged recipients and watch "
+    "Google Postmaster Tools / Microsoft SNDS until the domain's reputation recovers",
+    C.BLOCKLIST: "look the sending IP or domain up on the named list (Spamhaus, SpamCop, "
+    "SORBS, Barracuda, ...) and follow its removal procedure; for shared SES IPs tell AWS",
+    C.CONTENT: "review links (URL blocklists), attachments and wording; test the message with "
+    "a spam checker before sending it again",
+    C.RECIPIENT_UNKNOWN: "remove the address from the list (SES suppresses hard bounces) and "
+    "validate addresses at sign-up",
+    C.RECIPIENT_DISABLED: "stop mailing the address and remove it from the list",
+    C.MAILBOX_FULL: "nothing to fix on your side: SES already retried; suppress the address if "
+    "it keeps bouncing",
+    C.MESSAGE_TOO_LARGE: "shrink the message: link to large files instead of attaching them",
+    C.RATE_LIMITED: "slow down sending to this receiver, spread bulk sends over time and keep "
+    "complaint rates low",
+    C.GREYLISTED: "nothing to do: SES retries deferrals on its own; look closer only if the "
+    "same receiver keeps deferring",
+    C.TLS_REQUIRED: "check the recipient server's STARTTLS and certificate with its admin (SES "
+    "uses TLS whenever offered; a configuration set TlsPolicy of Require never sends in clear)",
+    C.RECIPIENT_DOMAIN_DNS: "check the address for typos; remove it if the domain has no MX or "
+    "A record",
+    C.RELAY_DENIED: "the recipient domain's MX points at a server that does not accept its "
+    "mail from the Internet: verify the address with the recipient",
+    C.POLICY: "ask the recipient's mail administrator to allow your sending domain and IPs, "
+    "quoting the bounce text",
+    C.EXPIRED: "the receiving servers were unreachable or kept deferring: check the recipient "
+    "domain's MX hosts; send again later",
+    C.SUPPRESSED: "remove the address from the account-level suppression list only if you know "
+    "it works again; never re-add hard bounces",
+    C.UNKNOWN: "read the diagnostic text and the receiver's postmaster documentation",
+}
