@@ -56,7 +56,8 @@ def normalize_domain(name: str) -> str:
     text = name.strip().rstrip(".").lower()
     if not text:
         raise ValueError("empty domain name")
-    _refuse_ip_literal(text)
+    if ":" in text:
+        raise ValueError("contains ':' (an IPv6 address or a port?), not a domain name")
     if not text.isascii():
         try:
             text = text.encode("idna").decode("ascii")
@@ -70,17 +71,9 @@ def normalize_domain(name: str) -> str:
     for label in labels:
         if not _LABEL.fullmatch(label):
             raise ValueError(f"label {label!r} is not a valid DNS label")
-    if labels[-1].isdigit():
-        raise ValueError("the last label is all digits: an IP address, not a domain name")
+    if labels[-1].isdigit():  # no top-level domain is numeric: this is an IPv4 address
+        raise ValueError("an IP address, not a domain name (its last label is all digits)")
     return text
-
-
-def _refuse_ip_literal(text: str) -> None:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return
-    raise ValueError("an IP address, not a domain name")
 
 
 def parse_hostport(text: str, default_port: int) -> tuple[str, int]:

@@ -73,26 +73,29 @@ def load_config(path: Path, overrides: Overrides | None = None) -> Config:
     ``overrides`` (table -> key -> value, from command-line flags) replace the file's values
     before validation, so a bad flag is reported under its config key like a bad file.
     """
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read file: {exc.strerror or exc}"]) from exc
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        problem = f"not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start}"
-        raise ConfigError(str(path), [problem]) from None
-    try:
-        raw = tomllib.loads(text)
-    except ValueError as exc:  # TOMLDecodeError, and its wrapped date errors
-        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
-    except RecursionError:
-        raise ConfigError(str(path), ["not valid TOML: nested too deeply"]) from None
+    raw = _read_toml(path)
     for table, values in (overrides or {}).items():
         section = raw.setdefault(table, {})
         if isinstance(section, dict):
             section.update(values)
     return parse_config(raw, source=str(path), base_dir=path.parent)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """The parsed document; the file's text is freed on return, before validation."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read file: {exc.strerror or exc}"]) from exc
+    except UnicodeDecodeError as exc:
+        problem = f"not UTF-8 text: byte 0x{exc.object[exc.start]:02x} at offset {exc.start}"
+        raise ConfigError(str(path), [problem]) from None
+    try:
+        return tomllib.loads(text)
+    except ValueError as exc:  # TOMLDecodeError, and its wrapped date errors
+        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
+    except RecursionError:
+        raise ConfigError(str(path), ["not valid TOML: nested too deeply"]) from None
 
 
 def parse_config(
