@@ -42,23 +42,12 @@ from exporter.sources.sqs import SqsConsumer, SqsStats
 pytestmark = pytest.mark.e2e
 
 SENDING = "healthy.example"
-EVENTS = """
-[events]
-pollers = {pollers}
-wait_time_seconds = 1
-provider_lookup = {provider_lookup}
-{queues}
-
+HEALTHY = """
 [[domains]]
 name = "healthy.example"
 mail_from = "mail.healthy.example"
 region = "us-east-1"
 dkim_tokens = ["h1healthyaaaaaaaaaaaaaaaaaaaaaaa", "h2healthybbbbbbbbbbbbbbbbbbbbbbb", "h3healthyccccccccccccccccccccccc"]
-"""
-QUEUE = """
-[[events.queues]]
-url = "{url}"
-aws_region = "us-east-1"
 """
 
 # `python -m exporter run ...` exactly (runpy runs exporter/__main__.py), plus one
@@ -185,12 +174,13 @@ def _spawn(exporter_config: WriteConfig, tmp_path: Path) -> Iterator[Callable[..
         **header: Any,
     ) -> Daemon:
         workdir = tmp_path / f"daemon{len(processes)}"
-        body = EVENTS.format(
-            pollers=pollers,
-            provider_lookup=str(provider_lookup).lower(),
-            queues="".join(QUEUE.format(url=url) for url in queues),
+        config = exporter_config(
+            HEALTHY,
+            path=workdir / "config.toml",
+            queues=queues,
+            events={"pollers": pollers, "provider_lookup": provider_lookup},
+            **header,
         )
-        config = exporter_config(body, path=workdir / "config.toml", **header)
         runner: list[str] = ["-m", "exporter"]
         if final_counts is not None:
             script = workdir / "final_counts_runner.py"
@@ -410,14 +400,7 @@ def test_discovered_identity_labels_its_events(
     moto.client("ses").verify_domain_identity(Domain="discovered.example")
     url, _ = moto.create_queue("ses-events")
     config = exporter_config(
-        f"""
-[events]
-wait_time_seconds = 1
-provider_lookup = false
-[[events.queues]]
-url = "{url}"
-aws_region = "us-east-1"
-""",
+        queues=[url],
         interval_seconds=None,
         aws={"api_calls_per_second": 50, "recommendations": False, "suppression_list": False},
     )

@@ -206,12 +206,6 @@ def _stack(moto: Moto, exporter_config: WriteConfig, tmp_path: Path) -> Iterator
         exporter_port, prom_port, am_port = free_port(), free_port(), free_port()
         config = exporter_config(
             f"""
-[events]
-wait_time_seconds = 1
-provider_lookup = false
-[[events.queues]]
-url = "{queue}"
-aws_region = "us-east-1"
 [[smtp_credentials]]
 name = "relay"
 region = "us-east-1"
@@ -231,6 +225,7 @@ region = "us-east-1"
             port=exporter_port,
             interval_seconds=1,
             json_log=False,
+            queues=[queue],
             aws={"interval_seconds": 10, "api_calls_per_second": 50, "reputation_metrics": True},
         ).path
         env = daemon_env(

@@ -38,18 +38,6 @@ pytestmark = pytest.mark.e2e
 
 SHARDS = 3
 SENDING = "healthy.example"
-EVENTS_CONFIG = """
-[events]
-pollers = 2
-wait_time_seconds = 1
-provider_lookup = false
-
-[[events.queues]]
-url = "{queue}"
-aws_region = "us-east-1"
-
-{domains}
-"""
 CHECK_FAMILY = "deliverability_check_status"
 EVENTS = "deliverability_ses_events_total"
 # Families whose series differ by design between a shard and the single process: per-queue
@@ -110,13 +98,19 @@ def _atomic_receive(monkeypatch: pytest.MonkeyPatch) -> None:
 def _start(
     tmp_path: Path, moto: Moto, exporter_config: WriteConfig
 ) -> Iterator[Callable[..., Daemon]]:
-    """start(body, *flags): an exporter with ``body`` below the usual header, `named` as its
-    resolver, no second DNS cycle during the test."""
+    """start(domains, queue, *flags): an exporter checking ``domains`` (TOML) at `named` (no
+    second DNS cycle during the test) and consuming ``queue``."""
     processes: list[subprocess.Popen[str]] = []
 
-    def start(body: str, *flags: str) -> Daemon:
+    def start(domains: str, queue: str, *flags: str) -> Daemon:
         workdir = tmp_path / f"exporter{len(processes)}"
-        config = exporter_config(body, path=workdir / "config.toml", interval_seconds=600)
+        config = exporter_config(
+            domains,
+            path=workdir / "config.toml",
+            interval_seconds=600,
+            queues=[queue],
+            events={"pollers": 2},
+        )
         args = ("run", "--config", str(config.path), *flags)
         daemon = launch(workdir, config.port, moto.endpoint, ["-m", "exporter"], *args)
         processes.append(daemon.process)
@@ -186,14 +180,11 @@ def test_three_shards_check_each_domain_once_and_count_each_event_once(
     moto.send_bodies(shared_queue, bodies)
     moto.send_bodies(single_queue, bodies)
 
-    def config(queue: str) -> str:
-        return EVENTS_CONFIG.format(queue=queue, domains=domains)
-
     shards = [
-        start(config(shared_queue), "--shard-count", str(SHARDS), "--shard-index", str(i))
+        start(domains, shared_queue, "--shard-count", str(SHARDS), "--shard-index", str(i))
         for i in range(SHARDS)
     ]
-    single = start(config(single_queue))
+    single = start(domains, single_queue)
 
     def dns_done(samples: Samples) -> bool:
         return any(
@@ -256,8 +247,7 @@ def test_checks_and_events_roles_split_the_work(
     names, domains = domain_tables()
     bodies = event_bodies()[:60]
     queue, _ = moto.create_queue("ses-events")
-    text = EVENTS_CONFIG.format(queue=queue, domains=domains)
-    checks = start(text, "--role", "checks", "--shard-count", "2", "--shard-index", "1")
+    checks = start(domains, queue, "--role", "checks", "--shard-count", "2", "--shard-index", "1")
     _, samples = checks.wait_for(
         lambda s: any(n == "deliverability_collector_last_success_timestamp_seconds" for n, _ in s),
         "the checks replica's DNS cycle",
@@ -267,7 +257,7 @@ def test_checks_and_events_roles_split_the_work(
         n for n in names if shard_of(n, 2) == 1
     }
     moto.send_bodies(queue, bodies)
-    events = start(text, "--role", "events")
+    events = start(domains, queue, "--role", "events")
     _, samples = events.wait_for(
         lambda s: total(s, EVENTS) >= len(bodies), "the events replica to count every event", 60
     )

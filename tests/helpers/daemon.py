@@ -17,7 +17,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,10 +39,14 @@ def exporter_toml(
     interval_seconds: float | None = 60,
     json_log: bool = True,
     aws: Mapping[str, object] | None = None,
+    queues: Sequence[str] = (),
+    events: Mapping[str, object] | None = None,
 ) -> str:
     """A config.toml: the header, then ``body``. ``resolver`` adds lines to [resolver];
     ``interval_seconds=None`` leaves [schedule] out (the default, 300 s); ``aws`` (the [aws]
-    settings, {} for none) adds [aws] and the SES account "prod" in us-east-1."""
+    settings, {} for none) adds [aws] and the SES account "prod" in us-east-1; ``queues``
+    (SQS queue URLs in us-east-1) add [events] (a 1 s long poll, no provider lookups, and the
+    ``events`` settings) and a [[events.queues]] each."""
     parts = [
         f'[server]\nlisten_address = "127.0.0.1:{port}"\n',
         f'[resolver]\nnameservers = ["{nameserver}"]\ntimeout_seconds = {timeout_seconds:g}\n'
@@ -55,6 +59,12 @@ def exporter_toml(
     if aws is not None:
         settings = "".join(f"{key} = {_toml(value)}\n" for key, value in aws.items())
         parts.append(f'[aws]\n{settings}[[aws.accounts]]\nname = "prod"\nregions = ["us-east-1"]\n')
+    if queues:
+        consumer = {"wait_time_seconds": 1, "provider_lookup": False, **(events or {})}
+        parts.append("[events]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in consumer.items()))
+        parts.extend(
+            f'[[events.queues]]\nurl = "{url}"\naws_region = "us-east-1"\n' for url in queues
+        )
     return "\n".join(parts) + body
 
 
@@ -87,7 +97,7 @@ WriteConfig = Callable[..., ExporterConfig]  # the exporter_config fixture
 def _exporter_config(request: pytest.FixtureRequest, tmp_path: Path) -> WriteConfig:
     """write(body="", *, path=tmp_path/"config.toml", nameserver=`named`'s, port=a free one,
     **header) -> ExporterConfig: writes `exporter_toml(...)`; ``header`` is its keywords
-    (timeout_seconds, resolver, interval_seconds, json_log, aws). `named` is started only for a
+    (timeout_seconds, resolver, interval_seconds, json_log, aws, queues, events). `named` is started only for a
     test that does not name its own nameserver."""
 
     def write(
