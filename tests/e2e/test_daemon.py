@@ -6,7 +6,6 @@ import json
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import free_port
 from exposition import Samples, parse_samples
-from helpers.daemon import WriteConfig, http_get, reaped, start_exporter
+from helpers.daemon import WriteConfig, http_get, reaped, run_cli, start_exporter
 from helpers.fleet import CHECKS
 
 pytestmark = pytest.mark.e2e
@@ -169,13 +168,8 @@ def test_cycle_split_across_two_processes_gives_the_same_verdicts(
     worker process); every verdict equals a one-process `collect` of the same domains, and
     the worker's queries are counted in the daemon's."""
     one = exporter_config(DOMAINS + EXCHANGE, path=tmp_path / "one.toml")
-    single = subprocess.run(
-        [sys.executable, "-m", "exporter", "collect", "--config", str(one.path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    single = run_cli("collect", "--config", str(one.path))
+    assert single.returncode == 0, single.stderr
     expected = parse_samples(single.stdout)
     config = exporter_config(
         DOMAINS + EXCHANGE, path=tmp_path / "split.toml", resolver="processes = 2"
@@ -225,13 +219,7 @@ def test_reload_on_file_change_and_sighup_keeps_old_config_when_invalid(exporter
 def test_invalid_config_exits_2_naming_the_key(tmp_path: Path) -> None:
     config = tmp_path / "bad.toml"
     config.write_text("[resolver]\ntimeout_seconds = 'fast'\n[[domains]]\nname = 'x'\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "exporter", "run", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_cli("run", "--config", str(config))
     assert result.returncode == 2
     assert "resolver.timeout_seconds: must be a number" in result.stderr
     assert "domains[0].name: 'x': needs at least two labels" in result.stderr

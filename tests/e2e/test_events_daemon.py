@@ -25,7 +25,7 @@ import pytest
 from conftest import free_port
 from exposition import Samples, parse_samples
 from fakes.sesv2_server import Sesv2Fake
-from helpers.daemon import WriteConfig, http_get, reap, reaped
+from helpers.daemon import WriteConfig, http_get, reap, reaped, run_cli
 from helpers.moto_fixtures import (
     BOUNCE_553_518,
     DATA,
@@ -481,16 +481,6 @@ REPLAY_DIR_FILES = [
     "raw-event-reject-bad-content",
     "raw-event-rendering-failure",
 ]
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "exporter", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def replay(*paths: Path) -> Samples:

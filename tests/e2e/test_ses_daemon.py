@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest
 from conftest import free_port
 from exposition import scrape
 from fakes.sesv2_server import Sesv2Fake, SuppressedEntry
-from helpers.daemon import ExporterConfig, WriteConfig, reaped
+from helpers.daemon import ExporterConfig, WriteConfig, reaped, start_exporter
 from helpers.moto_fixtures import Moto, daemon_env
 
 pytestmark = pytest.mark.e2e
@@ -29,13 +28,7 @@ def start_daemon(config: Path, moto: Moto, sesv2: Sesv2Fake) -> subprocess.Popen
     """`run --config` with dummy credentials, SES v1 and STS at moto and SESv2 at the fake,
     no AWS config files; output to daemon.log next to ``config``."""
     env = daemon_env(config.parent, moto.endpoint, AWS_ENDPOINT_URL_SESV2=sesv2.endpoint)
-    with (config.parent / "daemon.log").open("w") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "exporter", "run", "--config", str(config)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+    return start_exporter(["run", "--config", str(config)], config.parent / "daemon.log", env)
 
 
 def no_dns_config(exporter_config: WriteConfig, **aws: object) -> ExporterConfig:

@@ -134,6 +134,17 @@ def start_exporter(
         )
 
 
+def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`python -m exporter ARGS` to its end: exit code, stdout and stderr as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "exporter", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def reap(process: subprocess.Popen[Any]) -> None:
     """Kill the process (and wait for it) if it is still running."""
     if process.poll() is None:
