@@ -16,7 +16,8 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
 
@@ -114,6 +115,10 @@ class _Cycle:
         self._workers = max(1, workers)
         self._active = 0
         self._done = 0
+        # How many domains in progress asked each question: an answer is dropped from the
+        # cycle's cache only when the last of them is done (domains share DKIM tokens, and
+        # a subdomain reads its organizational domain's _dmarc record).
+        self._interest: Counter[tuple[str, str]] = Counter()
         self.reports: list[DomainReport | None] = [None] * (0 if on_report else len(targets))
         self._on_report = on_report or self.reports.__setitem__
         self.finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -158,10 +163,12 @@ class _Cycle:
         if not self._ask(run, first_questions(run.target)):
             self._advance(run)
 
-    def _ask(self, run: _DomainRun, questions: Iterable[tuple[str, str]]) -> bool:
+    def _ask(self, run: _DomainRun, questions: Collection[tuple[str, str]]) -> bool:
         """Request ``questions``; True when some answers are still to come."""
         client, answered = self._client, run.answered
-        run.asked.update(questions)
+        new = [q for q in questions if q not in run.asked]
+        run.asked.update(new)
+        self._interest.update(new)
         waiting = 0
         for name, rdtype in questions:
             if client.request(name, rdtype, answered) is None:
@@ -193,7 +200,12 @@ class _Cycle:
         self._done += 1
         if not self._done % _FREEZE_EVERY:
             gc.freeze()
-        client.forget(key for key in run.asked if _private_to(key[0], target))
+        interest = self._interest
+        interest.subtract(run.asked)
+        unasked = [key for key in run.asked if interest[key] <= 0]
+        for key in unasked:
+            del interest[key]
+        client.forget(key for key in unasked if _private_to(key[0], target))
 
 
 async def check_domain(client: DnsClient, target: DomainTarget) -> DomainReport:

@@ -32,7 +32,7 @@ from exporter.checks import domain as domain_checks
 from exporter.checks import evaluate_domain
 from exporter.checks.domain import first_questions
 from exporter.jobs import dns as dns_cycle
-from exporter.model import Answer, DomainReport, DomainTarget
+from exporter.model import Answer, DomainReport, DomainTarget, Status
 
 TARGETS = [
     target(),
@@ -166,3 +166,59 @@ def test_cycle_matches_the_round_loop_on_any_answers(
     reports, client = cycle_reports([domain_target, target("other.example")], table)
     assert reports == [e.report for e in expected]
     assert set(client.requests) == expected[0].asked | expected[1].asked
+
+
+class SharingFakeClient(FakeClient):
+    """Like `DnsClient`: concurrent requests for one question share one query, and every
+    waiter is called in turn when its answer arrives."""
+
+    def __init__(self, table: Mapping[tuple[str, str], Answer]) -> None:
+        super().__init__(table)
+        self.pending: dict[tuple[str, str], list[Any]] = {}
+
+    def request(self, name: str, rdtype: str, waiter: Any) -> Answer | None:
+        key = (name, rdtype)
+        if key in self.done:
+            return self.done[key]
+        if key in self.pending:
+            self.pending[key].append(waiter)
+            return None
+        self.requests[key] += 1
+        self.pending[key] = [waiter]
+        asyncio.get_running_loop().call_soon(self._answer, key)
+        return None
+
+    def _answer(self, key: tuple[str, str]) -> None:
+        answer = self.done[key] = self.table.get(key, NX)
+        for waiter in self.pending.pop(key):
+            waiter(answer)
+
+
+def test_domains_sharing_questions_all_get_their_answers() -> None:
+    """An answer only one domain reads (its DKIM keys, its own tree) leaves the cycle's
+    cache when that domain is done. Domains that share one (the same DKIM tokens, an
+    organizational _dmarc record a subdomain falls back to) must each still read it: when
+    the first domain done dropped it, the others re-asked until their rounds ran out and
+    reported `unknown`."""
+    targets, table = [], {}
+    for i in range(200):
+        name = f"d{i}.example.net"
+        targets.append(target(name, mail_from=f"mail.{name}"))
+        table |= good_table(name, f"mail.{name}")
+    sub = target("news.d0.example.net", mail_from=None, tokens=())
+    table[("_dmarc.news.d0.example.net", "TXT")] = NX
+    client = SharingFakeClient(table)
+
+    async def main() -> list[DomainReport | None]:
+        result = await dns_cycle.check_domains([*targets, sub], client, workers=64)  # type: ignore[arg-type]
+        return list(result.reports)
+
+    reports = asyncio.run(main())
+    unknown = {
+        (r.domain, c.check): c.summary
+        for r in reports
+        if r is not None
+        for c in r.checks
+        if c.status is Status.UNKNOWN
+    }
+    assert not unknown
