@@ -2,7 +2,10 @@
 
 A pytest plugin, registered by tests/conftest.py: the `exporter_config` fixture reaches every
 test without an import. It writes the header every daemon test needs ([server] on a free
-loopback port, [resolver] at `named`, [schedule], [log]) above the test's own TOML.
+loopback port, [resolver] at `named`, [schedule], [log], and on request [aws] with the SES
+account "prod" and [events] with its queues) above the test's own TOML. Also here:
+`start_exporter` / `run_cli` (`python -m exporter ...` in the background / to its end),
+`reap` / `reaped` (no exporter outlives its test) and `http_get`.
 
 Loopback DNS on a loaded machine: `named` answers in milliseconds, but on a busy 2-core box
 (load average 6-8) a query can wait far longer than 0.5 s for the CPU, and a timed-out query
@@ -97,8 +100,8 @@ WriteConfig = Callable[..., ExporterConfig]  # the exporter_config fixture
 def _exporter_config(request: pytest.FixtureRequest, tmp_path: Path) -> WriteConfig:
     """write(body="", *, path=tmp_path/"config.toml", nameserver=`named`'s, port=a free one,
     **header) -> ExporterConfig: writes `exporter_toml(...)`; ``header`` is its keywords
-    (timeout_seconds, resolver, interval_seconds, json_log, aws, queues, events). `named` is started only for a
-    test that does not name its own nameserver."""
+    (timeout_seconds, resolver, interval_seconds, json_log, aws, queues, events). `named` is
+    started only for a test that does not name its own nameserver."""
 
     def write(
         body: str = "",
