@@ -199,8 +199,8 @@ class EventPipeline:
     ) -> Outcome:
         """Parse and count one queue message body.
 
-        ``message_id`` (the SQS one) makes a malformed body count once however often the
-        queue redelivers it before the redrive policy moves it away.
+        ``message_id`` (the SQS one) makes a malformed or refused body count once however
+        often the queue redelivers it before the redrive policy moves it away.
         """
         return self.handle_parsed(self._parse(body), received_at=received_at, message_id=message_id)
 

@@ -292,6 +292,13 @@ def test_dedupe_window_memory_does_not_grow_with_the_message_id() -> None:
     assert pipeline.handle(redelivered) is Outcome.DUPLICATE  # still recognised
 
 
+def test_a_message_id_that_is_not_valid_unicode_is_still_deduplicated() -> None:
+    """JSON may carry a lone surrogate; the digest must take it rather than fail the batch."""
+    pipeline = EventPipeline()
+    body = sns(ses_event("Send"), "\ud800-id")
+    assert [pipeline.handle(body), pipeline.handle(body)] == [Outcome.COUNTED, Outcome.DUPLICATE]
+
+
 def test_envelope_from_another_topic_is_refused_counted_once_and_never_an_event() -> None:
     """A forged envelope (foreign TopicArn) counts in the refused table, once per SQS
     message however often it is redelivered, and moves no event counter."""
