@@ -17,26 +17,19 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import dns.asyncquery
 import dns.exception
-import dns.flags
-import dns.message
-import dns.name
 import dns.rcode
-import dns.rdataclass
-import dns.rdatatype
 import dns.resolver
 
 from exporter.model import Answer, AnswerKind
+from exporter.sources.dns_reference import EDNS_PAYLOAD, dnspython_exchange
 from exporter.sources.dns_udp import UdpMultiplexer
 from exporter.sources.dns_wire import QTYPES, WireError, WireResponse
-from exporter.sources.records import rdata_text
 from exporter.sources.zones import ZoneOverrides
 
-__all__ = ["TRANSPORTS", "DnsClient", "DnsQueryStats", "system_nameservers"]
+__all__ = ["EDNS_PAYLOAD", "TRANSPORTS", "DnsClient", "DnsQueryStats", "system_nameservers"]
 
 MAX_CNAME_HOPS = 8
-EDNS_PAYLOAD = 1232  # the DNS flag day 2020 size: no fragmentation, rarely truncated
 TRANSPORTS = ("wire", "dnspython")  # the lean shared-socket path, or dnspython's per query
 _RETRY_RCODES = {dns.rcode.SERVFAIL, dns.rcode.REFUSED, dns.rcode.NOTIMP, dns.rcode.FORMERR}
 
@@ -326,7 +319,7 @@ class DnsClient:
         self.queries_sent += 1
         name, rdtype, recursive = question.current, question.key[1], not question.direct
         if not self._wire:
-            self._spawn(question, self._dnspython(name, rdtype, host, port, recursive=recursive))
+            self._spawn(question, self._dnspython(question, host, port, tcp=False))
             return
         mux = self._muxes.get((host, port))
         try:
@@ -344,18 +337,22 @@ class DnsClient:
 
     def _on_wire(self, question: _Question, response: WireResponse | None, error: str) -> None:
         if response is not None and response.truncated:  # go straight to TCP, same attempt
-            host, port = self._server(question)
-            tcp = self._dnspython(
-                question.current,
-                question.key[1],
-                host,
-                port,
-                recursive=not question.direct,
-                tcp=True,
-            )
-            self._spawn(question, tcp)
+            self._spawn(question, self._dnspython(question, *self._server(question), tcp=True))
             return
         self._attempt_done(question, response, error)
+
+    def _dnspython(
+        self, question: _Question, host: str, port: int, *, tcp: bool
+    ) -> Coroutine[Any, Any, WireResponse]:
+        return dnspython_exchange(
+            question.current,
+            question.key[1],
+            host,
+            port,
+            seconds=self._timeout,
+            recursive=not question.direct,
+            tcp=tcp,
+        )
 
     def _spawn(self, question: _Question, exchange: Coroutine[Any, Any, WireResponse]) -> None:
         """Run a dnspython exchange as a task that ends like a wire attempt."""
@@ -418,32 +415,6 @@ class DnsClient:
         self._done[question.key] = answer
         for waiter in question.waiters:
             waiter(answer)
-
-    async def _dnspython(
-        self, name: str, rdtype: str, host: str, port: int, *, recursive: bool, tcp: bool = False
-    ) -> WireResponse:
-        """One question the dnspython way: a message and a socket per query; TCP when
-        truncated (or asked for)."""
-        query = dns.message.make_query(
-            dns.name.from_text(name),
-            dns.rdatatype.from_text(rdtype),
-            use_edns=0,
-            payload=EDNS_PAYLOAD,
-        )
-        if not recursive:
-            query.flags &= ~dns.flags.RD
-        if not tcp:
-            try:
-                return _from_message(
-                    await dns.asyncquery.udp(
-                        query, host, timeout=self._timeout, port=port, raise_on_truncation=True
-                    )
-                )
-            except dns.message.Truncated:
-                pass
-        return _from_message(
-            await dns.asyncquery.tcp(query, host, timeout=self._timeout, port=port)
-        )
 
     def _locate(self, question: _Question) -> None:
         """Find the authoritative servers of the question's current name, then send it."""
@@ -515,26 +486,6 @@ class DnsClient:
 
 class _NoServerError(Exception):
     """The zone of a name or its servers' addresses could not be found."""
-
-
-def _from_message(message: dns.message.Message) -> WireResponse:
-    """dnspython's parse, reduced to what the lean path reports, so both read the same."""
-    answers = tuple(
-        (
-            rrset.name.to_text(omit_final_dot=True).lower(),
-            dns.rdatatype.to_text(rrset.rdtype),
-            r.target.to_text(omit_final_dot=True).lower()
-            if rrset.rdtype == dns.rdatatype.NS
-            else rdata_text(r),
-        )
-        for rrset in message.answer
-        if rrset.rdclass == dns.rdataclass.IN and dns.rdatatype.to_text(rrset.rdtype) in QTYPES
-        for r in rrset
-    )
-    flags = message.flags
-    return WireResponse(
-        int(message.rcode()), bool(flags & dns.flags.TC), answers, bool(flags & dns.flags.AA)
-    )
 
 
 def _interpret(response: WireResponse, name: str, rdtype: str) -> _Hop:
