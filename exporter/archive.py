@@ -14,7 +14,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from exporter.events.parse import parse_document
 from exporter.events.pipeline import EventPipeline, Outcome
 
 __all__ = ["MAX_ARCHIVE_BYTES", "ReplaySummary", "replay_files"]
@@ -83,9 +82,9 @@ def _feed(text: str, pipeline: EventPipeline) -> Iterator[Outcome]:
     if whole is _NOT_JSON:
         yield from (pipeline.handle(line) for line in text.splitlines() if line.strip())
     elif isinstance(whole, list):
-        yield from (pipeline.handle_parsed(parse_document(item)) for item in whole)
+        yield from (pipeline.handle_document(item) for item in whole)
     else:
-        yield pipeline.handle_parsed(parse_document(whole))
+        yield pipeline.handle_document(whole)
 
 
 def _json(text: str) -> object:
