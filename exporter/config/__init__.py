@@ -14,7 +14,6 @@ from exporter.config.fields import (
 from exporter.config.loading import (
     ConfigError,
     Overrides,
-    config_schema,
     load_config,
     parse_config,
 )
@@ -53,7 +52,6 @@ __all__ = [
     "ScheduleConfig",
     "ServerConfig",
     "SmtpCredentialConfig",
-    "config_schema",
     "load_config",
     "normalize_domain",
     "parse_config",

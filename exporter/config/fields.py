@@ -14,7 +14,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -248,7 +248,9 @@ Labels = Annotated[tuple[tuple[str, str], ...], FromTable()]
 TopicArn = Annotated[str, AfterValidator(_topic_arn)]
 Nameserver = Annotated[tuple[str, int], FromString(_nameserver)]
 ExistingFile = Annotated[Path, AfterValidator(_existing_file)]
-ShardIndex = Annotated[int, BeforeValidator(_auto_shard, json_schema_input_type=int | str)]
+ShardIndex = Annotated[
+    int, BeforeValidator(_auto_shard, json_schema_input_type=int | Literal["auto"])
+]
 
 
 def hostport(default_port: int) -> FromString:

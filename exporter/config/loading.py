@@ -109,13 +109,9 @@ def parse_config(
         raise ConfigError(source, list(dict.fromkeys(problems))) from None
 
 
-def config_schema() -> dict[str, Any]:
-    """The JSON Schema of a configuration file (what the reference is generated from)."""
-    return _schema()
-
-
 @cache
 def _schema() -> dict[str, Any]:
+    """The JSON Schema of a file: where a key is, which keys a table allows."""
     return _ADAPTER.json_schema()
 
 

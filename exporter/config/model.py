@@ -49,6 +49,16 @@ Role = Literal["all", "checks", "events"]
 ROLES: tuple[str, ...] = get_args(Role)
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    """A default that depends on another key (the region) is given in the description."""
+    schema.pop("default", None)
+
+
+def _name_defaulted(schema: dict[str, Any]) -> None:
+    """An account's name defaults to its position, filled in before validation."""
+    schema["required"].remove("name")
+
+
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
     """The HTTP listener (a change needs a restart)."""
@@ -315,8 +325,9 @@ class DomainConfig:
     labels: Annotated[
         Labels,
         Field(
+            json_schema_extra={"default": {}},
             description='owner labels (`{ team = "payments" }`) exported on '
-            "`deliverability_domain_info` for alert routing"
+            "`deliverability_domain_info` for alert routing",
         ),
     ] = ()
 
@@ -336,6 +347,7 @@ class QueueConfig:
         AfterValidator(queue_region),
         Field(
             validate_default=True,
+            json_schema_extra=_no_default,
             description="the queue's region; taken from the URL when it names one",
         ),
     ] = ""
@@ -393,7 +405,7 @@ class EventsConfig:
 class AwsAccountConfig:
     """One AWS account: the default credential chain, or a role assumed from it."""
 
-    __pydantic_config__ = _FORBID
+    __pydantic_config__ = ConfigDict(extra="forbid", json_schema_extra=_name_defaulted)
     name: Annotated[
         str, Field(description="a name for the account (collector label); default `account<N>`")
     ]
@@ -504,14 +516,12 @@ class SmtpCredentialConfig:
     host: Annotated[
         str,
         _endpoint_part(0),
-        Field(validation_alias="endpoint", json_schema_extra={"description": _ENDPOINT}),
+        Field(validation_alias="endpoint"),
     ] = ""
     port: Annotated[
         int,
         _endpoint_part(1),
-        Field(
-            validation_alias="endpoint", description=_ENDPOINT, json_schema_extra={"default": None}
-        ),
+        Field(validation_alias="endpoint", description=_ENDPOINT, json_schema_extra=_no_default),
     ] = SMTP_PORT
     probe_interval_seconds: Annotated[
         Float, Between(1, 86400), Field(description="between AUTH probes")
