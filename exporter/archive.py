@@ -82,7 +82,11 @@ def _feed(text: str, pipeline: EventPipeline) -> Iterator[Outcome]:
     if whole is _NOT_JSON:
         yield from (pipeline.handle(line) for line in text.splitlines() if line.strip())
     elif isinstance(whole, list):
-        yield from (pipeline.handle_document(item) for item in whole)
+        # an item may be a document or a queue body kept as a string
+        yield from (
+            pipeline.handle(item) if isinstance(item, str) else pipeline.handle_document(item)
+            for item in whole
+        )
     else:
         yield pipeline.handle_document(whole)
 

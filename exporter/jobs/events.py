@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import boto3
 import structlog
 from botocore.config import Config as BotoConfig
 
+from exporter.archive import replay_files
 from exporter.config import Config
 from exporter.events.pipeline import EventPipeline
 from exporter.sources.dns import DnsQueryStats, system_nameservers
@@ -164,28 +164,4 @@ class EventService:
 
 def replay_paths(paths: Iterable[Path], pipeline: EventPipeline) -> int:
     """Feed archived events (files or directories) through the pipeline; returns bodies read."""
-    count = 0
-    for document in _documents(paths):
-        count += 1
-        if isinstance(document, str):
-            pipeline.handle(document)
-        else:
-            pipeline.handle_document(document)
-    return count
-
-
-def _documents(paths: Iterable[Path]) -> Iterator[object]:
-    """One JSON document per file, a JSON array, or JSON lines (Firehose/S3 archives)."""
-    for path in paths:
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        for file in files:
-            text = file.read_text(encoding="utf-8", errors="replace")
-            try:
-                whole = json.loads(text)
-            except ValueError:
-                yield from (line for line in text.splitlines() if line.strip())
-                continue
-            if isinstance(whole, list):
-                yield from whole
-            else:
-                yield whole
+    return replay_files(paths, pipeline).outcomes.total()

@@ -501,13 +501,17 @@ def test_replay_directory_of_corpus_payloads(tmp_path: Path) -> None:
     """`replay DIR` reads one JSON document per file in every accepted shape (raw records,
     SNS envelopes, a Lambda SNS record, EventBridge) and prints the counters: events by
     type, ignored and malformed by reason, rejects and rendering failures per recipient;
-    exit 0, and promtool accepts the exposition."""
+    promtool accepts the exposition. Exit 1: the file whose one document is malformed gave
+    no event, and stderr names it."""
     directory = tmp_path / "archive"
     directory.mkdir()
     for name in REPLAY_DIR_FILES:
         shutil.copy(DATA / f"{name}.json", directory)
     result = run_cli("replay", str(directory))
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr
+    assert "sns-notification-plaintext-message-raw-delivery-disabled.json: no readable" in (
+        result.stderr
+    )
     promtool_check(result.stdout)
     samples = parse_samples(result.stdout)
     assert by_label(samples, "deliverability_ses_events_total", "event_type") == {
