@@ -8,6 +8,7 @@ here is ``ConfigError``.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from datetime import date, datetime, time
@@ -53,7 +54,6 @@ _REASONS = {
     "dataclass_type": "must be a table, got {kind}",
     "dataclass_exact_type": "must be a table, got {kind}",
     "dict_type": "must be a table, got {kind}",
-    "literal_error": "must be one of {expected}, got {shown}",
     "too_short": "must not be empty",
 }
 
@@ -136,10 +136,13 @@ def _reason(error: ErrorDetails, loc: tuple[str | int, ...]) -> str:
         return str(ctx["reason"])
     if kind == "value_error":
         return str(ctx["error"])
+    if kind == "literal_error":
+        choices = ", ".join(re.findall(r"'([^']*)'", ctx["expected"]))
+        return f"must be one of {choices}, got {_shown(value)}"
     template = _REASONS.get(kind)
     if template is None:
         return error["msg"]
-    return template.format(kind=_kind(value), shown=_shown(value), expected=ctx.get("expected"))
+    return template.format(kind=_kind(value), shown=_shown(value))
 
 
 def _node(loc: tuple[str | int, ...]) -> dict[str, Any]:

@@ -103,7 +103,7 @@ def test_deep_nesting_is_not_a_recursion_error(tmp_path: Path) -> None:
         ),
         (
             {"log": {"level": 1}},
-            "log.level: must be one of 'debug', 'info', 'warning' or 'error', got 1",
+            "log.level: must be one of debug, info, warning, error, got 1",
         ),
         (
             {"metrics": {"watch_domains": [{"a": 1}]}},

@@ -34,7 +34,7 @@ def test_checks_between_keys_are_reported_next_to_other_problems(tmp_path: Path)
         [
             "schedule.jitter_seconds: must be smaller than interval_seconds (60)",
             "schedule.bogus: unknown key (allowed: interval_seconds, jitter_seconds)",
-            "cluster.role: must be one of 'all', 'checks' or 'events', got 'leader'",
+            "cluster.role: must be one of all, checks, events, got 'leader'",
             "cluster.shard_index: must be below shard_count (2), got 2",
             "cluster.ses_shard: must be below shard_count (2), got 5",
             "domains[0].mail_from: mail.other.com must be a subdomain of ok.example.com",
