@@ -9,9 +9,11 @@ per-domain table built before the storm (as the daemon's warmer does). This proc
 Prometheus asks (OpenMetrics, gzip), and reports the latency from connect to the last byte
 (p50, p99, max), failures, the server's CPU time (from /proc) and its closed-connection
 counter. ``--backlog 5`` runs the same storm with the standard library's listen backlog.
+``--half-open N`` holds N connections that send nothing during the storm, and reports the
+server's threads and open file descriptors at the end of the storm.
 
 Usage: .venv/bin/python bench/http_storm.py [--scrapes 2000] [--concurrency 50]
-       [--domains 1000] [--backlog 128] [--json out.json]
+       [--domains 1000] [--backlog 128] [--half-open 0] [--json out.json]
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ import http.client
 import json
 import os
 import platform
+import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +74,12 @@ def cpu_seconds(pid: int) -> float:
     """utime + stime of a process, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def threads_and_fds(pid: int) -> tuple[int, int]:
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    threads = next(int(line.split()[1]) for line in lines if line.startswith("Threads:"))
+    return threads, sum(1 for _ in Path(f"/proc/{pid}/fd").iterdir())
 
 
 def scrape(port: int) -> tuple[float, int, int]:
@@ -132,13 +142,17 @@ def storm(args: argparse.Namespace) -> dict[str, Any]:
                     failures.append(str(status))
             return seconds
 
-        cpu_before, client_before = cpu_seconds(child.pid), time.process_time()
-        wall = time.perf_counter()
-        with ThreadPoolExecutor(args.concurrency) as pool:
-            latencies = [s for s in pool.map(one, range(args.scrapes)) if s is not None]
-        wall = time.perf_counter() - wall
-        server_cpu = cpu_seconds(child.pid) - cpu_before
-        client_cpu = time.process_time() - client_before
+        with ExitStack() as held:
+            for _ in range(args.half_open):
+                held.enter_context(socket.create_connection(("127.0.0.1", port), 30))
+            cpu_before, client_before = cpu_seconds(child.pid), time.process_time()
+            wall = time.perf_counter()
+            with ThreadPoolExecutor(args.concurrency) as pool:
+                latencies = [s for s in pool.map(one, range(args.scrapes)) if s is not None]
+            wall = time.perf_counter() - wall
+            server_cpu = cpu_seconds(child.pid) - cpu_before
+            client_cpu = time.process_time() - client_before
+            threads, fds = threads_and_fds(child.pid)
         _, _, size = scrape(port)
         closed = closed_counts(port)
     finally:
@@ -151,6 +165,9 @@ def storm(args: argparse.Namespace) -> dict[str, Any]:
         "concurrency": args.concurrency,
         "domains": args.domains,
         "backlog": args.backlog,
+        "half_open": args.half_open,
+        "server_threads_at_end": threads,
+        "server_fds_at_end": fds,
         "body_bytes_gzip": size,
         "ok": len(latencies) - sum(1 for f in failures if f.isdigit()),
         "failures": failures,
@@ -174,6 +191,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--domains", type=int, default=1000)
     parser.add_argument("--backlog", type=int, default=http_server.LISTEN_BACKLOG)
+    parser.add_argument("--half-open", type=int, default=0)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -183,13 +201,15 @@ def main() -> int:
     print(
         f"{figures['scrapes']} scrapes at concurrency {figures['concurrency']}, "
         f"{figures['domains']} domains ({figures['body_bytes_gzip']:,} bytes gzipped), "
-        f"backlog {figures['backlog']}:\n"
+        f"backlog {figures['backlog']}, {figures['half_open']} half-open connections held:\n"
         f"  latency p50 {figures['p50_s'] * 1000:.0f} ms, p99 {figures['p99_s'] * 1000:.0f} ms, "
         f"max {figures['max_s'] * 1000:.0f} ms; {figures['scrapes_per_s']:.0f} scrapes/s\n"
         f"  failures {len(figures['failures'])} {sorted(set(figures['failures']))}\n"
         f"  server CPU {figures['server_cpu_s']:.1f} s "
         f"({figures['server_cpu_ms_per_scrape']:.1f} ms per scrape), "
         f"client CPU {figures['client_cpu_s']:.1f} s\n"
+        f"  server threads {figures['server_threads_at_end']}, open fds "
+        f"{figures['server_fds_at_end']} at the end of the storm\n"
         f"  closed connections {figures['closed_connections']}"
     )
     if args.json:
