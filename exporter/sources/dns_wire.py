@@ -47,9 +47,10 @@ _POINTER = 0xC0  # the two top bits of a length byte mark a compression pointer
 _TO_QUESTION = b"\xc0\x0c"  # a compression pointer to the first question's name
 _QUESTION_TAIL = 4  # QTYPE and QCLASS after a question's name
 _OPT_SIZE = 11  # the EDNS0 OPT record closing every query
-_CLASS_IN, _CLASS_CH = 1, 3
+_CLASS_IN = 1
 _A, _NS, _CNAME, _SOA, _PTR, _MX, _TXT, _AAAA, _OPT, _TSIG = 1, 2, 5, 6, 12, 15, 16, 28, 41, 250
-_A_SIZE, _AAAA_SIZE, _CH_A_ADDRESS, _SOA_COUNTERS, _OPTION_HEADER = 4, 16, 2, 20, 4
+_SPF = 99  # RFC 4408's own type, obsolete: TXT's format
+_A_SIZE, _AAAA_SIZE, _SOA_COUNTERS, _OPTION_HEADER = 4, 16, 20, 4
 _PREFERENCE = 2  # an MX's 16-bit preference before its exchange
 _SECTIONS = 3  # answer, authority, additional
 _ADDITIONAL = 2
@@ -190,18 +191,16 @@ def _tail(data: bytes, offset: int, start: int, names: dict[int, _Name], depth: 
     return (text, length, offset + 2, hops + 1, end)
 
 
-def _read_name(
-    data: bytes, offset: int, limit: int, names: dict[int, _Name], *, compressed: bool = True
-) -> tuple[str, int]:
+def _read_name(data: bytes, offset: int, limit: int, names: dict[int, _Name]) -> tuple[str, int]:
     """The name at ``offset`` and the offset after it, which must not pass ``limit``."""
     if offset < limit and data[offset] == 0:
         return ".", offset + 1
-    if compressed and offset + 2 <= limit and data[offset] >= _POINTER:  # the usual owner
+    if offset + 2 <= limit and data[offset] >= _POINTER:  # the usual owner
         known = names.get(((data[offset] & ~_POINTER) << 8) | data[offset + 1])
         if known is not None and known[2] <= offset and known[3] < _MAX_HOPS:
             return known[0], offset + 2
-    text, _, end, hops, _ = _name(data, offset, names, 0)
-    if end > limit or (hops and not compressed):
+    text, _, end, _, _ = _name(data, offset, names, 0)
+    if end > limit:
         raise WireError("name runs past its record")
     return text, end
 
@@ -233,7 +232,7 @@ def _records(
     """The answer section's records the checks read, and the high bits of the response
     code (EDNS0); every record of every section is checked, and nothing may follow."""
     size = len(data)
-    answers: list[tuple[str, str, str]] = []
+    answers: dict[tuple[str, int, str | bytes], tuple[str, str, str]] = {}
     question = names.get(_HEADER.size)  # most owners point at the question's name
     question_name = question[0] if question is not None and question[3] == 0 else None
     rcode, opt = 0, False
@@ -253,14 +252,15 @@ def _records(
                 if section != _ADDITIONAL or opt or owner != ".":
                     raise WireError("misplaced OPT record")
                 opt, rcode = True, (ttl >> 24) << 4
-            readers = _READERS if rclass == _CLASS_IN else _BY_CLASS.get(rclass, _ANY_CLASS)
-            reader = readers.get(rtype)
+            reader = (_READERS if rclass == _CLASS_IN else _ANY_CLASS).get(rtype)
             text = reader(data, start, offset, names) if reader is not None else ""
             if section == 0 and rclass == _CLASS_IN and rtype in _NAMES:
-                answers.append((owner, _NAMES[rtype], text))
+                # An RRset is a set: one of each record (TXT strings as they were split)
+                key = (owner, rtype, data[start:offset] if rtype == _TXT else text)
+                answers.setdefault(key, (owner, _NAMES[rtype], text))
     if offset != size:
         raise WireError("trailing bytes after the last record")
-    return tuple(dict.fromkeys(answers)), rcode  # an RRset is a set: one of each record
+    return tuple(answers.values()), rcode
 
 
 # Record data readers, as strict as dnspython's for the types a server sends unasked or we
@@ -330,22 +330,15 @@ def _tsig(_data: bytes, _start: int, _end: int, _names: dict[int, _Name]) -> str
     raise WireError("a signed response, and no key to check it")
 
 
-def _chaos_a(data: bytes, start: int, end: int, names: dict[int, _Name]) -> str:
-    """Chaosnet's A: an uncompressed name and a 16-bit address."""
-    if _read_name(data, start, end, names, compressed=False)[1] != end - _CH_A_ADDRESS:
-        raise WireError("CH A rdata of the wrong size")
-    return ""
-
-
 _ANY_CLASS: dict[int, Reader] = {
     _NS: _exact_name,
     _CNAME: _exact_name,
     _PTR: _exact_name,
     _MX: _mx,
     _TXT: _txt,
+    _SPF: _txt,
     _SOA: _soa,
     _OPT: _opt,
     _TSIG: _tsig,
 }
 _READERS: dict[int, Reader] = {**_ANY_CLASS, _A: _a, _AAAA: _aaaa}
-_BY_CLASS = {_CLASS_CH: {**_ANY_CLASS, _A: _chaos_a}}
