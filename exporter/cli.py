@@ -203,21 +203,15 @@ def _validate_config(path: Path) -> int:
 
 
 def _load(path: Path, overrides: Overrides | None = None) -> Runtime:
-    """`load_runtime` with every failure a ConfigError: a hostile file (binary, nested too
-    deeply, wrong types) gets a message and exit 2, never a traceback."""
+    """`load_runtime`, with whatever failure it does not name itself still a ConfigError:
+    a hostile file gets one line and exit 2, never a traceback."""
     try:
         return load_runtime(path, overrides)
     except ConfigError:
         raise
-    except UnicodeDecodeError as exc:
-        problem = f"not UTF-8 text (byte {exc.start})"
-    except RecursionError:
-        problem = "nested too deeply"
-    except OSError as exc:
-        problem = f"cannot read ({exc.strerror or exc})"
-    except Exception as exc:  # noqa: BLE001 - the command line's boundary: one line, exit 2
+    except Exception as exc:  # the command line's boundary: one line, not a traceback
         problem = f"cannot be used ({type(exc).__name__}: {str(exc)[:200]})"
-    raise ConfigError(str(path), [problem])
+        raise ConfigError(str(path), [problem]) from exc
 
 
 def _print_config_error(exc: ConfigError) -> int:
