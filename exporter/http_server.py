@@ -218,6 +218,24 @@ class _Handler(WSGIRequestHandler):
         """Access logs stay off: Prometheus scrapes would flood them."""
 
 
+def _no_body_on_head(app: WsgiApp) -> WsgiApp:
+    """HEAD answers GET's status and headers, with the Content-Length of the body it leaves
+    out, whatever the app (a 401 from basic auth, a 404)."""
+
+    def head_or_get(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") != "HEAD":
+            return app(environ, start_response)
+        answer: list[tuple[str, list[tuple[str, str]]]] = []
+        body = b"".join(app(environ, lambda status, headers: answer.append((status, headers))))
+        status, headers = answer[0]
+        if not any(name.lower() == "content-length" for name, _ in headers):
+            headers = [*headers, ("Content-Length", str(len(body)))]
+        start_response(status, headers)
+        return []
+
+    return head_or_get
+
+
 class HttpServer:
     """Serves the WSGI app from a background thread until ``shutdown``.
 
@@ -241,7 +259,7 @@ class HttpServer:
             max_connections=max_connections,
             header_timeout=header_timeout,
         )
-        self._server.set_app(app)
+        self._server.set_app(_no_body_on_head(app))
         if tls is not None:
             self._server.socket = tls.wrap_socket(
                 self._server.socket, server_side=True, do_handshake_on_connect=False

@@ -85,9 +85,7 @@ class ExporterApp:
         if method == "OPTIONS":  # as prometheus_client's /metrics answers it
             start_response("200 OK", [("Allow", allow)])
             return [b""]
-        if method == "HEAD":
-            return _head(route, environ, start_response)
-        return route(environ, start_response)
+        return route(environ, start_response)  # HEAD too: the server drops the body
 
     def _metrics(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         return _metrics(self._registry, environ, start_response)
@@ -123,15 +121,6 @@ def make_app(
 def _text(start_response: StartResponse, status: str, body: str) -> list[bytes]:
     start_response(status, [("Content-Type", "text/plain; charset=utf-8")])
     return [body.encode()]
-
-
-def _head(route: Route, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
-    """GET's status and headers, with the Content-Length of the body it leaves out."""
-    answer: list[tuple[str, list[tuple[str, str]]]] = []
-    body = b"".join(route(environ, lambda status, headers: answer.append((status, headers))))
-    status, headers = answer[0]
-    start_response(status, [*headers, ("Content-Length", str(len(body)))])
-    return []
 
 
 def _metrics(

@@ -219,6 +219,14 @@ def test_methods(serve: Serve, path: str, allowed: set[str]) -> None:
         assert set(headers["Allow"].split(", ")) == allowed
 
 
+def test_head_has_no_body_whatever_the_answer(serve: Serve) -> None:
+    port = serve().port
+    _, _, get_body = exchange(port, b"GET /nope HTTP/1.0\r\n\r\n")
+    status, headers, body = exchange(port, b"HEAD /nope HTTP/1.0\r\n\r\n")
+    assert (status, body) == ("404 Not Found", b"")
+    assert int(headers["Content-Length"]) == len(get_body) > 0
+
+
 def auth_header(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
@@ -246,6 +254,9 @@ def test_a_password_over_72_bytes_is_a_401_without_a_traceback(
     assert request(port, auth_header("prom", password + "x")) == 401
     assert request(port, auth_header("nobody", "y" * 200)) == 401
     assert request(port, auth_header("prom", "é" * 40)) == 401  # 80 bytes in UTF-8
+    status, headers, body = exchange(port, b"HEAD /metrics HTTP/1.0\r\n\r\n")
+    assert (status, body) == ("401 Unauthorized", b"")
+    assert int(headers["Content-Length"]) == len(b"unauthorized\n")
     assert "Traceback" not in capfd.readouterr().err
 
 
