@@ -347,10 +347,10 @@ class Daemon:
             else:
                 self._apply(runtime, reason)
                 return
+        self.store.update(config_reload_ok=False)
         log.error(
             "config reload failed, keeping the previous config", reason=reason, problems=problems
         )
-        self.store.update(config_reload_ok=False)
 
     def _apply(self, runtime: Runtime, reason: str) -> None:
         old, old_web = self._runtime.local, self._runtime.web
