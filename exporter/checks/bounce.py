@@ -109,7 +109,7 @@ _PREFIX = re.compile(
 )
 # Reply codes of continuation lines ("550-5.7.26 ") split phrases; they are removed before
 # the wording rules run, both at line starts and where a reply was flattened to one line.
-_LINE_CODE = re.compile(r"(?m)^\s*[45]\d\d[ -](?:#?[45]\.[0-7]\.\d{1,3}\s)?")
+_LINE_CODE = re.compile(r"(?m)^\s*([45]\d\d)([ -])(?:#?[45]\.[0-7]\.\d{1,3}\s)?")
 _INLINE_CODE = re.compile(r"\b(?<!\.)[45]\d\d-(?:[45]\.[0-7]\.\d{1,3}\b)?")
 # Per-message noise, masked so that replies differing only in it share a cache entry:
 # e-mail addresses; IPv4 and IPv6 addresses and ids mixing letters and digits.
@@ -202,17 +202,52 @@ class _Rules:
 
 _STRONG = _Rules.compile(rules.STRONG)
 _WEAK = _Rules.compile(rules.WEAK)
-# A 4xx reply that says "refused, try later" is a deferral first and a policy last.
+# A 4xx reply that says "refused, try later" is a deferral first and a policy last; a 5xx
+# reply is never a deferral.
 _WEAK_4XX = _Rules.compile((*rules.WEAK[1:], rules.WEAK[0]))
+_WEAK_5XX = _Rules.compile(tuple(rule for rule in rules.WEAK if rule[0] != C.GREYLISTED))
 
 
 def _flatten(text: str) -> str:
-    """Lower-case one-line text for the wording rules, without continuation-line codes."""
+    """Lower-case one-line text for the wording rules, without continuation-line codes,
+    the query strings of links (``?ip=192.0.2.1`` in a link is no verdict) and file paths."""
     if "\n" in text:
-        text = _LINE_CODE.sub(" ", text)
+        text = _LINE_CODE.sub(_ContinuationCodes(), text)
     if "-" in text:
         text = _INLINE_CODE.sub(" ", text)
+    if "?" in text:
+        text = _URL_QUERY.sub(r"\1", text)
+    if "/" in text:
+        text = _PATH.sub(" ", text)
     return " ".join(text.lower().replace("\u2019", "'").split())
+
+
+class _ContinuationCodes:
+    """Blanks the codes of a multi-line reply's lines ("550-5.7.26 ...", then its last line
+    "550 5.7.26 ..."); a line that starts a new reply keeps its code, so a transcript
+    ("450 ..." then "551 ...") still shows where each reply begins."""
+
+    def __init__(self) -> None:
+        self.previous = ""
+
+    def __call__(self, match: re.Match[str]) -> str:
+        code, continued = match[1], match[2] == "-"
+        new_reply = code != self.previous and not continued
+        self.previous = code
+        return match[0] if new_reply else " "
+
+
+_URL_QUERY = re.compile(r"((?:https?://|www\.)[^\s?<>'\"]*)\?[^\s#<>'\"]*", re.IGNORECASE)
+# File system paths ("/var/lib/amavis/virusmails/...") name no cause either.
+_PATH = re.compile(r"(?<![\w.:/])/(?:[\w.@+-]+/)+[\w.@+-]*")
+# Where a reply starts in the flattened text: a 4xx/5xx code standing alone
+# (with its enhanced code, or where a reply is quoted: at the start, after ": " or a bracket).
+_FLAT_REPLY = re.compile(
+    r"(?<![\w.:=/#(\[-])[45]\d\d(?= #?[45]\.\d{1,3}\.\d)"
+    r"|(?:^|(?<=[:;] )|(?<=[<('\"\[]))[45]\d\d(?= )"
+)
+# The failure was quoted for the envelope sender (MAIL FROM, RFC 3463 X.1.7/X.1.8).
+_SENDER_SIDE = re.compile(r"\bmail from\b|(?<![\w.])[45]\.1\.[78](?!\d)")
 
 
 # --- code tables -----------------------------------------------------------------------
@@ -411,14 +446,25 @@ def _category(
     """The layered decision described in the module docstring."""
     if subtype in rules.SUPPRESSED_SUBTYPES:
         return C.SUPPRESSED
-    deferral = (smtp or (codes[0] if codes else "")).startswith("4")
+    replies = list(_FLAT_REPLY.finditer(flat))
+    final = replies[-1][0] if replies else smtp or (codes[-1] if codes else "")
+    permanent = final.startswith("5")
+    category = None
+    if replies and replies[-1].start():
+        # Several replies or a wrapper before the reply: the final reply decides when it
+        # names a cause (a wrapper's "address not found" does not beat what it quotes).
+        inner = flat[replies[-1].start() :]
+        category = _STRONG.first(inner) or _from_specific_codes(
+            tuple(_ENHANCED.findall(inner)), final
+        )
     category = (
-        _STRONG.first(flat)
+        category
+        or _STRONG.first(flat)
         or _from_specific_codes(codes, smtp)
         or rules.SUBTYPES.get(subtype)
-        or (_WEAK_4XX if deferral else _WEAK).first(flat)
+        or (_WEAK_5XX if permanent else _WEAK_4XX if final.startswith("4") else _WEAK).first(flat)
         or _from_rfc_codes(codes)
-        or _from_reply(smtp, codes[0][0] if codes else None)
+        or _from_reply(smtp, final[:1] or None)
     )
     if category is None and status_code:
         category = (
@@ -426,6 +472,10 @@ def _category(
             or _from_rfc_codes((status_code,))
             or _from_reply(None, status_code[0])
         )
+    if category == C.GREYLISTED and permanent:
+        return C.UNKNOWN  # a 5xx reply is never a deferral; no other cause was named
+    if category == C.RECIPIENT_DOMAIN_DNS and _SENDER_SIDE.search(flat):
+        return C.SENDER_DOMAIN_DNS
     return category or C.UNKNOWN
 
 

@@ -48,7 +48,10 @@ FAIL = (
 )
 SPF_FAILED = (
     rf"\b(?:sender policy framework|\bspf\b[^;!?]{{0,60}}?\b{FAIL}|{FAIL}[^;!?]{{0,25}}?\bspf\b"
-    r"|per it'?s spf|does not designate|not permitted by (?:the )?(?:domain|sender))"
+    r"|per it'?s spf|does not designate|not permitted by (?:the )?(?:domain|sender)"
+    # an RFC 7208 result other than pass, named as the check's result
+    r"|spf (?:check |record |validation )?(?:result )?(?:is |was |: ?|= ?)"
+    r"(?:none|neutral|softfail)\b)"
 )
 DKIM_FAILED = (
     rf"\b(?:dkim\b[^;!?]{{0,40}}?\b{FAIL}|{FAIL}[^;!?]{{0,15}}?\bdkim\b"
@@ -183,6 +186,7 @@ STRONG: tuple[Rule, ...] = (
             r"sender'?s? system address",
             r"sender address has null mx",
             r"(?:from:?|sender) domain is invalid",
+            r"sender address rejected: (?:dns|name|host) (?:lookup|resolution)? ?fail",
         ),
     ),
     (
@@ -207,6 +211,7 @@ STRONG: tuple[Rule, ...] = (
             r"reputation score",
             r"not currently accepting mail from your ip",
             r"blocked for abuse",
+            r"(?:is|as|be|being) an open relay",  # a verdict about the sending host
         ),
     ),
     (
@@ -249,9 +254,6 @@ STRONG: tuple[Rule, ...] = (
             r"cloudmark sender intelligence",
             r"(?<=[\[#\(])bl\d+\b",  # Yahoo [BL21], Comcast #BL000000
             r"senderscore",
-            r"black ?list",
-            r"block ?list",
-            r"denylist",
         ),
     ),
     (
@@ -260,8 +262,26 @@ STRONG: tuple[Rule, ...] = (
         (
             (
                 r"\bip(?: address)?(?: \S+)? (?:has been|is|was) (?:temporarily |permanently"
-                r" )?(?:blocked|banned|blacklisted)"
+                r" )?(?:blocked|banned|black ?listed|block ?listed)"
             ),
+            # Dynamic or residential address space, which should send through its ISP.
+            (
+                r"dynamic(?:ally)? (?:assigned |allocated )?(?:ip|address|host|pool|range|client"
+                r"|connection|space)"
+            ),
+            r"dynamically (?:assigned|allocated)",
+            r"residential (?:ip|address|range|connection|space)",
+            r"dial-?up (?:ip|address|range|pool|user)",
+            r"bypass\w* (?:\S+ ){0,3}mail (?:relay|server)",
+        ),
+    ),
+    (
+        # A list named only as a list: after the receiver's own verdict on the IP above.
+        C.BLOCKLIST,
+        (
+            r"black ?list",
+            r"block ?list",
+            r"denylist",
         ),
     ),
     (
@@ -273,13 +293,22 @@ STRONG: tuple[Rule, ...] = (
             ),
             r"(?:not|isn'?t) (?:permitted|allowed|authori[sz]ed|configured) to relay",
             r"unable to relay",
-            r"open relay",
             r"as a relay",
             r"we do not relay",
             r"no relaying",
             r"relaying (?:is )?not",
             r"list of allowed rcpthosts",
             r"tenantattribution",
+        ),
+    ),
+    (
+        # The receiver refused the sending host's HELO name: its policy, whatever DNS
+        # wording follows ("Helo command rejected: Host not found").
+        C.POLICY,
+        (
+            r"(?:helo|ehlo) (?:command |name |hostname |host )?(?:rejected|refused|invalid|not)",
+            r"(?:invalid|bad|illegal|forged) (?:helo|ehlo)",
+            r"(?:helo|ehlo)\b[^.;]{0,40}?\b(?:fully[- ]qualified|fqdn)",
         ),
     ),
     (
@@ -321,6 +350,18 @@ STRONG: tuple[Rule, ...] = (
             r"dnssec-invalid",
             r"find the recipient domain",
             r"domain is unknown",
+            r"(?:host|domain|host/domain) does not accept (?:any )?mail",
+            r"does not accept mail \(nullmx\)",
+            r"(?:mx|srv) records? indicated no smtp service",
+            r"dns (?:lookup|resolution|query) fail\w*",
+            r"host ?name lookup fail\w*",
+            r"name or service not known",
+            r"unroute?able mail domain",
+            r"mail domain mentioned in (?:the )?e-?mail address is unknown",
+            r"no mx (?:record )?found for",
+            r"name server: \.: host not found",
+            r"dns records for the destination computer could not be found",
+            r"could not find a gateway for",
         ),
     ),
     (
@@ -386,6 +427,7 @@ STRONG: tuple[Rule, ...] = (
             r"message length",
             r"(?:header|line) (?:size|length)",
             r"line too long",
+            r"line (?:length )?limit",
             r"attachments?\b[^.;]{0,30}\bexceed",
             r"recipsizelimit",
         ),
@@ -433,7 +475,58 @@ STRONG: tuple[Rule, ...] = (
             r"not a local address",
             r"no valid recipients",
             r"mailbox (?:name )?(?:is )?not allowed",
-            r"(?<!sender )address rejected(?!:)",
+            # "address rejected" alone; "... rejected for policy reasons" states its cause
+            r"(?<!sender )address rejected(?!:| (?:for|due to|because|by))",
+            # Directories: Lotus Domino/Notes, Exchange, LDAP-backed gateways.
+            (
+                r"not listed in (?:the )?(?:\S+ )?(?:(?:domino|public|global|address) )?"
+                r"(?:directory|name (?:&|and) address book)"
+            ),
+            r"(?:domino|ldap) directory",
+            r"name (?:&|and) address book",
+            r"invalid final delivery user ?id",
+            r"address not present in directory",
+            r"no \S+ in name directory",
+            (
+                r"check (?:if|that|whether) (?:the )?(?:e-?mail |recipient )?address is"
+                r" (?:correct|valid)"
+            ),
+            r"no (?:mailbox|account) by that name",
+            r"is not an active address",
+            r"not a valid user",
+            r"(?:there is )?no one (?:at|by) (?:this|that) (?:address|name)",
+            r"destination addresses were unknown",
+            r"(?:e-?mail )?address could not be found",
+            r"address (?:couldn'?t|could not|cannot) be found",
+            r"envelope recipient (?:has been denied|is in my badrcptto)",
+            r"(?:invalid|unknown) (?:or unknown )?virtual user",
+            r"not in my (?:validrcptto|badrecipientto) list",
+            r"utilisateur inconnu",
+            r"nessun utente",
+            r"no existe (?:dicha persona|ese usuario)",
+            r"adresse nicht gefunden",
+            r"user missing home directory",
+        ),
+    ),
+    (
+        # The receiver's own fault (Sisimai's "systemerror"): a deferral without a reason of
+        # ours; on a 5xx reply the engine turns it into "unknown". It beats a generic
+        # "rejected" ("Recipient address rejected: internal system error").
+        C.GREYLISTED,
+        (
+            r"internal (?:system |server |mail )?error",
+            r"(?:local|system|server|mail system|remote server)\b[^.;]{0,20}?\bconfiguration error",
+            r"(?:local |temporary )?error in processing",
+            r"temporary (?:local|lookup|system|server) (?:problem|failure|error)",
+            r"local (?:configuration|delivery) (?:error|problem|failure)",
+            r"system config error",
+            r"remote server is misconfigured",
+            r"queue file write error",
+            r"could not load drd",
+            r"interrupted system call",
+            r"timeout waiting for input",
+            r"encountered an error while (?:being )?processed",
+            r"internal error reading data",
         ),
     ),
     (
@@ -463,16 +556,22 @@ STRONG: tuple[Rule, ...] = (
         C.RATE_LIMITED,
         (
             r"rate[ -]?limit",
-            r"too many",
+            (
+                r"too many (?:\w+ ){0,2}?(?:connections?|messages?|mails?|e-?mails?|recipients?"
+                r"|rcpts?|sessions?|requests?|deliveries|concurrent|simultaneous|sends)\b"
+            ),
             r"too (?:fast|quickly|frequently)",
+            r"(?:connection|sending|send|message|mail|delivery) frequency",
+            r"(?:submission|sending|connection|message) rate\b",
+            r"frequency (?:limit|exceed)",
             r"receiving (?:mail|e-?mail|messages?) at a rate",
             r"unusual (?:rate|amount|volume)",
             r"excessive (?:volume|traffic|rate|number|messages|mail)",
             r"\bvolume\b",
-            r"(?:limit|quota|threshold)s? (?:exceeded|reached)",
+            r"(?<!line )(?<!length )(?:limit|quota|threshold)s? (?:exceeded|reached)",
             (
                 r"exceed(?:ed|s)? (?:the |their |your |its )?(?:maximum |permitted |allowed"
-                r" )?(?:number|limit|rate|quota|threshold)"
+                r" |configured )?(?:number|limit|rate|quota|threshold)"
             ),
             r"permitted limits",
             r"max(?:imum)? (?:number of )?(?:message|connection|recipient)s? per",
@@ -597,7 +696,7 @@ WEAK: tuple[Rule, ...] = (
     (
         C.EXPIRED,
         (
-            r"(?:message|delivery|queue|time|lifetime)\s*(?:has )?expired",
+            r"(?:message|delivery|queue|time|lifetime|envelope)\s*(?:has )?expired",
             r"expired (?:after|in)",
             r"timed? ?out",
             r"unable to deliver in",
@@ -607,6 +706,23 @@ WEAK: tuple[Rule, ...] = (
             r"giving up",
             r"gave up",
             r"could not be delivered for",
+            (
+                r"(?:unable|failed) to deliver\b[^;]{0,80}?\b(?:after|in|for|within)"
+                r" (?:\d+|multiple|several|many) (?:\w+ )?(?:days?|hours?|minutes?|attempts|retries"
+                r"|tries)"
+            ),
+            r"(?:delivery|deliver) failed (?:after )?\d+ (?:attempts|times|tries)",
+            r"failed (?:after )?\d+ (?:delivery )?attempts",
+            r"did not accept our requests? to connect",
+            r"retry timeout exceeded",
+            r"retry time not reached",
+            r"have been failing for a long time",
+            r"was not reachable within",
+            r"not been collected after",
+            r"delivery attempts will continue",
+            r"failed to deliver to domain",
+            r"message timed out",
+            r"server did not respond",
             r"(?:maximum|max) (?:number of )?(?:delivery )?(?:attempts|retries)",
             r"delivery attempts",
             r"connection (?:refused|reset|dropped|died|lost|closed)",
@@ -630,7 +746,8 @@ WEAK: tuple[Rule, ...] = (
         (
             r"\bbusy\b",
             r"overload",
-            r"\bload\b",
+            r"(?:system|server|cpu|high|heavy|excessive) load\b",
+            r"load (?:is )?too high",
         ),
     ),
     (
