@@ -1,4 +1,5 @@
-"""Command line: run, demo, check, validate-config."""
+"""Command line: run, demo, collect, replay, validate-config and the one-shot tools (`check` is
+in cli_check.py). Every exit code is listed in the README, "Commands"."""
 
 from __future__ import annotations
 

@@ -92,7 +92,9 @@ def test_run_refuses_hostile_config_before_starting(path: Path) -> None:
 def test_run_names_a_bad_listen_address(tmp_path: Path) -> None:
     """The flag's own error still names the flag."""
     config = tmp_path / "ok.toml"
-    config.write_text(f'[resolver]\nnameservers = ["{NOBODY}"]\n[[domains]]\nname = "example.com"\n')
+    config.write_text(
+        f'[resolver]\nnameservers = ["{NOBODY}"]\n[[domains]]\nname = "example.com"\n'
+    )
     result = exporter("run", "--config", str(config), "--listen-address", "127.0.0.1:notaport")
     assert result.returncode == 2
     assert result.stderr.startswith("--listen-address:")
@@ -268,6 +270,28 @@ def test_collect_names_the_collector_down(tmp_path: Path) -> None:
     assert_no_traceback(result)
     assert 'deliverability_collector_up{collector="dns"} 0.0' in result.stdout
     assert "collect: collector down: dns" in result.stderr
+    assert result.returncode == 1
+
+
+def test_collect_without_aws_credentials_names_the_ses_collector(
+    named: NamedServer, tmp_path: Path
+) -> None:
+    """No credentials anywhere (no variables, no files, no instance metadata): exit 1."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[resolver]\nnameservers = ["{named.nameserver}"]\n'
+        '[[aws.accounts]]\nname = "prod"\nregions = ["eu-west-1"]\n'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env |= {
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    result = exporter("collect", "--config", str(config), env=env)
+    assert_no_traceback(result)
+    assert "collect: collector down: ses:prod:eu-west-1 (NoCredentialsError)" in result.stderr
+    assert "collector down: dns" not in result.stderr
     assert result.returncode == 1
 
 
