@@ -127,9 +127,10 @@ def _read(path: Path) -> str:
 
 def _check_generate(path: Path, text: str) -> None:
     """Refuse a file whose $GENERATE directives would make more records than the limits."""
-    total = 0
+    total, line, seen = 0, 1, 0
     for match in _GENERATE.finditer(text):
-        line = text.count("\n", 0, match.start()) + 1
+        line += text.count("\n", seen, match.start())
+        seen = match.start()
         bounds = _RANGE.fullmatch(match.group(1))
         if bounds is None or int(bounds.group(3) or 1) == 0:
             raise ZoneFileError(f"{path}:{line}: bad $GENERATE range {match.group(1)[:40]!r}")
