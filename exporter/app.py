@@ -145,17 +145,7 @@ class Daemon:
         self.events.start()
         local = self.store.read().config
         self._schedule(local)
-        # Fixed for the process lifetime: the queues are read at start only.
-        housekeeping = [
-            Job("config-watch", CONFIG_POLL_SECONDS, self._poll_config_file, start_now=False)
-        ]
-        if local.events.queues:
-            housekeeping.append(
-                Job(
-                    "sqs-attributes", QUEUE_ATTRIBUTES_SECONDS, self.events.refresh_queue_attributes
-                )
-            )
-        self._runner.schedule(self._scheduler, housekeeping)
+        self._runner.schedule(self._scheduler, self._housekeeping_jobs(local))
         self._scheduler.start()
         log.info(
             "exporter started",
@@ -264,6 +254,14 @@ class Daemon:
             for key in (_ses_key(account, region),)
             for part in parts
         ]
+
+    def _housekeeping_jobs(self, config: Config) -> list[Job]:
+        """Scheduled once, for the process lifetime (the queues are read at start only)."""
+        jobs = [Job("config-watch", CONFIG_POLL_SECONDS, self._poll_config_file, start_now=False)]
+        if config.events.queues:
+            refresh = self.events.refresh_queue_attributes
+            jobs.append(Job("sqs-attributes", QUEUE_ATTRIBUTES_SECONDS, refresh))
+        return jobs
 
     def _schedule(self, config: Config) -> None:
         """Schedule ``config``'s jobs, each starting now; drop the ones it no longer has."""
