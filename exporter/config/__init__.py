@@ -5,6 +5,13 @@ user fixes a file in one pass. Nothing secret lives here: AWS credentials come f
 standard AWS chain (environment, profile, IRSA).
 """
 
+from exporter.config.aws_tables import (
+    AwsAccountConfig,
+    AwsConfig,
+    EventsConfig,
+    QueueConfig,
+    SmtpCredentialConfig,
+)
 from exporter.config.fields import (
     DEFAULT_PORT,
     normalize_domain,
@@ -19,19 +26,14 @@ from exporter.config.loading import (
 )
 from exporter.config.model import (
     ROLES,
-    AwsAccountConfig,
-    AwsConfig,
     ClusterConfig,
     Config,
     DomainConfig,
-    EventsConfig,
     LogConfig,
     MetricsConfig,
-    QueueConfig,
     ResolverConfig,
     ScheduleConfig,
     ServerConfig,
-    SmtpCredentialConfig,
 )
 
 __all__ = [

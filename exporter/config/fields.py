@@ -19,8 +19,10 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BeforeValidator,
+    ConfigDict,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
+    Strict,
     ValidationInfo,
 )
 from pydantic.json_schema import JsonSchemaValue
@@ -214,6 +216,11 @@ def _existing_file(path: Path, info: ValidationInfo) -> Path:
     return resolved
 
 
+def no_default(schema: dict[str, Any]) -> None:
+    """A default that depends on another key (the region) is given in the description."""
+    schema.pop("default", None)
+
+
 def lower(value: Any) -> Any:
     """Enumerated words are matched case-insensitively (``level = "INFO"``)."""
     return value.lower() if isinstance(value, str) else value
@@ -240,6 +247,10 @@ def _auto_shard(value: Any) -> Any:
     return shard_index_from_hostname() if value == "auto" else value
 
 
+FORBID = ConfigDict(extra="forbid")  # every table: an unknown key is a problem
+Int = Annotated[int, Strict()]  # strict: "2" is a string in TOML, not a number
+Float = Annotated[float, Strict()]
+Bool = Annotated[bool, Strict()]
 Region = Annotated[str, AfterValidator(_region)]
 DomainName = Annotated[str, AfterValidator(_domain)]
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
