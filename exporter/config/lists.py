@@ -17,7 +17,7 @@ from exporter.config.fields import normalize_domain
 Check = Callable[[Any, ValidatorFunctionWrapHandler], Any]
 
 
-def custom_error(loc: tuple[str | int, ...], reason: str, value: Any) -> InitErrorDetails:
+def _custom_error(loc: tuple[str | int, ...], reason: str, value: Any) -> InitErrorDetails:
     """A located problem; the reason is context, so braces in user text stay literal."""
     error = PydanticCustomError("config", "{reason}", {"reason": reason})
     return InitErrorDetails(type=error, loc=loc, input=value)
@@ -29,7 +29,7 @@ def _rebuilt(exc: ValidationError) -> list[InitErrorDetails]:
     for error in exc.errors():
         loc = tuple(error["loc"])
         if error["type"] == "config":
-            errors.append(custom_error(loc, error["ctx"]["reason"], error["input"]))
+            errors.append(_custom_error(loc, error["ctx"]["reason"], error["input"]))
         elif "ctx" in error:
             errors.append(
                 InitErrorDetails(
@@ -50,7 +50,7 @@ def _check_unique(
         if name is None:
             continue
         if name in seen:
-            errors.append(custom_error((i, field), reason(name, seen[name]), name))
+            errors.append(_custom_error((i, field), reason(name, seen[name]), name))
         else:
             seen[name] = i
     return errors

@@ -173,7 +173,7 @@ class ScheduleConfig:
     ] = 15.0
 
 
-def default_jitter(table: Any) -> Any:
+def _default_jitter(table: Any) -> Any:
     """The default jitter is a tenth of a short interval, so a 30 s cycle stays valid."""
     if isinstance(table, dict) and "jitter_seconds" not in table:
         interval = table.get("interval_seconds")
@@ -320,7 +320,7 @@ class Config:
     __pydantic_config__ = FORBID
     server: ServerConfig = field(default_factory=ServerConfig)
     resolver: ResolverConfig = field(default_factory=ResolverConfig)
-    schedule: Annotated[ScheduleConfig, BeforeValidator(default_jitter)] = field(
+    schedule: Annotated[ScheduleConfig, BeforeValidator(_default_jitter)] = field(
         default_factory=ScheduleConfig
     )
     log: LogConfig = field(default_factory=LogConfig)
