@@ -51,7 +51,7 @@ from functools import lru_cache
 
 from exporter.checks import bounce_rules as rules
 from exporter.checks.bounce_rules import BounceCategory
-from exporter.checks.rule_table import RuleTable
+from exporter.checks.rule_table import RuleTable, needles
 
 __all__ = [
     "BOUNCE_CATEGORIES",
@@ -178,6 +178,7 @@ class _Rules:
     categories: tuple[BounceCategory | None, ...]
     gate: re.Pattern[str] | None
     gate_at: int
+    gate_needles: tuple[str, ...]  # one of these is in any text the gate matches
 
     @classmethod
     def compile(cls, rule_list: tuple[rules.Rule, ...]) -> _Rules:
@@ -188,12 +189,18 @@ class _Rules:
             tuple(category for category, _ in rule_list),
             re.compile(rf"\b(?:{'|'.join(rule_list[gate_at][1])})") if gates else None,
             gate_at,
+            (needles(rule_list[gate_at][1]) or ("",)) if gates else (),
         )
 
     def first(self, text: str) -> BounceCategory | None:
         best = self.table.first(text)
         gate = self.gate
-        if gate is not None and (best is None or self.gate_at < best) and gate.search(text):
+        if (
+            gate is not None
+            and (best is None or self.gate_at < best)
+            and any(needle in text for needle in self.gate_needles)
+            and gate.search(text)
+        ):
             named = _named_check(text)
             if named:
                 return named
@@ -215,11 +222,12 @@ def _flatten(text: str) -> str:
         text = _LINE_CODE.sub(_ContinuationCodes(), text)
     if "-" in text:
         text = _INLINE_CODE.sub(" ", text)
+    text = text.lower()
     if "?" in text:
         text = _URL_QUERY.sub(r"\1", text)
     if "/" in text:
         text = _PATH.sub(" ", text)
-    return " ".join(text.lower().replace("\u2019", "'").split())
+    return " ".join(text.replace("\u2019", "'").split())
 
 
 class _ContinuationCodes:
@@ -237,15 +245,27 @@ class _ContinuationCodes:
         return match[0] if new_reply else " "
 
 
-_URL_QUERY = re.compile(r"((?:https?://|www\.)[^\s?<>'\"]*)\?[^\s#<>'\"]*", re.IGNORECASE)
+_URL_QUERY = re.compile(r"((?:https?://|www\.)[^\s?<>'\"]*)\?[^\s#<>'\"]*")
 # File system paths ("/var/lib/amavis/virusmails/...") name no cause either.
-_PATH = re.compile(r"(?<![\w.:/])/(?:[\w.@+-]+/)+[\w.@+-]*")
-# Where a reply starts in the flattened text: a 4xx/5xx code standing alone
-# (with its enhanced code, or where a reply is quoted: at the start, after ": " or a bracket).
-_FLAT_REPLY = re.compile(
-    r"(?<![\w.:=/#(\[-])[45]\d\d(?= #?[45]\.\d{1,3}\.\d)"
-    r"|(?:^|(?<=[:;] )|(?<=[<('\"\[]))[45]\d\d(?= )"
-)
+_PATH = re.compile(r"/(?<![\w.:/]/)(?:[\w.@+-]+/)+[\w.@+-]*")  # "/" first: a fast scan
+# A 4xx/5xx number in the flattened text, and where one starts a reply: with its enhanced
+# code, or where a reply is quoted (at the start, after ": " or "; ", after a bracket).
+_FLAT_CODE = re.compile(r"[45](?<![\w.:=/#-][45])\d\d(?= )")  # "[45]" first: a fast scan
+_ENHANCED_NEXT = re.compile(r" #?[45]\.\d{1,3}\.\d")
+_QUOTED_AFTER = (": ", "; ", "<", "(", "'", '"', "[")
+
+
+def _replies(flat: str) -> list[re.Match[str]]:
+    """The reply codes that start a reply in the flattened text, in order."""
+    return [
+        m
+        for m in _FLAT_CODE.finditer(flat)
+        if not m.start()
+        or flat.endswith(_QUOTED_AFTER, 0, m.start())
+        or (flat[m.start() - 1] not in "([" and _ENHANCED_NEXT.match(flat, m.end()))
+    ]
+
+
 # The failure was quoted for the envelope sender (MAIL FROM, RFC 3463 X.1.7/X.1.8).
 _SENDER_SIDE = re.compile(r"\bmail from\b|(?<![\w.])[45]\.1\.[78](?!\d)")
 
@@ -446,7 +466,7 @@ def _category(
     """The layered decision described in the module docstring."""
     if subtype in rules.SUPPRESSED_SUBTYPES:
         return C.SUPPRESSED
-    replies = list(_FLAT_REPLY.finditer(flat))
+    replies = _replies(flat)
     final = replies[-1][0] if replies else smtp or (codes[-1] if codes else "")
     permanent = final.startswith("5")
     category = None

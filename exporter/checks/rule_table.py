@@ -23,7 +23,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["RuleTable"]
+__all__ = ["RuleTable", "needles"]
 
 _KEY_LENGTH = 3
 _QUANTIFIERS = ("?", "*", "+", "{")
@@ -165,6 +165,13 @@ def _needle(source: str) -> str | None:
     if "(" in source or "|" in source:
         return None
     return max(_LETTERS.findall(_OPAQUE.sub(" ", source)), key=len, default=None)
+
+
+def needles(alternatives: Sequence[str]) -> tuple[str, ...] | None:
+    """For each alternative, a word any text it matches contains (a substring test is far
+    cheaper than the pattern); None when one of them shows no such word."""
+    found = tuple(_needle(_openings(alternative)[1]) for alternative in alternatives)
+    return None if None in found else found  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from test_bounce_classifier import CORPUS_CASES, OWN_CASES
 
 from exporter.checks import bounce_rules
-from exporter.checks.rule_table import RuleTable
+from exporter.checks.rule_table import RuleTable, needles
 
 
 def reference(rules: Sequence[Sequence[str]], text: str) -> int | None:
@@ -76,6 +76,20 @@ def test_tricky_openings_agree() -> None:
         table = RuleTable.compile(rules)
         for probe in PROBES:
             assert table.first(probe) == reference(rules, probe), (rules, probe)
+
+
+def test_needles_are_in_every_text_their_alternatives_match() -> None:
+    """The substring pre-test never hides a match: for the SPF/DKIM gate of the bounce
+    tables and for alternatives with a plain word; none for those without one."""
+    gate = next(alternatives for category, alternatives in bounce_rules.STRONG if category is None)
+    found = needles(gate)
+    assert found is not None
+    pattern = re.compile(rf"\b(?:{'|'.join(gate)})")
+    for text in [*LABELLED, *PROBES, "spf fail", "no dkim signature", "body hash did not verify"]:
+        if pattern.search(text):
+            assert any(needle in text for needle in found), text
+    assert needles([r"(?<!x )spam\b", r"\bvirus"]) == ("spam", "virus")
+    assert needles([r"spam", r"(?:a|b)c"]) is None
 
 
 def test_an_unmatched_text_has_no_first_rule() -> None:
