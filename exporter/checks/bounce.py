@@ -10,17 +10,25 @@ instead of "Permanent/General".
 The first layer that answers wins:
 
 1. SES's suppression subtypes: the message was never sent, whatever the text says.
-2. Specific wording in the text, most specific first. Every rule runs over the whole text,
-   so an expiry notice that quotes the receiver's last reply takes that reply's category
-   (the root cause beats the wrapper) and a reply naming the failed check (SPF, DKIM) beats
-   the generic "unauthenticated".
-3. Receiver-specific enhanced status codes in the text (Gmail 4.7.2x-4.7.40, Microsoft
+2. The final reply, when the text holds more than it (a transcript, or a provider's wrapper
+   such as "Address not found ... The response was: 550 ..."), if its wording or codes name
+   a cause: the last reply decides, and the real cause beats the wrapper.
+3. Specific wording in the whole text, most specific first, so a reply naming the failed
+   check (SPF, DKIM) beats the generic "unauthenticated" and a stated cause ("internal
+   error", "for policy reasons") beats a generic "address rejected".
+4. Receiver-specific enhanced status codes in the text (Gmail 4.7.2x-4.7.40, Microsoft
    5.7.5xx-7xx, RFC 7372/7505 authentication and null-MX codes, X.1.1, X.2.2, ...).
-4. SES's own specific ``bounceSubType`` (NoEmail, MailboxFull, ContentRejected, ...).
-5. Generic wording: "policy"/"rejected", then expiry, load, then bare deferrals.
-6. RFC 3463 subject/detail semantics of the text's codes, then its basic reply code
+5. SES's own specific ``bounceSubType`` (NoEmail, MailboxFull, ContentRejected, ...).
+6. Generic wording: "policy"/"rejected", then expiry, load, then bare deferrals (a 4xx
+   final reply reads the deferral words first and "rejected" last).
+7. RFC 3463 subject/detail semantics of the text's codes, then its basic reply code
    (RFC 5321/7504), a 4xx with nothing else being a deferral without reason (greylisted).
-7. The SES ``status`` field, read like the text's codes.
+8. The SES ``status`` field, read like the text's codes.
+
+Two corrections follow: a final 5xx reply is never a deferral (``greylisted`` becomes
+``unknown``), and a domain that does not resolve is the sender's when the failure was
+quoted for MAIL FROM or with X.1.7/X.1.8. Link query strings and file paths are blanked
+before the wording is read: ``?ip=192.0.2.1`` or ``/var/virusmails/`` names no cause.
 
 The text's own codes are preferred to ``status`` when they disagree: SES copies ``status``
 from the DSN, which can describe another hop (Yahoo's "552 ... mailbox not found" arrives
@@ -30,13 +38,15 @@ the text, else the enhanced status in the text, else ``status``; it never comes 
 bounce without text (an auto-reply such as out-of-office) is "unknown" too: guessing a
 deferral category for it would be wrong.
 
-The rules are data (`exporter.checks.bounce_rules`); they were written against labelled
-texts that live outside the repository (a shared corpus with its own precedence notes,
-summarised above) and against the repository's own ``tests/unit/bounce_cases.tsv``.
+The rules are data (`exporter.checks.bounce_rules`). They were written against labelled
+texts kept outside the repository (a shared corpus whose precedence notes are summarised
+above), ``tests/unit/bounce_cases.tsv`` and Sisimai's reason definitions, and are measured on
+``tests/unit/bounce_eval.tsv``. ``CLASSIFIER_VERSION`` (exported in ``build_info``) changes
+with every rule change that can move a text to another category.
 
 Pure and fast (the event pipeline calls it for every bounced recipient): the patterns are
-compiled once at import, and each rule table is one pattern that a single pass over the
-text runs (see "wording" below). Two bounded `functools.lru_cache`s (4096 entries each)
+compiled once at import, and each rule table is one trie-shaped pattern that a single pass
+over the text runs (`exporter.checks.rule_table`). Two bounded `functools.lru_cache`s (4096 entries each)
 keep repeats cheap. The first is keyed by the arguments, so an exact repeat costs a lookup.
 The second is keyed by the flattened text with addresses, IPs and message ids masked, so a
 receiver's next reply that differs only in those skips the wording rules. Text past 8 KiB
@@ -60,7 +70,6 @@ __all__ = [
     "BounceCategory",
     "BounceDiagnosis",
     "classify_bounce",
-    "clear_caches",
     "extract_codes",
     "status_class_of",
 ]
@@ -497,9 +506,3 @@ def _category(
     if category == C.RECIPIENT_DOMAIN_DNS and _SENDER_SIDE.search(flat):
         return C.SENDER_DOMAIN_DNS
     return category or C.UNKNOWN
-
-
-def clear_caches() -> None:
-    """Forget every cached verdict: for benchmarks of the cold path."""
-    _classify.cache_clear()
-    _category.cache_clear()
