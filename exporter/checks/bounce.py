@@ -46,11 +46,11 @@ with every rule change that can move a text to another category.
 
 Pure and fast (the event pipeline calls it for every bounced recipient): the patterns are
 compiled once at import, and each rule table is one trie-shaped pattern that a single pass
-over the text runs (`exporter.checks.rule_table`). Two bounded `functools.lru_cache`s (4096 entries each)
-keep repeats cheap. The first is keyed by the arguments, so an exact repeat costs a lookup.
-The second is keyed by the flattened text with addresses, IPs and message ids masked, so a
-receiver's next reply that differs only in those skips the wording rules. Text past 8 KiB
-is ignored, so no reply can make a call slow.
+over the text runs (`exporter.checks.rule_table`). Two bounded `functools.lru_cache`s
+(4096 entries each) keep repeats cheap. The first is keyed by the arguments, so an exact
+repeat costs a lookup. The second is keyed by the flattened text with addresses, IPs and
+message ids masked, so a receiver's next reply that differs only in those skips the wording
+rules. Text past 8 KiB is ignored, so no reply can make a call slow.
 """
 
 from __future__ import annotations
