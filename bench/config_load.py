@@ -3,9 +3,10 @@
 The file is generated once (every domain with a MAIL FROM domain, a region, three DKIM
 tokens and two owner labels, so each validator runs), then each run loads it in a fresh
 process, so its peak RSS is its own. The child reports the import of the config module,
-then the ``load_config`` call: wall and CPU seconds, and peak RSS (ru_maxrss) before and
-after. ``--module FILE`` loads another copy of the config module (e.g. the previous version,
-``git show HEAD~1:exporter/config.py > /tmp/old_config.py``) to compare.
+then the ``load_config`` call: wall and CPU seconds, peak RSS (ru_maxrss) before and
+after, and the RSS still held after it (what a daemon keeps). ``--module FILE`` loads
+another copy of the config module instead, to compare with an older loader that is one
+file (``git show REV:exporter/config.py > /tmp/old_config.py``).
 
 Usage: .venv/bin/python bench/config_load.py [--domains 100000] [--repeat 3]
        [--module /tmp/old_config.py] [--json out.json]
@@ -36,6 +37,10 @@ def cpu():
 def rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
+def current_rss_mib():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
+
 w0, c0 = time.perf_counter(), cpu()
 if sys.argv[3]:
     spec = importlib.util.spec_from_file_location("config_under_test", sys.argv[3])
@@ -47,11 +52,13 @@ else:
 w1, c1, rss_before = time.perf_counter(), cpu(), rss_mib()
 config = module.load_config(Path(sys.argv[2]))
 w2, c2 = time.perf_counter(), cpu()
+import gc; gc.collect()
 print(json.dumps({
     "domains": len(config.domains),
     "import_wall_s": w1 - w0, "import_cpu_s": c1 - c0,
     "load_wall_s": w2 - w1, "load_cpu_s": c2 - c1,
     "rss_before_load_mib": rss_before, "peak_rss_mib": rss_mib(),
+    "rss_after_load_mib": current_rss_mib(),
 }))
 """
 
