@@ -126,7 +126,7 @@ class Daemon:
         self._scheduler.add_listener(
             self._on_job_problem, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
         )
-        self._config_jobs: set[str] = set()  # the keys _jobs(config) scheduled
+        self._config_jobs: dict[str, str | None] = {}  # _jobs(config)'s keys -> collectors
 
     def start(self) -> None:
         if self._replay:
@@ -264,12 +264,14 @@ class Daemon:
         return jobs
 
     def _schedule(self, config: Config) -> None:
-        """Schedule ``config``'s jobs, each starting now; drop the ones it no longer has."""
+        """Schedule ``config``'s jobs, each starting now; drop the ones (and the collectors)
+        it no longer has."""
         jobs = self._jobs(config)
-        keys = {job.key for job in jobs}
-        for key in self._config_jobs - keys:
+        for key in self._config_jobs.keys() - {job.key for job in jobs}:
             self._scheduler.remove_job(key)
-        self._config_jobs = keys
+        collectors = {job.collector for job in jobs}
+        self.store.forget({c for c in self._config_jobs.values() if c and c not in collectors})
+        self._config_jobs = {job.key: job.collector for job in jobs}
         self._runner.schedule(self._scheduler, jobs)
 
     def _ses(self, account: AwsAccountConfig, region: str, jobs: tuple[str, ...]) -> Publish:
@@ -360,12 +362,12 @@ class Daemon:
             log.warning("events.queues changes take effect after a restart")
         if config.cluster.role != old.cluster.role:
             log.warning("cluster.role changes take effect after a restart")
-        self._label_sending_domains()
         if config.log != old.log:
             configure_logging(config.log.level, config.log.format)
         self.store.update(config=config, config_reload_ok=True, config_loaded_at=time.time())
         self._ses_collectors.clear()  # accounts, regions or settings may have changed
         self._schedule(config)  # every collector at once: the new domain list is checked now
+        self._label_sending_domains()
         log.info("config reloaded", reason=reason, domains=len(config.domains))
 
     def targets(self) -> list[DomainTarget]:

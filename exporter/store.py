@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from exporter.checks.ses import IdentityState, evaluate_identity
 from exporter.config import Config
@@ -21,6 +21,8 @@ from exporter.jobs.smtp import SmtpCredentialResult
 from exporter.model import CheckResult
 
 __all__ = ["CollectorHealth", "Snapshot", "Store"]
+
+_V = TypeVar("_V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +146,18 @@ class Store:
                 smtp=MappingProxyType({**snap.smtp, result.key: result}),
             )
 
+    def forget(self, collectors: Collection[str]) -> None:
+        """Drop collectors a reload removed, health and results in one swap: a removed
+        credential or region neither looks stale forever nor keeps its identities monitored."""
+        with self._lock:
+            snap = self._snapshot
+            self._snapshot = dataclasses.replace(
+                snap,
+                health=_without(snap.health, collectors),
+                ses=_without(snap.ses, collectors),
+                smtp=_without(snap.smtp, collectors),
+            )
+
     def set_interval(self, collector: str, interval_seconds: float) -> None:
         with self._lock:
             snap = self._snapshot
@@ -151,6 +165,10 @@ class Store:
             health = dataclasses.replace(old, interval_seconds=interval_seconds)
             merged = MappingProxyType({**snap.health, collector: health})
             self._snapshot = dataclasses.replace(snap, health=merged)
+
+
+def _without(mapping: Mapping[str, _V], keys: Collection[str]) -> Mapping[str, _V]:
+    return MappingProxyType({k: v for k, v in mapping.items() if k not in keys})
 
 
 def _with_run(

@@ -10,6 +10,7 @@ from structlog.testing import capture_logs
 
 from exporter import app
 from exporter.app import Daemon
+from exporter.jobs.smtp import SmtpCredentialResult
 from exporter.runtime import Runtime, load_runtime
 
 HOSTILE = Path(__file__).resolve().parent.parent / "data" / "hostile_configs"
@@ -69,3 +70,19 @@ def test_the_watcher_tries_each_changed_file_once(daemon: Daemon, tmp_path: Path
         daemon._poll_config_file()  # noqa: SLF001
     assert domains(daemon) == ["next.example"]
     assert daemon.store.read().config_reload_ok
+
+
+def test_a_removed_credential_drops_its_collector(daemon: Daemon, tmp_path: Path) -> None:
+    """Its health would otherwise look stale forever (and page as a stale collector)."""
+    config = tmp_path / "config.toml"
+    relay = '\n[[smtp_credentials]]\nname = "relay"\nregion = "us-east-1"\niam_user = "ses-smtp"\n'
+    config.write_text(GOOD + relay)
+    daemon.reload("SIGHUP")
+    daemon.store.record_smtp(SmtpCredentialResult("relay", "ses-smtp"), duration_seconds=0.1)
+    assert "smtp:relay" in daemon.store.read().health
+    config.write_text(GOOD)
+    daemon.reload("SIGHUP")
+    snap = daemon.store.read()
+    assert snap.config_reload_ok
+    assert "smtp:relay" not in snap.health
+    assert "smtp:relay" not in snap.smtp
