@@ -132,16 +132,16 @@ def _name(data: bytes, start: int, names: dict[int, _Name], depth: int) -> _Name
     label is decoded twice, whatever the pointers point at."""
     if (known := names.get(start)) is not None:
         return known
-    starts: list[int] = []
     labels: list[bytes] = []
-    offset, size = start, len(data)
-    while offset < size and 0 < (count := data[offset]) <= _MAX_LABEL and offset not in names:
-        starts.append(offset)
+    offset = start
+    stop = min(len(data), start + _MAX_NAME)  # past it the name is too long (see below)
+    while offset < stop and 0 < (count := data[offset]) <= _MAX_LABEL and offset not in names:
+        labels.append(data[offset + 1 : offset + 1 + count])
         offset += count + 1
-        labels.append(data[offset - count : offset])
-        if offset - start >= _MAX_NAME:  # the labels alone leave no room for the root
-            raise WireError("name longer than 255 bytes")
-    tail, rest, end, hops, floor = _tail(data, offset, start, names, depth)
+    if offset < len(data) and data[offset] == 0:  # the root: no pointer to check
+        tail, rest, end, hops, floor = ".", 1, offset + 1, 0, 0
+    else:
+        tail, rest, end, hops, floor = _tail(data, offset, start, names, depth)
     length = offset - start + rest
     if length > _MAX_NAME:
         raise WireError("name longer than 255 bytes")
@@ -158,16 +158,17 @@ def _name(data: bytes, start: int, names: dict[int, _Name], depth: int) -> _Name
         text = f"{text}.{tail}"
     names[start] = result = (text, length, end, hops, floor)
     if len(labels) > _SHORT:  # where quadratic work would hide: keep every suffix too
-        position = 0
-        for label_start, label, width in zip(starts, labels, widths, strict=True):
+        position, label_start = 0, start
+        for label, width in zip(labels, widths, strict=True):
             names[label_start] = (text[position:], length, end, hops, floor)
             position += width + 1
             length -= len(label) + 1
+            label_start += len(label) + 1
     return result
 
 
 def _tail(data: bytes, offset: int, start: int, names: dict[int, _Name], depth: int) -> _Name:
-    """What ends the labels of the name at ``start``: the root, a pointer, or a suffix
+    """What ends the labels of the name at ``start`` if not the root: a pointer, or a suffix
     decoded before (valid here only if its pointer's target also ends before ``start``)."""
     if (known := names.get(offset)) is not None:
         if known[4] > start or depth + known[3] > _MAX_HOPS:
@@ -175,9 +176,7 @@ def _tail(data: bytes, offset: int, start: int, names: dict[int, _Name], depth: 
         return known
     if offset >= len(data):
         raise WireError("name runs past the end")
-    count = data[offset]
-    if count == 0:
-        return (".", 1, offset + 1, 0, 0)
+    count = data[offset]  # not 0: _name reads the root itself
     if count & _POINTER != _POINTER:
         raise WireError("unsupported label type")
     if offset + 1 >= len(data):
@@ -195,7 +194,7 @@ def _read_name(data: bytes, offset: int, limit: int, names: dict[int, _Name]) ->
     """The name at ``offset`` and the offset after it, which must not pass ``limit``."""
     if offset < limit and data[offset] == 0:
         return ".", offset + 1
-    if offset + 2 <= limit and data[offset] >= _POINTER:  # the usual owner
+    if offset + 2 <= limit and data[offset] >= _POINTER:  # a pointer alone: a name seen before
         known = names.get(((data[offset] & ~_POINTER) << 8) | data[offset + 1])
         if known is not None and known[2] <= offset and known[3] < _MAX_HOPS:
             return known[0], offset + 2
@@ -226,7 +225,7 @@ def parse_response(data: bytes) -> tuple[int, bytes, WireResponse]:
     return qid, data[_HEADER.size : offset], response
 
 
-def _records(
+def _records(  # noqa: C901, PLR0912 - the hot loop of every reply: one call per record would cost more
     data: bytes, offset: int, counts: list[int], names: dict[int, _Name]
 ) -> tuple[tuple[tuple[str, str, str], ...], int]:
     """The answer section's records the checks read, and the high bits of the response
@@ -235,29 +234,35 @@ def _records(
     answers: dict[tuple[str, int, str | bytes], tuple[str, str, str]] = {}
     question = names.get(_HEADER.size)  # most owners point at the question's name
     question_name = question[0] if question is not None and question[3] == 0 else None
-    rcode, opt = 0, False
+    rcode, opt, unpack, rr_size = 0, False, _RR.unpack_from, _RR.size
     for section, count in enumerate(counts):
         for _ in range(count):
             if question_name is not None and data.startswith(_TO_QUESTION, offset):
-                owner, offset = question_name, offset + 2
+                owner, offset = question_name, offset + 2  # the usual owner
             else:
                 owner, offset = _read_name(data, offset, size, names)
-            if offset + _RR.size > size:
+            if offset + rr_size > size:
                 raise WireError("record header runs past the end")
-            rtype, rclass, ttl, rdlength = _RR.unpack_from(data, offset)
-            start, offset = offset + _RR.size, offset + _RR.size + rdlength
+            rtype, rclass, ttl, rdlength = unpack(data, offset)
+            start = offset + rr_size
+            offset = start + rdlength
             if offset > size:
                 raise WireError("rdata runs past the end")
             if rtype == _OPT:  # EDNS0: once, in the additional section, owned by the root
                 if section != _ADDITIONAL or opt or owner != ".":
                     raise WireError("misplaced OPT record")
                 opt, rcode = True, (ttl >> 24) << 4
-            reader = (_READERS if rclass == _CLASS_IN else _ANY_CLASS).get(rtype)
+            if rclass != _CLASS_IN:
+                if (reader := _ANY_CLASS.get(rtype)) is not None:
+                    reader(data, start, offset, names)
+                continue
+            reader = _READERS.get(rtype)
             text = reader(data, start, offset, names) if reader is not None else ""
-            if section == 0 and rclass == _CLASS_IN and rtype in _NAMES:
+            if section == 0 and rtype in _NAMES:
                 # An RRset is a set: one of each record (TXT strings as they were split)
                 key = (owner, rtype, data[start:offset] if rtype == _TXT else text)
-                answers.setdefault(key, (owner, _NAMES[rtype], text))
+                if key not in answers:
+                    answers[key] = (owner, _NAMES[rtype], text)
     if offset != size:
         raise WireError("trailing bytes after the last record")
     return tuple(answers.values()), rcode
