@@ -1,4 +1,4 @@
-"""The [metrics] section of the configuration (exporter/config.py): the series budget and the
+"""The [metrics] section of the configuration (exporter/config/): the series budget and the
 watch-list of domains that keep their per-domain check series."""
 
 from __future__ import annotations
