@@ -8,6 +8,7 @@ here is ``ConfigError``.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from collections.abc import Mapping
@@ -24,6 +25,8 @@ from exporter.config.model import Config
 
 Overrides = Mapping[str, Mapping[str, Any]]
 _ADAPTER = TypeAdapter(Config)
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_MAX_PROBLEMS = 100  # a file of 100,000 unknown keys is one screen of problems, not 100,000
 _SHOWN_CHARACTERS = 60  # a longer value is cut in a problem, so a huge one cannot flood the log
 _TOML_TYPES = {
     str: "string",
@@ -105,8 +108,11 @@ def parse_config(
     try:
         return _ADAPTER.validate_python(raw, context={"base_dir": base_dir or Path.cwd()})
     except ValidationError as exc:
-        problems = [_problem(error) for error in exc.errors()]
-        raise ConfigError(source, list(dict.fromkeys(problems))) from None
+        problems = list(dict.fromkeys(_problem(error) for error in exc.errors()))
+        if len(problems) > _MAX_PROBLEMS:
+            more = len(problems) - _MAX_PROBLEMS
+            problems = [*problems[:_MAX_PROBLEMS], f"(document): and {more} more problems"]
+        raise ConfigError(source, problems) from None
 
 
 @cache
@@ -120,7 +126,7 @@ def _problem(error: ErrorDetails) -> str:
     cause = error.get("ctx", {}).get("error")
     if isinstance(cause, SiblingKeyError):
         loc = loc[:-1] + ((cause.key,) if cause.key else ())
-    key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
+    key = "".join(f"[{part}]" if isinstance(part, int) else f".{_key(part)}" for part in loc)
     return f"{key.lstrip('.') or '(document)'}: {_reason(error, loc)}"
 
 
@@ -172,7 +178,17 @@ def _kind(value: Any) -> str:
 
 
 def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if not isinstance(value, str | int | float):
         return _kind(value)
-    text = repr(value)
+    return _cut(repr(value))
+
+
+def _key(part: str) -> str:
+    """A key as TOML writes it: quoted unless bare, so a control character cannot leak."""
+    return part if _BARE_KEY.fullmatch(part) else _cut(json.dumps(part))
+
+
+def _cut(text: str) -> str:
     return text if len(text) <= _SHOWN_CHARACTERS else text[: _SHOWN_CHARACTERS - 3] + "..."

@@ -125,7 +125,7 @@ def test_wrong_types_anywhere(raw: dict[str, object], expected: str) -> None:
             {"resolver": {"timeout_seconds": "2"}},
             "resolver.timeout_seconds: must be a number, got string",
         ),
-        ({"resolver": {"attempts": True}}, "resolver.attempts: must be a whole number, got True"),
+        ({"resolver": {"attempts": True}}, "resolver.attempts: must be a whole number, got true"),
         (
             {"resolver": {"authoritative": 1}},
             "resolver.authoritative: must be true or false, got integer",
@@ -188,3 +188,21 @@ def test_user_text_with_braces_is_kept_literally() -> None:
     with pytest.raises(ConfigError) as info:
         parse_config(raw)
     assert info.value.problems == ["aws.accounts[1].name: '{x}' is used by another account"]
+
+
+def test_keys_with_control_characters_are_quoted() -> None:
+    """A quoted TOML key can hold any character: the problem (a log line) must not."""
+    with pytest.raises(ConfigError) as info:
+        parse_config(
+            {"server": {"a\nb": 1}, "domains": [{"name": "a.example", "labels": {"x\ty": "v"}}]}
+        )
+    assert info.value.problems[0].startswith('server."a\\nb": unknown key')
+    assert info.value.problems[1].startswith('domains[0].labels."x\\ty": not usable')
+
+
+def test_a_flood_of_problems_is_cut() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config({"server": {f"k{i}": i for i in range(100_000)}})
+    problems = info.value.problems
+    assert len(problems) == 101
+    assert problems[-1] == "(document): and 99900 more problems"
