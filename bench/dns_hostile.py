@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from exporter.sources.dns_wire import WireError, parse_response  # noqa: E402
+from exporter.sources.dns_wire import WireError, parse_response
 
 LIMIT = 65_500  # the size every shape is filled to
 POINTER_REACH = 0x3FFF  # a compression pointer has 14 bits: names it points at sit below

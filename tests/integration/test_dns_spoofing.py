@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
+from collections.abc import Callable
 
 import pytest
 from helpers.dns_responder import TO_QUESTION, Datagram, record, reply, responder, txt
@@ -101,7 +102,9 @@ MALFORMED = {
 
 
 @pytest.mark.parametrize(("qtype", "build"), MALFORMED.values(), ids=MALFORMED.keys())
-def test_malformed_answers_same_verdict_on_both_transports(qtype, build) -> None:
+def test_malformed_answers_same_verdict_on_both_transports(
+    qtype: str, build: Callable[[bytes], bytes]
+) -> None:
     """A CH-class record, a dot inside a label, an MX past its record, a name over 255
     bytes, trailing junk, a pointer forward: one answer whichever transport reads it."""
     answers = {}
