@@ -179,6 +179,7 @@ class AwsConfig:
 
 
 def _secrets_and_probe(password_env: str | None, info: Any) -> str | None:
+    """Checked on password_env, the last of the keys involved (validated even when absent)."""
     if (info.data.get("username_env") is None) != (password_env is None):
         raise ValueError("username_env and password_env go together")
     if info.data.get("iam_user") is None and password_env is None:
@@ -220,7 +221,7 @@ class SmtpCredentialConfig:
             description="environment variable holding the SMTP password (with username_env)",
         ),
     ] = None
-    # Both parts are read from the one `endpoint` key.
+    # host and port are both read from the one `endpoint` key (the schema shows it once).
     host: Annotated[
         str,
         _endpoint_part(0),
