@@ -103,6 +103,10 @@ def _expected(target: DomainTarget, token: str, cname: str) -> bool:
     return zone != cname and bool(_REGIONAL_ZONE.fullmatch(zone))
 
 
+_NO_CNAME = "no CNAME"
+_WRONG_CNAME = "CNAME points to "
+
+
 @dataclass(frozen=True, slots=True)
 class _TokenVerdict:
     """One token's outcome, so the check can rank failures above lookup errors."""
@@ -120,10 +124,10 @@ def _verdict(target: DomainTarget, token: str, view: DnsView) -> _TokenVerdict |
     if answer.is_error:
         return _TokenVerdict(Status.UNKNOWN, f"CNAME {name}: {answer.error}")
     if answer.kind is not AnswerKind.RECORDS:
-        return _TokenVerdict(Status.FAIL, "no CNAME")
+        return _TokenVerdict(Status.FAIL, _NO_CNAME)
     cname = answer.records[0].lower().removesuffix(".")
     if not _expected(target, token, cname):
-        return _TokenVerdict(Status.FAIL, f"CNAME points to {cname}")
+        return _TokenVerdict(Status.FAIL, f"{_WRONG_CNAME}{cname}")
     return _key_verdict(cname, view)
 
 
@@ -164,10 +168,12 @@ def check_dkim(target: DomainTarget, view: DnsView) -> CheckResult:
             Status.FAIL,
             f"{len(broken)} of {len(tokens)} DKIM tokens broken: "
             + ", ".join(f"{token} ({detail})" for token, detail in broken.items()),
-            "publish the CNAMEs below (if they are already there, re-read the tokens from SES)",
+            "publish the CNAMEs below; where a CNAME is right but its key is missing or bad, "
+            "re-read the tokens from SES (or re-enable DKIM for the identity)",
             tuple(
                 record(RecordAction.REPLACE, f"{t}._domainkey.{domain}", "CNAME", f"{t}.{zone}.")
-                for t in broken
+                for t, detail in broken.items()
+                if detail == _NO_CNAME or detail.startswith(_WRONG_CNAME)
             ),
         )
     if failed:

@@ -232,6 +232,14 @@ def _raised(evaluation: DmarcEvaluation, found: DmarcRecord) -> str:
     return dmarc_with(found.text, {"p": "quarantine"})
 
 
+def _edit(evaluation: DmarcEvaluation, text: str) -> tuple[RecordChange, ...]:
+    """The record at ``record_name`` replaced by ``text``; none where that name is an alias
+    (the record lives at the CNAME's target, and a TXT beside a CNAME is not allowed)."""
+    if evaluation.cname_chain:
+        return ()
+    return (record(RecordAction.REPLACE, evaluation.record_name, "TXT", text),)
+
+
 def _strongest(records: tuple[DmarcRecord, ...]) -> DmarcRecord:
     valid = [r for r in records if not r.problems]
     return max(valid, key=lambda r: _POLICY_LEVEL[r.policy or "none"]) if valid else records[0]
@@ -281,7 +289,7 @@ def check_dmarc(evaluation: DmarcEvaluation) -> CheckResult:
             Status.FAIL,
             f"invalid DMARC record at {where}: {', '.join(found.problems)}",
             f"fix the record at {name}, keeping its other tags",
-            (record(RecordAction.REPLACE, name, "TXT", _repaired(found)),),
+            _edit(evaluation, _repaired(found)),
         )
     policy = evaluation.policy
     tag = "sp" if evaluation.fallback and found.subdomain_policy else "p"
@@ -292,7 +300,7 @@ def check_dmarc(evaluation: DmarcEvaluation) -> CheckResult:
             Status.WARN,
             f"{summary}: spoofed mail is delivered (monitoring only)",
             f"raise {tag}= to quarantine in the record at {name}, then move to reject",
-            (record(RecordAction.REPLACE, name, "TXT", _raised(evaluation, found)),),
+            _edit(evaluation, _raised(evaluation, found)),
         )
     if found.pct < _MAX_PCT:
         return CheckResult(
@@ -300,7 +308,7 @@ def check_dmarc(evaluation: DmarcEvaluation) -> CheckResult:
             Status.WARN,
             f"{summary}, but pct={found.pct}: only {found.pct}% of failing mail gets it",
             f"remove pct= (or set pct=100) in the record at {name}",
-            (record(RecordAction.REPLACE, name, "TXT", dmarc_with(found.text, {"pct": None})),),
+            _edit(evaluation, dmarc_with(found.text, {"pct": None})),
         )
     return CheckResult(CHECK, Status.PASS, summary)
 
@@ -328,8 +336,7 @@ def _authorization(
 def _with_rua(
     evaluation: DmarcEvaluation, found: DmarcRecord, uris: list[str]
 ) -> tuple[RecordChange, ...]:
-    text = dmarc_with(found.text, {"rua": ",".join(uris)})
-    return (record(RecordAction.REPLACE, evaluation.record_name, "TXT", text),)
+    return _edit(evaluation, dmarc_with(found.text, {"rua": ",".join(uris)}))
 
 
 def check_dmarc_reports(evaluation: DmarcEvaluation, view: DnsView) -> CheckResult:

@@ -13,6 +13,7 @@ from exporter.checks.spf import (
     SpfEvaluation,
     SpfOutcome,
     SpfPolicy,
+    alias_note,
     lookup_summary,
     permerror_result,
     softfail_records,
@@ -154,8 +155,9 @@ def check_mail_from_spf(evaluation: SpfEvaluation) -> CheckResult:
             CHECK_SPF,
             Status.FAIL,
             f"no SPF record at MAIL FROM {domain} (SPF does not inherit from the parent)",
-            f"publish an SPF record at {domain} that includes {SES_SPF_DOMAIN}",
-            (record(RecordAction.ADD, domain, "TXT", fresh),),
+            f"publish an SPF record at {domain} that includes {SES_SPF_DOMAIN}"
+            + alias_note(evaluation),
+            () if evaluation.cname_chain else (record(RecordAction.ADD, domain, "TXT", fresh),),
         )
     if outcome is SpfOutcome.PERMERROR:
         return permerror_result(CHECK_SPF, evaluation)
@@ -201,6 +203,8 @@ def _spf_remedy(
                 (),
             )
         text = spf_with_include(text, SES_SPF_DOMAIN)
+    if evaluation.cname_chain:
+        return " and ".join([*words, "end the record in ~all"]) + alias_note(evaluation), ()
     raised = softfail_records(SpfEvaluation(evaluation.domain, evaluation.outcome, text))
     if evaluation.policy not in (SpfPolicy.FAIL, SpfPolicy.SOFTFAIL):
         words.append("end the record in ~all (or -all)")

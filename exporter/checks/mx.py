@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from exporter.checks.remedy import record
-from exporter.model import Answer, AnswerKind, CheckResult, DnsView, RecordAction, Status
+from exporter.model import Answer, AnswerKind, CheckResult, DnsView, Status
 
 __all__ = ["MxHost", "check_mx", "has_null_mx", "parse_mx"]
 
@@ -56,8 +55,7 @@ def check_mx(domain: str, view: DnsView) -> CheckResult:
             CHECK,
             Status.FAIL,
             f"{domain} publishes a null MX (RFC 7505): it declares it accepts no mail",
-            f"remove the null MX and {remedy}",
-            (record(RecordAction.DELETE, domain, "MX", "0 ."),),
+            f"remove the null MX ({domain}. MX 0 .) and {remedy}",
         )
     if answer.kind is AnswerKind.RECORDS:
         hosts = sorted(parse_mx(text) for text in answer.records)

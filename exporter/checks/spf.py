@@ -161,6 +161,7 @@ class SpfEvaluation:
     problems: tuple[SpfProblem, ...] = ()
     errors: tuple[str, ...] = ()
     authorized: frozenset[str] = frozenset()
+    cname_chain: tuple[str, ...] = ()  # the domain is an alias: its record lives elsewhere
 
     @property
     def known_lookups(self) -> int | None:
@@ -331,6 +332,7 @@ class _Walk:
     view: DnsView
     pending: bool = False
     top_error: bool = False
+    cname_chain: tuple[str, ...] = ()
     record: str | None = None
     policy: SpfPolicy | None = None
     lookups: int = 0
@@ -349,6 +351,8 @@ class _Walk:
             self.top_error = self.top_error or not node.via
             self.errors.append(f"TXT {node.domain}: {answer.error or 'error'}")
             return []
+        if not node.via:
+            self.cname_chain = answer.cname_chain
         if node.via and answer.kind in (AnswerKind.NXDOMAIN, AnswerKind.NODATA):
             self.void_lookups += 1
         texts = [text for text in answer.records if is_spf_record(text)]
@@ -484,6 +488,7 @@ def evaluate_spf(domain: str, view: DnsView) -> SpfEvaluation:
         problems=tuple(walk.problems),
         errors=tuple(walk.errors),
         authorized=frozenset(walk.authorized),
+        cname_chain=walk.cname_chain,
     )
 
 
@@ -534,11 +539,19 @@ def permerror_result(check: str, evaluation: SpfEvaluation) -> CheckResult:
 
 
 def softfail_records(evaluation: SpfEvaluation) -> tuple[RecordChange, ...]:
-    """The record edited to end in ~all; none where a redirect= decides its end."""
+    """The record edited to end in ~all; none where a redirect= decides its end, or where
+    the domain is an alias (a record there would break its CNAME)."""
     edited = spf_with_softfail(evaluation.record) if evaluation.record else None
-    if edited is None:
+    if edited is None or evaluation.cname_chain:
         return ()
     return (record(RecordAction.REPLACE, evaluation.domain, "TXT", edited),)
+
+
+def alias_note(evaluation: SpfEvaluation) -> str:
+    """Where the domain is a CNAME, its TXT records are the target's: say where to edit."""
+    if not evaluation.cname_chain:
+        return ""
+    return f" ({evaluation.domain} is an alias: edit the record at the name its CNAME points to)"
 
 
 def check_spf(evaluation: SpfEvaluation) -> CheckResult:
@@ -548,7 +561,7 @@ def check_spf(evaluation: SpfEvaluation) -> CheckResult:
         return CheckResult(CHECK, Status.UNKNOWN, "pending")
     if outcome is SpfOutcome.PERMERROR:
         return permerror_result(CHECK, evaluation)
-    raise_end = "end the record in ~all (or -all), keeping its other terms"
+    raise_end = "end the record in ~all (or -all), keeping its other terms" + alias_note(evaluation)
     if policy is SpfPolicy.PASS:
         return CheckResult(
             CHECK,
@@ -567,16 +580,24 @@ def check_spf(evaluation: SpfEvaluation) -> CheckResult:
             Status.WARN,
             f"no SPF record at {domain}: anyone may use it as envelope sender",
             "publish an SPF record that lists your other senders too (or "
-            '"v=spf1 -all" if the domain sends no mail with itself as envelope sender)',
-            (record(RecordAction.ADD, domain, "TXT", f"v=spf1 include:{SES_SPF_DOMAIN} ~all"),),
+            '"v=spf1 -all" if the domain sends no mail with itself as envelope sender)'
+            + alias_note(evaluation),
+            ()
+            if evaluation.cname_chain
+            else (
+                record(RecordAction.ADD, domain, "TXT", f"v=spf1 include:{SES_SPF_DOMAIN} ~all"),
+            ),
         )
     summary = f"SPF at {domain} ends in {policy}, {lookup_summary(evaluation)}"
     if policy in (SpfPolicy.FAIL, SpfPolicy.SOFTFAIL):
         return CheckResult(CHECK, Status.PASS, summary)
+    records = softfail_records(evaluation)
+    if not records and not evaluation.cname_chain:
+        raise_end = "end the record that redirect= names in ~all (or -all)"
     return CheckResult(
         CHECK,
         Status.WARN,
         f"{summary}: unauthorized mail gets a neutral result",
         raise_end,
-        softfail_records(evaluation),
+        records,
     )

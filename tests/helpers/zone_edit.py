@@ -20,7 +20,7 @@ import dns.zone
 from exporter.model import RecordAction, RecordChange
 
 
-class NotInAnyZone(Exception):
+class NotInAnyZoneError(Exception):
     """A record whose name no loaded zone contains (it belongs to someone else's zone)."""
 
 
@@ -34,7 +34,7 @@ def zone_for(zones: dict[Path, dns.zone.Zone], name: str) -> Path:
     qname = dns.name.from_text(name)
     inside = [p for p, z in zones.items() if qname.is_subdomain(z.origin)]  # type: ignore[arg-type]
     if not inside:
-        raise NotInAnyZone(name)
+        raise NotInAnyZoneError(name)
     return max(inside, key=lambda p: len(zones[p].origin.labels))  # type: ignore[union-attr]
 
 

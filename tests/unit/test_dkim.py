@@ -87,14 +87,16 @@ def test_all_tokens_published_pass() -> None:
 )
 def test_broken_token_fails(changes: dict[tuple[str, str], Answer], words: str) -> None:
     """A missing CNAME, a CNAME to anything but SES's zone, or no usable key at the target
-    fails; the summary names the token and the remedy gives the exact CNAME line."""
+    fails; the summary names the token and, where the CNAME is what is wrong, the remedy
+    gives its exact line (a right CNAME to a missing or bad key is SES's side: words only)."""
     result = run(target(), good_table() | changes)["dkim"]
     assert result.status is Status.FAIL
     assert f"1 of 3 DKIM tokens broken: {T1} (" in result.summary
     assert words in result.summary
+    cname_wrong = words in {"no CNAME", "points to"}
     assert [r.zone_line() for r in result.records] == [
         f"{T1}._domainkey.example.com. 3600 IN CNAME {T1}.dkim.amazonses.com."
-    ]
+    ] * cname_wrong
     assert T2 not in result.remedy
 
 
