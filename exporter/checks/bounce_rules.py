@@ -49,6 +49,7 @@ FAIL = (
 SPF_FAILED = (
     rf"\b(?:sender policy framework|\bspf\b[^;!?]{{0,60}}?\b{FAIL}|{FAIL}[^;!?]{{0,25}}?\bspf\b"
     r"|per it'?s spf|does not designate|not permitted by (?:the )?(?:domain|sender)"
+    r"|(?:inspect|check|fix) your spf"
     # an RFC 7208 result other than pass, named as the check's result
     r"|spf (?:check |record |validation )?(?:result )?(?:is |was |: ?|= ?)"
     r"(?:none|neutral|softfail)\b)"
@@ -117,7 +118,9 @@ STRONG: tuple[Rule, ...] = (
             r"client was not authenticated",
             r"send anonymous mail",
             r"authentication required",
+            r"authentication is required",
             r"smtp auth(?:entication)? (?:is )?required",
+            r"requires authentication when attempting to send",
         ),
     ),
     (
@@ -133,6 +136,8 @@ STRONG: tuple[Rule, ...] = (
             r"fcrdns",
             r"unresolvable relay host",
             r"generic (?:dns|rdns|host ?name)",
+            r"mismatches client ip",
+            r"unverifiable sending ips?",
         ),
     ),
     (
@@ -270,10 +275,26 @@ STRONG: tuple[Rule, ...] = (
                 r"|connection|space)"
             ),
             r"dynamically (?:assigned|allocated)",
+            r"(?:dynamic|zombie\w*)/\S* ips?\b",
             r"residential (?:ip|address|range|connection|space)",
             r"dial-?up (?:ip|address|range|pool|user)",
             r"bypass\w* (?:\S+ ){0,3}mail (?:relay|server)",
+            r"use the smtp server of your (?:isp|provider|internet)",
+            r"extreme bad ip profile",
+            r"no access from mail server",
+            r"(?:rejecting |an )?open proxy",
+            r"access forbidden by your ip",
+            r"looks suspiciously like (?:a )?spammer",
+            r"too many (?:spams?|unwanted messages)\b[^.;]{0,60}?\bip\b",
+            r"your network is (?:temporar(?:il)?y )?(?:black ?listed|blocked)",
+            r"your access ip\b[^.;]{0,40}?\bhas been rejected",
+            r"ip/domain reputation",
         ),
+    ),
+    (
+        # A link on a list is the content's problem, not the sending host's.
+        C.CONTENT,
+        (r"(?:black|block) ?listed (?:url|link|domain)s? (?:in|within|found)",),
     ),
     (
         # A list named only as a list: after the receiver's own verdict on the IP above.
@@ -297,7 +318,12 @@ STRONG: tuple[Rule, ...] = (
             r"we do not relay",
             r"no relaying",
             r"relaying (?:is )?not",
-            r"list of allowed rcpthosts",
+            r"list of allowed rcpthosts?",
+            r"insecure mail relay",
+            r"not a gateway",
+            r"not an open relay",
+            r"relaying mail to",
+            r"(?:we )?don'?t handle mail for",
             r"tenantattribution",
         ),
     ),
@@ -382,6 +408,10 @@ STRONG: tuple[Rule, ...] = (
             r"no longer (?:valid|active|accepts mail|in use)",
             r"temporar(?:il)?y (?:locked|inactive)",
             r"recipient suspend",
+            r"(?:account|mailbox|user) (?:is )?currently (?:suspended|disabled|inactive|locked)",
+            r"user or domain is disabled",
+            r"has been suspended",
+            r"boite du destinataire archivee",
             r"rejected: inactive",
         ),
     ),
@@ -410,6 +440,12 @@ STRONG: tuple[Rule, ...] = (
             r"space has been used up",
             r"too many messages on the server",
             r"\bis full\b",
+            r"no space left on device",
+            r"not sufficient (?:disk |storage )?space",
+            r"over (?:the |its |their |your )?(?:\w+ )?quota",
+            r"(?:mailbox|maildir|account) (?:is )?(?:over|at|above) (?:its |the )?quota",
+            r"quota (?:has been |was )?exceeded",
+            r"mailbox\b[^.;]{0,20}?\bexceeded\b[^.;]{0,20}?\blimit",
         ),
     ),
     (
@@ -438,6 +474,8 @@ STRONG: tuple[Rule, ...] = (
             r"user(?:name)? (?:is )?unknown",
             r"unknown (?:user|recipient|mailbox|address|local ?part|e-?mail)",
             r"addressee unknown",
+            r"recipient unknown",
+            r"user not known",
             r"address (?:is )?unknown",
             r"no such (?:user|recipient|mailbox|address|person|account|local user)",
             (
@@ -476,7 +514,7 @@ STRONG: tuple[Rule, ...] = (
             r"no valid recipients",
             r"mailbox (?:name )?(?:is )?not allowed",
             # "address rejected" alone; "... rejected for policy reasons" states its cause
-            r"(?<!sender )address rejected(?!:| (?:for|due to|because|by))",
+            r"(?<!sender )(?<!ip )address rejected(?!:| (?:for|due to|because|by))",
             # Directories: Lotus Domino/Notes, Exchange, LDAP-backed gateways.
             (
                 r"not listed in (?:the )?(?:\S+ )?(?:(?:domino|public|global|address) )?"
@@ -506,6 +544,9 @@ STRONG: tuple[Rule, ...] = (
             r"no existe (?:dicha persona|ese usuario)",
             r"adresse nicht gefunden",
             r"user missing home directory",
+            r"can'?t accept user",
+            r"destination server rejected recipients",
+            r"no mail ?box available for this user",
         ),
     ),
     (
@@ -563,6 +604,8 @@ STRONG: tuple[Rule, ...] = (
             r"too (?:fast|quickly|frequently)",
             r"(?:connection|sending|send|message|mail|delivery) frequency",
             r"(?:submission|sending|connection|message) rate\b",
+            r"too many \w+ from your (?:ip|host|server|network)",
+            r"trop de connexions",
             r"frequency (?:limit|exceed)",
             r"receiving (?:mail|e-?mail|messages?) at a rate",
             r"unusual (?:rate|amount|volume)",
@@ -640,6 +683,7 @@ STRONG: tuple[Rule, ...] = (
             r"suspicious (?:content|link|url|message)",
             r"security issue",
             r"ransomware",
+            r"bulk[. ]advertising",
         ),
     ),
     (
@@ -665,6 +709,12 @@ STRONG: tuple[Rule, ...] = (
             r"administrative(?:ly)? prohibit",
             r"network,? not allowed",
             r"gcdp",
+            r"closed mailing list",
+            r"members-only list",
+            r"non-member",
+            r"header error",
+            r"organi[sz]ational settings",
+            r"protocol violation",
         ),
     ),
 )
