@@ -213,16 +213,29 @@ def parse_response(data: bytes) -> tuple[int, bytes, WireResponse]:
     if not flags & _FLAG_QR:
         raise WireError("not a response")
     names: dict[int, _Name] = {}
-    offset = _HEADER.size
-    for _ in range(qdcount):
-        offset = _read_name(data, offset, size, names)[1] + _QUESTION_TAIL
-        if offset > size:
-            raise WireError("question runs past the end")
-    answers, rcode = _records(data, offset, counts, names)
+    try:
+        offset = _questions(data, qdcount, names)
+        answers, rcode = _records(data, offset, counts, names)
+    except WireError:
+        if not flags & _FLAG_TC:
+            raise
+        # Cut short by the server (TC): to be asked again over TCP, as dnspython does
+        cut = WireResponse(flags & _RCODE, truncated=True, answers=(), authoritative=False)
+        return qid, b"", cut
     response = WireResponse(
         flags & _RCODE | rcode, bool(flags & _FLAG_TC), answers, bool(flags & _FLAG_AA)
     )
     return qid, data[_HEADER.size : offset], response
+
+
+def _questions(data: bytes, qdcount: int, names: dict[int, _Name]) -> int:
+    """Where the question section ends."""
+    offset = _HEADER.size
+    for _ in range(qdcount):
+        offset = _read_name(data, offset, len(data), names)[1] + _QUESTION_TAIL
+        if offset > len(data):
+            raise WireError("question runs past the end")
+    return offset
 
 
 def _records(  # noqa: C901, PLR0912 - the hot loop of every reply: one call per record would cost more

@@ -43,15 +43,20 @@ def pointer(offset: int) -> bytes:
 
 
 def verdicts(data: bytes) -> tuple[object, object]:
-    """(dnspython's, the lean parser's): the response the checks see, or "malformed"."""
+    """(dnspython's, the lean parser's) as the transports read a UDP reply: the response
+    the checks see, "truncated" (asked again over TCP) or "malformed"."""
     try:
-        theirs: object = _from_message(dns.message.from_wire(data))
+        theirs: object = _from_message(dns.message.from_wire(data, raise_on_truncation=True))
+    except dns.message.Truncated:
+        theirs = "truncated"
     except (dns.exception.DNSException, ValueError):
         theirs = "malformed"
     try:
-        ours: object = parse_response(data)[2]
+        response = parse_response(data)[2]
     except WireError:
-        ours = "malformed"
+        ours: object = "malformed"
+    else:
+        ours = "truncated" if response.truncated else response
     return _comparable(theirs), _comparable(ours)
 
 
@@ -107,6 +112,9 @@ CASES = {
     "mapped_aaaa": message(record(pointer(12), 28, b"\x00" * 10 + b"\xff\xff\xc0\x00\x02\x01")),
     "ns_of_the_root": message(record(pointer(12), 2, b"\x00")),
     "label_of_64_bytes": message(record(b"\x40" + b"a" * 64 + b"\x00", 16, SPF)),
+    "truncated_mid_record": message(record(pointer(12), 16, SPF))[:-5].replace(
+        b"\x81\x80", b"\x83\x80", 1
+    ),
     "uppercase_and_escapes": message(record(pointer(12), 5, b"\x04A(b)\x02\xc3\xa9\x00")),
 }
 
@@ -178,7 +186,8 @@ def replies(draw: st.DrawFn) -> bytes:
             + rdata
         )
     counts[draw(st.integers(0, 2))] += draw(st.sampled_from([0, 0, 0, 1, -1]))
-    header = struct.pack("!HHHHHH", 7, 0x8180, 1, *(max(0, c) for c in counts))
+    flags = draw(st.sampled_from([0x8180, 0x8180, 0x8580, 0x8380]))  # plain, AA, TC
+    header = struct.pack("!HHHHHH", 7, flags, 1, *(max(0, c) for c in counts))
     return header + bytes(body) + draw(st.sampled_from([b"", b"", b"\x00", b"junk"]))
 
 
