@@ -15,6 +15,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import accumulate
 
 import dns.ipv6
 
@@ -44,7 +45,6 @@ _FLAG_QR = 0x8000
 _OPCODE = 0x7800
 _RCODE = 0x000F
 _POINTER = 0xC0  # the two top bits of a length byte mark a compression pointer
-_TO_QUESTION = b"\xc0\x0c"  # a compression pointer to the first question's name
 _QUESTION_TAIL = 4  # QTYPE and QCLASS after a question's name
 _OPT_SIZE = 11  # the EDNS0 OPT record closing every query
 _CLASS_IN = 1
@@ -149,21 +149,21 @@ def _name(data: bytes, start: int, names: dict[int, _Name], depth: int) -> _Name
         names[start] = result = (tail, length, end, hops, floor)
         return result
     joined = b".".join(labels).lower()
-    if joined.count(b".") == len(labels) - 1 and not joined.translate(None, _PLAIN_OR_DOT):
-        text, widths = joined.decode("ascii"), list(map(len, labels))
-    else:
-        texts = [_escape(label.lower()) for label in labels]
-        text, widths = ".".join(texts), list(map(len, texts))
+    plain = joined.count(b".") == len(labels) - 1 and not joined.translate(None, _PLAIN_OR_DOT)
+    texts = None if plain else [_escape(label.lower()) for label in labels]
+    text = joined.decode("ascii") if texts is None else ".".join(texts)
     if tail != ".":
         text = f"{text}.{tail}"
     names[start] = result = (text, length, end, hops, floor)
     if len(labels) > _SHORT:  # where quadratic work would hide: keep every suffix too
-        position, label_start = 0, start
-        for label, width in zip(labels, widths, strict=True):
-            names[label_start] = (text[position:], length, end, hops, floor)
-            position += width + 1
-            length -= len(label) + 1
-            label_start += len(label) + 1
+        cuts = list(accumulate([len(label) + 1 for label in labels[:-1]]))  # in the wire
+        widths = cuts if texts is None else list(accumulate([len(t) + 1 for t in texts[:-1]]))
+        names.update(
+            {
+                start + cut: (text[width:], length - cut, end, hops, floor)
+                for cut, width in zip(cuts, widths, strict=True)
+            }
+        )
     return result
 
 
@@ -245,13 +245,16 @@ def _records(  # noqa: C901, PLR0912 - the hot loop of every reply: one call per
     code (EDNS0); every record of every section is checked, and nothing may follow."""
     size = len(data)
     answers: dict[tuple[str, int, str | bytes], tuple[str, str, str]] = {}
-    question = names.get(_HEADER.size)  # most owners point at the question's name
-    question_name = question[0] if question is not None and question[3] == 0 else None
     rcode, opt, unpack, rr_size = 0, False, _RR.unpack_from, _RR.size
     for section, count in enumerate(counts):
         for _ in range(count):
-            if question_name is not None and data.startswith(_TO_QUESTION, offset):
-                owner, offset = question_name, offset + 2  # the usual owner
+            known = (  # the usual owner: a pointer alone, to a name decoded before
+                names.get(((data[offset] & ~_POINTER) << 8) | data[offset + 1])
+                if offset + 1 < size and data[offset] >= _POINTER
+                else None
+            )
+            if known is not None and known[2] <= offset and known[3] < _MAX_HOPS:
+                owner, offset = known[0], offset + 2
             else:
                 owner, offset = _read_name(data, offset, size, names)
             if offset + rr_size > size:
