@@ -186,6 +186,9 @@ STRONG: tuple[Rule, ...] = (
             ),
             r"unresolvable rfc\.?5321 (?:from )?domain",
             r"sender verify failed",
+            # Callouts: the receiver asked the sender's own servers about the address.
+            r"(?:postmaster|sender|callout) verification (?:failed|failure|error)",
+            r"(?:could not complete|failed) sender verify",
             r"verification failed for",
             r"unroutable sender",
             r"sender'?s? system address",
@@ -441,6 +444,7 @@ STRONG: tuple[Rule, ...] = (
             r"too many messages on the server",
             r"\bis full\b",
             r"no space left on device",
+            r"storage (?:space )?(?:is )?(?:full|exceeded|used up)",
             r"not sufficient (?:disk |storage )?space",
             r"over (?:the |its |their |your )?(?:\w+ )?quota",
             r"(?:mailbox|maildir|account) (?:is )?(?:over|at|above) (?:its |the )?quota",
