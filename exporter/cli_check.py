@@ -132,7 +132,13 @@ def report_json(report: DomainReport) -> dict[str, object]:
     return {
         "domain": report.domain,
         "checks": [
-            {"check": c.check, "status": c.status.value, "summary": c.summary, "remedy": c.remedy}
+            {
+                "check": c.check,
+                "status": c.status.value,
+                "summary": c.summary,
+                "remedy": c.remedy,
+                "records": [r.as_json() for r in c.records],
+            }
             for c in report.checks
         ],
         "dmarc_policy_level": report.dmarc_policy_level,
@@ -157,4 +163,7 @@ def write_report_text(report: DomainReport, out: TextIO, *, colour: bool) -> Non
         out.write(f"  {status} {c.check:{width}}  {printable(c.summary)}\n")
         if c.status is not Status.PASS and c.remedy:
             out.write(f"  {'':7} {'':{width}}  remedy: {printable(c.remedy)}\n")
+        out.writelines(
+            f"  {'':7} {'':{width}}    {r.action:7} {printable(r.zone_line())}\n" for r in c.records
+        )
     out.write(f"worst: {paint(report.worst, report.worst.value)}\n")

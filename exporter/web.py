@@ -19,7 +19,7 @@ from exporter.events.pipeline import EventCounts
 from exporter.exposition import DomainTable, domain_table
 from exporter.http_server import HttpServer
 from exporter.metrics import PrerenderedFamily
-from exporter.model import Status
+from exporter.model import CheckResult, Status
 from exporter.store import Snapshot
 
 __all__ = [
@@ -175,6 +175,15 @@ def render_metrics(registry: Collector, accept: str = "") -> tuple[bytes, str]:
     return b"".join(parts), content_type
 
 
+def _remedy_html(result: CheckResult) -> str:
+    """The remedy's words, then each record as its own copyable zone-file line."""
+    records = "".join(
+        f"<div class='record'><code>{html.escape(r.zone_line())}</code></div>"
+        for r in result.records
+    )
+    return html.escape(result.remedy) + records
+
+
 def render_landing_page(
     snap: Snapshot, events: EventCounts | None = None, *, page: int = 1, find: str = ""
 ) -> str:
@@ -224,7 +233,7 @@ def render_landing_page(
         cells = "".join(
             f"<tr class='{c.status.value}'><td><code>{esc(c.check)}</code></td>"
             f"<td style='color:{_STATUS_COLOURS[c.status]};font-weight:bold'>{c.status.value}</td>"
-            f"<td>{esc(c.summary)}</td><td><code>{esc(c.remedy)}</code></td></tr>"
+            f"<td>{esc(c.summary)}</td><td>{_remedy_html(c)}</td></tr>"
             for c in verdicts[domain]
         )
         sections.append(

@@ -28,7 +28,16 @@ from exporter.checks.domain import (
     domain_parts,
     first_questions,
 )
-from exporter.model import Answer, AnswerKind, CheckResult, DomainReport, DomainTarget, Status
+from exporter.model import (
+    Answer,
+    AnswerKind,
+    CheckResult,
+    DomainReport,
+    DomainTarget,
+    RecordAction,
+    RecordChange,
+    Status,
+)
 from exporter.sources.dns import DnsClient
 
 __all__ = ["DnsCycleResult", "check_domain", "check_domains"]
@@ -421,7 +430,16 @@ async def _worker_cycle(
 
 def _pack(index: int, report: DomainReport) -> tuple[Any, ...]:
     """A report as plain tuples of str/int/None: what marshal carries fastest."""
-    checks = tuple((c.check, c.status.value, c.summary, c.remedy) for c in report.checks)
+    checks = tuple(
+        (
+            c.check,
+            c.status.value,
+            c.summary,
+            c.remedy,
+            tuple((r.action.value, r.name, r.rdtype, r.value, r.ttl) for r in c.records),
+        )
+        for c in report.checks
+    )
     return (
         index,
         report.domain,
@@ -438,8 +456,14 @@ def _unpack(packed: tuple[Any, ...]) -> DomainReport:
     return DomainReport(
         domain,
         tuple(
-            CheckResult(check, _STATUS[status], summary, remedy)
-            for check, status, summary, remedy in checks
+            CheckResult(
+                check,
+                _STATUS[status],
+                summary,
+                remedy,
+                tuple(RecordChange(RecordAction(a), n, t, v, ttl) for a, n, t, v, ttl in records),
+            )
+            for check, status, summary, remedy, records in checks
         ),
         mail_from,
         resolvable,

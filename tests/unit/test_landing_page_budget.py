@@ -3,10 +3,12 @@ on top, one domain found by name, the series budget stated."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from helpers.fleet import FAIL, SERIES_PER_DOMAIN, WARN, call, registry_for, report, snapshot
 
 from exporter.config import Config, DomainConfig
-from exporter.model import DomainReport
+from exporter.model import CheckResult, DomainReport, RecordAction, RecordChange
 from exporter.store import Snapshot
 from exporter.web import PAGE_SIZE, make_app, render_landing_page
 
@@ -93,3 +95,24 @@ def test_landing_page_caps_the_list_of_domains_not_checked_yet() -> None:
     assert "Not checked yet: p0000.example, p0001.example" in page
     assert "p0099.example and 150 more" in page
     assert "p0100.example" not in page
+
+
+def test_each_remedy_record_is_its_own_copyable_line() -> None:
+    """A remedy's records are separate elements, each a full zone-file line (never two
+    DKIM CNAMEs joined with ';'), and their text is escaped like every DNS value."""
+    records = [
+        RecordChange(RecordAction.REPLACE, f"t{i}._domainkey.d.example", "CNAME", f"t{i}.x.")
+        for i in range(3)
+    ]
+    records.append(RecordChange(RecordAction.ADD, "d.example", "TXT", '"<b>v=spf1 ~all</b>"'))
+    base = report("d.example", {"dkim": FAIL})
+    checks = tuple(
+        CheckResult(c.check, c.status, c.summary, "publish these", tuple(records))
+        if c.check == "dkim"
+        else c
+        for c in base.checks
+    )
+    page = render_landing_page(snapshot([replace(base, checks=checks)]))
+    lines = [part.split("</code>", 1)[0] for part in page.split("<div class='record'><code>")[1:]]
+    assert lines[:3] == [f"t{i}._domainkey.d.example. 3600 IN CNAME t{i}.x." for i in range(3)]
+    assert lines[3] == "d.example. 3600 IN TXT &quot;&lt;b&gt;v=spf1 ~all&lt;/b&gt;&quot;"
