@@ -260,6 +260,9 @@ STRONG: tuple[Rule, ...] = (
             r"prs\.proofpoint",
             r"proofpoint (?:dynamic )?reputation",
             r"cloudmark sender intelligence",
+            r"(?:threat|reputation|rbl|dnsbl) list\b",
+            r"(?:found|listed) in (?:the )?(?:\S+ )?(?:ers|dul|xbl|pbl|sbl)\b",
+            r"\bers-\w+",  # Trend Micro's Email Reputation Services lists
             r"(?<=[\[#\(])bl\d+\b",  # Yahoo [BL21], Comcast #BL000000
             r"senderscore",
         ),
@@ -282,7 +285,8 @@ STRONG: tuple[Rule, ...] = (
             r"residential (?:ip|address|range|connection|space)",
             r"dial-?up (?:ip|address|range|pool|user)",
             r"bypass\w* (?:\S+ ){0,3}mail (?:relay|server)",
-            r"use the smtp server of your (?:isp|provider|internet)",
+            r"use the smtp (?:server|relay) (?:of|at) your (?:isp|provider|internet|service provider)",
+            r"not authori[sz]ed to send (?:e-?mail |mail )?directly",
             r"extreme bad ip profile",
             r"no access from mail server",
             r"(?:rejecting |an )?open proxy",
@@ -431,6 +435,7 @@ STRONG: tuple[Rule, ...] = (
             r"mailbox (?:size |storage )?(?:limit )?exceeded",
             r"mailbox (?:would exceed|exceeds)",
             r"over ?quota",
+            r"quotaexceeded",  # Exchange STOREDRV.Deliver.Exception:QuotaExceeded
             r"quota (?:exceeded|violation|full)",
             r"exceeded (?:its |the |their |your )?(?:storage|quota|mailbox)",
             r"(?:storage|disk) quota",
@@ -649,6 +654,7 @@ STRONG: tuple[Rule, ...] = (
             r"(?:client|sending|source) host (?:\S+ )?(?:blocked|rejected|refused)",
             r"mail server at \S+ is blocked",
             r"bad sender ip",
+            r"bad ip\b",
             r"sender ip address rejected",
             r"access from ip address",
             r"(?:poor|low|bad) (?:e-?mail |sender |sending )?reputation",
@@ -702,6 +708,7 @@ STRONG: tuple[Rule, ...] = (
             r"block-?send-?er",
             r"block-rcpt",
             r"transport rule",
+            r"send ?as ?denied",
             r"mail flow rule",
             r"tenant",
             r"allowed-senders",

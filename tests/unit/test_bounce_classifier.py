@@ -133,6 +133,7 @@ def confusion_report() -> str:
         ("evaluation set 1", [c for c in EVAL_CASES if "[eval 1]" in c.source], False),
         ("evaluation set 2 (held out)", [c for c in EVAL_CASES if "[eval 2]" in c.source], False),
         ("evaluation set 3", [c for c in EVAL_CASES if "[eval 3]" in c.source], False),
+        ("evaluation set 4", [c for c in EVAL_CASES if "[eval 4]" in c.source], False),
     ]
     for name, cases, with_status in sets:
         wrong = misses(cases, with_status=with_status)
@@ -183,7 +184,7 @@ def test_own_cases_accuracy() -> None:
     assert accuracy >= OWN_BAR, [(c.category, got, c.raw[:80]) for c, got in wrong]
 
 
-@pytest.mark.parametrize("tag", ["[eval 1]", "[eval 2]", "[eval 3]"])
+@pytest.mark.parametrize("tag", ["[eval 1]", "[eval 2]", "[eval 3]", "[eval 4]"])
 def test_evaluation_sets(tag: str) -> None:
     """Real texts the rules were not written from: accuracy and the share of "unknown"."""
     cases = [c for c in EVAL_CASES if tag in c.source]
