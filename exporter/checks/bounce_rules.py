@@ -285,7 +285,7 @@ STRONG: tuple[Rule, ...] = (
             r"residential (?:ip|address|range|connection|space)",
             r"dial-?up (?:ip|address|range|pool|user)",
             r"bypass\w* (?:\S+ ){0,3}mail (?:relay|server)",
-            r"use the smtp (?:server|relay) (?:of|at) your (?:isp|provider|internet|service provider)",
+            r"use the smtp (?:server|relay) (?:of|at) your (?:isp|provider|internet|service)",
             r"not authori[sz]ed to send (?:e-?mail |mail )?directly",
             r"extreme bad ip profile",
             r"no access from mail server",
