@@ -342,6 +342,8 @@ STRONG: tuple[Rule, ...] = (
             r"(?:helo|ehlo) (?:command |name |hostname |host )?(?:rejected|refused|invalid|not)",
             r"(?:invalid|bad|illegal|forged) (?:helo|ehlo)",
             r"(?:helo|ehlo)\b[^.;]{0,40}?\b(?:fully[- ]qualified|fqdn)",
+            r"(?:ehlo/helo|helo/ehlo)\b",
+            r"via (?:ehlo|helo)\b",
         ),
     ),
     (
@@ -387,6 +389,8 @@ STRONG: tuple[Rule, ...] = (
             r"does not accept mail \(nullmx\)",
             r"(?:mx|srv) records? indicated no smtp service",
             r"dns (?:lookup|resolution|query) fail\w*",
+            r"dns error\b[^.;]{0,80}?\bresponded with code",  # Gmail's DNS failures
+            r"\b(?:nxdomain|servfail)\b",
             r"host ?name lookup fail\w*",
             r"name or service not known",
             r"unroute?able mail domain",
