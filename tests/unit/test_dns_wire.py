@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter.sources.dns_wire import QTYPES, WireError, encode_query, parse_response
+from exporter.sources.dns_wire import QTYPES, WireError, encode_query, is_answer_to, parse_response
 
 
 def reply(question: str, rdtype: str, *records: tuple[str, str, str], rcode: int = 0) -> bytes:
@@ -109,3 +109,25 @@ def test_direct_query_and_authoritative_answer() -> None:
     assert parsed.answers == (("child.example", "NS", "ns1.child"),)
     response.flags &= ~dns.flags.AA
     assert not parse_response(response.to_wire())[2].authoritative
+
+
+def test_what_counts_as_an_answer() -> None:
+    """dnspython's is_response, on raw bytes: same id is checked by the caller; here the
+    flags and the question decide, and a failure code may come without the question."""
+    query = encode_query(7, "A.Example", QTYPES["TXT"])
+    question = query[12:-11].lower()
+    genuine = dns.message.make_response(dns.message.from_wire(query)).to_wire()
+    assert is_answer_to(genuine, question)
+    other_name = dns.message.make_response(dns.message.make_query("b.example", "TXT"))
+    assert not is_answer_to(other_name.to_wire(), question)
+    other_type = dns.message.make_response(dns.message.make_query("a.example", "A"))
+    assert not is_answer_to(other_type.to_wire(), question)
+    assert not is_answer_to(query, question)  # QR clear: a query, not a response
+    notify = bytearray(genuine)
+    notify[2] |= 0x20  # opcode 4 (NOTIFY)
+    assert not is_answer_to(bytes(notify), question)
+    bare = b"\x00\x07\x81\x82" + bytes(8)  # SERVFAIL without a question
+    assert is_answer_to(bare, question)
+    assert not is_answer_to(b"\x00\x07\x81\x80" + bytes(8), question)  # NOERROR without one
+    two = genuine[:5] + b"\x02" + genuine[6:] + genuine[12 : 12 + len(question)]
+    assert not is_answer_to(two, question)  # our question and another: not ours
