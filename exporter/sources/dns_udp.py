@@ -168,10 +168,13 @@ class UdpMultiplexer:
             except OSError:  # ICMP port unreachable: the server is gone
                 self._fail_all()
                 break
-            entry = pending.get(int.from_bytes(data[:2])) if len(data) >= 2 else None  # noqa: PLR2004 - the id
+            if len(data) < _HEADER_SIZE:
+                continue
+            packet_id = (data[0] << 8) | data[1]
+            entry = pending.get(packet_id)
             if entry is None or entry[2] is not port or not is_answer_to(data, entry[0]):
                 continue  # late, stray or spoofed: keep waiting for the genuine answer
-            del pending[int.from_bytes(data[:2])]
+            del pending[packet_id]
             self._release(port)
             try:
                 response = parse_response(data)[2]
