@@ -46,14 +46,12 @@ _OPCODE = 0x7800
 _RCODE = 0x000F
 _POINTER = 0xC0  # the two top bits of a length byte mark a compression pointer
 _QUESTION_TAIL = 4  # QTYPE and QCLASS after a question's name
-_OPT_SIZE = 11  # the EDNS0 OPT record closing every query
 _CLASS_IN = 1
 _A, _NS, _CNAME, _SOA, _PTR, _MX, _TXT, _AAAA, _OPT, _TSIG = 1, 2, 5, 6, 12, 15, 16, 28, 41, 250
 _SPF = 99  # RFC 4408's own type, obsolete: TXT's format
 _A_SIZE, _AAAA_SIZE, _SOA_COUNTERS, _OPTION_HEADER = 4, 16, 20, 4
 _PREFERENCE = 2  # an MX's 16-bit preference before its exchange
-_SECTIONS = 3  # answer, authority, additional
-_ADDITIONAL = 2
+_ADDITIONAL = 2  # sections: answer, authority, additional
 # A reply with one of these codes may leave out the question (dnspython's is_response).
 _BARE_RCODES = frozenset((1, 2, 4, 5))  # FORMERR, SERVFAIL, NOTIMP, REFUSED
 # How dnspython prints a name's bytes: specials behind a backslash, unprintables as \DDD.
