@@ -170,8 +170,9 @@ def _needle(source: str) -> str | None:
 def needles(alternatives: Sequence[str]) -> tuple[str, ...] | None:
     """For each alternative, a word any text it matches contains (a substring test is far
     cheaper than the pattern); None when one of them shows no such word."""
-    found = tuple(_needle(_openings(alternative)[1]) for alternative in alternatives)
-    return None if None in found else found  # type: ignore[return-value]
+    found = [_needle(_openings(alternative)[1]) for alternative in alternatives]
+    words = tuple(word for word in found if word is not None)
+    return words if len(words) == len(found) else None
 
 
 @dataclass(frozen=True, slots=True)
