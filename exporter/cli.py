@@ -62,8 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     demo = sub.add_parser("demo", help="run the daemon on bundled zone files (no AWS, no internet)")
-    demo.add_argument(
-        "--listen-address", default=f"127.0.0.1:{DEFAULT_PORT}", help="default: %(default)s"
+    demo.add_argument(  # the container image sets the variable to :10190 (all interfaces)
+        "--listen-address",
+        default=os.environ.get("SES_EXPORTER_DEMO_LISTEN_ADDRESS", f"127.0.0.1:{DEFAULT_PORT}"),
+        help="default: %(default)s ($SES_EXPORTER_DEMO_LISTEN_ADDRESS)",
     )
 
     collect = sub.add_parser(
