@@ -117,7 +117,8 @@ _PREFIX = re.compile(
     re.IGNORECASE,
 )
 # Reply codes of continuation lines ("550-5.7.26 ") split phrases; they are removed before
-# the wording rules run, both at line starts and where a reply was flattened to one line.
+# the wording rules run, at line starts (see `_ContinuationCodes`) and where a reply was
+# flattened to one line.
 _LINE_CODE = re.compile(r"(?m)^\s*([45]\d\d)([ -])(?:#?[45]\.[0-7]\.\d{1,3}\s)?")
 _INLINE_CODE = re.compile(r"\b(?<!\.)[45]\d\d-(?:[45]\.[0-7]\.\d{1,3}\b)?")
 # Per-message noise, masked so that replies differing only in it share a cache entry:
@@ -198,6 +199,7 @@ class _Rules:
             tuple(category for category, _ in rule_list),
             re.compile(rf"\b(?:{'|'.join(rule_list[gate_at][1])})") if gates else None,
             gate_at,
+            # ("",) when an alternative shows no plain word: then the gate always runs
             (needles(rule_list[gate_at][1]) or ("",)) if gates else (),
         )
 
