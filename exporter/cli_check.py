@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import ipaddress
 import json
 import re
@@ -12,6 +13,7 @@ import sys
 from typing import TextIO
 
 from exporter.config import normalize_domain, parse_hostport
+from exporter.config.fields import known_regions
 from exporter.jobs.dns import check_domains
 from exporter.model import DomainReport, DomainTarget, Status
 from exporter.sources.dns import DnsClient, system_nameservers
@@ -111,6 +113,10 @@ def _domain(text: str) -> str:
 def _region(text: str) -> str:
     if not _REGION.fullmatch(text):
         raise ValueError(f"--region {text!r} is not an AWS region name (e.g. eu-west-1)")
+    if text not in known_regions("sesv2"):  # else it suggests a feedback host that is not there
+        close = difflib.get_close_matches(text, sorted(known_regions("sesv2")), n=3, cutoff=0.8)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise ValueError(f"--region {text!r} is not a region where SES exists{hint}")
     return text
 
 

@@ -22,6 +22,7 @@ from exporter.config.fields import (
     FromString,
     Int,
     Region,
+    SesRegion,
     SiblingKeyError,
     TopicArn,
     check_external_id,
@@ -118,7 +119,7 @@ class AwsAccountConfig:
         str, Field(description="a name for the account (collector label); default `account<N>`")
     ]
     regions: Annotated[
-        tuple[Region, ...],
+        tuple[SesRegion, ...],
         Field(min_length=1, description="SES regions to poll"),
     ]
     role_arn: Annotated[
@@ -173,6 +174,13 @@ class AwsConfig:
     reputation_metrics: Annotated[
         Bool, Field(description="CloudWatch reputation metrics (GetMetricData costs money)")
     ] = False
+    extra_regions: Annotated[
+        tuple[Region, ...],
+        Field(
+            description="regions newer than the installed botocore, accepted as SES and SQS "
+            "regions as written (every other region must be one botocore knows)"
+        ),
+    ] = ()
     recommendations: Annotated[
         Bool, Field(description="Deliverability Manager recommendations")
     ] = True
@@ -206,7 +214,7 @@ class SmtpCredentialConfig:
         AfterValidator(credential_name),
         Field(description="label of the credential; never the username or the secret"),
     ]
-    region: Annotated[Region, Field(description="SES region of its SMTP endpoint")]
+    region: Annotated[SesRegion, Field(description="SES region of its SMTP endpoint")]
     iam_user: Annotated[
         str | None, Field(description="the IAM user whose keys the SMTP password derives from")
     ] = None

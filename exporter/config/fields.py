@@ -7,15 +7,18 @@ also names the key it belongs to when that is not the field being validated.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import botocore.session
 from pydantic import (
     AfterValidator,
     BeforeValidator,
@@ -37,6 +40,7 @@ MIN_LABELS = 2  # a sending domain has at least a name and a TLD
 STS_EXTERNAL_ID_LENGTH = (2, 1224)  # the limits STS puts on AssumeRole's ExternalId
 _LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
 _PROM_LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+_SERVICE_NAMES = {"sesv2": "SES", "sqs": "SQS"}
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/.+")
 _TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-\d{1,2}:\d{12}:[\w-]{1,256}")
@@ -169,6 +173,42 @@ def _region(text: str) -> str:
     return text
 
 
+@cache
+def known_regions(service: str) -> frozenset[str]:
+    """Every region of ``service`` in the installed botocore's endpoint data, across every
+    partition it knows (aws, aws-cn, aws-us-gov, ...)."""
+    session = botocore.session.get_session()
+    return frozenset(
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions(service, partition)
+    )
+
+
+def check_service_region(text: str, service: str, extra: Collection[str] = ()) -> str:
+    """``text`` as a region where ``service`` exists; a typo names the close ones, and
+    ``extra`` lists regions newer than the installed botocore (``aws.extra_regions``)."""
+    _region(text)
+    known = known_regions(service)
+    if text in known or text in extra:
+        return text
+    close = difflib.get_close_matches(text, sorted(known), n=3, cutoff=0.8)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    name = _SERVICE_NAMES.get(service, service)
+    raise ValueError(
+        f"{text!r} is not a region where {name} exists{hint}; a region newer than the "
+        "installed botocore goes in aws.extra_regions"
+    )
+
+
+def _ses_region(text: str, info: ValidationInfo) -> str:
+    return check_service_region(text, "sesv2", (info.context or {}).get("extra_regions", ()))
+
+
+def _sqs_region(text: str, info: ValidationInfo) -> str:
+    return check_service_region(text, "sqs", (info.context or {}).get("extra_regions", ()))
+
+
 def _domain(text: str) -> str:
     try:
         return normalize_domain(text)
@@ -252,6 +292,7 @@ Int = Annotated[int, Strict()]  # strict: "2" is a string in TOML, not a number
 Float = Annotated[float, Strict()]
 Bool = Annotated[bool, Strict()]
 Region = Annotated[str, AfterValidator(_region)]
+SesRegion = Annotated[str, AfterValidator(_ses_region)]
 DomainName = Annotated[str, AfterValidator(_domain)]
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 LabelName = Annotated[str, AfterValidator(_label_name)]
@@ -282,7 +323,7 @@ def queue_region(region: str, info: ValidationInfo) -> str:
         if match is None:
             raise ValueError("is required when the URL does not name the region")
         region = match.group(1)
-    return _region(region) if region else region
+    return _sqs_region(region, info) if region else region
 
 
 def check_role_arn(text: str) -> str:

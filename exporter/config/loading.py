@@ -101,12 +101,23 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(str(path), ["not valid TOML: nested too deeply"]) from None
 
 
+def _extra_regions(raw: dict[str, Any]) -> frozenset[str]:
+    """``aws.extra_regions`` as written, read before validation: the region fields of every
+    other table accept them (its own validation reports a malformed value)."""
+    aws = raw.get("aws")
+    extra = aws.get("extra_regions") if isinstance(aws, dict) else None
+    if not isinstance(extra, list):
+        return frozenset()
+    return frozenset(item for item in extra if isinstance(item, str))
+
+
 def parse_config(
     raw: dict[str, Any], *, source: str = "<config>", base_dir: Path | None = None
 ) -> Config:
     """Validate an already-parsed TOML document (relative paths against ``base_dir``)."""
     try:
-        return _ADAPTER.validate_python(raw, context={"base_dir": base_dir or Path.cwd()})
+        context = {"base_dir": base_dir or Path.cwd(), "extra_regions": _extra_regions(raw)}
+        return _ADAPTER.validate_python(raw, context=context)
     except ValidationError as exc:
         problems = list(dict.fromkeys(_problem(error) for error in exc.errors()))
         if len(problems) > _MAX_PROBLEMS:

@@ -27,7 +27,7 @@ from exporter.config.fields import (
     Int,
     Labels,
     Nameserver,
-    Region,
+    SesRegion,
     ShardIndex,
     SiblingKeyError,
     below,
@@ -300,7 +300,7 @@ class DomainConfig:
     ] = None
     dkim_tokens: Annotated[tuple[DnsLabel, ...], Field(description="the SES Easy DKIM tokens")] = ()
     region: Annotated[
-        Region | None,
+        SesRegion | None,
         Field(description="the SES region (for the MAIL FROM MX and DKIM signing zone)"),
     ] = None
     labels: Annotated[
