@@ -1,4 +1,5 @@
-"""SPF (RFC 7208): a strict parser, a capped include/redirect walk, and the `spf` check.
+"""SPF (RFC 7208): a capped include/redirect walk and the `spf` check (the parser is in
+`spf_parse`).
 
 The walk reads DNS only through a `DnsView`. A question the view has not answered yet
 (None) marks the evaluation pending; the walk still asks every other question it can
@@ -7,13 +8,19 @@ already name, level by level, so the I/O layer needs one round per include depth
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import lru_cache
 
 from exporter.checks.remedy import record, spf_with_softfail
+from exporter.checks.spf_parse import (
+    Mechanism,
+    SpfRecord,
+    SpfSyntaxError,
+    has_macro,
+    is_spf_record,
+    parse_spf,
+    valid_dns_name,
+)
 from exporter.model import AnswerKind, CheckResult, DnsView, RecordAction, RecordChange, Status
 
 __all__ = [
@@ -34,72 +41,12 @@ __all__ = [
     "permerror_result",
 ]
 
-_PARSE_CACHE = 4096  # a domain's rounds come close together; more would hold N records
-
 CHECK = "spf"
 SES_SPF_DOMAIN = "amazonses.com"  # what SES sends from: its include authorizes SES's ranges
 MAX_DNS_LOOKUPS = 10  # RFC 7208 §4.6.4
 MAX_VOID_LOOKUPS = 2  # RFC 7208 §4.6.4
 _MAX_MX_RECORDS = 10  # RFC 7208 §4.6.4: an mx term may not need more than 10 address lookups
-
-_MECHANISMS = frozenset({"all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists"})
 _DNS_TERMS = frozenset({"include", "a", "mx", "ptr", "exists"})
-_NAME_THEN_REST = re.compile(r"([A-Za-z0-9]+)(.*)", re.DOTALL)
-_MODIFIER = re.compile(r"([A-Za-z][A-Za-z0-9_.-]*)=(.*)", re.DOTALL)
-_MACRO_EXPAND = re.compile(r"%\{[slodiphcrtvSLODIPHCRTV][0-9]*[rR]?[.\-+,/_=]*\}")
-_TOPLABEL = re.compile(
-    r"[A-Za-z0-9]*[A-Za-z][A-Za-z0-9]*|[A-Za-z0-9]+-[A-Za-z0-9-]*[A-Za-z0-9]", re.ASCII
-)
-_SPLIT_CIDR = re.compile(r"(.*?)((?:/[0-9]+)?(?://[0-9]+)?)", re.DOTALL)
-_DUAL_CIDR = re.compile(r"(?:/(0|[1-9][0-9]?))?(?://(0|[1-9][0-9]{0,2}))?")
-_IP4_CIDR = re.compile(r"/(0|[1-9][0-9]?)")
-_IP6_CIDR = re.compile(r"/(0|[1-9][0-9]{0,2})")
-_MAX_V4_PREFIX = 32
-_MAX_V6_PREFIX = 128
-_MAX_LABEL = 63
-_MAX_NAME = 253
-_MAX_QUOTE = 40  # longest term quoted in a one-line summary
-
-
-@dataclass(frozen=True, slots=True)
-class Mechanism:
-    """One directive: ``qualifier`` is one of ``+ - ~ ?``; ``target`` the domain-spec or
-    network as written (None when the mechanism has none)."""
-
-    qualifier: str
-    name: str
-    target: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SpfRecord:
-    """A syntactically valid SPF record."""
-
-    mechanisms: tuple[Mechanism, ...]
-    redirect: str | None = None
-    explanation: str | None = None
-
-    @property
-    def all_mechanism(self) -> Mechanism | None:
-        """The first ``all``: evaluation never goes past it, so later terms are dead."""
-        return next((m for m in self.mechanisms if m.name == "all"), None)
-
-    @property
-    def effective_redirect(self) -> str | None:
-        """``redirect=`` is ignored when the record has an ``all`` (RFC 7208 §6.1)."""
-        return None if self.all_mechanism else self.redirect
-
-
-@dataclass(frozen=True, slots=True)
-class SpfSyntaxError:
-    """Why a record does not parse; receivers return permerror for it (RFC 7208 §4.6)."""
-
-    term: str
-    reason: str
-
-    def __str__(self) -> str:
-        term = self.term if len(self.term) <= _MAX_QUOTE else self.term[: _MAX_QUOTE - 3] + "..."
-        return f"{self.reason}: {term!r}"
 
 
 class SpfOutcome(StrEnum):
@@ -177,141 +124,6 @@ class SpfEvaluation:
         """True when the tree passes ``domain``'s addresses: a ``-include`` or an include
         after ``-all`` does not authorize anything (RFC 7208 §4.6.2, §5.2)."""
         return domain.lower().removesuffix(".") in self.authorized
-
-
-def is_spf_record(text: str) -> bool:
-    """RFC 7208 §4.5: the version section is ``v=spf1`` ended by a space or the end."""
-    return text[:6].lower() == "v=spf1" and text[6:7] in ("", " ")
-
-
-@lru_cache(maxsize=_PARSE_CACHE)  # records repeat across domains and rounds; results are frozen
-def parse_spf(text: str) -> SpfRecord | SpfSyntaxError:
-    """Parse one SPF record strictly per the RFC 7208 ABNF (§12)."""
-    if not is_spf_record(text):
-        return SpfSyntaxError(text, "not an SPF record (must start with v=spf1)")
-    mechanisms: list[Mechanism] = []
-    modifiers: dict[str, str] = {}
-    for term in text[6:].split(" "):
-        if not term:
-            continue
-        modifier = _MODIFIER.fullmatch(term)
-        if modifier:
-            name, value = modifier[1].lower(), modifier[2]
-            if name in ("redirect", "exp"):
-                if name in modifiers:
-                    return SpfSyntaxError(term, f"duplicate {name}= modifier")
-                if not _valid_domain_spec(value):
-                    return SpfSyntaxError(term, f"invalid domain in {name}=")
-                modifiers[name] = value
-            elif _scan_macro_string(value) is None:
-                return SpfSyntaxError(term, "invalid macro string in modifier")
-            continue
-        parsed = _parse_directive(term)
-        if isinstance(parsed, SpfSyntaxError):
-            return parsed
-        mechanisms.append(parsed)
-    return SpfRecord(tuple(mechanisms), modifiers.get("redirect"), modifiers.get("exp"))
-
-
-def _parse_directive(term: str) -> Mechanism | SpfSyntaxError:
-    qualifier, body = (term[0], term[1:]) if term[0] in _QUALIFIER_POLICY else ("+", term)
-    match = _NAME_THEN_REST.fullmatch(body)
-    name, rest = (match[1].lower(), match[2]) if match else ("", body)
-    if name not in _MECHANISMS:
-        return SpfSyntaxError(term, "unknown mechanism")
-    target, error = _parse_argument(name, rest)
-    return SpfSyntaxError(term, error) if error else Mechanism(qualifier, name, target)
-
-
-def _parse_argument(name: str, rest: str) -> tuple[str | None, str]:
-    """The mechanism's target and, when ``rest`` is not a valid argument, the reason."""
-    if name in ("ip4", "ip6"):
-        return rest[1:], _check_network(name, rest)
-    if rest.startswith(":") and name != "all":
-        spec, cidr = _split_cidr(rest[1:]) if name in ("a", "mx") else (rest[1:], "")
-        if not _valid_domain_spec(spec):
-            return spec, "invalid domain"
-        return spec, "" if _valid_dual_cidr(cidr) else "invalid CIDR length"
-    if name in ("include", "exists"):
-        return None, f"{name} needs a domain"
-    if name in ("a", "mx"):
-        return None, "" if _valid_dual_cidr(rest) else "invalid CIDR length"
-    return None, f"{name} takes no such argument" if rest else ""
-
-
-def _split_cidr(text: str) -> tuple[str, str]:
-    """Split ``example.com/24//64`` into the domain-spec and the dual-cidr-length."""
-    match = _SPLIT_CIDR.fullmatch(text)
-    return (match[1], match[2]) if match else (text, "")
-
-
-def _check_network(name: str, rest: str) -> str:
-    if not rest.startswith(":"):
-        return f"{name} needs a network"
-    address, slash, length = rest[1:].partition("/")
-    is_v4 = name == "ip4"
-    bad_address = f"invalid {'IPv4' if is_v4 else 'IPv6'} address"
-    if "%" in address:  # ipaddress accepts a zone id; the ABNF does not
-        return bad_address
-    try:
-        (ipaddress.IPv4Address if is_v4 else ipaddress.IPv6Address)(address)
-    except ValueError:
-        return bad_address
-    if not slash:
-        return ""
-    limit = _MAX_V4_PREFIX if is_v4 else _MAX_V6_PREFIX
-    valid = (_IP4_CIDR if is_v4 else _IP6_CIDR).fullmatch("/" + length)
-    return "" if valid and int(length) <= limit else "invalid CIDR length"
-
-
-def _valid_dual_cidr(text: str) -> bool:
-    match = _DUAL_CIDR.fullmatch(text)
-    if not match:
-        return False
-    v4, v6 = match.groups()
-    return (v4 is None or int(v4) <= _MAX_V4_PREFIX) and (v6 is None or int(v6) <= _MAX_V6_PREFIX)
-
-
-def _scan_macro_string(text: str) -> bool | None:
-    """None when ``text`` is not a macro-string; else whether it ends in a macro-expand."""
-    i, ends_in_macro = 0, False
-    while i < len(text):
-        char = text[i]
-        if char == "%":
-            if text[i + 1 : i + 2] in ("%", "_", "-"):
-                i += 2
-            else:
-                expand = _MACRO_EXPAND.match(text, i)
-                if not expand:
-                    return None
-                i = expand.end()
-            ends_in_macro = True
-            continue
-        if not "\x21" <= char <= "\x7e":
-            return None
-        i += 1
-        ends_in_macro = False
-    return ends_in_macro
-
-
-def _valid_domain_spec(spec: str) -> bool:
-    """domain-spec = macro-string domain-end; domain-end is "." toplabel ["."] or a macro."""
-    ends_in_macro = _scan_macro_string(spec)
-    if ends_in_macro is None or not spec:
-        return False
-    if ends_in_macro:
-        return True
-    _, dot, toplabel = spec.removesuffix(".").rpartition(".")
-    return bool(dot) and "%" not in toplabel and bool(_TOPLABEL.fullmatch(toplabel))
-
-
-def _has_macro(name: str) -> bool:
-    return "%" in name
-
-
-def _valid_dns_name(name: str) -> bool:
-    labels = name.split(".")
-    return 0 < len(name) <= _MAX_NAME and all(0 < len(label) <= _MAX_LABEL for label in labels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,7 +218,7 @@ class _Walk:
             return _QUALIFIER_POLICY[all_mechanism.qualifier]
         if record.redirect is None:
             return SpfPolicy.NO_ALL
-        return SpfPolicy.MACRO_REDIRECT if _has_macro(record.redirect) else None
+        return SpfPolicy.MACRO_REDIRECT if has_macro(record.redirect) else None
 
     def child(
         self,
@@ -418,11 +230,11 @@ class _Walk:
         authorizing: bool,
     ) -> list[_Node]:
         name = target.lower().removesuffix(".")
-        if _has_macro(name):
+        if has_macro(name):
             return []  # counted, but only a receiver with a message can expand it
         if authorizing:
             self.authorized.add(name)
-        if not _valid_dns_name(name):
+        if not valid_dns_name(name):
             self.problem("invalid_target", f"{via}:{target} is not a valid domain name")
             return []
         if name == node.domain or name in node.ancestors:
@@ -433,9 +245,9 @@ class _Walk:
     def address_lookup(self, node: _Node, mechanism: Mechanism) -> None:
         """Fetch the A (for ``a``) or MX (for ``mx``) answer to count void lookups."""
         name = (mechanism.target or node.domain).lower().removesuffix(".")
-        if _has_macro(name) or self.lookups > MAX_DNS_LOOKUPS:
+        if has_macro(name) or self.lookups > MAX_DNS_LOOKUPS:
             return
-        if not _valid_dns_name(name):
+        if not valid_dns_name(name):
             self.problem("invalid_target", f"{mechanism.name}:{name} is not a valid domain name")
             return
         rdtype = "A" if mechanism.name == "a" else "MX"
