@@ -21,7 +21,7 @@ import dns.rcode
 import pytest
 from conftest import DEMO_ZONES, NamedServer, free_port, start_named, stop_named
 
-from exporter import cli
+from exporter import cli, cli_check
 from exporter.jobs.dns import check_domain
 from exporter.model import AnswerKind, DomainReport, DomainTarget, Status
 from exporter.sources.dns import TRANSPORTS, DnsClient
@@ -168,7 +168,7 @@ def test_check_command_sees_the_fix_with_authoritative(servers, monkeypatch, cap
     the real one; only its authoritative port is pointed at the test's named."""
     resolver, auth, zone = servers
     monkeypatch.setattr(
-        cli, "DnsClient", functools.partial(DnsClient, authoritative_port=auth.port)
+        cli_check, "DnsClient", functools.partial(DnsClient, authoritative_port=auth.port)
     )
     argv = ["check", CHILD, "--nameserver", f"{resolver.host}:{resolver.port}", "--format", "json"]
     assert cli.main(argv) == 2  # the resolver caches _dmarc's NXDOMAIN
