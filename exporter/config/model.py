@@ -123,8 +123,9 @@ class ResolverConfig:
     transport: Annotated[
         Literal["wire", "dnspython"],
         Field(
-            description="`wire`: a small pool of UDP sockets per nameserver whose source ports keep changing (RFC 5452) and a lean parser "
-            "(TCP through dnspython when truncated); `dnspython`: dnspython's query per "
+            description="`wire`: a small pool of UDP sockets per nameserver whose source "
+            "ports keep changing (RFC 5452) and a lean parser (TCP through dnspython when "
+            "truncated); `dnspython`: dnspython's query per "
             "question. Both give identical verdicts"
         ),
     ] = "wire"
