@@ -16,9 +16,12 @@ from exporter.checks.spf_parse import (
     Mechanism,
     SpfRecord,
     SpfSyntaxError,
+    expand_static,
     has_macro,
     is_spf_record,
+    is_wide,
     parse_spf,
+    term_text,
     valid_dns_name,
 )
 from exporter.model import AnswerKind, CheckResult, DnsView, RecordAction, RecordChange, Status
@@ -97,6 +100,13 @@ class SpfEvaluation:
     Terms after ``all`` are never evaluated (RFC 7208 §5.1), so they are neither counted
     nor followed.
     ``policy`` is None when it could not be determined.
+
+    ``open_terms`` are ``+`` terms that match every address of a family (``ip4:x/0``,
+    ``a/0``: like ``+all``) and ``wide_terms`` ranges shorter than /8 (IPv4) or /32
+    (IPv6), both where a match passes the domain; ``top_open`` says which open terms are in
+    the domain's own record. ``ipv6_void_lookups`` counts the voids a receiver checking an
+    IPv6 sender meets (AAAA instead of A for ``a`` terms); ``ipv6_void_terms`` names the
+    ``a`` terms whose AAAA lookup is void.
     """
 
     domain: str
@@ -109,6 +119,11 @@ class SpfEvaluation:
     errors: tuple[str, ...] = ()
     authorized: frozenset[str] = frozenset()
     cname_chain: tuple[str, ...] = ()  # the domain is an alias: its record lives elsewhere
+    open_terms: tuple[str, ...] = ()
+    top_open: tuple[str, ...] = ()
+    wide_terms: tuple[str, ...] = ()
+    ipv6_void_lookups: int = 0
+    ipv6_void_terms: tuple[str, ...] = ()
 
     @property
     def known_lookups(self) -> int | None:
@@ -152,6 +167,11 @@ class _Walk:
     problems: list[SpfProblem] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     authorized: set[str] = field(default_factory=set)
+    aaaa_voids: list[str] = field(default_factory=list)  # a terms whose AAAA is void
+    a_voids: int = 0  # a terms whose A is void (counted in void_lookups)
+    open_terms: list[str] = field(default_factory=list)
+    top_open: list[str] = field(default_factory=list)
+    wide_terms: list[str] = field(default_factory=list)
 
     def visit(self, node: _Node) -> list[_Node]:
         """Read one record, count its terms, and return the records it leads to."""
@@ -188,6 +208,8 @@ class _Walk:
         for mechanism in record.mechanisms:
             if mechanism.name == "all":
                 break  # evaluation never goes past the first all
+            if node.authorizing:
+                self.note_width(node, mechanism)
             if mechanism.name not in _DNS_TERMS:
                 continue
             self.lookups += 1
@@ -200,7 +222,7 @@ class _Walk:
                 self.address_lookup(node, mechanism)
         redirect = record.effective_redirect
         if node.sets_policy:
-            self.policy = self.policy_of(record)
+            self.policy = self.policy_of(record, node.domain)
         if redirect is not None:
             self.lookups += 1
             children.extend(
@@ -210,15 +232,29 @@ class _Walk:
             )
         return children
 
+    def note_width(self, node: _Node, mechanism: Mechanism) -> None:
+        """Record a ``+`` term that passes every address of a family, or a very wide range."""
+        wide = is_wide(mechanism)
+        if wide is None:
+            return
+        text = term_text(mechanism) + ("" if not node.via else f" (in {node.domain})")
+        if wide:
+            self.open_terms.append(text)
+            if not node.via:
+                self.top_open.append(term_text(mechanism))
+        else:
+            self.wide_terms.append(text)
+
     @staticmethod
-    def policy_of(record: SpfRecord) -> SpfPolicy | None:
+    def policy_of(record: SpfRecord, domain: str) -> SpfPolicy | None:
         """None when the policy lives in the redirect target (set when that is read)."""
         all_mechanism = record.all_mechanism
         if all_mechanism:
             return _QUALIFIER_POLICY[all_mechanism.qualifier]
         if record.redirect is None:
             return SpfPolicy.NO_ALL
-        return SpfPolicy.MACRO_REDIRECT if has_macro(record.redirect) else None
+        known = expand_static(record.redirect, domain) is not None
+        return None if known else SpfPolicy.MACRO_REDIRECT
 
     def child(
         self,
@@ -229,7 +265,7 @@ class _Walk:
         *,
         authorizing: bool,
     ) -> list[_Node]:
-        name = target.lower().removesuffix(".")
+        name = (expand_static(target, node.domain) or target).lower().removesuffix(".")
         if has_macro(name):
             return []  # counted, but only a receiver with a message can expand it
         if authorizing:
@@ -243,23 +279,29 @@ class _Walk:
         return [_Node(name, via, (*node.ancestors, node.domain), sets_policy, authorizing)]
 
     def address_lookup(self, node: _Node, mechanism: Mechanism) -> None:
-        """Fetch the A (for ``a``) or MX (for ``mx``) answer to count void lookups."""
-        name = (mechanism.target or node.domain).lower().removesuffix(".")
+        """Fetch the A and AAAA (for ``a``) or MX (for ``mx``) answers to count void
+        lookups: a receiver asks A for an IPv4 sender and AAAA for an IPv6 one."""
+        spec = mechanism.target or node.domain
+        name = (expand_static(spec, node.domain) or spec).lower().removesuffix(".")
         if has_macro(name) or self.lookups > MAX_DNS_LOOKUPS:
             return
         if not valid_dns_name(name):
             self.problem("invalid_target", f"{mechanism.name}:{name} is not a valid domain name")
             return
-        rdtype = "A" if mechanism.name == "a" else "MX"
-        answer = self.view.get(name, rdtype)
-        if answer is None:
-            self.pending = True
-        elif answer.is_error:
-            self.errors.append(f"{rdtype} {name}: {answer.error or 'error'}")
-        elif answer.kind in (AnswerKind.NXDOMAIN, AnswerKind.NODATA):
-            self.void_lookups += 1
-        elif rdtype == "MX" and len(answer.records) > _MAX_MX_RECORDS:
-            self.problem("too_many_mx", f"mx:{name} has more than {_MAX_MX_RECORDS} MX records")
+        for rdtype in ("A", "AAAA") if mechanism.name == "a" else ("MX",):
+            answer = self.view.get(name, rdtype)
+            if answer is None:
+                self.pending = True
+            elif answer.is_error:
+                self.errors.append(f"{rdtype} {name}: {answer.error or 'error'}")
+            elif answer.kind in (AnswerKind.NXDOMAIN, AnswerKind.NODATA):
+                if rdtype == "AAAA":
+                    self.aaaa_voids.append(term_text(mechanism))
+                    continue
+                self.void_lookups += 1
+                self.a_voids += rdtype == "A"
+            elif rdtype == "MX" and len(answer.records) > _MAX_MX_RECORDS:
+                self.problem("too_many_mx", f"mx:{name} has more than {_MAX_MX_RECORDS} MX records")
 
     def problem(self, code: str, message: str) -> None:
         self.problems.append(SpfProblem(code, message))
@@ -301,6 +343,11 @@ def evaluate_spf(domain: str, view: DnsView) -> SpfEvaluation:
         errors=tuple(walk.errors),
         authorized=frozenset(walk.authorized),
         cname_chain=walk.cname_chain,
+        open_terms=tuple(walk.open_terms),
+        top_open=tuple(walk.top_open),
+        wide_terms=tuple(walk.wide_terms),
+        ipv6_void_lookups=walk.void_lookups - walk.a_voids + len(walk.aaaa_voids),
+        ipv6_void_terms=tuple(walk.aaaa_voids),
     )
 
 
@@ -374,6 +421,8 @@ def check_spf(evaluation: SpfEvaluation) -> CheckResult:
     if outcome is SpfOutcome.PERMERROR:
         return permerror_result(CHECK, evaluation)
     raise_end = "end the record in ~all (or -all), keeping its other terms" + alias_note(evaluation)
+    if evaluation.open_terms and outcome is SpfOutcome.EVALUATED:
+        return _open_result(evaluation)
     if policy is SpfPolicy.PASS:
         return CheckResult(
             CHECK,
@@ -402,14 +451,65 @@ def check_spf(evaluation: SpfEvaluation) -> CheckResult:
         )
     summary = f"SPF at {domain} ends in {policy}, {lookup_summary(evaluation)}"
     if policy in (SpfPolicy.FAIL, SpfPolicy.SOFTFAIL):
-        return CheckResult(CHECK, Status.PASS, summary)
+        return _pass_or_caveat(evaluation, summary)
     records = softfail_records(evaluation)
     if not records and not evaluation.cname_chain:
         raise_end = "end the record that redirect= names in ~all (or -all)"
+    if policy is SpfPolicy.MACRO_REDIRECT:
+        summary += (
+            ": redirect= names a macro, so the result for unauthorized mail depends on the "
+            "message (the record it expands to decides)"
+        )
+        raise_end = "end the records the redirect= macro expands to in ~all (or -all)"
+    else:
+        summary += ": unauthorized mail gets a neutral result"
+    return CheckResult(CHECK, Status.WARN, summary, raise_end, records)
+
+
+def without_terms(text: str, terms: tuple[str, ...]) -> str:
+    """The SPF record ``text`` without the terms named (matched case-insensitively)."""
+    drop = {term.lower().removeprefix("+") for term in terms}
+    kept = [t for t in text.split(" ") if t and t.lower().removeprefix("+") not in drop]
+    return " ".join(kept)
+
+
+def _open_result(evaluation: SpfEvaluation) -> CheckResult:
+    """A ``+`` term matching every address of a family passes every sender, like ``+all``."""
+    terms = ", ".join(evaluation.open_terms[:3])
+    records: tuple[RecordChange, ...] = ()
+    if evaluation.top_open and evaluation.record and not evaluation.cname_chain:
+        text = without_terms(evaluation.record, evaluation.top_open)
+        records = (record(RecordAction.REPLACE, evaluation.domain, "TXT", text),)
     return CheckResult(
         CHECK,
-        Status.WARN,
-        f"{summary}: unauthorized mail gets a neutral result",
-        raise_end,
+        Status.FAIL,
+        f"SPF at {evaluation.domain} passes every sender like +all: {terms} matches every address",
+        "remove the term (list the sending ranges with ip4:/ip6: instead)" + alias_note(evaluation),
         records,
+    )
+
+
+def _pass_or_caveat(evaluation: SpfEvaluation, summary: str) -> CheckResult:
+    """A policy that rejects or softfails, unless a wide range or IPv6 voids undercut it."""
+    caveats = []
+    if evaluation.wide_terms:
+        caveats.append(
+            f"{', '.join(evaluation.wide_terms[:3])} passes a very wide range "
+            "(shorter than /8 for IPv4, /32 for IPv6)"
+        )
+    if evaluation.ipv6_void_lookups > MAX_VOID_LOOKUPS:
+        caveats.append(
+            f"a receiver checking an IPv6 sender meets {evaluation.ipv6_void_lookups} void "
+            f"lookups (limit {MAX_VOID_LOOKUPS}): {', '.join(evaluation.ipv6_void_terms[:3])} "
+            "have no AAAA record, so IPv6 mail gets permerror"
+        )
+    if not caveats:
+        return CheckResult(CHECK, Status.PASS, summary)
+    remedies = []
+    if evaluation.wide_terms:
+        remedies.append("narrow the range to the addresses you send from")
+    if evaluation.ipv6_void_lookups > MAX_VOID_LOOKUPS:
+        remedies.append("replace a terms without AAAA records by their ip4: ranges")
+    return CheckResult(
+        CHECK, Status.WARN, f"{summary}, but " + "; ".join(caveats), "; ".join(remedies)
     )
