@@ -23,12 +23,13 @@ from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
 from exporter import metrics
+from exporter.checks.ses import IdentityState
 from exporter.config import Config
 from exporter.metrics import PrerenderedFamily
 from exporter.model import CheckResult, Status
 from exporter.store import Snapshot
 
-__all__ = ["DomainExposition", "DomainTable", "DomainWarmer", "domain_table"]
+__all__ = ["DomainExposition", "DomainTable", "DomainWarmer", "domain_table", "unknown_reason"]
 
 # The order of a check's four status series: pass, warn, fail, unknown.
 _STATUS_ORDER = tuple(Status)
@@ -138,6 +139,7 @@ class DomainExposition:
 
     info: PrerenderedFamily
     check_status: PrerenderedFamily
+    unknown_reason: PrerenderedFamily
     resolvable: PrerenderedFamily
     dmarc: PrerenderedFamily
     spf_lookups: PrerenderedFamily
@@ -312,14 +314,32 @@ def _build_exposition(table: DomainTable) -> DomainExposition:
             for s in _STATUS_ORDER
         ]
 
+    unknown = [
+        (d, c.check, unknown_reason(c.summary))
+        for d in exported
+        for c in verdicts[d]
+        if c.status is Status.UNKNOWN
+    ]
     resolvable = [
         r for r in reports if r.mail_from is not None and r.mail_from_resolvable is not None
     ]
     dmarc = [r for r in reports if r.dmarc_policy_level is not None]
     spf = [r for r in reports if r.spf_dns_lookups is not None]
     return DomainExposition(
-        info=_infos.get((snap.config,), lambda: _info_family(snap.config)),
+        info=_infos.get(
+            (snap.config, *(result.identities for result in snap.ses.values())),
+            lambda: _info_family(snap.config, snap.identities()),
+        ),
         check_status=metrics.CHECK_STATUS.prerendered("".join(lines).encode(), status_samples),
+        unknown_reason=_columns_family(
+            metrics.CHECK_UNKNOWN_REASON,
+            {
+                "domain": [row[0] for row in unknown],
+                "check": [row[1] for row in unknown],
+                "reason": [row[2] for row in unknown],
+            },
+            [1.0] * len(unknown),
+        ),
         resolvable=_columns_family(
             metrics.MAIL_FROM_RESOLVABLE,
             {
@@ -342,6 +362,17 @@ def _build_exposition(table: DomainTable) -> DomainExposition:
         withheld=withheld,
         exported_domains=len(exported),
     )
+
+
+_REASONS = ("servfail", "refused", "timeout", "network")
+
+
+def unknown_reason(summary: str) -> str:
+    """The bounded reason label of an unknown check, read from its summary: the DNS error the
+    checks name (servfail, refused, timeout, network), else other. A SERVFAIL or REFUSED
+    points at the domain's zone, a timeout or network error rather at the path to it."""
+    text = summary.lower()
+    return next((reason for reason in _REASONS if reason in text), "other")
 
 
 def _status_pieces(name: str, check: str, current: Status) -> list[str]:
@@ -388,19 +419,29 @@ def _columns_family(
     return spec.prerendered(body.encode(), samples)
 
 
-def _info_family(config: Config) -> PrerenderedFamily:
-    """deliverability_domain_info: one series per configured domain, owner labels included.
+def _info_family(config: Config, identities: list[IdentityState]) -> PrerenderedFamily:
+    """deliverability_domain_info: one series per configured domain and per discovered
+    identity (first region), owner labels included (``aws.identity_labels`` for these).
 
-    It depends on the configuration only, so it is kept across DNS cycles (see `_infos`)."""
-    domains = config.domains
+    It depends on the configuration and the discovered identities only, so it is kept
+    across DNS cycles (see `_infos`)."""
+    rows = [(d.name, d.mail_from or "", d.region or "", d.labels) for d in config.domains]
+    seen = {d.name for d in config.domains}
+    for identity in identities:
+        if identity.identity not in seen:
+            seen.add(identity.identity)
+            owners = config.identity_labels(identity.identity)
+            rows.append(
+                (identity.identity, identity.mail_from_domain or "", identity.region, owners)
+            )
     labels = {
-        "domain": [d.name for d in domains],
-        "mail_from_domain": [d.mail_from or "" for d in domains],
-        "aws_region": [d.region or "" for d in domains],
+        "domain": [row[0] for row in rows],
+        "mail_from_domain": [row[1] for row in rows],
+        "aws_region": [row[2] for row in rows],
     }
     for label in config.owner_label_names:
-        labels[label] = [""] * len(domains)  # owner labels a domain does not set are empty
-    for i, domain in enumerate(domains):
-        for label, value in domain.labels:
+        labels[label] = [""] * len(rows)  # owner labels a domain does not set are empty
+    for i, row in enumerate(rows):
+        for label, value in row[3]:
             labels[label][i] = value
-    return _columns_family(metrics.DOMAIN_INFO, labels, [1.0] * len(domains))
+    return _columns_family(metrics.DOMAIN_INFO, labels, [1.0] * len(rows))

@@ -21,6 +21,7 @@ from exporter.config.fields import (
     Float,
     FromString,
     Int,
+    Labels,
     Region,
     SesRegion,
     SiblingKeyError,
@@ -133,6 +134,22 @@ class AwsAccountConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class IdentityLabelRule:
+    """Owner labels for discovered identities whose name matches ``pattern``."""
+
+    __pydantic_config__ = FORBID
+    pattern: Annotated[str, Field(description="fnmatch pattern on the identity (domain) name")]
+    labels: Annotated[
+        Labels,
+        Field(
+            json_schema_extra={"default": {}},
+            description='owner labels (`{ team = "payments" }`) on the identity\'s '
+            "`deliverability_domain_info`",
+        ),
+    ] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class AwsConfig:
     """Polling SES: account state, identities, suppression list, reputation."""
 
@@ -162,6 +179,14 @@ class AwsConfig:
     identity_patterns: Annotated[
         tuple[str, ...],
         Field(description="fnmatch filters on discovered identities; empty: all"),
+    ] = ()
+    identity_labels: Annotated[
+        tuple[IdentityLabelRule, ...],
+        Field(
+            description="owner labels for discovered identities ([[aws.identity_labels]]): the "
+            "first rule whose pattern matches wins; a configured [[domains]] entry's own labels "
+            "win over every rule"
+        ),
     ] = ()
     suppression_list: Annotated[Bool, Field(description="count the account suppression list")] = (
         True

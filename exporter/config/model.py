@@ -8,6 +8,7 @@ no second set of objects. Constructing a dataclass in code does not validate.
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -341,5 +342,14 @@ class Config:
 
     @property
     def owner_label_names(self) -> tuple[str, ...]:
-        """Union of every domain's owner label names, sorted, for the info metric."""
-        return tuple(sorted({k for d in self.domains for k, _ in d.labels}))
+        """Union of every domain's and identity rule's owner label names, sorted, for the
+        info metric."""
+        tables = (*(d.labels for d in self.domains), *(r.labels for r in self.aws.identity_labels))
+        return tuple(sorted({k for labels in tables for k, _ in labels}))
+
+    def identity_labels(self, identity: str) -> tuple[tuple[str, str], ...]:
+        """The owner labels of a discovered identity: the first matching rule's."""
+        for rule in self.aws.identity_labels:
+            if fnmatch.fnmatchcase(identity, rule.pattern.lower()):
+                return rule.labels
+        return ()
