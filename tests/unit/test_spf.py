@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from fakeview import DOMAIN, NODATA, NX, FakeView, good_table, rec, run, target
+from fakeview import DOMAIN, NODATA, NX, TIMEOUT, FakeView, good_table, rec, run, target
 
 from exporter.checks.spf import (
     Mechanism,
     SpfOutcome,
+    SpfPolicy,
     SpfRecord,
     SpfSyntaxError,
     evaluate_spf,
@@ -490,3 +491,96 @@ def test_aaaa_void_lookups_warn_for_ipv6_senders() -> None:
     assert "a:h0.example.net" in result.summary
     table |= {(host, "AAAA"): rec("2001:db8::1") for host in hosts[2:]}
     assert run(target(), table).status("spf") is Status.PASS  # two voids are within the limit
+
+
+def test_mx_target_with_more_than_ten_mx_records_fails() -> None:
+    """An mx term may not need more than 10 address lookups (RFC 7208 §4.6.4)."""
+    table = spf_table(apex="v=spf1 mx:big.example -all")
+    table |= {("big.example", "MX"): rec(*(f"10 mx{i}.big.example" for i in range(11)))}
+    assert run(target(), table).status("spf") is Status.FAIL
+
+
+def test_invalid_include_target_is_not_asked() -> None:
+    """A target too long to be a DNS name is a permerror and never reaches the resolver."""
+    long_label = "x" * 64
+    table = spf_table(apex=f"v=spf1 include:{long_label}.example -all")
+    checked = run(target(), table)
+    assert checked.status("spf") is Status.FAIL
+    assert not any(long_label in name for name, _ in checked.asked)
+
+
+# --- errors: unknown, never a false verdict ---------------------------------------------
+
+
+def test_apex_txt_error_is_unknown() -> None:
+    """A failed lookup of the record itself says nothing: unknown, no lookup count."""
+    checked = run(target(), good_table() | {(DOMAIN, "TXT"): TIMEOUT})
+    assert checked.status("spf") is Status.UNKNOWN
+    assert "timeout" in checked["spf"].summary
+    assert checked.report.spf_dns_lookups is None
+
+
+@pytest.mark.parametrize(
+    ("name", "rdtype"),
+    [("amazonses.com", "TXT"), ("host.example", "A"), ("mail.example", "MX")],
+)
+def test_error_inside_the_tree_is_unknown(name: str, rdtype: str) -> None:
+    """An include, a or mx lookup that failed could hide a permerror: unknown."""
+    table = spf_table(apex="v=spf1 include:amazonses.com a:host.example mx:mail.example -all")
+    table |= {("host.example", "A"): rec("192.0.2.1"), ("mail.example", "MX"): rec("10 m")}
+    table[name, rdtype] = TIMEOUT
+    checked = run(target(), table)
+    assert checked.status("spf") is Status.UNKNOWN
+    assert checked.report.spf_dns_lookups is None
+
+
+@pytest.mark.parametrize(
+    "apex",
+    [
+        pytest.param("v=spf1 include:amazonses.com +all", id="plus-all"),
+        pytest.param("v=spf1 include:amazonses.com include:nospf.example -all", id="no-spf"),
+        pytest.param(f"v=spf1 include:amazonses.com {includes('i', 10)} -all", id="11-lookups"),
+    ],
+)
+def test_definite_failure_wins_over_an_error_elsewhere(apex: str) -> None:
+    """A failure read from fetched data does not depend on the errored answer: fail."""
+    table = spf_table(("nospf.example", "hello"), apex=apex) | leaf_table("i", 10)
+    table[SES] = TIMEOUT
+    assert run(target(), table).status("spf") is Status.FAIL
+
+
+@pytest.mark.parametrize(
+    "apex",
+    [
+        "v=spf1 -all include:amazonses.com",  # after all: never evaluated
+        "v=spf1 -include:amazonses.com ~all",  # a match fails SES's addresses
+        "v=spf1 ?include:amazonses.com -all",
+        "v=spf1 -include:a.example ~all",  # not passing, however deep
+    ],
+)
+def test_only_passing_includes_before_all_authorize(apex: str) -> None:
+    """mail_from_spf needs SES *passed*: qualifier and position both matter (RFC 7208 §5)."""
+    table = spf_table(("a.example", "v=spf1 include:amazonses.com -all"), apex=apex)
+    evaluation = evaluate_spf("example.com", FakeView(table))
+    assert not evaluation.authorizes("amazonses.com")
+
+
+def test_terms_after_all_are_not_counted() -> None:
+    table = spf_table(apex="v=spf1 -all " + " ".join(f"include:i{n}.example" for n in range(12)))
+    evaluation = evaluate_spf("example.com", FakeView(table))
+    assert evaluation.lookups == 0
+    assert evaluation.outcome is not SpfOutcome.PERMERROR
+
+
+def test_authorizes_lists_include_and_redirect_targets() -> None:
+    """`authorizes` answers "does the tree reach this domain", for mail_from_spf."""
+    table = spf_table(
+        ("a.example", "v=spf1 redirect=b.example"),
+        ("b.example", "v=spf1 include:amazonses.com -all"),
+        apex="v=spf1 include:a.example -all",
+    )
+    evaluation = evaluate_spf("EXAMPLE.COM.", FakeView(table))
+    assert evaluation.policy is SpfPolicy.FAIL
+    assert evaluation.authorized == {"a.example", "b.example", "amazonses.com"}
+    assert evaluation.authorizes("AmazonSES.com.")
+    assert not evaluation.authorizes("example.com")
