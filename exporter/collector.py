@@ -68,6 +68,7 @@ def _domain_metrics(snap: Snapshot) -> Iterator[Metric]:
     exposition = domain_table(snap).exposition()
     yield exposition.info
     yield exposition.check_status
+    yield exposition.unknown_reason
     domains = metrics.DOMAINS.gauge()
     for (check, status), count in exposition.counts:
         domains.add_metric([check, status], count)

@@ -127,6 +127,15 @@ CHECK_STATUS_WITHHELD = MetricSpec(
     f"0 when there is no budget. {_CACHED}",
     ("worst_status",),
 )
+CHECK_UNKNOWN_REASON = MetricSpec(
+    "deliverability_check_unknown_reason",
+    "gauge",
+    "Why a check's status is unknown, one series (value 1) per unknown check: timeout, "
+    "servfail, refused (the DNS answer to one of its questions), network, or other (an AWS "
+    "error, an answer not fetched yet). Exported for the same domains as "
+    f"deliverability_check_status. {_CACHED}",
+    ("domain", "check", "reason"),
+)
 MAIL_FROM_RESOLVABLE = MetricSpec(
     "deliverability_mail_from_resolvable",
     "gauge",
@@ -536,6 +545,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     CHECK_STATUS,
     DOMAINS,
     CHECK_STATUS_WITHHELD,
+    CHECK_UNKNOWN_REASON,
     MAIL_FROM_RESOLVABLE,
     DMARC_POLICY_LEVEL,
     SPF_DNS_LOOKUPS,

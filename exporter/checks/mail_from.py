@@ -43,8 +43,12 @@ def check_mail_from_resolvable(mail_from: str, view: DnsView) -> CheckResult:
         )
     if None in answers:
         return CheckResult(CHECK_RESOLVABLE, Status.UNKNOWN, "pending")
-    if any(a is not None and a.is_error for a in answers):
-        return CheckResult(CHECK_RESOLVABLE, Status.UNKNOWN, f"A/AAAA {mail_from} lookup failed")
+    if errors := sorted({a.error for a in answers if a is not None and a.is_error}):
+        return CheckResult(
+            CHECK_RESOLVABLE,
+            Status.UNKNOWN,
+            f"A/AAAA {mail_from} lookup failed: {', '.join(errors)}",
+        )
     return CheckResult(
         CHECK_RESOLVABLE,
         Status.FAIL,
