@@ -13,7 +13,6 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from exporter import __version__
 from exporter.app import Daemon, Runtime, load_runtime
 from exporter.archive import replay_files
 from exporter.checks.bounce import classify_bounce
@@ -32,13 +31,14 @@ from exporter.demo import sample_ses_state
 from exporter.jobs.events import build_pipeline
 from exporter.jobs.ses import SesRegionResult
 from exporter.logs import configure_logging
+from exporter.version import describe
 
 __all__ = ["main"]
 
 EXIT_CONFIG = 2  # a usage or configuration error (`check` says 3, UNKNOWN, instead)
 EXIT_PARTIAL = 1  # collect: a collector is down; replay: a file gave no event
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for `yes | head -1`
-_WRITERS = frozenset({"check", "collect", "replay", "classify-bounce", "smtp-password"})
+_WRITERS = frozenset({"check", "doctor", "collect", "replay", "classify-bounce", "smtp-password"})
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="ses-deliverability-exporter",
         description="Prometheus exporter for the email deliverability of Amazon SES senders.",
     )
-    parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument("--version", action="version", version=describe())
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the daemon")
@@ -103,7 +103,15 @@ def _parser() -> argparse.ArgumentParser:
     check_parser = sub.add_parser(
         "check", help="diagnose one sending domain once (exit 0 pass, 1 warn, 2 fail, 3 unknown)"
     )
-    check_parser.add_argument("domain", help="the sending (From) domain")
+    check_parser.add_argument(
+        "domain", nargs="?", help="the sending (From) domain (optional with --from-ses)"
+    )
+    check_parser.add_argument(
+        "--from-ses",
+        metavar="IDENTITY",
+        help="read the DKIM tokens, signing zone and MAIL FROM domain of this SES domain "
+        "identity (standard AWS credential chain; --region or the default region)",
+    )
     check_parser.add_argument(
         "--mail-from", help="the full custom MAIL FROM domain, e.g. mail.example.com"
     )
@@ -131,6 +139,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     check_parser.add_argument("--timeout", type=float, default=2.0, help="seconds per DNS query")
     check_parser.add_argument("--format", choices=("text", "json"), default="text")
+
+    doctor_parser = sub.add_parser(
+        "doctor",
+        help="check the AWS side of a configuration, read-only (exit 0 pass, 1 warn, 2 fail, "
+        "3 unknown)",
+    )
+    doctor_parser.add_argument("--config", required=True, type=Path, help="TOML configuration file")
+    doctor_parser.add_argument("--format", choices=("text", "json"), default="text")
     return parser
 
 
@@ -140,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as exc:
         # `check` is a monitoring plugin: a usage error is UNKNOWN (3), not argparse's 2.
-        if exc.code == 2 and argv[:1] == ["check"]:  # noqa: PLR2004 - argparse's usage code
+        if exc.code == 2 and argv[:1] in (["check"], ["doctor"]):  # noqa: PLR2004 - argparse's usage code
             return EXIT_UNKNOWN
         raise
     if args.command not in _WRITERS:
@@ -161,6 +177,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _validate_config(args.file)
     if args.command == "check":
         return check(args)
+    if args.command == "doctor":
+        from exporter.doctor import doctor  # noqa: PLC0415 - boto3 only for this command
+
+        return doctor(args)
     if args.command == "smtp-password":
         return _smtp_password(args.region)
     if args.command == "collect":

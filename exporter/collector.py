@@ -18,6 +18,7 @@ from exporter.jobs.ses import SesRegionResult
 from exporter.sources.dns import DnsQueryStats
 from exporter.sources.sqs import QueueState, SqsStats
 from exporter.store import CollectorHealth, Snapshot
+from exporter.version import revision
 
 __all__ = ["EventsCollector", "ExporterCollector"]
 
@@ -60,7 +61,9 @@ class ExporterCollector(Collector):
             queries.add_metric([rdtype, outcome], count)
         yield queries
         build = metrics.BUILD_INFO.info()
-        build.add_metric([__version__, platform.python_version(), CLASSIFIER_VERSION], {})
+        build.add_metric(
+            [__version__, revision(), platform.python_version(), CLASSIFIER_VERSION], {}
+        )
         yield build
 
 

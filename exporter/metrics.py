@@ -227,9 +227,9 @@ HTTP_CONNECTIONS_CLOSED = MetricSpec(
 BUILD_INFO = MetricSpec(
     "deliverability_build_info",
     "info",
-    "Version of the exporter, of the Python that runs it and of the bounce classifier "
-    "(whose changes can move bounces between categories).",
-    ("version", "python_version", "classifier_version"),
+    "Version and source revision of the exporter, the Python that runs it and the bounce "
+    "classifier's version (whose changes can move bounces between categories).",
+    ("version", "revision", "python_version", "classifier_version"),
 )
 
 _EVENTS = "Counted from SES events consumed from SQS (or replayed), each event once."

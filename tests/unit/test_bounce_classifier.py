@@ -35,6 +35,7 @@ from exporter.collector import ExporterCollector
 from exporter.config import Config
 from exporter.sources.dns import DnsQueryStats
 from exporter.store import Snapshot, Store
+from exporter.version import revision
 
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE.parent / "data" / "diagnostic_codes.tsv"
@@ -545,6 +546,7 @@ def test_build_info_carries_the_classifier_version() -> None:
             "deliverability_build_info",
             {
                 "version": __version__,
+                "revision": revision(),
                 "python_version": platform.python_version(),
                 "classifier_version": CLASSIFIER_VERSION,
             },
