@@ -42,6 +42,12 @@ Role = Literal["all", "checks", "events"]
 ROLES: tuple[str, ...] = get_args(Role)
 
 
+RUNBOOK_BASE_URL = (
+    "https://github.com/ses-deliverability-exporter/ses-deliverability-exporter"
+    "/blob/main/docs/runbooks.md"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
     """The HTTP listener (a change needs a restart)."""
@@ -65,6 +71,15 @@ class ServerConfig:
             "`/readyz` stay open"
         ),
     ] = None
+    runbook_base_url: Annotated[
+        str,
+        Field(
+            description="where the landing page's runbook links point: the runbooks page, each "
+            "failing check linking to the section of the alert that covers it (`#anchor` "
+            "appended); an `http(s)` URL or a path, empty for no links",
+            pattern=r"^(?:https?://[^\s\"'<>`]+|[^\s\"'<>`:]*)$",
+        ),
+    ] = RUNBOOK_BASE_URL
 
     @property
     def listen_host(self) -> str:
