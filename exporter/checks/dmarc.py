@@ -1,15 +1,20 @@
-"""DMARC (RFC 7489): record parsing, policy discovery with the organizational-domain
-fallback, and the `dmarc` and `dmarc_reports` checks."""
+"""DMARC: policy discovery by the RFC 9989 DNS tree walk, compared with the RFC 7489
+Public Suffix List discovery most receivers still run, and the `dmarc` and
+`dmarc_reports` checks (the record itself is parsed in `dmarc_record`)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
-from functools import cache, lru_cache
 
-from publicsuffixlist import PublicSuffixList
-
+from exporter.checks.dmarc_record import (
+    MAX_PCT,
+    POLICY_LEVEL,
+    DmarcRecord,
+    organizational_domain,
+    parse_dmarc,
+)
 from exporter.checks.remedy import dmarc_with, record
 from exporter.model import CheckResult, DnsView, RecordAction, RecordChange, Status
 
@@ -22,136 +27,49 @@ __all__ = [
     "evaluate_dmarc",
     "organizational_domain",
     "parse_dmarc",
+    "tree_walk_names",
 ]
-
-_PARSE_CACHE = 4096  # a domain's rounds come close together; more would hold N records
 
 CHECK = "dmarc"
 CHECK_REPORTS = "dmarc_reports"
-_POLICY_LEVEL = {"none": 0, "quarantine": 1, "reject": 2}
-_MAX_PCT = 100
-_PCT = re.compile(r"[0-9]{1,3}")  # RFC 7489 §6.4: 1*3DIGIT
 _LABEL = re.compile(r"[a-z0-9_-]{1,63}", re.ASCII)
 _MAX_NAME = 253
-_MAX_QUOTE = 24
 _MAX_REPORT_HOSTS = 10  # bounds the _report._dmarc questions one hostile record can cause
-
-
-@cache
-def _public_suffix_list() -> PublicSuffixList:
-    """Built once on first use: parsing the bundled list takes tens of milliseconds."""
-    return PublicSuffixList()
-
-
-@lru_cache(maxsize=_PARSE_CACHE)  # asked for every domain in every round
-def organizational_domain(domain: str) -> str:
-    """RFC 7489 §3.2: the public suffix plus one label; the domain itself when it has none."""
-    domain = domain.lower().removesuffix(".")
-    return _public_suffix_list().privatesuffix(domain) or domain
-
-
-@dataclass(frozen=True, slots=True)
-class DmarcRecord:
-    """A TXT record whose first tag is ``v=DMARC1``.
-
-    ``policy``/``subdomain_policy`` hold only valid values (lower case); ``problems`` says
-    what makes the record invalid. ``rua`` lists the aggregate-report URIs as written.
-    """
-
-    text: str
-    policy: str | None
-    subdomain_policy: str | None
-    pct: int
-    rua: tuple[str, ...]
-    problems: tuple[str, ...]
-
-    def applied_policy(self, for_subdomain: bool) -> str | None:
-        """``sp=`` governs subdomains that fell back to this record, else ``p=``."""
-        if self.problems:
-            return None
-        if for_subdomain and self.subdomain_policy:
-            return self.subdomain_policy
-        return self.policy
-
-    @property
-    def report_addresses(self) -> tuple[str, ...]:
-        """The mailbox of every ``mailto:`` URI in ``rua=``, without any ``!size`` suffix."""
-        addresses = []
-        for uri in self.rua:
-            scheme, colon, rest = uri.partition(":")
-            if colon and scheme.lower() == "mailto" and "@" in rest:
-                addresses.append(rest.split("!", 1)[0].split("?", 1)[0])
-        return tuple(addresses)
-
-
-def _short(value: str) -> str:
-    """A tag value as quoted in a one-line summary."""
-    return value if len(value) <= _MAX_QUOTE else value[: _MAX_QUOTE - 3] + "..."
-
-
-def _tags(text: str) -> list[tuple[str, str]]:
-    """RFC 7489 §6.4 tag-value pairs: ';'-separated, whitespace around them allowed."""
-    pairs = []
-    for part in text.split(";"):
-        name, _, value = part.partition("=")
-        if part.strip():
-            pairs.append((name.strip(" \t").lower(), value.strip(" \t")))
-    return pairs
-
-
-@lru_cache(maxsize=_PARSE_CACHE)  # records repeat across domains and rounds; results are frozen
-def parse_dmarc(text: str) -> DmarcRecord | None:
-    """Parse a TXT string; None when it is not a DMARC record (first tag not v=DMARC1)."""
-    tags = _tags(text)
-    if not tags or tags[0] != ("v", "DMARC1"):
-        return None
-    values: dict[str, str] = {}
-    for name, value in tags[1:]:
-        values.setdefault(name, value)
-    problems = []
-    policy = values.get("p", "").lower()
-    if policy not in _POLICY_LEVEL:
-        problems.append(f"invalid p={_short(values['p'])}" if "p" in values else "missing p=")
-    subdomain_policy = values.get("sp", "").lower()
-    if "sp" in values and subdomain_policy not in _POLICY_LEVEL:
-        problems.append(f"invalid sp={_short(values['sp'])}")
-    pct_text = values.get("pct", str(_MAX_PCT))
-    pct = int(pct_text) if _PCT.fullmatch(pct_text) else -1
-    if not 0 <= pct <= _MAX_PCT:
-        problems.append(f"invalid pct={_short(pct_text)} (must be 0-100)")
-    rua = tuple(uri.strip(" \t") for uri in values.get("rua", "").split(",") if uri.strip(" \t"))
-    return DmarcRecord(
-        text=text,
-        policy=policy if policy in _POLICY_LEVEL else None,
-        subdomain_policy=subdomain_policy if subdomain_policy in _POLICY_LEVEL else None,
-        pct=pct,
-        rua=rua,
-        problems=tuple(problems),
-    )
+_WALK_LABELS = 8  # RFC 9989 §4.10: a longer name jumps to its last 7 labels (8 queries)
+_LOWER = {"reject": "quarantine", "quarantine": "none", "none": "none"}
 
 
 class DmarcDiscovery(StrEnum):
-    """How policy discovery (RFC 7489 §6.6.3) ended."""
+    """How policy discovery ended."""
 
     PENDING = "pending"
     ERROR = "error"  # a lookup failed: the applying record is unknown
-    NOT_FOUND = "not found"  # no DMARC record at the domain or its organizational domain
+    NOT_FOUND = "not found"  # no DMARC record at the domain or above it
     MULTIPLE = "multiple"  # several DMARC records at one name: discovery stops, none applies
     FOUND = "found"
 
 
 @dataclass(frozen=True, slots=True)
 class DmarcEvaluation:
-    """Where the applying DMARC record was found, and which one."""
+    """Where the applying DMARC record was found, and which one.
+
+    The record is the one the RFC 9989 DNS tree walk finds. ``legacy`` is what RFC 7489
+    discovery (the domain, then its Public Suffix List organizational domain) finds, set
+    only where it differs in record or policy: receivers running either disagree.
+    ``skipped`` lists lookups above the organizational domain that failed; the walk goes
+    on past them (a public suffix's record, which RFC 7489 receivers never ask for).
+    """
 
     domain: str
     discovery: DmarcDiscovery
     record_name: str = ""  # the _dmarc name the lookup ended at
     record: DmarcRecord | None = None
-    fallback: bool = False  # found at the organizational domain for a subdomain
+    fallback: bool = False  # found above the domain: sp= applies
     cname_chain: tuple[str, ...] = ()
     error: str = ""
     duplicates: tuple[DmarcRecord, ...] = ()  # every DMARC record at the name, when several
+    legacy: DmarcEvaluation | None = None
+    skipped: tuple[str, ...] = ()
 
     @property
     def policy_domain(self) -> str:
@@ -165,22 +83,48 @@ class DmarcEvaluation:
 
     @property
     def level(self) -> int | None:
-        """-1 no valid record applies, 0 none, 1 quarantine, 2 reject, None unknown."""
+        """-1 no valid record applies, 0 none, 1 quarantine, 2 reject, None unknown; one
+        step lower under ``t=y`` (RFC 9989 testing mode: reject acts as quarantine,
+        quarantine as none)."""
         if self.discovery in (DmarcDiscovery.PENDING, DmarcDiscovery.ERROR):
             return None
-        return _POLICY_LEVEL[self.policy] if self.policy else -1
+        if not self.policy:
+            return -1
+        tested = self.record is not None and self.record.testing
+        return POLICY_LEVEL[_LOWER[self.policy] if tested else self.policy]
+
+    def describe(self) -> str:
+        """What a receiver running this discovery applies, for a one-line summary."""
+        if self.discovery is DmarcDiscovery.FOUND:
+            policy = self.policy or "no policy (invalid record)"
+            return f"{policy} from {self.record_name}"
+        if self.discovery is DmarcDiscovery.MULTIPLE:
+            return f"no policy (several records at {self.record_name})"
+        return "no policy (no record)"
 
 
-def evaluate_dmarc(domain: str, view: DnsView) -> DmarcEvaluation:
-    """Look up ``_dmarc.<domain>``, then ``_dmarc.<organizational domain>`` if no record."""
-    domain = domain.lower().removesuffix(".")
-    org = organizational_domain(domain)
-    names = [f"_dmarc.{domain}"] + ([f"_dmarc.{org}"] if org != domain else [])
-    for name in names:
+def tree_walk_names(domain: str) -> list[str]:
+    """The domains RFC 9989's DNS tree walk asks about, in order: the domain, then (after
+    a jump to the last 7 labels for longer names) each parent up to the top-level domain:
+    at most 8."""
+    labels = domain.split(".")
+    start = _WALK_LABELS - 1 if len(labels) > _WALK_LABELS else len(labels) - 1
+    return [domain] + [".".join(labels[-k:]) for k in range(start, 0, -1)]
+
+
+def _discover(domain: str, domains: list[str], view: DnsView, tolerant: int) -> DmarcEvaluation:
+    """The first DMARC record at ``_dmarc.<d>`` for ``d`` in ``domains``; a failed lookup at
+    index ``tolerant`` or later is skipped instead of ending discovery."""
+    skipped: list[str] = []
+    for index, looked_up in enumerate(domains):
+        name = f"_dmarc.{looked_up}"
         answer = view.get(name, "TXT")
         if answer is None:
             return DmarcEvaluation(domain, DmarcDiscovery.PENDING, name)
         if answer.is_error:
+            if index >= tolerant:
+                skipped.append(f"TXT {name}: {answer.error or 'error'}")
+                continue
             return DmarcEvaluation(domain, DmarcDiscovery.ERROR, name, error=answer.error)
         records = [r for r in map(parse_dmarc, answer.records) if r is not None]
         if len(records) > 1:
@@ -191,10 +135,38 @@ def evaluate_dmarc(domain: str, view: DnsView) -> DmarcEvaluation:
                 DmarcDiscovery.FOUND,
                 name,
                 records[0],
-                fallback=name != names[0],
+                fallback=index > 0,
                 cname_chain=answer.cname_chain,
+                skipped=tuple(skipped),
             )
-    return DmarcEvaluation(domain, DmarcDiscovery.NOT_FOUND, names[-1])
+    return DmarcEvaluation(domain, DmarcDiscovery.NOT_FOUND, f"_dmarc.{domains[-1]}")
+
+
+def _outcome(evaluation: DmarcEvaluation) -> tuple[DmarcDiscovery, str, str | None]:
+    found = evaluation.discovery in (DmarcDiscovery.FOUND, DmarcDiscovery.MULTIPLE)
+    return evaluation.discovery, evaluation.record_name if found else "", evaluation.policy
+
+
+def evaluate_dmarc(domain: str, view: DnsView) -> DmarcEvaluation:
+    """Discover the policy by the RFC 9989 tree walk, and by RFC 7489 (``_dmarc.<domain>``,
+    then ``_dmarc.<organizational domain>``) to say where receivers disagree."""
+    domain = domain.lower().removesuffix(".")
+    org = organizational_domain(domain)
+    walk_domains = tree_walk_names(domain)
+    above_org = next(
+        (i for i, d in enumerate(walk_domains) if d.count(".") < org.count(".")),
+        len(walk_domains),
+    )
+    walk = _discover(domain, walk_domains, view, above_org)
+    if walk.discovery in (DmarcDiscovery.PENDING, DmarcDiscovery.ERROR):
+        return walk
+    legacy_domains = [domain] + ([org] if org != domain else [])
+    legacy = _discover(domain, legacy_domains, view, len(legacy_domains))
+    if legacy.discovery is DmarcDiscovery.PENDING:
+        return legacy
+    if legacy.discovery is DmarcDiscovery.ERROR or _outcome(legacy) == _outcome(walk):
+        return walk
+    return replace(walk, legacy=legacy)
 
 
 def _valid_host(host: str) -> bool:
@@ -212,15 +184,17 @@ def _new_record(domain: str) -> tuple[RecordChange, ...]:
 
 
 def _repaired(found: DmarcRecord) -> str:
-    """The record with its invalid tags fixed and every valid one kept."""
-    changes: dict[str, str | None] = {}
-    if found.policy is None:
+    """The record with its invalid tags fixed and every valid one kept; a repeated policy
+    tag keeps its strongest value, so no receiver's policy drops."""
+    changes: dict[str, str | None] = dict.fromkeys(found.invalid_tags)
+    for tag in found.duplicates:
+        written = [v.lower() for t, v in found.values if t == tag]
+        policies = [v for v in written if v in POLICY_LEVEL]
+        if tag in ("p", "sp", "np") and policies:
+            changes[tag] = max(policies, key=POLICY_LEVEL.__getitem__)
+    if found.policy is None and "p" not in changes:
         changes["p"] = "quarantine"
-    if "invalid sp=" in " ".join(found.problems):
-        changes["sp"] = None
-    if not 0 <= found.pct <= _MAX_PCT:
-        changes["pct"] = None
-    return dmarc_with(found.text, changes)
+    return dmarc_with(found.text.lstrip(" \t"), changes)
 
 
 def _raised(evaluation: DmarcEvaluation, found: DmarcRecord) -> str:
@@ -242,7 +216,7 @@ def _edit(evaluation: DmarcEvaluation, text: str) -> tuple[RecordChange, ...]:
 
 def _strongest(records: tuple[DmarcRecord, ...]) -> DmarcRecord:
     valid = [r for r in records if not r.problems]
-    return max(valid, key=lambda r: _POLICY_LEVEL[r.policy or "none"]) if valid else records[0]
+    return max(valid, key=lambda r: POLICY_LEVEL[r.policy or "none"]) if valid else records[0]
 
 
 def check_dmarc(evaluation: DmarcEvaluation) -> CheckResult:
@@ -298,19 +272,86 @@ def check_dmarc(evaluation: DmarcEvaluation) -> CheckResult:
         return CheckResult(
             CHECK,
             Status.WARN,
-            f"{summary}: spoofed mail is delivered (monitoring only)",
+            f"{summary}: spoofed mail is delivered (monitoring only)"
+            + (
+                f" (RFC 7489 receivers apply {evaluation.legacy.describe()})"
+                if evaluation.legacy
+                else ""
+            ),
             f"raise {tag}= to quarantine in the record at {name}, then move to reject",
             _edit(evaluation, _raised(evaluation, found)),
         )
-    if found.pct < _MAX_PCT:
-        return CheckResult(
-            CHECK,
-            Status.WARN,
-            f"{summary}, but pct={found.pct}: only {found.pct}% of failing mail gets it",
-            f"remove pct= (or set pct=100) in the record at {name}",
-            _edit(evaluation, dmarc_with(found.text, {"pct": None})),
+    caveats, remedies, changes = _caveats(evaluation, found, policy or "none")
+    if not caveats:
+        return CheckResult(CHECK, Status.PASS, summary)
+    edits = (
+        ()
+        if not changes and not found.leading_space
+        else (_edit(evaluation, dmarc_with(found.text, changes)))
+    )
+    return CheckResult(
+        CHECK,
+        Status.WARN,
+        f"{summary}, but " + "; ".join(caveats),
+        "; ".join(remedies),
+        edits + _agreeing_record(evaluation, found),
+    )
+
+
+def _caveats(
+    evaluation: DmarcEvaluation, found: DmarcRecord, policy: str
+) -> tuple[list[str], list[str], dict[str, str | None]]:
+    """What weakens a quarantine/reject policy: the caveats, their remedies and the tag
+    changes that fix them in the published record."""
+    caveats, remedies = [], []
+    changes: dict[str, str | None] = {}
+    name = evaluation.record_name
+    if found.testing:
+        caveats.append(
+            f"t=y (testing, RFC 9989): receivers that follow it apply {_LOWER[policy]} "
+            f"instead of {policy}"
         )
-    return CheckResult(CHECK, Status.PASS, summary)
+        remedies.append(f"remove t=y from the record at {name} once testing is over")
+        changes["t"] = None
+    if found.pct < MAX_PCT:
+        caveats.append(
+            f"pct={found.pct}: RFC 7489 receivers apply it to only {found.pct}% of failing "
+            "mail (pct is removed in RFC 9989; use t=y for testing)"
+        )
+        remedies.append(f"remove pct= (or set pct=100) in the record at {name}")
+        changes["pct"] = None
+    subdomains = found.subdomain_policy or found.policy or "none"
+    if found.nonexistent_policy == "none" and POLICY_LEVEL[subdomains] > 0:
+        caveats.append(
+            f"np=none: spoofed mail from non-existent subdomains of "
+            f"{evaluation.policy_domain} gets no policy"
+        )
+        remedies.append(f"set np={subdomains} (or remove np=) in the record at {name}")
+        changes["np"] = subdomains
+    if found.leading_space:
+        caveats.append(f"the record at {name} starts with whitespace: some receivers discard it")
+        remedies.append(f"remove the leading whitespace of the record at {name}")
+    if evaluation.legacy is not None:
+        caveats.append(
+            f"receivers disagree: RFC 9989 receivers (DNS tree walk) apply "
+            f"{evaluation.describe()}, RFC 7489 receivers (Public Suffix List) apply "
+            f"{evaluation.legacy.describe()}"
+        )
+        remedies.append(
+            f"publish a record at _dmarc.{evaluation.domain} so both find the same policy"
+        )
+    return caveats, remedies, changes
+
+
+def _agreeing_record(evaluation: DmarcEvaluation, found: DmarcRecord) -> tuple[RecordChange, ...]:
+    """Where RFC 7489 and RFC 9989 receivers find different records, a record at the domain
+    itself, which both read first: the found record with the stronger of the two policies."""
+    if evaluation.legacy is None:
+        return ()
+    policies = [p for p in (evaluation.policy, evaluation.legacy.policy) if p]
+    strongest = max(policies, key=POLICY_LEVEL.__getitem__) if policies else "quarantine"
+    text = dmarc_with(found.text.lstrip(" \t"), {"p": strongest})
+    return (record(RecordAction.ADD, f"_dmarc.{evaluation.domain}", "TXT", text),)
 
 
 def _authorization(
