@@ -160,8 +160,9 @@ SPF_DNS_LOOKUPS = MetricSpec(
 DOMAIN_INFO = MetricSpec(
     "deliverability_domain_info",
     "info",
-    "A monitored sending domain, with its MAIL FROM domain, region and the owner labels "
-    "from the configuration, for routing alerts to the team that owns it.",
+    "A monitored sending domain (configured, or discovered in SES), with its MAIL FROM "
+    "domain, region and owner labels (domains[].labels, aws.identity_labels), for routing "
+    "alerts to the team that owns it.",
     ("domain", "mail_from_domain", "aws_region"),
 )
 COLLECTOR_UP = MetricSpec(

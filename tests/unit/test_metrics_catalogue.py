@@ -54,3 +54,11 @@ def test_readme_lists_no_unknown_metric() -> None:
 def test_wrong_family_kind_is_refused() -> None:
     with pytest.raises(TypeError):
         CATALOGUE[0].counter()
+
+
+def test_generated_metric_reference_is_committed() -> None:
+    """docs/metrics.md lists exactly the catalogue: regenerate it with
+    `python -m exporter.metrics_reference` after changing exporter/metrics.py."""
+    from exporter.metrics_reference import MARKDOWN, rendered  # noqa: PLC0415 - this test only
+
+    assert MARKDOWN.read_text() == rendered()
