@@ -391,3 +391,146 @@ def test_external_reports_use_the_policy_domain_for_fallback() -> None:
     checked = run(sub_target(), table)
     assert checked.status("dmarc_reports") is Status.PASS
     assert ("news.example.com._report._dmarc.vendor.example.net", "TXT") not in checked.asked
+
+
+# --- RFC 9989 ---------------------------------------------------------------------------
+
+DEEP = "a.b.news.example.com"
+
+
+def deep_target() -> DomainTarget:
+    return target(DEEP, mail_from=None, tokens=())
+
+
+def test_tree_walk_finds_an_intermediate_record_psl_discovery_skips() -> None:
+    """RFC 9989 walks up label by label and stops at _dmarc.news.example.com; RFC 7489
+    jumps from the domain to the organizational domain. The receivers disagree: a warning
+    that says who sees what, and a record at the domain itself that both read first."""
+    table = with_dmarc("v=DMARC1; p=reject") | {
+        (f"_dmarc.{SUB}", "TXT"): rec("v=DMARC1; p=quarantine; rua=mailto:r@example.com")
+    }
+    checked = run(deep_target(), table)
+    result = checked["dmarc"]
+    assert result.status is Status.WARN
+    assert checked.report.dmarc_policy_level == 1  # the tree walk's record applies
+    assert "RFC 9989 receivers (DNS tree walk) apply quarantine from _dmarc.news" in result.summary
+    assert "RFC 7489 receivers (Public Suffix List) apply reject from _dmarc.example.com" in (
+        result.summary
+    )
+    assert [(r.action, r.name, r.value) for r in result.records] == [
+        (
+            RecordAction.ADD,
+            f"_dmarc.{DEEP}",
+            '"v=DMARC1; p=reject; rua=mailto:r@example.com"',
+        )
+    ]
+    assert (f"_dmarc.b.{SUB}", "TXT") in checked.asked
+
+
+def test_tree_walk_reaches_a_public_suffix_record() -> None:
+    """A record at the top-level domain (a public suffix's policy, psd=y) applies under
+    RFC 9989; RFC 7489 receivers never ask there and apply nothing."""
+    table = good_table() | {
+        (DMARC, "TXT"): NX,
+        ("_dmarc.com", "TXT"): rec("v=DMARC1; p=reject; psd=y"),
+    }
+    result = run(target(), table)["dmarc"]
+    assert result.status is Status.WARN
+    assert "RFC 7489 receivers (Public Suffix List) apply no policy (no record)" in result.summary
+
+
+def test_tree_walk_asks_at_most_eight_names() -> None:
+    """A long name jumps to its last 7 labels after the first query (RFC 9989 §4.10)."""
+    long_name = ".".join(f"l{i}" for i in range(12)) + ".example.com"
+    checked = run(target(long_name, mail_from=None, tokens=()), good_table() | {(DMARC, "TXT"): NX})
+    dmarc_names = sorted(n for n, t in checked.asked if n.startswith("_dmarc."))
+    assert len(dmarc_names) == 8
+    assert f"_dmarc.{long_name}" in dmarc_names
+    assert "_dmarc.l7.l8.l9.l10.l11.example.com" in dmarc_names
+    assert "_dmarc.l6.l7.l8.l9.l10.l11.example.com" not in dmarc_names
+
+
+def test_failed_lookup_above_the_organizational_domain_is_skipped() -> None:
+    """A public suffix's _dmarc lookup failing does not hide the domain's own verdict."""
+    table = good_table() | {(DMARC, "TXT"): NX, ("_dmarc.com", "TXT"): SERVFAIL}
+    checked = run(target(), table)
+    assert checked.status("dmarc") is Status.FAIL
+    assert checked.report.dmarc_policy_level == -1
+    assert ("_dmarc.com", "TXT") in checked.asked
+    table[DMARC, "TXT"] = rec("v=DMARC1; p=reject; t=n; np=reject; psd=n")  # all valid
+    assert run(target(), table).status("dmarc") is Status.PASS
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("v=DMARC1; p=reject; np=maybe", "invalid np=maybe"),
+        ("v=DMARC1; p=reject; psd=x", "invalid psd=x"),
+        ("v=DMARC1; p=reject; t=yes", "invalid t=yes"),
+        ("v=DMARC1; p=reject; adkim=strict", "invalid adkim=strict"),
+        ("v=DMARC1; p=reject; aspf=x", "invalid aspf=x"),
+        ("v=DMARC1; p=reject; fo=2", "invalid fo=2"),
+        ("v=DMARC1; p=reject; fo=1:x", "invalid fo=1:x"),
+        ("v=DMARC1; p=reject; p=none", "duplicate p="),
+        ("v=DMARC1; p=reject; rua=mailto:a@x.com; rua=mailto:b@x.com", "duplicate rua="),
+    ],
+)
+def test_values_receivers_reject_fail(text: str, problem: str) -> None:
+    """OpenDMARC treats a bad adkim/aspf/fo as a permerror and applies no policy, and
+    checkdmarc rejects these records: a fail with a repair, never a silent pass."""
+    record = parse_dmarc(text)
+    assert record is not None
+    assert any(p.startswith(problem) for p in record.problems), record.problems
+    result = run(target(), with_dmarc(text))["dmarc"]
+    assert result.status is Status.FAIL
+    assert len(result.records) == 1
+    repaired = parse_dmarc(result.records[0].value.strip('"'))
+    assert repaired is not None
+    assert not repaired.problems
+
+
+def test_duplicate_policy_repair_keeps_the_strongest() -> None:
+    """OpenDMARC applies the last p=, others the first: the repair keeps the strongest, so
+    no receiver's policy drops."""
+    result = run(target(), with_dmarc("v=DMARC1; p=none; sp=quarantine; p=reject"))["dmarc"]
+    assert result.status is Status.FAIL
+    assert [r.value for r in result.records] == ['"v=DMARC1; p=reject; sp=quarantine"']
+
+
+@pytest.mark.parametrize(
+    ("text", "level", "words"),
+    [
+        ("v=DMARC1; p=reject; t=y", 1, "apply quarantine instead of reject"),
+        ("v=DMARC1; p=quarantine; t=Y", 0, "apply none instead of quarantine"),
+    ],
+)
+def test_testing_mode_lowers_the_effective_level(text: str, level: int, words: str) -> None:
+    """t=y is RFC 9989's testing mode: one step lower, said in the summary."""
+    checked = run(target(), with_dmarc(text))
+    result = checked["dmarc"]
+    assert result.status is Status.WARN
+    assert checked.report.dmarc_policy_level == level
+    assert words in result.summary
+    assert [r.value for r in result.records] == [f'"{text.rsplit(";", 1)[0]}"']
+
+
+def test_pct_warning_says_it_is_removed() -> None:
+    result = run(target(), with_dmarc("v=DMARC1; p=reject; pct=50"))["dmarc"]
+    assert "removed in RFC 9989" in result.summary
+    assert "t=y" in result.summary
+
+
+def test_np_none_under_reject_warns() -> None:
+    """np=none leaves spoofed non-existent subdomains without policy."""
+    result = run(target(), with_dmarc("v=DMARC1; p=reject; np=none"))["dmarc"]
+    assert result.status is Status.WARN
+    assert "np=none" in result.summary
+    assert [r.value for r in result.records] == ['"v=DMARC1; p=reject; np=reject"']
+
+
+def test_leading_whitespace_warns() -> None:
+    """Some receivers discard a record that does not start with v=DMARC1."""
+    result = run(target(), with_dmarc(" v=DMARC1; p=reject"))["dmarc"]
+    assert result.status is Status.WARN
+    assert "whitespace" in result.summary
+    assert [r.value for r in result.records] == ['"v=DMARC1; p=reject"']
