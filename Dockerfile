@@ -4,43 +4,61 @@
 #   docker build --build-arg VERSION=0.1.0 -t ses-deliverability-exporter .
 #   docker run --read-only --tmpfs /tmp -p 10190:10190 \
 #     -v "$PWD/config.toml:/etc/ses-deliverability-exporter/config.toml:ro" ses-deliverability-exporter
+#   docker run --read-only --tmpfs /tmp -p 10190:10190 ses-deliverability-exporter demo
 #
 # The runtime image writes nothing outside /tmp, so it runs with a read-only root filesystem
 # (mount a tmpfs or emptyDir at /tmp). AWS credentials come from the standard chain
 # (environment, IRSA, instance role); nothing secret belongs in the image or the config.
 
-# ---- builder: the project and every dependency as wheels (PyPI has binary wheels for the
-#      compiled ones, bcrypt and PyYAML, so no compiler is needed) ----
-FROM python:3.11-slim-bookworm AS builder
+# The base image of both stages. The release workflow passes it pinned by digest
+# (python:3.11-slim-bookworm@sha256:...) together with BASE_DIGEST, recorded in the labels.
+ARG BASE_IMAGE=python:3.11-slim-bookworm
 
+# ---- builder: the project and every dependency as wheels (PyPI has binary wheels for the
+#      compiled ones, bcrypt, PyYAML and pydantic-core, so no compiler is needed) ----
+FROM ${BASE_IMAGE} AS builder
+
+# constraints.txt pins every dependency and the build backend (PIP_CONSTRAINT also reaches
+# pip's isolated build environment): two builds of one commit install the same versions.
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
-    PYTHONDONTWRITEBYTECODE=1
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_CONSTRAINT=/src/constraints.txt
 
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY constraints.txt pyproject.toml README.md ./
 COPY exporter/ exporter/
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 # ---- runtime: the wheels installed into a clean image, no build tools, no pip cache ----
-FROM python:3.11-slim-bookworm
+FROM ${BASE_IMAGE}
 
+ARG BASE_IMAGE
+# The digest of BASE_IMAGE (sha256:...), resolved by the release workflow.
+ARG BASE_DIGEST=""
 ARG VERSION=0.1.0
-# The repository URL: pass --build-arg SOURCE_URL=https://... when building from CI.
+# The repository URL and commit: passed by the release workflow.
 ARG SOURCE_URL=""
+ARG REVISION=""
 
 LABEL org.opencontainers.image.title="ses-deliverability-exporter" \
       org.opencontainers.image.description="Prometheus exporter for the email deliverability of Amazon SES senders: mail DNS checks with remedies, SES account state and events" \
       org.opencontainers.image.source="${SOURCE_URL}" \
       org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.version="${VERSION}"
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.base.name="${BASE_IMAGE}" \
+      org.opencontainers.image.base.digest="${BASE_DIGEST}"
 
 # No .pyc writes at run time (read-only root filesystem); HOME points at the writable /tmp
-# because botocore looks for ~/.aws there (absent is fine).
+# because botocore looks for ~/.aws there (absent is fine). `demo` listens on every interface
+# in the container (its default elsewhere is 127.0.0.1, unreachable through a published port);
+# `run` takes server.listen_address from the config (default :10190).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    HOME=/tmp
+    HOME=/tmp \
+    SES_EXPORTER_DEMO_LISTEN_ADDRESS=:10190
 
 # The wheels are bind-mounted from the builder, so they never become a layer of this image.
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \

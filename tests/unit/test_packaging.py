@@ -29,6 +29,8 @@ import yaml
 from helpers import helm_render
 from helpers.helm_render import TemplateError
 from jsonschema import Draft7Validator
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from exporter import __version__
 from exporter.cli import _parser, _run_overrides
@@ -118,11 +120,38 @@ def test_hadolint_clean() -> None:
 
 
 def test_dockerfile_is_multi_stage_on_the_pinned_slim_image() -> None:
-    """A wheel-building stage and a runtime stage, both on the pinned slim tag."""
+    """A wheel-building stage and a runtime stage, both on BASE_IMAGE, the slim tag by default
+    (the release workflow pins it by digest); its name and digest are labels of the image."""
+    args = [a for kw, a in dockerfile_instructions()[:1] if kw == "ARG"]
+    assert args == [f"BASE_IMAGE={IMAGE}"]
     builder, runtime = stages()
-    assert builder[0] == ("FROM", f"{IMAGE} AS builder")
-    assert runtime[0] == ("FROM", IMAGE)
+    assert builder[0] == ("FROM", "${BASE_IMAGE} AS builder")
+    assert runtime[0] == ("FROM", "${BASE_IMAGE}")
     assert any("pip wheel" in args and "/wheels" in args for kw, args in builder if kw == "RUN")
+    labels = " ".join(args for keyword, args in runtime if keyword == "LABEL")
+    assert 'org.opencontainers.image.base.name="${BASE_IMAGE}"' in labels
+    assert 'org.opencontainers.image.base.digest="${BASE_DIGEST}"' in labels
+    assert {"BASE_IMAGE", 'BASE_DIGEST=""'} <= {a for kw, a in runtime if kw == "ARG"}
+
+
+def test_image_installs_the_pinned_versions() -> None:
+    """The builder installs under constraints.txt (PIP_CONSTRAINT also reaches the isolated
+    build environment); it pins every runtime dependency, within pyproject.toml's ranges."""
+    builder = stages()[0]
+    env = " ".join(args for keyword, args in builder if keyword == "ENV")
+    assert "PIP_CONSTRAINT=/src/constraints.txt" in env
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[canonicalize_name(name)] = version.strip()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    for text in project["dependencies"]:
+        requirement = Requirement(text.split("#")[0])
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{name} is not pinned in constraints.txt"
+        assert requirement.specifier.contains(pins[name]), f"{name}=={pins[name]} vs {text}"
+    assert "setuptools" in pins  # the build backend too
 
 
 def test_runtime_stage_installs_wheels_without_build_tools_or_cache() -> None:
@@ -199,7 +228,7 @@ def test_dockerignore_keeps_local_state_out_but_not_the_sources() -> None:
         for source in args.split()[:-1]
         if not source.startswith("--")
     ]
-    assert copied == ["pyproject.toml", "README.md", "exporter/"]
+    assert copied == ["constraints.txt", "pyproject.toml", "README.md", "exporter/"]
     for source in copied:
         assert source.rstrip("/") not in {p.rstrip("/") for p in patterns}
 
