@@ -10,8 +10,11 @@ import json
 import re
 import socket
 import sys
+from collections.abc import Sequence
 from typing import TextIO
 
+from exporter.check_from_ses import SesReadError, read_identity, ses_region
+from exporter.check_plugin import plugin_line
 from exporter.config import normalize_domain, parse_hostport
 from exporter.config.fields import known_regions
 from exporter.jobs.dns import check_domains
@@ -41,6 +44,7 @@ _EXIT_FOR_STATUS = {
 _ANSI = {Status.PASS: "32", Status.WARN: "33", Status.FAIL: "31", Status.UNKNOWN: "90"}
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}", re.ASCII)
 _PROG = "ses-deliverability-exporter check"
+_NO_TOKENS = "no tokens; use --from-ses"
 
 
 def printable(text: str) -> str:
@@ -56,18 +60,13 @@ def printable(text: str) -> str:
 def check(args: argparse.Namespace) -> int:
     """Run `check`; any failure to get a report is UNKNOWN (3), as a plugin must say."""
     try:
-        target = DomainTarget(
-            name=_domain(args.domain),
-            mail_from=_domain(args.mail_from) if args.mail_from else None,
-            dkim_tokens=tuple(t.strip().lower() for t in args.dkim_token),
-            region=_region(args.region) if args.region is not None else None,
-        )
+        target, not_checked = _target(args)
         nameservers = []
         for text in args.nameserver:
             host, port = parse_hostport(text, 53)
             nameservers.append((_nameserver_address(host), port))
         overrides = ZoneOverrides.from_files(args.zone_file)
-    except (ValueError, ZoneFileError) as exc:
+    except (ValueError, ZoneFileError, SesReadError) as exc:
         return _error(str(exc))
     if args.timeout <= 0:
         return _error("--timeout must be positive")
@@ -88,12 +87,47 @@ def check(args: argparse.Namespace) -> int:
         report = asyncio.run(run())
     except Exception as exc:  # noqa: BLE001 - a plugin reports UNKNOWN, never a traceback
         return _error(f"no report: {type(exc).__name__}: {exc}")
+    code = _EXIT_FOR_STATUS[report.worst]
+    first = plugin_line(report, code, [name for name, _ in not_checked], printable)
     if args.format == "json":
-        json.dump(report_json(report), sys.stdout, indent=2)
+        doc = report_json(report)
+        doc["plugin_output"] = first
+        doc["not_checked"] = [{"check": name, "reason": why} for name, why in not_checked]
+        json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        write_report_text(report, sys.stdout, colour=sys.stdout.isatty())
-    return _EXIT_FOR_STATUS[report.worst]
+        sys.stdout.write(f"{first}\n")
+        write_report_text(report, sys.stdout, colour=sys.stdout.isatty(), not_checked=not_checked)
+    return code
+
+
+def _target(args: argparse.Namespace) -> tuple[DomainTarget, list[tuple[str, str]]]:
+    """The domain and its inputs, typed or read from SES, and the checks left out (why)."""
+    region = _region(args.region) if args.region is not None else None
+    if args.from_ses is None:
+        if args.domain is None:
+            raise ValueError("give the domain to check, or --from-ses IDENTITY")
+        target = DomainTarget(
+            name=_domain(args.domain),
+            mail_from=_domain(args.mail_from) if args.mail_from else None,
+            dkim_tokens=tuple(t.strip().lower() for t in args.dkim_token),
+            region=region,
+        )
+        return target, [] if target.dkim_tokens else [("dkim", _NO_TOKENS)]
+    identity = _domain(args.from_ses)
+    if args.domain is not None and _domain(args.domain) != identity:
+        raise ValueError(f"the domain {args.domain!r} is not the --from-ses identity")
+    if args.dkim_token or args.mail_from:
+        raise ValueError("--from-ses reads the DKIM tokens and MAIL FROM domain from SES")
+    found = read_identity(identity, ses_region(region))
+    target = DomainTarget(
+        name=identity,
+        mail_from=found.mail_from,
+        dkim_tokens=found.dkim_tokens,
+        region=found.region,
+        dkim_signing_zone=found.dkim_signing_zone,
+    )
+    return target, [("dkim", found.dkim_not_checked)] if found.dkim_not_checked else []
 
 
 def _error(message: str) -> int:
@@ -155,9 +189,15 @@ def report_json(report: DomainReport) -> dict[str, object]:
     }
 
 
-def write_report_text(report: DomainReport, out: TextIO, *, colour: bool) -> None:
+def write_report_text(
+    report: DomainReport,
+    out: TextIO,
+    *,
+    colour: bool,
+    not_checked: Sequence[tuple[str, str]] = (),
+) -> None:
     """A readable report: one line per check, the remedy under each problem, every value
-    from DNS escaped."""
+    from DNS escaped; a check left out says why (a silent gap reads as a pass)."""
 
     def paint(status: Status, text: str) -> str:
         return f"\033[{_ANSI[status]}m{text}\033[0m" if colour else text
@@ -172,4 +212,5 @@ def write_report_text(report: DomainReport, out: TextIO, *, colour: bool) -> Non
         out.writelines(
             f"  {'':7} {'':{width}}    {r.action:7} {printable(r.zone_line())}\n" for r in c.records
         )
+    out.writelines(f"  {name}: not checked, {printable(why)}\n" for name, why in not_checked)
     out.write(f"worst: {paint(report.worst, report.worst.value)}\n")
