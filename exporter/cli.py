@@ -7,14 +7,12 @@ import argparse
 import json
 import os
 import sys
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 
 from exporter.app import Daemon, Runtime, load_runtime
-from exporter.archive import replay_files
 from exporter.checks.bounce import classify_bounce
 from exporter.checks.smtp_password import derive_smtp_password
 from exporter.cli_check import EXIT_OK, EXIT_UNKNOWN, check, printable
@@ -27,10 +25,10 @@ from exporter.config import (
     Overrides,
     parse_hostport,
 )
-from exporter.demo import sample_ses_state
+from exporter.demo.daemon import DEMO_DIR, DemoDaemon
 from exporter.jobs.events import build_pipeline
-from exporter.jobs.ses import SesRegionResult
 from exporter.logs import configure_logging
+from exporter.sources.archive import replay_files
 from exporter.version import describe
 
 __all__ = ["main"]
@@ -190,13 +188,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "classify-bounce":
         return _classify(args)
     if args.command == "demo":
-        demo = Path(str(resources.files("exporter.demo")))
-        return _run(
-            demo / "demo.toml",
-            args.listen_address,
-            replay=(demo / "events",),
-            seed_ses=(sample_ses_state(),),
-        )
+        return _run(DEMO_DIR / "demo.toml", args.listen_address, demo=True)
     return _run(args.config, args.listen_address, overrides=_run_overrides(args))
 
 
@@ -332,8 +324,7 @@ def _run(
     config_path: Path,
     listen_address: str | None,
     *,
-    replay: tuple[Path, ...] = (),
-    seed_ses: tuple[SesRegionResult, ...] = (),
+    demo: bool = False,
     overrides: Overrides | None = None,
 ) -> int:
     try:
@@ -346,13 +337,10 @@ def _run(
     except ConfigError as exc:
         return _print_config_error(exc)
     configure_logging(runtime.config.log.level, runtime.config.log.format)
-    daemon = Daemon(
-        config_path,
-        runtime,
-        listen=listen,
-        replay=replay,
-        seed_ses=seed_ses,
-        flags=overrides,
+    daemon = (
+        DemoDaemon(config_path, runtime, listen=listen)
+        if demo
+        else Daemon(config_path, runtime, listen=listen, flags=overrides)
     )
     try:
         daemon.start()
