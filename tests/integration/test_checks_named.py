@@ -267,9 +267,11 @@ DMARC_CASES = [
          "DMARC p=reject", dmarc_policy_level=2),
     case("dmarc-pass-org-domain-itself-gets-p-not-sp", "chk-dmarc.test", "dmarc", PASS,
          "DMARC p=reject for chk-dmarc.test at _dmarc.chk-dmarc.test", dmarc_policy_level=2),
-    case("dmarc-pass-subdomain-falls-back-to-org-sp", "a.b.chk-dmarc.test", "dmarc", PASS,
-         "DMARC sp=quarantine for a.b.chk-dmarc.test at _dmarc.chk-dmarc.test",
-         dmarc_policy_level=1),
+    # RFC 9989's tree walk stops at _dmarc.b; RFC 7489 jumps to the org's sp=quarantine
+    case("dmarc-warn-tree-walk-finds-intermediate-record", "a.b.chk-dmarc.test", "dmarc", WARN,
+         "DMARC p=none for a.b.chk-dmarc.test at _dmarc.b.chk-dmarc.test: spoofed mail is "
+         "delivered (monitoring only) (RFC 7489 receivers apply quarantine from "
+         "_dmarc.chk-dmarc.test)", dmarc_policy_level=0),
     case("dmarc-pass-non-dmarc-txt-discarded-falls-back", "not-dmarc.chk-dmarc.test", "dmarc",
          PASS, "sp=quarantine for not-dmarc.chk-dmarc.test at _dmarc.chk-dmarc.test",
          dmarc_policy_level=1),
@@ -287,7 +289,7 @@ DMARC_CASES = [
     case("dmarc-warn-p-none", "none.chk-dmarc.test", "dmarc", WARN,
          "DMARC p=none for none.chk-dmarc.test", "p=quarantine", dmarc_policy_level=0),
     case("dmarc-warn-pct-below-100", "pct.chk-dmarc.test", "dmarc", WARN,
-         "pct=50: only 50% of failing mail gets it", "remove pct=", dmarc_policy_level=2),
+         "pct=50: RFC 7489 receivers apply it to only 50% of failing mail", "remove pct=", dmarc_policy_level=2),
     case("dmarc-warn-subdomain-falls-back-to-sp-none", "sub.chk-dmarcsp.test", "dmarc", WARN,
          "DMARC sp=none for sub.chk-dmarcsp.test at _dmarc.chk-dmarcsp.test",
          '_dmarc.chk-dmarcsp.test. 3600 IN TXT "v=DMARC1; p=reject; sp=reject; '
