@@ -11,9 +11,9 @@ import boto3
 import structlog
 from botocore.config import Config as BotoConfig
 
-from exporter.archive import replay_files
 from exporter.config import Config
 from exporter.events.pipeline import EventPipeline
+from exporter.sources.archive import replay_files
 from exporter.sources.dns import DnsQueryStats, system_nameservers
 from exporter.sources.mx_provider import MxProviderResolver
 from exporter.sources.sqs import SqsConsumer, SqsStats, refresh_queue_attributes
