@@ -101,6 +101,7 @@ def _ses_metrics(snap: Snapshot) -> Iterator[Metric]:
             metrics.SES_OPTIONAL_PART_ENABLED,
             metrics.SES_SUPPRESSED,
             metrics.SES_SUPPRESSED_RECENT,
+            metrics.SES_SUPPRESSED_RECOUNT,
             metrics.SES_SUPPRESSED_DOMAINS,
         )
     }
@@ -194,6 +195,7 @@ def _ses_region_metrics(result: SesRegionResult, put: _Put) -> None:  # noqa: C9
         for reason in ("BOUNCE", "COMPLAINT"):
             put(metrics.SES_SUPPRESSED, [*acct, reason], suppression.by_reason.get(reason, 0))
         put(metrics.SES_SUPPRESSED_RECENT, acct, suppression.added_last_24h)
+        put(metrics.SES_SUPPRESSED_RECOUNT, acct, suppression.full_recount_at)
         for domain, count in suppression.top_recipient_domains:
             put(metrics.SES_SUPPRESSED_DOMAINS, [*acct, domain], count)
 

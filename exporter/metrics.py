@@ -493,6 +493,13 @@ SES_SUPPRESSED_RECENT = MetricSpec(
     "Suppression list entries added or updated in the last 24 hours.",
     _ACCT,
 )
+SES_SUPPRESSED_RECOUNT = MetricSpec(
+    "deliverability_ses_suppressed_destinations_last_recount_timestamp_seconds",
+    "gauge",
+    "Unix time at which the last full recount of the suppression list started: the counts "
+    "are exact as of then; removals from the list are seen only by a full recount.",
+    _ACCT,
+)
 SES_SUPPRESSED_DOMAINS = MetricSpec(
     "deliverability_ses_suppressed_destinations_by_domain",
     "gauge",
@@ -599,6 +606,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     SES_OPTIONAL_PART_ENABLED,
     SES_SUPPRESSED,
     SES_SUPPRESSED_RECENT,
+    SES_SUPPRESSED_RECOUNT,
     SES_SUPPRESSED_DOMAINS,
     SES_API_ERRORS,
     IAM_KEY_ACTIVE,
