@@ -26,6 +26,7 @@ from exporter.config import (
     parse_hostport,
 )
 from exporter.demo.daemon import DEMO_DIR, DemoDaemon
+from exporter.demo.nameserver import DemoNameserver
 from exporter.jobs.events import build_pipeline
 from exporter.logs import configure_logging
 from exporter.sources.archive import replay_files
@@ -188,7 +189,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "classify-bounce":
         return _classify(args)
     if args.command == "demo":
-        return _run(DEMO_DIR / "demo.toml", args.listen_address, demo=True)
+        nameserver = DemoNameserver()  # the resolver's stand-in for the internet (loopback)
+        return _run(
+            DEMO_DIR / "demo.toml", args.listen_address, overrides=nameserver.flags, demo=nameserver
+        )
     return _run(args.config, args.listen_address, overrides=_run_overrides(args))
 
 
@@ -324,7 +328,7 @@ def _run(
     config_path: Path,
     listen_address: str | None,
     *,
-    demo: bool = False,
+    demo: DemoNameserver | None = None,
     overrides: Overrides | None = None,
 ) -> int:
     try:
@@ -338,8 +342,8 @@ def _run(
         return _print_config_error(exc)
     configure_logging(runtime.config.log.level, runtime.config.log.format)
     daemon = (
-        DemoDaemon(config_path, runtime, listen=listen)
-        if demo
+        DemoDaemon(config_path, runtime, listen=listen, nameserver=demo, flags=overrides)
+        if demo is not None
         else Daemon(config_path, runtime, listen=listen, flags=overrides)
     )
     try:

@@ -13,8 +13,9 @@ from importlib import resources
 from pathlib import Path
 
 from exporter.app import Daemon
-from exporter.config import Config
+from exporter.config import Config, Overrides
 from exporter.demo import sample_ses_state, sample_smtp_state
+from exporter.demo.nameserver import DemoNameserver
 from exporter.demo.traffic import DemoTraffic
 from exporter.jobs.runner import Job, Publish
 from exporter.runtime import Runtime
@@ -36,9 +37,12 @@ class DemoDaemon(Daemon):
         runtime: Runtime,
         *,
         listen: tuple[str, int] | None = None,
+        nameserver: DemoNameserver | None = None,
+        flags: Overrides | None = None,
         messages_per_second: float = 8.0,
     ) -> None:
-        super().__init__(config_path, runtime, listen=listen)
+        super().__init__(config_path, runtime, listen=listen, flags=flags)
+        self.nameserver = nameserver
         self.traffic = DemoTraffic(
             self.pipeline,
             self.events.stats,
@@ -48,6 +52,9 @@ class DemoDaemon(Daemon):
         )
 
     def start(self) -> None:
+        if self.nameserver is not None:
+            self.nameserver.start()
+        self.traffic.backfill()  # the last minutes of traffic, there at the first scrape
         super().start()
         self.traffic.start()
 
@@ -55,6 +62,8 @@ class DemoDaemon(Daemon):
         self._stop.set()
         self.traffic.join(timeout=5)
         super().shutdown()
+        if self.nameserver is not None:
+            self.nameserver.stop()
 
     def _jobs(self, config: Config) -> list[Job]:
         """The configured jobs and the demo's two: rescheduled on every reload like them."""

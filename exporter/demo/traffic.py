@@ -131,6 +131,10 @@ class DemoTraffic:
         if self._thread.is_alive():
             self._thread.join(timeout)
 
+    def backfill(self) -> list[Outcome]:
+        """Every archived message once, at once: what a queue holds when a consumer starts."""
+        return self.tick(len(self._messages) / self._rate) if self._rate > 0 else []
+
     def tick(self, seconds: float = TICK_SECONDS) -> list[Outcome]:
         """Feed the messages ``seconds`` of traffic make (at least one); their outcomes."""
         if not self._messages:
