@@ -74,10 +74,6 @@ def read_identity(identity: str, region: str) -> SesIdentityInputs:
         response: dict[str, Any] = client.get_email_identity(EmailIdentity=identity)
     except (ClientError, BotoCoreError) as exc:
         raise SesReadError(f"{_OPERATION} {identity} in {region}: {_describe(exc)}") from exc
-    if str(response.get("IdentityType", "DOMAIN")) != "DOMAIN":
-        raise ValueError(
-            f"SES identity {identity!r} in {region} is an email address; check its domain"
-        )
     return inputs_from_response(identity, region, response)
 
 
