@@ -35,7 +35,10 @@ def test_landing_page_is_paginated_worst_first() -> None:
     assert on_first[:25] == [f"d{i:04d}.example" for i in range(0, 250, 10)]  # 25 failing
     assert on_first[25:50] == [f"d{i:04d}.example" for i in range(5, 250, 10)]  # 25 warning
     assert "250 domain(s) checked, <strong>25 with a failing check</strong>" in first
-    assert "25 failing, 0 unknown, 25 warning, 200 passing" in first
+    assert (
+        "<span class='n-fail'>25 failing</span>, 0 unknown, "
+        "<span class='n-warn'>25 warning</span>, <span class='n-pass'>200 passing</span>"
+    ) in first
     assert "Domains 1-100 of 250, worst first · page 1 of 3" in first
     assert "href='/?page=2'>next" in first
     assert "previous" not in first
@@ -54,7 +57,13 @@ def test_landing_page_shows_the_aggregates_on_top() -> None:
     page = render_landing_page(snapshot(big_fleet(250)))
     table = page.split("<table id='check-counts'>", 1)[1].split("</table>", 1)[0]
     assert "<th>check</th><th>fail</th><th>unknown</th><th>warn</th><th>pass</th>" in table
-    assert "<tr><td><code>dkim</code></td><td>25</td><td>0</td><td>0</td><td>225</td></tr>" in table
+    dkim = (
+        "<tr><td><code>dkim</code></td><td class='n-fail'>25</td><td>0</td><td>0</td><td>225</td>"
+    )
+    dmarc = "<tr><td><code>dmarc</code></td><td>0</td><td>0</td><td class='n-warn'>25</td>"
+    assert dkim in table
+    assert dmarc in table
+    assert table.index(dkim) < table.index(dmarc) < table.index("<code>mx</code>")  # worst first
     assert page.index("id='check-counts'") < page.index("<h2 id=")
 
 
