@@ -211,6 +211,12 @@ def _edit(evaluation: DmarcEvaluation, text: str) -> tuple[RecordChange, ...]:
     (the record lives at the CNAME's target, and a TXT beside a CNAME is not allowed)."""
     if evaluation.cname_chain:
         return ()
+    found = evaluation.record
+    if found is not None and found.leading_space:  # "the record starting v=DMARC1" is not it
+        return (
+            record(RecordAction.DELETE, evaluation.record_name, "TXT", found.text),
+            record(RecordAction.ADD, evaluation.record_name, "TXT", text),
+        )
     return (record(RecordAction.REPLACE, evaluation.record_name, "TXT", text),)
 
 
@@ -278,8 +284,10 @@ def check_dmarc(evaluation: DmarcEvaluation) -> CheckResult:
                 if evaluation.legacy
                 else ""
             ),
-            f"raise {tag}= to quarantine in the record at {name}, then move to reject",
-            _edit(evaluation, _raised(evaluation, found)),
+            f"raise {tag}= to quarantine in the record at {name}, then move to reject"
+            + (f", and publish a record at _dmarc.{domain}" if evaluation.legacy else ""),
+            _edit(evaluation, _raised(evaluation, found))
+            + _agreeing_record(evaluation, found, "quarantine"),
         )
     caveats, remedies, changes = _caveats(evaluation, found, policy or "none")
     if not caveats:
@@ -343,12 +351,15 @@ def _caveats(
     return caveats, remedies, changes
 
 
-def _agreeing_record(evaluation: DmarcEvaluation, found: DmarcRecord) -> tuple[RecordChange, ...]:
+def _agreeing_record(
+    evaluation: DmarcEvaluation, found: DmarcRecord, floor: str = "none"
+) -> tuple[RecordChange, ...]:
     """Where RFC 7489 and RFC 9989 receivers find different records, a record at the domain
-    itself, which both read first: the found record with the stronger of the two policies."""
+    itself, which both read first: the found record with the stronger of the two policies
+    (at least ``floor``)."""
     if evaluation.legacy is None:
         return ()
-    policies = [p for p in (evaluation.policy, evaluation.legacy.policy) if p]
+    policies = [p for p in (evaluation.policy, evaluation.legacy.policy, floor) if p]
     strongest = max(policies, key=POLICY_LEVEL.__getitem__) if policies else "quarantine"
     text = dmarc_with(found.text.lstrip(" \t"), {"p": strongest})
     return (record(RecordAction.ADD, f"_dmarc.{evaluation.domain}", "TXT", text),)

@@ -533,4 +533,7 @@ def test_leading_whitespace_warns() -> None:
     result = run(target(), with_dmarc(" v=DMARC1; p=reject"))["dmarc"]
     assert result.status is Status.WARN
     assert "whitespace" in result.summary
-    assert [r.value for r in result.records] == ['"v=DMARC1; p=reject"']
+    assert [(r.action, r.value) for r in result.records] == [
+        (RecordAction.DELETE, '" v=DMARC1; p=reject"'),
+        (RecordAction.ADD, '"v=DMARC1; p=reject"'),
+    ]
