@@ -59,17 +59,17 @@ def printable(text: str) -> str:
 
 def check(args: argparse.Namespace) -> int:
     """Run `check`; any failure to get a report is UNKNOWN (3), as a plugin must say."""
+    if args.timeout <= 0:
+        return _error("--timeout must be positive")
     try:
-        target, not_checked = _target(args)
         nameservers = []
         for text in args.nameserver:
             host, port = parse_hostport(text, 53)
             nameservers.append((_nameserver_address(host), port))
         overrides = ZoneOverrides.from_files(args.zone_file)
+        target, not_checked = _target(args)  # last: every local mistake before an AWS call
     except (ValueError, ZoneFileError, SesReadError) as exc:
         return _error(str(exc))
-    if args.timeout <= 0:
-        return _error("--timeout must be positive")
 
     async def run() -> DomainReport:
         client = DnsClient(

@@ -293,9 +293,12 @@ def test_from_ses_aws_error_is_unknown(
         ["other.example", "--from-ses", "healthy.example"],
         ["--from-ses", "192.0.2.1"],
         ["--from-ses", "healthy.example", "--region", "mars-north-1"],
+        ["--from-ses", "healthy.example", "--nameserver", "127.0.0.1:notaport"],
+        ["--from-ses", "healthy.example", "--timeout", "0"],
     ],
 )
 def test_from_ses_usage_errors_exit_3(ses: Sesv2Fake, tmp_path: Path, args: list[str]) -> None:
+    """A usage error is UNKNOWN (3) and found before SES is asked."""
     ses.add_domain_identity("healthy.example")
     result = run_check(*args, env=ses_env(ses, tmp_path))
     assert result.returncode == 3, result.stdout
