@@ -4,9 +4,10 @@ chart themselves.
 A small interpreter of the Go text/template language with the Sprig and Helm functions the
 chart in helm/ uses (`FUNCTIONS`). It is strict where Helm is: a field of a missing value, an
 unknown function, a comparison of an int with a float (Helm reads every number in values as a
-float64: hence `int` in the templates) or a printed map are errors. Its fidelity is checked by
-tests/unit/test_packaging.py against tests/data/k8s/ (Helm's own output for the default values,
-config checksum included); the interpreter's own behaviour by tests/unit/test_helm_render.py.
+float64: hence `int` in the templates) or a printed map are errors. tests/data/k8s/ holds the
+default rendering (first Helm's own output, config checksum included; refreshed with this
+renderer when the chart changed, so re-check it with `helm template` where helm exists); the
+interpreter's own behaviour is checked by tests/unit/test_helm_render.py.
 
 If a real `helm` ever becomes available, `render_chart` is the one function to replace with
 `helm template`.
@@ -145,6 +146,42 @@ def _empty(value: Any) -> bool:
     return not _truth(value)
 
 
+def _kind_is(kind: str, value: Any) -> bool:
+    """Sprig's kindIs: Go's reflect kind of a value as Helm holds it (numbers from values are
+    float64, from template literals int)."""
+    actual = {
+        bool: "bool",
+        int: "int",
+        float: "float64",
+        str: "string",
+        dict: "map",
+        list: "slice",
+    }.get(type(value), "invalid" if value is None else type(value).__name__)
+    return actual == kind
+
+
+def _merge(dst: dict[str, Any], *sources: dict[str, Any]) -> dict[str, Any]:
+    """Sprig's merge: keys of the sources fill in what dst lacks (dst wins), maps recursively;
+    dst is changed and returned."""
+    for source in sources:
+        for key, value in source.items():
+            if key not in dst or dst[key] is None:
+                dst[key] = value
+            elif isinstance(dst[key], dict) and isinstance(value, dict):
+                _merge(dst[key], value)
+    return dst
+
+
+def _to_json(value: Any) -> str:
+    """Go's json.Marshal, as Sprig's toJson: compact, keys sorted, <, > and & escaped."""
+    text = json.dumps(_plain(value), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _fail(message: str) -> None:
+    raise TemplateError(message)
+
+
 FUNCTIONS: dict[str, Any] = {
     "and": lambda *a: next((x for x in a if not _truth(x)), a[-1]),
     "or": lambda *a: next((x for x in a if _truth(x)), a[-1]),
@@ -181,6 +218,17 @@ FUNCTIONS: dict[str, Any] = {
     "set": lambda d, k, v: d.__setitem__(k, v) or d,
     "omit": lambda d, *keys: {k: v for k, v in d.items() if k not in keys},
     "deepCopy": copy.deepcopy,
+    "kindIs": _kind_is,
+    "merge": _merge,
+    "toJson": _to_json,
+    "first": lambda items: items[0] if items else None,
+    "join": lambda sep, items: sep.join(_go_str(i) for i in items),
+    "int64": _to_int,
+    "float64": lambda v: float(v or 0),
+    "ternary": lambda yes, no, cond: yes if _truth(cond) else no,
+    "fail": _fail,
+    "regexMatch": lambda pattern, s: re.search(pattern, s) is not None,
+    "trim": lambda s: s.strip(" \t\r\n"),
 }
 
 
@@ -463,20 +511,21 @@ def render_chart(
 ) -> dict[str, list[dict[str, Any]]]:
     """`helm template RELEASE CHART --namespace NAMESPACE` with ``values`` (already coalesced
     with the chart's defaults): template file name -> its manifests (empty documents dropped).
-    Every template is rendered (NOTES.txt too: it must not fail); helpers (`_*`) only through
+    Every template is rendered, those of subdirectories (tests/) too, keyed by their path
+    under templates/ (NOTES.txt too: it must not fail); helpers (`_*`) only through
     `include`, and only the .yaml ones' documents are returned."""
     templates = chart / "templates"
     top = chart_context(chart, values, release=release, namespace=namespace)
     base = top["Template"]["BasePath"]
-    engine = GoTemplates(
-        {f"{base}/{p.name}": p.read_text(encoding="utf-8") for p in templates.iterdir()}
-    )
+    files = sorted(p for p in templates.rglob("*") if p.is_file())
+    names = {p: p.relative_to(templates).as_posix() for p in files}
+    engine = GoTemplates({f"{base}/{names[p]}": p.read_text(encoding="utf-8") for p in files})
     result: dict[str, list[dict[str, Any]]] = {}
-    for path in sorted(templates.iterdir()):
+    for path in files:
         if path.name.startswith("_"):
             continue
-        text = engine.render(f"{base}/{path.name}", top)
+        text = engine.render(f"{base}/{names[path]}", top)
         docs = [d for d in yaml.safe_load_all(text) if d] if path.suffix == ".yaml" else []
         if docs:
-            result[path.name] = docs
+            result[names[path]] = docs
     return result

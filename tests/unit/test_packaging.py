@@ -306,7 +306,21 @@ def test_openshift_style_null_user_is_accepted() -> None:
         ({"image": {"digest": "latest"}}, "image.digest"),
         ({"securityContext": {"runAsUser": 0}}, "securityContext.runAsUser"),
         ({"podSecurityContext": {"runAsUser": 0}}, "podSecurityContext.runAsUser"),
-        ({"config": {"domains": []}}, "config"),
+        ({"config": {"domains": [{"nam": "example.com"}]}}, "config"),
+        ({"config": {"resolver": {"attempts": "2"}}}, "config"),
+        ({"config": {"resolvers": {}}}, "config"),
+        ({"config": {"log": {"level": "verbose"}}}, "config"),
+        ({"config": ["example.com"]}, "config"),
+        ({"configToml": "[[domains]]\nname = 'a.example'\n"}, ""),  # and config: both set
+        ({"image": {"registry": "https://ghcr.io"}}, "image.registry"),
+        ({"priorityClassName": "High"}, "priorityClassName"),
+        ({"topologySpreadConstraints": [{"maxSkew": 1}]}, "topologySpreadConstraints"),
+        ({"extraVolumeMounts": [{"name": "zones"}]}, "extraVolumeMounts"),
+        ({"dnsConfig": {"option": []}}, "dnsConfig"),
+        ({"serviceMonitor": {"metricRelabelings": [{"action": "dropp"}]}}, "serviceMonitor"),
+        ({"serviceMonitor": {"relabelings": {"action": "drop"}}}, "serviceMonitor"),
+        ({"prometheusRule": {"additionalRuleLabels": {"team-name": "mail"}}}, "prometheusRule"),
+        ({"serviceAccount": {"automountServiceAccountToken": "no"}}, "serviceAccount"),
         ({"listenAddress": ":8080"}, "listenAddress"),
         ({"service": {"port": "http"}}, "service.port"),
         ({"serviceMonitor": {"interval": "soon"}}, "serviceMonitor.interval"),
@@ -363,8 +377,11 @@ def test_default_values_follow_the_chart_conventions() -> None:
 
 
 def test_default_config_is_a_valid_exporter_config() -> None:
-    """The TOML in values.yaml passes the exporter's own validation (the pod would start)."""
-    config = parse_config(tomllib.loads(default_values()["config"]), source="values.yaml")
+    """The default config, rendered to TOML, passes the exporter's own validation (the pod
+    would start)."""
+    text = render_chart()["configmap.yaml"][0]["data"]["config.toml"]
+    assert tomllib.loads(text) == default_values()["config"]
+    config = parse_config(tomllib.loads(text), source="values.yaml")
     assert config.domains
 
 
@@ -401,10 +418,11 @@ def template(name: str) -> str:
 
 def test_rendered_manifests_pass_kubernetes_validate() -> None:
     """The default rendering is valid Kubernetes (strict: unknown fields are errors)."""
-    files = sorted(RENDERED.glob("*.yaml"))
-    assert {rendered(f.name)["kind"] for f in files} == {
+    files = sorted(RENDERED.rglob("*.yaml"))
+    assert {rendered(str(f.relative_to(RENDERED)))["kind"] for f in files} == {
         "ConfigMap",
         "Deployment",
+        "Pod",  # the `helm test` hook
         "Service",
         "ServiceAccount",
     }
@@ -467,7 +485,8 @@ def test_rendered_deployment_matches_the_template_and_values() -> None:
     dockerfile_cmd = json.loads(only(runtime_stage(), "CMD"))
     assert "command" not in container  # the image's ENTRYPOINT stays
     assert container["args"] == [*dockerfile_cmd, "--listen-address", values["listenAddress"]]
-    assert container["image"] == f"{values['image']['repository']}:{__version__}"
+    image = values["image"]
+    assert container["image"] == f"{image['registry']}/{image['repository']}:{__version__}"
 
     assert pod["spec"]["securityContext"] == values["podSecurityContext"]
     assert container["securityContext"] == values["securityContext"]
@@ -503,7 +522,9 @@ def test_rendered_service_configmap_and_serviceaccount_match_values() -> None:
         {"name": "http", "port": values["service"]["port"], "targetPort": "http", "protocol": "TCP"}
     ]
     assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
-    assert rendered("configmap.yaml")["data"] == {Path(CONFIG_PATH).name: values["config"]}
+    data = rendered("configmap.yaml")["data"]
+    assert list(data) == [Path(CONFIG_PATH).name]
+    assert tomllib.loads(data[Path(CONFIG_PATH).name]) == values["config"]
     account = rendered("serviceaccount.yaml")
     assert account["automountServiceAccountToken"] is False
     assert "annotations" not in account["metadata"]  # none by default; IRSA adds the role
@@ -537,6 +558,7 @@ SHARDED = CHART / "ci" / "sharded-keda-values.yaml"
 BUILT_IN_KINDS = {
     "ConfigMap",
     "Deployment",
+    "Pod",
     "PodDisruptionBudget",
     "Service",
     "ServiceAccount",
@@ -711,7 +733,7 @@ def test_renderer_reproduces_helms_rendering_of_the_defaults() -> None:
     """The test's renderer gives exactly tests/data/k8s/ (Helm's output), checksum included:
     sharding off, the default install is the old Deployment, Service, ConfigMap and account."""
     rendering = render_chart()
-    assert set(rendering) == {f.name for f in RENDERED.glob("*.yaml")}
+    assert set(rendering) == {str(f.relative_to(RENDERED)) for f in RENDERED.rglob("*.yaml")}
     for name, docs in rendering.items():
         assert docs == [rendered(name)], name
 

@@ -48,12 +48,99 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
-{{/* repository@digest when a digest is given, else repository:tag (tag defaults to appVersion). */}}
+{{/*
+[registry/]repository@digest when a digest is given, else [registry/]repository:tag (tag
+defaults to appVersion).
+*/}}
 {{- define "ses-deliverability-exporter.image" -}}
+{{- $repository := .Values.image.repository }}
+{{- with .Values.image.registry }}
+{{- $repository = printf "%s/%s" . $repository }}
+{{- end }}
 {{- if .Values.image.digest }}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- printf "%s@%s" $repository .Values.image.digest }}
 {{- else }}
-{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- printf "%s:%s" $repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The exporter's config.toml: configToml as it is, a TOML string given as config as it is, else
+the structured config rendered to TOML.
+*/}}
+{{- define "ses-deliverability-exporter.configToml" -}}
+{{- if .Values.configToml }}
+{{- .Values.configToml }}
+{{- else if kindIs "string" .Values.config }}
+{{- .Values.config }}
+{{- else }}
+{{- include "ses-deliverability-exporter.tomlTable" (dict "table" (.Values.config | default (dict)) "path" "") | trim }}
+{{- end }}
+{{- end }}
+
+{{/*
+One TOML table: its plain keys, then its sub-tables ([path.key]) and arrays of tables
+([[path.key]]), keys sorted. Keys other than bare TOML keys are quoted, null values are left
+out (TOML has no null).
+*/}}
+{{- define "ses-deliverability-exporter.tomlTable" -}}
+{{- $path := .path }}
+{{- range $key, $value := .table }}
+{{- if not (or (kindIs "invalid" $value) (kindIs "map" $value) (include "ses-deliverability-exporter.tomlIsTableArray" $value)) }}
+{{ include "ses-deliverability-exporter.tomlKey" $key }} = {{ include "ses-deliverability-exporter.tomlValue" $value }}
+{{- end }}
+{{- end }}
+{{- range $key, $value := .table }}
+{{- $sub := include "ses-deliverability-exporter.tomlKey" $key }}
+{{- if $path }}
+{{- $sub = printf "%s.%s" $path $sub }}
+{{- end }}
+{{- if kindIs "map" $value }}
+
+[{{ $sub }}]
+{{- include "ses-deliverability-exporter.tomlTable" (dict "table" $value "path" $sub) }}
+{{- else if include "ses-deliverability-exporter.tomlIsTableArray" $value }}
+{{- range $item := $value }}
+
+[[{{ $sub }}]]
+{{- include "ses-deliverability-exporter.tomlTable" (dict "table" $item "path" $sub) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* A TOML key: bare when it may be, else a quoted (JSON) string. */}}
+{{- define "ses-deliverability-exporter.tomlKey" -}}
+{{- if regexMatch "^[A-Za-z0-9_-]+$" . }}{{ . }}{{ else }}{{ . | toJson }}{{ end }}
+{{- end }}
+
+{{/* "true" when the value is a non-empty list of tables (a TOML array of tables). */}}
+{{- define "ses-deliverability-exporter.tomlIsTableArray" -}}
+{{- if and (kindIs "slice" .) . }}
+{{- if kindIs "map" (first .) }}true{{ end }}
+{{- end }}
+{{- end }}
+
+{{/*
+A TOML value: strings as JSON strings (valid TOML basic strings), whole numbers as integers
+(Helm reads every number in values as a float64, and the exporter's integers are strict),
+lists inline.
+*/}}
+{{- define "ses-deliverability-exporter.tomlValue" -}}
+{{- if kindIs "string" . }}
+{{- . | toJson }}
+{{- else if kindIs "bool" . }}
+{{- ternary "true" "false" . }}
+{{- else if kindIs "float64" . }}
+{{- if eq (float64 (int64 .)) . }}{{ int64 . }}{{ else }}{{ . }}{{ end }}
+{{- else if kindIs "slice" . }}
+{{- $items := list }}
+{{- range $item := . }}
+{{- $items = append $items (include "ses-deliverability-exporter.tomlValue" $item) }}
+{{- end }}
+{{- printf "[%s]" (join ", " $items) }}
+{{- else }}
+{{- . }}
 {{- end }}
 {{- end }}
 
@@ -106,7 +193,14 @@ metadata:
     {{- end }}
 spec:
   serviceAccountName: {{ include "ses-deliverability-exporter.serviceAccountName" $root }}
-  automountServiceAccountToken: false
+  automountServiceAccountToken: {{ $values.serviceAccount.automountServiceAccountToken | default false }}
+  {{- with $values.priorityClassName }}
+  priorityClassName: {{ . | quote }}
+  {{- end }}
+  {{- with $values.dnsConfig }}
+  dnsConfig:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
   {{- with $values.imagePullSecrets }}
   imagePullSecrets:
     {{- toYaml . | nindent 4 }}
@@ -183,6 +277,9 @@ spec:
         # The only writable path (readOnlyRootFilesystem); HOME=/tmp in the image.
         - name: tmp
           mountPath: /tmp
+        {{- with $values.extraVolumeMounts }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
   volumes:
     - name: config
       configMap:
@@ -195,6 +292,9 @@ spec:
     - name: tmp
       emptyDir:
         sizeLimit: 64Mi
+    {{- with $values.extraVolumes }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
   {{- with $values.nodeSelector }}
   nodeSelector:
     {{- toYaml . | nindent 4 }}
@@ -205,6 +305,10 @@ spec:
   {{- end }}
   {{- with $values.affinity }}
   affinity:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $values.topologySpreadConstraints }}
+  topologySpreadConstraints:
     {{- toYaml . | nindent 4 }}
   {{- end }}
 {{- end }}
