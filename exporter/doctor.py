@@ -27,6 +27,7 @@ from exporter.config import (
 )
 from exporter.doctor_aws import AWS_ERRORS, Finding, Prober, client_for
 from exporter.doctor_queue import DEPLOY, SesView, check_queue, check_smtp
+from exporter.logs import configure_logging
 from exporter.model import Status
 from exporter.sources.ses import Pacer, SesApiError, SesRegionSource
 
@@ -55,6 +56,9 @@ def doctor(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - the command line's boundary: one line
         sys.stderr.write(f"{_PROG}: error: {printable(f'{type(exc).__name__}: {exc}')}\n")
         return EXIT_UNKNOWN
+    # The findings say it all: the daemon's own warnings (a rejected SMTP login, ...) would
+    # repeat them, and must never reach stdout, where --format json is.
+    configure_logging("error", config.log.format)
     findings = run_doctor(config)
     worst = max((f.status for f in findings), key=lambda s: s.rank, default=Status.PASS)
     if args.format == "json":

@@ -10,6 +10,7 @@ fake has no IAM at all, so what is asked of it is reported as not verifiable.
 from __future__ import annotations
 
 import json
+import ssl
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from fakes.sesv2_server import Sesv2Fake, sns_destination
 from helpers.moto_fixtures import REGION, Moto
-from smtp_server import Recorder, start_smtp
+from smtp_server import Recorder, TlsFiles, start_smtp
 
 from exporter.cli import main
 from exporter.doctor_aws import queue_policy_finding, role_principal
@@ -229,28 +231,47 @@ def test_missing_permission_with_iam_enforced(
 def test_smtp_credentials_that_no_longer_authenticate(
     aws: AwsSide, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A relay's password from a rotated key: the endpoint answers 535. The probe needs TLS
-    before AUTH, so this server offers AUTH in clear text and the probe refuses: unknown,
-    never a credential verdict; with the right password over STARTTLS, see the daemon's
-    own SMTP tests (tests/integration/test_smtp_credentials.py)."""
-    server = start_smtp(Recorder("smtp-user", "right"), tls=None)
-    try:
-        monkeypatch.setenv("SMTP_USER", "smtp-user")
-        monkeypatch.setenv("SMTP_PASSWORD", "wrong")
-        extra = f"""
+    """A relay's password from a rotated key: the endpoint answers 535 (over STARTTLS, as
+    SES does), and the IAM user behind it has no active key left. No mail is sent."""
+    ca = trustme.CA()
+    ca_file = aws.tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    server = start_smtp(
+        Recorder("smtp-user", "right"), tls=TlsFiles(server_context, ssl.create_default_context())
+    )
+    iam = aws.moto.client("iam")
+    iam.create_user(UserName="ses-smtp")
+    key = iam.create_access_key(UserName="ses-smtp")["AccessKey"]["AccessKeyId"]
+    iam.update_access_key(UserName="ses-smtp", AccessKeyId=key, Status="Inactive")
+    monkeypatch.setenv("SMTP_USER", "smtp-user")
+    extra = f"""
 [[smtp_credentials]]
 name = "relay"
 region = "{REGION}"
+iam_user = "ses-smtp"
 username_env = "SMTP_USER"
 password_env = "SMTP_PASSWORD"
 endpoint = "127.0.0.1:{server.port}"
+ca_file = "{ca_file}"
 """
+    try:
+        monkeypatch.setenv("SMTP_PASSWORD", "wrong")
+        code, report = doctor(aws.config(extra=extra), capsys)
+        auth = line(report, "smtp_auth", "relay")
+        assert auth["status"] == "fail"
+        assert "(535)" in auth["summary"]
+        assert "smtp-password" in auth["fix"]
+        keys = line(report, "smtp_iam_key", "relay")
+        assert keys["status"] == "fail"
+        assert "no active access key" in keys["summary"]
+        assert code == 2
+        monkeypatch.setenv("SMTP_PASSWORD", "right")
         _, report = doctor(aws.config(extra=extra), capsys)
+        assert line(report, "smtp_auth", "relay")["status"] == "pass"
     finally:
         server.stop()
-    auth = line(report, "smtp_auth", "relay")
-    assert auth["status"] == "unknown"
-    assert f"127.0.0.1:{server.port}" in auth["summary"]
     assert server.recorder.sent_mail_commands() == []
 
 
