@@ -86,6 +86,7 @@ _STYLE = (
     "table.stack tr.fail{background:#ffebe9}table.stack tr.warn{background:#fff8c5}"
     "table.stack tr.unknown{background:#f6f8fa}"
     "table.stack td[data-label]::before{content:attr(data-label) ': ';font-weight:bold}"
+    "table.stack td:empty{display:none}"
     "}"
 )
 
@@ -153,7 +154,9 @@ def render_landing_page(
         "<h1>SES deliverability exporter</h1>"
         f"<p class='muted'>Version {esc(__version__)} · page rendered {utc(now)} · "
         "<a href='/metrics'>Metrics</a> · <a href='/healthz'>healthz</a> · "
-        f"<a href='/readyz'>readyz</a></p>{''.join(sections)}</body></html>"
+        f"<a href='/readyz'>readyz</a></p>"
+        + (f"<p id='notice'><strong>{esc(snap.notice)}</strong></p>" if snap.notice else "")
+        + f"{''.join(sections)}</body></html>"
     )
 
 
@@ -177,7 +180,7 @@ def _check_row(result: CheckResult, runbooks: str) -> str:
         f"<tr class='{status.value}'><td><code>{html.escape(result.check)}"
         f"</code></td><td>{badge(status)}</td>"
         f"<td class='wide'>{html.escape(result.summary)}</td>"
-        f"<td class='wide'>{_remedy_html(result)}{link}</td></tr>"
+        f"<td class='wide' data-label='remedy'>{_remedy_html(result)}{link}</td></tr>"
     )
 
 
