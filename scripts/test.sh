@@ -30,6 +30,8 @@ echo "==> ruff"
 .venv/bin/ruff format --check exporter tests bench dashboards
 echo "==> mypy --strict"
 .venv/bin/mypy
+echo "==> check-jsonschema .github/workflows (GitHub workflow schema, offline)"
+.venv/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 echo "==> validate-config config.example.toml"
 .venv/bin/ses-deliverability-exporter validate-config config.example.toml
 
