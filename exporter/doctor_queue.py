@@ -192,6 +192,17 @@ def check_smtp(prober: Prober, session: Any, credential: SmtpCredentialConfig) -
             iam, "iam:ListAccessKeys", subject, "list_access_keys", UserName=credential.iam_user
         )
     result = check_smtp_credential(credential, iam if listed is not None else None)
+    if listed is not None and result.keys is None and result.error.startswith("iam:"):
+        # ListAccessKeys passed: the failing read is GetAccessKeyLastUsed
+        prober.findings.append(
+            Finding(
+                "permission",
+                f"iam:GetAccessKeyLastUsed {subject}",
+                Status.FAIL,
+                f"the key reads failed ({result.error})",
+                f"grant iam:GetAccessKeyLastUsed to {prober.principal} (deploy/iam-policy.json)",
+            )
+        )
     if result.keys is not None:
         if any(key.active for key in result.keys):
             prober.findings.append(

@@ -178,8 +178,8 @@ def _reset_auth(moto: Moto, count: str) -> None:
 def test_missing_permission_with_iam_enforced(
     aws: AwsSide, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A user whose policy lacks ses:ListIdentities and sqs:GetQueueAttributes: both are
-    named with the fix; what the policy grants passes; the SESv2 fake (no IAM) is not
+    """A user whose policy lacks ses:ListIdentities, sqs:GetQueueAttributes and
+    iam:GetAccessKeyLastUsed: each is named with the fix; what the policy grants passes; the SESv2 fake (no IAM) is not
     verifiable."""
     iam = aws.moto.client("iam")
     iam.create_user(UserName="exporter")
@@ -190,6 +190,7 @@ def test_missing_permission_with_iam_enforced(
         "ses:GetIdentityMailFromDomainAttributes",
         "ses:GetIdentityNotificationAttributes",
         "sns:ListSubscriptions",
+        "iam:ListAccessKeys",
     ]
     iam.put_user_policy(
         UserName="exporter",
@@ -202,12 +203,20 @@ def test_missing_permission_with_iam_enforced(
         ),
     )
     key = iam.create_access_key(UserName="exporter")["AccessKey"]
+    iam.create_user(UserName="ses-smtp")
+    iam.create_access_key(UserName="ses-smtp")
+    smtp = f"""
+[[smtp_credentials]]
+name = "relay"
+region = "{REGION}"
+iam_user = "ses-smtp"
+"""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
     monkeypatch.delenv("AWS_SESSION_TOKEN")
     _reset_auth(aws.moto, "0")
     try:
-        code, report = doctor(aws.config(), capsys)
+        code, report = doctor(aws.config(extra=smtp), capsys)
     finally:
         _reset_auth(aws.moto, "inf")
     subject = f"prod/{REGION}"
@@ -225,6 +234,10 @@ def test_missing_permission_with_iam_enforced(
     assert fake["status"] == "unknown"
     assert aws.fake.endpoint in fake["summary"]
     assert "accepts any credentials" in fake["summary"]
+    assert line(report, "permission", "iam:ListAccessKeys relay")["status"] == "pass"
+    last_used = line(report, "permission", "iam:GetAccessKeyLastUsed relay")
+    assert last_used["status"] == "fail"
+    assert "grant iam:GetAccessKeyLastUsed" in last_used["fix"]
     assert code == 2
 
 
