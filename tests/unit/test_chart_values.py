@@ -296,3 +296,19 @@ def test_resources_are_sized_from_the_measured_figures() -> None:
     assert to_mb(resources["limits"]["memory"]) >= 266 + 43
     assert resources["requests"]["cpu"]
     assert "cpu" not in resources["limits"]
+
+
+def test_the_example_config_round_trips_through_structured_values() -> None:
+    """config.example.toml (every section: nested tables, arrays of tables inside tables,
+    inline arrays, floats, booleans) given as structured values renders to the same config."""
+    example = tomllib.loads((ROOT / "config.example.toml").read_text(encoding="utf-8"))
+    override = {"config": example}
+    assert schema_errors(merged(default_values(), {"config": None}) | override) == []
+    text = config_toml(render_chart(override, validate=False))
+    rendered = tomllib.loads(text)
+    assert rendered == merged(default_values()["config"], example)
+    assert "[[aws.accounts]]" in text
+    assert "[[events.queues]]" in text
+    assert parse_config(rendered, source="values") == parse_config(
+        merged(default_values()["config"], example), source="values"
+    )
