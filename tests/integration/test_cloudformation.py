@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
+from fakes.sesv2_server import Sesv2Fake, sns_destination
 from helpers.moto_fixtures import Moto, daemon_env, event
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -209,3 +210,35 @@ def run_cli_env(args: list[str], env: dict[str, str]) -> subprocess.CompletedPro
         env=env,
         check=False,
     )
+
+
+@allow_moto_stubs
+def test_doctor_on_the_deployed_stack(moto: Moto, tmp_path: Path) -> None:
+    """The newcomer's path: deploy, paste the snippet, run `doctor`. The configuration set's
+    event destination comes from the SESv2 fake (moto stubs the SES resources and has no
+    SESv2 event destinations); the queue policy is a moto stub too, so its check fails
+    here, which is what doctor must say of a queue without one."""
+    outputs = _deploy(moto, "exporter", {})
+    with Sesv2Fake() as fake:
+        topic = outputs["TopicArn"].rsplit(":", 1)[-1]
+        fake.event_destinations[outputs["ConfigurationSetName"]] = [
+            sns_destination("exporter", topic, ["SEND", "BOUNCE", "COMPLAINT", "DELIVERY"])
+        ]
+        config = tmp_path / "config.toml"
+        config.write_text(
+            outputs["ConfigSnippet"]
+            + '[aws]\napi_calls_per_second = 100\n[[aws.accounts]]\nname = "main"\n'
+            'regions = ["us-east-1"]\n'
+        )
+        env = daemon_env(tmp_path, moto.endpoint, AWS_ENDPOINT_URL_SESV2=fake.endpoint)
+        result = run_cli_env(["doctor", "--config", str(config), "--format", "json"], env)
+    report = json.loads(result.stdout)
+    queue = outputs["QueueUrl"].rsplit("/", 1)[-1]
+    statuses = {(c["check"], c["subject"]): c["status"] for c in report["checks"]}
+    assert statuses[("sqs_queue", queue)] == "pass"
+    assert statuses[("sqs_redrive_policy", queue)] == "pass"
+    assert statuses[("sqs_subscription", queue)] == "pass"
+    set_subject = f"{outputs['ConfigurationSetName']} (main/us-east-1)"
+    assert statuses[("ses_configuration_set_routing", set_subject)] == "pass"
+    assert statuses[("sqs_queue_policy", queue)] == "fail"
+    assert result.returncode == 2
