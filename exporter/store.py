@@ -46,6 +46,7 @@ class Snapshot:
     config_loaded_at: float = 0.0
     ses: Mapping[str, SesRegionResult] = field(default_factory=lambda: MappingProxyType({}))
     smtp: Mapping[str, SmtpCredentialResult] = field(default_factory=lambda: MappingProxyType({}))
+    notice: str = ""  # one line atop the landing page, e.g. that the demo's data is made up
 
     def identities(self) -> list[IdentityState]:
         """The domain identities every SES region's last discovery found."""
