@@ -26,6 +26,11 @@ DEMO_DIR = Path(str(resources.files("exporter.demo")))
 SES_INTERVAL_SECONDS = 60.0
 SMTP_INTERVAL_SECONDS = 60.0
 BASE_SENT_24H = 12_345.0  # the account's send count before the demo started
+NOTICE = (
+    "demo: events are generated in-process from the bundled archive; the SES account, the"
+    " SMTP credential and the queue demo-in-process are made up; DNS answers come from the"
+    " bundled zone files"
+)
 
 
 class DemoDaemon(Daemon):
@@ -43,6 +48,7 @@ class DemoDaemon(Daemon):
     ) -> None:
         super().__init__(config_path, runtime, listen=listen, flags=flags)
         self.nameserver = nameserver
+        self.store.update(notice=NOTICE)
         self.traffic = DemoTraffic(
             self.pipeline,
             self.events.stats,
