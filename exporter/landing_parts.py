@@ -163,7 +163,8 @@ def accounts_section(snap: Snapshot, runbooks: str) -> str:
             state = f"<td colspan='4'>{badge(Status.UNKNOWN)} GetAccount failed</td>"
         else:
             enforcement = _ENFORCEMENT.get(account.enforcement_status)
-            shown = enforcement[0] if enforcement else Status.PASS
+            healthy = Status.PASS if account.enforcement_status == "HEALTHY" else Status.UNKNOWN
+            shown = enforcement[0] if enforcement else healthy
             link = runbook_link(runbooks, enforcement[1]) if enforcement else ""
             sending = Status.PASS if account.sending_enabled else Status.FAIL
             access = Status.PASS if account.production_access_enabled else Status.WARN

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 import yaml
-from helpers.fleet import FAIL, UNKNOWN, WARN, report, snapshot
+from helpers.fleet import FAIL, UNKNOWN, WARN, call, registry_for, report, snapshot
 
 from exporter.checks.ses import AccountState
 from exporter.config import Config
@@ -19,6 +19,7 @@ from exporter.events.pipeline import DELAY_BUCKETS, LAG_BUCKETS, EventCounts, Hi
 from exporter.jobs.ses import SesRegionResult
 from exporter.landing import RUNBOOK_ANCHORS, render_landing_page, runbook_anchor
 from exporter.store import CollectorHealth, Snapshot
+from exporter.web import make_app
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = 1_800_000_000.0
@@ -219,3 +220,34 @@ def test_event_windows_keep_a_bounded_ring() -> None:
     hour, day = windows.windows(counts({"send": 1}))
     assert hour.covered == HOUR
     assert day.covered == DAY
+
+
+def test_the_app_serves_event_windows_on_the_page() -> None:
+    """make_app with the pipeline's counters: the page has the windowed tables, counted since
+    the app was made (the counters start at zero with the process)."""
+    snap = snapshot([report("d.example")])
+    events = counts({"send": 7, "bounce": 2}, {"recipient_unknown": 2})
+    app = make_app(registry_for(snap), lambda: snap, lambda: events)
+    status, _, body = call(app, "/")
+    page = body.decode()
+    assert status == "200 OK"
+    assert "<tr><td>send</td><td>7</td><td>7</td><td>7</td></tr>" in page
+    table = page.split("<table id='bounce-categories'>", 1)[1].split("</table>", 1)[0]
+    assert "<tr><td>recipient_unknown</td><td>2</td><td>2</td><td>2</td></tr>" in table
+
+
+def test_aws_and_collector_values_are_escaped() -> None:
+    hostile = "<img src=x onerror=alert(1)>"
+    result = dataclasses.replace(account(hostile), account_id=hostile, region=hostile)
+    health = {
+        hostile: CollectorHealth(interval_seconds=60, up=False, failures=1, last_error=hostile)
+    }
+    snap = dataclasses.replace(
+        snapshot([report("d.example")]),
+        ses=MappingProxyType({"ses:x:y": result}),
+        health=MappingProxyType(health),
+    )
+    events = counts({hostile: 1}, {hostile: 1})
+    page = render_landing_page(snap, events, windows=[], now=NOW)
+    assert "<img" not in page
+    assert page.count("&lt;img src=x onerror=alert(1)&gt;") >= 6
