@@ -75,7 +75,7 @@ def time_lapse_rules(text: str) -> str:
         for rule in group["rules"]:
             if "for" in rule:
                 rule["for"] = f"{_duration_seconds(str(rule['for'])) // FOR_SCALE}s"
-    return yaml.safe_dump(rules, sort_keys=False)
+    return str(yaml.safe_dump(rules, sort_keys=False))
 
 
 def prom_query(port: int, expr: str) -> list[dict[str, Any]]:
@@ -186,7 +186,7 @@ def test_demo_fills_every_panel_and_shows_only_its_alerts(
         now = alerts(prom)
         false = {name: states for name, states in now.items() if name not in EXPECTED_ALERTS}
         assert not {n: s for n, s in false.items() if "firing" in s}, false
-        missing = EXPECTED_ALERTS - now.keys()
+        missing = set(EXPECTED_ALERTS - now.keys())
         empty = empty_panels(prom)
         if not missing and not empty:
             break
