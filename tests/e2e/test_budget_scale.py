@@ -237,12 +237,14 @@ def test_the_landing_page_is_paginated_at_100k_domains(served: tuple[Snapshot, i
     text = page.decode()
     assert len(page) < 500_000  # 100 domains, not 100,000
     assert "Domains 1-100 of 100000, worst first · page 1 of 1000" in text
-    assert "2000 failing, 1000 unknown, 2000 warning, 95000 passing" in text
-    first = text.split("<h2 id='", 1)[1].split("'", 1)[0]
     assert (
-        "<td style='color:#cf222e;font-weight:bold'>fail</td>"
-        in text.split(first, 2)[2].split("<h2", 1)[0]
-    )
+        "<span class='n-fail'>2000 failing</span>, <span class='n-unknown'>1000 unknown</span>, "
+        "<span class='n-warn'>2000 warning</span>, <span class='n-pass'>95000 passing</span>"
+    ) in text
+    first = text.split("<h2 id='", 1)[1].split("'", 1)[0]
+    rows = text.split(first, 2)[2].split("<h2", 1)[0]
+    assert rows.split("<tr class='", 1)[1].startswith("fail'>")  # its failing check first
+    assert "<span class='badge fail'>FAIL</span>" in rows
     last, _ = get(f"http://127.0.0.1:{port}/?page=1000")
     assert "Domains 99901-100000 of 100000" in last.decode()
     found, _ = get(f"http://127.0.0.1:{port}/?domain=d012345.bench.test")
