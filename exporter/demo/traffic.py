@@ -150,7 +150,7 @@ class DemoTraffic:
             bodies = refresh(message, now, self._rng)
             batch.extend((body, str(uuid.uuid4())) for body in bodies)
             self._fed += 1
-            if self._fed % DUPLICATE_EVERY == 0:
+            if self._fed % DUPLICATE_EVERY == 0 and not isinstance(message[0], str):
                 batch.append((bodies[0], str(uuid.uuid4())))  # delivered twice
         outcomes = self._pipeline.handle_batch(batch, received_at=now)
         deleted = sum(1 for outcome in outcomes if outcome.deletable)
