@@ -80,7 +80,12 @@ cleanup() {
     kill "$named_pid" 2>/dev/null
     wait "$named_pid" 2>/dev/null
   fi
-  pm system reset --force >/dev/null 2>&1
+  # Only this run's private store (never `system reset`: it also drops host-wide networks).
+  pm rm --all --force --time 5 >/dev/null 2>&1
+  pm rmi --all --force >/dev/null 2>&1
+  if grep -q " $T/" /proc/mounts 2>/dev/null; then
+    grep " $T/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r $sudo umount -l 2>/dev/null
+  fi
   $sudo rm -rf "$T"
 }
 trap cleanup EXIT
