@@ -25,7 +25,7 @@ from prometheus_client.utils import floatToGoString
 from exporter import metrics
 from exporter.checks.ses import IdentityState
 from exporter.config import Config
-from exporter.metrics import PrerenderedFamily
+from exporter.deflate import DeflatedFamily, DeflateWriter, deflated_family
 from exporter.model import CheckResult, Status
 from exporter.store import Snapshot
 
@@ -37,6 +37,7 @@ _SERIES_PER_CHECK = len(_STATUS_ORDER)
 _VALUE = {True: "1.0", False: "0.0"}  # floatToGoString of 1 and 0
 _go_float: Callable[[float], str] = floatToGoString  # the client's float format (untyped)
 _check_and_status = operator.attrgetter("check", "status")
+_LINES = 8192  # exposition lines deflated at once: ~1 MB of text held, never a whole body
 
 
 def _worst(statuses: set[Status]) -> Status:
@@ -135,14 +136,15 @@ class DomainTable:
 
 @dataclass(frozen=True, slots=True)
 class DomainExposition:
-    """The per-domain families of one snapshot, rendered once (see PrerenderedFamily)."""
+    """The per-domain families of one snapshot, rendered once and kept deflated
+    (see exporter.deflate)."""
 
-    info: PrerenderedFamily
-    check_status: PrerenderedFamily
-    unknown_reason: PrerenderedFamily
-    resolvable: PrerenderedFamily
-    dmarc: PrerenderedFamily
-    spf_lookups: PrerenderedFamily
+    info: DeflatedFamily
+    check_status: DeflatedFamily
+    unknown_reason: DeflatedFamily
+    resolvable: DeflatedFamily
+    dmarc: DeflatedFamily
+    spf_lookups: DeflatedFamily
     counts: tuple[tuple[tuple[str, str], int], ...]
     withheld: dict[Status, int]
     exported_domains: int
@@ -173,7 +175,7 @@ class _Slot(Generic[_V]):
 
 
 _tables: _Slot[DomainTable] = _Slot()
-_infos: _Slot[PrerenderedFamily] = _Slot()
+_infos: _Slot[DeflatedFamily] = _Slot()
 
 
 def domain_table(snap: Snapshot) -> DomainTable:
@@ -293,7 +295,8 @@ def _build_exposition(table: DomainTable) -> DomainExposition:
     # A check's four lines differ only in the domain: each (check, status) pair's fixed text is
     # split around the domain once, and a domain's lines for a check are `domain.join(pieces)`.
     split: dict[tuple[str, Status], list[str]] = {}
-    lines: list[str] = []
+    lines: list[str] = []  # a batch of domains' lines, deflated when it is _LINES long
+    status_body = DeflateWriter()
     for domain, escaped in zip(exported, _escaped(exported), strict=True):
         for check in verdicts[domain]:
             key = (check.check, check.status)
@@ -301,6 +304,10 @@ def _build_exposition(table: DomainTable) -> DomainExposition:
             if pieces is None:
                 pieces = split[key] = _status_pieces(status_name, *key)
             lines.append(escaped.join(pieces))
+        if len(lines) >= _LINES // _SERIES_PER_CHECK:
+            status_body.write("".join(lines))
+            lines.clear()
+    status_body.write("".join(lines))
 
     def status_samples() -> list[Sample]:
         return [
@@ -330,7 +337,7 @@ def _build_exposition(table: DomainTable) -> DomainExposition:
             (snap.config, *(result.identities for result in snap.ses.values())),
             lambda: _info_family(snap.config, snap.identities()),
         ),
-        check_status=metrics.CHECK_STATUS.prerendered("".join(lines).encode(), status_samples),
+        check_status=deflated_family(metrics.CHECK_STATUS, status_body.close(), status_samples),
         unknown_reason=_columns_family(
             metrics.CHECK_UNKNOWN_REASON,
             {
@@ -388,15 +395,16 @@ def _status_pieces(name: str, check: str, current: Status) -> list[str]:
 
 def _columns_family(
     spec: metrics.MetricSpec, labels: dict[str, list[str]], values: list[float]
-) -> PrerenderedFamily:
+) -> DeflatedFamily:
     """A gauge or info family given column-wise: label name -> one value per series (in the
     spec's label order, as add_metric would be called), and the series' values.
 
     The exposition lines (label names sorted, as the client writes them) are made by
     interleaving the fixed text with the columns through C-level iterators: 10^5 lines without
-    a Python-level loop per line.
+    a Python-level loop per line, deflated _LINES at a time.
     """
     name = spec.name  # for an info family, the samples' name (..._info)
+    body = DeflateWriter()
     if values:
         names = sorted(labels)
         pieces = [f'{name}{{{names[0]}="', *(f'",{k}="' for k in names[1:]), '"} ', "\n"]
@@ -405,9 +413,9 @@ def _columns_family(
         interleaved: list[Iterable[str]] = [itertools.repeat(pieces[0])]
         for column, piece in zip(columns, pieces[1:], strict=True):
             interleaved += [column, itertools.repeat(piece)]
-        body = "".join(itertools.chain.from_iterable(zip(*interleaved, strict=False)))
-    else:
-        body = ""
+        text = itertools.chain.from_iterable(zip(*interleaved, strict=False))
+        while batch := "".join(itertools.islice(text, _LINES * len(interleaved))):
+            body.write(batch)
 
     def samples() -> list[Sample]:
         keys = list(labels)
@@ -416,10 +424,10 @@ def _columns_family(
             for *row, value in zip(*labels.values(), values, strict=True)
         ]
 
-    return spec.prerendered(body.encode(), samples)
+    return deflated_family(spec, body.close(), samples)
 
 
-def _info_family(config: Config, identities: list[IdentityState]) -> PrerenderedFamily:
+def _info_family(config: Config, identities: list[IdentityState]) -> DeflatedFamily:
     """deliverability_domain_info: one series per configured domain and per discovered
     identity (first region), owner labels included (``aws.identity_labels`` for these).
 

@@ -226,10 +226,15 @@ def _no_body_on_head(app: WsgiApp) -> WsgiApp:
         if environ.get("REQUEST_METHOD") != "HEAD":
             return app(environ, start_response)
         answer: list[tuple[str, list[tuple[str, str]]]] = []
-        body = b"".join(app(environ, lambda status, headers: answer.append((status, headers))))
+        body = app(environ, lambda status, headers: answer.append((status, headers)))
+        try:
+            length = sum(map(len, body))  # counted as it streams: a body is never held whole
+        finally:
+            if hasattr(body, "close"):
+                body.close()
         status, headers = answer[0]
         if not any(name.lower() == "content-length" for name, _ in headers):
-            headers = [*headers, ("Content-Length", str(len(body)))]
+            headers = [*headers, ("Content-Length", str(length))]
         start_response(status, headers)
         return []
 

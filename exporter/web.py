@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import gzip
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -13,6 +12,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics.exposition import ALLOWUTF8, UNDERSCORES
 from prometheus_client.registry import Collector
 
+from exporter.deflate import DeflatedFamily, Part, gzip_stream, text_stream
 from exporter.event_windows import EventWindows
 from exporter.events.pipeline import EventCounts
 from exporter.http_server import HttpServer
@@ -29,10 +29,8 @@ __all__ = [
     "render_metrics",
 ]
 
-_GZIP_LEVEL = 1  # level 9 (the client library's) costs ~7x the time for ~10 % fewer bytes
-
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
-Route = Callable[[dict[str, Any], StartResponse], list[bytes]]
+Route = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 _METRICS_METHODS = ("GET", "HEAD", "OPTIONS")
 _PAGE_METHODS = ("GET", "HEAD")  # the landing page and the probes
 
@@ -79,7 +77,7 @@ class ExporterApp:
             return [b""]
         return route(environ, start_response)  # HEAD too: the server drops the body
 
-    def _metrics(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+    def _metrics(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         return _metrics(self._registry, environ, start_response)
 
     def _healthz(self, _environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
@@ -119,18 +117,20 @@ def _text(start_response: StartResponse, status: str, body: str) -> list[bytes]:
 
 def _metrics(
     registry: CollectorRegistry, environ: dict[str, Any], start_response: StartResponse
-) -> list[bytes]:
+) -> Iterator[bytes]:
     """/metrics as prometheus_client's make_wsgi_app serves it (format negotiation,
-    ``name[]`` filters, gzip), with render_metrics' fast path for pre-rendered families."""
+    ``name[]`` filters, gzip), with render_metrics' fast path for pre-rendered families,
+    streamed: the whole text is never held, compressed or not (close-delimited body)."""
     names = parse_qs(environ.get("QUERY_STRING", "")).get("name[]")
     source: Collector = registry.restricted_registry(names) if names else registry
-    body, content_type = render_metrics(source, environ.get("HTTP_ACCEPT", ""))
+    parts, content_type = _parts(source, environ.get("HTTP_ACCEPT", ""))  # errors: a 500
     headers = [("Content-Type", content_type)]
     if gzip_accepted(environ.get("HTTP_ACCEPT_ENCODING", "")):
-        body = gzip.compress(body, compresslevel=_GZIP_LEVEL)
         headers.append(("Content-Encoding", "gzip"))
+        start_response("200 OK", headers)
+        return gzip_stream(parts)
     start_response("200 OK", headers)
-    return [body]
+    return text_stream(parts)
 
 
 class _One(Collector):
@@ -151,19 +151,26 @@ def render_metrics(registry: Collector, accept: str = "") -> tuple[bytes, str]:
     way and its sample lines as the bytes rendered once per snapshot. Escaping schemes that
     rewrite metric names (dots, values) take the library's path for everything.
     """
+    parts, content_type = _parts(registry, accept)
+    return b"".join(text_stream(parts)), content_type
+
+
+def _parts(registry: Collector, accept: str) -> tuple[list[Part], str]:
+    """render_metrics' text as parts: encoded families, and bodies still deflated."""
     encoder, content_type = choose_encoder(accept)
     escaping = getattr(encoder, "keywords", {}).get("escaping", UNDERSCORES)
     if escaping not in (UNDERSCORES, ALLOWUTF8):
-        return encoder(registry), content_type
+        return [encoder(registry)], content_type
     openmetrics = content_type.startswith("application/openmetrics-text")
     eof = b"# EOF\n"
-    parts: list[bytes] = []
+    parts: list[Part] = []
     for metric in registry.collect():
         if isinstance(metric, PrerenderedFamily):
             parts.append(encoder(_One(metric.header())).removesuffix(eof))
-            parts.append(metric.body)
+            body = metric.deflated if isinstance(metric, DeflatedFamily) else metric.body
+            parts.append(body)
         else:
             parts.append(encoder(_One(metric)).removesuffix(eof))
     if openmetrics:
         parts.append(eof)
-    return b"".join(parts), content_type
+    return parts, content_type
