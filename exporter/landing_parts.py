@@ -32,8 +32,8 @@ __all__ = [
 WORST_FIRST = (Status.FAIL, Status.UNKNOWN, Status.WARN, Status.PASS)
 RANK = {status: i for i, status in enumerate(WORST_FIRST)}
 
-_ENFORCEMENT = {  # SES enforcement status -> (shown status, runbook section)
-    "PROBATION": (Status.WARN, "sesaccountunderreview"),
+_ENFORCEMENT = {  # SES enforcement status -> (shown status, runbook section); both alerts page
+    "PROBATION": (Status.FAIL, "sesaccountunderreview"),
     "SHUTDOWN": (Status.FAIL, "sesaccountsendingpaused"),
 }
 

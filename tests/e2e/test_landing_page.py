@@ -163,7 +163,7 @@ def test_landing_page_at_desktop_and_phone_widths(
     assert summary_class == "fail"
     assert summary_text.startswith("FAIL")
     assert "PROBATION" in summary_text
-    assert [cls for cls, text in facts["account"] if "PROBATION" in text] == ["warn"]
+    assert [cls for cls, text in facts["account"] if "PROBATION" in text] == ["fail"]
     assert " ago (" in facts["freshness"]
     assert "dns" in facts["freshness"]
     assert facts["eventHeads"][1:] == ["last hour", "last 24 h", "since start"]

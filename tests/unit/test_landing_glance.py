@@ -138,12 +138,12 @@ def test_account_enforcement_is_highlighted_with_its_runbook() -> None:
     )
     page = render_landing_page(snap)
     summary = page.split("<div id='summary'", 1)[1].split("</div>", 1)[0]
-    assert summary.startswith(" class='warn'><span class='badge warn'>WARN</span>")
+    assert summary.startswith(" class='fail'><span class='badge fail'>FAIL</span>")  # critical
     assert "enforcement status <strong>PROBATION</strong>" in summary
     assert "#sesaccountunderreview'>runbook</a>" in summary
     row = page.split("<table id='accounts'", 1)[1].split("</table>", 1)[0]
-    assert "<tr class='warn'>" in row
-    assert "<span class='badge warn'>PROBATION</span>" in row
+    assert "<tr class='fail'>" in row
+    assert "<span class='badge fail'>PROBATION</span>" in row
     paused = dataclasses.replace(
         snap, ses=MappingProxyType({"ses:prod:eu-west-1": account("SHUTDOWN", sending=False)})
     )
