@@ -1,11 +1,12 @@
 """The packaging: Dockerfile, Helm chart, systemd unit and the chart's copies of the rules.
 
-No helm, kubeconform or Docker daemon exists here (.github/workflows/chart.yml runs those on a
-hosted forge), so this checks what can be checked offline and fast:
+No helm or kubeconform exists here (.github/workflows/chart.yml runs those on a hosted forge;
+scripts/image-test.sh builds and runs the image with podman), so this checks what can be
+checked offline and fast:
 - hadolint on the Dockerfile, and the facts the image promises (non-root UID, port, exec-form
-  entry point, health check);
+  entry point, health check, pinned dependencies, base image labels);
 - values.yaml against values.schema.json, and invalid values rejected by it;
-- the manifests of tests/data/k8s/ (Helm's rendering of the default values) against the
+- the manifests of tests/data/k8s/ (the rendering of the default values) against the
   Kubernetes schemas with kubernetes-validate, and against the templates, so drift shows;
 - the systemd unit's directives (and `systemd-analyze` where it exists);
 - the chart's files/ as byte-identical copies of rules/*.rules.yml and dashboards/*.json.
@@ -730,8 +731,8 @@ def kubernetes_validate(tmp_path: Path, docs: list[dict[str, Any]]) -> None:
 
 
 def test_renderer_reproduces_helms_rendering_of_the_defaults() -> None:
-    """The test's renderer gives exactly tests/data/k8s/ (Helm's output), checksum included:
-    sharding off, the default install is the old Deployment, Service, ConfigMap and account."""
+    """The test's renderer gives exactly tests/data/k8s/, checksum included: sharding off, the
+    default install is the Deployment, Service, ConfigMap, account and the `helm test` pod."""
     rendering = render_chart()
     assert set(rendering) == {str(f.relative_to(RENDERED)) for f in RENDERED.rglob("*.yaml")}
     for name, docs in rendering.items():
