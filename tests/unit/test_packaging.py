@@ -201,6 +201,17 @@ def test_dockerfile_suits_a_read_only_root_filesystem() -> None:
     assert "HOME=/tmp" in env
 
 
+def test_container_demo_listens_on_every_interface(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the image, `demo` listens on :10190 (reachable through a published port); elsewhere
+    its default stays 127.0.0.1."""
+    env = " ".join(args for keyword, args in runtime_stage() if keyword == "ENV")
+    assert f"SES_EXPORTER_DEMO_LISTEN_ADDRESS=:{PORT}" in env
+    monkeypatch.delenv("SES_EXPORTER_DEMO_LISTEN_ADDRESS", raising=False)
+    assert _parser().parse_args(["demo"]).listen_address == f"127.0.0.1:{PORT}"
+    monkeypatch.setenv("SES_EXPORTER_DEMO_LISTEN_ADDRESS", f":{PORT}")
+    assert _parser().parse_args(["demo"]).listen_address == f":{PORT}"
+
+
 def test_dockerfile_oci_labels() -> None:
     """OCI labels name the image, its licence, and the version from a build argument."""
     stage = runtime_stage()
