@@ -181,6 +181,8 @@ build_s=$(($(date +%s) - t0))
 size=$(pm image inspect --format '{{.Size}}' "$IMAGE")
 log "built in ${build_s} s, $((size / 1000000)) MB"
 
+user=$(pm image inspect --format '{{.Config.User}}' "$IMAGE")
+[ "$user" = "10190:10190" ] || fail "image user is '$user', not 10190:10190"
 labels=$(pm image inspect --format '{{json .Labels}}' "$IMAGE")
 for key in org.opencontainers.image.version org.opencontainers.image.base.name \
   org.opencontainers.image.base.digest; do
