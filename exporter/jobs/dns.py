@@ -28,6 +28,7 @@ from exporter.checks.domain import (
     domain_parts,
     first_questions,
 )
+from exporter.jobs.verdict_cache import VerdictMemo
 from exporter.model import (
     Answer,
     AnswerKind,
@@ -40,13 +41,16 @@ from exporter.model import (
 )
 from exporter.sources.dns import DnsClient
 
-__all__ = ["DnsCycleResult", "check_domain", "check_domains"]
+__all__ = ["DnsCycleResult", "VerdictMemo", "check_domain", "check_domains"]
 
 MAX_ROUNDS = 16  # SPF's 10-lookup limit bounds the rounds well below this
 _FREEZE_EVERY = 1024  # finished domains between two gc.freeze() calls
 _FRAME = struct.Struct("!I")  # the length before each marshal frame from a worker
 _BATCH = 512  # reports per frame
 _STATUS = {status.value: status for status in Status}
+# A domain's standing with the cycle's memo: none, trying its last report, or not stored
+# (its evaluation followed a memo miss, or ran out of rounds).
+_MEMO_NONE, _MEMO_TRY, _MEMO_SKIP = 0, 1, 2
 
 
 class _RecordingView:
@@ -76,7 +80,9 @@ class _DomainRun:
         "asked",
         "cycle",
         "domain",
+        "first",
         "index",
+        "memo",
         "parts",
         "results",
         "rounds",
@@ -91,9 +97,11 @@ class _DomainRun:
         self.domain = checked_name(target)
         self.parts = domain_parts(target)
         self.results: list[PartResult | None] = [None] * len(self.parts)
-        self.asked: set[tuple[str, str]] = set()
+        self.asked: dict[tuple[str, str], None] = {}  # in asking order: the memo's key
         self.rounds = 0
         self.waiting = 0
+        self.first = 0  # how many of `asked` are `first_questions`
+        self.memo = _MEMO_NONE
 
     def answered(self, _answer: Answer) -> None:
         self.waiting -= 1
@@ -110,6 +118,10 @@ class _Cycle:
     yet run again (`exporter.checks.domain.domain_parts`): a part that found every answer
     it read is final, so most run once; the report is assembled when all are final.
     Up to ``workers`` domains are in progress.
+
+    With a ``memo``, a domain it has an entry for asks its first questions and the ones its
+    last evaluation asked later, all at once; if the answers digest as last time, the last
+    report is reused without evaluating (`exporter.jobs.verdict_cache`).
     """
 
     def __init__(
@@ -118,8 +130,10 @@ class _Cycle:
         targets: list[DomainTarget],
         workers: int,
         on_report: Callable[[int, DomainReport], None] | None = None,
+        memo: VerdictMemo | None = None,
     ) -> None:
         self._client = client
+        self._memo = memo
         self._targets = iter(enumerate(targets))
         self._workers = max(1, workers)
         self._active = 0
@@ -169,14 +183,21 @@ class _Cycle:
     def _start(self, run: _DomainRun) -> None:
         """Ask the first questions; evaluate once they are in (at once if all known)."""
         run.rounds = 1
-        if not self._ask(run, first_questions(run.target)):
+        questions = first_questions(run.target)
+        run.first = len(questions)
+        if self._memo is not None:
+            later = self._memo.later_questions(run.target)
+            if later is not None:
+                run.memo = _MEMO_TRY
+                questions += later
+        if not self._ask(run, questions):
             self._advance(run)
 
     def _ask(self, run: _DomainRun, questions: Collection[tuple[str, str]]) -> bool:
         """Request ``questions``; True when some answers are still to come."""
         client, answered = self._client, run.answered
-        new = [q for q in questions if q not in run.asked]
-        run.asked.update(new)
+        new = [q for q in dict.fromkeys(questions) if q not in run.asked]
+        run.asked.update(dict.fromkeys(new))
         self._interest.update(new)
         waiting = 0
         for name, rdtype in questions:
@@ -189,6 +210,13 @@ class _Cycle:
         """Run the parts not final yet, until they ask for something not known, or are done."""
         client, target, domain = self._client, run.target, run.domain
         parts, results = run.parts, run.results
+        if run.memo == _MEMO_TRY:
+            assert self._memo is not None  # noqa: S101 - only a memo sets _MEMO_TRY
+            reused = self._memo.reuse(target, run.asked, client.get)
+            if reused is not None:
+                self._finish(run, reused)
+                return
+            run.memo = _MEMO_SKIP  # its questions may include some no longer asked
         while True:
             view: _RecordingView | _Exhausted
             view = _RecordingView(client) if run.rounds < MAX_ROUNDS else _Exhausted(client)
@@ -204,13 +232,20 @@ class _Cycle:
             if self._ask(run, view.missing):
                 return
         report = assemble(target, cast("list[PartResult]", results))  # all final now
+        if self._memo is not None and run.memo == _MEMO_NONE and run.rounds < MAX_ROUNDS:
+            self._memo.store(target, run.first, list(run.asked), client.get, report)
+        self._finish(run, report)
+
+    def _finish(self, run: _DomainRun, report: DomainReport) -> None:
+        """Hand the report over; drop what only this domain asked once no one else waits."""
+        client, target = self._client, run.target
         self._on_report(run.index, report)
         self._active -= 1
         self._done += 1
         if not self._done % _FREEZE_EVERY:
             gc.freeze()
         interest = self._interest
-        interest.subtract(run.asked)
+        interest.subtract(run.asked.keys())  # counted once each, not as a mapping
         unasked = [key for key in run.asked if interest[key] <= 0]
         for key in unasked:
             del interest[key]
@@ -269,6 +304,7 @@ async def check_domains(
     workers: int = 64,
     stop: threading.Event | None = None,
     processes: int = 1,
+    memo: VerdictMemo | None = None,
 ) -> DnsCycleResult:
     """Check every target with a bounded pool of workers; ``stop`` cancels the cycle.
 
@@ -277,13 +313,19 @@ async def check_domains(
     query rate: the checks are CPU-bound Python, one interpreter runs them on one core.
     It pays only with an idle core per process, and each worker adds its own memory
     (bench/README.md, DNS check cycle), so it is not the default.
+
+    ``memo``, kept by the caller from one cycle to the next, lets a domain whose answers
+    and inputs did not change reuse its last report; it serves only a cycle run in this
+    process (the split hands its domains to fresh processes).
     """
     started, t0 = time.time(), time.monotonic()
     targets = list(targets)
     parts = _parts(processes, len(targets))
     options = client.worker_options(parts) if parts > 1 else None
     if options is None:
-        cycle = asyncio.ensure_future(_Cycle(client, targets, workers).run())
+        if memo is not None:
+            memo.retain(target.name for target in targets)
+        cycle = asyncio.ensure_future(_Cycle(client, targets, workers, memo=memo).run())
     else:
         cycle = asyncio.ensure_future(_split(targets, client, options, workers, parts))
     watcher = asyncio.create_task(_cancel_on_stop(stop, cycle)) if stop is not None else None

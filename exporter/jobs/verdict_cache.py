@@ -1,0 +1,145 @@
+"""Verdicts reused across check cycles when nothing they depend on changed.
+
+In steady state almost no answer changes between two cycles, yet every domain's checks ran
+again. A domain's report is a pure function of its target's inputs, the answers to the
+questions its checks asked, and the code; `VerdictMemo` keeps, per domain, a digest of all
+three with the report, plus the questions asked after the first ones (so the next cycle can
+ask them all at once). The next cycle still asks every question (the memo saves evaluation,
+not DNS): when the digest of the new answers matches, the old report is reused as is.
+
+Only digests and the question names are kept, never answers: the report itself is the one
+the last cycle already published, so reusing it costs no memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import marshal
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
+
+from exporter import __version__
+from exporter.model import Answer, DomainReport, DomainTarget
+
+__all__ = ["CODE_VERSION", "MemoEntry", "VerdictMemo"]
+
+# What a verdict depends on besides answers and target: the checks' code. A memo lives in
+# one process, so the package version guards the rest (a memo handed to other code).
+CODE_VERSION = f"{__version__}/memo-1"
+_SEPARATOR = "\n"  # between question names: DNS names the checks ask never contain it
+_MARSHAL_NO_REFS = 2
+# Every input of a target, present and future: a field added to DomainTarget is in the key.
+_TARGET_FIELDS = tuple(field.name for field in dataclasses.fields(DomainTarget))
+
+
+class MemoEntry(NamedTuple):
+    """One domain's last evaluation: the digest, what it asked after the first questions
+    (``"name rdtype"`` lines), and its report."""
+
+    digest: bytes
+    later_questions: str
+    report: DomainReport
+
+
+class VerdictMemo:
+    """Reports of the last cycle keyed by domain name, reused when their digest matches.
+
+    Not thread-safe: one cycle at a time uses it (the daemon runs its cycles one by one).
+    """
+
+    __slots__ = ("_entries", "hits", "misses", "version")
+
+    def __init__(self, version: str = CODE_VERSION) -> None:
+        self.version = version
+        self._entries: dict[str, MemoEntry] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def later_questions(self, target: DomainTarget) -> list[tuple[str, str]] | None:
+        """The questions ``target``'s last evaluation asked after its first ones, or None
+        when there is no entry to try."""
+        entry = self._entries.get(target.name)
+        if entry is None:
+            return None
+        if not entry.later_questions:
+            return []
+        lines = entry.later_questions.split(_SEPARATOR)
+        return [_question(line) for line in lines]
+
+    def reuse(
+        self,
+        target: DomainTarget,
+        questions: Iterable[tuple[str, str]],
+        get: Callable[[str, str], Answer | None],
+    ) -> DomainReport | None:
+        """The memorized report when ``questions``' answers (``get``) and ``target`` are
+        those it was made from; otherwise None, and the entry is dropped (the evaluation
+        that follows stores a new one with the questions it really asks)."""
+        entry = self._entries.pop(target.name, None)
+        if entry is None:
+            return None
+        digest = self.digest(target, questions, get)
+        if digest is not None and digest == entry.digest:
+            self._entries[target.name] = entry
+            self.hits += 1
+            return entry.report
+        self.misses += 1
+        return None
+
+    def store(
+        self,
+        target: DomainTarget,
+        first: int,
+        questions: list[tuple[str, str]],
+        get: Callable[[str, str], Answer | None],
+        report: DomainReport,
+    ) -> None:
+        """Remember ``report``, made from the answers to ``questions`` (in asking order; the
+        first ``first`` of them are `first_questions`, derived from the target again)."""
+        digest = self.digest(target, questions, get)
+        if digest is None:
+            self._entries.pop(target.name, None)
+            return
+        later = _SEPARATOR.join(f"{name} {rdtype}" for name, rdtype in questions[first:])
+        self._entries[target.name] = MemoEntry(digest, later, report)
+
+    def retain(self, names: Iterable[str]) -> None:
+        """Drop the entries of domains no longer checked, so the memo tracks the targets."""
+        keep = set(names)
+        for name in [name for name in self._entries if name not in keep]:
+            del self._entries[name]
+
+    def digest(
+        self,
+        target: DomainTarget,
+        questions: Iterable[tuple[str, str]],
+        get: Callable[[str, str], Answer | None],
+    ) -> bytes | None:
+        """A 16-byte BLAKE2b of the code version, every target input, and each question
+        with its whole answer; None when an answer is missing."""
+        answers: list[tuple[str, str, str, tuple[str, ...], str, tuple[str, ...]]] = []
+        for name, rdtype in questions:
+            answer = get(name, rdtype)
+            if answer is None:
+                return None
+            answers.append(
+                (name, rdtype, answer.kind.value, answer.records, answer.error, answer.cname_chain)
+            )
+        inputs = (self.version, [getattr(target, name) for name in _TARGET_FIELDS], answers)
+        try:
+            # Version 2: no back-references, so equal values give equal bytes however
+            # they are shared (version 3+ marks objects referenced more than once).
+            data = marshal.dumps(inputs, _MARSHAL_NO_REFS)
+        except ValueError:  # a target field of a type marshal does not take: its repr
+            data = repr(inputs).encode()
+        return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def _question(line: str) -> tuple[str, str]:
+    """A ``"name rdtype"`` line back as a question."""
+    name, _, rdtype = line.rpartition(" ")
+    return name, rdtype
