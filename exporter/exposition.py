@@ -321,50 +321,48 @@ def _build_exposition(table: DomainTable) -> DomainExposition:
             for s in _STATUS_ORDER
         ]
 
-    unknown = [
-        (d, c.check, unknown_reason(c.summary))
-        for d in exported
-        for c in verdicts[d]
-        if c.status is Status.UNKNOWN
-    ]
-    resolvable = [
-        r for r in reports if r.mail_from is not None and r.mail_from_resolvable is not None
-    ]
-    dmarc = [r for r in reports if r.dmarc_policy_level is not None]
-    spf = [r for r in reports if r.spf_dns_lookups is not None]
+    def unknown() -> _Columns:
+        rows = [
+            (d, c.check, unknown_reason(c.summary))
+            for d in exported
+            for c in verdicts[d]
+            if c.status is Status.UNKNOWN
+        ]
+        columns = {k: [row[i] for row in rows] for i, k in enumerate(("domain", "check", "reason"))}
+        return columns, [1.0] * len(rows)
+
+    def resolvable() -> _Columns:
+        rows = [
+            r for r in reports if r.mail_from is not None and r.mail_from_resolvable is not None
+        ]
+        return (
+            {
+                "domain": [r.domain for r in rows],
+                "mail_from_domain": [r.mail_from or "" for r in rows],
+            },
+            [float(bool(r.mail_from_resolvable)) for r in rows],
+        )
+
+    def dmarc() -> _Columns:
+        rows = [r for r in reports if r.dmarc_policy_level is not None]
+        return {"domain": [r.domain for r in rows]}, [
+            float(r.dmarc_policy_level or 0) for r in rows
+        ]
+
+    def spf() -> _Columns:
+        rows = [r for r in reports if r.spf_dns_lookups is not None]
+        return {"domain": [r.domain for r in rows]}, [float(r.spf_dns_lookups or 0) for r in rows]
+
     return DomainExposition(
         info=_infos.get(
             (snap.config, *(result.identities for result in snap.ses.values())),
             lambda: _info_family(snap.config, snap.identities()),
         ),
         check_status=deflated_family(metrics.CHECK_STATUS, status_body.close(), status_samples),
-        unknown_reason=_columns_family(
-            metrics.CHECK_UNKNOWN_REASON,
-            {
-                "domain": [row[0] for row in unknown],
-                "check": [row[1] for row in unknown],
-                "reason": [row[2] for row in unknown],
-            },
-            [1.0] * len(unknown),
-        ),
-        resolvable=_columns_family(
-            metrics.MAIL_FROM_RESOLVABLE,
-            {
-                "domain": [r.domain for r in resolvable],
-                "mail_from_domain": [r.mail_from or "" for r in resolvable],
-            },
-            [float(bool(r.mail_from_resolvable)) for r in resolvable],
-        ),
-        dmarc=_columns_family(
-            metrics.DMARC_POLICY_LEVEL,
-            {"domain": [r.domain for r in dmarc]},
-            [float(r.dmarc_policy_level or 0) for r in dmarc],
-        ),
-        spf_lookups=_columns_family(
-            metrics.SPF_DNS_LOOKUPS,
-            {"domain": [r.domain for r in spf]},
-            [float(r.spf_dns_lookups or 0) for r in spf],
-        ),
+        unknown_reason=_columns_family(metrics.CHECK_UNKNOWN_REASON, unknown),
+        resolvable=_columns_family(metrics.MAIL_FROM_RESOLVABLE, resolvable),
+        dmarc=_columns_family(metrics.DMARC_POLICY_LEVEL, dmarc),
+        spf_lookups=_columns_family(metrics.SPF_DNS_LOOKUPS, spf),
         counts=table.counts,
         withheld=withheld,
         exported_domains=len(exported),
@@ -393,17 +391,21 @@ def _status_pieces(name: str, check: str, current: Status) -> list[str]:
     return pieces
 
 
-def _columns_family(
-    spec: metrics.MetricSpec, labels: dict[str, list[str]], values: list[float]
-) -> DeflatedFamily:
-    """A gauge or info family given column-wise: label name -> one value per series (in the
-    spec's label order, as add_metric would be called), and the series' values.
+_Columns = tuple[dict[str, list[str]], list[float]]
+
+
+def _columns_family(spec: metrics.MetricSpec, build: Callable[[], _Columns]) -> DeflatedFamily:
+    """A gauge or info family given column-wise by ``build``: label name -> one value per
+    series (in the spec's label order, as add_metric would be called), and the series'
+    values. The columns are built again when samples are asked for (rarely: a ``name[]``
+    filter, generate_latest), so a snapshot keeps only the deflated lines.
 
     The exposition lines (label names sorted, as the client writes them) are made by
     interleaving the fixed text with the columns through C-level iterators: 10^5 lines without
     a Python-level loop per line, deflated _LINES at a time.
     """
     name = spec.name  # for an info family, the samples' name (..._info)
+    labels, values = build()
     body = DeflateWriter()
     if values:
         names = sorted(labels)
@@ -418,6 +420,7 @@ def _columns_family(
             body.write(batch)
 
     def samples() -> list[Sample]:
+        labels, values = build()
         keys = list(labels)
         return [
             Sample(name, dict(zip(keys, row, strict=True)), value)
@@ -433,23 +436,27 @@ def _info_family(config: Config, identities: list[IdentityState]) -> DeflatedFam
 
     It depends on the configuration and the discovered identities only, so it is kept
     across DNS cycles (see `_infos`)."""
-    rows = [(d.name, d.mail_from or "", d.region or "", d.labels) for d in config.domains]
-    seen = {d.name for d in config.domains}
-    for identity in identities:
-        if identity.identity not in seen:
-            seen.add(identity.identity)
-            owners = config.identity_labels(identity.identity)
-            rows.append(
-                (identity.identity, identity.mail_from_domain or "", identity.region, owners)
-            )
-    labels = {
-        "domain": [row[0] for row in rows],
-        "mail_from_domain": [row[1] for row in rows],
-        "aws_region": [row[2] for row in rows],
-    }
-    for label in config.owner_label_names:
-        labels[label] = [""] * len(rows)  # owner labels a domain does not set are empty
-    for i, row in enumerate(rows):
-        for label, value in row[3]:
-            labels[label][i] = value
-    return _columns_family(metrics.DOMAIN_INFO, labels, [1.0] * len(rows))
+
+    def build() -> _Columns:
+        rows = [(d.name, d.mail_from or "", d.region or "", d.labels) for d in config.domains]
+        seen = {d.name for d in config.domains}
+        for identity in identities:
+            if identity.identity not in seen:
+                seen.add(identity.identity)
+                owners = config.identity_labels(identity.identity)
+                rows.append(
+                    (identity.identity, identity.mail_from_domain or "", identity.region, owners)
+                )
+        labels = {
+            "domain": [row[0] for row in rows],
+            "mail_from_domain": [row[1] for row in rows],
+            "aws_region": [row[2] for row in rows],
+        }
+        for label in config.owner_label_names:
+            labels[label] = [""] * len(rows)  # owner labels a domain does not set are empty
+        for i, row in enumerate(rows):
+            for label, value in row[3]:
+                labels[label][i] = value
+        return labels, [1.0] * len(rows)
+
+    return _columns_family(metrics.DOMAIN_INFO, build)
