@@ -139,7 +139,9 @@ def _discover(domain: str, domains: list[str], view: DnsView, tolerant: int) -> 
                 cname_chain=answer.cname_chain,
                 skipped=tuple(skipped),
             )
-    return DmarcEvaluation(domain, DmarcDiscovery.NOT_FOUND, f"_dmarc.{domains[-1]}")
+    return DmarcEvaluation(
+        domain, DmarcDiscovery.NOT_FOUND, f"_dmarc.{domains[-1]}", skipped=tuple(skipped)
+    )
 
 
 def _outcome(evaluation: DmarcEvaluation) -> tuple[DmarcDiscovery, str, str | None]:
@@ -255,7 +257,12 @@ def check_dmarc(evaluation: DmarcEvaluation) -> CheckResult:
         return CheckResult(
             CHECK,
             Status.FAIL,
-            f"no DMARC record for {domain}: receivers apply no policy to spoofed mail",
+            f"no DMARC record for {domain}: receivers apply no policy to spoofed mail"
+            + (
+                f" (a public suffix's record could not be read: {evaluation.skipped[0]})"
+                if evaluation.skipped
+                else ""
+            ),
             f"publish a DMARC record with p=quarantine, then move to p=reject; use a mailbox "
             f"you read for rua= (dmarc-reports@{domain} below)",
             _new_record(domain),

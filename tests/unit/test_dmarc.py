@@ -457,6 +457,7 @@ def test_failed_lookup_above_the_organizational_domain_is_skipped() -> None:
     assert checked.status("dmarc") is Status.FAIL
     assert checked.report.dmarc_policy_level == -1
     assert ("_dmarc.com", "TXT") in checked.asked
+    assert "_dmarc.com: servfail" in checked["dmarc"].summary
     table[DMARC, "TXT"] = rec("v=DMARC1; p=reject; t=n; np=reject; psd=n")  # all valid
     assert run(target(), table).status("dmarc") is Status.PASS
 
