@@ -136,41 +136,12 @@ def _targets(args: argparse.Namespace) -> list[Any]:
     ]  # the SyntheticDomains are dropped: the measured process holds what a daemon holds
 
 
-def run_exporter(args: argparse.Namespace) -> dict[str, Any]:
-    """One measured cycle (with worker processes when split)."""
-    from exporter.jobs.dns import DnsCycleResult, _parts, check_domains  # noqa: PLC0415
-    from exporter.sources.dns import DnsClient  # noqa: PLC0415
-
-    targets = _targets(args)
-    parts = _parts(args.processes, len(targets))  # processes the cycle runs in, reported
-
-    async def cycle() -> DnsCycleResult:
-        # Built inside the loop: the client's timers belong to this run's loop.
-        client = DnsClient(
-            nameservers=[("127.0.0.1", args.port)],
-            timeout=2.0,
-            attempts=2,
-            concurrency=args.concurrency,
-            max_queries_per_second=0,
-        )
-        return await check_domains(
-            targets, client, workers=args.concurrency, processes=args.processes
-        )
-
-    rss_before = _rss_now_kib()
-    load = os.getloadavg()[0]
-    sampler = _WorkerPeaks()
-    sampler.start()
-    result, wall, cpu = _timed(cycle, args.profile)
-    sampler.done.set()
-    sampler.join()
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    peak = _peak_rss_kib()
-    targets.clear()
+def _verdicts(args: argparse.Namespace, reports: Sequence[Any]) -> tuple[Counter[str], list[str]]:
+    """Every report against the generated mix: the status counts and the mismatches."""
     statuses: Counter[str] = Counter()
     mismatches: list[str] = []
     domains = generate(args.domains, args.seed)
-    for domain, report in zip(domains, result.reports, strict=False):
+    for domain, report in zip(domains, reports, strict=False):
         got = {c.check: c.status.value for c in report.checks}
         statuses.update(f"{check}={status}" for check, status in got.items())
         got_all = {
@@ -185,9 +156,71 @@ def run_exporter(args: argparse.Namespace) -> dict[str, Any]:
             mismatches.append(
                 f"{report.domain} [{domain.kind}]: want {want}, got {got_all}; {detail}"
             )
-    if len(result.reports) != len(domains):
-        mismatches.append(f"{len(result.reports)} reports for {len(domains)} targets")
+    if len(reports) != len(domains):
+        mismatches.append(f"{len(reports)} reports for {len(domains)} targets")
+    return statuses, mismatches
+
+
+def run_exporter(args: argparse.Namespace) -> dict[str, Any]:
+    """One measured cycle (with worker processes when split); with ``--cycles`` N > 1, N
+    cycles sharing one verdict memo (as the daemon keeps it), each measured on its own."""
+    from exporter.jobs.dns import DnsCycleResult, _parts, check_domains  # noqa: PLC0415
+    from exporter.jobs.verdict_cache import VerdictMemo  # noqa: PLC0415
+    from exporter.sources.dns import DnsClient  # noqa: PLC0415
+
+    targets = _targets(args)
+    parts = _parts(args.processes, len(targets))  # processes the cycle runs in, reported
+    memo = VerdictMemo() if args.cycles > 1 else None
+
+    async def cycle() -> DnsCycleResult:
+        # Built inside the loop: the client's timers belong to this run's loop.
+        client = DnsClient(
+            nameservers=[("127.0.0.1", args.port)],
+            timeout=2.0,
+            attempts=2,
+            concurrency=args.concurrency,
+            max_queries_per_second=0,
+        )
+        extra = {"memo": memo} if memo is not None else {}  # runs older code as well
+        return await check_domains(
+            targets, client, workers=args.concurrency, processes=args.processes, **extra
+        )
+
+    rss_before = _rss_now_kib()
+    load = os.getloadavg()[0]
+    sampler = _WorkerPeaks()
+    sampler.start()
+    cycles: list[dict[str, Any]] = []
+    for index in range(args.cycles):
+        hits = memo.hits if memo is not None else 0
+        result, wall, cpu = _timed(cycle, args.profile if index == args.cycles - 1 else None)
+        # `result` holds this cycle's reports while the next runs, as the daemon's
+        # published snapshot does.
+        cycles.append(
+            {
+                "wall_s": wall,
+                "cpu_s": cpu,
+                "cpu_ms_per_domain": 1000 * cpu / args.domains,
+                "queries_sent": result.queries_sent,
+                "memo_hits": (memo.hits - hits) if memo is not None else 0,
+                "peak_rss_kib": _peak_rss_kib(),
+                "load_average": os.getloadavg()[0],
+                "mismatch_count": len(_verdicts(args, result.reports)[1]),
+            }
+        )
+    sampler.done.set()
+    sampler.join()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak = _peak_rss_kib()
+    targets.clear()
+    statuses, mismatches = _verdicts(args, result.reports)
+    mismatches += [
+        f"cycle {i + 1}: {c['mismatch_count']} mismatches"
+        for i, c in enumerate(cycles)
+        if c["mismatch_count"]
+    ]
     children_cpu = children.ru_utime + children.ru_stime
+    wall, cpu = cycles[0]["wall_s"], cycles[0]["cpu_s"]  # the main figures: a cold cycle
     return {
         "mode": "exporter",
         "domains": args.domains,
@@ -208,6 +241,8 @@ def run_exporter(args: argparse.Namespace) -> dict[str, Any]:
         "statuses": dict(sorted(statuses.items())),
         "mismatch_count": len(mismatches),
         "mismatches": mismatches[:MAX_MISMATCHES_SHOWN],
+        "cycles": cycles,
+        "memo_entries": len(memo) if memo is not None else 0,
     }
 
 
@@ -447,6 +482,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--processes", type=int, default=1, help="exporter: in how many")
+    parser.add_argument(
+        "--cycles", type=int, default=1, help="exporter: cycles sharing one verdict memo"
+    )
     parser.add_argument("--questions", help="floor modes: the question dump of `questions`")
     parser.add_argument("--sample-domains", type=int, help="floor modes: domains it covers")
     parser.add_argument("--questions-out", help="questions mode: where to dump them")
