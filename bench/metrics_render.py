@@ -31,6 +31,7 @@ Usage: .venv/bin/python bench/metrics_render.py [--domains 100000] [--budget 200
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import gc
 import gzip
@@ -152,23 +153,62 @@ def new_cycle(snap: Snapshot, *, reload: bool = False) -> Snapshot:
 
 
 class Call:
-    """One WSGI request to an app; the status, headers and body it answered."""
+    """One WSGI request to an app: the status and headers it answered, its wall and CPU
+    seconds (this thread's: the app runs in it), and the peak RSS during it (MB).
+
+    The body is read as a server sends it, a piece at a time, and kept only with ``keep``
+    (the checks): a client holding it would count in this process's memory."""
 
     def __init__(
-        self, app: Callable[..., Iterable[bytes]], path: str, headers: dict[str, str]
+        self,
+        app: Callable[..., Iterable[bytes]],
+        path: str,
+        headers: dict[str, str],
+        *,
+        keep: bool = False,
     ) -> None:
         path, _, query = path.partition("?")
         environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query, **headers}
-        self.status, self.headers = "", []
+        self.status = ""
+        self.headers: list[tuple[str, str]] = []
 
         def start_response(status: str, response_headers: list[tuple[str, str]]) -> None:
             self.status, self.headers = status, response_headers
 
-        started = time.perf_counter()
-        self.body = b"".join(app(environ, start_response))
+        kept: list[bytes] = []
+        self.length = 0
+        _reset_peak()
+        started, cpu = time.perf_counter(), time.thread_time()
+        for piece in app(environ, start_response):
+            self.length += len(piece)
+            if keep:
+                kept.append(piece)
+        self.cpu_seconds = time.thread_time() - cpu
         self.seconds = time.perf_counter() - started
+        self.peak_mb = _peak_mb()
+        self.body = b"".join(kept)
         if not self.status.startswith("200"):
             raise RuntimeError(f"{path}: {self.status}")
+
+
+_RUN_PEAK = [0.0]  # the peak RSS of the run before the last _reset_peak
+
+
+def _reset_peak() -> None:
+    """Start a new peak RSS (VmHWM) from the current RSS (Linux's /proc/self/clear_refs).
+
+    The reset also resets ru_maxrss, so the run's peak is kept here."""
+    _RUN_PEAK[0] = max(_RUN_PEAK[0], _peak_mb())
+    with contextlib.suppress(OSError), Path("/proc/self/clear_refs").open("w") as refs:
+        refs.write("5")
+
+
+def _peak_mb() -> float:
+    """The peak RSS since the last _reset_peak (or since the start), MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _series(text: bytes) -> dict[str, int]:
@@ -186,23 +226,32 @@ def _with_warmer(
     current: list[Snapshot],
     repeat: int,
     headers: dict[str, str],
-) -> tuple[list[float], list[float]]:
+) -> tuple[list[float], list[Call], float]:
     """As the daemon runs: its warmer builds each new snapshot's table and exposition off
-    the scrape path; time to built, then the scrape."""
-    built, warmed = [], []
+    the scrape path; time to built, then the scrape; and the peak RSS while it builds."""
+    built, warmed, peak = [], [], 0.0
     warmer = DomainWarmer(lambda: current[0])
     warmer.start()
     try:
         for _ in range(repeat):
+            _reset_peak()
             current[0] = new_cycle(current[0])
             published = time.perf_counter()
             while domain_table(current[0])._exposition is None:  # noqa: SLF001 - the warmer's
                 time.sleep(0.01)
             built.append(time.perf_counter() - published)
-            warmed.append(Call(app, "/metrics", headers).seconds)
+            peak = max(peak, _peak_mb())
+            warmed.append(Call(app, "/metrics", headers))
     finally:
         warmer.stop()
-    return built, warmed
+    return built, warmed, peak
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def worker(mode: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -215,32 +264,37 @@ def worker(mode: str, args: argparse.Namespace) -> dict[str, Any]:
     app = make_app(registry, lambda: current[0])
     prometheus = {"HTTP_ACCEPT": PROMETHEUS_ACCEPT, "HTTP_ACCEPT_ENCODING": "gzip"}
     gc.collect()
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_before = _rss_mb()
     stop = threading.Event()
     if args.busy:  # the daemon's DNS cycle: a CPU-bound Python thread sharing the GIL
         threading.Thread(target=_busy, args=(stop,), daemon=True).start()
-    cold, reload, warm, text_warm, page_cold, page_warm, middle = [], [], [], [], [], [], []
+    calls: dict[str, list[Call]] = {
+        k: [] for k in ("cold", "reload", "warm", "text", "page_cold", "page1", "middle")
+    }
     for _ in range(args.repeat):
         current[0] = new_cycle(current[0])
-        page_cold.append(Call(app, "/", {}).seconds)  # before any scrape: builds the table
+        calls["page_cold"].append(Call(app, "/", {}))  # before any scrape: builds the table
         current[0] = new_cycle(current[0])
-        first = Call(app, "/metrics", prometheus)
-        cold.append(first.seconds)
-        warm += [Call(app, "/metrics", prometheus).seconds for _ in range(3)]
-        plain = Call(app, "/metrics", {})
-        text_warm.append(plain.seconds)
-        page_warm.append(Call(app, "/", {}).seconds)
-        middle.append(Call(app, f"/?page={args.domains // 200}", {}).seconds)
+        calls["cold"].append(Call(app, "/metrics", prometheus))
+        calls["warm"] += [Call(app, "/metrics", prometheus) for _ in range(3)]
+        calls["text"].append(Call(app, "/metrics", {}))
+        calls["page1"].append(Call(app, "/", {}))
+        calls["middle"].append(Call(app, f"/?page={args.domains // 200}", {}))
         current[0] = new_cycle(current[0], reload=True)
-        reload.append(Call(app, "/metrics", prometheus).seconds)
-    built, warmed = _with_warmer(app, current, args.repeat, prometheus)
+        calls["reload"].append(Call(app, "/metrics", prometheus))
+    built, warmed, warmer_peak = _with_warmer(app, current, args.repeat, prometheus)
+    calls["warmed"] = warmed
     stop.set()
+    peak_run = _peak_whole_run_mb()
+    first = Call(app, "/metrics", prometheus, keep=True)  # the checks, after the figures
     if dict(first.headers).get("Content-Encoding") != "gzip":
         raise RuntimeError("Prometheus's request was not answered with gzip")
     openmetrics = gzip.decompress(first.body)
     if not openmetrics.endswith(b"# EOF\n"):
         raise RuntimeError("Prometheus's request was not answered with OpenMetrics")
+    plain = Call(app, "/metrics", {}, keep=True)
     series = _series(plain.body)
+    scrapes = ("cold", "reload", "warm", "text", "warmed")
     figures: dict[str, Any] = {
         "mode": mode,
         "domains": args.domains,
@@ -248,28 +302,37 @@ def worker(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         "watch_domains": len(snap.config.metrics.watch_domains),
         "busy_thread": args.busy,
         "kinds": kinds,
-        "cold_s": cold,
-        "cold_after_reload_s": reload,
         "warmer_built_s": built,
-        "warmed_scrape_s": warmed,
-        "warm_s": warm,
-        "text_warm_s": text_warm,
-        "page_cold_s": page_cold,
-        "page1_warm_s": page_warm,
-        "page_middle_warm_s": middle,
         "bytes_openmetrics": len(openmetrics),
         "bytes_gzip": len(first.body),
         "bytes_text": len(plain.body),
         "series": series,
         "withheld": _withheld(plain.body),
         "rss_before_mb": round(rss_before, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_warmer_mb": round(warmer_peak, 1),
+        "peak_rss_scrapes_mb": round(max(c.peak_mb for k in scrapes for c in calls[k]), 1),
+        "peak_rss_pages_mb": round(
+            max(c.peak_mb for k in ("page_cold", "page1", "middle") for c in calls[k]), 1
+        ),
+        "peak_rss_mb": round(peak_run, 1),
     }
+    names = {"cold": "cold", "reload": "cold_after_reload", "warmed": "warmed_scrape"}
+    names |= {"page1": "page1_warm", "middle": "page_middle_warm", "text": "text_warm"}
+    for key, runs in calls.items():
+        name = names.get(key, key)
+        figures[f"{name}_s"] = [c.seconds for c in runs]
+        figures[f"{name}_cpu_s"] = [c.cpu_seconds for c in runs]
+        figures[f"{name}_peak_mb"] = [round(c.peak_mb, 1) for c in runs]
     if args.baseline:
         current[0] = new_cycle(current[0])
         library = make_wsgi_app(registry)
         figures["baseline_s"] = Call(library, "/metrics", prometheus).seconds
     return figures
+
+
+def _peak_whole_run_mb() -> float:
+    """The process's peak RSS over the run so far (VmHWM is reset per call)."""
+    return max(_RUN_PEAK[0], _peak_mb())
 
 
 def _busy(stop: threading.Event) -> None:
@@ -334,8 +397,23 @@ def report(figures: dict[str, Any]) -> None:
         f"{_median(figures['page_middle_warm_s']):.3f} s"
     )
     print(
-        f"  RSS: {figures['rss_before_mb']} MB with the snapshot, peak {figures['peak_rss_mb']} MB"
+        f"  RSS: {figures['rss_before_mb']} MB with the snapshot; peak {figures['peak_rss_mb']} MB "
+        f"over the run: {figures['peak_rss_scrapes_mb']} MB in a scrape, "
+        f"{figures['peak_rss_warmer_mb']} MB while the warmer builds, "
+        f"{figures['peak_rss_pages_mb']} MB in a landing page"
     )
+    for key, what in (
+        ("warm", "warm"),
+        ("warmed_scrape", "after the warmer"),
+        ("cold", "cold"),
+        ("cold_after_reload", "cold after a reload"),
+        ("text_warm", "text, no gzip"),
+    ):
+        print(
+            f"  {what}: wall median {_median(figures[f'{key}_s']):.3f} s, CPU median "
+            f"{_median(figures[f'{key}_cpu_s']):.3f} s (max {max(figures[f'{key}_cpu_s']):.3f}), "
+            f"peak RSS max {max(figures[f'{key}_peak_mb'])} MB"
+        )
     if "baseline_s" in figures:
         print(
             f"  prometheus_client's make_wsgi_app on the same registry (every sample formatted "
