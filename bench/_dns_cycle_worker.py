@@ -165,12 +165,15 @@ def run_exporter(args: argparse.Namespace) -> dict[str, Any]:
     """One measured cycle (with worker processes when split); with ``--cycles`` N > 1, N
     cycles sharing one verdict memo (as the daemon keeps it), each measured on its own."""
     from exporter.jobs.dns import DnsCycleResult, _parts, check_domains  # noqa: PLC0415
-    from exporter.jobs.verdict_cache import VerdictMemo  # noqa: PLC0415
     from exporter.sources.dns import DnsClient  # noqa: PLC0415
 
     targets = _targets(args)
     parts = _parts(args.processes, len(targets))  # processes the cycle runs in, reported
-    memo = VerdictMemo() if args.cycles > 1 else None
+    memo = None
+    if args.cycles > 1:  # imported only then: --cycles 1 also runs code without a memo
+        from exporter.jobs.verdict_cache import VerdictMemo  # noqa: PLC0415
+
+        memo = VerdictMemo()
 
     async def cycle() -> DnsCycleResult:
         # Built inside the loop: the client's timers belong to this run's loop.

@@ -18,7 +18,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, BinaryIO, cast
 
 from exporter.checks.domain import (
@@ -381,7 +381,7 @@ async def _split(
             )
             processes.append(process)
             assert process.stdin is not None  # noqa: S101 - PIPE
-            work = (options, [targets[i] for i in shard], share)
+            work = (options, [_fields(targets[i]) for i in shard], share)
             process.stdin.write(pickle.dumps(work, pickle.HIGHEST_PROTOCOL))
             process.stdin.close()  # flushed by the transport in the background
         local = DnsClient(**options)
@@ -440,8 +440,15 @@ def _worker_main() -> None:
     length-prefixed marshal frames on stdout."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops it (kill) on shutdown
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    options, targets, workers = pickle.load(sys.stdin.buffer)  # noqa: S301 - from our parent
+    options, fields, workers = pickle.load(sys.stdin.buffer)  # noqa: S301 - from our parent
+    targets = [DomainTarget(*values) for values in fields]
     asyncio.run(_worker_cycle(options, targets, workers, sys.stdout.buffer))
+
+
+def _fields(target: DomainTarget) -> tuple[Any, ...]:
+    """A target as the plain tuple of its fields: a frozen dataclass compiled with mypyc
+    cannot be unpickled (its __setstate__ would have to assign frozen fields)."""
+    return tuple(getattr(target, field.name) for field in fields(target))
 
 
 async def _worker_cycle(
