@@ -179,7 +179,8 @@ pm build --format docker --pull=never --network host "${ULIMITS[@]}" "${BUILD_VO
   fail "podman build: $(tail -30 "$T/build.log")"
 build_s=$(($(date +%s) - t0))
 size=$(pm image inspect --format '{{.Size}}' "$IMAGE")
-log "built in ${build_s} s, $((size / 1000000)) MB"
+layer=$(pm history --no-trunc --format '{{.Size}}|{{.CreatedBy}}' "$IMAGE" | awk -F'|' '/pip install/ {print $1; exit}')
+log "built in ${build_s} s, $((size / 1000000)) MB (the project's layer: ${layer:-?})"
 
 user=$(pm image inspect --format '{{.Config.User}}' "$IMAGE")
 [ "$user" = "10190:10190" ] || fail "image user is '$user', not 10190:10190"
