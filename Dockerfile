@@ -25,10 +25,16 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_CONSTRAINT=/src/constraints.txt
 
+# The commit built (the release workflow passes it): written into the package, where
+# --version and deliverability_build_info read it (.git is not in the build context).
+ARG REVISION=""
+
 WORKDIR /src
-COPY constraints.txt pyproject.toml README.md ./
+COPY constraints.txt pyproject.toml setup.py README.md LICENSE ./
+COPY build_support/ build_support/
 COPY exporter/ exporter/
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN if [ -n "${REVISION}" ]; then printf '%s\n' "${REVISION}" > exporter/REVISION; fi \
+    && pip wheel --no-cache-dir --wheel-dir /wheels .
 
 # ---- runtime: the wheels installed into a clean image, no build tools, no pip cache ----
 FROM ${BASE_IMAGE}

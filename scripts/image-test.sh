@@ -175,7 +175,8 @@ t0=$(date +%s)
 # --format docker keeps the HEALTHCHECK (the OCI image format has no such field).
 pm build --format docker --pull=never --network host "${ULIMITS[@]}" "${BUILD_VOLUMES[@]}" \
   --build-arg "BASE_IMAGE=$BASE" --build-arg "BASE_DIGEST=sha256:stand-in" \
-  --build-arg "VERSION=$VERSION" -t "$IMAGE" -f Dockerfile . >"$T/build.log" 2>&1 ||
+  --build-arg "VERSION=$VERSION" --build-arg "REVISION=image-test" \
+  -t "$IMAGE" -f Dockerfile . >"$T/build.log" 2>&1 ||
   fail "podman build: $(tail -30 "$T/build.log")"
 build_s=$(($(date +%s) - t0))
 size=$(pm image inspect --format '{{.Size}}' "$IMAGE")
@@ -184,6 +185,9 @@ log "built in ${build_s} s, $((size / 1000000)) MB (the project's layer: ${layer
 
 user=$(pm image inspect --format '{{.Config.User}}' "$IMAGE")
 [ "$user" = "10190:10190" ] || fail "image user is '$user', not 10190:10190"
+version_out=$(pm run --rm "${ULIMITS[@]}" --network none "$IMAGE" --version 2>/dev/null)
+[ "$version_out" = "ses-deliverability-exporter $VERSION (revision image-test)" ] ||
+  fail "--version in the image: $version_out"
 labels=$(pm image inspect --format '{{json .Labels}}' "$IMAGE")
 for key in org.opencontainers.image.version org.opencontainers.image.base.name \
   org.opencontainers.image.base.digest; do

@@ -240,7 +240,15 @@ def test_dockerignore_keeps_local_state_out_but_not_the_sources() -> None:
         for source in args.split()[:-1]
         if not source.startswith("--")
     ]
-    assert copied == ["constraints.txt", "pyproject.toml", "README.md", "exporter/"]
+    assert copied == [
+        "constraints.txt",
+        "pyproject.toml",
+        "setup.py",
+        "README.md",
+        "LICENSE",
+        "build_support/",
+        "exporter/",
+    ]
     for source in copied:
         assert source.rstrip("/") not in {p.rstrip("/") for p in patterns}
 
