@@ -152,7 +152,12 @@ def test_image_installs_the_pinned_versions() -> None:
         name = canonicalize_name(requirement.name)
         assert name in pins, f"{name} is not pinned in constraints.txt"
         assert requirement.specifier.contains(pins[name]), f"{name}=={pins[name]} vs {text}"
-    assert "setuptools" in pins  # the build backend too
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    for text in pyproject["build-system"]["requires"]:  # the build backend too
+        requirement = Requirement(text)
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{name} (build-system) is not pinned in constraints.txt"
+        assert requirement.specifier.contains(pins[name]), f"{name}=={pins[name]} vs {text}"
 
 
 def test_runtime_stage_installs_wheels_without_build_tools_or_cache() -> None:
