@@ -9,6 +9,8 @@ generated C from another mypy could behave differently.
 from __future__ import annotations
 
 import os
+import tomllib
+from pathlib import Path
 from typing import Any
 
 from setuptools import build_meta
@@ -17,13 +19,27 @@ from setuptools.build_meta import *  # noqa: F403 - every hook not overridden be
 MYPYC_REQUIREMENT = "mypy==2.4.1"
 
 
-def _compiler() -> list[str]:
-    return [MYPYC_REQUIREMENT] if os.environ.get("SES_EXPORTER_COMPILE", "") == "1" else []
+def _compiling() -> bool:
+    return os.environ.get("SES_EXPORTER_COMPILE", "") == "1"
 
 
+def _compile_requirements() -> list[str]:
+    """mypyc type-checks what the compiled modules import, third-party packages included:
+    the compiler and the project's own dependencies."""
+    with Path("pyproject.toml").open("rb") as file:
+        dependencies: list[str] = tomllib.load(file)["project"]["dependencies"]
+    return [MYPYC_REQUIREMENT, *dependencies]
+
+
+# setuptools' own hooks run setup.py to find its requirements, which would import mypyc
+# before it is installed: a compiled build needs nothing from setup.py at this stage.
 def get_requires_for_build_wheel(config_settings: dict[str, Any] | None = None) -> list[str]:
-    return [*build_meta.get_requires_for_build_wheel(config_settings), *_compiler()]
+    if _compiling():
+        return _compile_requirements()
+    return build_meta.get_requires_for_build_wheel(config_settings)
 
 
 def get_requires_for_build_editable(config_settings: dict[str, Any] | None = None) -> list[str]:
-    return [*build_meta.get_requires_for_build_editable(config_settings), *_compiler()]
+    if _compiling():
+        return _compile_requirements()
+    return build_meta.get_requires_for_build_editable(config_settings)
