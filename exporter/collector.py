@@ -12,6 +12,7 @@ from prometheus_client.registry import Collector
 from exporter import __version__, metrics
 from exporter.checks.bounce import CLASSIFIER_VERSION
 from exporter.checks.ses import BYODKIM_ORIGIN, ENFORCEMENT_STATUSES, feedback_path
+from exporter.compiled import compiled
 from exporter.events.pipeline import EventPipeline
 from exporter.exposition import domain_table
 from exporter.jobs.ses import SesRegionResult
@@ -62,7 +63,14 @@ class ExporterCollector(Collector):
         yield queries
         build = metrics.BUILD_INFO.info()
         build.add_metric(
-            [__version__, revision(), platform.python_version(), CLASSIFIER_VERSION], {}
+            [
+                __version__,
+                revision(),
+                platform.python_version(),
+                CLASSIFIER_VERSION,
+                str(compiled()).lower(),
+            ],
+            {},
         )
         yield build
 

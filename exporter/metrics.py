@@ -228,9 +228,10 @@ HTTP_CONNECTIONS_CLOSED = MetricSpec(
 BUILD_INFO = MetricSpec(
     "deliverability_build_info",
     "info",
-    "Version and source revision of the exporter, the Python that runs it and the bounce "
-    "classifier's version (whose changes can move bounces between categories).",
-    ("version", "revision", "python_version", "classifier_version"),
+    "Version and source revision of the exporter, the Python that runs it, the bounce "
+    "classifier's version (whose changes can move bounces between categories), and whether "
+    "the check cycle's hot path is the mypyc-compiled build (true) or pure Python (false).",
+    ("version", "revision", "python_version", "classifier_version", "compiled"),
 )
 
 _EVENTS = "Counted from SES events consumed from SQS (or replayed), each event once."

@@ -32,6 +32,7 @@ from exporter.checks.bounce import (
     status_class_of,
 )
 from exporter.collector import ExporterCollector
+from exporter.compiled import compiled
 from exporter.config import Config
 from exporter.sources.dns import DnsQueryStats
 from exporter.store import Snapshot, Store
@@ -549,6 +550,7 @@ def test_build_info_carries_the_classifier_version() -> None:
                 "revision": revision(),
                 "python_version": platform.python_version(),
                 "classifier_version": CLASSIFIER_VERSION,
+                "compiled": str(compiled()).lower(),
             },
         )
         == 1
