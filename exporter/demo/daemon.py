@@ -29,7 +29,7 @@ BASE_SENT_24H = 12_345.0  # the account's send count before the demo started
 NOTICE = (
     "demo: events are generated in-process from the bundled archive; the SES account, the"
     " SMTP credential and the queue demo-in-process are made up; DNS answers come from the"
-    " bundled zone files"
+    " bundled zone files and a loopback stand-in"
 )
 
 
