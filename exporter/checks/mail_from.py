@@ -17,6 +17,7 @@ from exporter.checks.spf import (
     lookup_summary,
     permerror_result,
     softfail_records,
+    without_terms,
 )
 from exporter.model import AnswerKind, CheckResult, DnsView, RecordAction, RecordChange, Status
 
@@ -170,6 +171,15 @@ def check_mail_from_spf(evaluation: SpfEvaluation) -> CheckResult:
             CHECK_SPF, Status.UNKNOWN, f"SPF lookup failed: {'; '.join(evaluation.errors[:3])}"
         )
     included = evaluation.authorizes(SES_SPF_DOMAIN)
+    if evaluation.open_terms and outcome is SpfOutcome.EVALUATED:
+        terms = ", ".join(evaluation.open_terms[:3])
+        return CheckResult(
+            CHECK_SPF,
+            Status.FAIL,
+            f"SPF at MAIL FROM {domain} passes every sender like +all: {terms} matches every "
+            "address",
+            *_spf_remedy(evaluation, included=included),
+        )
     if included and policy in (SpfPolicy.FAIL, SpfPolicy.SOFTFAIL):
         summary = f"SPF at MAIL FROM {domain} includes {SES_SPF_DOMAIN}, ends in {policy}"
         return CheckResult(CHECK_SPF, Status.PASS, f"{summary}, {lookup_summary(evaluation)}")
@@ -177,6 +187,11 @@ def check_mail_from_spf(evaluation: SpfEvaluation) -> CheckResult:
         summary = f"SPF at MAIL FROM {domain} ends in +all and authorizes the whole internet"
     elif not included:
         summary = f"SPF at MAIL FROM {domain} does not include {SES_SPF_DOMAIN}: SES mail fails SPF"
+    elif policy is SpfPolicy.MACRO_REDIRECT:
+        summary = (
+            f"SPF at MAIL FROM {domain} includes {SES_SPF_DOMAIN}, then redirects to a macro: "
+            "what unauthorized mail gets depends on the message"
+        )
     else:
         summary = (
             f"SPF at MAIL FROM {domain} includes {SES_SPF_DOMAIN}, ends in {policy}: "
@@ -194,9 +209,15 @@ def _spf_remedy(
     evaluation: SpfEvaluation, *, included: bool
 ) -> tuple[str, tuple[RecordChange, ...]]:
     """The published record with include:amazonses.com merged in (one record: two would be a
-    permerror) and its end raised to ~all, every other term kept."""
+    permerror), its end raised to ~all and any term matching every address removed, every
+    other term kept."""
     text = evaluation.record or ""
     words = [] if included else [f"add include:{SES_SPF_DOMAIN}"]
+    if evaluation.top_open:
+        text = without_terms(text, evaluation.top_open)
+        words.append(f"remove {', '.join(evaluation.top_open)}")
+    elif evaluation.open_terms:
+        words.append(f"remove {', '.join(evaluation.open_terms[:3])} from the record that has it")
     if not included:
         if (evaluation.known_lookups or 0) + 1 > MAX_DNS_LOOKUPS:
             return (
@@ -215,6 +236,8 @@ def _spf_remedy(
         if not raised:
             return " and ".join(words) + " in the record that redirect= names", ()
         return " and ".join(words) + ", keeping its other terms", raised
+    if evaluation.open_terms and not evaluation.top_open:
+        return " and ".join(words), ()  # the open term is in an included record: not ours
     return (
         " and ".join(words) + ", keeping its other terms",
         (record(RecordAction.REPLACE, evaluation.domain, "TXT", text),),

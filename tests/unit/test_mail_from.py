@@ -236,3 +236,22 @@ def test_no_mail_from_leaves_the_checks_out() -> None:
     assert not any(name == MAIL_FROM for name, _ in checked.asked)
     assert checked.report.mail_from is None
     assert checked.report.mail_from_resolvable is None
+
+
+def test_mail_from_spf_with_a_term_matching_every_address_fails_like_plus_all() -> None:
+    """`ip4:0.0.0.0/0` passes every IPv4 sender: the MAIL FROM domain authorizes the
+    internet; the remedy removes that term and keeps the others."""
+    table = good_table() | {TXT: rec("v=spf1 include:amazonses.com ip4:0.0.0.0/0 -all")}
+    result = run(target(), table)["mail_from_spf"]
+    assert result.status is Status.FAIL
+    assert "passes every sender like +all: ip4:0.0.0.0/0" in result.summary
+    assert [r.zone_line() for r in result.records] == [
+        'mail.example.com. 3600 IN TXT "v=spf1 include:amazonses.com -all"'
+    ]
+
+
+def test_mail_from_spf_macro_redirect_does_not_claim_neutral() -> None:
+    table = good_table() | {TXT: rec("v=spf1 include:amazonses.com redirect=%{l}.spf.example.com")}
+    result = run(target(), table)["mail_from_spf"]
+    assert "neutral" not in result.summary
+    assert "depends on the message" in result.summary
