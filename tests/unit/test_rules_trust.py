@@ -11,12 +11,13 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.promtool_rules import job_only, run_promtool, s
+from helpers.promtool_rules import ROOT, job_only, load_rules, run_promtool, s
 
 STATUS = "deliverability_check_status"
 REASON = "deliverability_check_unknown_reason"
@@ -303,3 +304,16 @@ def test_promtool(promtool: str, tmp_path: Path, tests: list[dict[str, Any]]) ->
 
 def test_rates_over_windows_that_fit_the_volume(promtool: str, tmp_path: Path) -> None:
     run_promtool(promtool, tmp_path, RATE_TESTS, evaluation_interval="10m")
+
+
+def test_the_severity_rule_is_written_down_and_applied() -> None:
+    """docs/runbooks.md lists the critical alerts by reason; the rules agree, alert by alert."""
+    runbooks = (ROOT / "docs" / "runbooks.md").read_text()
+    (row,) = [line for line in runbooks.splitlines() if line.startswith("| `Deliverability")]
+    lost_now, enforcement, _ = row.strip("|").split("|")
+    listed = set(re.findall(r"`(\w+)`", lost_now + enforcement))
+    rules = [r for g in load_rules()["groups"] for r in g["rules"] if "alert" in r]
+    assert listed == {r["alert"] for r in rules if r["labels"]["severity"] == "critical"}
+    assert {r["labels"]["severity"] for r in rules} == {"critical", "warning"}
+    # One stray event trips nothing: every alert waits.
+    assert all(r.get("for", "0m") not in {"0m", "0s"} for r in rules)
