@@ -1,5 +1,5 @@
 """Command line: run, demo, collect, replay, validate-config and the one-shot tools (`check` is
-in cli_check.py). Every exit code is listed in the README, "Commands"."""
+in cli_check.py). Every exit code is listed in docs/cli.md."""
 
 from __future__ import annotations
 

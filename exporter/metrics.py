@@ -2,7 +2,7 @@
 
 Nothing else in the code base makes up a metric name. The collector builds fresh metric
 families from these specs on every scrape; a test walks the catalogue and checks the
-Prometheus naming rules, and the README's metric table is checked against it.
+Prometheus naming rules, and docs/metrics.md is generated from it.
 """
 
 from __future__ import annotations

@@ -444,14 +444,3 @@ def test_shard_count_panels_show_the_same_numbers_on_one_pod_and_two_shards(
         check=False,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-
-
-def test_readme_lists_every_panel(dashboards: dict[str, dict[str, Any]]) -> None:
-    """README.md's Dashboards section names every panel of every dashboard, by its title."""
-    readme = (ROOT / "README.md").read_text().split("## Dashboards", 1)[1].split("\n## ", 1)[0]
-    for name, dashboard in dashboards.items():
-        row = next((line for line in readme.splitlines() if f"(`{name}`) |" in line), "")
-        assert row, f"README.md's Dashboards table has no row for {name}"
-        listed = [title.strip() for title in row.split("|")[2].split(";")]
-        panels = [p["title"] for p in dashboard["panels"] if p.get("type") != "row"]
-        assert listed == panels, f"{name}: README lists {listed}, the dashboard has {panels}"

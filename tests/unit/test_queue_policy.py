@@ -1,5 +1,5 @@
 """The shipped SQS queue policy: only SNS, only for the SES event topic, may send; and the
-README shows the file as it is (a CloudFormation template substitutes the same text)."""
+docs/events.md shows the file as it is (a CloudFormation template substitutes the same text)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def test_every_other_sender_is_denied() -> None:
     assert deny["Condition"] == {"ArnNotEquals": {"aws:SourceArn": TOPIC}}
 
 
-def test_the_readme_shows_the_file_as_it_is() -> None:
-    readme = (ROOT / "README.md").read_text()
+def test_the_docs_show_the_file_as_it_is() -> None:
+    readme = (ROOT / "docs" / "events.md").read_text()
     blocks = re.findall(r"```json\n(.*?)```", readme, flags=re.DOTALL)
     assert POLICY.read_text() in blocks

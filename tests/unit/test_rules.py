@@ -829,11 +829,13 @@ def test_alert_style(rule: dict[str, Any]) -> None:
 
 
 def test_readme_lists_every_alert() -> None:
-    """The README's alert table row says what the rule says: severity, for: and summary."""
-    readme = (ROOT / "README.md").read_text()
+    """The alert tables of the README and docs/alerts.md say what the rule says: severity,
+    for: and summary."""
+    readme, reference = (ROOT / "README.md").read_text(), (ROOT / "docs" / "alerts.md").read_text()
     for rule in alerts():
         row = (
             f"| `{rule['alert']}` | {rule['labels']['severity']} | {rule.get('for', '0m')} "
             f"| {rule['annotations']['summary']} |"
         )
-        assert row in readme, f"README.md's alert table should have the row:\n{row}"
+        assert row in readme, f"README.md should have the row:\n{row}"
+        assert row in reference, f"docs/alerts.md should have the row:\n{row}"
