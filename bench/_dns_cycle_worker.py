@@ -246,7 +246,17 @@ def run_exporter(args: argparse.Namespace) -> dict[str, Any]:
         "mismatches": mismatches[:MAX_MISMATCHES_SHOWN],
         "cycles": cycles,
         "memo_entries": len(memo) if memo is not None else 0,
+        "compiled": _compiled(),
     }
+
+
+def _compiled() -> bool | None:
+    """Whether the exporter measured is the mypyc build (None: code older than the flag)."""
+    try:
+        from exporter.compiled import compiled  # noqa: PLC0415
+    except ImportError:
+        return None
+    return compiled()
 
 
 def run_questions(args: argparse.Namespace) -> dict[str, Any]:

@@ -184,7 +184,7 @@ def measure(
             f"{exporter['peak_rss_kib'] / 1024:.1f} MB + worker "
             f"{exporter['workers_peak_rss_kib'] / 1024:.1f} MB, "
             f"{_cpu_per(exporter['cpu_s'], exporter['queries_sent'], n)}, "
-            f"load {exporter['load_average']:.1f})"
+            f"load {exporter['load_average']:.1f}, compiled {exporter.get('compiled')})"
         )
         for index, each in enumerate(exporter["cycles"] if args.cycles > 1 else [], 1):
             print(
