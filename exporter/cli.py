@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from exporter.app import Daemon, Runtime, load_runtime
 from exporter.checks.bounce import classify_bounce
 from exporter.checks.smtp_password import derive_smtp_password
-from exporter.cli_check import EXIT_OK, EXIT_UNKNOWN, check, printable
+from exporter.cli_check import EXIT_OK, EXIT_UNKNOWN, add_check_parser, check, printable
 from exporter.collector import EventsCollector
 from exporter.config import (
     DEFAULT_PORT,
@@ -47,7 +47,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=describe())
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_daemon_parsers(sub)
+    _add_offline_parsers(sub)
+    add_check_parser(sub)
+    doctor_parser = sub.add_parser(
+        "doctor",
+        help="check the AWS side of a configuration, read-only (exit 0 pass, 1 warn, 2 fail, "
+        "3 unknown)",
+    )
+    doctor_parser.add_argument("--config", required=True, type=Path, help="TOML configuration file")
+    doctor_parser.add_argument("--format", choices=("text", "json"), default="text")
+    return parser
 
+
+def _add_daemon_parsers(sub: Any) -> None:
+    """The commands that read a configuration: the daemon, the demo, one pass, validation,
+    replay."""
     run = sub.add_parser("run", help="run the daemon")
     run.add_argument("--config", required=True, type=Path, help="TOML configuration file")
     run.add_argument(
@@ -71,13 +86,6 @@ def _parser() -> argparse.ArgumentParser:
         "collect", help="run every enabled collector once and print the exposition to stdout"
     )
     collect.add_argument("--config", required=True, type=Path, help="TOML configuration file")
-
-    password = sub.add_parser(
-        "smtp-password",
-        help="derive the SES SMTP password from a secret access key read from stdin",
-    )
-    password.add_argument("--region", required=True, help="the SES region, e.g. eu-west-1")
-
     validate = sub.add_parser(
         "validate-config", help="exit 0 if the file is valid, 2 with every problem"
     )
@@ -91,6 +99,14 @@ def _parser() -> argparse.ArgumentParser:
         "--config", type=Path, help="sending domains, watch-list and resolver to use"
     )
 
+
+def _add_offline_parsers(sub: Any) -> None:
+    """The one-shot tools that need no configuration: SMTP password, bounce text."""
+    password = sub.add_parser(
+        "smtp-password",
+        help="derive the SES SMTP password from a secret access key read from stdin",
+    )
+    password.add_argument("--region", required=True, help="the SES region, e.g. eu-west-1")
     classify = sub.add_parser("classify-bounce", help="explain one bounce diagnostic string")
     classify.add_argument("text", help='the diagnosticCode, e.g. "smtp; 553 5.1.8 ..."')
     classify.add_argument("--bounce-type", help="Permanent, Transient or Undetermined")
@@ -98,55 +114,6 @@ def _parser() -> argparse.ArgumentParser:
     classify.add_argument("--status", help="the recipient's DSN status, e.g. 5.1.8")
     classify.add_argument("--mail-from-domain", help="your MAIL FROM domain, named in remedies")
     classify.add_argument("--json", action="store_true", help="print JSON")
-
-    check_parser = sub.add_parser(
-        "check", help="diagnose one sending domain once (exit 0 pass, 1 warn, 2 fail, 3 unknown)"
-    )
-    check_parser.add_argument(
-        "domain", nargs="?", help="the sending (From) domain (optional with --from-ses)"
-    )
-    check_parser.add_argument(
-        "--from-ses",
-        metavar="IDENTITY",
-        help="read the DKIM tokens, signing zone and MAIL FROM domain of this SES domain "
-        "identity (standard AWS credential chain; --region or the default region)",
-    )
-    check_parser.add_argument(
-        "--mail-from", help="the full custom MAIL FROM domain, e.g. mail.example.com"
-    )
-    check_parser.add_argument(
-        "--dkim-token", action="append", default=[], help="an SES Easy DKIM token (repeat for each)"
-    )
-    check_parser.add_argument("--region", help="the SES region of the identity, e.g. eu-west-1")
-    check_parser.add_argument(
-        "--nameserver",
-        action="append",
-        default=[],
-        help="HOST[:PORT] to ask instead of resolv.conf; [::1]:53 for IPv6 (repeatable)",
-    )
-    check_parser.add_argument(
-        "--zone-file",
-        action="append",
-        default=[],
-        type=Path,
-        help="answer names inside this zone from the file (check a change before publishing it)",
-    )
-    check_parser.add_argument(
-        "--authoritative",
-        action="store_true",
-        help="ask the domain's own nameservers, past a resolver's cached NXDOMAIN (after a fix)",
-    )
-    check_parser.add_argument("--timeout", type=float, default=2.0, help="seconds per DNS query")
-    check_parser.add_argument("--format", choices=("text", "json"), default="text")
-
-    doctor_parser = sub.add_parser(
-        "doctor",
-        help="check the AWS side of a configuration, read-only (exit 0 pass, 1 warn, 2 fail, "
-        "3 unknown)",
-    )
-    doctor_parser.add_argument("--config", required=True, type=Path, help="TOML configuration file")
-    doctor_parser.add_argument("--format", choices=("text", "json"), default="text")
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

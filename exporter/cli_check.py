@@ -11,7 +11,8 @@ import re
 import socket
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from pathlib import Path
+from typing import Any, TextIO
 
 from exporter.check_from_ses import SesReadError, read_identity, ses_region
 from exporter.check_plugin import plugin_line
@@ -27,6 +28,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_UNKNOWN",
     "EXIT_WARN",
+    "add_check_parser",
     "check",
     "printable",
     "report_json",
@@ -45,6 +47,49 @@ _ANSI = {Status.PASS: "32", Status.WARN: "33", Status.FAIL: "31", Status.UNKNOWN
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}", re.ASCII)
 _PROG = "ses-deliverability-exporter check"
 _NO_TOKENS = "no tokens; use --from-ses"
+
+
+def add_check_parser(sub: Any) -> None:
+    """The `check` command's arguments (its dispatch is `check`)."""
+    check_parser = sub.add_parser(
+        "check", help="diagnose one sending domain once (exit 0 pass, 1 warn, 2 fail, 3 unknown)"
+    )
+    check_parser.add_argument(
+        "domain", nargs="?", help="the sending (From) domain (optional with --from-ses)"
+    )
+    check_parser.add_argument(
+        "--from-ses",
+        metavar="IDENTITY",
+        help="read the DKIM tokens, signing zone and MAIL FROM domain of this SES domain "
+        "identity (standard AWS credential chain; --region or the default region)",
+    )
+    check_parser.add_argument(
+        "--mail-from", help="the full custom MAIL FROM domain, e.g. mail.example.com"
+    )
+    check_parser.add_argument(
+        "--dkim-token", action="append", default=[], help="an SES Easy DKIM token (repeat for each)"
+    )
+    check_parser.add_argument("--region", help="the SES region of the identity, e.g. eu-west-1")
+    check_parser.add_argument(
+        "--nameserver",
+        action="append",
+        default=[],
+        help="HOST[:PORT] to ask instead of resolv.conf; [::1]:53 for IPv6 (repeatable)",
+    )
+    check_parser.add_argument(
+        "--zone-file",
+        action="append",
+        default=[],
+        type=Path,
+        help="answer names inside this zone from the file (check a change before publishing it)",
+    )
+    check_parser.add_argument(
+        "--authoritative",
+        action="store_true",
+        help="ask the domain's own nameservers, past a resolver's cached NXDOMAIN (after a fix)",
+    )
+    check_parser.add_argument("--timeout", type=float, default=2.0, help="seconds per DNS query")
+    check_parser.add_argument("--format", choices=("text", "json"), default="text")
 
 
 def printable(text: str) -> str:
