@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the mypyc-compiled package (SES_EXPORTER_COMPILE=1) into its own venv and run the unit
 # tests and the named-backed integration tests against it: both builds must give the same
-# verdicts. Arguments go to pytest (default: tests/unit plus the DNS integration tests).
+# verdicts. Arguments go to pytest; without a test path, tests/unit and the DNS integration
+# tests run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/sbin"
@@ -34,8 +35,10 @@ echo "==> pytest against the compiled build"
 # Not `python -m pytest`: that puts the checkout first on sys.path, and its pure-Python
 # exporter/ would shadow the compiled package.
 export SES_EXPORTER_EXPECT_COMPILED=1
-if [ $# -eq 0 ]; then
-  set -- tests/unit tests/integration/test_dns_source.py tests/integration/test_checks_named.py \
-    tests/integration/test_remedies.py
+paths=0
+for arg in "$@"; do [[ $arg == -* ]] || paths=1; done
+if [ "$paths" -eq 0 ]; then  # options only: the default tests
+  set -- "$@" tests/unit tests/integration/test_dns_source.py \
+    tests/integration/test_checks_named.py tests/integration/test_remedies.py
 fi
 "$venv/bin/pytest" -p no:cacheprovider "$@"
