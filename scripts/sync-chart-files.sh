@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Copy the alert rules and Grafana dashboards into the Helm chart, which can only ship files
-# inside its own directory. rules/*.rules.yml and dashboards/*.json are the sources of truth;
-# the chart's files/ holds byte-identical copies and nothing else of that kind (stale copies
-# are removed). tests/unit/test_packaging.py and .github/workflows/chart.yml check the result.
+# Copy the Grafana dashboards into the Helm chart, which can only ship files inside its own
+# directory. dashboards/*.json are the sources of truth; the chart's files/dashboards/ holds
+# byte-identical copies and nothing else (stale copies are removed). The chart's rules file is
+# a render of the monitoring mixin, written by scripts/render-rules.py, not a copy.
+# tests/unit/test_packaging.py and .github/workflows/chart.yml check the result.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shopt -s nullglob
@@ -10,13 +11,10 @@ shopt -s nullglob
 files=helm/ses-deliverability-exporter/files
 mkdir -p "$files/dashboards"
 
-rm -f "$files"/*.rules.yml "$files"/dashboards/*.json
-for rule_file in rules/*.rules.yml; do
-  cp -- "$rule_file" "$files/"
-done
+rm -f "$files"/dashboards/*.json
 for dashboard in dashboards/*.json; do
   cp -- "$dashboard" "$files/dashboards/"
 done
 
-copied=("$files"/*.rules.yml "$files"/dashboards/*.json)
+copied=("$files"/dashboards/*.json)
 echo "sync-chart-files: ${#copied[@]} file(s) in $files"
