@@ -561,7 +561,10 @@ def test_monitoring_templates_are_toggled_and_read_the_shipped_files() -> None:
     rule = template("prometheusrule.yaml")
     assert "{{- if .Values.prometheusRule.enabled }}" in rule
     assert '.Files.Glob "files/*.rules.yml"' in rule
-    assert "$.Files.Get $path | fromYaml" in rule
+    assert (
+        '$.Files.Get $path | replace "__SELECTOR__" $selector'
+        ' | replace "__RUNBOOK_BASE_URL__" $cfg.runbookBaseUrl | fromYaml'
+    ) in rule
     for key in ("disabledAlerts", "severityOverrides", "forOverrides"):
         assert f"$cfg.{key}" in rule
     assert "kind: PrometheusRule" in rule
