@@ -9,7 +9,8 @@ checked offline and fast:
 - the manifests of tests/data/k8s/ (the rendering of the default values) against the
   Kubernetes schemas with kubernetes-validate, and against the templates, so drift shows;
 - the systemd unit's directives (and `systemd-analyze` where it exists);
-- the chart's files/ as byte-identical copies of rules/*.rules.yml and dashboards/*.json.
+- the chart's files/ as byte-identical copies of dashboards/*.json (its rules file is a render
+  of the mixin: tests/unit/test_mixin.py).
 """
 
 from __future__ import annotations
