@@ -246,6 +246,7 @@ def run_exporter(args: argparse.Namespace) -> dict[str, Any]:
         "mismatches": mismatches[:MAX_MISMATCHES_SHOWN],
         "cycles": cycles,
         "memo_entries": len(memo) if memo is not None else 0,
+        "memo_kib": memo.memory_bytes() / 1024 if memo is not None else 0,
         "compiled": _compiled(),
     }
 

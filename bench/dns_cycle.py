@@ -193,6 +193,11 @@ def measure(
                 f"{each['queries_sent']:,} queries, {each['memo_hits']:,} verdicts reused, "
                 f"peak RSS {each['peak_rss_kib'] / 1024:.1f} MB, load {each['load_average']:.1f})"
             )
+        if args.cycles > 1:
+            print(
+                f"    verdict memo: {exporter['memo_entries']:,} entries, "
+                f"{exporter['memo_kib'] / 1024:.1f} MB (digests and question names)"
+            )
         for mode in floors if processes == args.processes[0] else []:
             questions = questions_for(server, sample, args, workdir)
             cache = (

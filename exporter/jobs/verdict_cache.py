@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import marshal
+import sys
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
@@ -106,6 +107,17 @@ class VerdictMemo:
             return
         later = _SEPARATOR.join(f"{name} {rdtype}" for name, rdtype in questions[first:])
         self._entries[target.name] = MemoEntry(digest, later, report)
+
+    def memory_bytes(self) -> int:
+        """What the memo itself holds (sys.getsizeof): the dict, each entry's tuple, digest
+        and question names; not the reports, which the published snapshot holds anyway,
+        nor the domain names, which the targets hold."""
+        return sys.getsizeof(self._entries) + sum(
+            sys.getsizeof(entry)
+            + sys.getsizeof(entry.digest)
+            + sys.getsizeof(entry.later_questions)
+            for entry in self._entries.values()
+        )
 
     def retain(self, names: Iterable[str]) -> None:
         """Drop the entries of domains no longer checked, so the memo tracks the targets."""

@@ -211,8 +211,11 @@ def test_the_memo_holds_digests_and_question_names_only() -> None:
         assert isinstance(entry.later_questions, str)
         assert entry.report is report
     assert f"{TOKENS[0]}.dkim.amazonses.com" in entries["example.com"].later_questions
+    held = memo.memory_bytes()
+    assert 0 < held < 2000  # two domains' digests and question names, no answers
     cycle([target()], good_table(), memo)
     assert set(entries) == {"example.com"}
+    assert memo.memory_bytes() < held
 
 
 SPF = ["v=spf1 include:amazonses.com -all", "v=spf1 include:a.example mx a ~all", "v=spf1 ?all"]
