@@ -32,7 +32,7 @@ from exporter.config import (
 )
 from exporter.exposition import DomainWarmer
 from exporter.jobs.discovery import merge_targets
-from exporter.jobs.dns import DnsCycleResult, check_domains
+from exporter.jobs.dns import DnsCycleResult, VerdictMemo, check_domains
 from exporter.jobs.events import (
     EventService,
     build_pipeline,
@@ -91,6 +91,7 @@ class Daemon:
         self._reload_requested = threading.Event()
         self._reload_lock = threading.Lock()  # the signal and the file watcher may coincide
         self.dns_stats = DnsQueryStats()
+        self.verdict_memo = VerdictMemo()  # the last cycle's verdicts, reused when unchanged
         local = runtime.local
         self.store = Store(Snapshot(config=local, config_loaded_at=time.time()))
         if local.cluster.runs_checks:
@@ -402,6 +403,7 @@ class Daemon:
                 workers=resolver.concurrency,
                 stop=self._stop,
                 processes=resolver.processes,
+                memo=self.verdict_memo,
             )
 
         return functools.partial(self._publish_dns, asyncio.run(cycle()))
