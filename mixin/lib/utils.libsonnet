@@ -25,7 +25,9 @@
   // `deliverability_x{a="b"}` -> `deliverability_x{job="y", a="b"}`, `deliverability_x` ->
   // `deliverability_x{job="y"}`. Recorded series (`ses:deliverability_...`) are left alone.
   withSelector(expr, selector)::
-    local isIdent(c) = std.member('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:', c);
+    local isIdent(c) =
+      local cp = std.codepoint(c);
+      (cp >= 48 && cp <= 57) || (cp >= 65 && cp <= 90) || (cp >= 97 && cp <= 122) || c == '_' || c == ':';
     local identLength(s, i) = if i < std.length(s) && isIdent(s[i]) then identLength(s, i + 1) else i;
     local parts = std.split(expr, 'deliverability_');
     local piece(k) =
