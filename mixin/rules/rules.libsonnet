@@ -26,14 +26,14 @@ local utils = import '../lib/utils.libsonnet';
       `sending_domain` and `identity`), and every per-domain alert carries the domain's owner
       labels from deliverability_domain_info through a left join that keeps alerts of domains
       without an info series. The owner label names are the mixin's _config.ownerLabels (here
-      `team`), in domain:deliverability_domain_info:owner and in every `group_left (team)` below:
+      `%(owners)s`), in domain:deliverability_domain_info:owner and in every `group_left (%(owners)s)` below:
       set it to route on other labels (the exporter's `labels` of [[domains]] and
       aws.identity_labels).
     - Severity: critical when mail is being lost now or SES enforcement is near, warning for
       everything else (docs/runbooks.md, "Severity"). No alert fires on one stray event: each has a
       `for:` and, where it counts events, a minimum count.
     Written for Prometheus >= 2.42.
-  |||,
+  ||| % { owners: utils.labelList($._config.ownerLabels) },
 
   prometheusRules+:: {
     groups+: [
