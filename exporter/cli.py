@@ -29,6 +29,7 @@ from exporter.demo.daemon import DEMO_DIR, DemoDaemon
 from exporter.demo.nameserver import DemoNameserver
 from exporter.jobs.events import build_pipeline
 from exporter.logs import configure_logging
+from exporter.malloc import limit_malloc_arenas
 from exporter.sources.archive import replay_files
 from exporter.version import describe
 
@@ -298,6 +299,7 @@ def _run(
     demo: DemoNameserver | None = None,
     overrides: Overrides | None = None,
 ) -> int:
+    limit_malloc_arenas()  # before any thread starts: see exporter.malloc
     try:
         listen = parse_hostport(listen_address, DEFAULT_PORT) if listen_address else None
     except ValueError as exc:
