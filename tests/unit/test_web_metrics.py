@@ -1,5 +1,5 @@
 """/metrics over WSGI (exporter/web.py): content negotiation and compression like the client
-library's app, and the warmer the HTTP server runs."""
+library's app, and the warmer the daemon runs beside the HTTP server."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from helpers.fleet import FLEET, PROMETHEUS_ACCEPT, call, registry_for, snapshot
 from prometheus_client import generate_latest, make_wsgi_app
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
-from exporter.exposition import domain_table
+from exporter.exposition import DomainWarmer, domain_table
 from exporter.web import HttpServer, make_app
 
 
@@ -35,12 +35,14 @@ def test_metrics_endpoint_negotiates_like_the_client_library() -> None:
     assert call(app, "/metrics", "OPTIONS")[0] == "200 OK"
 
 
-def test_the_http_server_runs_the_warmer() -> None:
-    """Started with the server, the warmer builds a newly published snapshot's table and
-    exposition before any scrape asks; stopped with it."""
+def test_the_warmer_builds_before_the_scrape() -> None:
+    """Beside the server (the daemon starts both), the warmer builds a newly published
+    snapshot's table and exposition before any scrape asks; stopped, its thread ends."""
     current = [snapshot(FLEET, budget=1000)]
     app = make_app(registry_for(current[0]), lambda: current[0])
     server = HttpServer("127.0.0.1", 0, app)
+    warmer = DomainWarmer(lambda: current[0])
+    warmer.start()
     server.start()
     try:
         current[0] = snapshot(FLEET[:3], budget=1000)
@@ -52,4 +54,5 @@ def test_the_http_server_runs_the_warmer() -> None:
             assert b'domain="c-fail.example"' in r.read()
     finally:
         server.shutdown()
-    assert not app.warmer._thread.is_alive()  # noqa: SLF001 - stopped with the server
+        warmer.stop()
+    assert not warmer._thread.is_alive()  # noqa: SLF001 - stopped
