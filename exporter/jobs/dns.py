@@ -55,17 +55,22 @@ _MEMO_NONE, _MEMO_TRY, _MEMO_SKIP = 0, 1, 2
 
 class _RecordingView:
     """The checks' view of the cycle's answers; remembers every question still missing,
-    and counts the misses (two parts may miss the same question)."""
+    and counts the misses (two parts may miss the same question). With a verdict memo it
+    also records every question read: an answer another domain fetched is read from the
+    cache without being asked, and the verdict depends on it all the same."""
 
-    __slots__ = ("_get", "misses", "missing")
+    __slots__ = ("_get", "_reads", "misses", "missing")
 
-    def __init__(self, client: DnsClient) -> None:
+    def __init__(self, client: DnsClient, reads: dict[tuple[str, str], None] | None = None) -> None:
         self._get = client.get
+        self._reads = reads
         self.missing: set[tuple[str, str]] = set()
         self.misses = 0
 
     def get(self, name: str, rdtype: str) -> Answer | None:
         answer = self._get(name, rdtype)
+        if self._reads is not None:
+            self._reads[name, rdtype] = None
         if answer is None:
             self.missing.add((name, rdtype))
             self.misses += 1
@@ -84,6 +89,7 @@ class _DomainRun:
         "index",
         "memo",
         "parts",
+        "reads",
         "results",
         "rounds",
         "target",
@@ -102,6 +108,7 @@ class _DomainRun:
         self.waiting = 0
         self.first = 0  # how many of `asked` are `first_questions`
         self.memo = _MEMO_NONE
+        self.reads: dict[tuple[str, str], None] | None = None  # with a memo: all read
 
     def answered(self, _answer: Answer) -> None:
         self.waiting -= 1
@@ -186,6 +193,7 @@ class _Cycle:
         questions = first_questions(run.target)
         run.first = len(questions)
         if self._memo is not None:
+            run.reads = {}
             later = self._memo.later_questions(run.target)
             if later is not None:
                 run.memo = _MEMO_TRY
@@ -210,16 +218,13 @@ class _Cycle:
         """Run the parts not final yet, until they ask for something not known, or are done."""
         client, target, domain = self._client, run.target, run.domain
         parts, results = run.parts, run.results
-        if run.memo == _MEMO_TRY:
-            assert self._memo is not None  # noqa: S101 - only a memo sets _MEMO_TRY
-            reused = self._memo.reuse(target, run.asked, client.get)
-            if reused is not None:
-                self._finish(run, reused)
-                return
-            run.memo = _MEMO_SKIP  # its questions may include some no longer asked
+        if run.memo == _MEMO_TRY and self._reused(run):
+            return
         while True:
             view: _RecordingView | _Exhausted
-            view = _RecordingView(client) if run.rounds < MAX_ROUNDS else _Exhausted(client)
+            view = (
+                _RecordingView(client, run.reads) if run.rounds < MAX_ROUNDS else _Exhausted(client)
+            )
             for i, part in enumerate(parts):
                 if results[i] is None:
                     misses = view.misses
@@ -232,9 +237,30 @@ class _Cycle:
             if self._ask(run, view.missing):
                 return
         report = assemble(target, cast("list[PartResult]", results))  # all final now
-        if self._memo is not None and run.memo == _MEMO_NONE and run.rounds < MAX_ROUNDS:
-            self._memo.store(target, run.first, list(run.asked), client.get, report)
+        if run.reads is not None and run.memo == _MEMO_NONE and run.rounds < MAX_ROUNDS:
+            self._remember(run, run.reads, report)
         self._finish(run, report)
+
+    def _reused(self, run: _DomainRun) -> bool:
+        """Finish ``run`` with its memorized report if its answers are those it was made
+        from; otherwise it evaluates, and stores nothing (some questions it asked may be
+        ones it no longer needs)."""
+        assert self._memo is not None  # noqa: S101 - only a memo sets _MEMO_TRY
+        reused = self._memo.reuse(run.target, run.asked, self._client.get)
+        if reused is None:
+            run.memo = _MEMO_SKIP
+            return False
+        self._finish(run, reused)
+        return True
+
+    def _remember(
+        self, run: _DomainRun, reads: dict[tuple[str, str], None], report: DomainReport
+    ) -> None:
+        """Store the report with every question its checks read (not only those asked)."""
+        assert self._memo is not None  # noqa: S101 - reads are recorded for a memo
+        first = list(run.asked)[: run.first]
+        later = [q for q in reads if q not in first]  # a dozen: a list will do
+        self._memo.store(run.target, first, later, self._client.get, report)
 
     def _finish(self, run: _DomainRun, report: DomainReport) -> None:
         """Hand the report over; drop what only this domain asked once no one else waits."""

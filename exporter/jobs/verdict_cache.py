@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from exporter import __version__
+from exporter.checks.domain import checked_name
 from exporter.model import Answer, DomainReport, DomainTarget
 
 __all__ = ["CODE_VERSION", "MemoEntry", "VerdictMemo"]
@@ -30,6 +31,8 @@ __all__ = ["CODE_VERSION", "MemoEntry", "VerdictMemo"]
 CODE_VERSION = f"{__version__}/memo-1"
 _SEPARATOR = "\n"  # between question names: DNS names the checks ask never contain it
 _MARSHAL_NO_REFS = 2
+_MARKERS = "\x00\x01\x02\x03"  # in templates of later questions; never in a DNS name asked
+_RAW = "\x03"  # a template kept verbatim
 # Every input of a target, present and future: a field added to DomainTarget is in the key.
 _TARGET_FIELDS = tuple(field.name for field in dataclasses.fields(DomainTarget))
 
@@ -49,11 +52,12 @@ class VerdictMemo:
     Not thread-safe: one cycle at a time uses it (the daemon runs its cycles one by one).
     """
 
-    __slots__ = ("_entries", "hits", "misses", "version")
+    __slots__ = ("_entries", "_templates", "hits", "misses", "version")
 
     def __init__(self, version: str = CODE_VERSION) -> None:
         self.version = version
         self._entries: dict[str, MemoEntry] = {}
+        self._templates: dict[str, str] = {}  # the distinct later-question templates
         self.hits = 0
         self.misses = 0
 
@@ -68,7 +72,7 @@ class VerdictMemo:
             return None
         if not entry.later_questions:
             return []
-        lines = entry.later_questions.split(_SEPARATOR)
+        lines = _expand(entry.later_questions, target).split(_SEPARATOR)
         return [_question(line) for line in lines]
 
     def reuse(
@@ -94,36 +98,42 @@ class VerdictMemo:
     def store(
         self,
         target: DomainTarget,
-        first: int,
-        questions: list[tuple[str, str]],
+        first: list[tuple[str, str]],
+        later: list[tuple[str, str]],
         get: Callable[[str, str], Answer | None],
         report: DomainReport,
     ) -> None:
-        """Remember ``report``, made from the answers to ``questions`` (in asking order; the
-        first ``first`` of them are `first_questions`, derived from the target again)."""
-        digest = self.digest(target, questions, get)
+        """Remember ``report``, made from the answers to the ``first`` questions (what
+        `first_questions` gives, in its order) and the ``later`` ones its checks read."""
+        template = _template(target, [f"{name} {rdtype}" for name, rdtype in later])
+        later = _question_list(_expand(template, target)) if template else []
+        digest = self.digest(target, [*first, *later], get)
         if digest is None:
             self._entries.pop(target.name, None)
             return
-        later = _SEPARATOR.join(f"{name} {rdtype}" for name, rdtype in questions[first:])
-        self._entries[target.name] = MemoEntry(digest, later, report)
+        # Most domains ask the same later questions up to their own names and DKIM tokens
+        # (amazonses.com's SPF, their keys at <token>.dkim.amazonses.com): one shared string.
+        template = self._templates.setdefault(template, template)
+        self._entries[target.name] = MemoEntry(digest, template, report)
 
     def memory_bytes(self) -> int:
         """What the memo itself holds (sys.getsizeof): the dict, each entry's tuple, digest
         and question names; not the reports, which the published snapshot holds anyway,
         nor the domain names, which the targets hold."""
-        return sys.getsizeof(self._entries) + sum(
-            sys.getsizeof(entry)
-            + sys.getsizeof(entry.digest)
-            + sys.getsizeof(entry.later_questions)
-            for entry in self._entries.values()
+        entries = sys.getsizeof(self._entries) + sum(
+            sys.getsizeof(entry) + sys.getsizeof(entry.digest) for entry in self._entries.values()
         )
+        templates = sys.getsizeof(self._templates) + sum(map(sys.getsizeof, self._templates))
+        return entries + templates
 
     def retain(self, names: Iterable[str]) -> None:
         """Drop the entries of domains no longer checked, so the memo tracks the targets."""
         keep = set(names)
         for name in [name for name in self._entries if name not in keep]:
             del self._entries[name]
+        self._templates = {
+            entry.later_questions: entry.later_questions for entry in self._entries.values()
+        }
 
     def digest(
         self,
@@ -149,6 +159,47 @@ class VerdictMemo:
         except ValueError:  # a target field of a type marshal does not take: its repr
             data = repr(inputs).encode()
         return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def _names(target: DomainTarget) -> list[tuple[str, str]]:
+    """The target's own names and their markers in a template: DKIM tokens first (the
+    longest), then the MAIL FROM domain, then the domain, which it often ends with."""
+    tokens = dict.fromkeys(token.lower() for token in target.dkim_tokens if token)
+    names = [(token, f"\x00{i}\x00") for i, token in enumerate(tokens)]
+    if target.mail_from:
+        names.append((target.mail_from.lower().removesuffix("."), "\x02"))
+    names.append((checked_name(target), "\x01"))
+    return [(name, marker) for name, marker in names if name]
+
+
+def _template(target: DomainTarget, lines: list[str]) -> str:
+    """``lines`` with the target's own names replaced by markers, sorted, one string; kept
+    verbatim (behind _RAW) if a line or name holds a marker character already. Undoing the
+    replacements in reverse order gives back exactly the lines (`_expand`)."""
+    if not lines:
+        return ""
+    names = _names(target)
+    text = _SEPARATOR.join([*lines, *(name for name, _ in names)])
+    if any(char in text for char in _MARKERS):
+        return _RAW + _SEPARATOR.join(sorted(lines))
+    templated = []
+    for line in lines:
+        for name, marker in names:
+            line = line.replace(name, marker)  # noqa: PLW2901 - one line, rewritten
+        templated.append(line)
+    return _SEPARATOR.join(sorted(templated))
+
+
+def _expand(template: str, target: DomainTarget) -> str:
+    if template.startswith(_RAW):
+        return template[len(_RAW) :]
+    for name, marker in reversed(_names(target)):  # undone in the reverse order
+        template = template.replace(marker, name)
+    return template
+
+
+def _question_list(text: str) -> list[tuple[str, str]]:
+    return [_question(line) for line in text.split(_SEPARATOR)]
 
 
 def _question(line: str) -> tuple[str, str]:

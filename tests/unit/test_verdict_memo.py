@@ -29,6 +29,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exporter.jobs import dns as dns_cycle
+from exporter.jobs import verdict_cache
 from exporter.jobs.verdict_cache import VerdictMemo
 from exporter.model import Answer, DomainReport, DomainTarget
 
@@ -64,12 +65,15 @@ class Client:
 
 
 def cycle(
-    targets: list[DomainTarget], table: Mapping[Question, Answer], memo: VerdictMemo | None
+    targets: list[DomainTarget],
+    table: Mapping[Question, Answer],
+    memo: VerdictMemo | None,
+    workers: int = 4,
 ) -> tuple[list[DomainReport], Client]:
     client = Client(table)
 
     async def main() -> list[DomainReport]:
-        result = await dns_cycle.check_domains(targets, client, workers=4, memo=memo)  # type: ignore[arg-type]
+        result = await dns_cycle.check_domains(targets, client, workers=workers, memo=memo)  # type: ignore[arg-type]
         return list(result.reports)
 
     return asyncio.run(main()), client
@@ -209,8 +213,11 @@ def test_the_memo_holds_digests_and_question_names_only() -> None:
     for entry, report in zip(entries.values(), reports, strict=False):
         assert len(entry.digest) == 16
         assert isinstance(entry.later_questions, str)
+        assert entry.report.domain not in entry.later_questions  # its names are markers
         assert entry.report is report
-    assert f"{TOKENS[0]}.dkim.amazonses.com" in entries["example.com"].later_questions
+    later = memo.later_questions(target())
+    assert later is not None
+    assert (f"{TOKENS[0]}.dkim.amazonses.com", "TXT") in later
     held = memo.memory_bytes()
     assert 0 < held < 2000  # two domains' digests and question names, no answers
     cycle([target()], good_table(), memo)
@@ -292,3 +299,51 @@ def test_second_cycle_with_memo_equals_a_fresh_evaluation(
     assert memo.hits + memo.misses == 1
     if keep_all:
         assert memo.hits == 1
+
+
+def test_an_answer_read_from_another_domains_fetch_is_in_the_key() -> None:
+    """One domain at a time: the second reads amazonses.com's SPF, fetched by the first,
+    without asking for it. A change there must still reach its verdict."""
+    memo = VerdictMemo()
+    twins = [target("a.example", mail_from=None), target("b.example", mail_from=None)]
+    table = {**good_table("a.example"), **good_table("b.example")}
+    cycle(twins, table, memo, workers=1)
+    table["amazonses.com", "TXT"] = SERVFAIL
+    reports, _ = cycle(twins, table, memo, workers=1)
+    assert reports == [run(t, table).report for t in twins]
+    assert memo.misses == len(twins)
+
+
+def test_domains_asking_alike_share_one_template() -> None:
+    """Later questions that differ only in the domains' own names are stored once."""
+    memo = VerdictMemo()
+    twins = [target("a.example"), target("b.example")]
+    cycle(twins, good_table(), memo)
+    entries = memo._entries  # noqa: SLF001 - what it holds is the point
+    assert entries["a.example"].later_questions
+    assert entries["a.example"].later_questions is entries["b.example"].later_questions
+    assert memo.later_questions(twins[1]) == [
+        (q.replace("a.example", "b.example"), t) for q, t in memo.later_questions(twins[0]) or []
+    ]
+
+
+names = st.text(alphabet="ab.\x00\x01\x02\x03-0123456789", min_size=1, max_size=12)
+
+
+@settings(deadline=None, max_examples=300)
+@given(
+    st.lists(st.tuples(names, st.sampled_from(["TXT", "A", "CNAME"])), min_size=1, max_size=6),
+    names,
+    st.none() | names,
+    st.lists(names, max_size=3).map(tuple),
+)
+def test_a_template_gives_back_exactly_the_questions(
+    questions: list[Question], name: str, mail_from: str | None, tokens: tuple[str, ...]
+) -> None:
+    """Whatever the names (overlapping tokens, marker characters), expanding the template
+    gives the same questions."""
+    domain_target = DomainTarget(name, mail_from, tokens)
+    lines = [f"{n} {rdtype}" for n, rdtype in questions]
+    template = verdict_cache._template(domain_target, lines)  # noqa: SLF001
+    expanded = verdict_cache._question_list(verdict_cache._expand(template, domain_target))  # noqa: SLF001
+    assert sorted(expanded) == sorted(questions)
