@@ -8,6 +8,7 @@ serves the zone files in tests/zones/ and the demo's zone files on a free port.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import socket
 import subprocess
@@ -21,6 +22,7 @@ import dns.message
 import dns.query
 import dns.rcode
 import pytest
+import structlog
 from helpers.net import free_port
 
 # Fixture modules every test directory gets without importing them (tests/ is on sys.path).
@@ -109,6 +111,19 @@ def stop_named(server: NamedServer) -> None:
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait(timeout=5)
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_found() -> Iterator[None]:
+    """A test that runs a command in-process (`cli.main`, `doctor`) configures logging for
+    the whole process, e.g. at level error: later tests' `capture_logs` would see nothing.
+    Every test starts from structlog's defaults and the root logger it found."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    structlog.reset_defaults()
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(name="named", scope="session")
