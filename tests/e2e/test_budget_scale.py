@@ -60,7 +60,9 @@ def get(
 
 def prom_query(port: int, expr: str) -> list[dict[str, Any]]:
     url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
-    body, _ = get(url, timeout=10)
+    # 120 s: an aggregation over half a million series takes Prometheus seconds on an idle
+    # box and several times that on a loaded one (10 s timed out under a full test run).
+    body, _ = get(url, timeout=120)
     answer = json.loads(body)
     assert answer["status"] == "success", answer
     return answer["data"]["result"]  # type: ignore[no-any-return]
