@@ -45,11 +45,16 @@ def check_mail_from_resolvable(mail_from: str, view: DnsView) -> CheckResult:
     if None in answers:
         return CheckResult(CHECK_RESOLVABLE, Status.UNKNOWN, "pending")
     if errors := sorted({a.error for a in answers if a is not None and a.is_error}):
-        return CheckResult(
-            CHECK_RESOLVABLE,
-            Status.UNKNOWN,
-            f"A/AAAA {mail_from} lookup failed: {', '.join(errors)}",
-        )
+        summary = f"A/AAAA {mail_from} lookup failed: {', '.join(errors)}"
+        if {"servfail", "refused"} & set(errors):
+            # The zone's own failure is the receivers' too: a gateway verifying the sender
+            # gets the same SERVFAIL and defers, then bounces (the rules page on it when the
+            # other domains still resolve: DeliverabilityMailFromZoneBroken).
+            summary += (
+                "; if the zone is broken (DNSSEC, lame delegation) rather than the resolver, "
+                "receiving gateways fail this lookup too and the mail bounces after retries"
+            )
+        return CheckResult(CHECK_RESOLVABLE, Status.UNKNOWN, summary)
     return CheckResult(
         CHECK_RESOLVABLE,
         Status.FAIL,

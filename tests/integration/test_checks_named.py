@@ -392,7 +392,9 @@ MAIL_FROM_CASES = [
     mail_from_case("mail_from_resolvable-fail-nxdomain", "nx", "mail_from_resolvable", FAIL,
                    "has no A/AAAA record", mail_from_resolvable=False),
     mail_from_case("mail_from_resolvable-unknown-servfail", "down", "mail_from_resolvable",
-                   UNKNOWN, "A/AAAA down.chk-mailfrom.test lookup failed",
+                   UNKNOWN, "A/AAAA down.chk-mailfrom.test lookup failed: servfail; if the zone is "
+                   "broken (DNSSEC, lame delegation) rather than the resolver, receiving gateways "
+                   "fail this lookup too",
                    mail_from_resolvable=None),
     mail_from_case("mail_from_mx-pass-with-region", "ok", "mail_from_mx", PASS,
                    "MX ok.chk-mailfrom.test -> feedback-smtp.us-east-1.amazonses.com"),
