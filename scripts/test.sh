@@ -46,5 +46,8 @@ if [ "$rc" -eq 5 ]; then
 fi
 [ "$rc" -eq 0 ] || exit "$rc"
 
+# The same unit and DNS tests against the mypyc-compiled build (SES_EXPORTER_COMPILE=1).
+bash scripts/test-compiled.sh
+
 # The container image, built and run with podman (scripts/image-test.sh says why if it skips).
 bash scripts/image-test.sh

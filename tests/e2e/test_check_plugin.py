@@ -10,35 +10,19 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import NamedServer
 from fakes.sesv2_server import Sesv2Fake, dkim_tokens
+from helpers.check_cli import HEALTHY_TOKENS, healthy_check_args, run_check
 from helpers.moto_fixtures import daemon_env
 
 pytestmark = pytest.mark.e2e
 
-HEALTHY_TOKENS = [
-    "h1healthyaaaaaaaaaaaaaaaaaaaaaaa",
-    "h2healthybbbbbbbbbbbbbbbbbbbbbbb",
-    "h3healthyccccccccccccccccccccccc",
-]
 # monitoring-plugins guidelines: 'label'=value[UOM];[warn];[crit];[min];[max]
 PERF = re.compile(r"^(?:'[^']+'|[^ '=]+)=-?[0-9.]+[a-zA-Z%]*(?:;[^; ]*){0,4}$")
-
-
-def run_check(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "exporter", "check", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=env,
-    )
 
 
 def first_line(result: subprocess.CompletedProcess[str]) -> tuple[str, dict[str, str]]:
@@ -52,16 +36,8 @@ def first_line(result: subprocess.CompletedProcess[str]) -> tuple[str, dict[str,
 
 
 def test_ok_line_and_perfdata(named: NamedServer) -> None:
-    tokens = [a for t in HEALTHY_TOKENS for a in ("--dkim-token", t)]
     result = run_check(
-        "healthy.example",
-        "--mail-from",
-        "mail.healthy.example",
-        "--region",
-        "us-east-1",
-        *tokens,
-        "--nameserver",
-        named.nameserver,
+        *healthy_check_args(named.nameserver),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     text, perf = first_line(result)

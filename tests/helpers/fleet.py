@@ -11,6 +11,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
+from exporter.checks import CHECK_IDS
 from exporter.collector import ExporterCollector
 from exporter.config import Config, DomainConfig, MetricsConfig
 from exporter.jobs.dns import DnsCycleResult
@@ -21,16 +22,7 @@ from exporter.store import Snapshot
 from exporter.web import render_metrics
 
 PASS, WARN, FAIL, UNKNOWN = Status.PASS, Status.WARN, Status.FAIL, Status.UNKNOWN
-CHECKS = (
-    "mx",
-    "spf",
-    "dkim",
-    "dmarc",
-    "dmarc_reports",
-    "mail_from_resolvable",
-    "mail_from_mx",
-    "mail_from_spf",
-)
+CHECKS = CHECK_IDS  # a fleet domain reports every DNS check
 PROMETHEUS_ACCEPT = (
     "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
     "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
