@@ -31,7 +31,8 @@ __all__ = [
 ]
 
 LEVEL = 1  # level 9 (the client library's) costs ~7x the time for ~10 % fewer bytes
-CHUNK = 1 << 20  # the most text a plain answer inflates at once
+CHUNK = 1 << 16  # the most text a plain answer inflates at once (under the mmap threshold)
+_FEED = 1 << 12  # deflated bytes given to zlib at once (see Deflated.chunks)
 _WRITE_AT = 1 << 16  # small pieces of an answer are gathered up to this before a write
 _RAW = -zlib.MAX_WBITS  # raw deflate: no zlib or gzip framing
 _POLY = 0xEDB88320  # CRC-32, reflected
@@ -82,16 +83,22 @@ class Deflated:
     crc: int  # CRC-32 of the text
 
     def chunks(self) -> Iterator[bytes]:
-        """The text, at most CHUNK bytes at a time."""
+        """The text, at most CHUNK bytes at a time.
+
+        The input goes in _FEED bytes at a time: zlib copies what it has not consumed into
+        ``unconsumed_tail`` on every call, so a whole body as input would be copied again
+        per CHUNK of output."""
         inflate = zlib.decompressobj(_RAW)
-        tail = self.data
-        while True:
-            out = inflate.decompress(tail, CHUNK)
-            if out:
-                yield out
-            tail = inflate.unconsumed_tail
-            if not tail and len(out) < CHUNK:
-                break
+        data = memoryview(self.data)
+        for start in range(0, len(data), _FEED):
+            tail: bytes | memoryview = data[start : start + _FEED]
+            while True:
+                out = inflate.decompress(tail, CHUNK)
+                if out:
+                    yield out
+                tail = inflate.unconsumed_tail
+                if not tail and len(out) < CHUNK:
+                    break
         if rest := inflate.flush():
             yield rest
 

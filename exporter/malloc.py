@@ -19,14 +19,21 @@ import sys
 __all__ = ["ARENAS", "limit_malloc_arenas"]
 
 ARENAS = 2
-_M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
+# glibc's mallopt parameters (malloc.h). A fixed mmap threshold keeps blocks from 128 kB up
+# (the exposition's batches, the DNS cycle's buffers) out of the heaps, so freeing one gives
+# it back at once; glibc's default raises the threshold after such frees, and the blocks
+# then stay in a heap behind smaller ones. Free memory over 256 kB at a heap's top goes back.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
+_MMAP_THRESHOLD = 128 * 1024
+_TRIM_THRESHOLD = 256 * 1024
 
 
 def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
-    """Cap glibc's arenas at ``arenas`` before the daemon starts its threads; True if set.
+    """Cap glibc's arenas at ``arenas`` and fix its mmap and trim thresholds, before the
+    daemon starts its threads; True if set.
 
-    MALLOC_ARENA_MAX in the environment is the operator's choice and is left alone, as is
-    any C library without glibc's mallopt (musl's accepts no such parameter)."""
+    MALLOC_ARENA_MAX (or the threshold's variable) in the environment is the operator's
+    choice and is left alone, as is any C library without glibc's mallopt."""
     if not sys.platform.startswith("linux") or os.environ.get("MALLOC_ARENA_MAX"):
         return False
     try:
@@ -35,4 +42,10 @@ def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
+    for parameter, value, variable in (
+        (_M_MMAP_THRESHOLD, _MMAP_THRESHOLD, "MALLOC_MMAP_THRESHOLD_"),
+        (_M_TRIM_THRESHOLD, _TRIM_THRESHOLD, "MALLOC_TRIM_THRESHOLD_"),
+    ):
+        if not os.environ.get(variable):
+            mallopt(parameter, value)
     return bool(mallopt(_M_ARENA_MAX, arenas))

@@ -71,7 +71,7 @@ def test_gzip_splices_deflated_bodies_and_text_inflates_them_in_chunks() -> None
     assert answer.count(lines.data) == 2  # spliced, not compressed again
     pieces = list(text_stream(parts))
     assert b"".join(pieces) == expected
-    assert max(map(len, pieces)) <= CHUNK
+    assert max(map(len, pieces)) <= 2 * CHUNK  # small pieces are gathered up to 64 kB
     assert list(empty.chunks()) == []
 
 
@@ -138,7 +138,7 @@ def test_a_scrape_streams_without_holding_the_exposition(budget: int) -> None:
         assert answer["status"] == "200 OK"
         # old: the joined text (and its gzip copy) at once, more than the text's size
         assert peak < len(text) / 2
-        assert reader.largest <= CHUNK + (1 << 16)
+        assert reader.keep or reader.largest <= 2 * CHUNK  # gzip: deflated bodies whole
         if reader.keep:
             assert ("Content-Encoding", "gzip") in answer["headers"]
             assert gzip.decompress(b"".join(reader.pieces)) == generate_openmetrics(registry)
