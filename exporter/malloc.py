@@ -5,7 +5,7 @@ up to 8 per core, and memory freed in one arena serves only later allocations fr
 arena. The daemon builds its large objects in different threads: the DNS cycle's reports
 in the scheduler's, the per-domain table and exposition in the warmer's, scrapes in the
 HTTP server's. At 100,000 domains each arena kept its own high-water mark: the daemon's
-peak RSS over two DNS cycles was 658 MB with glibc's defaults and 426 MB with these
+peak RSS over two DNS cycles was 658 MB with glibc's defaults and 429 MB with these
 settings, with a series budget (456 MB without; bench/README.md, "/metrics memory").
 Python's small objects come from its own allocator and are not affected.
 """
