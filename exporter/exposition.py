@@ -118,12 +118,16 @@ class DomainTable:
         exported: list[str] = []
         left = config.series_budget
         for domain in (*watched, *candidates):
-            series = _SERIES_PER_CHECK * len(self.verdicts[domain])
-            if series > left:
+            checks = self.verdicts[domain]
+            series = _SERIES_PER_CHECK * len(checks)
+            # The budget bounds every per-domain series: an unknown check also exports its
+            # reason (deliverability_check_unknown_reason); withheld counts status series.
+            cost = series + sum(c.status is Status.UNKNOWN for c in checks)
+            if cost > left:
                 break
             exported.append(domain)
             withheld[self.worst[domain]] -= series
-            left -= series
+            left -= cost
         return exported, withheld
 
     def exposition(self) -> DomainExposition:

@@ -220,7 +220,8 @@ class LogConfig:
 class MetricsConfig:
     """What /metrics exports per domain.
 
-    ``series_budget`` caps the ``deliverability_check_status`` series (0 = no cap: every
+    ``series_budget`` caps the ``deliverability_check_status`` series and the
+    ``deliverability_check_unknown_reason`` series of the same domains (0 = no cap: every
     domain x check x status). With a cap, only ``watch_domains`` and domains with a check that
     is not passing get per-domain check series, in that order, until the budget is used up.
     """
@@ -230,8 +231,9 @@ class MetricsConfig:
         Int,
         Between(0, 100_000_000),
         Field(
-            description="cap on `deliverability_check_status` series; `0` = every domain x "
-            "check x status"
+            description="cap on `deliverability_check_status` series plus the "
+            "`deliverability_check_unknown_reason` series of the same domains; `0` = every "
+            "domain x check x status"
         ),
     ] = 0
     watch_domains: Annotated[

@@ -168,3 +168,21 @@ def test_compact_gauges_stay_per_domain_in_budget_mode() -> None:
         assert domains == {r.domain for r in FLEET}, name
     key = (("domain", "d-warn.example"),)
     assert values[("deliverability_dmarc_policy_level", key)] == 0
+
+
+def test_the_budget_counts_the_unknown_reason_series_too() -> None:
+    """A budget that fits two domains' status series exactly does not fit the second once
+    its unknown check also exports a reason: every per-domain series is within the budget."""
+    fleet = [
+        report("a-unknown.example", {"dkim": UNKNOWN}),
+        report("b-unknown.example", {"dkim": UNKNOWN}),
+    ]
+    text = exposition(snapshot(fleet, budget=2 * SERIES_PER_DOMAIN))
+    assert status_domains(text) == ["a-unknown.example"]
+    per_domain = [
+        k
+        for k in samples(text)
+        if k[0] in ("deliverability_check_status", "deliverability_check_unknown_reason")
+    ]
+    assert len(per_domain) <= 2 * SERIES_PER_DOMAIN
+    assert withheld(text)["unknown"] == SERIES_PER_DOMAIN

@@ -56,7 +56,7 @@ def test_exported_for_the_domains_whose_status_series_fit_the_budget() -> None:
     """Only the worst domain (fail) fits: the unknown one's reason is withheld with its status."""
     fleet = _with_summary("lookup failed: timeout")
     assert reasons(exposition(snapshot(fleet, budget=SERIES_PER_DOMAIN))) == {}
-    wide = exposition(snapshot(fleet, budget=2 * SERIES_PER_DOMAIN))
+    wide = exposition(snapshot(fleet, budget=2 * SERIES_PER_DOMAIN + 1))  # + its reason
     assert reasons(wide) == {("e-unknown.example", "mail_from_mx", "timeout"): 1.0}
 
 
