@@ -8,8 +8,11 @@ call asks for nothing new.
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from hypothesis import strategies as st
@@ -168,3 +171,33 @@ def run(
             return Run(report, rounds, frozenset(fetched), first_round, by_check)
         fetched |= view.misses
     pytest.fail(f"evaluate_domain still asking after {max_rounds} rounds")
+
+
+class FakeClient:
+    """What the DNS cycle uses of a `DnsClient`, answering from a table one loop turn later;
+    counts every question it is asked to resolve (a client lives for one cycle)."""
+
+    def __init__(self, table: Mapping[Question, Answer]) -> None:
+        self.table = table
+        self.done: dict[Question, Answer] = {}
+        self.requests: Counter[Question] = Counter()
+        self.queries_sent = self.responses = 0
+
+    def get(self, name: str, rdtype: str) -> Answer | None:
+        return self.done.get((name, rdtype))
+
+    def request(self, name: str, rdtype: str, waiter: Any) -> Answer | None:
+        key = (name, rdtype)
+        if key in self.done:
+            return self.done[key]
+        self.requests[key] += 1
+        answer = self.done[key] = self.table.get(key, NX)
+        asyncio.get_running_loop().call_soon(waiter, answer)
+        return None
+
+    def forget(self, keys: Any) -> None:
+        for key in keys:
+            self.done.pop(key, None)
+
+    async def aclose(self) -> None:
+        pass

@@ -19,6 +19,7 @@ from fakeview import (
     TIMEOUT,
     TOKENS,
     DrawnTable,
+    FakeClient,
     FakeView,
     good_table,
     rec,
@@ -52,36 +53,6 @@ def test_first_questions_are_what_an_empty_view_is_asked(domain_target: DomainTa
     questions = first_questions(domain_target)
     assert set(questions) == view.misses
     assert len(questions) == len(set(questions))
-
-
-class FakeClient:
-    """What `dns_cycle._Cycle` uses of a `DnsClient`, answering from a table one loop turn
-    later; counts every question it is asked to resolve."""
-
-    def __init__(self, table: Mapping[tuple[str, str], Answer]) -> None:
-        self.table = table
-        self.done: dict[tuple[str, str], Answer] = {}
-        self.requests: Counter[tuple[str, str]] = Counter()
-        self.queries_sent = self.responses = 0
-
-    def get(self, name: str, rdtype: str) -> Answer | None:
-        return self.done.get((name, rdtype))
-
-    def request(self, name: str, rdtype: str, waiter: Any) -> Answer | None:
-        key = (name, rdtype)
-        if key in self.done:
-            return self.done[key]
-        self.requests[key] += 1
-        answer = self.done[key] = self.table.get(key, NX)
-        asyncio.get_running_loop().call_soon(waiter, answer)
-        return None
-
-    def forget(self, keys: Any) -> None:
-        for key in keys:
-            self.done.pop(key, None)
-
-    async def aclose(self) -> None:
-        pass
 
 
 def cycle_reports(

@@ -19,6 +19,7 @@ from fakeview import (
     SERVFAIL,
     TIMEOUT,
     TOKENS,
+    FakeClient,
     Question,
     good_table,
     rec,
@@ -34,43 +35,13 @@ from exporter.jobs.verdict_cache import VerdictMemo
 from exporter.model import Answer, DomainReport, DomainTarget
 
 
-class Client:
-    """What the cycle uses of a `DnsClient`, answering from a table one loop turn later;
-    counts the questions it is asked (a client lives for one cycle, as the real one)."""
-
-    def __init__(self, table: Mapping[Question, Answer]) -> None:
-        self.table = table
-        self.done: dict[Question, Answer] = {}
-        self.requests: Counter[Question] = Counter()
-        self.queries_sent = self.responses = 0
-
-    def get(self, name: str, rdtype: str) -> Answer | None:
-        return self.done.get((name, rdtype))
-
-    def request(self, name: str, rdtype: str, waiter: Any) -> Answer | None:
-        key = (name, rdtype)
-        if key in self.done:
-            return self.done[key]
-        self.requests[key] += 1
-        answer = self.done[key] = self.table.get(key, NX)
-        asyncio.get_running_loop().call_soon(waiter, answer)
-        return None
-
-    def forget(self, keys: Any) -> None:
-        for key in keys:
-            self.done.pop(key, None)
-
-    async def aclose(self) -> None:
-        pass
-
-
 def cycle(
     targets: list[DomainTarget],
     table: Mapping[Question, Answer],
     memo: VerdictMemo | None,
     workers: int = 4,
-) -> tuple[list[DomainReport], Client]:
-    client = Client(table)
+) -> tuple[list[DomainReport], FakeClient]:
+    client = FakeClient(table)
 
     async def main() -> list[DomainReport]:
         result = await dns_cycle.check_domains(targets, client, workers=workers, memo=memo)  # type: ignore[arg-type]
