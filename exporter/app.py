@@ -402,7 +402,6 @@ class Daemon:
                 client,
                 workers=resolver.concurrency,
                 stop=self._stop,
-                processes=resolver.processes,
                 memo=self.verdict_memo,
             )
 

@@ -9,17 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import marshal
-import pickle
-import signal
-import struct
-import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, fields
-from typing import Any, BinaryIO, cast
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import Any, cast
 
 from exporter.checks.domain import (
     PartResult,
@@ -29,25 +24,13 @@ from exporter.checks.domain import (
     first_questions,
 )
 from exporter.jobs.verdict_cache import VerdictMemo
-from exporter.model import (
-    Answer,
-    AnswerKind,
-    CheckResult,
-    DomainReport,
-    DomainTarget,
-    RecordAction,
-    RecordChange,
-    Status,
-)
+from exporter.model import Answer, AnswerKind, DomainReport, DomainTarget
 from exporter.sources.dns import DnsClient
 
 __all__ = ["DnsCycleResult", "VerdictMemo", "check_domain", "check_domains"]
 
 MAX_ROUNDS = 16  # SPF's 10-lookup limit bounds the rounds well below this
 _FREEZE_EVERY = 1024  # finished domains between two gc.freeze() calls
-_FRAME = struct.Struct("!I")  # the length before each marshal frame from a worker
-_BATCH = 512  # reports per frame
-_STATUS = {status.value: status for status in Status}
 # A domain's standing with the cycle's memo: none, trying its last report, or not stored
 # (its evaluation followed a memo miss, or ran out of rounds).
 _MEMO_NONE, _MEMO_TRY, _MEMO_SKIP = 0, 1, 2
@@ -136,7 +119,6 @@ class _Cycle:
         client: DnsClient,
         targets: list[DomainTarget],
         workers: int,
-        on_report: Callable[[int, DomainReport], None] | None = None,
         memo: VerdictMemo | None = None,
     ) -> None:
         self._client = client
@@ -149,8 +131,7 @@ class _Cycle:
         # cycle's cache only when the last of them is done (domains share DKIM tokens, and
         # a subdomain reads its organizational domain's _dmarc record).
         self._interest: Counter[tuple[str, str]] = Counter()
-        self.reports: list[DomainReport | None] = [None] * (0 if on_report else len(targets))
-        self._on_report = on_report or self.reports.__setitem__
+        self.reports: list[DomainReport | None] = [None] * len(targets)
         self.finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     async def run(self) -> list[DomainReport | None]:
@@ -265,7 +246,7 @@ class _Cycle:
     def _finish(self, run: _DomainRun, report: DomainReport) -> None:
         """Hand the report over; drop what only this domain asked once no one else waits."""
         client, target = self._client, run.target
-        self._on_report(run.index, report)
+        self.reports[run.index] = report
         self._active -= 1
         self._done += 1
         if not self._done % _FREEZE_EVERY:
@@ -329,31 +310,20 @@ async def check_domains(
     *,
     workers: int = 64,
     stop: threading.Event | None = None,
-    processes: int = 1,
     memo: VerdictMemo | None = None,
 ) -> DnsCycleResult:
     """Check every target with a bounded pool of workers; ``stop`` cancels the cycle.
 
-    ``processes`` > 1 splits the domains across that many processes (this one and
-    workers started for the cycle), each with its share of the client's concurrency and
-    query rate: the checks are CPU-bound Python, one interpreter runs them on one core.
-    It pays only with an idle core per process, and each worker adds its own memory
-    (bench/README.md, DNS check cycle), so it is not the default.
-
+    The cycle runs in this process: more cores are put to work by sharding the domains
+    across processes or pods (``cluster.shard_count``, docs/scaling.md), not by a cycle.
     ``memo``, kept by the caller from one cycle to the next, lets a domain whose answers
-    and inputs did not change reuse its last report; it serves only a cycle run in this
-    process (the split hands its domains to fresh processes).
+    and inputs did not change reuse its last report.
     """
     started, t0 = time.time(), time.monotonic()
     targets = list(targets)
-    parts = _parts(processes, len(targets))
-    options = client.worker_options(parts) if parts > 1 else None
-    if options is None:
-        if memo is not None:
-            memo.retain(target.name for target in targets)
-        cycle = asyncio.ensure_future(_Cycle(client, targets, workers, memo=memo).run())
-    else:
-        cycle = asyncio.ensure_future(_split(targets, client, options, workers, parts))
+    if memo is not None:
+        memo.retain(target.name for target in targets)
+    cycle = asyncio.ensure_future(_Cycle(client, targets, workers, memo=memo).run())
     watcher = asyncio.create_task(_cancel_on_stop(stop, cycle)) if stop is not None else None
     try:
         reports = await cycle
@@ -376,172 +346,3 @@ async def _cancel_on_stop(stop: threading.Event, cycle: asyncio.Future[Any]) -> 
     while not stop.is_set():  # noqa: ASYNC110
         await asyncio.sleep(0.1)
     cycle.cancel()
-
-
-def _parts(processes: int, domains: int) -> int:
-    return max(1, min(processes, domains))
-
-
-async def _split(
-    targets: list[DomainTarget],
-    client: DnsClient,
-    options: dict[str, Any],
-    workers: int,
-    parts: int,
-) -> list[DomainReport | None]:
-    """Domain i goes to part i % parts: part 0 runs here, the others in worker processes
-    (`_worker_main`) that stream their reports back while this one checks its own."""
-    reports: list[DomainReport | None] = [None] * len(targets)
-    shards = [range(part, len(targets), parts) for part in range(parts)]
-    share = max(1, workers // parts)
-    processes = []
-    try:
-        for shard in shards[1:]:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-c",
-                "from exporter.jobs.dns import _worker_main; _worker_main()",
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-            )
-            processes.append(process)
-            assert process.stdin is not None  # noqa: S101 - PIPE
-            work = (options, [_fields(targets[i]) for i in shard], share)
-            process.stdin.write(pickle.dumps(work, pickle.HIGHEST_PROTOCOL))
-            process.stdin.close()  # flushed by the transport in the background
-        local = DnsClient(**options)
-        here = _Cycle(local, [targets[i] for i in shards[0]], share, _placer(reports, shards[0]))
-        try:
-            async with asyncio.TaskGroup() as group:  # a failed part cancels the others
-                group.create_task(here.run())
-                for process, shard in zip(processes, shards[1:], strict=True):
-                    group.create_task(_collect(process, reports, shard, client))
-        finally:
-            await local.aclose()
-        client.absorb(local.queries_sent, local.responses, local.stats.snapshot())
-    finally:
-        for process in processes:
-            if process.returncode is None:
-                process.kill()
-            await process.wait()
-    return reports
-
-
-def _placer(
-    reports: list[DomainReport | None], shard: range
-) -> Callable[[int, DomainReport], None]:
-    def place(index: int, report: DomainReport) -> None:
-        reports[shard[index]] = report
-
-    return place
-
-
-async def _collect(
-    process: asyncio.subprocess.Process,
-    reports: list[DomainReport | None],
-    shard: range,
-    client: DnsClient,
-) -> None:
-    """Read one worker's frames: batches of packed reports, then its client's totals."""
-    assert process.stdout is not None  # noqa: S101 - PIPE
-    assert process.stderr is not None  # noqa: S101 - PIPE
-    try:
-        while True:
-            (size,) = _FRAME.unpack(await process.stdout.readexactly(_FRAME.size))
-            frame = marshal.loads(await process.stdout.readexactly(size))  # noqa: S302 - our own worker
-            if frame[0] == "totals":
-                client.absorb(frame[1], frame[2], {(t, o): n for t, o, n in frame[3]})
-                break
-            for packed in frame[1]:
-                reports[shard[packed[0]]] = _unpack(packed)
-    except asyncio.IncompleteReadError:
-        error = (await process.stderr.read()).decode(errors="replace")
-        raise RuntimeError(f"DNS worker process failed: {error[-2000:]}") from None
-    await process.wait()
-
-
-def _worker_main() -> None:
-    """A worker process of `_split`: pickled (client options, targets, workers) on stdin;
-    length-prefixed marshal frames on stdout."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops it (kill) on shutdown
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    options, fields, workers = pickle.load(sys.stdin.buffer)  # noqa: S301 - from our parent
-    targets = [DomainTarget(*values) for values in fields]
-    asyncio.run(_worker_cycle(options, targets, workers, sys.stdout.buffer))
-
-
-def _fields(target: DomainTarget) -> tuple[Any, ...]:
-    """A target as the plain tuple of its fields: a frozen dataclass compiled with mypyc
-    cannot be unpickled (its __setstate__ would have to assign frozen fields)."""
-    return tuple(getattr(target, field.name) for field in fields(target))
-
-
-async def _worker_cycle(
-    options: dict[str, Any], targets: list[DomainTarget], workers: int, out: BinaryIO
-) -> None:
-    batch: list[tuple[Any, ...]] = []
-
-    def emit(frame: tuple[Any, ...]) -> None:
-        data = marshal.dumps(frame)
-        out.write(_FRAME.pack(len(data)) + data)
-
-    def report(index: int, report: DomainReport) -> None:
-        batch.append(_pack(index, report))
-        if len(batch) >= _BATCH:
-            emit(("reports", batch))
-            batch.clear()
-
-    client = DnsClient(**options)
-    try:
-        await _Cycle(client, targets, workers, report).run()
-    finally:
-        await client.aclose()
-    emit(("reports", batch))
-    counts = [(rdtype, outcome, n) for (rdtype, outcome), n in client.stats.snapshot().items()]
-    emit(("totals", client.queries_sent, client.responses, counts))
-    out.flush()
-
-
-def _pack(index: int, report: DomainReport) -> tuple[Any, ...]:
-    """A report as plain tuples of str/int/None: what marshal carries fastest."""
-    checks = tuple(
-        (
-            c.check,
-            c.status.value,
-            c.summary,
-            c.remedy,
-            tuple((r.action.value, r.name, r.rdtype, r.value, r.ttl) for r in c.records),
-        )
-        for c in report.checks
-    )
-    return (
-        index,
-        report.domain,
-        checks,
-        report.mail_from,
-        report.mail_from_resolvable,
-        report.dmarc_policy_level,
-        report.spf_dns_lookups,
-    )
-
-
-def _unpack(packed: tuple[Any, ...]) -> DomainReport:
-    _, domain, checks, mail_from, resolvable, level, lookups = packed
-    return DomainReport(
-        domain,
-        tuple(
-            CheckResult(
-                check,
-                _STATUS[status],
-                summary,
-                remedy,
-                tuple(RecordChange(RecordAction(a), n, t, v, ttl) for a, n, t, v, ttl in records),
-            )
-            for check, status, summary, remedy, records in checks
-        ),
-        mail_from,
-        resolvable,
-        level,
-        lookups,
-    )
