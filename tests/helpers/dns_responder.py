@@ -1,30 +1,58 @@
-"""A scripted UDP 'nameserver' on loopback: answers each query with datagrams the test
-builds from it (spoofed, malformed, then genuine), from its port or from another one."""
+"""A scripted 'nameserver' on loopback: answers each UDP query with datagrams the test
+builds from it (spoofed, malformed, delayed, then genuine), from its port or from another
+one, and each TCP query on the same port the way the test says (or refuses TCP)."""
 
 from __future__ import annotations
 
+import contextlib
+import heapq
+import itertools
+import selectors
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 
 RR = struct.Struct("!HHIH")
 TO_QUESTION = b"\xc0\x0c"  # a pointer to the question's name
+FLAG_TC = 0x0200
 Datagram = tuple[bool, bytes]  # (sent from another port than the one asked, bytes)
+# The replies to one query over TCP: each sent length-prefixed; [] closes the connection
+# without an answer, None leaves it open and silent.
+TcpScript = Callable[[bytes], list[bytes] | None]
+_LENGTH = struct.Struct("!H")
+_POLL = 0.05  # seconds between two looks at the stop flag
 
 
 class Responder:
-    """Replies to every query with ``script(query)``; records each query's source port."""
+    """Replies to every UDP query with ``script(query)``, ``delay(query)`` seconds later
+    (a delayed reply not sent yet when the responder closes is dropped), and to every
+    TCP query with ``tcp(query)``; without ``tcp`` its TCP port is held but refuses
+    connections. Records each UDP query's source port and every query it got."""
 
-    def __init__(self, script: Callable[[bytes], list[Datagram]]) -> None:
-        self._script = script
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.settimeout(0.1)
+    def __init__(
+        self,
+        script: Callable[[bytes], list[Datagram]],
+        *,
+        delay: Callable[[bytes], float] | None = None,
+        tcp: TcpScript | None = None,
+    ) -> None:
+        self._script, self._delay, self._tcp_script = script, delay, tcp
+        self._sock, self._listener = _udp_and_tcp_on_one_port()
         self._other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._other.bind(("127.0.0.1", 0))
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._sock, selectors.EVENT_READ, self._on_datagram)
+        if tcp is not None:
+            self._listener.listen(16)
+            self._selector.register(self._listener, selectors.EVENT_READ, self._on_connection)
+        self._connections: dict[socket.socket, bytearray] = {}
+        self._later: list[tuple[float, int, socket.socket, bytes, tuple[str, int]]] = []
+        self._order = itertools.count()
         self.source_ports: list[int] = []
+        self.udp_queries: list[bytes] = []
+        self.tcp_queries: list[bytes] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -35,24 +63,102 @@ class Responder:
 
     def _serve(self) -> None:
         while not self._stop.is_set():  # ends with close()
-            try:
-                query, peer = self._sock.recvfrom(65535)
-            except TimeoutError:
-                continue
-            self.source_ports.append(peer[1])
-            for other, datagram in self._script(query):
-                (self._other if other else self._sock).sendto(datagram, peer)
+            due = self._later[0][0] - time.monotonic() if self._later else _POLL
+            for key, _ in self._selector.select(min(_POLL, max(0.0, due))):
+                key.data(key.fileobj)
+            while self._later and self._later[0][0] <= time.monotonic():
+                _, _, sock, datagram, peer = heapq.heappop(self._later)
+                _send(sock, datagram, peer)
+
+    def _on_datagram(self, sock: socket.socket) -> None:
+        query, peer = sock.recvfrom(65535)
+        self.source_ports.append(peer[1])
+        self.udp_queries.append(query)
+        due = time.monotonic() + (self._delay(query) if self._delay else 0.0)
+        for other, datagram in self._script(query):
+            out = self._other if other else self._sock
+            if self._delay is None:
+                _send(out, datagram, peer)
+            else:
+                heapq.heappush(self._later, (due, next(self._order), out, datagram, peer))
+
+    def _on_connection(self, listener: socket.socket) -> None:
+        connection, _ = listener.accept()
+        connection.settimeout(5)  # replies are small: sendall never waits that long
+        self._connections[connection] = bytearray()
+        self._selector.register(connection, selectors.EVENT_READ, self._on_stream)
+
+    def _on_stream(self, connection: socket.socket) -> None:
+        assert self._tcp_script is not None  # only registered with a TCP script
+        try:
+            data = connection.recv(65535)
+        except OSError:
+            data = b""
+        if not data:
+            self._hang_up(connection)
+            return
+        buffer = self._connections[connection]
+        buffer += data
+        while len(buffer) >= _LENGTH.size:  # each pass takes one whole query off the buffer
+            size = _LENGTH.unpack_from(buffer)[0]
+            if len(buffer) < _LENGTH.size + size:
+                return
+            query = bytes(buffer[_LENGTH.size : _LENGTH.size + size])
+            del buffer[: _LENGTH.size + size]
+            self.tcp_queries.append(query)
+            replies = self._tcp_script(query)
+            if replies == []:
+                self._hang_up(connection)
+                return
+            for message in replies or ():
+                connection.sendall(_LENGTH.pack(len(message)) + message)
+
+    def _hang_up(self, connection: socket.socket) -> None:
+        self._selector.unregister(connection)
+        del self._connections[connection]
+        connection.close()
 
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+        for connection in list(self._connections):
+            self._hang_up(connection)
+        self._selector.close()
         self._sock.close()
+        self._listener.close()
         self._other.close()
 
 
-@contextmanager
-def responder(script: Callable[[bytes], list[Datagram]]) -> Iterator[Responder]:
-    server = Responder(script)
+def _udp_and_tcp_on_one_port() -> tuple[socket.socket, socket.socket]:
+    """A UDP socket and a TCP socket bound to the same loopback port (a client falls back
+    to TCP on the port it asked over UDP)."""
+    for _ in range(50):  # another process may hold the TCP side of a free UDP port
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", 0))
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            tcp.bind(udp.getsockname())
+        except OSError:
+            udp.close()
+            tcp.close()
+            continue
+        return udp, tcp
+    raise RuntimeError("no loopback port free for both UDP and TCP")
+
+
+def _send(sock: socket.socket, datagram: bytes, peer: tuple[str, int]) -> None:
+    with contextlib.suppress(OSError):  # the client is gone: nobody waits for this reply
+        sock.sendto(datagram, peer)
+
+
+@contextlib.contextmanager
+def responder(
+    script: Callable[[bytes], list[Datagram]],
+    *,
+    delay: Callable[[bytes], float] | None = None,
+    tcp: TcpScript | None = None,
+) -> Iterator[Responder]:
+    server = Responder(script, delay=delay, tcp=tcp)
     try:
         yield server
     finally:
@@ -67,6 +173,16 @@ def question_of(query: bytes) -> bytes:
     return query[12 : offset + 5]
 
 
+def asked(query: bytes) -> tuple[str, int]:
+    """The name (lower case, no root dot) and type a query asks for."""
+    question = question_of(query)
+    labels, offset = [], 0
+    while question[offset]:
+        labels.append(question[offset + 1 : offset + 1 + question[offset]].decode().lower())
+        offset += 1 + question[offset]
+    return ".".join(labels), struct.unpack_from("!H", question, offset + 1)[0]
+
+
 def reply(
     query: bytes,
     *records: bytes,
@@ -74,13 +190,24 @@ def reply(
     qid: int | None = None,
     question: bytes | None = None,
     tail: bytes = b"",
+    flags: int = 0,
+    count: int | None = None,
 ) -> bytes:
-    """An authoritative response to ``query`` (or, spoofed, with another id or question)."""
+    """An authoritative response to ``query`` (or, spoofed, with another id or question;
+    ``question=b""`` leaves the question section out). ``flags`` are added to the header's
+    and ``count`` overrides the answer count (a reply cut short)."""
     qid = struct.unpack_from("!H", query)[0] if qid is None else qid
-    header = struct.pack("!HHHHHH", qid, 0x8400 | rcode, 1, len(records), 0, 0)
-    return (
-        header + (question_of(query) if question is None else question) + b"".join(records) + tail
+    question = question_of(query) if question is None else question
+    header = struct.pack(
+        "!HHHHHH",
+        qid,
+        0x8400 | flags | rcode,
+        1 if question else 0,
+        len(records) if count is None else count,
+        0,
+        0,
     )
+    return header + question + b"".join(records) + tail
 
 
 def record(rtype: int, rdata: bytes, *, owner: bytes = TO_QUESTION, rclass: int = 1) -> bytes:
@@ -89,3 +216,21 @@ def record(rtype: int, rdata: bytes, *, owner: bytes = TO_QUESTION, rclass: int 
 
 def txt(text: bytes) -> bytes:
     return bytes((len(text),)) + text
+
+
+def forward(query: bytes, upstream: tuple[str, int], *, seconds: float = 5.0) -> bytes | None:
+    """The reply of a real nameserver to ``query`` over UDP, or None if it does not come
+    within ``seconds`` (the relay of a scripted resolver in front of ``named``)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(seconds)
+        sock.connect(upstream)
+        sock.send(query)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:  # ends with the reply or the deadline
+            try:
+                data = sock.recv(65535)
+            except (TimeoutError, ConnectionRefusedError):
+                return None
+            if data[:2] == query[:2]:
+                return data
+    return None

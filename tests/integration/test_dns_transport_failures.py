@@ -1,0 +1,268 @@
+"""The two DNS transports on the failure paths: a nameserver that is silent, slow, fails
+with an error code or sends replies to other questions must give the same answer, the
+same query counts and the same number of attempts on the wire path as on dnspython's.
+
+The peers are `named` on loopback and scripted loopback nameservers (helpers/dns_responder)
+for what `named` will not do on purpose."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from conftest import NamedServer
+from helpers.dns_responder import Datagram, Responder, record, reply, responder, txt
+
+from exporter.model import Answer, AnswerKind
+from exporter.sources.dns import TRANSPORTS, DnsClient, DnsQueryStats
+
+pytestmark = pytest.mark.integration
+
+SPF = b"v=spf1 include:amazonses.com -all"
+SPF_ANSWER = Answer(AnswerKind.RECORDS, (SPF.decode(),))
+FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED = 1, 2, 3, 4, 5
+FAILURES = {"formerr": FORMERR, "servfail": SERVFAIL, "notimp": NOTIMP, "refused": REFUSED}
+PROMPT = 5.0  # seconds: a reply that comes at once must not become a timeout on a busy box
+HANG = 120.0  # seconds: a question still open after this is a hang, not a slow box
+
+
+@dataclass
+class Outcome:
+    """What both transports must agree on: the answers, the query counters, and how many
+    queries each scripted nameserver got over UDP and over TCP."""
+
+    answers: list[Answer]
+    counts: dict[tuple[str, str], int]
+    queries_sent: int
+    responses: int
+    udp: list[int]
+    tcp: list[int]
+
+
+Server = Responder | NamedServer
+
+
+def ask(
+    transport: str,
+    servers: list[Server],
+    *questions: tuple[str, str],
+    timeout: float = PROMPT,
+    attempts: int = 2,
+) -> Outcome:
+    """Resolve ``questions`` with one client, as a check cycle would."""
+    nameservers = [s.nameserver if isinstance(s, Responder) else (s.host, s.port) for s in servers]
+    stats = DnsQueryStats()
+
+    async def run() -> tuple[list[Answer], int, int]:
+        client = DnsClient(
+            nameservers=nameservers,
+            timeout=timeout,
+            attempts=attempts,
+            stats=stats,
+            transport=transport,
+        )
+        try:
+            async with asyncio.timeout(HANG):
+                answers = await asyncio.gather(*(client.resolve(n, t) for n, t in questions))
+        finally:
+            await client.aclose()
+        return list(answers), client.queries_sent, client.responses
+
+    answers, sent, responses = asyncio.run(run())
+    scripted = [s for s in servers if isinstance(s, Responder)]
+    return Outcome(
+        answers,
+        stats.snapshot(),
+        sent,
+        responses,
+        [len(s.udp_queries) for s in scripted],
+        [len(s.tcp_queries) for s in scripted],
+    )
+
+
+def on_both(run: Callable[[str], Outcome]) -> Outcome:
+    """``run`` on each transport (fresh scripted servers each time): the outcomes must be
+    equal; returns the wire path's."""
+    outcomes = {transport: run(transport) for transport in TRANSPORTS}
+    assert outcomes["wire"] == outcomes["dnspython"]
+    return outcomes["wire"]
+
+
+def silent(_query: bytes) -> list[Datagram]:
+    return []
+
+
+def spf(query: bytes) -> list[Datagram]:
+    return [(False, reply(query, record(16, txt(SPF))))]
+
+
+def failing(rcode: int, *, question: bool = True) -> Callable[[bytes], list[Datagram]]:
+    return lambda query: [(False, reply(query, rcode=rcode, question=None if question else b""))]
+
+
+def test_a_silent_nameserver_times_out_after_every_attempt() -> None:
+    def run(transport: str) -> Outcome:
+        with responder(silent) as server:
+            return ask(transport, [server], ("a.example", "TXT"), timeout=0.5, attempts=3)
+
+    outcome = on_both(run)
+    assert outcome.answers == [Answer(AnswerKind.ERROR, error="timeout")]
+    assert outcome.counts == {("TXT", "timeout"): 3}
+    assert (outcome.udp, outcome.queries_sent, outcome.responses) == ([3], 3, 0)
+
+
+def test_a_slow_answer_within_the_timeout_is_taken() -> None:
+    def run(transport: str) -> Outcome:
+        with responder(spf, delay=lambda _: 0.3) as server:
+            return ask(transport, [server], ("a.example", "TXT"), timeout=10.0)
+
+    outcome = on_both(run)
+    assert outcome.answers == [SPF_ANSWER]
+    assert (outcome.udp, outcome.counts) == ([1], {("TXT", "noerror"): 1})
+
+
+def test_an_answer_later_than_the_timeout_is_not_taken() -> None:
+    """The replies come long after the client gave up on each attempt: a timeout."""
+
+    def run(transport: str) -> Outcome:
+        with responder(spf, delay=lambda _: 60.0) as server:  # dropped when it closes
+            return ask(transport, [server], ("a.example", "TXT"), timeout=0.5)
+
+    outcome = on_both(run)
+    assert outcome.answers == [Answer(AnswerKind.ERROR, error="timeout")]
+    assert (outcome.udp, outcome.responses) == ([2], 0)
+
+
+def test_a_late_reply_to_the_first_attempt_does_not_answer_the_second() -> None:
+    """The first attempt's reply comes while the second attempt waits (which gets none):
+    it answers a query that was given up, whose id the second one does not share."""
+
+    def run(transport: str) -> Outcome:
+        seen: list[bytes] = []
+
+        def delay(query: bytes) -> float:
+            seen.append(query)
+            return 3.0 if len(seen) == 1 else 60.0  # 2 s timeout: 1 s margin either side
+
+        with responder(spf, delay=delay) as server:
+            outcome = ask(transport, [server], ("a.example", "TXT"), timeout=2.0)
+        assert len({query[:2] for query in seen}) == len(seen)  # a fresh id per attempt
+        return outcome
+
+    outcome = on_both(run)
+    assert outcome.answers == [Answer(AnswerKind.ERROR, error="timeout")]
+    assert outcome.udp == [2]
+
+
+def test_timeout_fails_over_to_the_second_nameserver(named: NamedServer) -> None:
+    def run(transport: str) -> Outcome:
+        with responder(silent) as server:
+            return ask(transport, [server, named], ("healthy.example", "MX"), timeout=1.0)
+
+    outcome = on_both(run)
+    assert outcome.answers[0].kind is AnswerKind.RECORDS
+    assert outcome.counts == {("MX", "timeout"): 1, ("MX", "noerror"): 1}
+    assert (outcome.udp, outcome.queries_sent, outcome.responses) == ([1], 2, 1)
+
+
+def test_attempts_go_round_the_nameservers_in_turn() -> None:
+    def run(transport: str) -> Outcome:
+        with responder(silent) as first, responder(silent) as second:
+            return ask(transport, [first, second], ("a.example", "TXT"), timeout=0.5, attempts=3)
+
+    outcome = on_both(run)
+    assert outcome.answers == [Answer(AnswerKind.ERROR, error="timeout")]
+    assert outcome.udp == [2, 1]
+
+
+@pytest.mark.parametrize("error", FAILURES)
+def test_a_failure_code_fails_over_to_the_second_nameserver(error: str, named: NamedServer) -> None:
+    def run(transport: str) -> Outcome:
+        with responder(failing(FAILURES[error])) as server:
+            return ask(transport, [server, named], ("healthy.example", "MX"))
+
+    outcome = on_both(run)
+    assert outcome.answers[0].kind is AnswerKind.RECORDS
+    assert outcome.counts == {("MX", error): 1, ("MX", "noerror"): 1}
+    assert (outcome.udp, outcome.responses) == ([1], 2)
+
+
+@pytest.mark.parametrize("question", [True, False], ids=["with_question", "bare"])
+@pytest.mark.parametrize("error", FAILURES)
+def test_a_failure_code_is_an_error_after_every_attempt(error: str, question: bool) -> None:
+    """SERVFAIL, REFUSED, FORMERR and NOTIMP, with the question or without it (dnspython
+    accepts these four codes without one): an ERROR named after the code, never NODATA."""
+
+    def run(transport: str) -> Outcome:
+        with responder(failing(FAILURES[error], question=question)) as server:
+            return ask(transport, [server], ("a.example", "TXT"), ("b.example", "MX"))
+
+    outcome = on_both(run)
+    assert outcome.answers == [Answer(AnswerKind.ERROR, error=error)] * 2
+    assert outcome.counts == {("TXT", error): 2, ("MX", error): 2}
+    assert (outcome.udp, outcome.responses) == ([4], 4)
+
+
+@pytest.mark.parametrize(
+    ("order", "error"), [(("refusing", "silent"), "timeout"), (("silent", "refusing"), "refused")]
+)
+def test_the_last_attempt_names_the_error(order: tuple[str, str], error: str) -> None:
+    scripts = {"refusing": failing(REFUSED), "silent": silent}
+
+    def run(transport: str) -> Outcome:
+        with responder(scripts[order[0]]) as first, responder(scripts[order[1]]) as second:
+            return ask(transport, [first, second], ("a.example", "TXT"), timeout=0.5)
+
+    outcome = on_both(run)
+    assert outcome.answers == [Answer(AnswerKind.ERROR, error=error)]
+
+
+def not_answers(query: bytes) -> list[Datagram]:
+    """Replies that answer another query, or no query: each one is to be ignored."""
+    qid = struct.unpack_from("!H", query)[0]
+    other_name = b"\x01b" + reply(query)[14:]  # same length, another first label
+    notify = bytearray(reply(query, rcode=NXDOMAIN))
+    notify[2] |= 0x20  # opcode NOTIFY (4)
+    return [
+        (False, reply(query, rcode=NXDOMAIN, qid=qid ^ 0x5A5A)),  # another id
+        (False, reply(query, rcode=REFUSED, qid=qid ^ 0x0101, question=b"")),  # another id
+        (False, reply(query, rcode=NXDOMAIN, question=other_name)),  # another question
+        (False, reply(query, rcode=NXDOMAIN, question=b"")),  # no question, not a failure
+        (False, reply(query, question=b"")),  # NOERROR without the question
+        (False, bytes(notify)),  # another opcode
+        (False, query),  # the query itself: not a response
+        (True, reply(query, rcode=NXDOMAIN)),  # from another port
+    ]
+
+
+def test_replies_to_other_queries_alone_end_in_a_timeout() -> None:
+    def run(transport: str) -> Outcome:
+        with responder(not_answers) as server:
+            return ask(transport, [server], ("a.example", "TXT"), timeout=0.5)
+
+    outcome = on_both(run)
+    assert outcome.answers == [Answer(AnswerKind.ERROR, error="timeout")]
+    assert (outcome.counts, outcome.responses) == ({("TXT", "timeout"): 2}, 0)
+
+
+def test_replies_to_other_queries_then_the_genuine_one_on_the_retry() -> None:
+    """The first attempt gets only replies to other queries (a timeout), the second those
+    and then the genuine answer: the verdict is the genuine answer's."""
+
+    def run(transport: str) -> Outcome:
+        seen: list[bytes] = []
+
+        def script(query: bytes) -> list[Datagram]:
+            seen.append(query)
+            return not_answers(query) + (spf(query) if len(seen) > 1 else [])
+
+        with responder(script) as server:
+            return ask(transport, [server], ("a.example", "TXT"), timeout=1.0)
+
+    outcome = on_both(run)
+    assert outcome.answers == [SPF_ANSWER]
+    assert outcome.counts == {("TXT", "timeout"): 1, ("TXT", "noerror"): 1}
+    assert (outcome.udp, outcome.responses) == ([2], 1)
