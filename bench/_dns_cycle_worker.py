@@ -1,35 +1,35 @@
-"""One measurement in a fresh process, so its peak RSS is its own (run by dns_cycle.py).
+"""One measurement in a fresh process, so its CPU and peak RSS are its own (run by dns_cycle.py).
 
 Modes:
-- ``exporter``: one full check cycle (``check_domains``, in ``--processes`` processes) of
-  the first N synthetic domains; checks every verdict against the generated mix. CPU and
-  peak RSS include the worker processes'.
-- ``questions``: not measured; a one-process cycle that dumps the distinct questions asked.
+- ``exporter``: ``--cycles`` full check cycles (``check_domains``) of the first N synthetic
+  domains, sharing one verdict memo as the daemon does (the first cold, the later ones warm);
+  checks every verdict of every cycle against the generated mix.
+- ``questions``: not measured; a cycle that records the distinct questions the exporter asks
+  (every ``DnsClient.request``), the list the floors and blackbox_exporter ask in turn.
 - ``floor-resolver``: the same questions through ``dns.asyncresolver`` (the bare loop).
 - ``floor-udp``: the same questions as pre-built messages through ``dns.asyncquery.udp``.
 - ``floor-pycares``: the same questions through a pycares (c-ares) Channel driven by its file
   descriptors with epoll (``pip install pycares``, not a project dependency; imported only in
   this mode). c-ares' query cache is off unless ``--query-cache``.
 
-Writes one JSON object to ``--out``.
+CPU is ``time.process_time`` (every thread of this process) over the measured part only;
+with ``--named-pid``, named's CPU over the same span is read from ``/proc``. Writes one JSON
+object to ``--out``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import cProfile
 import gc
 import json
 import os
-import resource
 import select
 import sys
-import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -39,12 +39,12 @@ import dns.exception
 import dns.message
 import dns.rcode
 import dns.resolver
+from _affinity import load_average, process_cpu_s
 from dns_zonegen import REGION, expected_report, generate
 
 EDNS_PAYLOAD = 1232  # what exporter.sources.dns sends, so the floors put the same bytes on the wire
 MAX_MISMATCHES_SHOWN = 10
 T = TypeVar("T")
-GC_STATS: dict[str, Any] = {}  # of the last _timed run
 
 
 def _rss_now_kib() -> int:
@@ -53,31 +53,14 @@ def _rss_now_kib() -> int:
     return pages * os.sysconf("SC_PAGE_SIZE") // 1024
 
 
-def _peak_rss_kib(pid: int | str = "self") -> int:
+def _peak_rss_kib() -> int:
     """VmHWM, not ru_maxrss: Linux keeps ru_maxrss across fork and exec, so a process
     started by a large parent reports the parent's size."""
-    with Path(f"/proc/{pid}/status").open(encoding="ascii") as status:
+    with Path("/proc/self/status").open(encoding="ascii") as status:
         for line in status:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     return 0
-
-
-class _WorkerPeaks(threading.Thread):
-    """The peak RSS (VmHWM) of each child process, read every 0.1 s while the cycle runs
-    (a child's own figure is gone once it exits)."""
-
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.peaks: dict[str, int] = {}
-        self.done = threading.Event()
-
-    def run(self) -> None:
-        children = Path(f"/proc/self/task/{threading.main_thread().native_id}/children")
-        while not self.done.wait(0.1):
-            for pid in children.read_text(encoding="ascii").split():
-                with contextlib.suppress(OSError):
-                    self.peaks[pid] = max(self.peaks.get(pid, 0), _peak_rss_kib(pid))
 
 
 class _GcTimer:
@@ -96,11 +79,16 @@ class _GcTimer:
             self.collections[info["generation"]] += 1
 
 
-def _timed(make: Callable[[], Awaitable[T]], profile_path: str | None) -> tuple[T, float, float]:
-    """Run ``make()`` in a fresh event loop: (result, wall s, CPU s), optionally profiled."""
+def _timed(
+    make: Callable[[], Awaitable[T]], args: argparse.Namespace, profile_path: str | None
+) -> tuple[T, dict[str, Any]]:
+    """Run ``make()`` in a fresh event loop, optionally profiled: its result and figures
+    (wall and CPU seconds, named's CPU, GC time, load average at the start and the end)."""
     profiler = cProfile.Profile() if profile_path else None
     gc_timer = _GcTimer()
     gc.callbacks.append(gc_timer)
+    load_start = load_average()
+    named0 = process_cpu_s(args.named_pid) if args.named_pid else 0.0
     cpu0, wall0 = time.process_time(), time.perf_counter()
     if profiler is not None:
         profiler.enable()
@@ -117,14 +105,22 @@ def _timed(make: Callable[[], Awaitable[T]], profile_path: str | None) -> tuple[
         results.append(await make())
 
     asyncio.run(main())
-    result = results[0]
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    named = process_cpu_s(args.named_pid) - named0 if args.named_pid else None
     if profiler is not None and profile_path:
         profiler.disable()
         profiler.dump_stats(profile_path)
     gc.callbacks.remove(gc_timer)
-    GC_STATS.update(gc_s=gc_timer.seconds, gc_collections=gc_timer.collections)
-    return result, wall, cpu
+    figures = {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "named_cpu_s": named,
+        "gc_s": gc_timer.seconds,
+        "gc_collections": gc_timer.collections,
+        "load_start": load_start,
+        "load_end": load_average(),
+    }
+    return results[0], figures
 
 
 def _targets(args: argparse.Namespace) -> list[Any]:
@@ -161,93 +157,74 @@ def _verdicts(args: argparse.Namespace, reports: Sequence[Any]) -> tuple[Counter
     return statuses, mismatches
 
 
-def run_exporter(args: argparse.Namespace) -> dict[str, Any]:
-    """One measured cycle (with worker processes when split); with ``--cycles`` N > 1, N
-    cycles sharing one verdict memo (as the daemon keeps it), each measured on its own."""
-    from exporter.jobs.dns import DnsCycleResult, _parts, check_domains  # noqa: PLC0415
+def _client(args: argparse.Namespace) -> Any:
+    """A client as the daemon builds one per cycle (inside the cycle's loop: its timers
+    belong to that loop)."""
     from exporter.sources.dns import DnsClient  # noqa: PLC0415
 
+    return DnsClient(
+        nameservers=[("127.0.0.1", args.port)],
+        timeout=2.0,
+        attempts=2,
+        concurrency=args.concurrency,
+        max_queries_per_second=0,
+    )
+
+
+def run_exporter(args: argparse.Namespace) -> dict[str, Any]:
+    """``--cycles`` cycles sharing one verdict memo (as the daemon keeps it), each measured
+    on its own; with ``--cycles 1`` no memo, so code older than the memo runs too."""
+    import exporter  # noqa: PLC0415
+    from exporter.jobs.dns import DnsCycleResult, check_domains  # noqa: PLC0415
+
     targets = _targets(args)
-    parts = _parts(args.processes, len(targets))  # processes the cycle runs in, reported
     memo = None
-    if args.cycles > 1:  # imported only then: --cycles 1 also runs code without a memo
+    if args.cycles > 1:
         from exporter.jobs.verdict_cache import VerdictMemo  # noqa: PLC0415
 
         memo = VerdictMemo()
 
     async def cycle() -> DnsCycleResult:
-        # Built inside the loop: the client's timers belong to this run's loop.
-        client = DnsClient(
-            nameservers=[("127.0.0.1", args.port)],
-            timeout=2.0,
-            attempts=2,
-            concurrency=args.concurrency,
-            max_queries_per_second=0,
-        )
-        extra = {"memo": memo} if memo is not None else {}  # runs older code as well
-        return await check_domains(
-            targets, client, workers=args.concurrency, processes=args.processes, **extra
-        )
+        extra = {"memo": memo} if memo is not None else {}
+        return await check_domains(targets, _client(args), workers=args.concurrency, **extra)
 
     rss_before = _rss_now_kib()
-    load = os.getloadavg()[0]
-    sampler = _WorkerPeaks()
-    sampler.start()
     cycles: list[dict[str, Any]] = []
+    statuses: Counter[str] = Counter()
+    mismatches: list[str] = []
     for index in range(args.cycles):
         hits = memo.hits if memo is not None else 0
-        result, wall, cpu = _timed(cycle, args.profile if index == args.cycles - 1 else None)
+        profile = args.profile if index == args.cycles - 1 else None
+        result, figures = _timed(cycle, args, profile)
         # `result` holds this cycle's reports while the next runs, as the daemon's
         # published snapshot does.
+        statuses, wrong = _verdicts(args, result.reports)
+        mismatches += [f"cycle {index + 1}: {line}" for line in wrong]
         cycles.append(
             {
-                "wall_s": wall,
-                "cpu_s": cpu,
-                "cpu_ms_per_domain": 1000 * cpu / args.domains,
+                **figures,
+                "cpu_ms_per_domain": 1000 * figures["cpu_s"] / args.domains,
                 "queries_sent": result.queries_sent,
+                "responses": result.responses,
                 "memo_hits": (memo.hits - hits) if memo is not None else 0,
                 "peak_rss_kib": _peak_rss_kib(),
-                "load_average": os.getloadavg()[0],
-                "mismatch_count": len(_verdicts(args, result.reports)[1]),
+                "mismatch_count": len(wrong),
             }
         )
-    sampler.done.set()
-    sampler.join()
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    peak = _peak_rss_kib()
-    targets.clear()
-    statuses, mismatches = _verdicts(args, result.reports)
-    mismatches += [
-        f"cycle {i + 1}: {c['mismatch_count']} mismatches"
-        for i, c in enumerate(cycles)
-        if c["mismatch_count"]
-    ]
-    children_cpu = children.ru_utime + children.ru_stime
-    wall, cpu = cycles[0]["wall_s"], cycles[0]["cpu_s"]  # the main figures: a cold cycle
     return {
         "mode": "exporter",
         "domains": args.domains,
-        "processes": args.processes,
-        "parts": parts,
-        "wall_s": wall,
-        "cpu_s": cpu + children_cpu,
-        "workers_cpu_s": children_cpu,
-        "domains_per_s": args.domains / wall,
-        "questions_per_s": result.queries_sent / wall,
-        **GC_STATS,
-        "queries_sent": result.queries_sent,
-        "responses": result.responses,
+        "exporter_path": str(Path(exporter.__file__).parent),
+        "compiled": _compiled(),
+        "python": sys.version.split()[0],
         "rss_before_kib": rss_before,
-        "peak_rss_kib": peak,
-        "workers_peak_rss_kib": max(sampler.peaks.values(), default=0),  # the largest's
-        "load_average": load,
+        "peak_rss_kib": _peak_rss_kib(),
         "statuses": dict(sorted(statuses.items())),
         "mismatch_count": len(mismatches),
         "mismatches": mismatches[:MAX_MISMATCHES_SHOWN],
         "cycles": cycles,
         "memo_entries": len(memo) if memo is not None else 0,
         "memo_kib": memo.memory_bytes() / 1024 if memo is not None else 0,
-        "compiled": _compiled(),
     }
 
 
@@ -261,31 +238,28 @@ def _compiled() -> bool | None:
 
 
 def run_questions(args: argparse.Namespace) -> dict[str, Any]:
-    """Not measured: one single-process cycle that records every distinct question asked,
-    for the floors (a split cycle's questions live in its worker processes)."""
+    """Not measured: one cycle that records every distinct question the exporter asks, for
+    the floors and blackbox_exporter. Needs the pure-Python build: a compiled DnsClient
+    cannot be subclassed."""
     from exporter.jobs.dns import check_domains  # noqa: PLC0415
     from exporter.sources.dns import DnsClient  # noqa: PLC0415
 
     targets = _targets(args)
-    forgotten: set[tuple[str, str]] = set()
+    asked: set[tuple[str, str]] = set()
 
     class RecordingClient(DnsClient):
-        def forget(self, keys: Iterable[tuple[str, str]]) -> None:
-            keys = list(keys)
-            forgotten.update(keys)
-            super().forget(keys)
-
-    clients: list[RecordingClient] = []
+        def request(self, name: str, rdtype: str, *rest: Any, **options: Any) -> Any:
+            asked.add((name, rdtype))
+            return super().request(name, rdtype, *rest, **options)
 
     async def cycle() -> None:
         client = RecordingClient(nameservers=[("127.0.0.1", args.port)], timeout=2.0)
-        clients.append(client)
-        await check_domains(targets, client, workers=args.concurrency, processes=1)
+        await check_domains(targets, client, workers=args.concurrency)
 
     asyncio.run(cycle())
-    # DnsClient keeps each resolved (name, rdtype) in the private dict `_done`; reading it
-    # is fine for a benchmark: with the forgotten ones, the cycle's distinct questions.
-    questions = sorted(set(clients[0]._done) | forgotten)  # noqa: SLF001
+    if not asked:
+        raise SystemExit("recorded no question: does the cycle still call DnsClient.request?")
+    questions = sorted(asked)
     Path(args.questions_out).write_text(json.dumps(questions), encoding="ascii")
     return {"mode": "questions", "domains": args.domains, "questions": len(questions)}
 
@@ -313,6 +287,8 @@ async def _resolver_loop(
                 outcomes["nxdomain"] += 1
             except dns.resolver.NoAnswer:
                 outcomes["nodata"] += 1
+            except dns.resolver.NoNameservers:  # a REFUSED or SERVFAIL answer, e.g. for
+                outcomes["refused/servfail"] += 1  # _dmarc.test, a zone named does not serve
             except dns.exception.DNSException as error:
                 outcomes[f"error:{type(error).__name__}"] += 1
             else:
@@ -466,21 +442,16 @@ def run_floor(args: argparse.Namespace) -> dict[str, Any]:
             return _udp_loop(messages, args.port, args.concurrency)
 
     rss_before = _rss_now_kib()
-    load = os.getloadavg()[0]
-    outcomes, wall, cpu = _timed(make, args.profile)
+    outcomes, figures = _timed(make, args, args.profile)
     return {
         "mode": args.mode,
         "domains": args.sample_domains,  # the domains whose questions these are
         "questions": len(questions),
-        "wall_s": wall,
-        "cpu_s": cpu,
-        "questions_per_s": len(questions) / wall,
-        **GC_STATS,
-        "domains_per_s": args.sample_domains / wall,
+        **figures,
         "rss_before_kib": rss_before,
         "peak_rss_kib": _peak_rss_kib(),
-        "load_average": load,
         "outcomes": dict(sorted(outcomes.items())),
+        "errors": sum(n for kind, n in outcomes.items() if kind.startswith("error")),
         "query_cache": args.query_cache if args.mode == "floor-pycares" else None,
     }
 
@@ -495,10 +466,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--domains", type=int, required=True)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--processes", type=int, default=1, help="exporter: in how many")
     parser.add_argument(
         "--cycles", type=int, default=1, help="exporter: cycles sharing one verdict memo"
     )
+    parser.add_argument("--named-pid", type=int, help="read this named's CPU around each run")
     parser.add_argument("--questions", help="floor modes: the question dump of `questions`")
     parser.add_argument("--sample-domains", type=int, help="floor modes: domains it covers")
     parser.add_argument("--questions-out", help="questions mode: where to dump them")

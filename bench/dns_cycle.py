@@ -1,27 +1,32 @@
-"""Benchmark one full DNS check cycle of the exporter against a local named.
+"""Benchmark the exporter's DNS check cycle on a local named, and floors on the same questions.
 
 Generates N synthetic SES sending domains (healthy and broken mixes, see dns_zonegen.py) in one
-zone served by a BIND named on a free loopback port, then per N, each in a fresh process:
+zone served by a BIND named on a free loopback port; named is pinned to one core and every
+measured client to another (bench/_affinity.py; without two usable cores nothing is pinned and
+the output says so). Per N, ``--repeat`` rounds, the methods interleaved within each round
+(their order rotated from round to round), each run in a fresh process:
 
-1. the exporter: ``check_domains`` over the N targets in one process (as the daemon runs it)
-   and split across 2 (``--processes``): domains/s, queries/s, CPU and peak RSS of every
-   process, with every verdict checked against the generated mix, so a broken run cannot pass;
-2. the floor: the exact distinct questions the exporter asks (of the first ``--floor-max``
-   domains above that N), issued by a bare ``dns.asyncresolver`` loop at the same concurrency;
-3. with ``--floor udp``, a leaner floor: the same questions as pre-built messages through
-   ``dns.asyncquery.udp``, without the resolver layer;
-4. with ``--floor pycares``, the same questions through a pycares (c-ares) Channel driven by its
-   sockets with epoll: what a C resolver's transport and parser would cost per question
-   (``.venv/bin/pip install pycares``, not a project dependency; imported only in that mode).
+1. the exporter, once per ``--variant NAME=PYTHONPATH:PYTHON`` (default: this interpreter as
+   it is): ``--cycles`` cycles of ``check_domains`` sharing one verdict memo as the daemon does
+   (the first cold, the later ones warm); every verdict of every cycle must equal the
+   generator's intent, or the row fails;
+2. the floors (``--floor``): the exact distinct questions the exporter asks (of the first
+   ``--floor-max`` domains above that N) through a bare ``dns.asyncresolver`` loop (``resolver``),
+   pre-built messages through ``dns.asyncquery.udp`` (``udp``), or a pycares Channel
+   (``pycares``; ``pip install pycares``, not a project dependency);
+3. with ``--blackbox``, blackbox_exporter asking the same questions (bench/blackbox.py).
 
-Usage: .venv/bin/python bench/dns_cycle.py [--domains 1000 --domains 10000 --domains 100000]
-       [--processes 1 --processes 2] [--json out.json] [--floor resolver] [--floor udp]
-       [--floor pycares]
-       [--repeat 3] [--profile] [--cycles 2]
+The headline is CPU per domain (process CPU / domains, all threads): on a shared box wall clock
+moves 2-3x between runs, CPU per unit of work ~15 %. Wall-clock domains/s, named's CPU (from
+/proc) and the 1/5/15-minute load average at the start and end of each run come with it. The
+output ends with one markdown table: median and spread (min-max) per method.
 
-``--cycles N`` runs N cycles in the exporter's process sharing one verdict memo, as the
-daemon does, and reports each cycle's CPU per domain: the first is cold, the later ones
-reuse the verdicts of domains whose answers did not change (all of them here).
+    .venv/bin/python bench/dns_cycle.py --domains 10000 --floor none --cycles 2
+    .venv/bin/python bench/dns_cycle.py --domains 10000 --floor none --cycles 2 --repeat 3 \
+        --variant before=/tmp/old:.venv/bin/python --variant pure=.:.venv/bin/python \
+        --variant compiled=-:.venv-compiled/bin/python
+
+Run it with the pure-Python build (the question list is recorded by subclassing DnsClient).
 """
 
 from __future__ import annotations
@@ -31,7 +36,9 @@ import contextlib
 import io
 import json
 import os
+import platform
 import pstats
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,6 +49,9 @@ from typing import Any
 
 import dns.exception
 import dns.rcode
+from _affinity import CpuPlan, load_average, pin_all_threads, plan
+from _dns_report import Method, Variant, print_report
+from blackbox import find_binary
 from dns_zonegen import generate, kind_counts, write_zones
 
 BENCH = Path(__file__).resolve().parent
@@ -50,238 +60,129 @@ sys.path.insert(0, str(ROOT / "tests"))
 from conftest import NamedServer, start_named, stop_named  # noqa: E402
 
 WORKER = BENCH / "_dns_cycle_worker.py"
-WORKER_TIMEOUT_S = 900  # one measurement; a one-process 100,000-domain cycle takes minutes
+BLACKBOX = BENCH / "blackbox.py"
+WORKER_TIMEOUT_S = 900  # one measurement; a 100,000-domain cycle takes minutes on a busy box
 PROFILE_LINES = 25
-TARGET_RATE = 1500  # domains/s at 100,000 domains (issue 6)
-TARGET_PEAK_RSS_MB = 300  # at 100,000 domains
-TARGET_AT = 100_000
-
-
-class BenchError(RuntimeError):
-    """A measurement failed or measured a broken run."""
-
-
 FLOORS = {"resolver": "floor-resolver", "udp": "floor-udp", "pycares": "floor-pycares"}
 
 
+class BenchError(RuntimeError):
+    """A measurement could not run (a crash, a timeout): nothing to report for it."""
+
+
 @dataclass
-class Row:
-    """One N and exporter mode: the best exporter run (highest rate) and each floor's."""
+class Runner:
+    """Runs one measurement in a fresh process on the client core and reads its JSON."""
 
-    domains: int
-    processes: str
-    runs: dict[str, list[dict[str, Any]]]  # "exporter", "floor-resolver", "floor-udp"
+    server: NamedServer
+    cpus: CpuPlan
+    workdir: Path
+    args: argparse.Namespace
 
-    def best(self, mode: str) -> dict[str, Any] | None:
-        runs = self.runs.get(mode)
-        return max(runs, key=lambda r: float(r["domains_per_s"])) if runs else None
+    def common(self, n: int) -> list[str]:
+        return [
+            *("--port", str(self.server.port), "--named-pid", str(self.server.process.pid)),
+            *("--domains", str(n), "--seed", str(self.args.seed)),
+            *("--concurrency", str(self.args.concurrency)),
+        ]
 
-    @property
-    def exporter(self) -> dict[str, Any]:
-        best = self.best("exporter")
-        assert best is not None  # noqa: S101 - measure() always runs the exporter
-        return best
+    def run(self, command: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+        out = self.workdir / "result.json"
+        out.unlink(missing_ok=True)
+        try:
+            done = subprocess.run(
+                [*command, "--out", str(out)],
+                capture_output=True,
+                text=True,
+                timeout=WORKER_TIMEOUT_S,
+                check=False,
+                env=env,
+                preexec_fn=self.cpus.pin_client,
+            )
+        except subprocess.TimeoutExpired as error:
+            raise BenchError(
+                f"{command[1:3]} did not finish within {WORKER_TIMEOUT_S} s"
+            ) from error
+        if done.returncode != 0:
+            raise BenchError(f"{command[1:3]} exited {done.returncode}:\n{done.stderr[-3000:]}")
+        result: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+        return result
 
-    @property
-    def parts(self) -> int:
-        return int(self.exporter["parts"])
+    def questions(self, n: int) -> Path:
+        """The distinct questions the exporter asks for the first ``n`` domains (recorded
+        once per n by an unmeasured cycle of the pure build this driver runs)."""
+        path = self.workdir / f"questions-{n}.json"
+        if not path.exists():
+            worker = [sys.executable, str(WORKER), "questions", *self.common(n)]
+            self.run([*worker, "--questions-out", str(path)])
+        return path
 
-    @property
-    def peak_rss_total_mib(self) -> float:
-        """The exporter process plus every worker at the largest worker's peak: an upper
-        bound on what the cycle held at once."""
-        e = self.exporter
-        return (e["peak_rss_kib"] + (self.parts - 1) * e["workers_peak_rss_kib"]) / 1024
-
-    def ratio(self, mode: str) -> float | None:
-        """Exporter domains/s over the floor's."""
-        floor = self.best(mode)
-        if floor is None:
-            return None
-        return float(self.exporter["domains_per_s"]) / float(floor["domains_per_s"])
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "domains": self.domains,
-            "processes": self.processes,
-            "peak_rss_total_mib": self.peak_rss_total_mib,
-            **{f"ratio_vs_{name}_floor": self.ratio(mode) for name, mode in FLOORS.items()},
-            "runs": self.runs,
-        }
-
-
-def run_worker(mode: str, out: Path, *args: str) -> dict[str, Any]:
-    command = [sys.executable, str(WORKER), mode, "--out", str(out), *args]
-    try:
-        done = subprocess.run(
-            command, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S, check=False
-        )
-    except subprocess.TimeoutExpired as error:
-        raise BenchError(f"{mode} did not finish within {WORKER_TIMEOUT_S} s") from error
-    if done.returncode != 0:
-        raise BenchError(f"{mode} exited {done.returncode}:\n{done.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
-    return result
-
-
-def check_exporter_run(result: dict[str, Any]) -> None:
-    """Refuse to report figures of a run whose verdicts do not match the generated mix."""
-    if result["mismatch_count"]:
-        shown = "\n  ".join(result["mismatches"])
-        raise BenchError(
-            f"{result['mismatch_count']} of {result['domains']} domains got unexpected "
-            f"verdicts, e.g.:\n  {shown}"
-        )
+    def measure(self, method: Method, n: int) -> dict[str, Any]:
+        sample = min(n, self.args.floor_max)
+        if method.variant is not None:
+            cycles = ["--cycles", str(self.args.cycles)]
+            command = [method.variant.python, str(WORKER), "exporter", *self.common(n), *cycles]
+            return self.run(command, method.variant.env())
+        questions = ["--questions", str(self.questions(sample)), "--sample-domains", str(sample)]
+        common = self.common(sample)
+        if method.kind == "blackbox":
+            drop = common.index("--domains")  # blackbox.py takes only --sample-domains
+            del common[drop : drop + 4]
+            return self.run([sys.executable, str(BLACKBOX), *common, *questions])
+        cache = ["--query-cache"] if self.args.pycares_query_cache else []
+        cache = cache if method.kind == "floor-pycares" else []
+        return self.run([sys.executable, str(WORKER), method.kind, *common, *questions, *cache])
 
 
-def check_floor_run(result: dict[str, Any]) -> None:
-    errors = {k: v for k, v in result["outcomes"].items() if k.startswith("error")}
-    if errors:
-        raise BenchError(f"{result['mode']} had errors: {errors}")
+def _load(values: Any) -> str:
+    return "/".join(f"{x:.1f}" for x in values)
 
 
-def _cpu_per(cpu_s: float, questions: int, domains: int) -> str:
+def progress(method: Method, n: int, round_no: int, result: dict[str, Any]) -> str:
+    """One line per run: CPU first, then wall clock, named's CPU and the load around it."""
+    head = f"  N={n:,} round {round_no} {method.label}:"
+    if method.variant is not None:
+        parts = []
+        for index, cycle in enumerate(result["cycles"], 1):
+            named = cycle["named_cpu_s"] * 1000 / n
+            parts.append(
+                f"cycle {index} {cycle['cpu_ms_per_domain']:.3f} ms CPU/domain "
+                f"({n / cycle['wall_s']:,.0f} domains/s, named {named:.3f} ms/domain, "
+                f"{cycle['memo_hits']:,} reused, load {_load(cycle['load_start'])} -> "
+                f"{_load(cycle['load_end'])})"
+            )
+        verdicts = f"{result['mismatch_count']} verdict mismatches"
+        compiled = f"compiled {result['compiled']}, {result['exporter_path']}"
+        return f"{head} {'; '.join(parts)}; {verdicts}; {compiled}"
+    domains = result["domains"]
+    driver = result.get("driver_cpu_s")
+    extra = f" + driver {driver * 1000 / domains:.3f}" if driver is not None else ""
     return (
-        f"{1000 * cpu_s / questions:.3f} s CPU per 1,000 questions, "
-        f"{1000 * cpu_s / domains:.3f} ms per domain"
+        f"{head} {result['cpu_s'] * 1000 / domains:.3f}{extra} ms CPU/domain on {domains:,} "
+        f"domains' {result['questions']:,} questions ({domains / result['wall_s']:,.0f} "
+        f"domains/s, named {result['named_cpu_s'] * 1000 / domains:.3f} ms/domain, load "
+        f"{_load(result['load_start'])} -> {_load(result['load_end'])}); {result['outcomes']}"
     )
 
 
-def questions_for(server: NamedServer, n: int, args: argparse.Namespace, workdir: Path) -> Path:
-    """The distinct questions of the first ``n`` domains (recorded once per n, unmeasured)."""
-    path = workdir / f"questions-{n}.json"
-    if not path.exists():
-        common = ["--port", str(server.port), "--domains", str(n), "--seed", str(args.seed)]
-        run_worker("questions", workdir / "questions.json", *common, "--questions-out", str(path))
-    return path
-
-
-def measure(
-    server: NamedServer, n: int, processes: str, args: argparse.Namespace, workdir: Path
-) -> Row:
-    """The exporter, then the floors on the questions it asks (of a sample above
-    ``--floor-max``); ``--repeat`` times, interleaved."""
-    common = ["--port", str(server.port), "--domains", str(n), "--seed", str(args.seed)]
-    common += ["--concurrency", str(args.concurrency)]
-    cycles = ["--cycles", str(args.cycles)]
-    floors = [FLOORS[name] for name in args.floors]
-    sample = min(n, args.floor_max)
-    runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in ["exporter", *floors]}
-    for attempt in range(1, args.repeat + 1):
-        exporter = run_worker(
-            "exporter", workdir / "exporter.json", *common, *cycles, "--processes", processes
-        )
-        check_exporter_run(exporter)
-        runs["exporter"].append(exporter)
-        if attempt == 1:
-            broken = {k: v for k, v in exporter["statuses"].items() if not k.endswith("=pass")}
-            print(f"  N={n}: every verdict as generated; the non-pass ones: {broken}")
-        print(
-            f"  N={n} processes={processes} ({exporter['parts']}) run {attempt}: exporter "
-            f"{exporter['domains_per_s']:,.0f} domains/s ({exporter['wall_s']:.2f} s wall, "
-            f"{exporter['cpu_s']:.2f} s CPU of which {exporter['workers_cpu_s']:.2f} s in "
-            f"workers, {exporter['queries_sent']:,} queries, peak RSS "
-            f"{exporter['peak_rss_kib'] / 1024:.1f} MB + worker "
-            f"{exporter['workers_peak_rss_kib'] / 1024:.1f} MB, "
-            f"{_cpu_per(exporter['cpu_s'], exporter['queries_sent'], n)}, "
-            f"load {exporter['load_average']:.1f}, compiled {exporter.get('compiled')})"
-        )
-        for index, each in enumerate(exporter["cycles"] if args.cycles > 1 else [], 1):
-            print(
-                f"    cycle {index}: {each['cpu_ms_per_domain']:.3f} ms CPU per domain "
-                f"({each['cpu_s']:.2f} s CPU, {each['wall_s']:.2f} s wall, "
-                f"{each['queries_sent']:,} queries, {each['memo_hits']:,} verdicts reused, "
-                f"peak RSS {each['peak_rss_kib'] / 1024:.1f} MB, load {each['load_average']:.1f})"
-            )
-        if args.cycles > 1:
-            print(
-                f"    verdict memo: {exporter['memo_entries']:,} entries, "
-                f"{exporter['memo_kib'] / 1024:.1f} MB (digests and question names)"
-            )
-        for mode in floors if processes == args.processes[0] else []:
-            questions = questions_for(server, sample, args, workdir)
-            cache = (
-                ["--query-cache"] if mode == "floor-pycares" and args.pycares_query_cache else []
-            )
-            floor = run_worker(
-                mode,
-                workdir / f"{mode}.json",
-                *common,
-                "--questions",
-                str(questions),
-                "--sample-domains",
-                str(sample),
-                *cache,
-            )
-            check_floor_run(floor)
-            runs[mode].append(floor)
-            print(
-                f"  N={n} run {attempt}: {mode} on {sample:,} domains' questions "
-                f"{floor['domains_per_s']:,.0f} domains/s ({floor['questions_per_s']:,.0f} q/s, "
-                f"{floor['wall_s']:.2f} s wall, {floor['cpu_s']:.2f} s CPU: "
-                f"{_cpu_per(floor['cpu_s'], floor['questions'], sample)}, "
-                f"load {floor['load_average']:.1f}; {floor['outcomes']})"
-            )
-    if args.profile:
-        profile(server, common, n, args, workdir)
-    return Row(n, processes, runs)
-
-
-def profile(
-    server: NamedServer, common: list[str], n: int, args: argparse.Namespace, workdir: Path
-) -> None:
+def profile(runner: Runner, method: Method, n: int) -> None:
     """Extra runs under cProfile (slower, so not the reported figures): where the time goes.
-    The exporter runs in one process here, as cProfile sees only its own process."""
-    modes: list[tuple[str, list[str]]] = [("exporter", ["--processes", "1"])]
-    if args.floors:  # --floor none: the exporter alone
-        questions = questions_for(server, min(n, args.floor_max), args, workdir)
-        modes.append(("floor-udp", ["--questions", str(questions), "--sample-domains", str(n)]))
-    for mode, extra in modes:
-        stats = workdir / f"{mode}-{n}.prof"
-        profiled = run_worker(
-            mode, workdir / "profiled.json", *common, *extra, "--profile", str(stats)
-        )
-        print(f"\n### cProfile, {mode}, N={n} ({profiled['wall_s']:.2f} s under the profiler)")
+    One cold cycle of the first exporter variant, and the udp floor when floors run."""
+    variant = method.variant
+    python, env = (variant.python, variant.env()) if variant else (sys.executable, None)
+    runs = [(method.label, [python, str(WORKER), "exporter", *runner.common(n)], env)]
+    if runner.args.floors:
+        sample = min(n, runner.args.floor_max)
+        questions = ["--questions", str(runner.questions(sample)), "--sample-domains", str(sample)]
+        floor = [sys.executable, str(WORKER), "floor-udp", *runner.common(sample), *questions]
+        runs.append(("floor-udp", floor, None))
+    stats = runner.workdir / "profile.prof"
+    for label, command, run_env in runs:
+        profiled = runner.run([*command, "--profile", str(stats)], run_env)
+        wall = profiled["cycles"][-1]["wall_s"] if "cycles" in profiled else profiled["wall_s"]
+        print(f"\n### cProfile, {label}, N={n} ({wall:.2f} s under the profiler)")
         for sort in ("tottime", "cumulative"):
             pstats.Stats(str(stats), stream=sys.stdout).sort_stats(sort).print_stats(PROFILE_LINES)
-
-
-HEADER = (
-    "| N | processes | exporter domains/s | queries/s | CPU s, all processes (GC s) "
-    "| peak RSS MB: exporter process / largest worker / total | load "
-    "| floor domains/s (asyncresolver) | floor q/s | floor CPU s | floor peak RSS MB | load "
-    "| exporter / floor |\n"
-    "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-)
-
-
-def table_row(row: Row) -> str:
-    e, floor, ratio = row.exporter, row.best("floor-resolver"), row.ratio("floor-resolver")
-    cells = [
-        f"{row.domains:,}",
-        f"{row.processes} ({row.parts})",
-        f"{e['domains_per_s']:,.0f}",
-        f"{e['questions_per_s']:,.0f}",
-        f"{e['cpu_s']:.1f} ({e['gc_s']:.1f})",
-        (
-            f"{e['peak_rss_kib'] / 1024:.0f} / {e['workers_peak_rss_kib'] / 1024:.0f} / "
-            f"{row.peak_rss_total_mib:.0f}"
-        ),
-        f"{e['load_average']:.1f}",
-    ]
-    if floor is None or ratio is None:
-        cells += ["n/a"] * 6
-    else:
-        sample = "" if floor["domains"] == row.domains else f" (sample: {floor['domains']:,})"
-        cells += [
-            f"{floor['domains_per_s']:,.0f}{sample}",
-            f"{floor['questions_per_s']:,.0f}",
-            f"{floor['cpu_s']:.1f}",
-            f"{floor['peak_rss_kib'] / 1024:.0f}",
-            f"{floor['load_average']:.1f}",
-            f"{ratio:.2f}",
-        ]
-    return "| " + " | ".join(cells) + " |"
 
 
 def named_rss_mib(server: NamedServer) -> float | None:
@@ -307,40 +208,38 @@ def wait_for_zone(server: NamedServer, name: str, timeout_s: float = 180) -> Non
     raise BenchError(f"named did not serve {name} within {timeout_s:.0f} s")
 
 
-def print_table(rows: list[Row]) -> None:
-    print(HEADER)
-    for row in rows:
-        print(table_row(row))
-    print()
-    for line in filter(None, map(pycares_reading, rows)):
-        print(line)
+def methods_of(args: argparse.Namespace) -> list[Method]:
+    variants = args.variants or [Variant("exporter", None, sys.executable)]
+    methods = [Method("exporter", variant.name, variant) for variant in variants]
+    methods += [Method(FLOORS[name], f"floor-{name}") for name in args.floors]
+    if args.blackbox:
+        if find_binary() is None:
+            print(
+                "--blackbox skipped: blackbox_exporter is not installed "
+                "(apt-get install -y prometheus-blackbox-exporter)"
+            )
+        else:
+            methods.append(Method("blackbox", "blackbox_exporter"))
+    return methods
 
 
-def pycares_reading(row: Row) -> str | None:
-    """The exporter's CPU per question against pycares' for the same questions: how much of
-    the transport a C resolver could remove (the checks' CPU stays with the exporter)."""
-    floor = row.best("floor-pycares")
-    if floor is None:
-        return None
-    e = row.exporter
-    exporter_ms = 1000 * e["cpu_s"] / e["queries_sent"]
-    pycares_ms = 1000 * floor["cpu_s"] / floor["questions"]
-    per_domain = e["queries_sent"] / row.domains
-    return (
-        f"N={row.domains:,} processes={row.processes}: CPU per question exporter "
-        f"{exporter_ms:.4f} ms, pycares {pycares_ms:.4f} ms ({exporter_ms / pycares_ms:.1f}x); "
-        f"per domain ({per_domain:.2f} questions) {exporter_ms * per_domain:.3f} ms against "
-        f"{pycares_ms * per_domain:.3f} ms; pycares {floor['questions_per_s']:,.0f} q/s "
-        f"= {floor['domains_per_s']:,.0f} domains/s on {floor['domains']:,} domains "
-        f"(load {floor['load_average']:.1f})"
-    )
+def measure_all(runner: Runner, sizes: list[int], methods: list[Method]) -> dict[str, Any]:
+    """Every N: ``--repeat`` rounds, each running every method once, the order rotated."""
+    runs: dict[str, Any] = {}
+    for n in sizes:
+        print(f"N={n:,}: mix {kind_counts(generate(n, runner.args.seed))}")
+        for round_no in range(runner.args.repeat):
+            shift = round_no % len(methods)
+            for method in methods[shift:] + methods[:shift]:
+                result = runner.measure(method, n)
+                runs.setdefault(f"{n}:{method.label}", []).append(result)
+                print(progress(method, n, round_no + 1, result))
+        if runner.args.profile:
+            profile(runner, methods[0], n)
+    return runs
 
 
-def _meets(ok: bool) -> str:
-    return "meets" if ok else "MISSES"
-
-
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--domains",
@@ -349,13 +248,22 @@ def main(argv: list[str] | None = None) -> int:
         help="N (repeatable); default 1,000, 10,000, 100,000",
     )
     parser.add_argument(
+        "--variant",
+        dest="variants",
+        type=Variant.parse,
+        action="append",
+        help="NAME=PYTHONPATH:PYTHON (repeatable): an exporter build to measure; PYTHONPATH "
+        "goes first on the path ('-': none, e.g. a compiled venv), PYTHON runs it; "
+        "default: this interpreter with the environment as it is",
+    )
+    parser.add_argument(
         "--processes",
         action="append",
         type=int,
-        help="check_domains' processes (repeatable); default 1 (as the daemon runs) and 2",
+        help="ignored: the DNS check cycle runs in one process (kept so old commands run)",
     )
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--repeat", type=int, default=1, help="runs per N; the best is reported")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds per N; medians reported")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--floor",
@@ -370,8 +278,14 @@ def main(argv: list[str] | None = None) -> int:
         "--floor-max",
         type=int,
         default=10_000,
-        help="above this N the floors ask the questions of the first floor-max domains (a "
-        "bare loop over 1.3 million questions takes about half an hour here)",
+        help="above this N the floors and blackbox_exporter ask the questions of the first "
+        "floor-max domains (a bare loop over 1.3 million questions takes half an hour here)",
+    )
+    parser.add_argument(
+        "--blackbox",
+        action="store_true",
+        help="also blackbox_exporter on the same questions "
+        "(apt-get install -y prometheus-blackbox-exporter)",
     )
     parser.add_argument(
         "--pycares-query-cache",
@@ -383,25 +297,30 @@ def main(argv: list[str] | None = None) -> int:
         "--cycles",
         type=int,
         default=1,
-        help="exporter cycles per run sharing one verdict memo; each one's CPU is reported",
+        help="exporter cycles per run sharing one verdict memo (1 cold, then warm ones)",
     )
-    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--json", type=Path, help="also write every run's figures here")
     parser.add_argument(
         "--profile", action="store_true", help="also print cProfile stats of extra runs per N"
     )
     args = parser.parse_args(argv)
+    args.sizes = sorted(set(args.domains or [1000, 10000, 100000]))
+    args.floors = [f for f in dict.fromkeys(args.floors or ["resolver"]) if f != "none"]
+    if min(args.sizes[0], args.concurrency, args.repeat, args.floor_max, args.cycles) < 1:
+        parser.error("--domains, --concurrency, --repeat, --floor-max, --cycles must be positive")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)  # progress lines show up when piped
-    sizes = sorted(set(args.domains or [1000, 10000, 100000]))
-    args.floors = [f for f in dict.fromkeys(args.floors or ["resolver"]) if f != "none"]
-    args.processes = [str(p) for p in dict.fromkeys(args.processes or [1, 2])]
-    if min(sizes[0], args.concurrency, args.repeat, args.floor_max, args.cycles) < 1:
-        parser.error("--domains, --concurrency, --repeat, --floor-max, --cycles must be positive")
-
-    load_before = "/".join(f"{x:.1f}" for x in os.getloadavg())
-    domains = generate(sizes[-1], args.seed)
-    rows: list[Row] = []
-    named_rss: float | None = None
+    if args.processes:
+        print("note: --processes is ignored: the DNS check cycle runs in one process")
+    methods = methods_of(args)
+    cpus = plan()
+    load_before = load_average()
+    domains = generate(args.sizes[-1], args.seed)
     with tempfile.TemporaryDirectory(prefix="bench-dns-") as tmp:
         workdir = Path(tmp)
         zones = write_zones(domains, workdir)
@@ -409,49 +328,48 @@ def main(argv: list[str] | None = None) -> int:
         server = start_named(workdir / "named", zones)
         try:
             wait_for_zone(server, domains[-1].name)
+            failed = pin_all_threads(server.process.pid, cpus.server) if cpus.pinned else None
+            if failed:
+                cpus = CpuPlan(frozenset(), frozenset(), f"not pinned: {failed}")
             print(
                 f"named on 127.0.0.1:{server.port}, {len(domains):,} domains loaded and answering "
-                f"after {time.perf_counter() - started:.2f} s"
+                f"after {time.perf_counter() - started:.2f} s; {cpus.note}"
             )
-            for n in sizes:
-                print(f"N={n:,}: mix {kind_counts(domains[:n])}")
-                rows.extend(measure(server, n, p, args, workdir) for p in args.processes)
+            runs = measure_all(Runner(server, cpus, workdir, args), args.sizes, methods)
             named_rss = named_rss_mib(server)
         except BenchError as error:
             print(f"FAILED: {error}", file=sys.stderr)
             return 1
         finally:
             stop_named(server)
-
-    load = "/".join(f"{x:.1f}" for x in os.getloadavg())
-    print(
-        f"\nconcurrency {args.concurrency}, best of {args.repeat}; named RSS "
-        f"{named_rss or 0:.0f} MB; load average {load_before} before, {load} after "
-        f"({os.cpu_count()} CPUs)\n"
-    )
-    print_table(rows)
-    for row in (r for r in rows if r.domains == TARGET_AT):
-        rate, rss = row.exporter["domains_per_s"], row.peak_rss_total_mib
-        print(
-            f"N={row.domains:,} processes={row.processes}: {rate:,.0f} domains/s "
-            f"{_meets(rate >= TARGET_RATE)} >= {TARGET_RATE}; peak RSS {rss:.0f} MB in all "
-            f"{_meets(rss < TARGET_PEAK_RSS_MB)} < {TARGET_PEAK_RSS_MB} MB"
-        )
+    context = {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "machine": f"{os.cpu_count()} CPUs, {_cpu_model()}, Python {platform.python_version()}",
+        "named": _named_version(),
+        "pinning": cpus.note,
+        "named_rss_mib": named_rss,
+        "load_before": load_before,
+        "load_after": load_average(),
+        "args": {k: str(v) for k, v in vars(args).items()},
+    }
+    ok = print_report(context, args, methods, runs)
     if args.json:
-        payload = {
-            "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-            "concurrency": args.concurrency,
-            "repeat": args.repeat,
-            "seed": args.seed,
-            "named_rss_mib": named_rss,
-            "load_average_before": load_before,
-            "load_average_after": load,
-            "cpus": os.cpu_count(),
-            "rows": [row.as_json() for row in rows],
-        }
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(payload, indent=2), encoding="utf-8")
-    return 0
+        args.json.write_text(json.dumps({**context, "runs": runs}, indent=2), encoding="utf-8")
+    return 0 if ok else 1
+
+
+def _named_version() -> str:
+    named = shutil.which("named") or "/usr/sbin/named"
+    done = subprocess.run([named, "-v"], capture_output=True, text=True, check=False, timeout=30)
+    return done.stdout.strip() or "named (version unknown)"
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace").splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.machine()
 
 
 if __name__ == "__main__":
