@@ -101,6 +101,9 @@ class SesEvent:
     envelope_id: str | None = None  # the SNS MessageId, when the body had an envelope
     feedback_id: str | None = None  # bounces and complaints: SES's id of that feedback
     recipients_digest: str = ""  # a short hash of the addresses (never the addresses)
+    # The domain of the envelope sender SES reports (``mail.source``): the bounce classifier
+    # names it in the remedy for a sender-side failure.
+    mail_from_domain: str | None = None
 
     @property
     def dedupe_key(self) -> str:
@@ -314,6 +317,7 @@ def _build_event(
         timestamp=parse_timestamp(timestamp_text),
         timestamp_text=timestamp_text,
         sending_domain=_sending_domain(mail, tags),
+        mail_from_domain=_source_domain(mail),
         configuration_set=_first_tag(tags, "ses:configuration-set"),
         recipients=_recipients(event_type, section, mail),
         envelope_id=envelope_id,
@@ -434,6 +438,10 @@ def _sending_domain(mail: dict[str, Any], tags: dict[str, Any]) -> str | None:
     tagged = _first_tag(tags, "ses:from-domain")
     if tagged:
         return tagged.lower()
+    return _source_domain(mail)
+
+
+def _source_domain(mail: dict[str, Any]) -> str | None:
     source = mail.get("source")
     if isinstance(source, str):
         domain = recipient_domain(source)

@@ -319,6 +319,7 @@ class EventPipeline:
                     event.bounce_subtype,
                     recipient.status,
                     recipient.diagnostic_code,
+                    mail_from_domain=event.mail_from_domain,
                 )
                 key = (
                     domain,

@@ -336,3 +336,17 @@ def test_bodies_without_an_envelope_carry_no_topic_and_are_read(body: str) -> No
     parsed = parse_body(body, allowed_topics={OURS})
     assert isinstance(parsed, list)
     assert all(isinstance(e, SesEvent) for e in parsed)
+
+
+def test_mail_from_domain_is_the_source_domain_not_the_from_tag() -> None:
+    """The envelope sender (``mail.source``) is what a receiver resolves for MAIL FROM; the
+    ``ses:from-domain`` tag is the header From and may differ."""
+    document = json.loads(corpus_file("raw-event-bounce-permanent-general.json"))
+    document["mail"]["source"] = "Shop <bounces@Mail.Shop.Example>"
+    document["mail"]["tags"] = {"ses:from-domain": ["shop.example"]}
+    (event,) = parse_body(json.dumps(document))  # type: ignore[misc]
+    assert event.mail_from_domain == "mail.shop.example"
+    assert event.sending_domain == "shop.example"
+    document["mail"]["source"] = "not an address"
+    (event,) = parse_body(json.dumps(document))  # type: ignore[misc]
+    assert event.mail_from_domain is None

@@ -9,6 +9,9 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from exporter.events import pipeline as module
 from exporter.events.pipeline import EventPipeline, Outcome
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ses-events"
@@ -338,3 +341,26 @@ def test_a_display_name_never_becomes_a_recipient_label() -> None:
         ("invalid", "unknown", "other"): 1,
         ("[192.0.2.1]", "unknown", "other"): 1,
     }
+
+
+def test_bounces_are_classified_with_the_mail_from_domain(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The classifier gets the envelope sender's domain, so a sender-side diagnosis names it."""
+    seen: list[str | None] = []
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs.get("mail_from_domain"))
+        return classify(*args, **kwargs)
+
+    classify = module.classify_bounce
+    monkeypatch.setattr(module, "classify_bounce", recording)
+    pipeline = EventPipeline(known_sending_domains=["shop.example"])
+    document = bounce("a@corp.example", "smtp; 553 5.1.8 Domain of sender address", "5.1.8")
+    document["mail"]["source"] = "bounces@mail.shop.example"  # the From tag stays shop.example
+    feed(pipeline, document)
+    assert seen == ["mail.shop.example"]
+    assert (
+        "mail.shop.example"
+        in classify("Permanent", "General", "5.1.8", "553 5.1.8", mail_from_domain=seen[0]).remedy
+    )
