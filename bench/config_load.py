@@ -4,12 +4,15 @@ The file is generated once (every domain with a MAIL FROM domain, a region, thre
 tokens and two owner labels, so each validator runs), then each run loads it in a fresh
 process, so its peak RSS is its own. The child reports the import of the config module,
 then the ``load_config`` call: wall and CPU seconds, peak RSS (ru_maxrss) before and
-after, and the RSS still held after it (what a daemon keeps). ``--module FILE`` loads
-another copy of the config module instead, to compare with an older loader that is one
-file (``git show REV:exporter/config.py > /tmp/old_config.py``).
+after, the RSS still held after it and a garbage collection, and held after glibc's
+``malloc_trim(0)`` too (what the daemon keeps: it trims after each load). ``--root DIR``
+imports the ``exporter`` package of another tree (``git archive REV exporter | tar -x -C
+/tmp/old``), and runs alternate with this one's, so both see the same load on the box;
+``--module FILE`` loads a config module that is one file instead
+(``git show REV:exporter/config.py > /tmp/old_config.py``).
 
 Usage: .venv/bin/python bench/config_load.py [--domains 100000] [--repeat 3]
-       [--module /tmp/old_config.py] [--json out.json]
+       [--root /tmp/old] [--module /tmp/old_config.py] [--json out.json]
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 CHILD = r"""
-import importlib.util, json, resource, sys, time
+import ctypes, importlib.util, json, resource, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 
@@ -53,12 +56,15 @@ w1, c1, rss_before = time.perf_counter(), cpu(), rss_mib()
 config = module.load_config(Path(sys.argv[2]))
 w2, c2 = time.perf_counter(), cpu()
 import gc; gc.collect()
+rss_after = current_rss_mib()
+ctypes.CDLL(None).malloc_trim(0)
 print(json.dumps({
     "domains": len(config.domains),
     "import_wall_s": w1 - w0, "import_cpu_s": c1 - c0,
     "load_wall_s": w2 - w1, "load_cpu_s": c2 - c1,
     "rss_before_load_mib": rss_before, "peak_rss_mib": rss_mib(),
-    "rss_after_load_mib": current_rss_mib(),
+    "rss_after_load_mib": rss_after, "rss_after_trim_mib": current_rss_mib(),
+    "held_after_trim_mib": current_rss_mib() - rss_before,
 }))
 """
 
@@ -78,9 +84,9 @@ def write_config(path: Path, domains: int) -> None:
             )
 
 
-def run_once(path: Path, module: str) -> dict[str, float]:
+def run_once(root: Path, path: Path, module: str) -> dict[str, float]:
     result = subprocess.run(
-        [sys.executable, "-c", CHILD, str(ROOT), str(path), module],
+        [sys.executable, "-c", CHILD, str(root), str(path), module],
         capture_output=True,
         text=True,
         check=True,
@@ -93,6 +99,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--domains", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--root", type=Path, help="also run another tree's exporter package")
     parser.add_argument("--module", default="", help="a config module file to load instead")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -100,16 +107,24 @@ def main() -> None:
         path = Path(tmp) / "domains.toml"
         write_config(path, args.domains)
         size_mib = path.stat().st_size / 2**20
-        runs = [run_once(path, args.module) for _ in range(args.repeat)]
+        roots = [ROOT] if args.root is None else [args.root, ROOT]
+        runs: dict[Path, list[dict[str, float]]] = {root: [] for root in roots}
+        for _ in range(args.repeat):
+            for root in roots:
+                runs[root].append(run_once(root, path, args.module))
     print(f"{args.domains} domains, {size_mib:.1f} MiB of TOML, Python {platform.python_version()}")
-    summary = {}
-    for key in runs[0]:
-        values = [r[key] for r in runs]
-        summary[key] = statistics.median(values)
-        shown = " / ".join(f"{v:.2f}" for v in values)
-        print(f"  {key:22} median {summary[key]:9.2f}   runs: {shown}")
+    report = {}
+    for root, root_runs in runs.items():
+        print(f"{root}:")
+        summary = {}
+        for key in root_runs[0]:
+            values = [r[key] for r in root_runs]
+            summary[key] = statistics.median(values)
+            shown = " / ".join(f"{v:.2f}" for v in values)
+            print(f"  {key:22} median {summary[key]:9.2f}   runs: {shown}")
+        report[str(root)] = {"runs": root_runs, "median": summary}
     if args.json:
-        args.json.write_text(json.dumps({"runs": runs, "median": summary}, indent=2) + "\n")
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
 
 
 if __name__ == "__main__":

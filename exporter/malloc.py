@@ -16,7 +16,7 @@ import ctypes
 import os
 import sys
 
-__all__ = ["ARENAS", "limit_malloc_arenas"]
+__all__ = ["ARENAS", "limit_malloc_arenas", "trim"]
 
 ARENAS = 2
 # glibc's mallopt parameters (malloc.h). A fixed mmap threshold keeps blocks from 128 kB up
@@ -49,3 +49,18 @@ def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
         if not os.environ.get(variable):
             mallopt(parameter, value)
     return bool(mallopt(_M_ARENA_MAX, arenas))
+
+
+def trim() -> bool:
+    """Give the C heap's free pages back to the system (glibc's ``malloc_trim``); True if
+    it returned any. Loading a large configuration frees far more than it keeps, and glibc
+    keeps the freed pages below live ones; any other C library is left alone."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        malloc_trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return False
+    malloc_trim.argtypes = (ctypes.c_size_t,)
+    malloc_trim.restype = ctypes.c_int
+    return bool(malloc_trim(0))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from exporter.config import Config, ConfigError, Overrides, load_config
+from exporter.malloc import trim
 from exporter.sharding import local_view
 from exporter.sources.zones import ZoneFileError, ZoneOverrides
 from exporter.web_config import WebConfig, load_web_config
@@ -16,11 +17,13 @@ __all__ = ["Runtime", "fingerprint", "load_runtime"]
 
 @dataclass(frozen=True, slots=True)
 class Runtime:
-    """A validated configuration with the zone files and web config it names, parsed."""
+    """A validated configuration with the zone files and web config it names, parsed;
+    ``warnings`` names the keys the file sets that are accepted but ignored."""
 
     config: Config
     overrides: ZoneOverrides
     web: WebConfig = field(default_factory=WebConfig)
+    warnings: tuple[str, ...] = ()
 
     @property
     def local(self) -> Config:
@@ -33,14 +36,16 @@ def load_runtime(path: Path, flags: Overrides | None = None) -> Runtime:
 
     Any problem is a ConfigError.
     """
-    config = load_config(path, flags)
+    warnings: list[str] = []
+    config = load_config(path, flags, warnings)
     try:
         overrides = ZoneOverrides.from_files(config.resolver.zone_files)
     except ZoneFileError as exc:
         raise ConfigError(str(path), [f"resolver.zone_files: {exc}"]) from exc
     web_file = config.server.web_config_file
     web = load_web_config(web_file) if web_file is not None else WebConfig()
-    return Runtime(config, overrides, web)
+    trim()  # the parsed document is gone: its pages go back (a reload does the same)
+    return Runtime(config, overrides, web, tuple(warnings))
 
 
 def fingerprint(path: Path) -> str:

@@ -154,17 +154,70 @@ class FromString:
         return core_schema.no_info_after_validator_function(self.parse, core_schema.str_schema())
 
 
+def shared(value: str, info: ValidationInfo) -> str:
+    """One copy of a value many tables repeat (a region, an owner label), made apart from
+    the parsed document, so the document's memory is given back once it is freed.
+
+    The copies live in the load's ``interned`` context; without one (a value validated on
+    its own) the value is kept as is."""
+    table: dict[str, str] | None = (info.context or {}).get("interned")
+    if table is None:
+        return value
+    kept = table.get(value)
+    if kept is None:
+        kept = value.encode().decode()  # a new string, not the parser's
+        table[kept] = kept
+    return kept
+
+
 @dataclass(frozen=True, slots=True)
 class FromTable:
-    """Owner labels are a TOML table, held as sorted ``(name, value)`` pairs (hashable)."""
+    """Owner labels are a TOML table, held as sorted ``(name, value)`` pairs (hashable);
+    tables with the same labels share one tuple."""
 
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
         table = handler.generate_schema(dict[LabelName, str])
-        return core_schema.no_info_after_validator_function(
-            lambda value: tuple(sorted(value.items())), table
-        )
+        return core_schema.with_info_after_validator_function(_label_pairs, table)
+
+
+def _label_pairs(value: dict[str, str], info: ValidationInfo) -> tuple[tuple[str, str], ...]:
+    pairs = tuple((shared(k, info), shared(v, info)) for k, v in sorted(value.items()))
+    tables: dict[Any, Any] | None = (info.context or {}).get("interned")
+    return pairs if tables is None else tables.setdefault(pairs, pairs)
+
+
+@dataclass(frozen=True, slots=True)
+class Retired:
+    """A key that is still accepted but no longer does anything: loading a file that sets
+    it adds a warning (``key: deprecated and ignored: reason``) to the load's ``warnings``
+    context, and the JSON Schema marks it deprecated."""
+
+    key: str
+    reason: str
+
+    @property
+    def warning(self) -> str:
+        return f"{self.key}: deprecated and ignored: {self.reason}"
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.with_info_after_validator_function(self._warn, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["deprecated"] = True
+        return json_schema
+
+    def _warn(self, value: Any, info: ValidationInfo) -> Any:
+        warnings: list[str] | None = (info.context or {}).get("warnings")
+        if warnings is not None:
+            warnings.append(self.warning)
+        return value
 
 
 def _region(text: str) -> str:
@@ -202,7 +255,8 @@ def check_service_region(text: str, service: str, extra: Collection[str] = ()) -
 
 
 def _ses_region(text: str, info: ValidationInfo) -> str:
-    return check_service_region(text, "sesv2", (info.context or {}).get("extra_regions", ()))
+    extra = (info.context or {}).get("extra_regions", ())
+    return shared(check_service_region(text, "sesv2", extra), info)
 
 
 def _sqs_region(text: str, info: ValidationInfo) -> str:

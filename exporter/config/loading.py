@@ -70,18 +70,21 @@ class ConfigError(Exception):
         super().__init__(f"{source}: " + "; ".join(problems))
 
 
-def load_config(path: Path, overrides: Overrides | None = None) -> Config:
+def load_config(
+    path: Path, overrides: Overrides | None = None, warnings: list[str] | None = None
+) -> Config:
     """Read and validate a TOML file; raise ConfigError listing every problem.
 
     ``overrides`` (table -> key -> value, from command-line flags) replace the file's values
     before validation, so a bad flag is reported under its config key like a bad file.
+    ``warnings`` receives a line per key that is accepted but ignored.
     """
     raw = _read_toml(path)
     for table, values in (overrides or {}).items():
         section = raw.setdefault(table, {})
         if isinstance(section, dict):
             section.update(values)
-    return parse_config(raw, source=str(path), base_dir=path.parent)
+    return parse_config(raw, source=str(path), base_dir=path.parent, warnings=warnings)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -112,11 +115,25 @@ def _extra_regions(raw: dict[str, Any]) -> frozenset[str]:
 
 
 def parse_config(
-    raw: dict[str, Any], *, source: str = "<config>", base_dir: Path | None = None
+    raw: dict[str, Any],
+    *,
+    source: str = "<config>",
+    base_dir: Path | None = None,
+    warnings: list[str] | None = None,
 ) -> Config:
-    """Validate an already-parsed TOML document (relative paths against ``base_dir``)."""
+    """Validate an already-parsed TOML document (relative paths against ``base_dir``);
+    ``warnings`` receives a line per key that is accepted but ignored.
+
+    Values many tables repeat (regions, owner labels) are shared, and copied apart from the
+    document: the document's memory goes back once it is freed, not kept by a few strings
+    in each of its pages."""
     try:
-        context = {"base_dir": base_dir or Path.cwd(), "extra_regions": _extra_regions(raw)}
+        context = {
+            "base_dir": base_dir or Path.cwd(),
+            "extra_regions": _extra_regions(raw),
+            "interned": {},
+            "warnings": [] if warnings is None else warnings,
+        }
         return _ADAPTER.validate_python(raw, context=context)
     except ValidationError as exc:
         problems = list(dict.fromkeys(_problem(error) for error in exc.errors()))

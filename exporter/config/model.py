@@ -28,6 +28,7 @@ from exporter.config.fields import (
     Int,
     Labels,
     Nameserver,
+    Retired,
     SesRegion,
     ShardIndex,
     SiblingKeyError,
@@ -42,6 +43,11 @@ Role = Literal["all", "checks", "events"]
 ROLES: tuple[str, ...] = get_args(Role)
 
 
+PROCESSES_RETIRED = Retired(
+    "resolver.processes",
+    "the DNS cycle runs in one process; use cluster.shard_count to spread domains over "
+    "processes or pods",
+)
 RUNBOOK_BASE_URL = (
     "https://github.com/ses-deliverability-exporter/ses-deliverability-exporter"
     "/blob/main/docs/runbooks.md"
@@ -156,11 +162,8 @@ class ResolverConfig:
     processes: Annotated[
         Int,
         Between(1, 64),
-        Field(
-            description="split each DNS cycle across this many processes (the checks are "
-            "CPU-bound, one process uses one core); each worker costs a second interpreter's "
-            "memory"
-        ),
+        PROCESSES_RETIRED,
+        Field(description=f"deprecated and ignored: {PROCESSES_RETIRED.reason}"),
     ] = 1
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from exporter.cli import main
 from exporter.config import ConfigError, load_config, normalize_domain, parse_config, parse_hostport
+from exporter.runtime import load_runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,8 +38,54 @@ def test_defaults_for_empty_document() -> None:
     assert config.domains == ()
     assert config.schedule.interval_seconds == 300
     assert config.resolver.max_queries_per_second == 500
-    assert config.resolver.processes == 1  # one interpreter per cycle unless asked
-    assert parse_config({"resolver": {"processes": 2}}).resolver.processes == 2
+
+
+RETIRED_PROCESSES = (
+    "resolver.processes: deprecated and ignored: the DNS cycle runs in one process; use "
+    "cluster.shard_count to spread domains over processes or pods"
+)
+
+
+def test_retired_processes_key_is_accepted_with_a_warning() -> None:
+    """A file that still sets resolver.processes loads, and says the key does nothing."""
+    warnings: list[str] = []
+    parse_config({"resolver": {"processes": 4}}, warnings=warnings)
+    assert warnings == [RETIRED_PROCESSES]
+    unset: list[str] = []
+    parse_config({"resolver": {"attempts": 3}}, warnings=unset)
+    assert unset == []
+
+
+def test_validate_config_and_the_runtime_name_the_retired_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "old.toml"
+    path.write_text('[resolver]\nnameservers = ["127.0.0.1"]\nprocesses = 2\n', encoding="utf-8")
+    assert load_runtime(path).warnings == (RETIRED_PROCESSES,)
+    assert main(["validate-config", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"{path}: valid, 0 domain(s)",
+        f"  warning: {RETIRED_PROCESSES}",
+    ]
+
+
+def test_repeated_values_are_shared_copies_apart_from_the_document() -> None:
+    """100,000 domains repeat a few regions and owner labels: each is held once, and not as
+    the parsed document's string, so none of the document's memory stays behind."""
+    labels = {"team": "payments", "tier": "critical"}
+    raw: dict[str, list[dict[str, Any]]] = {
+        "domains": [
+            {"name": f"d{i}.example.com", "region": "eu-west-1", "labels": dict(labels)}
+            for i in range(3)
+        ]
+    }
+    first, *others = parse_config(raw).domains
+    assert first.labels == (("team", "payments"), ("tier", "critical"))
+    assert all(d.labels is first.labels and d.region is first.region for d in others)
+    document = {id(item["region"]) for item in raw["domains"]}
+    document |= {id(s) for item in raw["domains"] for pair in item["labels"].items() for s in pair}
+    kept = {id(first.region)} | {id(s) for pair in first.labels for s in pair}
+    assert not kept & document
 
 
 def test_every_problem_is_reported_with_its_key() -> None:
