@@ -76,7 +76,7 @@ __all__ = [
 
 # Raised whenever a change can move a text to another category, so that a step in the
 # category dashboards after an upgrade can be told apart from a change in the traffic.
-CLASSIFIER_VERSION = "2"
+CLASSIFIER_VERSION = "3"
 
 BOUNCE_CATEGORIES: tuple[str, ...] = tuple(BounceCategory)  # the label values, in order
 STATUS_CLASSES: tuple[str, ...] = ("4xx", "5xx", "unknown")
@@ -279,6 +279,14 @@ def _replies(flat: str) -> list[re.Match[str]]:
 
 # The failure was quoted for the envelope sender (MAIL FROM, RFC 3463 X.1.7/X.1.8).
 _SENDER_SIDE = re.compile(r"\bmail from\b|(?<![\w.])[45]\.1\.[78](?!\d)")
+# The reply answered MAIL FROM, before any recipient was named: whatever it says does not
+# exist is the sender's (Exim "after MAIL FROM:", Postfix "in reply to MAIL FROM command").
+_AT_MAIL_FROM = re.compile(r"\b(?:after|in reply to|>>>) mail from\b")
+_RECIPIENT_SIDE = frozenset({C.RECIPIENT_UNKNOWN, C.RECIPIENT_DISABLED, C.RECIPIENT_DOMAIN_DNS})
+# The reply answered RCPT TO: a permanent refusal of one recipient that names no other
+# cause is about that recipient (Sisimai's decision too).
+_AT_RCPT = re.compile(r"\b(?:after|in reply to|>>>|command) rcpt\b")
+_GENERIC = re.compile(r"\btransaction failed\b")  # RFC 5321's reply text for any refusal
 
 
 # --- code tables -----------------------------------------------------------------------
@@ -488,6 +496,8 @@ def _category(
         category = _STRONG.first(inner) or _from_specific_codes(
             tuple(_ENHANCED.findall(inner)), final
         )
+        if category == C.GREYLISTED:
+            category = None  # a receiver fault at the end does not hide a cause named before
     category = (
         category
         or _STRONG.first(flat)
@@ -507,4 +517,8 @@ def _category(
         return C.UNKNOWN  # a 5xx reply is never a deferral; no other cause was named
     if category == C.RECIPIENT_DOMAIN_DNS and _SENDER_SIDE.search(flat):
         return C.SENDER_DOMAIN_DNS
+    if category in _RECIPIENT_SIDE and _AT_MAIL_FROM.search(flat):
+        return C.SENDER_DOMAIN_DNS
+    if category is None and permanent and _AT_RCPT.search(flat) and not _GENERIC.search(flat):
+        return C.RECIPIENT_UNKNOWN
     return category or C.UNKNOWN

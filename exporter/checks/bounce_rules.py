@@ -137,7 +137,7 @@ STRONG: tuple[Rule, ...] = (
             r"unresolvable relay host",
             r"generic (?:dns|rdns|host ?name)",
             r"mismatches client ip",
-            r"unverifiable sending ips?",
+            r"unverif[iy]able sending ips?",
         ),
     ),
     (
@@ -190,6 +190,7 @@ STRONG: tuple[Rule, ...] = (
             r"(?:postmaster|sender|callout) verification (?:failed|failure|error)",
             r"(?:could not complete|failed) sender verify",
             r"verification failed for",
+            r"verify (?:mail ?from|sender) fail",
             r"unroutable sender",
             r"sender'?s? system address",
             r"sender address has null mx",
@@ -296,6 +297,8 @@ STRONG: tuple[Rule, ...] = (
             r"your network is (?:temporar(?:il)?y )?(?:black ?listed|blocked)",
             r"your access ip\b[^.;]{0,40}?\bhas been rejected",
             r"ip/domain reputation",
+            # The sending host judged a spam source (not the message's content).
+            r"spam(?:mer|ming)? (?:ip|host|source)s?\b",
         ),
     ),
     (
@@ -316,11 +319,12 @@ STRONG: tuple[Rule, ...] = (
         C.RELAY_DENIED,
         (
             (
-                r"relay(?:ing)? (?:access )?(?:denied|not permitted|not allowed|prohibited"
-                r"|disallowed|refused|rejected)"
+                r"relay(?:ing)?\b[^.;]{0,40}?\b(?:denied|not permitted|not allowed|prohibited"
+                r"|disallowed|refused|rejected)\b"
             ),
             r"(?:not|isn'?t) (?:permitted|allowed|authori[sz]ed|configured) to relay",
             r"unable to relay",
+            r"unauthori[sz]ed relay",
             r"as a relay",
             r"we do not relay",
             r"no relaying",
@@ -355,6 +359,10 @@ STRONG: tuple[Rule, ...] = (
             r"routing loop",
             r"hop count",
             r"too many hops",
+            # SMTP protocol errors (Sisimai's "syntaxerror"): about the session, not the mail.
+            r"(?:unknown|unrecognized|unimplemented) command",
+            r"command (?:not )?(?:recogni[sz]ed|unrecognized)",
+            r"bad sequence of commands",
         ),
     ),
     (
@@ -399,6 +407,10 @@ STRONG: tuple[Rule, ...] = (
             r"name server: \.: host not found",
             r"dns records for the destination computer could not be found",
             r"could not find a gateway for",
+            # The receiving side's DNS said so: Gmail's "DNS type 'mx' lookup of ... responded
+            # with code ...", Sendmail's "MX list for ... points back to ...".
+            r"dns type \S+ lookup of",
+            r"mx list for \S+ points back",
         ),
     ),
     (
@@ -424,12 +436,20 @@ STRONG: tuple[Rule, ...] = (
             r"has been suspended",
             r"boite du destinataire archivee",
             r"rejected: inactive",
+            # The account named, then its state, with whatever the reply puts in between
+            # ("Account closed due to inactivity", "<user> is now disabled", "account expired").
+            r"(?:account|mailbox|user)\b[^.;]{0,40}?\b(?:closed|disabled|not activated)\b",
+            r"(?:account|mailbox) (?:has )?expired",
+            r"(?:mail )?receiving (?:is )?disabled",
         ),
     ),
     (
         # Sender-side quotas, which would otherwise read as a full mailbox.
         C.RATE_LIMITED,
-        (r"(?:queue|submission|sending|send|relay|message|outbound|rate) quota",),
+        (
+            r"(?:queue|submission|sending|send|relay|message|outbound|rate) quota",
+            r"quota (?:for|on|of) (?:sending|outgoing|outbound|relay|messages sent)",
+        ),
     ),
     (
         C.MAILBOX_FULL,
@@ -459,6 +479,18 @@ STRONG: tuple[Rule, ...] = (
             r"(?:mailbox|maildir|account) (?:is )?(?:over|at|above) (?:its |the )?quota",
             r"quota (?:has been |was )?exceeded",
             r"mailbox\b[^.;]{0,20}?\bexceeded\b[^.;]{0,20}?\blimit",
+            # A quota, exceeded or reached, however the reply words it ("quota limit is
+            # exceeded", "exceeded the allowed mailbox quota", "quota usage exceeded").
+            r"quota\b[^.;]{0,30}?\b(?:exceed\w*|reached)",
+            r"exceed\w*\b[^.;]{0,40}?\bquota",
+            (
+                r"(?:not|n't) (?:have )?(?:enough|sufficient) (?:free )?(?:disk |storage"
+                r" |mailbox )?space"
+            ),
+            r"space (?:is )?not enough",
+            r"exhausted\b[^.;]{0,30}?\b(?:storage|space|quota)",
+            r"zu ?viele (?:mails|nachrichten)",
+            r"(?:account|mailbox|inbox) storage (?:limit|full)",
         ),
     ),
     (
@@ -485,7 +517,7 @@ STRONG: tuple[Rule, ...] = (
         C.RECIPIENT_UNKNOWN,
         (
             r"user(?:name)? (?:is )?unknown",
-            r"unknown (?:user|recipient|mailbox|address|local ?part|e-?mail)",
+            r"unknown (?:user|recipient|mailbox|address|local[- ]?part|e-?mail)",
             r"addressee unknown",
             r"recipient unknown",
             r"user not known",
@@ -509,7 +541,7 @@ STRONG: tuple[Rule, ...] = (
             r"not (?:a )?valid (?:recipient|mailbox|user|address|e-?mail|rfc.?5321)",
             r"not a known user",
             r"not our customer",
-            r"(?:doesn'?t|does not) have an? \S+ account",
+            r"(?:doesn'?t|does not) have an? (?:\S+ )?account",
             r"no (?:mailbox|account) (?:here|by that name|found|available)",
             (
                 r"recipient (?:address )?rejected: (?:access denied|unverified|undeliverable"
@@ -527,7 +559,15 @@ STRONG: tuple[Rule, ...] = (
             r"no valid recipients",
             r"mailbox (?:name )?(?:is )?not allowed",
             # "address rejected" alone; "... rejected for policy reasons" states its cause
-            r"(?<!sender )(?<!ip )address rejected(?!:| (?:for|due to|because|by))",
+            r"(?<!sender )(?<!ip )(?:address|recipient) rejected(?!:| (?:for|due to|because|by))",
+            # The recipient named, then a verdict on its existence, with whatever the reply
+            # puts in between ("User (<address>) unknown", "recipients are invalid",
+            # "user path no exist", "recipient cannot be verified").
+            (
+                r"(?:user|recipient|mailbox|addressee|local[- ]?part)s?\b[^.;]{0,40}?\b"
+                r"(?:is |are |was )?(?:unknown|not found|no longer exists?|n[o']t exist|no exist"
+                r"|invalid|not ok|(?:cannot|could not) be verified|not a member)\b"
+            ),
             # Directories: Lotus Domino/Notes, Exchange, LDAP-backed gateways.
             (
                 r"not listed in (?:the )?(?:\S+ )?(?:(?:domino|public|global|address) )?"
@@ -553,6 +593,8 @@ STRONG: tuple[Rule, ...] = (
             r"(?:invalid|unknown) (?:or unknown )?virtual user",
             r"not in my (?:validrcptto|badrecipientto) list",
             r"utilisateur inconnu",
+            r"usuario (?:desconocido|inexistente|no existe)",
+            r"(?:benutzer|empf(?:ae|\u00e4)nger)\b[^.;]{0,30}?\bunbekannt",
             r"nessun utente",
             r"no existe (?:dicha persona|ese usuario)",
             r"adresse nicht gefunden",
@@ -604,6 +646,9 @@ STRONG: tuple[Rule, ...] = (
             r"invalid characters",
             r"malformed",
             r"improperly[- ]formatted",
+            r"mime\b[^.;]{0,20}?\b(?:error|reject|invalid)",
+            r"invalid (?:mime )?structure",
+            r"mismatched with (?:the )?(?:message )?header from",
         ),
     ),
     (
@@ -619,7 +664,7 @@ STRONG: tuple[Rule, ...] = (
             r"(?:submission|sending|connection|message) rate\b",
             r"too many \w+ from your (?:ip|host|server|network)",
             r"trop de connexions",
-            r"frequency (?:limit|exceed)",
+            r"frequency\b[^.;]{0,40}?\b(?:limit|exceed)",
             r"receiving (?:mail|e-?mail|messages?) at a rate",
             r"unusual (?:rate|amount|volume)",
             r"excessive (?:volume|traffic|rate|number|messages|mail)",
@@ -667,7 +712,6 @@ STRONG: tuple[Rule, ...] = (
             r"suspicious activity",
             r"not allowed to connect",
             r"not accepting connections",
-            r"refused to talk to me: 5",
         ),
     ),
     (
@@ -698,6 +742,7 @@ STRONG: tuple[Rule, ...] = (
             r"security issue",
             r"ransomware",
             r"bulk[. ]advertising",
+            r"junk\b",
         ),
     ),
     (
@@ -716,7 +761,7 @@ STRONG: tuple[Rule, ...] = (
             r"mail flow rule",
             r"tenant",
             r"allowed-senders",
-            r"not in (?:the )?(?:allowed|white|allow)",
+            r"not in (?:the |an? )?(?:allowed|white|allow|approved)",
             r"whitelist",
             r"allow ?list",
             r"local policy",
@@ -731,6 +776,12 @@ STRONG: tuple[Rule, ...] = (
             r"organi[sz]ational settings",
             r"protocol violation",
         ),
+    ),
+    (
+        # Refused at the greeting, before any command (Postfix "refused to talk to me"):
+        # the connecting IP was turned away, unless the reply named another cause above.
+        C.IP_REPUTATION,
+        (r"refused to talk to me: 5",),
     ),
 )
 

@@ -1,0 +1,168 @@
+"""The bounce classifier on the development and blind sets (``bounce_sets.md``), and the
+structural decisions of classifier 3, each with texts written for the test.
+
+``python -m pytest tests/unit/test_bounce_sets.py -s -k scores`` prints both sets' figures;
+only the development set's misses are ever listed, the blind set's stay unread.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_bounce_classifier import CORPUS, EVAL, OWN, Case, load_cases
+
+from exporter.checks.bounce import BOUNCE_CATEGORIES, classify_bounce
+
+HERE = Path(__file__).resolve().parent
+DEV = load_cases(HERE / "bounce_dev.tsv")
+BLIND = load_cases(HERE / "bounce_blind.tsv")
+
+# Classifier 3 reaches 95.7 % on the development set and 93.3 % on the blind one, with 4.3 %
+# and 4.5 % "unknown"; the bars leave two points for the next rule change to spend.
+DEV_BAR = 0.94
+BLIND_BAR = 0.91
+UNKNOWN_BAR = 0.05
+
+
+def scores(cases: list[Case]) -> tuple[float, float, list[tuple[Case, str]]]:
+    """Accuracy, share of "unknown" and the misses, texts classified as the pipeline does."""
+    got = [
+        (case, classify_bounce("Permanent", "General", None, case.raw).category) for case in cases
+    ]
+    wrong = [(case, category) for case, category in got if category != case.category]
+    unknown = sum(category == "unknown" for _, category in got)
+    return 1 - len(wrong) / len(cases), unknown / len(cases), wrong
+
+
+def test_scores() -> None:
+    """Prints the figures (visible with ``-s``); the development misses, never the blind."""
+    for name, cases in (("development", DEV), ("blind", BLIND)):
+        accuracy, unknown, wrong = scores(cases)
+        print(f"{name}: {accuracy:.1%} of {len(cases)}, unknown {unknown:.1%}")
+        if cases is DEV:
+            for case, category in wrong:
+                print(f"  {case.category} -> {category}: {case.raw[:100]!r}")
+    assert len(DEV) >= 180
+    assert len(BLIND) >= 130
+
+
+@pytest.mark.parametrize(("name", "bar"), [("development", DEV_BAR), ("blind", BLIND_BAR)])
+def test_accuracy_and_unknown_share(name: str, bar: float) -> None:
+    accuracy, unknown, _ = scores(DEV if name == "development" else BLIND)
+    assert accuracy >= bar
+    assert unknown <= UNKNOWN_BAR
+
+
+def test_the_sets_are_disjoint_labelled_and_sourced() -> None:
+    """No text is in two sets (the blind set shares none with what the rules were fitted
+    on), every label is a category and every row says where it came from."""
+    others = {
+        c.raw.strip().lower() for c in load_cases(CORPUS) + load_cases(OWN) + load_cases(EVAL)
+    }
+    dev = {c.raw.strip().lower() for c in DEV}
+    blind = {c.raw.strip().lower() for c in BLIND}
+    assert len(dev) == len(DEV)
+    assert len(blind) == len(BLIND)
+    assert not dev & blind
+    assert not dev & others
+    assert not blind & others
+    for case in DEV + BLIND:
+        assert case.category in BOUNCE_CATEGORIES
+        assert len(case.source) > 10
+
+
+STRUCTURE_CASES = {
+    "quota-wording": [
+        ("552 Recipient quota limit has been reached", "mailbox_full"),
+        ("550 The user has exceeded the allowed mailbox quota", "mailbox_full"),
+        ("452 Mailbox does not have enough space for this message", "mailbox_full"),
+        ("550 5.4.5 Daily quota for sending messages exceeded", "rate_limited"),
+    ],
+    "recipient-then-verdict": [
+        ("550 User <jane@example.org> is unknown here", "recipient_unknown"),
+        ("554 5.1.1 All recipients are invalid", "recipient_unknown"),
+        ("550 Mailbox (jane@example.org) not found", "recipient_unknown"),
+        ("550 Account closed by its owner", "recipient_disabled"),
+        ("550 Mailbox has expired", "recipient_disabled"),
+    ],
+    "answered-mail-from": [
+        (
+            "SMTP error from remote mail server after MAIL FROM:<a@b.example>:\n550 5.1.1 user unknown",
+            "sender_domain_dns",
+        ),
+        (
+            (
+                "host mx.example.org[192.0.2.1] said: 553 5.1.0 b.example does not exist (in reply to "
+                "MAIL FROM command)"
+            ),
+            "sender_domain_dns",
+        ),
+        (
+            (
+                "host mx.example.org[192.0.2.1] said: 550 5.1.1 user unknown (in reply to RCPT TO "
+                "command)"
+            ),
+            "recipient_unknown",
+        ),
+    ],
+    "answered-rcpt-to": [
+        (
+            "host mx.example.org[192.0.2.1] said: 550 5.0.0 not OK (in reply to RCPT TO command)",
+            "recipient_unknown",
+        ),
+        (
+            (
+                "host mx.example.org[192.0.2.1] said: 550 5.0.0 not OK (in reply to end of DATA "
+                "command)"
+            ),
+            "unknown",
+        ),
+        ("554 Transaction failed (in reply to RCPT TO command)", "unknown"),
+    ],
+    "cause-before-a-final-fault": [
+        (
+            (
+                "554 5.0.0 MX list for example.org. points back to mx.example.net\n"
+                "554 5.3.5 Local configuration error"
+            ),
+            "recipient_domain_dns",
+        ),
+        ("451 4.3.0 Local configuration error", "greylisted"),
+    ],
+    "greeting-refusal": [
+        (
+            "host mx.example.org[192.0.2.1] refused to talk to me: 554 not in the approved list",
+            "policy",
+        ),
+        (
+            (
+                "host mx.example.org[192.0.2.1] refused to talk to me: 554 mx.example.org ESMTP "
+                "not accepting messages"
+            ),
+            "ip_reputation",
+        ),
+        ("502 5.5.1 Unrecognized command", "unknown"),
+    ],
+    "words-in-between": [
+        ("550 Relaying to <jane@example.org> is prohibited", "relay_denied"),
+        ("550 Unauthorized relay attempt", "relay_denied"),
+        ("554 Your host is a known spam source", "ip_reputation"),
+        ("550 Message looks like spam", "content"),
+        ("450 Sending frequency of your domain is limited", "rate_limited"),
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        pytest.param(t, c, id=f"{name}-{i}")
+        for name, rows in STRUCTURE_CASES.items()
+        for i, (t, c) in enumerate(rows)
+    ],
+)
+def test_structural_decisions(text: str, category: str) -> None:
+    """Quota and existence verdicts however worded, the SMTP stage a reply answered, a final
+    receiver fault that does not hide a named cause, the greeting refusal as a last resort."""
+    assert classify_bounce("Permanent", "General", None, text).category == category
