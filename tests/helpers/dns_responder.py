@@ -1,18 +1,27 @@
 """A scripted 'nameserver' on loopback: answers each UDP query with datagrams the test
 builds from it (spoofed, malformed, delayed, then genuine), from its port or from another
-one, and each TCP query on the same port the way the test says (or refuses TCP)."""
+one, and each TCP query on the same port the way the test says (or refuses TCP).
+
+`ask` and `on_both` run one scenario on both DNS transports and compare what the checks
+and the query counters would see."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import heapq
 import itertools
+import pprint
 import selectors
 import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from exporter.model import Answer
+from exporter.sources.dns import TRANSPORTS, DnsClient, DnsQueryStats
 
 RR = struct.Struct("!HHIH")
 TO_QUESTION = b"\xc0\x0c"  # a pointer to the question's name
@@ -23,6 +32,8 @@ Datagram = tuple[bool, bytes]  # (sent from another port than the one asked, byt
 TcpScript = Callable[[bytes], list[bytes] | None]
 _LENGTH = struct.Struct("!H")
 _POLL = 0.05  # seconds between two looks at the stop flag
+PROMPT = 5.0  # seconds: a reply that comes at once must not become a timeout on a busy box
+HANG = 120.0  # seconds: a question still open after this is a hang, not a slow box
 
 
 class Responder:
@@ -234,3 +245,65 @@ def forward(query: bytes, upstream: tuple[str, int], *, seconds: float = 5.0) ->
             if data[:2] == query[:2]:
                 return data
     return None
+
+
+@dataclass
+class Outcome:
+    """What both transports must agree on: the answers, the query counters, and how many
+    queries each scripted nameserver got over UDP and over TCP."""
+
+    answers: list[Answer]
+    counts: dict[tuple[str, str], int]
+    queries_sent: int
+    responses: int
+    udp: list[int]
+    tcp: list[int]
+
+
+def ask(
+    transport: str,
+    servers: Sequence[Responder | tuple[str, int]],
+    *questions: tuple[str, str],
+    timeout: float = PROMPT,
+    attempts: int = 2,
+    hang: float = HANG,
+) -> Outcome:
+    """Resolve ``questions`` with one client, as a check cycle would; a question still
+    open after ``hang`` seconds fails the test (TimeoutError) instead of hanging it."""
+    nameservers = [s.nameserver if isinstance(s, Responder) else s for s in servers]
+    stats = DnsQueryStats()
+
+    async def run() -> tuple[list[Answer], int, int]:
+        client = DnsClient(
+            nameservers=nameservers,
+            timeout=timeout,
+            attempts=attempts,
+            stats=stats,
+            transport=transport,
+        )
+        try:
+            async with asyncio.timeout(hang):
+                answers = await asyncio.gather(*(client.resolve(n, t) for n, t in questions))
+        finally:
+            await client.aclose()
+        return list(answers), client.queries_sent, client.responses
+
+    answers, sent, responses = asyncio.run(run())
+    scripted = [s for s in servers if isinstance(s, Responder)]
+    return Outcome(
+        answers,
+        stats.snapshot(),
+        sent,
+        responses,
+        [len(s.udp_queries) for s in scripted],
+        [len(s.tcp_queries) for s in scripted],
+    )
+
+
+def on_both(run: Callable[[str], Outcome]) -> Outcome:
+    """``run`` on each transport (fresh scripted servers each time): the outcomes must be
+    equal; returns the wire path's."""
+    outcomes = {transport: run(transport) for transport in TRANSPORTS}
+    if outcomes["wire"] != outcomes["dnspython"]:
+        raise AssertionError(f"the transports differ:\n{pprint.pformat(outcomes)}")
+    return outcomes["wire"]

@@ -7,17 +7,14 @@ for what `named` will not do on purpose."""
 
 from __future__ import annotations
 
-import asyncio
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import pytest
 from conftest import NamedServer
-from helpers.dns_responder import Datagram, Responder, record, reply, responder, txt
+from helpers.dns_responder import Datagram, Outcome, ask, on_both, record, reply, responder, txt
 
 from exporter.model import Answer, AnswerKind
-from exporter.sources.dns import TRANSPORTS, DnsClient, DnsQueryStats
 
 pytestmark = pytest.mark.integration
 
@@ -25,70 +22,6 @@ SPF = b"v=spf1 include:amazonses.com -all"
 SPF_ANSWER = Answer(AnswerKind.RECORDS, (SPF.decode(),))
 FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED = 1, 2, 3, 4, 5
 FAILURES = {"formerr": FORMERR, "servfail": SERVFAIL, "notimp": NOTIMP, "refused": REFUSED}
-PROMPT = 5.0  # seconds: a reply that comes at once must not become a timeout on a busy box
-HANG = 120.0  # seconds: a question still open after this is a hang, not a slow box
-
-
-@dataclass
-class Outcome:
-    """What both transports must agree on: the answers, the query counters, and how many
-    queries each scripted nameserver got over UDP and over TCP."""
-
-    answers: list[Answer]
-    counts: dict[tuple[str, str], int]
-    queries_sent: int
-    responses: int
-    udp: list[int]
-    tcp: list[int]
-
-
-Server = Responder | NamedServer
-
-
-def ask(
-    transport: str,
-    servers: list[Server],
-    *questions: tuple[str, str],
-    timeout: float = PROMPT,
-    attempts: int = 2,
-) -> Outcome:
-    """Resolve ``questions`` with one client, as a check cycle would."""
-    nameservers = [s.nameserver if isinstance(s, Responder) else (s.host, s.port) for s in servers]
-    stats = DnsQueryStats()
-
-    async def run() -> tuple[list[Answer], int, int]:
-        client = DnsClient(
-            nameservers=nameservers,
-            timeout=timeout,
-            attempts=attempts,
-            stats=stats,
-            transport=transport,
-        )
-        try:
-            async with asyncio.timeout(HANG):
-                answers = await asyncio.gather(*(client.resolve(n, t) for n, t in questions))
-        finally:
-            await client.aclose()
-        return list(answers), client.queries_sent, client.responses
-
-    answers, sent, responses = asyncio.run(run())
-    scripted = [s for s in servers if isinstance(s, Responder)]
-    return Outcome(
-        answers,
-        stats.snapshot(),
-        sent,
-        responses,
-        [len(s.udp_queries) for s in scripted],
-        [len(s.tcp_queries) for s in scripted],
-    )
-
-
-def on_both(run: Callable[[str], Outcome]) -> Outcome:
-    """``run`` on each transport (fresh scripted servers each time): the outcomes must be
-    equal; returns the wire path's."""
-    outcomes = {transport: run(transport) for transport in TRANSPORTS}
-    assert outcomes["wire"] == outcomes["dnspython"]
-    return outcomes["wire"]
 
 
 def silent(_query: bytes) -> list[Datagram]:
@@ -160,7 +93,12 @@ def test_a_late_reply_to_the_first_attempt_does_not_answer_the_second() -> None:
 def test_timeout_fails_over_to_the_second_nameserver(named: NamedServer) -> None:
     def run(transport: str) -> Outcome:
         with responder(silent) as server:
-            return ask(transport, [server, named], ("healthy.example", "MX"), timeout=1.0)
+            return ask(
+                transport,
+                [server, (named.host, named.port)],
+                ("healthy.example", "MX"),
+                timeout=1.0,
+            )
 
     outcome = on_both(run)
     assert outcome.answers[0].kind is AnswerKind.RECORDS
@@ -182,7 +120,7 @@ def test_attempts_go_round_the_nameservers_in_turn() -> None:
 def test_a_failure_code_fails_over_to_the_second_nameserver(error: str, named: NamedServer) -> None:
     def run(transport: str) -> Outcome:
         with responder(failing(FAILURES[error])) as server:
-            return ask(transport, [server, named], ("healthy.example", "MX"))
+            return ask(transport, [server, (named.host, named.port)], ("healthy.example", "MX"))
 
     outcome = on_both(run)
     assert outcome.answers[0].kind is AnswerKind.RECORDS
