@@ -25,10 +25,14 @@ The first layer that answers wins:
    (RFC 5321/7504), a 4xx with nothing else being a deferral without reason (greylisted).
 8. The SES ``status`` field, read like the text's codes.
 
-Two corrections follow: a final 5xx reply is never a deferral (``greylisted`` becomes
-``unknown``), and a domain that does not resolve is the sender's when the failure was
-quoted for MAIL FROM or with X.1.7/X.1.8. Link query strings and file paths are blanked
-before the wording is read: ``?ip=192.0.2.1`` or ``/var/virusmails/`` names no cause.
+A receiver fault in the final reply ("local configuration error") does not hide a cause a
+transcript named before it. Corrections follow, from the SMTP stage the reply answered: a
+final 5xx reply is never a deferral (``greylisted`` becomes ``unknown``); a domain that does
+not resolve is the sender's when the failure was quoted for MAIL FROM or with X.1.7/X.1.8;
+whatever a reply to MAIL FROM says does not exist is the sender's (no recipient was named
+yet); a permanent refusal of RCPT TO that names no cause is about that recipient. Link
+query strings and file paths are blanked before the wording is read: ``?ip=192.0.2.1`` or
+``/var/virusmails/`` names no cause.
 
 The text's own codes are preferred to ``status`` when they disagree: SES copies ``status``
 from the DSN, which can describe another hop (Yahoo's "552 ... mailbox not found" arrives
@@ -40,9 +44,11 @@ deferral category for it would be wrong.
 
 The rules are data (`exporter.checks.bounce_rules`). They were written against labelled
 texts kept outside the repository (a shared corpus whose precedence notes are summarised
-above), ``tests/unit/bounce_cases.tsv`` and Sisimai's reason definitions, and are measured on
-``tests/unit/bounce_eval.tsv``. ``CLASSIFIER_VERSION`` (exported in ``build_info``) changes
-with every rule change that can move a text to another category.
+above), ``tests/unit/bounce_cases.tsv``, Sisimai's reason definitions and a development set
+of real texts (``tests/unit/bounce_dev.tsv``), and are measured on ``bounce_eval.tsv`` and a
+blind set split from it by source family (``bounce_blind.tsv``, see ``bounce_sets.md``).
+``CLASSIFIER_VERSION`` (exported in ``build_info``) changes with every rule change that can
+move a text to another category.
 
 Pure and fast (the event pipeline calls it for every bounced recipient): the patterns are
 compiled once at import, and each rule table is one trie-shaped pattern that a single pass
