@@ -5,12 +5,14 @@ wording this way; repeats are cache hits and cost far less).
 Texts: every ``raw_string`` of ``tests/unit/bounce_cases.tsv`` (with ``--corpus``, also of
 ``tests/data/diagnostic_codes.tsv``), each classified once per pass as the pipeline calls it
 (Permanent/General, no status). A round is ``--inner`` passes; the median and best of
-``--repeat`` rounds are printed. ``--baseline FILE`` times another version of
-``exporter/checks/bounce.py`` (say ``git show <commit>:exporter/checks/bounce.py``) in the
-same process, its rounds interleaved with the current version's, so machine load hits both.
+``--repeat`` rounds are printed. ``--baseline`` times another version in the same process,
+its rounds interleaved with the current version's, so machine load hits both: a directory
+is another checkout's ``exporter/checks`` (``git archive <commit> exporter | tar -x -C DIR``),
+whose ``bounce.py`` then runs with its own rule modules; a file is a ``bounce.py`` alone,
+run with the current rules.
 
 Usage: .venv/bin/python bench/classifier.py [--repeat 7] [--inner 20] [--corpus]
-       [--baseline FILE] [--json out.json]
+       [--baseline DIR_OR_FILE] [--json out.json]
 """
 
 from __future__ import annotations
@@ -31,37 +33,88 @@ sys.path.insert(0, str(ROOT))
 
 from exporter.checks import bounce  # noqa: E402 - after the path is set
 
-CASES = ROOT / "tests" / "unit" / "bounce_cases.tsv"
+UNIT = ROOT / "tests" / "unit"
+CASES = UNIT / "bounce_cases.tsv"
 CORPUS = ROOT / "tests" / "data" / "diagnostic_codes.tsv"
+# The labelled sets --accuracy scores (bounce_sets.md says what the last two are).
+LABELLED = {
+    "bounce_cases": CASES,
+    "corpus": CORPUS,
+    "eval": UNIT / "bounce_eval.tsv",
+    "dev": UNIT / "bounce_dev.tsv",
+    "blind": UNIT / "bounce_blind.tsv",
+}
 ESCAPES = {"\\n": "\n", "\\t": "\t", "\\\\": "\\"}
 
 
-def load_texts(path: Path) -> list[str]:
-    """The unescaped first column of a labelled TSV (leading ``#`` lines and the header
-    skipped)."""
+def load_rows(path: Path) -> list[tuple[str, str]]:
+    """(text, category) of each row of a labelled TSV: the ``raw_string`` column unescaped,
+    leading ``#`` lines skipped, the columns found by the header."""
     lines = path.read_text(encoding="utf-8").split("\n")
     while lines and lines[0].startswith("#"):
         lines.pop(0)
-    texts = []
+    header = lines[0].split("\t")
+    raw_at, category_at = header.index("raw_string"), header.index("category")
+    rows = []
     for row in filter(None, lines[1:]):
-        raw, out, i = row.split("\t", 1)[0], [], 0
+        fields = row.split("\t")
+        raw, out, i = fields[raw_at], [], 0
         while i < len(raw):
             pair = raw[i : i + 2]
             out.append(ESCAPES.get(pair, raw[i]))
             i += 2 if pair in ESCAPES else 1
-        texts.append("".join(out))
-    return texts
+        rows.append(("".join(out), fields[category_at]))
+    return rows
 
 
-def load_module(path: Path) -> ModuleType:
-    """Another version of the classifier, imported from a file under its own name."""
-    spec = importlib.util.spec_from_file_location("bounce_baseline", path)
+def load_texts(path: Path) -> list[str]:
+    """The texts of a labelled TSV."""
+    return [text for text, _ in load_rows(path)]
+
+
+def accuracy(module: ModuleType, rows: list[tuple[str, str]]) -> dict[str, float]:
+    """Share of rows given their label, and share classified ``unknown``."""
+    got = [module.classify_bounce("Permanent", "General", None, text).category for text, _ in rows]
+    right = sum(category == label for category, (_, label) in zip(got, rows, strict=True))
+    return {
+        "accuracy": round(right / len(rows), 4),
+        "unknown": round(got.count("unknown") / len(rows), 4),
+    }
+
+
+def load_module(path: Path, name: str = "bounce_baseline") -> ModuleType:
+    """A module imported from a file under its own name."""
+    spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise SystemExit(f"cannot import {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
+
+
+RULE_MODULES = ("rule_table", "bounce_rules")
+
+
+def load_baseline(path: Path) -> ModuleType:
+    """Another classifier: a ``bounce.py``, or a checkout's ``exporter/checks`` directory whose
+    ``bounce.py`` imports that checkout's rule modules (swapped in while it loads)."""
+    if not path.is_dir():
+        return load_module(path)
+    package = sys.modules["exporter.checks"]
+    saved = {name: getattr(package, name, None) for name in RULE_MODULES}
+    try:
+        for name in RULE_MODULES:
+            if (path / f"{name}.py").exists():
+                module = load_module(path / f"{name}.py", f"baseline_{name}")
+                sys.modules[f"exporter.checks.{name}"] = module
+                setattr(package, name, module)
+        return load_module(path / "bounce.py")
+    finally:
+        for name, module in saved.items():
+            if module is not None:
+                sys.modules[f"exporter.checks.{name}"] = module
+                setattr(package, name, module)
 
 
 def clear_caches(module: ModuleType) -> None:
@@ -99,15 +152,27 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--inner", type=int, default=20)
     parser.add_argument("--corpus", action="store_true", help="add the corpus texts")
-    parser.add_argument("--baseline", type=Path, help="another bounce.py to time alongside")
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout's exporter/checks, or a bounce.py"
+    )
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--accuracy", action="store_true", help="score the labelled sets instead of timing"
+    )
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     texts = load_texts(CASES) + (load_texts(CORPUS) if args.corpus else [])
     versions = {"current": bounce}
     if args.baseline:
-        versions["baseline"] = load_module(args.baseline)
+        versions["baseline"] = load_baseline(args.baseline)
+    if args.accuracy:
+        scored = {
+            name: {"rows": len(rows), **{v: accuracy(m, rows) for v, m in versions.items()}}
+            for name, rows in ((name, load_rows(path)) for name, path in LABELLED.items())
+        }
+        print(json.dumps(scored, indent=2))
+        return
     rounds: dict[str, list[float]] = {name: [] for name in versions}
     for module in versions.values():
         cold_round(module, texts, 1)  # compiled patterns, allocator warm-up
@@ -122,6 +187,7 @@ def main() -> None:
         **{name: summary(values) for name, values in rounds.items()},
     }
     if args.baseline:
+        result["baseline_classifier_version"] = versions["baseline"].CLASSIFIER_VERSION
         result["speedup_median"] = round(
             statistics.median(rounds["baseline"]) / statistics.median(rounds["current"]), 2
         )
