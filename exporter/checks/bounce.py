@@ -225,11 +225,13 @@ class _Rules:
 
 
 _STRONG = _Rules.compile(rules.STRONG)
-_WEAK = _Rules.compile(rules.WEAK)
+_WEAK = _Rules.compile((rules.GREETING_REFUSAL, *rules.WEAK))
 # A 4xx reply that says "refused, try later" is a deferral first and a policy last; a 5xx
 # reply is never a deferral.
 _WEAK_4XX = _Rules.compile((*rules.WEAK[1:], rules.WEAK[0]))
-_WEAK_5XX = _Rules.compile(tuple(rule for rule in rules.WEAK if rule[0] != C.GREYLISTED))
+_WEAK_5XX = _Rules.compile(
+    (rules.GREETING_REFUSAL, *(rule for rule in rules.WEAK if rule[0] != C.GREYLISTED))
+)
 
 
 def _flatten(text: str) -> str:

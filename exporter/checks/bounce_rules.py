@@ -777,14 +777,13 @@ STRONG: tuple[Rule, ...] = (
             r"protocol violation",
         ),
     ),
-    (
-        # Refused at the greeting, before any command (Postfix "refused to talk to me"):
-        # the connecting IP was turned away, unless the reply named another cause above.
-        C.IP_REPUTATION,
-        (r"refused to talk to me: 5",),
-    ),
 )
 
+
+# Refused at the greeting, before any command (Postfix "refused to talk to me"): the
+# connecting IP was turned away. The engine reads it first among the generic rules, so any
+# cause the reply names beats it, and never for a 4xx reply (a deferral at the greeting).
+GREETING_REFUSAL: Rule = (C.IP_REPUTATION, (r"refused to talk to me\b",))
 
 # Generic wording, read after the specific codes and SES's subtype.
 WEAK: tuple[Rule, ...] = (
