@@ -236,7 +236,8 @@ _WEAK_5XX = _Rules.compile(
 
 def _flatten(text: str) -> str:
     """Lower-case one-line text for the wording rules, without continuation-line codes,
-    the query strings of links (``?ip=192.0.2.1`` in a link is no verdict) and file paths."""
+    the query strings of links (``?ip=192.0.2.1`` in a link is no verdict), file paths and
+    pointers to help ("For more information, ...")."""
     if "\n" in text:
         text = _LINE_CODE.sub(_ContinuationCodes(), text)
     if "-" in text:
@@ -246,6 +247,8 @@ def _flatten(text: str) -> str:
         text = _URL_QUERY.sub(r"\1", text)
     if "/" in text:
         text = _PATH.sub(" ", text)
+    if " for " in text or "learn " in text:
+        text = _POINTER.sub(" ", text)
     return " ".join(text.replace("\u2019", "'").split())
 
 
@@ -264,6 +267,12 @@ class _ContinuationCodes:
         return match[0] if new_reply else " "
 
 
+# A pointer to help ("For more information, go to Why has Gmail blocked my messages?",
+# "For details, query the IP reputation on ..."): advice, not the verdict, up to its sentence end.
+_POINTER = re.compile(
+    r"\b(?:for (?:more |further )?(?:details|information|info|help)|to learn (?:more|about)"
+    r"|learn more)\b.*?(?:\.(?=\s|$)|$)"
+)
 _URL_QUERY = re.compile(r"((?:https?://|www\.)[^\s?<>'\"]*)\?[^\s#<>'\"]*")
 # File system paths ("/var/lib/amavis/virusmails/...") name no cause either.
 _PATH = re.compile(r"/(?<![\w.:/]/)(?:[\w.@+-]+/)+[\w.@+-]*")  # "/" first: a fast scan

@@ -18,10 +18,10 @@ HERE = Path(__file__).resolve().parent
 DEV = load_cases(HERE / "bounce_dev.tsv")
 BLIND = load_cases(HERE / "bounce_blind.tsv")
 
-# Classifier 3 reaches 95.7 % on the development set and 93.3 % on the blind one, with 4.3 %
-# and 4.5 % "unknown"; the bars leave two points for the next rule change to spend.
+# Classifier 3 reaches 95.7 % on the development set and 94.0 % on the blind one, with 4.3 %
+# and 4.5 % "unknown"; the bars leave about two points for the next rule change to spend.
 DEV_BAR = 0.94
-BLIND_BAR = 0.91
+BLIND_BAR = 0.92
 UNKNOWN_BAR = 0.05
 
 
@@ -150,6 +150,16 @@ STRUCTURE_CASES = {
         ("554 Your host is a known spam source", "ip_reputation"),
         ("550 Message looks like spam", "content"),
         ("450 Sending frequency of your domain is limited", "rate_limited"),
+    ],
+    "help-pointer": [
+        (
+            (
+                "550 5.7.1 Rejected: the sending IP is listed on Spamhaus. For more information "
+                "about IP reputation, see https://example.org/help."
+            ),
+            "blocklist",
+        ),
+        ("550 5.7.1 Your IP has a poor reputation. For details, see our help.", "ip_reputation"),
     ],
 }
 
