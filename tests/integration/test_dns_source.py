@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import threading
-import time
-from pathlib import Path
 
 import pytest
 from conftest import NamedServer
 
-from exporter.jobs.dns import DnsCycleResult, check_domains
-from exporter.model import Answer, AnswerKind, DomainTarget, Status
+from exporter.model import Answer, AnswerKind
 from exporter.sources.dns import TRANSPORTS, DnsClient, DnsQueryStats
 from exporter.sources.zones import ZoneOverrides
 
@@ -144,56 +139,3 @@ def test_zone_file_overrides_win_inside_their_zone(named: NamedServer, tmp_path)
     assert dmarc.kind is AnswerKind.NXDOMAIN  # alias into cases.test, where that name is missing
     assert dmarc.cname_chain == ("_dmarc.healthy.example",)
     assert other.records[0].startswith("v=spf1 ip4:")
-
-
-DEMO_TARGETS = [
-    DomainTarget(
-        f"{label}.example",
-        f"mail.{label}.example",
-        tuple(f"{n}{label[:6]}{c * 24}"[:32] for n, c in (("1", "a"), ("2", "b"), ("3", "c"))),
-        "us-east-1",
-    )
-    for label in ("healthy", "gateway553", "exchange-junk", "legacy", "corp")
-] + [
-    DomainTarget("chk-spf.test", "mail.chk-spf.test"),
-    DomainTarget("broken.test"),  # SERVFAIL: unknown
-    DomainTarget("not-served.example"),  # REFUSED: unknown
-]
-
-
-def cycle(nameservers: list[tuple[str, int]], processes: int, **kw: object) -> DnsCycleResult:
-    async def run() -> DnsCycleResult:
-        # 2 s: named answers at once, and a busy CI box must not turn an answer into a timeout
-        client = DnsClient(nameservers=nameservers, timeout=2.0, transport=TRANSPORT)
-        return await check_domains(DEMO_TARGETS * 5, client, processes=processes, **kw)  # type: ignore[arg-type]
-
-    return asyncio.run(run())
-
-
-def test_cycle_split_across_processes_gives_the_same_reports(named: NamedServer) -> None:
-    """Worker processes (check_domains' `processes`) change where the checks run, not what
-    they say; their queries are added to the cycle's totals and the query counters."""
-    one, three = cycle(ns(named), 1), cycle(ns(named), 3)
-    assert three.reports == one.reports
-    assert {c.status for r in one.reports for c in r.checks} >= {
-        Status.PASS,
-        Status.FAIL,
-        Status.UNKNOWN,
-    }
-    # Each process asks a question shared by its domains once: up to 3 times in all.
-    assert one.queries_sent < three.queries_sent <= 3 * one.queries_sent
-    assert three.responses == three.queries_sent
-
-
-def test_split_cycle_stops_and_leaves_no_worker_behind(silent_udp: str) -> None:
-    """`stop` cancels a split cycle within a poll interval and kills its worker processes."""
-    host, port = silent_udp.split(":")
-    stop = threading.Event()
-    threading.Timer(1.0, stop.set).start()
-    started = time.monotonic()
-    with pytest.raises(asyncio.CancelledError):
-        cycle([(host, int(port))], 2, stop=stop)
-    assert time.monotonic() - started < 10  # the daemon's SIGTERM bound, not a benchmark
-    children = Path(f"/proc/{os.getpid()}/task/{threading.get_native_id()}/children")
-    commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in children.read_text().split()]
-    assert not [c for c in commands if b"_worker_main" in c]
