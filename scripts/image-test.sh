@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Build the container image from the Dockerfile and prove what it promises, with rootful podman
 # and no registry:
+#   - it is the mypyc-compiled build (the Dockerfile's default): deliverability_build_info has
+#     compiled="true", and the runtime stage carries no C compiler;
 #   - it runs as the non-root user 10190 with a read-only root filesystem and no capabilities;
 #   - /healthz and /metrics answer through a port published on 127.0.0.1, and
 #     `promtool check metrics` passes on the scrape;
@@ -195,6 +197,11 @@ for key in org.opencontainers.image.version org.opencontainers.image.base.name \
 done
 echo "$labels" | grep -q "\"org.opencontainers.image.version\":\"$VERSION\"" ||
   fail "version label is not $VERSION: $labels"
+# The compiler stays in the builder stage.
+compiler=$(pm run --rm "${ULIMITS[@]}" --network none --entrypoint python "$IMAGE" \
+  -c 'import shutil; print(shutil.which("gcc") or shutil.which("cc") or "")' 2>"$T/which.err") ||
+  fail "python in the image: $(cat "$T/which.err")"
+[ -z "$compiler" ] || fail "the runtime image has a C compiler: $compiler"
 
 # ---- demo: user, read-only root, capabilities, endpoints, health check, SIGTERM -------------
 PORT=$(free_port)
@@ -215,6 +222,9 @@ while :; do
 done
 promtool check metrics <"$T/metrics.txt" >"$T/promtool.txt" 2>&1 ||
   fail "promtool check metrics: $(cat "$T/promtool.txt")"
+build_info=$(grep '^deliverability_build_info{' "$T/metrics.txt" || true)
+[[ $build_info == *'compiled="true"'* ]] || fail "not the compiled build: ${build_info:-no build_info}"
+log "compiled build: $build_info"
 
 status=$(pm exec ses-image-test-demo python -c 'print(open("/proc/1/status").read())')
 field() { echo "$status" | awk -v k="$1:" '$1 == k {print $2, $3, $4, $5}'; }
