@@ -296,14 +296,23 @@ def _replies(flat: str) -> list[re.Match[str]]:
 
 # The failure was quoted for the envelope sender (MAIL FROM, RFC 3463 X.1.7/X.1.8).
 _SENDER_SIDE = re.compile(r"\bmail from\b|(?<![\w.])[45]\.1\.[78](?!\d)")
-# The reply answered MAIL FROM, before any recipient was named: whatever it says does not
-# exist is the sender's (Exim "after MAIL FROM:", Postfix "in reply to MAIL FROM command").
-_AT_MAIL_FROM = re.compile(r"\b(?:after|in reply to|>>>) mail from\b")
+# The SMTP command a reply answered (Exim "after MAIL FROM:", Postfix "in reply to RCPT TO
+# command", a Sendmail transcript's ">>> RCPT To:"); the last one named is the final reply's.
+_STAGE = re.compile(
+    r"\b(?:after|in reply to|>>>|command) (mail from|rcpt|data|end of data|pipelined data"
+    r"|helo|ehlo|initial connection)\b"
+)
+# A reply to MAIL FROM came before any recipient was named: whatever it says does not exist
+# is the sender's. A permanent refusal of RCPT TO that names no other cause is about that
+# recipient (Sisimai's decision too), unless it is RFC 5321's text for any refusal.
 _RECIPIENT_SIDE = frozenset({C.RECIPIENT_UNKNOWN, C.RECIPIENT_DISABLED, C.RECIPIENT_DOMAIN_DNS})
-# The reply answered RCPT TO: a permanent refusal of one recipient that names no other
-# cause is about that recipient (Sisimai's decision too).
-_AT_RCPT = re.compile(r"\b(?:after|in reply to|>>>|command) rcpt\b")
-_GENERIC = re.compile(r"\btransaction failed\b")  # RFC 5321's reply text for any refusal
+_GENERIC = re.compile(r"\btransaction failed\b")
+
+
+def _stage(flat: str) -> str | None:
+    """The command the final reply answered, when the text says."""
+    stages = _STAGE.findall(flat)
+    return stages[-1] if stages else None
 
 
 # --- code tables -----------------------------------------------------------------------
@@ -534,8 +543,9 @@ def _category(
         return C.UNKNOWN  # a 5xx reply is never a deferral; no other cause was named
     if category == C.RECIPIENT_DOMAIN_DNS and _SENDER_SIDE.search(flat):
         return C.SENDER_DOMAIN_DNS
-    if category in _RECIPIENT_SIDE and _AT_MAIL_FROM.search(flat):
+    stage = _stage(flat) if "mail from" in flat or "rcpt" in flat else None
+    if category in _RECIPIENT_SIDE and stage == "mail from":
         return C.SENDER_DOMAIN_DNS
-    if category is None and permanent and _AT_RCPT.search(flat) and not _GENERIC.search(flat):
+    if category is None and permanent and stage == "rcpt" and not _GENERIC.search(flat):
         return C.RECIPIENT_UNKNOWN
     return category or C.UNKNOWN

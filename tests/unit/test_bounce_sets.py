@@ -105,6 +105,14 @@ STRUCTURE_CASES = {
             ),
             "recipient_unknown",
         ),
+        (
+            (
+                "... while talking to mx.example.org.:\n>>> MAIL From:<a@b.example> SIZE=1024\n"
+                "<<< 250 2.1.0 Sender ok\n>>> RCPT To:<jane@example.org>\n"
+                "<<< 550 5.1.1 <jane@example.org>... User unknown"
+            ),
+            "recipient_unknown",
+        ),
     ],
     "answered-rcpt-to": [
         (
