@@ -229,9 +229,19 @@ def txt(text: bytes) -> bytes:
     return bytes((len(text),)) + text
 
 
-def forward(query: bytes, upstream: tuple[str, int], *, seconds: float = 5.0) -> bytes | None:
-    """The reply of a real nameserver to ``query`` over UDP, or None if it does not come
-    within ``seconds`` (the relay of a scripted resolver in front of ``named``)."""
+def forward(
+    query: bytes, upstream: tuple[str, int], *, tcp: bool = False, seconds: float = 5.0
+) -> bytes | None:
+    """The reply of a real nameserver to ``query``, over UDP or TCP, or None if it does not
+    come within ``seconds`` (the relay of a scripted resolver in front of ``named``)."""
+    if tcp:
+        try:
+            with socket.create_connection(upstream, timeout=seconds) as stream:
+                stream.sendall(_LENGTH.pack(len(query)) + query)
+                size = _LENGTH.unpack(_read_exactly(stream, _LENGTH.size))[0]
+                return _read_exactly(stream, size)
+        except (OSError, EOFError):
+            return None
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(seconds)
         sock.connect(upstream)
@@ -245,6 +255,16 @@ def forward(query: bytes, upstream: tuple[str, int], *, seconds: float = 5.0) ->
             if data[:2] == query[:2]:
                 return data
     return None
+
+
+def _read_exactly(stream: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:  # each pass reads more, or the peer closed: bounded by size
+        chunk = stream.recv(size - len(data))
+        if not chunk:
+            raise EOFError
+        data += chunk
+    return data
 
 
 @dataclass

@@ -1,19 +1,30 @@
 """A whole check cycle on both DNS transports behind a resolver that answers only some of
 its questions: the reports (verdicts, `unknown` reasons) are equal on both transports, and
-a check whose question went unanswered is `unknown`, never `fail`.
+a check whose question went unanswered is `unknown`, never `fail` (nor any other verdict
+than the complete cycle's).
 
 The resolver is a scripted loopback nameserver that relays to `named` the questions it
-answers, and drops or refuses the others."""
+answers, and drops, refuses or truncates the others."""
 
 from __future__ import annotations
 
 import asyncio
 import zlib
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import pytest
 from conftest import NamedServer
-from helpers.dns_responder import HANG, Datagram, asked, forward, reply, responder
+from helpers.dns_responder import (
+    FLAG_TC,
+    HANG,
+    Datagram,
+    Responder,
+    asked,
+    forward,
+    reply,
+    responder,
+)
 
 from exporter.exposition import unknown_reason
 from exporter.jobs.dns import DnsCycleResult, check_domains
@@ -35,8 +46,10 @@ TARGETS = [
     DomainTarget("broken.test"),  # SERVFAIL: unknown
     DomainTarget("not-served.example"),  # REFUSED: unknown
 ]
-MX, REFUSED = 15, 5
-Rule = Callable[[str, int], int | None]  # (name, type) -> None: relay, 0: drop, else rcode
+MX, TXT, SERVFAIL, REFUSED = 15, 16, 2, 5
+# (name, type) -> None to relay the question, DROP, TRUNCATE, or the error code to reply with
+Rule = Callable[[str, int], int | None]
+DROP, TRUNCATE = 0, -1
 TIMEOUT = 2.0  # seconds per attempt: a relayed answer comes in milliseconds, on a busy box in less
 
 
@@ -60,26 +73,33 @@ def _complete(named: NamedServer) -> tuple[DomainReport, ...]:
     return reports
 
 
-def relaying(named: NamedServer, answer: Rule) -> Callable[[bytes], list[Datagram]]:
-    """A resolver script: ``answer(name, type)`` is None to relay the question to named,
-    0 to drop it, else the error code to reply with."""
+def resolver(named: NamedServer, rule: Rule) -> AbstractContextManager[Responder]:
+    """A scripted resolver in front of named: each question over UDP as ``rule`` says,
+    every question over TCP relayed."""
+    upstream = (named.host, named.port)
 
     def script(query: bytes) -> list[Datagram]:
-        rcode = answer(*asked(query))
-        if rcode is None:
-            relayed = forward(query, (named.host, named.port))
+        action = rule(*asked(query))
+        if action is None:
+            relayed = forward(query, upstream)
             return [(False, relayed)] if relayed is not None else []
-        return [(False, reply(query, rcode=rcode))] if rcode else []
+        if action == TRUNCATE:
+            return [(False, reply(query, flags=FLAG_TC))]
+        return [(False, reply(query, rcode=action))] if action != DROP else []
 
-    return script
+    def stream(query: bytes) -> list[bytes]:
+        relayed = forward(query, upstream, tcp=True)
+        return [relayed] if relayed is not None else []
+
+    return responder(script, tcp=stream)
 
 
-def partial_cycle(named: NamedServer, resolver: Callable[[], Rule]) -> tuple[DomainReport, ...]:
-    """One cycle per transport behind a fresh ``resolver()``: the reports, and the queries
-    and responses counted, must be equal; returns the reports."""
+def partial_cycle(named: NamedServer, make_rule: Callable[[], Rule]) -> tuple[DomainReport, ...]:
+    """One cycle per transport behind a resolver with a fresh ``make_rule()``: the reports,
+    and the queries and responses counted, must be equal; returns the reports."""
     results = {}
     for transport in TRANSPORTS:
-        with responder(relaying(named, resolver())) as server:
+        with resolver(named, make_rule()) as server:
             results[transport] = cycle(transport, server.nameserver)
     wire, dnspython = results["wire"], results["dnspython"]
     assert wire.reports == dnspython.reports
@@ -111,11 +131,11 @@ DERIVED = "other"
 def every_third_question(name: str, rdtype: int) -> int | None:
     """Drops a third of the questions, each one every time it is asked (whatever order
     the transports ask in)."""
-    return 0 if zlib.crc32(f"{name}/{rdtype}".encode()) % 3 == 0 else None
+    return DROP if zlib.crc32(f"{name}/{rdtype}".encode()) % 3 == 0 else None
 
 
 def no_mx(_name: str, rdtype: int) -> int | None:
-    return 0 if rdtype == MX else None
+    return DROP if rdtype == MX else None
 
 
 @pytest.mark.parametrize("rule", [every_third_question, no_mx])
@@ -127,23 +147,39 @@ def test_unanswered_questions_make_their_checks_unknown(
     assert reasons <= {"timeout", DERIVED}
 
 
-def test_a_resolver_that_refuses_one_domain(
-    named: NamedServer, complete: tuple[DomainReport, ...]
+@pytest.mark.parametrize(
+    ("rcode", "reason"), [(REFUSED, "refused"), (SERVFAIL, "servfail")], ids=["refused", "servfail"]
+)
+def test_a_resolver_that_fails_one_domain(
+    named: NamedServer, complete: tuple[DomainReport, ...], rcode: int, reason: str
 ) -> None:
-    """Every question in one zone REFUSED: that domain's checks that read them are
-    `unknown` (refused); the other domains' reports are those of the complete cycle."""
+    """Every question in one zone REFUSED (or SERVFAIL): that domain's checks that read
+    them are `unknown` for that reason; the other domains' reports are the complete
+    cycle's."""
 
     def answer(name: str, _rdtype: int) -> int | None:
-        return REFUSED if name == "legacy.example" or name.endswith(".legacy.example") else None
+        return rcode if name == "legacy.example" or name.endswith(".legacy.example") else None
 
     partial = partial_cycle(named, lambda: answer)
     reasons = unknown_reasons(complete, partial)
-    assert "refused" in reasons
-    assert reasons <= {"refused", DERIVED}
+    assert reason in reasons
+    assert reasons <= {reason, DERIVED}
     others = [
         (f, p) for f, p in zip(complete, partial, strict=True) if f.domain != "legacy.example"
     ]
     assert all(f == p for f, p in others)
+
+
+def test_a_resolver_that_truncates_every_txt_reply(
+    named: NamedServer, complete: tuple[DomainReport, ...]
+) -> None:
+    """Every TXT question answered over UDP with TC set and nothing else: asked again over
+    TCP, the complete cycle's reports on both transports."""
+
+    def truncate_txt(_name: str, rdtype: int) -> int | None:
+        return TRUNCATE if rdtype == TXT else None
+
+    assert partial_cycle(named, lambda: truncate_txt) == complete
 
 
 def test_a_resolver_that_answers_only_the_retry(
@@ -152,14 +188,14 @@ def test_a_resolver_that_answers_only_the_retry(
     """Every question's first query dropped, its second answered: the complete cycle's
     reports, on both transports."""
 
-    def resolver() -> Rule:
+    def make_rule() -> Rule:
         seen: set[tuple[str, int]] = set()
 
         def answer(name: str, rdtype: int) -> int | None:
             first = (name, rdtype) not in seen
             seen.add((name, rdtype))
-            return 0 if first else None
+            return DROP if first else None
 
         return answer
 
-    assert partial_cycle(named, resolver) == complete
+    assert partial_cycle(named, make_rule) == complete
