@@ -7,12 +7,23 @@ for what `named` will not do on purpose."""
 
 from __future__ import annotations
 
+import socket
 import struct
 from collections.abc import Callable
 
 import pytest
 from conftest import NamedServer
-from helpers.dns_responder import Datagram, Outcome, ask, on_both, record, reply, responder, txt
+from helpers.dns_responder import (
+    Datagram,
+    Outcome,
+    ask,
+    asked,
+    on_both,
+    record,
+    reply,
+    responder,
+    txt,
+)
 
 from exporter.model import Answer, AnswerKind
 
@@ -114,6 +125,59 @@ def test_attempts_go_round_the_nameservers_in_turn() -> None:
     outcome = on_both(run)
     assert outcome.answers == [Answer(AnswerKind.ERROR, error="timeout")]
     assert outcome.udp == [2, 1]
+
+
+def test_many_questions_some_slow_some_never_answered() -> None:
+    """Questions in flight together, half answered after a while, half never: each one
+    gets its own outcome through the shared timeouts and retries."""
+    questions = [(f"q{n}.example", "TXT") for n in range(30)]
+
+    def delay(query: bytes) -> float:
+        name, _ = asked(query)
+        return 0.2 if int(name.split(".")[0][1:]) % 2 == 0 else 60.0  # dropped when it closes
+
+    def run(transport: str) -> Outcome:
+        with responder(spf, delay=delay) as server:
+            return ask(transport, [server], *questions, timeout=2.0)
+
+    outcome = on_both(run)
+    assert outcome.answers == [SPF_ANSWER, Answer(AnswerKind.ERROR, error="timeout")] * 15
+    assert outcome.counts == {("TXT", "noerror"): 15, ("TXT", "timeout"): 30}
+    assert (outcome.udp, outcome.responses) == ([45], 15)
+
+
+@pytest.fixture(name="closed_port")
+def _closed_port() -> tuple[str, int]:
+    """A loopback UDP port nobody listens on: the kernel answers port unreachable."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return ("127.0.0.1", sock.getsockname()[1])
+
+
+def test_a_closed_port_is_a_network_error_after_every_attempt(closed_port: tuple[str, int]) -> None:
+    questions = [(f"q{n}.example", "TXT") for n in range(5)]
+    outcome = on_both(lambda transport: ask(transport, [closed_port], *questions))
+    assert outcome.answers == [Answer(AnswerKind.ERROR, error="network")] * 5
+    assert (outcome.counts, outcome.responses) == ({("TXT", "network"): 10}, 0)
+
+
+def test_a_closed_port_fails_over_to_the_second_nameserver(
+    closed_port: tuple[str, int], named: NamedServer
+) -> None:
+    questions = [("healthy.example", "MX"), ("healthy.example", "TXT"), ("corp.example", "MX")]
+    nameservers = [closed_port, (named.host, named.port)]
+    outcome = on_both(lambda transport: ask(transport, nameservers, *questions))
+    assert [a.kind for a in outcome.answers] == [
+        AnswerKind.RECORDS,
+        AnswerKind.RECORDS,
+        AnswerKind.NODATA,
+    ]
+    assert outcome.counts == {
+        ("MX", "network"): 2,
+        ("TXT", "network"): 1,
+        ("MX", "noerror"): 2,
+        ("TXT", "noerror"): 1,
+    }
 
 
 @pytest.mark.parametrize("error", FAILURES)
