@@ -274,7 +274,8 @@ async def _resolver_loop(
     resolver = dns.asyncresolver.Resolver(configure=False)
     resolver.nameservers = ["127.0.0.1"]
     resolver.port = port
-    resolver.lifetime = 2.0
+    resolver.timeout = 2.0  # per try, and two tries: the exporter's timeout and attempts
+    resolver.lifetime = 4.0
     resolver.use_edns(0, 0, EDNS_PAYLOAD)
     semaphore = asyncio.Semaphore(concurrency)
     outcomes: Counter[str] = Counter()

@@ -151,10 +151,12 @@ def print_report(
     args: argparse.Namespace,
     methods: list[Method],
     runs: dict[str, list[dict[str, Any]]],
+    failures: dict[str, str],
 ) -> bool:
     """The summary: context, one markdown table, the targets. False if any row failed."""
     print(
-        f"\n{context['machine']}, {context['named']}; {context['pinning']}; "
+        f"\n{context['machine']}, {context['named']}, checkout {context['tree']}; "
+        f"{context['pinning']}; "
         f"{args.repeat} round(s) per N, methods interleaved; concurrency {args.concurrency}; "
         f"{args.cycles} exporter cycle(s) per run (the first cold, the later ones warm, one "
         f"verdict memo); named RSS {context['named_rss_mib'] or 0:.0f} MB; load average "
@@ -177,6 +179,9 @@ def print_report(
                 reading = f"warm {_meets(warm, TARGET_WARM_MS)}" if warm is not None else ""
                 cold = _meets(statistics.median(row.cold), TARGET_COLD_MS)
                 targets.append(f"N={n:,} {method.label}: cold {cold}; {reading}".rstrip("; "))
+    for key, error in failures.items():
+        n, label = key.split(":", 1)
+        print(f"\n**FAILED**: N={int(n):,} {label}: {error}")
     print("\nCPU per domain against the targets (medians, ms):")
     print("\n".join(f"- {line}" for line in targets))
-    return ok
+    return ok and not failures
