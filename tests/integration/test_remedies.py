@@ -177,29 +177,31 @@ def _editable_zones(gen_file: Path) -> list[Path]:
     return [f for f in files if f.name != "broken.test.zone"]  # named refuses it on purpose
 
 
-def _apply(records: tuple[RecordChange, ...], editable: list[Path], out: Path) -> list[Path] | None:
-    """Copies of the zones the records name, edited; None when one is in no zone here."""
-    zones = {path: zone_edit.load(path) for path in editable}
-    touched: set[Path] = set()
+def _apply(
+    records: tuple[RecordChange, ...], zones: dict[Path, dns.zone.Zone], out: Path
+) -> list[Path] | None:
+    """Copies of the zones the records name (``zones``: the editable ones, parsed once and
+    never changed here), edited; None when one is in no zone here."""
+    edited: dict[Path, dns.zone.Zone] = {}
     for change in records:
         try:
             path = zone_edit.zone_for(zones, change.name)
         except zone_edit.NotInAnyZoneError:
             return None
-        zone_edit.apply(zones[path], change)
-        touched.add(path)
+        if path not in edited:
+            edited[path] = zone_edit.load(path)  # a fresh copy to edit
+        zone_edit.apply(edited[path], change)
     out.mkdir(parents=True, exist_ok=True)
-    return [zone_edit.write(zones[p], out / p.name) for p in sorted(touched)]
+    return [zone_edit.write(edited[p], out / p.name) for p in sorted(edited)]
 
 
 def _readers(
-    targets: list[DomainTarget], edited: set[str], files: list[Path]
+    targets: list[DomainTarget], edited: set[str], zones: dict[Path, dns.zone.Zone]
 ) -> list[DomainTarget]:
     """The targets that may read an edited zone: those in it, and those of every zone file
     that names its origin (an include, a CNAME, a report address pointing there)."""
-    zones = {path: zone_edit.load(path) for path in files}
-    origins = {str(zones[p].origin).removesuffix(".") for p in files if p.name in edited}
-    near = {p.name for p in files if p.name in edited or any(o in p.read_text() for o in origins)}
+    origins = {str(zones[p].origin).removesuffix(".") for p in zones if p.name in edited}
+    near = {p.name for p in zones if p.name in edited or any(o in p.read_text() for o in origins)}
     return [t for t in targets if _zone_name(zones, t.name) in near]
 
 
@@ -251,7 +253,8 @@ def test_every_remedy_fixes_its_check_and_worsens_nothing(
     gen_file = tmp_path / f"{GEN}.zone"
     gen_file.write_text(text)
     targets = _zone_targets() + generated
-    editable = _editable_zones(gen_file)
+    # Parsed once: each remedy edits fresh copies of the few zones it names (_apply).
+    editable = {path: zone_edit.load(path) for path in _editable_zones(gen_file)}
     before = _check_all(named, targets, [gen_file])
     applied, words_only, foreign, unverifiable = 0, 0, 0, 0
     problems: list[str] = []
