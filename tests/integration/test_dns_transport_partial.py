@@ -147,6 +147,17 @@ def test_unanswered_questions_make_their_checks_unknown(
     assert reasons <= {"timeout", DERIVED}
 
 
+def test_a_resolver_that_answers_nothing(named: NamedServer) -> None:
+    """Every check of every domain `unknown`, for the timeout (or the check it reads)."""
+
+    def nothing(_name: str, _rdtype: int) -> int | None:
+        return DROP
+
+    checks = [c for report in partial_cycle(named, lambda: nothing) for c in report.checks]
+    assert {c.status for c in checks} == {Status.UNKNOWN}
+    assert {unknown_reason(c.summary) for c in checks} == {"timeout", DERIVED}
+
+
 @pytest.mark.parametrize(
     ("rcode", "reason"), [(REFUSED, "refused"), (SERVFAIL, "servfail")], ids=["refused", "servfail"]
 )
