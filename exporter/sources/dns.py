@@ -14,7 +14,6 @@ import asyncio
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import dns.exception
@@ -31,6 +30,7 @@ __all__ = ["EDNS_PAYLOAD", "TRANSPORTS", "DnsClient", "DnsQueryStats", "system_n
 
 MAX_CNAME_HOPS = 8
 TRANSPORTS = ("wire", "dnspython")  # the lean shared-socket path, or dnspython's per query
+_COUNT_BATCH = 256  # questions counted between two additions to the shared DnsQueryStats
 _RETRY_RCODES = {dns.rcode.SERVFAIL, dns.rcode.REFUSED, dns.rcode.NOTIMP, dns.rcode.FORMERR}
 
 
@@ -59,18 +59,15 @@ class DnsQueryStats:
             return dict(self._counts)
 
     def add(self, counts: Mapping[tuple[str, str], int]) -> None:
-        """Add another process's counts (a cycle split across worker processes)."""
+        """Add a client's counts of the last few hundred questions: one lock per batch."""
         with self._lock:
             self._counts.update(counts)
 
 
-@dataclass(frozen=True, slots=True)
-class _Hop:
-    """One server's answer: final, or the alias target that still has to be asked."""
-
-    answer: Answer | None
-    aliases: tuple[str, ...] = ()
-    next_name: str | None = None
+# One server's answer: (the final answer, aliases followed, the alias target still to ask);
+# a final answer or a target. A tuple: one per response, cheaper than a dataclass.
+_Hop = tuple[Answer | None, tuple[str, ...], str | None]
+_NO_ALIASES: tuple[str, ...] = ()
 
 
 _NODATA = Answer(AnswerKind.NODATA)
@@ -146,16 +143,6 @@ class DnsClient:
     ) -> None:
         if transport not in TRANSPORTS:
             raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}")
-        self._options: dict[str, Any] = {
-            "nameservers": tuple(nameservers),
-            "timeout": timeout,
-            "attempts": attempts,
-            "concurrency": concurrency,
-            "max_queries_per_second": max_queries_per_second,
-            "transport": transport,
-            "authoritative": authoritative,
-            "authoritative_port": authoritative_port,
-        }
         self._authoritative = authoritative
         self._authoritative_port = authoritative_port
         self._zones: dict[str, asyncio.Task[tuple[tuple[str, int], ...]]] = {}
@@ -173,33 +160,12 @@ class DnsClient:
         self._next_slot = 0.0
         self._overrides = overrides
         self._stats = stats or DnsQueryStats()
+        self._counts: dict[tuple[str, str], int] = {}  # not yet added to ``stats``
+        self._uncounted = 0
         self._done: dict[tuple[str, ...], Answer] = {}
         self._pending: dict[tuple[str, ...], _Question] = {}
         self.queries_sent = 0  # questions put on the wire this cycle
         self.responses = 0  # of those, how many got any DNS response
-
-    def worker_options(self, parts: int) -> dict[str, Any] | None:
-        """Picklable arguments for one of ``parts`` clients that split this one's budget
-        (in-flight questions and query rate) in other processes; None when this client
-        cannot be rebuilt elsewhere (zone-file overrides stay in this process)."""
-        if self._overrides:
-            return None
-        options = dict(self._options)
-        options["concurrency"] = max(1, options["concurrency"] // parts)
-        options["max_queries_per_second"] = options["max_queries_per_second"] / parts
-        return options
-
-    @property
-    def stats(self) -> DnsQueryStats:
-        return self._stats
-
-    def absorb(
-        self, queries_sent: int, responses: int, counts: Mapping[tuple[str, str], int]
-    ) -> None:
-        """Add the totals of a client built from `worker_options` to this one's."""
-        self.queries_sent += queries_sent
-        self.responses += responses
-        self._stats.add(counts)
 
     def get(self, name: str, rdtype: str) -> Answer | None:
         """The answer if it was resolved already this cycle (the checks' DnsView)."""
@@ -249,12 +215,14 @@ class DnsClient:
         unless a zone file answers it. Returns the answer when it is final, else None."""
         while True:
             if hop is not None:
-                question.aliases.extend(hop.aliases)
+                final, aliases, next_name = hop
+                if aliases:
+                    question.aliases.extend(aliases)
                 question.hops += 1
-                if hop.answer is not None:
-                    return self._with_aliases(hop.answer, question.aliases)
-                assert hop.next_name is not None  # noqa: S101 - _Hop has an answer or a next name
-                question.current = hop.next_name
+                if final is not None:
+                    return self._with_aliases(final, question.aliases)
+                assert next_name is not None  # noqa: S101 - a hop has an answer or a next name
+                question.current = next_name
             if question.hops >= MAX_CNAME_HOPS:
                 return Answer(
                     AnswerKind.ERROR,
@@ -287,8 +255,8 @@ class DnsClient:
         if zone_hop is None:
             return None
         if zone_hop.cname_target is not None and rdtype != "CNAME":
-            return _Hop(None, (name,), zone_hop.cname_target)
-        return _Hop(zone_hop.answer or _NODATA)
+            return (None, (name,), zone_hop.cname_target)
+        return (zone_hop.answer or _NODATA, _NO_ALIASES, None)
 
     def _send(self, question: _Question) -> None:
         """One attempt: wait for a slot under ``concurrency`` and the rate limit, then send."""
@@ -377,16 +345,19 @@ class DnsClient:
         """One attempt ended: free its slot, then retry, follow an alias or finish."""
         self._in_flight -= 1
         rdtype = question.key[1]
+        outcome = error if response is None else _rcode_text(response.rcode)
+        counts, key = self._counts, (rdtype, outcome)
+        counts[key] = counts.get(key, 0) + 1
+        self._uncounted += 1
+        if self._uncounted >= _COUNT_BATCH:
+            self._add_counts()
         answer: Answer | None = None
         if response is None:
-            self._stats.record(rdtype, error)
             question.error = error
         else:
             self.responses += 1
-            rcode_text = _rcode_text(response.rcode)
-            self._stats.record(rdtype, rcode_text)
             if response.rcode in _RETRY_RCODES:
-                question.error = rcode_text
+                question.error = outcome
             elif question.direct and not response.authoritative:
                 question.error = "not_authoritative"  # a referral or a lame server: next one
             else:
@@ -405,6 +376,14 @@ class DnsClient:
             )
         self._finish(question, answer)
         self._next_queued()
+
+    def _add_counts(self) -> None:
+        """Add the questions counted since the last call to ``stats``: a lock per batch of
+        `_COUNT_BATCH`, not per question; at the latest when the client closes."""
+        if self._counts:
+            self._stats.add(self._counts)
+            self._counts = {}
+            self._uncounted = 0
 
     def _next_queued(self) -> None:
         while self._queued and self._in_flight < self._concurrency:
@@ -470,7 +449,9 @@ class DnsClient:
         return servers
 
     async def aclose(self) -> None:
-        """Close the cycle's sockets and stop what is still in flight (a cancelled cycle)."""
+        """Close the cycle's sockets and stop what is still in flight (a cancelled cycle);
+        count what is not counted yet."""
+        self._add_counts()
         for mux in self._muxes.values():
             mux.close()
         self._muxes.clear()
@@ -497,7 +478,7 @@ def _interpret(response: WireResponse, name: str, rdtype: str) -> _Hop:
             text for owner, kind, text in response.answers if owner == current and kind == rdtype
         )
         if records:
-            return _Hop(Answer(AnswerKind.RECORDS, records), tuple(aliases))
+            return (Answer(AnswerKind.RECORDS, records), tuple(aliases), None)
         if rdtype == "CNAME":
             break
         target = next(
@@ -513,8 +494,8 @@ def _interpret(response: WireResponse, name: str, rdtype: str) -> _Hop:
         aliases.append(current)
         current = target
     if response.rcode == dns.rcode.NXDOMAIN:
-        return _Hop(_NXDOMAIN, tuple(aliases))
+        return (_NXDOMAIN, tuple(aliases), None)
     if aliases:
         # An authoritative server gave the alias but not the target's data: ask for it.
-        return _Hop(None, tuple(aliases), current)
-    return _Hop(_NODATA)
+        return (None, tuple(aliases), current)
+    return (_NODATA, _NO_ALIASES, None)

@@ -22,9 +22,9 @@ from typing import Any
 from exporter.sources.dns_wire import (
     WireError,
     WireResponse,
-    encode_query,
-    is_answer_to,
-    parse_response,
+    encode_question,
+    query_packet,
+    read_answer,
 )
 
 __all__ = ["PORTS_OPEN", "QUERIES_PER_PORT", "UdpMultiplexer"]
@@ -33,7 +33,6 @@ PORTS_OPEN = 4  # sockets open at once per nameserver; each question leaves from
 QUERIES_PER_PORT = 16  # questions sent from one socket before a fresh one replaces it
 _MAX_DRAIN = 256  # datagrams read per wake-up before other callbacks get a turn
 _HEADER_SIZE = 12
-_OPT_SIZE = 11  # the EDNS0 OPT record closing every query
 _RANDOM_BATCH = 4096  # bytes read from the OS's CSPRNG at a time: 2,048 16-bit numbers
 
 
@@ -74,9 +73,11 @@ class UdpMultiplexer:
         self._on_done = on_done
         self._ports: list[_Port] = []  # open for new questions
         self._retired: set[_Port] = set()  # closed once no question waits on them
-        self._pending: dict[int, tuple[bytes, Any, _Port]] = {}  # id -> (question, token, port)
+        # query id -> (question, its name's text, token, port): see dns_wire.read_answer
+        self._pending: dict[int, tuple[bytes, str, Any, _Port]] = {}
         self._sent: deque[tuple[float, int, Any]] = deque()  # (deadline, id, token), FIFO
         self._timer: asyncio.TimerHandle | None = None
+        self._deadline = 0.0  # of the questions sent by the running callback
         self._random: list[int] = []
         self._outbox: deque[tuple[_Port, bytes]] = deque()  # sent once the callback ends
         self._flushing: asyncio.Handle | None = None
@@ -100,36 +101,36 @@ class UdpMultiplexer:
         """Put one question on the wire; ``on_done`` gets ``token`` back. Raises WireError
         or ValueError (not ASCII) for a name that cannot be encoded, OSError when no socket
         can be opened."""
-        packet_id = self._new_id()
-        packet = encode_query(packet_id, name, qtype, recursive=recursive)
+        question, text = encode_question(name, qtype)
+        pending, random = self._pending, self._random
+        packet_id = random.pop() if random else self._next()
+        while packet_id in pending:  # a random query id not in flight
+            packet_id = self._next()
         ports = self._ports
-        port = self._open() if len(ports) < PORTS_OPEN else ports[self._next() % PORTS_OPEN]
+        if len(ports) < PORTS_OPEN:
+            port = self._open()
+        else:
+            port = ports[(random.pop() if random else self._next()) % PORTS_OPEN]
         port.sent += 1
         port.waiting += 1
         if port.sent >= QUERIES_PER_PORT:
             ports.remove(port)
             self._retired.add(port)
-        self._pending[packet_id] = (packet[_HEADER_SIZE:-_OPT_SIZE].lower(), token, port)
-        deadline = self._loop.time() + self._timeout
-        self._sent.append((deadline, packet_id, token))
+        pending[packet_id] = (question.lower(), text, token, port)
+        if self._flushing is None:  # the first question of this callback: one clock read
+            self._deadline = self._loop.time() + self._timeout
+            if self._writing is None:
+                self._flushing = self._loop.call_soon(self._flush)
+        self._sent.append((self._deadline, packet_id, token))
         if self._timer is None:
-            self._timer = self._loop.call_at(deadline, self._expire)
-        self._outbox.append((port, packet))
-        if self._flushing is None and self._writing is None:
-            self._flushing = self._loop.call_soon(self._flush)
+            self._timer = self._loop.call_at(self._deadline, self._expire)
+        self._outbox.append((port, query_packet(packet_id, question, recursive=recursive)))
 
     def _next(self) -> int:
         """A random 16-bit number from the OS's CSPRNG, read 2,048 at a time."""
-        if not self._random:
-            raw = os.urandom(_RANDOM_BATCH)
-            self._random = list(struct.unpack(f"!{_RANDOM_BATCH // 2}H", raw))
+        if not self._random:  # refilled in place: `send` holds the list
+            self._random.extend(struct.unpack(f"!{_RANDOM_BATCH // 2}H", os.urandom(_RANDOM_BATCH)))
         return self._random.pop()
-
-    def _new_id(self) -> int:
-        """A random query id not in flight."""
-        while (packet_id := self._next()) in self._pending:
-            pass
-        return packet_id
 
     def _flush(self) -> None:
         """Send what the last callback queued in one burst: the server wakes up once for
@@ -156,13 +157,13 @@ class UdpMultiplexer:
                 self._loop.remove_writer(self._writing.fd)
             self._writing = None
 
-    def _drain(self, port: _Port) -> None:
-        pending, on_done = self._pending, self._on_done
+    def _drain(self, port: _Port) -> None:  # noqa: C901 - per datagram: a helper call would cost more
+        pending, on_done, sock = self._pending, self._on_done, port.sock
         for _ in range(_MAX_DRAIN):
             if port.fd < 0:  # closed by a callback of this wake-up
                 break
             try:
-                data = port.sock.recv(65535)
+                data = sock.recv(65535)
             except BlockingIOError:
                 break
             except OSError:  # ICMP port unreachable: the server is gone
@@ -172,20 +173,23 @@ class UdpMultiplexer:
                 continue
             packet_id = (data[0] << 8) | data[1]
             entry = pending.get(packet_id)
-            if entry is None or entry[2] is not port or not is_answer_to(data, entry[0]):
+            if entry is None or entry[3] is not port:
                 continue  # late, stray or spoofed: keep waiting for the genuine answer
+            try:
+                response = read_answer(data, entry[0], entry[1])
+            except WireError:
+                error = "malformed_response"
+            else:
+                if response is None:
+                    continue  # not an answer to this question: as above
+                error = ""
             del pending[packet_id]
             self._release(port)
-            try:
-                response = parse_response(data)[2]
-            except WireError:
-                on_done(entry[1], None, "malformed_response")
-                continue
-            on_done(entry[1], response, "")
+            on_done(entry[2], response if not error else None, error)
         sent = self._sent
         while sent:  # drop answered heads: the timeout FIFO stays as short as what is in flight
             head = pending.get(sent[0][1])
-            if head is not None and head[1] is sent[0][2]:
+            if head is not None and head[2] is sent[0][2]:
                 break
             sent.popleft()
 
@@ -211,9 +215,9 @@ class UdpMultiplexer:
         while sent and sent[0][0] <= now:
             _, packet_id, token = sent.popleft()
             entry = pending.get(packet_id)
-            if entry is not None and entry[1] is token:
+            if entry is not None and entry[2] is token:
                 del pending[packet_id]
-                self._release(entry[2])
+                self._release(entry[3])
                 self._on_done(token, None, "timeout")
         if self._timer is not None:  # set by a retry sent from on_done: may be too late
             self._timer.cancel()
@@ -222,9 +226,9 @@ class UdpMultiplexer:
     def _fail_all(self) -> None:
         failed = list(self._pending.values())
         self._pending.clear()
-        for _, _, port in failed:
+        for _, _, _, port in failed:
             self._release(port)
-        for _, token, _ in failed:
+        for _, _, token, _ in failed:
             self._on_done(token, None, "network")
 
     def close(self) -> None:

@@ -24,15 +24,19 @@ __all__ = [
     "WireError",
     "WireResponse",
     "encode_query",
-    "is_answer_to",
+    "encode_question",
     "parse_response",
+    "query_packet",
+    "read_answer",
 ]
 
 QTYPES = {"A": 1, "NS": 2, "CNAME": 5, "MX": 15, "TXT": 16, "AAAA": 28}
 _NAMES = {v: k for k, v in QTYPES.items()}
 _HEADER = struct.Struct("!HHHHHH")
 _RR = struct.Struct("!HHIH")
-_QTAIL = struct.Struct("!HHBHHIH")  # QTYPE, QCLASS, then the OPT record: root, 41, size, 0, 0
+_OPT_HEAD = struct.Struct("!BHHIH")  # an empty OPT record: root, 41, payload size, 0, 0
+_ID = struct.Struct("!H")
+_QTYPE_CLASS = struct.Struct("!HH")
 _MAX_LABEL = 63  # RFC 1035 2.3.4
 _LENGTH_BYTE = [bytes((n,)) for n in range(_MAX_LABEL + 1)]
 _MAX_NAME = 255  # RFC 1035 2.3.4: the wire form, length bytes and the root included
@@ -59,6 +63,10 @@ _SPECIAL = frozenset(b'"().;\\@$')
 _PRINTABLE = frozenset(range(0x21, 0x7F))
 _PLAIN = bytes(sorted(_PRINTABLE - _SPECIAL))
 _PLAIN_OR_DOT = _PLAIN + b"."
+_QTAILS = {qtype: _QTYPE_CLASS.pack(qtype, _CLASS_IN) for qtype in QTYPES.values()}
+_HEAD_RD = _HEADER.pack(0, _FLAG_RD, 1, 0, 0, 1)[2:]  # a query's header after its id
+_HEAD_NO_RD = _HEADER.pack(0, 0, 1, 0, 0, 1)[2:]
+_OPT_RR = _OPT_HEAD.pack(0, _OPT, 1232, 0, 0)  # what `query_packet` ends with
 
 # A decoded name: (text, wire length, where its in-place part ends, pointers followed, and
 # where the name its first pointer points at ends: it must start no earlier than that)
@@ -84,35 +92,31 @@ def encode_query(
 ) -> bytes:
     """A query (RD set when ``recursive``) with an EDNS0 OPT record advertising ``payload``."""
     header = _HEADER.pack(qid, _FLAG_RD if recursive else 0, 1, 0, 0, 1)
-    return b"".join((header, _encode_name(name), _QTAIL.pack(qtype, 1, 0, 41, payload, 0, 0)))
+    question = encode_question(name, qtype)[0]
+    return b"".join((header, question, _OPT_HEAD.pack(0, _OPT, payload, 0, 0)))
 
 
-def _encode_name(name: str) -> bytes:
+def encode_question(name: str, qtype: int) -> tuple[bytes, str]:
+    """A query's question section (name as given, QTYPE, QCLASS IN), for `query_packet`,
+    and the text `read_answer` knows the name by without decoding it: the lower-case name
+    when it is plain (as `_name` would decode it), else ""."""
+    text = name.rstrip(".")
+    raw = text.encode("ascii")
     parts: list[bytes] = []
-    for raw in name.rstrip(".").encode("ascii").split(b"."):
-        if not 0 < len(raw) <= _MAX_LABEL:
+    for label in raw.split(b"."):
+        if not 0 < len(label) <= _MAX_LABEL:
             raise WireError(f"bad label in {name!r}")
-        parts += (_LENGTH_BYTE[len(raw)], raw)
-    parts.append(b"\x00")
-    if sum(map(len, parts)) > _MAX_NAME:
+        parts += (_LENGTH_BYTE[len(label)], label)
+    if len(raw) + 2 > _MAX_NAME:  # a length byte per label where the dots were, and the root
         raise WireError(f"name too long: {name!r}")
-    return b"".join(parts)
+    parts += (b"\x00", _QTAILS.get(qtype) or _QTYPE_CLASS.pack(qtype, _CLASS_IN))
+    return b"".join(parts), "" if raw.translate(None, _PLAIN_OR_DOT) else text.lower()
 
 
-def is_answer_to(data: bytes, question: bytes) -> bool:
-    """Whether a datagram whose id matched answers ``question`` (a query's question section,
-    lower case) the way dnspython's ``is_response`` decides it: a response to a standard
-    query with the same question, or a failure code without one. Anything else is stray
-    or spoofed, to be ignored while the genuine answer may still come."""
-    if len(data) < _HEADER.size:
-        return False
-    _, flags, qdcount = struct.unpack_from("!HHH", data)
-    if not flags & _FLAG_QR or flags & _OPCODE:
-        return False
-    if qdcount == 0:
-        return flags & _RCODE in _BARE_RCODES
-    end = _HEADER.size + len(question)
-    return qdcount == 1 and data[_HEADER.size : end].lower() == question
+def query_packet(qid: int, question: bytes, *, recursive: bool) -> bytes:
+    """The query for a question of `encode_question`: what `encode_query` builds, at the
+    cost of one join (the header after the id and the OPT record are constants)."""
+    return b"".join((_ID.pack(qid), _HEAD_RD if recursive else _HEAD_NO_RD, question, _OPT_RR))
 
 
 def _escape(label: bytes) -> str:
@@ -224,6 +228,52 @@ def parse_response(data: bytes) -> tuple[int, bytes, WireResponse]:
         flags & _RCODE | rcode, bool(flags & _FLAG_TC), answers, bool(flags & _FLAG_AA)
     )
     return qid, data[_HEADER.size : offset], response
+
+
+def read_answer(data: bytes, question: bytes, text: str) -> WireResponse | None:
+    """The response in a datagram whose id matched, if it answers ``question`` (lower
+    case, from `encode_question`, with its ``text``) the way dnspython's ``is_response``
+    decides it: a response to a standard query with the same question, or a failure code
+    without one. None for anything else (stray or spoofed: the genuine answer may still
+    come); WireError when malformed. The question equals ours but for case, so it is
+    valid and not decoded again: a plain name is known by ``text``, another is decoded
+    when a record points at it."""
+    if len(data) < _HEADER.size:
+        return None
+    _, flags, qdcount, *counts = _HEADER.unpack_from(data)
+    if not flags & _FLAG_QR or flags & _OPCODE:
+        return None
+    names: dict[int, _Name] = {}
+    if qdcount == 0:
+        if flags & _RCODE not in _BARE_RCODES:
+            return None
+        offset = _HEADER.size
+    else:
+        offset = _HEADER.size + len(question)
+        if qdcount != 1 or data[_HEADER.size : offset].lower() != question:
+            return None
+        if text:
+            _known_question(names, text, len(question) - _QUESTION_TAIL)
+    try:
+        answers, rcode = _records(data, offset, counts, names)
+    except WireError:
+        if not flags & _FLAG_TC:
+            raise
+        return WireResponse(flags & _RCODE, truncated=True, answers=(), authoritative=False)
+    return WireResponse(
+        flags & _RCODE | rcode, bool(flags & _FLAG_TC), answers, bool(flags & _FLAG_AA)
+    )
+
+
+def _known_question(names: dict[int, _Name], text: str, length: int) -> None:
+    """What `_name` would keep of the question's plain name (one byte per character)."""
+    end = _HEADER.size + length
+    names[_HEADER.size] = (text, length, end, 0, 0)
+    if text.count(".") >= _SHORT:
+        cut = 0
+        for label in text.split(".")[:-1]:
+            cut += len(label) + 1
+            names[_HEADER.size + cut] = (text[cut:], length - cut, end, 0, 0)
 
 
 def _questions(data: bytes, qdcount: int, names: dict[int, _Name]) -> int:

@@ -7,13 +7,22 @@ import contextlib
 
 import dns.flags
 import dns.message
+import dns.name
 import dns.rcode
 import dns.rrset
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter.sources.dns_wire import QTYPES, WireError, encode_query, is_answer_to, parse_response
+from exporter.sources.dns_wire import (
+    QTYPES,
+    WireError,
+    encode_query,
+    encode_question,
+    parse_response,
+    query_packet,
+    read_answer,
+)
 
 
 def reply(question: str, rdtype: str, *records: tuple[str, str, str], rcode: int = 0) -> bytes:
@@ -115,19 +124,64 @@ def test_what_counts_as_an_answer() -> None:
     """dnspython's is_response, on raw bytes: same id is checked by the caller; here the
     flags and the question decide, and a failure code may come without the question."""
     query = encode_query(7, "A.Example", QTYPES["TXT"])
-    question = query[12:-11].lower()
+    question, text = encode_question("A.Example", QTYPES["TXT"])
+    question = question.lower()
+
+    def answers(data: bytes) -> bool:
+        return read_answer(data, question, text) is not None
+
     genuine = dns.message.make_response(dns.message.from_wire(query)).to_wire()
-    assert is_answer_to(genuine, question)
+    assert answers(genuine)
     other_name = dns.message.make_response(dns.message.make_query("b.example", "TXT"))
-    assert not is_answer_to(other_name.to_wire(), question)
+    assert not answers(other_name.to_wire())
     other_type = dns.message.make_response(dns.message.make_query("a.example", "A"))
-    assert not is_answer_to(other_type.to_wire(), question)
-    assert not is_answer_to(query, question)  # QR clear: a query, not a response
+    assert not answers(other_type.to_wire())
+    assert not answers(query)  # QR clear: a query, not a response
     notify = bytearray(genuine)
     notify[2] |= 0x20  # opcode 4 (NOTIFY)
-    assert not is_answer_to(bytes(notify), question)
+    assert not answers(bytes(notify))
     bare = b"\x00\x07\x81\x82" + bytes(8)  # SERVFAIL without a question
-    assert is_answer_to(bare, question)
-    assert not is_answer_to(b"\x00\x07\x81\x80" + bytes(8), question)  # NOERROR without one
+    assert answers(bare)
+    assert not answers(b"\x00\x07\x81\x80" + bytes(8))  # NOERROR without one
     two = genuine[:5] + b"\x02" + genuine[6:] + genuine[12 : 12 + len(question)]
-    assert not is_answer_to(two, question)  # our question and another: not ours
+    assert not answers(two)  # our question and another: not ours
+
+
+_PLAIN_LABEL = st.text("abcXYZ019-_*", min_size=1, max_size=12)
+_LABEL = st.one_of(
+    _PLAIN_LABEL, _PLAIN_LABEL, _PLAIN_LABEL, st.text('aZ@$;()\\"', min_size=1, max_size=4)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    labels=st.lists(_LABEL, min_size=1, max_size=7),
+    kind=st.sampled_from(["TXT", "CNAME", "MX", "A"]),
+    cut=st.integers(0, 6),
+    flip=st.lists(st.booleans(), min_size=0, max_size=90),
+    aa=st.booleans(),
+)
+def test_the_transport_reads_answers_as_the_parser_does(
+    labels: list[str], kind: str, cut: int, flip: list[bool], aa: bool
+) -> None:
+    """`read_answer` skips decoding the question (known from the query) yet gives what
+    `parse_response` gives, for plain and escaped names, names with many labels whose
+    suffixes records point into, and a question echoed in another case; the packet it
+    answers is `encode_query`'s."""
+    name = ".".join(labels)
+    qtype = QTYPES[kind]
+    question, text = encode_question(name, qtype)
+    assert query_packet(9, question, recursive=aa) == encode_query(9, name, qtype, recursive=aa)
+    response = dns.message.make_response(dns.message.from_wire(encode_query(9, name, qtype)))
+    if aa:
+        response.flags |= dns.flags.AA
+    owner = dns.name.from_wire(question, 0)[0]
+    suffix = owner.split(max(1, len(owner) - cut))[1]  # a record's data points into the name
+    rdata = {"TXT": '"x"', "CNAME": suffix.to_text(), "MX": f"5 {suffix}", "A": "192.0.2.9"}
+    response.answer.append(dns.rrset.from_text(owner, 300, "IN", kind, rdata[kind]))
+    data = bytearray(response.to_wire())
+    for offset, upper in enumerate(flip[: len(question) - 4], 12):  # the question, 0x20-like
+        if upper and 0x61 <= data[offset] <= 0x7A:
+            data[offset] -= 0x20
+    got = read_answer(bytes(data), question.lower(), text)
+    assert got == parse_response(bytes(data))[2]
