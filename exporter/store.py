@@ -7,6 +7,7 @@ locking and without I/O, so a slow DNS cycle never slows a scrape.
 from __future__ import annotations
 
 import dataclasses
+import operator
 import threading
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from exporter.model import CheckResult
 __all__ = ["CollectorHealth", "Snapshot", "Store"]
 
 _V = TypeVar("_V")
+_domain = operator.attrgetter("domain")
+_checks = operator.attrgetter("checks")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,20 +55,24 @@ class Snapshot:
         """The domain identities every SES region's last discovery found."""
         return [i for result in self.ses.values() for i in (result.identities or ())]
 
-    def verdicts(self) -> dict[str, list[CheckResult]]:
+    def verdicts(self) -> dict[str, tuple[CheckResult, ...]]:
         """Every monitored domain's checks: DNS verdicts, then SES's own, first region first.
 
         Monitored = configured plus discovered; a domain removed by a reload drops out at
-        once, before the next cycle runs.
+        once, before the next cycle runs. The reports' own tuples are shared, not copied.
         """
         identities = self.identities()
         monitored = {d.name for d in self.config.domains} | {i.identity for i in identities}
         reports = self.dns.reports if self.dns is not None else ()
-        by_domain = {r.domain: list(r.checks) for r in reports if r.domain in monitored}
+        by_domain = dict(zip(map(_domain, reports), map(_checks, reports), strict=True))
+        if not by_domain.keys() <= monitored:
+            for domain in by_domain.keys() - monitored:
+                del by_domain[domain]
         for identity in identities:
-            checks = by_domain.setdefault(identity.identity, [])
+            checks = by_domain.get(identity.identity, ())
             known = {c.check for c in checks}
-            checks.extend(c for c in evaluate_identity(identity) if c.check not in known)
+            extra = tuple(c for c in evaluate_identity(identity) if c.check not in known)
+            by_domain[identity.identity] = checks + extra
         return by_domain
 
     @property
