@@ -286,6 +286,7 @@ def ask(
     *questions: tuple[str, str],
     timeout: float = PROMPT,
     attempts: int = 2,
+    concurrency: int = 64,
     hang: float = HANG,
 ) -> Outcome:
     """Resolve ``questions`` with one client, as a check cycle would; a question still
@@ -298,6 +299,7 @@ def ask(
             nameservers=nameservers,
             timeout=timeout,
             attempts=attempts,
+            concurrency=concurrency,
             stats=stats,
             transport=transport,
         )

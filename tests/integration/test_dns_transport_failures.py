@@ -127,10 +127,12 @@ def test_attempts_go_round_the_nameservers_in_turn() -> None:
     assert outcome.udp == [2, 1]
 
 
-def test_many_questions_some_slow_some_never_answered() -> None:
-    """Questions in flight together, half answered after a while, half never: each one
-    gets its own outcome through the shared timeouts and retries."""
-    questions = [(f"q{n}.example", "TXT") for n in range(30)]
+@pytest.mark.parametrize(("questions", "concurrency"), [(30, 64), (12, 3)], ids=["all", "queued"])
+def test_many_questions_some_slow_some_never_answered(questions: int, concurrency: int) -> None:
+    """Questions in flight together (or queued for a free slot), half answered after a
+    while, half never: each one gets its own outcome through the shared timeouts and
+    retries, and a failed attempt frees its slot for the next question."""
+    asking = [(f"q{n}.example", "TXT") for n in range(questions)]
 
     def delay(query: bytes) -> float:
         name, _ = asked(query)
@@ -138,12 +140,13 @@ def test_many_questions_some_slow_some_never_answered() -> None:
 
     def run(transport: str) -> Outcome:
         with responder(spf, delay=delay) as server:
-            return ask(transport, [server], *questions, timeout=2.0)
+            return ask(transport, [server], *asking, timeout=1.5, concurrency=concurrency)
 
     outcome = on_both(run)
-    assert outcome.answers == [SPF_ANSWER, Answer(AnswerKind.ERROR, error="timeout")] * 15
-    assert outcome.counts == {("TXT", "noerror"): 15, ("TXT", "timeout"): 30}
-    assert (outcome.udp, outcome.responses) == ([45], 15)
+    half = questions // 2
+    assert outcome.answers == [SPF_ANSWER, Answer(AnswerKind.ERROR, error="timeout")] * half
+    assert outcome.counts == {("TXT", "noerror"): half, ("TXT", "timeout"): 2 * half}
+    assert (outcome.udp, outcome.responses) == ([3 * half], half)
 
 
 @pytest.fixture(name="closed_port")
