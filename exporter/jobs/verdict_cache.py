@@ -105,8 +105,7 @@ class VerdictMemo:
     ) -> None:
         """Remember ``report``, made from the answers to the ``first`` questions (what
         `first_questions` gives, in its order) and the ``later`` ones its checks read."""
-        template = _template(target, [f"{name} {rdtype}" for name, rdtype in later])
-        later = _question_list(_expand(template, target)) if template else []
+        template, later = _template(target, later)
         digest = self.digest(target, [*first, *later], get)
         if digest is None:
             self._entries.pop(target.name, None)
@@ -172,22 +171,28 @@ def _names(target: DomainTarget) -> list[tuple[str, str]]:
     return [(name, marker) for name, marker in names if name]
 
 
-def _template(target: DomainTarget, lines: list[str]) -> str:
-    """``lines`` with the target's own names replaced by markers, sorted, one string; kept
-    verbatim (behind _RAW) if a line or name holds a marker character already. Undoing the
-    replacements in reverse order gives back exactly the lines (`_expand`)."""
-    if not lines:
-        return ""
+def _template(
+    target: DomainTarget, questions: list[tuple[str, str]]
+) -> tuple[str, list[tuple[str, str]]]:
+    """``questions`` as ``"name rdtype"`` lines with the target's own names replaced by
+    markers, sorted, one string; kept verbatim (behind _RAW) if a line or name holds a marker
+    character already. Undoing the replacements in reverse order gives back exactly the lines
+    (`_expand`): the questions come back too, in the order the template's expansion has."""
+    if not questions:
+        return "", []
+    lines = [f"{name} {rdtype}" for name, rdtype in questions]
     names = _names(target)
     text = _SEPARATOR.join([*lines, *(name for name, _ in names)])
     if any(char in text for char in _MARKERS):
-        return _RAW + _SEPARATOR.join(sorted(lines))
+        ordered = sorted(zip(lines, questions, strict=True))
+        return _RAW + _SEPARATOR.join(line for line, _ in ordered), [q for _, q in ordered]
     templated = []
-    for line in lines:
+    for line, question in zip(lines, questions, strict=True):
         for name, marker in names:
             line = line.replace(name, marker)  # noqa: PLW2901 - one line, rewritten
-        templated.append(line)
-    return _SEPARATOR.join(sorted(templated))
+        templated.append((line, question))
+    templated.sort()
+    return _SEPARATOR.join(line for line, _ in templated), [q for _, q in templated]
 
 
 def _expand(template: str, target: DomainTarget) -> str:
@@ -196,10 +201,6 @@ def _expand(template: str, target: DomainTarget) -> str:
     for name, marker in reversed(_names(target)):  # undone in the reverse order
         template = template.replace(marker, name)
     return template
-
-
-def _question_list(text: str) -> list[tuple[str, str]]:
-    return [_question(line) for line in text.split(_SEPARATOR)]
 
 
 def _question(line: str) -> tuple[str, str]:

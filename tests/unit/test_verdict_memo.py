@@ -29,6 +29,7 @@ from fakeview import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from exporter.compiled import compiled
 from exporter.jobs import dns as dns_cycle
 from exporter.jobs import verdict_cache
 from exporter.jobs.verdict_cache import VerdictMemo
@@ -53,6 +54,8 @@ def cycle(
 @pytest.fixture
 def evaluations(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     """How many times each check part ran."""
+    if compiled():
+        pytest.skip("the compiled cycle calls domain_parts directly: no counting it")
     calls: Counter[str] = Counter()
     parts = dns_cycle.domain_parts  # type: ignore[attr-defined]
 
@@ -312,9 +315,10 @@ def test_a_template_gives_back_exactly_the_questions(
     questions: list[Question], name: str, mail_from: str | None, tokens: tuple[str, ...]
 ) -> None:
     """Whatever the names (overlapping tokens, marker characters), expanding the template
-    gives the same questions."""
+    gives the same questions, in the order `_template` digests them."""
     domain_target = DomainTarget(name, mail_from, tokens)
-    lines = [f"{n} {rdtype}" for n, rdtype in questions]
-    template = verdict_cache._template(domain_target, lines)  # noqa: SLF001
-    expanded = verdict_cache._question_list(verdict_cache._expand(template, domain_target))  # noqa: SLF001
+    template, ordered = verdict_cache._template(domain_target, questions)  # noqa: SLF001
+    text = verdict_cache._expand(template, domain_target)  # noqa: SLF001
+    expanded = [verdict_cache._question(line) for line in text.split("\n")]  # noqa: SLF001
+    assert expanded == ordered
     assert sorted(expanded) == sorted(questions)
