@@ -50,6 +50,8 @@ SPF_FAILED = (
     rf"\b(?:sender policy framework|\bspf\b[^;!?]{{0,60}}?\b{FAIL}|{FAIL}[^;!?]{{0,25}}?\bspf\b"
     r"|per it'?s spf|does not designate|not permitted by (?:the )?(?:domain|sender)"
     r"|(?:inspect|check|fix) your spf"
+    # Exim's documented SPF refusal: "<ip> is not allowed to send mail from <domain>"
+    r"|(?<=# )is not allowed to send mail from"
     # an RFC 7208 result other than pass, named as the check's result
     r"|spf (?:check |record |validation )?(?:result )?(?:is |was |: ?|= ?)"
     r"(?:none|neutral|softfail)\b)"
@@ -98,6 +100,7 @@ STRONG: tuple[Rule, ...] = (
             r"does not designate",
             r"not permitted by",
             r"body hash",
+            r"not allowed to send mail from",
         ),
     ),
     (
@@ -307,8 +310,9 @@ STRONG: tuple[Rule, ...] = (
         (r"(?:black|block) ?listed (?:url|link|domain)s? (?:in|within|found)",),
     ),
     (
-        # A list named only as a list: after the receiver's own verdict on the IP above.
-        C.BLOCKLIST,
+        # A list named only as a list is the receiver's own (the corpus's precedence): a
+        # third-party list is "blocklist" only when named (the rule above).
+        C.IP_REPUTATION,
         (
             r"black ?list",
             r"block ?list",
@@ -374,6 +378,7 @@ STRONG: tuple[Rule, ...] = (
                 r"|doesn't exist|is not reachable|must exist)"
             ),
             r"no such domain",
+            r"(?<!sender )(?<!from )domain \S+ (?:does not|doesn't|did not) exist",
             (
                 r"(?:unknown|invalid|non-?existent|unresolvable|unroute?able|bad) (?:recipient "
                 r"|destination |mail )?domain"
@@ -441,6 +446,7 @@ STRONG: tuple[Rule, ...] = (
             r"(?:account|mailbox|user)\b[^.;]{0,40}?\b(?:closed|disabled|not activated)\b",
             r"(?:account|mailbox) (?:has )?expired",
             r"(?:mail )?receiving (?:is )?disabled",
+            r"is now (?:disabled|deactivated|suspended)\b",
         ),
     ),
     (
@@ -524,8 +530,8 @@ STRONG: tuple[Rule, ...] = (
             r"address (?:is )?unknown",
             r"no such (?:user|recipient|mailbox|address|person|account|local user)",
             (
-                r"(?:user|recipient|mailbox|address|account|addressee)\b[^.;]{0,40}?\b(?:does not"
-                r"|doesn't|did not|do not) exist"
+                r"(?:user|recipient|rcpt|mailbox|address|account|addressee)\b[^.;]{0,40}?\b"
+                r"(?:does not|doesn't|did not|do not) exist"
             ),
             r"(?:user|recipient|mailbox|address|account) (?:not found|not exist)",
             r"recipient ?not ?found",
@@ -898,6 +904,7 @@ SPECIFIC_CODES: dict[str, BounceCategory] = {
     "3.4": C.MESSAGE_TOO_LARGE,
     "4.4": C.RECIPIENT_DOMAIN_DNS,
     "4.8": C.TLS_REQUIRED,
+    "4.310": C.RECIPIENT_DOMAIN_DNS,  # Microsoft "DNS domain does not exist"
     "4.312": C.RECIPIENT_DOMAIN_DNS,
     "4.317": C.TLS_REQUIRED,
     "5.3": C.RATE_LIMITED,
