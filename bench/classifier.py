@@ -36,28 +36,36 @@ from exporter.checks import bounce  # noqa: E402 - after the path is set
 UNIT = ROOT / "tests" / "unit"
 CASES = UNIT / "bounce_cases.tsv"
 CORPUS = ROOT / "tests" / "data" / "diagnostic_codes.tsv"
-# The labelled sets --accuracy scores (bounce_sets.md says what the last two are).
+# The labelled sets --accuracy scores, each a file and the tag its rows' source must carry
+# (bounce_sets.md says what the blind sets and the two parts of the second one are).
+BLIND2 = UNIT / "bounce_blind2.tsv"
 LABELLED = {
-    "bounce_cases": CASES,
-    "corpus": CORPUS,
-    "eval": UNIT / "bounce_eval.tsv",
-    "dev": UNIT / "bounce_dev.tsv",
-    "blind": UNIT / "bounce_blind.tsv",
+    "bounce_cases": (CASES, ""),
+    "corpus": (CORPUS, ""),
+    "eval": (UNIT / "bounce_eval.tsv", ""),
+    "dev": (UNIT / "bounce_dev.tsv", ""),
+    "blind": (UNIT / "bounce_blind.tsv", ""),
+    "blind2": (BLIND2, ""),
+    "blind2-A": (BLIND2, "[blind2-A]"),
+    "blind2-B (held back)": (BLIND2, "[blind2-B"),
 }
 ESCAPES = {"\\n": "\n", "\\t": "\t", "\\\\": "\\"}
 
 
-def load_rows(path: Path) -> list[tuple[str, str]]:
-    """(text, category) of each row of a labelled TSV: the ``raw_string`` column unescaped,
-    leading ``#`` lines skipped, the columns found by the header."""
+def load_rows(path: Path, tag: str = "") -> list[tuple[str, str]]:
+    """(text, category) of each row of a labelled TSV whose ``source`` holds ``tag``: the
+    ``raw_string`` column unescaped, leading ``#`` lines skipped, columns found by the header."""
     lines = path.read_text(encoding="utf-8").split("\n")
     while lines and lines[0].startswith("#"):
         lines.pop(0)
     header = lines[0].split("\t")
     raw_at, category_at = header.index("raw_string"), header.index("category")
+    source_at = header.index("source") if tag else 0
     rows = []
     for row in filter(None, lines[1:]):
         fields = row.split("\t")
+        if tag not in fields[source_at]:
+            continue
         raw, out, i = fields[raw_at], [], 0
         while i < len(raw):
             pair = raw[i : i + 2]
@@ -169,7 +177,7 @@ def main() -> None:
     if args.accuracy:
         scored = {
             name: {"rows": len(rows), **{v: accuracy(m, rows) for v, m in versions.items()}}
-            for name, rows in ((name, load_rows(path)) for name, path in LABELLED.items())
+            for name, rows in ((name, load_rows(*spec)) for name, spec in LABELLED.items())
         }
         print(json.dumps(scored, indent=2))
         return
