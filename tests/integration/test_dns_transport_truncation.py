@@ -136,7 +136,7 @@ def test_tcp_failing_after_truncation_is_an_error(
 
     def run(transport: str) -> Outcome:
         with responder(truncated, tcp=tcp) as server:
-            return ask(transport, [server], ("a.example", "TXT"), timeout=1.0)
+            return ask(transport, [server], ("a.example", "TXT"), timeout=2.0)
 
     outcome = on_both(run)
     assert outcome.answers == [Answer(AnswerKind.ERROR, error=error)]
