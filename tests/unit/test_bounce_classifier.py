@@ -48,13 +48,13 @@ EVAL = HERE / "bounce_eval.tsv"
 CORPUS_BAR = 0.97
 OWN_BAR = 0.97
 CODE_BAR = 0.95
-# Real texts from outside the repository (version 3: 95.0 % of the 161, 1.9 % "unknown";
-# 91.5 % of the 47 in the sets no rule was written from; version 2: 93.8 % and 91.5 %). The
+# Real texts from outside the repository (version 4: 95.7 % of the 161, 1.9 % "unknown";
+# 93.6 % of the 47 in the sets no rule was written from; version 3: 95.0 % and 91.5 %). The
 # target is 0.95 and 5 %; test_bounce_sets.py holds the development and blind sets.
-EVAL_BAR = 0.93
+EVAL_BAR = 0.94
 UNKNOWN_BAR = 0.05
 HELD_OUT_TAGS = {"eval 2]", "eval 6]"}
-HELD_OUT_BAR = 0.88
+HELD_OUT_BAR = 0.9
 
 
 @dataclass(frozen=True)
