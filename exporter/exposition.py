@@ -181,7 +181,10 @@ _V = TypeVar("_V")
 
 
 class _Slot(Generic[_V]):
-    """A one-entry cache keyed by objects compared by identity (and held, so no id is reused)."""
+    """A one-entry cache keyed by objects compared by identity (and held, so no id is reused).
+
+    The old entry is let go before the new one is built, so the two are not held at once
+    (at 10^5 domains a table and its exposition are 15-30 MB)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -196,6 +199,7 @@ class _Slot(Generic[_V]):
                 and all(a is b for a, b in zip(entry[0], key, strict=True))
             ):
                 return entry[1]
+            self._entry = entry = None
             value = build()
             self._entry = (key, value)
             return value
