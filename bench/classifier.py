@@ -101,7 +101,7 @@ def load_module(path: Path, name: str = "bounce_baseline") -> ModuleType:
     return module
 
 
-RULE_MODULES = ("rule_table", "bounce_rules")
+RULE_MODULES = ("rule_table", "bounce_rules", "bounce_codes", "bounce_text")
 
 
 def load_baseline(path: Path) -> ModuleType:

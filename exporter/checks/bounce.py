@@ -48,10 +48,12 @@ the text, else the enhanced status in the text, else ``status``; it never comes 
 bounce without text (an auto-reply such as out-of-office) is "unknown" too: guessing a
 deferral category for it would be wrong.
 
-The rules are data (`exporter.checks.bounce_rules`). They were written against labelled
-texts kept outside the repository (a shared corpus whose precedence notes are summarised
-above), ``tests/unit/bounce_cases.tsv``, Sisimai's reason definitions and a development set
-of real texts (``tests/unit/bounce_dev.tsv``, then ``bounce_eval.tsv`` and the first blind
+The rules are data (`exporter.checks.bounce_rules`; the code tables are in
+`exporter.checks.bounce_codes`, the explanations and remedies in
+`exporter.checks.bounce_text`). They were written against labelled texts kept outside the
+repository (a shared corpus whose precedence notes are summarised above),
+``tests/unit/bounce_cases.tsv``, Sisimai's reason definitions and a development set of real
+texts (``tests/unit/bounce_dev.tsv``, then ``bounce_eval.tsv`` and the first blind
 set ``bounce_blind.tsv``), and are measured on a second blind set from other sources, whose
 held-back half is never read (``bounce_blind2.tsv``, see ``bounce_sets.md``).
 ``CLASSIFIER_VERSION`` (exported in ``build_info``) changes with every rule change that can
@@ -73,7 +75,21 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from exporter.checks import bounce_rules as rules
+from exporter.checks.bounce_codes import ENHANCED as _ENHANCED
+from exporter.checks.bounce_codes import MAX_TEXT as _MAX_TEXT
+from exporter.checks.bounce_codes import (
+    SUBTYPES,
+    SUPPRESSED_SUBTYPES,
+    extract_codes,
+    status_class_of,
+)
+from exporter.checks.bounce_codes import codes_of as _codes
+from exporter.checks.bounce_codes import from_reply as _from_reply
+from exporter.checks.bounce_codes import from_rfc_codes as _from_rfc_codes
+from exporter.checks.bounce_codes import from_specific_codes as _from_specific_codes
+from exporter.checks.bounce_codes import strip_prefix as _strip_prefix
 from exporter.checks.bounce_rules import BounceCategory
+from exporter.checks.bounce_text import EXPLANATIONS, remedy
 from exporter.checks.rule_table import RuleTable, needles
 
 __all__ = [
@@ -94,8 +110,6 @@ CLASSIFIER_VERSION = "4"
 BOUNCE_CATEGORIES: tuple[str, ...] = tuple(BounceCategory)  # the label values, in order
 STATUS_CLASSES: tuple[str, ...] = ("4xx", "5xx", "unknown")
 
-_MAX_TEXT = 8192  # longer diagnostic texts are cut: the reason is always near the start
-
 
 @dataclass(frozen=True, slots=True)
 class BounceDiagnosis:
@@ -114,21 +128,6 @@ class BounceDiagnosis:
     remedy: str
 
 
-# --- codes -----------------------------------------------------------------------------
-
-# An enhanced status code (RFC 3463): class 4 or 5, subject 0-7. The look-arounds keep IP
-# addresses ("192.0.2.25", "4.16.55.1") and version numbers out.
-_ENHANCED = re.compile(r"(?<![\w.])[45]\.[0-7]\.\d{1,3}(?!\w|\.\d)")
-# A reply code followed by its enhanced code: "550 5.1.1", "550-5.7.26", "550-'5.2.2".
-_PAIR = re.compile(r"(?<![\w.])([45]\d\d)[ -]'?#?([45]\.[0-7]\.\d{1,3})(?!\w|\.\d)")
-# A bare reply code: a 4xx/5xx number standing alone ("smtp;553 ...", "said: 550 ...").
-_REPLY = re.compile(r"(?<![\w.:=/\[(-])([45]\d\d)(?=[\s'\"-]|$|[,;:.)\]](?!\d))")
-_STATUS_CLASS = re.compile(r"\s*([45])(?:\d\d|xx|\.\d{1,3}\.\d{1,3})\b", re.IGNORECASE)
-
-_PREFIX = re.compile(
-    r"^\s*(?:(?:smtp|esmtp|x-postfix|x-unix|x-local|x-exim|x-qmail|dsn|dns)\s*;\s*)+",
-    re.IGNORECASE,
-)
 # Reply codes of continuation lines ("550-5.7.26 ") split phrases; they are removed before
 # the wording rules run, at line starts (see `_ContinuationCodes`) and where a reply was
 # flattened to one line.
@@ -141,36 +140,6 @@ _NOISE = re.compile(
     r"\b(?:\d{1,3}(?:\.\d{1,3}){3}|(?=[0-9a-f]{0,4}:)[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}"
     r"|(?=[a-z0-9]{12})(?:[a-z]+\d|\d+[a-z])[a-z0-9]{10,})\b"  # look-aheads: fail fast
 )
-
-
-def extract_codes(text: str) -> tuple[str | None, str | None]:
-    """The reply code and enhanced status code of a diagnostic text, either may be None.
-
-    A reply code immediately followed by an enhanced code wins ("554 4.4.7 Message expired
-    ... <421 4.4.2 ...>" gives 554/4.4.7; the legacy SES "5.1.0 - Unknown address error
-    550-'5.2.2 ...'" gives 550/5.2.2); otherwise the first of each.
-    """
-    return _codes(_strip_prefix(text[:_MAX_TEXT]))
-
-
-def _strip_prefix(text: str) -> str:
-    prefix = _PREFIX.match(text)
-    return text[prefix.end() :] if prefix else text
-
-
-def _codes(text: str) -> tuple[str | None, str | None]:
-    pair = _PAIR.search(text)
-    if pair:
-        return pair[1], pair[2]
-    reply = _REPLY.search(text)
-    enhanced = _ENHANCED.search(text)
-    return (reply[1] if reply else None), (enhanced[0] if enhanced else None)
-
-
-def status_class_of(code: str | None) -> str:
-    """The status class ("4xx", "5xx" or "unknown") of "550", "4.2.2" or "5xx"."""
-    match = _STATUS_CLASS.match(code) if code else None
-    return f"{match[1]}xx" if match else "unknown"
 
 
 # --- wording ---------------------------------------------------------------------------
@@ -342,123 +311,6 @@ def _stage(flat: str) -> str | None:
     return stages[-1] if stages else None
 
 
-# --- code tables -----------------------------------------------------------------------
-
-# RFC 3463 subjects (the X of 5.X.Y).
-_ADDRESS, _MAILBOX, _MAIL_SYSTEM, _NETWORK, _PROTOCOL, _CONTENT, _SECURITY = range(1, 8)
-# Microsoft's X.7.5xx-9xx: reputation and throttling (ASxxx, banned IPs and tenants), the
-# 7xx ones only as 5xx; 9xx are Exchange mail flow (transport) rules.
-_MS_REPUTATION = (range(500, 700), range(850, 900))
-_MS_REPUTATION_5XX = range(700, 750)
-_MS_TRANSPORT_RULES = range(900, 1000)
-# X.4.7 and Microsoft's X.4.300/316/318 wrap the real reason: read them last.
-_WRAPPER_DETAILS = frozenset({7, 300, 316, 318})
-
-
-def _specific_code(cls: str, subject: int, detail: int, smtp: str | None) -> BounceCategory | None:
-    """Category of a code whose meaning is specific enough to beat generic wording."""
-    if subject == _CONTENT:
-        return C.CONTENT
-    if (subject, detail) == (_ADDRESS, 10) and smtp == "556":
-        return C.RECIPIENT_DOMAIN_DNS  # RFC 7505: recipient domain has a null MX
-    if (subject, detail) == (_MAILBOX, 1) and cls == "4":
-        return None  # a mailbox "temporarily disabled" is a deferral (Gmail: receiving rate)
-    found = rules.SPECIFIC_CODES.get(f"{subject}.{detail}")
-    if found or subject != _SECURITY:
-        return found
-    if any(detail in span for span in _MS_REPUTATION) or (
-        detail in _MS_REPUTATION_5XX and cls == "5"
-    ):
-        return C.IP_REPUTATION
-    return C.POLICY if detail in _MS_TRANSPORT_RULES else None
-
-
-def _parse(code: str) -> tuple[str, int, int]:
-    cls, subject, detail = code.split(".")
-    return cls, int(subject), int(detail)
-
-
-def _from_specific_codes(codes: tuple[str, ...], smtp: str | None) -> BounceCategory | None:
-    for code in codes:
-        category = _specific_code(*_parse(code), smtp)
-        if category:
-            return category
-    return None
-
-
-_RFC_ADDRESS = {5: None, 7: C.POLICY, 9: None}  # X.1.5 is success, X.1.9 a gateway note
-_RFC_MAIL_SYSTEM = {1: C.RATE_LIMITED}  # X.3.1: mail system full (load)
-_RFC_NETWORK = {1: C.EXPIRED, 2: C.EXPIRED, 3: C.RECIPIENT_DOMAIN_DNS, 5: C.RATE_LIMITED}
-_RFC_PROTOCOL = {3: C.RATE_LIMITED}  # X.5.3: too many recipients
-_RFC_SECURITY = {8: C.RELAY_DENIED}  # X.7.8: authentication needed; other X.7.x: policy
-
-
-def _rfc_code(cls: str, subject: int, detail: int) -> BounceCategory | None:
-    """The RFC 3463 subject/detail fallback for codes no wording or table explained."""
-    if subject == _ADDRESS:
-        return _RFC_ADDRESS.get(detail, C.RECIPIENT_UNKNOWN)
-    if subject == _MAIL_SYSTEM:
-        return _RFC_MAIL_SYSTEM.get(detail)
-    if subject == _NETWORK:
-        if (detail, cls) == (1, "5"):
-            return C.RECIPIENT_UNKNOWN  # Microsoft's Directory Based Edge Blocking
-        return _RFC_NETWORK.get(detail, C.EXPIRED if detail in _WRAPPER_DETAILS else None)
-    if subject == _PROTOCOL:
-        return _RFC_PROTOCOL.get(detail)
-    if subject == _SECURITY and not (cls == "4" and detail in (0, 1)):
-        return _RFC_SECURITY.get(detail, C.POLICY)
-    return None
-
-
-def _from_rfc_codes(codes: tuple[str, ...]) -> BounceCategory | None:
-    """RFC 3463 semantics of the codes, the wrappers (X.4.7) last."""
-    parsed = sorted(map(_parse, codes), key=lambda c: c[1] == _NETWORK and c[2] in _WRAPPER_DETAILS)
-    for cls, subject, detail in parsed:
-        category = _rfc_code(cls, subject, detail)
-        if category:
-            return category
-    return None
-
-
-def _from_reply(smtp: str | None, enhanced_class: str | None) -> BounceCategory | None:
-    """Basic reply codes (RFC 5321/7504/4954); a bare 4xx is a deferral without reason."""
-    if smtp in ("521", "556"):
-        return C.RECIPIENT_DOMAIN_DNS
-    if smtp in ("530", "534", "535"):
-        return C.RELAY_DENIED
-    if smtp == "538":
-        return C.TLS_REQUIRED
-    if (smtp or enhanced_class or "").startswith("4"):
-        return C.GREYLISTED
-    return None
-
-
-# --- explanation and remedy ------------------------------------------------------------
-
-
-def _remedy(category: BounceCategory, mail_from_domain: str | None) -> str:
-    mail_from = mail_from_domain or "your custom MAIL FROM domain"
-    if category == C.SENDER_DOMAIN_DNS:
-        return (
-            f"the MAIL FROM domain does not resolve: publish an A record for {mail_from} "
-            "(strict gateways want A/AAAA, not only the MX to "
-            "feedback-smtp.<region>.amazonses.com), or drop the custom MAIL FROM"
-        )
-    if category == C.SPF:
-        return (
-            f"publish an SPF TXT record on {mail_from} that includes amazonses.com "
-            "(v=spf1 include:amazonses.com ~all); SPF is checked on the exact MAIL FROM "
-            "domain and is not inherited from the parent domain"
-        )
-    if category == C.DMARC:
-        return (
-            "make DKIM (Easy DKIM on the From domain) or SPF (a custom MAIL FROM such as "
-            f"{mail_from} under the From domain) pass and align with the From domain, then "
-            "review the _dmarc policy"
-        )
-    return rules.REMEDIES[category]
-
-
 # --- entry point -----------------------------------------------------------------------
 
 
@@ -513,8 +365,8 @@ def _classify(
         smtp_code=smtp,
         enhanced_status=enhanced or status_code,
         status_class=status_class_of(smtp or enhanced or status_code),
-        explanation=rules.EXPLANATIONS[category] + (f" ({shown})" if shown else ""),
-        remedy=_remedy(category, mail_from_domain),
+        explanation=EXPLANATIONS[category] + (f" ({shown})" if shown else ""),
+        remedy=remedy(category, mail_from_domain),
     )
 
 
@@ -536,7 +388,7 @@ def _category(
     status_code: str | None,
 ) -> BounceCategory:
     """The layered decision described in the module docstring."""
-    if subtype in rules.SUPPRESSED_SUBTYPES:
+    if subtype in SUPPRESSED_SUBTYPES:
         return C.SUPPRESSED
     replies = _replies(flat)
     final = replies[-1][0] if replies else smtp or (codes[-1] if codes else "")
@@ -555,7 +407,7 @@ def _category(
         category
         or _STRONG.first(flat)
         or _from_specific_codes(codes, smtp)
-        or rules.SUBTYPES.get(subtype)
+        or SUBTYPES.get(subtype)
         or (_WEAK_5XX if permanent else _WEAK_4XX if final.startswith("4") else _WEAK).first(flat)
         or _from_rfc_codes(codes)
         or _from_reply(smtp, final[:1] or None)
