@@ -349,12 +349,16 @@ def _build_exposition(table: DomainTable) -> DomainExposition:
             for s in _STATUS_ORDER
         ]
 
+    # The families' builders keep what they read, never the table: a table in a reference
+    # cycle with its exposition would outlive its snapshot until a garbage collection.
+    pattern_of = table.pattern_of
+    unsure = [any(s is Status.UNKNOWN for _, s in pattern) for pattern in table.patterns]
+
     def unknown() -> _Columns:
-        unsure = [any(s is Status.UNKNOWN for _, s in pattern) for pattern in table.patterns]
         rows = [
             (d, c.check, unknown_reason(c.summary))
             for d in exported
-            if unsure[table.pattern_of[d]]
+            if unsure[pattern_of[d]]
             for c in verdicts[d]
             if c.status is Status.UNKNOWN
         ]
