@@ -311,6 +311,11 @@ STRONG: tuple[Rule, ...] = (
         (r"(?:black|block) ?listed (?:url|link|domain)s? (?:in|within|found)",),
     ),
     (
+        # An address (not the sending host) on the receiver's list: its policy on that sender.
+        C.POLICY,
+        (r"address\b[^.;]{0,20}?\b(?:has been|is|was) (?:black|block|deny) ?listed",),
+    ),
+    (
         # A list named only as a list is the receiver's own (the corpus's precedence): a
         # third-party list is "blocklist" only when named (the rule above).
         C.IP_REPUTATION,
