@@ -119,12 +119,20 @@ def checked_name(target: DomainTarget) -> str:
     return target.name.lower().removesuffix(".")
 
 
-def assemble(target: DomainTarget, results: Sequence[PartResult]) -> DomainReport:
-    """The report of ``target`` from the results of its `domain_parts`, in their order."""
+def assemble(
+    target: DomainTarget, results: Sequence[PartResult], texts: dict[str, str] | None = None
+) -> DomainReport:
+    """The report of ``target`` from the results of its `domain_parts`, in their order.
+    With ``texts``, summaries that name the domain are kept there once for every domain
+    (`CheckResult.shared`): what a cycle over many domains does."""
     checks: list[CheckResult] = []
     lookups = level = resolvable = None
+    domain = checked_name(target)
     for result in results:
-        checks += result.checks
+        if texts is None:
+            checks += result.checks
+        else:
+            checks += [check.shared(domain, texts) for check in result.checks]
         if result.spf_dns_lookups is not None:
             lookups = result.spf_dns_lookups
         if result.dmarc_policy_level is not None:

@@ -12,9 +12,9 @@ import gc
 import threading
 import time
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from exporter.checks.domain import (
     PartResult,
@@ -25,15 +25,32 @@ from exporter.checks.domain import (
 )
 from exporter.jobs.verdict_cache import VerdictMemo
 from exporter.model import Answer, AnswerKind, DomainReport, DomainTarget
-from exporter.sources.dns import DnsClient
 
-__all__ = ["DnsCycleResult", "VerdictMemo", "check_domain", "check_domains"]
+__all__ = ["CycleClient", "DnsCycleResult", "VerdictMemo", "check_domain", "check_domains"]
 
 MAX_ROUNDS = 16  # SPF's 10-lookup limit bounds the rounds well below this
 _FREEZE_EVERY = 1024  # finished domains between two gc.freeze() calls
 # A domain's standing with the cycle's memo: none, trying its last report, or not stored
 # (its evaluation followed a memo miss, or ran out of rounds).
 _MEMO_NONE, _MEMO_TRY, _MEMO_SKIP = 0, 1, 2
+
+
+class CycleClient(Protocol):
+    """What a cycle needs of its DNS client (`exporter.sources.dns.DnsClient`): answers
+    known so far, requests with a callback, and its totals. A protocol, not the class, so
+    the compiled cycle takes any client with these (the tests' table-backed one)."""
+
+    queries_sent: int
+    responses: int
+
+    def get(self, name: str, rdtype: str) -> Answer | None: ...
+
+    def request(self, name: str, rdtype: str, waiter: Callable[[Answer], None]) -> Answer | None:
+        """The answer when known; else None, and ``waiter`` gets it later."""
+
+    def forget(self, keys: Iterable[tuple[str, str]]) -> None: ...
+
+    async def aclose(self) -> None: ...
 
 
 class _RecordingView:
@@ -44,7 +61,9 @@ class _RecordingView:
 
     __slots__ = ("_get", "_reads", "misses", "missing")
 
-    def __init__(self, client: DnsClient, reads: dict[tuple[str, str], None] | None = None) -> None:
+    def __init__(
+        self, client: CycleClient, reads: dict[tuple[str, str], None] | None = None
+    ) -> None:
         self._get = client.get
         self._reads = reads
         self.missing: set[tuple[str, str]] = set()
@@ -116,7 +135,7 @@ class _Cycle:
 
     def __init__(
         self,
-        client: DnsClient,
+        client: CycleClient,
         targets: list[DomainTarget],
         workers: int,
         memo: VerdictMemo | None = None,
@@ -131,6 +150,9 @@ class _Cycle:
         # cycle's cache only when the last of them is done (domains share DKIM tokens, and
         # a subdomain reads its organizational domain's _dmarc record).
         self._interest: Counter[tuple[str, str]] = Counter()
+        # Each distinct summary text once, the domain's name left out: 100,000 reports
+        # would otherwise hold 800,000 summaries that differ only in that name.
+        self._texts: dict[str, str] = {}
         self.reports: list[DomainReport | None] = [None] * len(targets)
         self.finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -217,7 +239,7 @@ class _Cycle:
             run.rounds += 1
             if self._ask(run, view.missing):
                 return
-        report = assemble(target, cast("list[PartResult]", results))  # all final now
+        report = assemble(target, cast("list[PartResult]", results), self._texts)  # all final
         if run.reads is not None and run.memo == _MEMO_NONE and run.rounds < MAX_ROUNDS:
             self._remember(run, run.reads, report)
         self._finish(run, report)
@@ -259,7 +281,7 @@ class _Cycle:
         client.forget(key for key in unasked if _private_to(key[0], target))
 
 
-async def check_domain(client: DnsClient, target: DomainTarget) -> DomainReport:
+async def check_domain(client: CycleClient, target: DomainTarget) -> DomainReport:
     """Run the pure checks, fetching whatever they ask for, until they ask for nothing new."""
     (report,) = await _Cycle(client, [target], 1).run()
     assert report is not None  # noqa: S101 - a finished cycle has every report
@@ -281,7 +303,7 @@ class _Exhausted:
     missing: frozenset[tuple[str, str]] = frozenset()
     misses = 0
 
-    def __init__(self, client: DnsClient) -> None:
+    def __init__(self, client: CycleClient) -> None:
         self._client = client
 
     def get(self, name: str, rdtype: str) -> Answer | None:
@@ -306,7 +328,7 @@ class DnsCycleResult:
 
 async def check_domains(
     targets: Iterable[DomainTarget],
-    client: DnsClient,
+    client: CycleClient,
     *,
     workers: int = 64,
     stop: threading.Event | None = None,
