@@ -104,9 +104,10 @@ def encode_question(name: str, qtype: int) -> tuple[bytes, str]:
     raw = text.encode("ascii")
     parts: list[bytes] = []
     for label in raw.split(b"."):
-        if not 0 < len(label) <= _MAX_LABEL:
+        size = len(label)
+        if not 0 < size <= _MAX_LABEL:
             raise WireError(f"bad label in {name!r}")
-        parts += (_LENGTH_BYTE[len(label)], label)
+        parts += (_LENGTH_BYTE[size], label)
     if len(raw) + 2 > _MAX_NAME:  # a length byte per label where the dots were, and the root
         raise WireError(f"name too long: {name!r}")
     parts += (b"\x00", _QTAILS.get(qtype) or _QTYPE_CLASS.pack(qtype, _CLASS_IN))
@@ -303,6 +304,8 @@ def _records(  # noqa: C901, PLR0912 - the hot loop of every reply: one call per
             )
             if known is not None and known[2] <= offset and known[3] < _MAX_HOPS:
                 owner, offset = known[0], offset + 2
+            elif offset < size and not data[offset]:  # the root: EDNS0's OPT record
+                owner, offset = ".", offset + 1
             else:
                 owner, offset = _read_name(data, offset, size, names)
             if offset + rr_size > size:
