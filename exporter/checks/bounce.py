@@ -290,9 +290,11 @@ _STAGE = re.compile(
 # is the sender's. A permanent refusal of RCPT TO that names no other cause is about that
 # recipient (Sisimai's decision too), unless it is RFC 5321's text for any refusal.
 _RECIPIENT_SIDE = frozenset({C.RECIPIENT_UNKNOWN, C.RECIPIENT_DISABLED, C.RECIPIENT_DOMAIN_DNS})
-_GENERIC = re.compile(r"\btransaction failed\b")
+_GENERIC = re.compile(r"\b(?:transaction failed|service (?:is )?(?:unavailable|not available))\b")
 # Before DATA no content was sent, so a "spam" verdict there judges the sender or the host.
 _BEFORE_DATA = frozenset({"mail from", "rcpt"})
+# ... unless the reply names what it found in the content: then the stage was misreported.
+_NAMES_CONTENT = re.compile(r"\b(?:content|virus|infected|attachments?|media)\b")
 # Wording that says only that a mailbox is unavailable, without saying it does not exist, is
 # read with the codes: RFC 3463's 5.2.1 (mailbox disabled) makes it a disabled mailbox, and a
 # 4xx reply without an address code (X.1.x) is RFC 5321's 450 "mailbox busy": a deferral.
@@ -441,7 +443,11 @@ def _corrected(
     stage = _stage(flat) if "mail from" in flat or "rcpt" in flat else None
     if category in _RECIPIENT_SIDE and stage == "mail from":
         return C.SENDER_DOMAIN_DNS
-    if category == C.CONTENT and (stage in _BEFORE_DATA or "refused to talk to me" in flat):
+    if (
+        category == C.CONTENT
+        and (stage in _BEFORE_DATA or "refused to talk to me" in flat)
+        and not _NAMES_CONTENT.search(flat)
+    ):
         # No content was sent yet: a "spam" verdict on MAIL FROM judges the sender address
         # (a policy), on RCPT TO or in the greeting the sending host (its reputation).
         return C.POLICY if stage == "mail from" else C.IP_REPUTATION

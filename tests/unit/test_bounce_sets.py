@@ -142,6 +142,7 @@ STRUCTURE_CASES = {
             "unknown",
         ),
         ("554 Transaction failed (in reply to RCPT TO command)", "unknown"),
+        ("554 5.0.0 Service unavailable (in reply to RCPT TO command)", "unknown"),
     ],
     "cause-before-a-final-fault": [
         (
@@ -222,6 +223,10 @@ STRUCTURE_CASES = {
         (
             "host mx.example.org[192.0.2.1] refused to talk to me: 554 Looks like spam",
             "ip_reputation",
+        ),
+        (
+            "host mx.example.org[192.0.2.1] said: 552 Virus infected message rejected (in reply to RCPT TO command)",
+            "content",
         ),
     ],
     "unnamed-list": [
