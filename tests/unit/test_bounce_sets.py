@@ -266,3 +266,31 @@ def test_structural_decisions(text: str, category: str) -> None:
     Sendmail's own summary under the receiver's reply, codes that explain "unavailable", no
     content verdict before DATA, unnamed lists, advice that is no verdict."""
     assert classify_bounce("Permanent", "General", None, text).category == category
+
+
+# How MTAs quote a receiver's reply without naming another SMTP stage than the end of DATA.
+WRAPPERS = {
+    "postfix": "host mx.example.org[192.0.2.1] said: {} (in reply to end of DATA command)",
+    "exim": "SMTP error from remote mail server after end of data:\n    host mx.example.org [192.0.2.1]: {}",
+    "exchange": "Remote Server returned '{}'",
+    "gmail": "The response from the remote server was:\n{}",
+    "dsn": "smtp; {}",
+}
+
+
+@pytest.mark.parametrize("wrapper", list(WRAPPERS))
+def test_a_reply_quoted_by_another_mta_keeps_its_category(wrapper: str) -> None:
+    """Every labelled one-line reply keeps the category it gets alone when an MTA's wrapper
+    quotes it (from the sets the rules may be fitted to; the held-back part stays unread)."""
+    replies = [
+        case.raw.strip()
+        for case in load_cases(OWN) + load_cases(EVAL) + DEV + BLIND + BLIND2_SEEN
+        if "\n" not in case.raw.strip() and case.raw.strip()[:3].isdigit()
+    ]
+    alone = [classify_bounce("Permanent", "General", None, reply).category for reply in replies]
+    wrapped = [
+        classify_bounce("Permanent", "General", None, WRAPPERS[wrapper].format(reply)).category
+        for reply in replies
+    ]
+    assert len(replies) > 300
+    assert [(r, a, w) for r, a, w in zip(replies, alone, wrapped, strict=True) if a != w] == []
