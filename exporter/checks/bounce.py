@@ -214,8 +214,6 @@ def _flatten(text: str) -> str:
     """Lower-case one-line text for the wording rules, without continuation-line codes,
     the query strings of links (``?ip=192.0.2.1`` in a link is no verdict), file paths and
     pointers to help ("For more information, ...")."""
-    if "\n<<< " in text:
-        text = _SENDMAIL_OWN.sub("", text)
     if "\n" in text:
         text = _LINE_CODE.sub(_ContinuationCodes(), text)
     if "-" in text:
@@ -351,6 +349,8 @@ def _classify(
     mail_from_domain: str | None,
 ) -> BounceDiagnosis:
     text = _strip_prefix((diagnostic or "")[:_MAX_TEXT])
+    if "\n<<< " in text:
+        text = _SENDMAIL_OWN.sub("", text)  # its codes and wording are Sendmail's, not the reply's
     smtp, enhanced = _codes(text)
     status_match = _ENHANCED.search(status) if status else None
     status_code = status_match[0] if status_match else None

@@ -268,13 +268,16 @@ def test_structural_decisions(text: str, category: str) -> None:
     assert classify_bounce("Permanent", "General", None, text).category == category
 
 
-# How MTAs quote a receiver's reply without naming another SMTP stage than the end of DATA.
+# How MTAs quote a receiver's reply without naming another SMTP stage than DATA (Sendmail
+# adds its own summary line under the reply).
 WRAPPERS = {
     "postfix": "host mx.example.org[192.0.2.1] said: {} (in reply to end of DATA command)",
     "exim": "SMTP error from remote mail server after end of data:\n    host mx.example.org [192.0.2.1]: {}",
     "exchange": "Remote Server returned '{}'",
     "gmail": "The response from the remote server was:\n{}",
     "dsn": "smtp; {}",
+    "qmail": "<jane@example.org>:\n192.0.2.1 failed after I sent the message.\nRemote host said: {}",
+    "sendmail": "... while talking to mx.example.org.:\n>>> DATA\n<<< {}\n554 5.0.0 Service unavailable",
 }
 
 
