@@ -223,9 +223,12 @@ def _flatten(text: str) -> str:
         text = _URL_QUERY.sub(r"\1", text)
     if "/" in text:
         text = _PATH.sub(" ", text)
+    # One line before the pointers are cut: a folded DSN line ("For\n    more information")
+    # is the same sentence.
+    text = " ".join(text.replace("\u2019", "'").split())
     if " for " in text or "learn " in text or "please " in text:
-        text = _POINTER.sub(" ", text)
-    return " ".join(text.replace("\u2019", "'").split())
+        return " ".join(_POINTER.sub(" ", text).split())
+    return text
 
 
 # In a Sendmail transcript the receiver's replies are the "<<< " lines; a coded line without

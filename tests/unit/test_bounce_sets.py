@@ -8,6 +8,7 @@ the second blind set (``[blind2-B]``) never are.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -297,3 +298,23 @@ def test_a_reply_quoted_by_another_mta_keeps_its_category(wrapper: str) -> None:
     ]
     assert len(replies) > 300
     assert [(r, a, w) for r, a, w in zip(replies, alone, wrapped, strict=True) if a != w] == []
+
+
+def test_a_reply_folded_like_a_dsn_header_keeps_its_category() -> None:
+    """A DSN folds a long Diagnostic-Code at about 70 columns ("...\\n    ..."): every labelled
+    one-line reply keeps its category folded (read sets only, as above)."""
+    replies = [
+        case.raw.strip()
+        for case in load_cases(OWN) + load_cases(EVAL) + DEV + BLIND + BLIND2_SEEN
+        if "\n" not in case.raw.strip()
+    ]
+    changed = [
+        reply
+        for reply in replies
+        if classify_bounce("Permanent", "General", None, reply).category
+        != classify_bounce(
+            "Permanent", "General", None, "\n    ".join(textwrap.wrap(reply, 70))
+        ).category
+    ]
+    assert len(replies) > 500
+    assert changed == []
