@@ -407,7 +407,7 @@ def _tree() -> str:
 def _named_version() -> str:
     named = shutil.which("named") or "/usr/sbin/named"
     done = subprocess.run([named, "-v"], capture_output=True, text=True, check=False, timeout=30)
-    return done.stdout.strip() or "named (version unknown)"
+    return done.stdout.split(" <id")[0].strip() or "named (version unknown)"
 
 
 def _cpu_model() -> str:
