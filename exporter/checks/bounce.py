@@ -32,13 +32,14 @@ not resolve is the sender's when the failure was quoted for MAIL FROM or with X.
 whatever a reply to MAIL FROM says does not exist is the sender's (no recipient was named
 yet); a permanent refusal of RCPT TO that names no cause is about that recipient; a spam
 verdict given before DATA (to MAIL FROM, to RCPT TO, in the greeting) judges the sender
-(``policy``) or the sending host (``ip_reputation``), since no content was sent yet. Wording
+(``policy``) or the sending host (``ip_reputation``), since no content was sent yet, unless
+it names what it found in the content (then the stage was misreported). Wording
 that says only that a mailbox is unavailable is read with the codes: 5.2.1 makes it disabled,
 a 4xx reply without an address code is RFC 5321's busy mailbox (a deferral). In a Sendmail
 transcript the receiver's ``<<<`` replies are read, not Sendmail's own summary line ("550
 5.1.1 ... User unknown" for any refusal). Link query strings, file paths and advice
-("For more information, ...", "Please make sure ...") are blanked before the wording is read:
-``?ip=192.0.2.1`` or ``/var/virusmails/`` names no cause.
+("For more information, ...", "Please make sure ...", also across a DSN's folded lines) are
+blanked before the wording is read: ``?ip=192.0.2.1`` or ``/var/virusmails/`` names no cause.
 
 The text's own codes are preferred to ``status`` when they disagree: SES copies ``status``
 from the DSN, which can describe another hop (Yahoo's "552 ... mailbox not found" arrives
