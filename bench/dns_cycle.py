@@ -79,12 +79,14 @@ class Runner:
     workdir: Path
     args: argparse.Namespace
 
-    def common(self, n: int) -> list[str]:
+    def server_args(self) -> list[str]:
         return [
             *("--port", str(self.server.port), "--named-pid", str(self.server.process.pid)),
-            *("--domains", str(n), "--seed", str(self.args.seed)),
             *("--concurrency", str(self.args.concurrency)),
         ]
+
+    def common(self, n: int) -> list[str]:
+        return [*self.server_args(), "--domains", str(n), "--seed", str(self.args.seed)]
 
     def run(self, command: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
         what = f"{Path(command[1]).name} {command[2]}"
@@ -124,14 +126,11 @@ class Runner:
             command = [method.variant.python, str(WORKER), "exporter", *self.common(n), *cycles]
             return self.run(command, method.variant.env())
         questions = ["--questions", str(self.questions(sample)), "--sample-domains", str(sample)]
-        common = self.common(sample)
         if method.kind == "blackbox":
-            drop = common.index("--domains")  # blackbox.py takes only --sample-domains
-            del common[drop : drop + 4]
-            return self.run([sys.executable, str(BLACKBOX), *common, *questions])
-        cache = ["--query-cache"] if self.args.pycares_query_cache else []
-        cache = cache if method.kind == "floor-pycares" else []
-        return self.run([sys.executable, str(WORKER), method.kind, *common, *questions, *cache])
+            return self.run([sys.executable, str(BLACKBOX), *self.server_args(), *questions])
+        cache = method.kind == "floor-pycares" and self.args.pycares_query_cache
+        command = [sys.executable, str(WORKER), method.kind, *self.common(sample), *questions]
+        return self.run(command + ["--query-cache"] * cache)
 
 
 def _load(values: Any) -> str:
