@@ -63,6 +63,7 @@ WORKER = BENCH / "_dns_cycle_worker.py"
 BLACKBOX = BENCH / "blackbox.py"
 WORKER_TIMEOUT_S = 900  # one measurement; a 100,000-domain cycle takes minutes on a busy box
 PROFILE_LINES = 25
+NAMED_STARTS = 3
 FLOORS = {"resolver": "floor-resolver", "udp": "floor-udp", "pycares": "floor-pycares"}
 
 
@@ -205,6 +206,20 @@ def wait_for_zone(server: NamedServer, name: str, timeout_s: float = 180) -> Non
                 return
         time.sleep(0.2)
     raise BenchError(f"named did not serve {name} within {timeout_s:.0f} s")
+
+
+def _start_named(workdir: Path, zones: dict[str, Path]) -> NamedServer:
+    """start_named gives named 15 s to answer; a 100,000-domain zone on a busy box can take
+    longer to load, so it gets a few tries."""
+    for _ in range(NAMED_STARTS - 1):
+        try:
+            return start_named(workdir, zones)
+        except RuntimeError as error:
+            print(f"named did not start ({error}); trying again")
+    try:
+        return start_named(workdir, zones)
+    except RuntimeError as error:
+        raise BenchError(f"named did not start: {error}") from error
 
 
 def methods_of(args: argparse.Namespace) -> list[Method]:
@@ -354,7 +369,11 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         zones = write_zones(domains, workdir)
         started = time.perf_counter()
-        server = start_named(workdir / "named", zones)
+        try:
+            server = _start_named(workdir / "named", zones)
+        except BenchError as error:
+            print(f"FAILED: {error}", file=sys.stderr)
+            return 1
         try:
             wait_for_zone(server, domains[-1].name)
             failed = pin_all_threads(server.process.pid, cpus.server) if cpus.pinned else None
