@@ -211,6 +211,11 @@ _WEAK_5XX = _Rules.compile(
 )
 
 
+def _weak(final: str) -> _Rules:
+    """The generic wording table for the class of the final reply."""
+    return _WEAK_5XX if final.startswith("5") else _WEAK_4XX if final.startswith("4") else _WEAK
+
+
 def _flatten(text: str) -> str:
     """Lower-case one-line text for the wording rules, without continuation-line codes,
     the query strings of links (``?ip=192.0.2.1`` in a link is no verdict), file paths and
@@ -404,17 +409,27 @@ def _category(
         # Several replies or a wrapper before the reply: the final reply decides when it
         # names a cause (a wrapper's "address not found" does not beat what it quotes).
         inner = flat[replies[-1].start() :]
-        category = _STRONG.first(inner) or _from_specific_codes(
-            tuple(_ENHANCED.findall(inner)), final
-        )
-        if category == C.GREYLISTED:
+        inner_codes = tuple(_ENHANCED.findall(inner))
+        category = _STRONG.first(inner) or _from_specific_codes(inner_codes, final)
+        if len(replies) > 1 and category == C.GREYLISTED:
             category = None  # a receiver fault at the end does not hide a cause named before
+        if category is None and len(replies) == 1:
+            # Only a wrapper's prose before it (Gmail's "Address not found ... The response
+            # was:", a DSN's fields): the reply's own generic words and codes still beat it,
+            # except a bare refusal ("rejected", X.7.x) that does not say it is a policy.
+            category = (
+                _weak(final).first(inner)
+                or _from_rfc_codes(inner_codes)
+                or _from_reply(final, final[:1])
+            )
+            if category == C.POLICY and "polic" not in inner:
+                category = None
     category = (
         category
         or _STRONG.first(flat)
         or _from_specific_codes(codes, smtp)
         or SUBTYPES.get(subtype)
-        or (_WEAK_5XX if permanent else _WEAK_4XX if final.startswith("4") else _WEAK).first(flat)
+        or _weak(final).first(flat)
         or _from_rfc_codes(codes)
         or _from_reply(smtp, final[:1] or None)
     )

@@ -186,6 +186,30 @@ STRUCTURE_CASES = {
         ),
         ("550 5.7.1 Your IP has a poor reputation. For details, see our help.", "ip_reputation"),
     ],
+    "only-a-wrapper-before-the-reply": [
+        (
+            (
+                "** Address not found **\n\nYour message wasn't delivered to jane@example.org "
+                "because the address couldn't be found.\n\nThe response was:\n\n"
+                "421 4.4.5 Server busy, try again later."
+            ),
+            "rate_limited",
+        ),
+        (
+            (
+                "Final-Recipient: rfc822; jane@example.org\nAction: failed\nStatus: 5.0.0\n"
+                "Diagnostic-Code: smtp; 451 4.4.1 No answer from host"
+            ),
+            "expired",
+        ),
+        (
+            (
+                "5.1.1 <jane@example.org>: Recipient address rejected: failed recipient check: "
+                "host 127.0.0.1[127.0.0.1] said: 554 5.7.1 verify failed"
+            ),
+            "recipient_unknown",
+        ),
+    ],
     "sendmail-own-summary": [
         (
             (
