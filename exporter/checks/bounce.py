@@ -12,7 +12,9 @@ The first layer that answers wins:
 1. SES's suppression subtypes: the message was never sent, whatever the text says.
 2. The final reply, when the text holds more than it (a transcript, or a provider's wrapper
    such as "Address not found ... The response was: 550 ..."), if its wording or codes name
-   a cause: the last reply decides, and the real cause beats the wrapper.
+   a cause: the last reply decides, and the real cause beats the wrapper. Under a wrapper's
+   prose alone (no earlier reply) its generic words and codes count too, except a refusal
+   that does not call itself a policy.
 3. Specific wording in the whole text, most specific first, so a reply naming the failed
    check (SPF, DKIM) beats the generic "unauthenticated" and a stated cause ("internal
    error", "for policy reasons") beats a generic "address rejected".
