@@ -128,6 +128,7 @@ def assemble(
     checks: list[CheckResult] = []
     lookups = level = resolvable = None
     domain = checked_name(target)
+    domain = target.name if domain == target.name else domain  # no copy per report
     for result in results:
         if texts is None:
             checks += result.checks
