@@ -2,8 +2,9 @@
 
 A nameserver, or anyone who can answer in its place, controls every byte of a reply. The
 parser must reject what breaks RFC 1035 and do bounded work on what does not: this times
-`exporter.sources.dns_wire.parse_response` on the worst replies we know how to build, each
-near the 65,535-byte UDP limit. Each shape is parsed ``--repeat`` times; the figure is the
+`exporter.sources.dns_wire.read_answer` (what the transport runs on a datagram whose query
+id matched) on the worst replies we know how to build, each near the 65,535-byte UDP limit.
+Each shape is parsed ``--repeat`` times; the figure is the
 median CPU time (`time.process_time`) per reply and the tracemalloc peak of one parse.
 
 Usage: .venv/bin/python bench/dns_hostile.py [--repeat 20] [--json out.json]
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from exporter.sources.dns_wire import WireError, parse_response
+from exporter.sources.dns_wire import WireError, encode_question, read_answer
 
 LIMIT = 65_500  # the size every shape is filled to
 POINTER_REACH = 0x3FFF  # a compression pointer has 14 bits: names it points at sit below
@@ -125,11 +126,17 @@ SHAPES: dict[str, Callable[[], bytes]] = {
 }
 
 
+ASKED = encode_question("q.example", TXT)  # the transport's question, as QUESTION says
+
+
 def _parse(data: bytes) -> str:
+    """What the transport does with a datagram whose id matched (`read_answer`)."""
     try:
-        _, _, response = parse_response(data)
+        response = read_answer(data, ASKED[0].lower(), ASKED[1])
     except WireError as error:
         return f"rejected ({error})"
+    if response is None:
+        return "ignored (not an answer to the question)"
     return f"{len(response.answers)} answers"
 
 
