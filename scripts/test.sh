@@ -17,6 +17,13 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 export PATH="$PATH:/usr/sbin"
 
+# Each step says how long it took (wall seconds): where the test command's time goes.
+step_start=$SECONDS
+took() {
+  echo "==> $1 took $((SECONDS - step_start)) s (load average $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null))"
+  step_start=$SECONDS
+}
+
 python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv"
@@ -24,6 +31,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "==> pip install -e .[test]"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+took "setup"
 
 echo "==> ruff"
 .venv/bin/ruff check exporter tests bench dashboards
@@ -34,10 +42,12 @@ echo "==> check-jsonschema .github/workflows (GitHub workflow schema, offline)"
 .venv/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 echo "==> validate-config config.example.toml"
 .venv/bin/ses-deliverability-exporter validate-config config.example.toml
+took "lint and static checks"
 
 echo "==> pytest"
 set +e
-.venv/bin/python -m pytest "$@"
+# --durations: the slowest tests, where a longer test command would be cut first.
+.venv/bin/python -m pytest --durations=25 "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then
@@ -45,9 +55,13 @@ if [ "$rc" -eq 5 ]; then
   exit 1
 fi
 [ "$rc" -eq 0 ] || exit "$rc"
+took "pytest"
 
-# The same unit and DNS tests against the mypyc-compiled build (SES_EXPORTER_COMPILE=1).
+# The tests that call the compiled modules, against the mypyc-compiled build
+# (SES_EXPORTER_COMPILE=1; scripts/test-compiled.sh says which and why).
 bash scripts/test-compiled.sh
+took "the compiled build's tests"
 
 # The container image, built and run with podman (scripts/image-test.sh says why if it skips).
 bash scripts/image-test.sh
+took "the image test"
