@@ -14,6 +14,7 @@ import gc
 import itertools
 import operator
 import threading
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from exporter import metrics
 from exporter.checks.ses import IdentityState
 from exporter.config import Config
 from exporter.deflate import DeflatedFamily, DeflateWriter, deflated_family
+from exporter.malloc import trim
 from exporter.model import CheckResult, Status
 from exporter.store import Snapshot
 
@@ -244,10 +246,17 @@ class DomainWarmer:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        built: weakref.ref[DomainTable] | None = None
         while not self._stop.wait(self._interval):
             # An error here is the scrape's error too, and it reports it: nothing to add.
             with contextlib.suppress(Exception):
-                domain_table(self._read()).exposition()
+                table = domain_table(self._read())
+                table.exposition()
+                if built is None or built() is not table:
+                    built = weakref.ref(table)
+                    # The previous snapshot, its table and the DNS cycle's working memory
+                    # are freed by now: their pages go back before the next cycle starts.
+                    trim()
 
 
 def _new_table(snap: Snapshot) -> DomainTable:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import subprocess
+import time
 import weakref
 from types import MappingProxyType
 
@@ -97,6 +98,29 @@ def test_the_old_table_is_freed_before_the_next_is_built(monkeypatch: pytest.Mon
     new = domain_table(dataclasses.replace(snap, dns=DnsCycleResult(tuple(FLEET), 0, 1, 1, 1)))
     assert old_alive_at_build == [False]
     assert domain_table(dataclasses.replace(snap, dns=new.snapshot.dns)) is new
+
+
+def test_the_warmer_gives_memory_back_once_per_new_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After building a new snapshot's table (the old one and the cycle's temporaries are
+    freed by then) the warmer trims the C heap, once per table, not on every poll."""
+    trims: list[float] = []
+    monkeypatch.setattr(exposition_module, "trim", lambda: trims.append(time.monotonic()))
+    first = snapshot(FLEET)
+    second = dataclasses.replace(first, dns=DnsCycleResult(tuple(FLEET), 0, 1, 1, 1))
+    current = [first]
+    warmer = exposition_module.DomainWarmer(lambda: current[0], interval=0.01)
+    warmer.start()
+    try:
+        for published, expected in ((first, 1), (second, 2)):
+            current[0] = published
+            deadline = time.monotonic() + 30
+            while len(trims) < expected:
+                assert time.monotonic() < deadline, "the warmer did not trim after a build"
+                time.sleep(0.01)
+            time.sleep(0.2)  # 20 more polls of the same snapshot
+            assert len(trims) == expected
+    finally:
+        warmer.stop()
 
 
 def test_per_domain_work_is_cached_per_config_dns_and_ses() -> None:
