@@ -31,7 +31,9 @@ __all__ = ["EDNS_PAYLOAD", "TRANSPORTS", "DnsClient", "DnsQueryStats", "system_n
 MAX_CNAME_HOPS = 8
 TRANSPORTS = ("wire", "dnspython")  # the lean shared-socket path, or dnspython's per query
 _COUNT_BATCH = 256  # questions counted between two additions to the shared DnsQueryStats
-_RETRY_RCODES = {dns.rcode.SERVFAIL, dns.rcode.REFUSED, dns.rcode.NOTIMP, dns.rcode.FORMERR}
+# Only these codes say something about the records; any other (SERVFAIL, REFUSED, YXDOMAIN,
+# NOTAUTH, an extended BADVERS, ...) is a failed attempt, as dnspython's Resolver reads it.
+_ANSWER_RCODES = frozenset((int(dns.rcode.NOERROR), int(dns.rcode.NXDOMAIN)))
 
 
 def system_nameservers() -> tuple[tuple[str, int], ...]:
@@ -330,7 +332,7 @@ class DnsClient:
                 response = await exchange
             except (TimeoutError, dns.exception.Timeout):
                 self._attempt_done(question, None, "timeout")
-            except OSError:
+            except (OSError, EOFError):  # EOFError: a TCP peer closed without a reply
                 self._attempt_done(question, None, "network")
             except (WireError, dns.exception.DNSException, ValueError):
                 self._attempt_done(question, None, "malformed_response")
@@ -356,7 +358,7 @@ class DnsClient:
             question.error = error
         else:
             self.responses += 1
-            if response.rcode in _RETRY_RCODES:
+            if response.rcode not in _ANSWER_RCODES:
                 question.error = outcome
             elif question.direct and not response.authoritative:
                 question.error = "not_authoritative"  # a referral or a lame server: next one

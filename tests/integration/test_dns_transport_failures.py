@@ -302,14 +302,6 @@ def test_other_error_codes_are_read_alike(script: Callable[[bytes], list[Datagra
     on_both(run)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="DnsClient._attempt_done (exporter/sources/dns.py) treats only FORMERR, SERVFAIL, "
-    "NOTIMP and REFUSED as failures; _interpret reads any other code without records as "
-    "NODATA, which the checks turn into a verdict (for _dmarc TXT: no DMARC record, `fail`), "
-    "on both transports",
-)
 @pytest.mark.parametrize("script", OTHER_CODES.values(), ids=OTHER_CODES)
 def test_other_error_codes_are_errors_not_nodata(
     script: Callable[[bytes], list[Datagram]],

@@ -144,13 +144,6 @@ def test_tcp_failing_after_truncation_is_an_error(
     assert (outcome.udp, outcome.tcp) == ([2], tcp_queries)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TimeoutError,
-    reason="dnspython's TCP read raises EOFError when the server closes the connection "
-    "without a reply; DnsClient._spawn (exporter/sources/dns.py) does not catch it, so the "
-    "attempt never ends and the question (and the cycle) waits forever on both transports",
-)
 def test_tcp_closed_without_a_reply_after_truncation_is_a_network_error() -> None:
     """The server closes the TCP connection without replying: like a reset, a network
     error (dnspython's own Resolver drops such a server like one that fails on OSError)."""
