@@ -365,6 +365,8 @@ class Daemon:
             log.warning("cluster.role changes take effect after a restart")
         if config.log != old.log:
             configure_logging(config.log.level, config.log.format)
+        for warning in runtime.warnings:
+            log.warning("config key ignored", problem=warning)
         self.store.update(config=config, config_reload_ok=True, config_loaded_at=time.time())
         self._ses_collectors.clear()  # accounts, regions or settings may have changed
         self._schedule(config)  # every collector at once: the new domain list is checked now

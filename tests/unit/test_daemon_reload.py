@@ -86,3 +86,14 @@ def test_a_removed_credential_drops_its_collector(daemon: Daemon, tmp_path: Path
     assert snap.config_reload_ok
     assert "smtp:relay" not in snap.health
     assert "smtp:relay" not in snap.smtp
+
+
+def test_a_reload_names_the_retired_keys_it_ignores(daemon: Daemon, tmp_path: Path) -> None:
+    """The file now sets resolver.processes: reloaded, and the warning is logged as at start."""
+    (tmp_path / "config.toml").write_text(GOOD + "\n[resolver]\nprocesses = 2\n")
+    with capture_logs() as logs:
+        daemon.reload("SIGHUP")
+    assert daemon.store.read().config_reload_ok
+    ignored = [e["problem"] for e in logs if e["event"] == "config key ignored"]
+    assert len(ignored) == 1
+    assert str(ignored[0]).startswith("resolver.processes: deprecated and ignored")
