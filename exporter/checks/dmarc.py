@@ -88,8 +88,6 @@ class DmarcEvaluation:
         quarantine as none)."""
         if self.discovery in (DmarcDiscovery.PENDING, DmarcDiscovery.ERROR):
             return None
-        if self.discovery is DmarcDiscovery.NOT_FOUND and self.skipped:
-            return None  # a public suffix's record may apply: not known
         if not self.policy:
             return -1
         tested = self.record is not None and self.record.testing
@@ -256,14 +254,12 @@ def check_dmarc(evaluation: DmarcEvaluation) -> CheckResult:
             ),
         )
     if found is None:
-        # With a public suffix's lookup failed, RFC 9989 receivers may apply its record
-        # (a warning) or none (a failure): a failed lookup decides nothing, so unknown.
         return CheckResult(
             CHECK,
-            Status.UNKNOWN if evaluation.skipped else Status.FAIL,
+            Status.FAIL,
             f"no DMARC record for {domain}: receivers apply no policy to spoofed mail"
             + (
-                f" (whether a public suffix's record applies is unknown: {evaluation.skipped[0]})"
+                f" (a public suffix's record could not be read: {evaluation.skipped[0]})"
                 if evaluation.skipped
                 else ""
             ),
