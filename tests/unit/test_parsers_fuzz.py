@@ -133,11 +133,17 @@ class ErroredTable(Mapping[tuple[str, str], Answer]):
 @given(st.data())
 def test_a_failed_lookup_never_creates_a_failure(data: st.DataObject) -> None:
     """Turning answers into timeouts can hide a failure but never invent one: a check that
-    did not fail with every answer in does not fail when some lookups time out."""
+    did not fail with every answer in does not fail when some lookups time out.
+
+    Except a public suffix's DMARC record (``_dmarc.com``): RFC 9989's tree walk asks it,
+    RFC 7489 receivers never do, and in authoritative mode it cannot be answered at all, so
+    a failure there is skipped (and named in the summary) and the domain's own verdict
+    stands; ``test_failed_lookup_above_the_organizational_domain_is_skipped`` holds that."""
     domain_target = DomainTarget("example.com", "mail.example.com", ("tok1", "tok2"), "us-east-1")
     table = DrawnTable(data, answers)
     full = run(domain_target, table, max_rounds=14)
-    errored = data.draw(st.sets(st.sampled_from(sorted(full.asked))), label="errored")
+    askable = sorted(key for key in full.asked if key != ("_dmarc.com", "TXT"))
+    errored = data.draw(st.sets(st.sampled_from(askable)), label="errored")
     degraded = run(domain_target, ErroredTable(table, errored), max_rounds=14)
     for check, result in degraded.by_check.items():
         if result.status is Status.FAIL:
