@@ -46,7 +46,8 @@ class NamedServer:
 
     def ask(self, name: str, rdtype: str = "SOA") -> dns.message.Message:
         query = dns.message.make_query(name, rdtype)
-        return dns.query.udp(query, self.host, port=self.port, timeout=1.0)
+        # ignore_unexpected: a stray datagram on the reused ephemeral port is not an answer
+        return dns.query.udp(query, self.host, port=self.port, timeout=1.0, ignore_unexpected=True)
 
 
 def zone_files() -> dict[str, Path]:
@@ -90,18 +91,27 @@ logging {{ channel c {{ file "{workdir}/named.log"; severity info; print-time ye
             [named, "-g", "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT
         )
     server = NamedServer("127.0.0.1", port, process, workdir)
+    try:
+        _wait_until_answering(server)
+    except BaseException:
+        stop_named(server)  # never leave a named behind a failed start
+        raise
+    return server
+
+
+def _wait_until_answering(server: NamedServer) -> None:
     # 60 s: a large zone (the benchmarks' 100,000 domains) loads for longer on a busy box.
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"named exited: {(workdir / 'named.stderr').read_text()[-2000:]}")
+        if server.process.poll() is not None:
+            stderr = (server.workdir / "named.stderr").read_text()[-2000:]
+            raise RuntimeError(f"named exited: {stderr}")
         try:
             if server.ask("healthy.example").rcode() == dns.rcode.NOERROR:
-                return server
-        except (dns.exception.Timeout, OSError):
+                return
+        except (dns.exception.DNSException, OSError):  # starting, or a stray reply
             pass
         time.sleep(0.05)
-    stop_named(server)
     raise RuntimeError("named did not answer within 60 s")
 
 
