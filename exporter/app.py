@@ -70,6 +70,12 @@ QUEUE_ATTRIBUTES_SECONDS = 60.0
 DNS_JOB = "dns"
 
 
+def _log_ignored_keys(runtime: Runtime) -> None:
+    """Keys the file sets that are accepted but do nothing: said at start and on each reload."""
+    for warning in runtime.warnings:
+        log.warning("config key ignored", problem=warning)
+
+
 class Daemon:
     """Owns the scheduler, the store, the HTTP server and the warmer for one process lifetime."""
 
@@ -87,6 +93,7 @@ class Daemon:
         self._flags = flags
         self._fingerprint = fingerprint(config_path)
         self._runtime = runtime
+        _log_ignored_keys(runtime)
         self._stop = threading.Event()
         self._reload_requested = threading.Event()
         self._reload_lock = threading.Lock()  # the signal and the file watcher may coincide
@@ -365,8 +372,7 @@ class Daemon:
             log.warning("cluster.role changes take effect after a restart")
         if config.log != old.log:
             configure_logging(config.log.level, config.log.format)
-        for warning in runtime.warnings:
-            log.warning("config key ignored", problem=warning)
+        _log_ignored_keys(runtime)
         self.store.update(config=config, config_reload_ok=True, config_loaded_at=time.time())
         self._ses_collectors.clear()  # accounts, regions or settings may have changed
         self._schedule(config)  # every collector at once: the new domain list is checked now

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import structlog
 from prometheus_client import CollectorRegistry, generate_latest
 
 from exporter.app import Daemon, Runtime, load_runtime
@@ -36,7 +35,6 @@ from exporter.version import describe
 
 __all__ = ["main"]
 
-log = structlog.get_logger("exporter")
 
 EXIT_CONFIG = 2  # a usage or configuration error (`check` says 3, UNKNOWN, instead)
 EXIT_PARTIAL = 1  # collect: a collector is down; replay: a file gave no event
@@ -315,8 +313,6 @@ def _run(
     except ConfigError as exc:
         return _print_config_error(exc)
     configure_logging(runtime.config.log.level, runtime.config.log.format)
-    for warning in runtime.warnings:
-        log.warning("config key ignored", problem=warning)
     daemon = (
         DemoDaemon(config_path, runtime, listen=listen, nameserver=demo, flags=overrides)
         if demo is not None
