@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, ClassVar, Final, Protocol
+from typing import Final, Protocol
 
 __all__ = [
     "Answer",
@@ -129,18 +129,6 @@ class RecordChange:
 _SUBJECT = "\x00"  # in a shared summary text: where the domain it is about goes back
 
 
-@dataclass(frozen=True, slots=True)
-class _CheckResultFields:
-    """`CheckResult`'s constructor as dataclass fields, which it borrows: code that treats
-    it as the dataclass it was (``dataclasses.replace``, ``asdict``) keeps working."""
-
-    check: str
-    status: Status
-    summary: str
-    remedy: str = ""
-    records: tuple[RecordChange, ...] = ()
-
-
 class CheckResult:
     """The verdict of one check on one domain, with what to do about it (immutable).
 
@@ -153,7 +141,6 @@ class CheckResult:
     """
 
     __slots__ = ("_subject", "_text", "check", "records", "remedy", "status")
-    __dataclass_fields__: ClassVar[dict[str, Any]] = _CheckResultFields.__dataclass_fields__
 
     def __init__(
         self,

@@ -9,7 +9,7 @@ import pytest
 from helpers.fleet import FLEET, SERIES_PER_DOMAIN, exposition, samples, snapshot
 
 from exporter.exposition import unknown_reason
-from exporter.model import Status
+from exporter.model import CheckResult, Status
 
 
 @pytest.mark.parametrize(
@@ -32,7 +32,9 @@ def _with_summary(summary: str) -> list[object]:
     fleet = []
     for report in FLEET:
         checks = tuple(
-            dataclasses.replace(c, summary=summary) if c.status is Status.UNKNOWN else c
+            CheckResult(c.check, c.status, summary, c.remedy, c.records)
+            if c.status is Status.UNKNOWN
+            else c
             for c in report.checks
         )
         fleet.append(dataclasses.replace(report, checks=checks))
