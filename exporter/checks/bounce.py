@@ -91,7 +91,7 @@ from exporter.checks.bounce_codes import from_reply as _from_reply
 from exporter.checks.bounce_codes import from_rfc_codes as _from_rfc_codes
 from exporter.checks.bounce_codes import from_specific_codes as _from_specific_codes
 from exporter.checks.bounce_codes import strip_prefix as _strip_prefix
-from exporter.checks.bounce_rules import BounceCategory
+from exporter.checks.bounce_rules_categories import BounceCategory
 from exporter.checks.bounce_text import EXPLANATIONS, remedy
 from exporter.checks.rule_table import RuleTable, needles
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from exporter.checks.bounce_rules import BounceCategory
+from exporter.checks.bounce_rules_categories import BounceCategory
 
 C = BounceCategory
 MAX_TEXT = 8192  # longer diagnostic texts are cut: the reason is always near the start

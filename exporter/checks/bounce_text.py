@@ -3,7 +3,7 @@ the remedy, naming the custom MAIL FROM domain where the fix is a DNS record on 
 
 from __future__ import annotations
 
-from exporter.checks.bounce_rules import BounceCategory
+from exporter.checks.bounce_rules_categories import BounceCategory
 
 C = BounceCategory
 

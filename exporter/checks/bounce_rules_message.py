@@ -1,0 +1,268 @@
+"""Broad wording about the message and its traffic, read after the sender's and the
+recipient's rules: its form (RFC 5322), its rate, the sending host named in general words,
+its content and the receiver's policy. Then the generic wording (`WEAK`), which the engine
+reads only after the specific codes and SES's subtype.
+"""
+
+from __future__ import annotations
+
+from exporter.checks.bounce_rules_categories import BounceCategory, Rule
+
+C = BounceCategory  # short, for the tables below
+
+# In priority order, after `exporter.checks.bounce_rules_recipient.RECIPIENT`.
+MESSAGE: tuple[Rule, ...] = (
+    (
+        # RFC 5321/5322 conformance is a receiver policy, even when the reply adds "spam".
+        C.POLICY,
+        (
+            r"rfc ?(?:5322|2822|822)",
+            r"rfc.?compliant",
+            (
+                r"(?:duplicate|multiple|malformed|missing|invalid|non-compliant) (?:\S+"
+                r" )?(?:headers?|from:|message-id)"
+            ),
+            r"from: header",
+            r"header (?:is )?(?:missing|invalid|malformed)",
+            r"disallowed header",
+            r"encoded-word",
+            r"(?:blank|empty) from",
+            r"from: address",
+            r"stray linefeed",
+            r"bare (?:lf|line ?feed)",
+            r"invalid characters",
+            r"malformed",
+            r"improperly[- ]formatted",
+            r"mime\b[^.;]{0,20}?\b(?:error|reject|invalid)",
+            r"invalid (?:mime )?structure",
+            r"mismatched with (?:the )?(?:message )?header from",
+        ),
+    ),
+    (
+        C.RATE_LIMITED,
+        (
+            r"rate[ -]?limit",
+            (
+                r"too many (?:\w+ ){0,2}?(?:connections?|messages?|mails?|e-?mails?|recipients?"
+                r"|rcpts?|sessions?|requests?|deliveries|concurrent|simultaneous|sends)\b"
+            ),
+            r"too (?:fast|quickly|frequently)",
+            r"(?:connection|sending|send|message|mail|delivery) frequency",
+            r"(?:submission|sending|connection|message) rate\b",
+            r"too many \w+ from your (?:ip|host|server|network)",
+            r"trop de connexions",
+            r"frequency\b[^.;]{0,40}?\b(?:limit|exceed)",
+            r"receiving (?:mail|e-?mail|messages?) at a rate",
+            r"unusual (?:rate|amount|volume)",
+            r"excessive (?:volume|traffic|rate|number|messages|mail)",
+            r"\bvolume\b",
+            r"(?<!line )(?<!length )(?:limit|quota|threshold)s? (?:exceeded|reached)",
+            (
+                r"exceed(?:ed|s)? (?:the |their |your |its )?(?:maximum |permitted |allowed"
+                r" |configured )?(?:number|limit|rate|quota|threshold)"
+            ),
+            r"permitted limits",
+            r"max(?:imum)? (?:number of )?(?:message|connection|recipient)s? per",
+            r"concurrent connections",
+            r"connection (?:rate|limit|count)",
+            r"throttl",
+            r"try again slower",
+            r"slow down",
+            r"congestion",
+            r"per hour",
+            r"resources? (?:are |is )?(?:temporarily )?(?:unavailable|not available)",
+            r"insufficient (?:system )?(?:resources|storage)",
+        ),
+    ),
+    (
+        C.IP_REPUTATION,
+        (
+            r"complaints",
+            (
+                r"\bip\b(?: address)?[^.;]{0,40}?\b(?:has been |is |was )?(?:temporarily "
+                r"|permanently )?(?:blocked|banned|blacklisted|block ?listed|denied|refused|not"
+                r" allowed|rejected)\b"
+            ),
+            (
+                r"(?:blocked|banned|refused|denied)\b[^.;]{0,30}\b(?:your|the|sending|source"
+                r"|client) ip\b"
+            ),
+            r"(?:client|sending|source) host (?:\S+ )?(?:blocked|rejected|refused)",
+            r"mail server at \S+ is blocked",
+            r"bad sender ip",
+            r"bad ip\b",
+            r"sender ip address rejected",
+            r"access from ip address",
+            r"(?:poor|low|bad) (?:e-?mail |sender |sending )?reputation",
+            r"dynamic ip",
+            r"listed as abusive",
+            r"suspicious activity",
+            r"not allowed to connect",
+            r"not accepting connections",
+        ),
+    ),
+    (
+        C.CONTENT,
+        (
+            r"[a-z]*spam",  # also "antispam", "MCSpamSignature"
+            r"virus",
+            r"malware",
+            r"phish",
+            r"unsolicited",
+            r"bulk (?:mail|e-?mail)",
+            r"\bcontent\b",
+            r"attachment",
+            r"banned (?:content|file)",
+            r"prohibited (?:content|file|attachment|type)",
+            r"file type",
+            r"executable",
+            r"links? within",
+            r"urls? (?:in|within)",
+            r"spam url",
+            r"url domain",
+            r"infected",
+            r"objectionable",
+            r"\bfiltered\b",
+            r"\bscored?\b",
+            r"\bph\d\d\b",
+            r"suspicious (?:content|link|url|message)",
+            r"security issue",
+            r"ransomware",
+            r"bulk[. ]advertising",
+            r"junk\b",
+        ),
+    ),
+    (
+        C.POLICY,
+        (
+            r"polic(?:y|ies) (?:violation|rejection)",
+            r"violat\w* [^.;]{0,30}polic",
+            r"mailpolicy",
+            r"anti-?spoofing",
+            r"spoof",
+            r"blocked senders?",
+            r"block-?send-?er",
+            r"block-rcpt",
+            r"transport rule",
+            r"send ?as ?denied",
+            r"mail flow rule",
+            r"tenant",
+            r"allowed-senders",
+            r"not in (?:the |an? )?(?:allowed|white|allow|approved)",
+            r"whitelist",
+            r"allow ?list",
+            r"local policy",
+            r"security polic",
+            r"administrative(?:ly)? prohibit",
+            r"network,? not allowed",
+            r"gcdp",
+            r"closed mailing list",
+            r"members-only list",
+            r"non-member",
+            r"header error",
+            r"organi[sz]ational settings",
+            r"protocol violation",
+        ),
+    ),
+)
+
+
+# Refused at the greeting, before any command (Postfix "refused to talk to me"): the
+# connecting IP was turned away. The engine reads it first among the generic rules, so any
+# cause the reply names beats it, and never for a 4xx reply (a deferral at the greeting).
+GREETING_REFUSAL: Rule = (C.IP_REPUTATION, (r"refused to talk to me\b",))
+
+# Generic wording, read after the specific codes and SES's subtype.
+WEAK: tuple[Rule, ...] = (
+    (
+        C.POLICY,
+        (
+            r"polic(?:y|ies)",
+            r"prohibit",
+            r"not authori[sz]ed",
+            r"access denied",
+            r"\bdenied\b",
+            r"\bblocked\b",
+            r"(?<!temporarily )\brejected\b",
+            r"(?<!connection )\brefused\b",
+            r"not (?:allowed|accepted|permitted)",
+            r"restrict",
+            r"moderat",
+            r"compliance",
+            r"go away",
+            r"\bblock\b",
+            r"bad helo",
+            r"ipv6",
+        ),
+    ),
+    (
+        C.EXPIRED,
+        (
+            r"(?:message|delivery|queue|time|lifetime|envelope)\s*(?:has )?expired",
+            r"expired (?:after|in)",
+            r"timed? ?out",
+            r"unable to deliver in",
+            r"retry time",
+            r"too long in (?:the )?queue",
+            r"in (?:the )?queue too long",
+            r"giving up",
+            r"gave up",
+            r"could not be delivered for",
+            (
+                r"(?:unable|failed) to deliver\b[^;]{0,80}?\b(?:after|in|for|within)"
+                r" (?:\d+|multiple|several|many) (?:\w+ )?(?:days?|hours?|minutes?|attempts|retries"
+                r"|tries)"
+            ),
+            r"(?:delivery|deliver) failed (?:after )?\d+ (?:attempts|times|tries)",
+            r"failed (?:after )?\d+ (?:delivery )?attempts",
+            r"did not accept our requests? to connect",
+            r"retry timeout exceeded",
+            r"retry time not reached",
+            r"have been failing for a long time",
+            r"was not reachable within",
+            r"not been collected after",
+            r"delivery attempts will continue",
+            r"failed to deliver to domain",
+            r"message timed out",
+            r"server did not respond",
+            r"(?:maximum|max) (?:number of )?(?:delivery )?(?:attempts|retries)",
+            r"delivery attempts",
+            r"connection (?:refused|reset|dropped|died|lost|closed)",
+            r"lost connection",
+            r"no route to",
+            r"unreachable",
+            r"not reachable",
+            r"failing for a long time",
+            r"did not respond",
+            r"(?:could not|couldn'?t|unable to|cannot|failed to) connect",
+            r"no answer",
+            r"establish an smtp connection",
+            r"temporarily suspended",
+            r"delayed",
+            r"cannot assign requested address",
+            r"host is down",
+        ),
+    ),
+    (
+        C.RATE_LIMITED,
+        (
+            r"\bbusy\b",
+            r"overload",
+            r"(?:system|server|cpu|high|heavy|excessive) load\b",
+            r"load (?:is )?too high",
+        ),
+    ),
+    (
+        C.GREYLISTED,
+        (
+            r"try (?:again )?later",
+            r"try again",
+            r"retry (?:later|in)",
+            r"temporar",
+            r"deferr?",
+            r"come back later",
+            r"not available",
+            r"unavailable",
+        ),
+    ),
+)

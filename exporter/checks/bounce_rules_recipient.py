@@ -1,0 +1,277 @@
+"""Wording rules about the recipient's side, read after the sender's: its domain does not
+resolve, its mailbox is disabled, full or does not exist, the message is over its size
+limit, or its server failed on its own. A sender's quota comes before the full mailbox
+it would otherwise read as.
+"""
+
+from __future__ import annotations
+
+from exporter.checks.bounce_rules_categories import BounceCategory, Rule
+
+C = BounceCategory  # short, for the tables below
+
+# In priority order, after `exporter.checks.bounce_rules_sender.SENDER`.
+RECIPIENT: tuple[Rule, ...] = (
+    (
+        C.RECIPIENT_DOMAIN_DNS,
+        (
+            r"host or domain name not found",
+            (
+                r"(?:recipient |destination )?domain (?:name )?(?:not found|does not exist"
+                r"|doesn't exist|is not reachable|must exist)"
+            ),
+            r"no such domain",
+            r"(?<!sender )(?<!from )domain \S+ (?:does not|doesn't|did not) exist",
+            (
+                r"(?:unknown|invalid|non-?existent|unresolvable|unroute?able|bad) (?:recipient "
+                r"|destination |mail )?domain"
+            ),
+            r"unroute?able address",
+            r"\b(?:no|null) mx\b",
+            r"mx (?:record|lookup|host)s? (?:not found|failed|missing)",
+            r"(?:couldn'?t|could not) find (?:any host|a mail exchanger)",
+            r"no mail exchanger",
+            r"point to non-?existent hosts",
+            r"name service error",
+            r"\bhost unknown\b",
+            r"unknown host",
+            r"host not found",
+            r"dns query failed",
+            r"nonexistentdomain",
+            r"dnssec-invalid",
+            r"find the recipient domain",
+            r"domain is unknown",
+            r"(?:host|domain|host/domain) does not accept (?:any )?mail",
+            r"does not accept mail \(nullmx\)",
+            r"(?:mx|srv) records? indicated no smtp service",
+            r"dns (?:lookup|resolution|query) fail\w*",
+            r"dns error\b[^.;]{0,80}?\bresponded with code",  # Gmail's DNS failures
+            r"\b(?:nxdomain|servfail)\b",
+            r"host ?name lookup fail\w*",
+            r"name or service not known",
+            r"unroute?able mail domain",
+            r"mail domain mentioned in (?:the )?e-?mail address is unknown",
+            r"no mx (?:record )?found for",
+            r"name server: \.: host not found",
+            r"dns records for the destination computer could not be found",
+            r"could not find a gateway for",
+            # The receiving side's DNS said so: Gmail's "DNS type 'mx' lookup of ... responded
+            # with code ...", Sendmail's "MX list for ... points back to ...".
+            r"dns type \S+ lookup of",
+            r"mx list for \S+ points back",
+        ),
+    ),
+    (
+        C.RECIPIENT_DISABLED,
+        (
+            (
+                r"(?:account|mailbox|user|address|recipient|inbox)\b[^.;]{0,40}?\b(?:is|has been"
+                r"|was) (?:currently |temporarily |permanently |now )?(?:disabled|deactivated"
+                r"|inactive|suspended|locked|frozen|closed|terminated)\b"
+            ),
+            (
+                r"(?:disabled|inactive|deactivated|suspended|frozen|archived) (?:e-?mail"
+                r" )?(?:account|mailbox|user|recipient|address)"
+            ),
+            r"(?:recipient|destination)(?:'s)? (?:account|mailbox)\b[^.;]{0,20}?(?:blocked|locked)",
+            r"(?:account|mailbox|user) (?:disabled|deactivated|suspended|inactive)\b",
+            r"account (?:has been )?(?:disabled|discontinued)",
+            r"no longer (?:valid|active|accepts mail|in use)",
+            r"temporar(?:il)?y (?:locked|inactive)",
+            r"recipient suspend",
+            r"(?:account|mailbox|user) (?:is )?currently (?:suspended|disabled|inactive|locked)",
+            r"user or domain is disabled",
+            r"has been suspended",
+            r"boite du destinataire archivee",
+            r"rejected: inactive",
+            # The account named, then its state, with whatever the reply puts in between
+            # ("Account closed due to inactivity", "<user> is now disabled", "account expired").
+            r"(?:account|mailbox|user)\b[^.;]{0,40}?\b(?:closed|disabled|not activated)\b",
+            r"(?:account|mailbox) (?:has )?expired",
+            r"(?:mail )?receiving (?:is )?disabled",
+            r"is now (?:disabled|deactivated|suspended)\b",
+        ),
+    ),
+    (
+        # Sender-side quotas, which would otherwise read as a full mailbox.
+        C.RATE_LIMITED,
+        (
+            r"(?:queue|submission|sending|send|relay|message|outbound|rate) quota",
+            r"quota (?:for|on|of) (?:sending|outgoing|outbound|relay|messages sent)",
+        ),
+    ),
+    (
+        C.MAILBOX_FULL,
+        (
+            r"mailbox (?:is |was )?full",
+            r"full mailbox",
+            r"mailbox (?:size |storage )?(?:limit )?exceeded",
+            r"mailbox (?:would exceed|exceeds)",
+            r"over ?quota",
+            r"quotaexceeded",  # Exchange STOREDRV.Deliver.Exception:QuotaExceeded
+            r"quota (?:exceeded|violation|full)",
+            r"exceeded (?:its |the |their |your )?(?:storage|quota|mailbox)",
+            r"(?:storage|disk) quota",
+            r"(?:out of|insufficient|not enough|no) (?:free )?(?:disk |storage )?space",
+            r"mail ?folder is full",
+            r"pleine",
+            r"storage allocation",
+            r"inbox is full",
+            r"too much mail data",
+            r"space has been used up",
+            r"too many messages on the server",
+            r"\bis full\b",
+            r"no space left on device",
+            r"storage (?:space )?(?:is )?(?:full|exceeded|used up)",
+            r"not sufficient (?:disk |storage )?space",
+            r"over (?:the |its |their |your )?(?:\w+ )?quota",
+            r"(?:mailbox|maildir|account) (?:is )?(?:over|at|above) (?:its |the )?quota",
+            r"quota (?:has been |was )?exceeded",
+            r"mailbox\b[^.;]{0,20}?\bexceeded\b[^.;]{0,20}?\blimit",
+            # A quota, exceeded or reached, however the reply words it ("quota limit is
+            # exceeded", "exceeded the allowed mailbox quota", "quota usage exceeded").
+            r"quota\b[^.;]{0,30}?\b(?:exceed\w*|reached)",
+            r"exceed\w*\b[^.;]{0,40}?\bquota",
+            (
+                r"(?:not|n't) (?:have )?(?:enough|sufficient) (?:free )?(?:disk |storage"
+                r" |mailbox )?space"
+            ),
+            r"space (?:is )?not enough",
+            r"exhausted\b[^.;]{0,30}?\b(?:storage|space|quota)",
+            r"zu ?viele (?:mails|nachrichten)",
+            r"(?:account|mailbox|inbox) storage (?:limit|full)",
+        ),
+    ),
+    (
+        C.MESSAGE_TOO_LARGE,
+        (
+            r"(?:message|mail|e-?mail|attachment|header)s? (?:is |was )?too (?:big|large|long)",
+            r"too (?:big|large) for",
+            r"(?:message|mail|e-?mail) size",
+            r"size (?:limit|exceeds?)",
+            r"size of (?:your|the) message",
+            (
+                r"exceeds? (?:the |our )?(?:(?:maximum|max|fixed|allowed) )*(?:message |email "
+                r"|mail )?size"
+            ),
+            r"message length",
+            r"(?:header|line) (?:size|length)",
+            r"line too long",
+            r"line (?:length )?limit",
+            r"attachments?\b[^.;]{0,30}\bexceed",
+            r"recipsizelimit",
+        ),
+    ),
+    (
+        C.RECIPIENT_UNKNOWN,
+        (
+            r"user(?:name)? (?:is )?unknown",
+            r"unknown (?:user|recipient|mailbox|address|local[- ]?part|e-?mail)",
+            r"addressee unknown",
+            r"recipient unknown",
+            r"user not known",
+            r"address (?:is )?unknown",
+            r"no such (?:user|recipient|mailbox|address|person|account|local user)",
+            (
+                r"(?:user|recipient|rcpt|mailbox|address|account|addressee)\b[^.;]{0,40}?\b"
+                r"(?:does not|doesn't|did not|do not) exist"
+            ),
+            r"(?:user|recipient|mailbox|address|account) (?:not found|not exist)",
+            r"recipient ?not ?found",
+            r"recipnotfound",
+            r"smtp address lookup",
+            r"invalid (?:recipient|mailbox|address|user|e-?mail|destination)",
+            r"(?:recipient|mailbox|address|user) (?:is )?invalid",
+            r"marked as invalid",
+            r"invalid-recipient",
+            r"bad (?:destination )?(?:mailbox|recipient|address|user)",
+            r"mailbox (?:is )?(?:unavailable|not available|not present|unallocated|not found)",
+            r"unallocated",
+            r"not (?:a )?valid (?:recipient|mailbox|user|address|e-?mail|rfc.?5321)",
+            r"not a known user",
+            r"not our customer",
+            r"(?:doesn'?t|does not) have an? (?:\S+ )?account",
+            r"no (?:mailbox|account) (?:here|by that name|found|available)",
+            (
+                r"recipient (?:address )?rejected: (?:access denied|unverified|undeliverable"
+                r"|userunknown|not in)"
+            ),
+            r"not in (?:the )?recipient list",
+            r"undeliverable address",
+            r"unverified address",
+            r"address verification",
+            r"has been replaced by",
+            r"has moved",
+            r"banned recipient",
+            r"badrcptto",
+            r"not a local address",
+            r"no valid recipients",
+            r"mailbox (?:name )?(?:is )?not allowed",
+            # "address rejected" alone; "... rejected for policy reasons" states its cause
+            r"(?<!sender )(?<!ip )(?:address|recipient) rejected(?!:| (?:for|due to|because|by))",
+            # The recipient named, then a verdict on its existence, with whatever the reply
+            # puts in between ("User (<address>) unknown", "recipients are invalid",
+            # "user path no exist", "recipient cannot be verified").
+            (
+                r"(?:user|recipient|mailbox|addressee|local[- ]?part)s?\b[^.;]{0,40}?\b"
+                r"(?:is |are |was )?(?:unknown|not found|no longer exists?|n[o']t exist|no exist"
+                r"|invalid|not ok|(?:cannot|could not) be verified|not a member)\b"
+            ),
+            # Directories: Lotus Domino/Notes, Exchange, LDAP-backed gateways.
+            (
+                r"not listed in (?:the )?(?:\S+ )?(?:(?:domino|public|global|address) )?"
+                r"(?:directory|name (?:&|and) address book)"
+            ),
+            r"(?:domino|ldap) directory",
+            r"name (?:&|and) address book",
+            r"invalid final delivery user ?id",
+            r"address not present in directory",
+            r"no \S+ in name directory",
+            (
+                r"check (?:if|that|whether) (?:the )?(?:e-?mail |recipient )?address is"
+                r" (?:correct|valid)"
+            ),
+            r"no (?:mailbox|account) by that name",
+            r"is not an active address",
+            r"not a valid user",
+            r"(?:there is )?no one (?:at|by) (?:this|that) (?:address|name)",
+            r"destination addresses were unknown",
+            r"(?:e-?mail )?address could not be found",
+            r"address (?:couldn'?t|could not|cannot) be found",
+            r"envelope recipient (?:has been denied|is in my badrcptto)",
+            r"(?:invalid|unknown) (?:or unknown )?virtual user",
+            r"not in my (?:validrcptto|badrecipientto) list",
+            r"utilisateur inconnu",
+            r"usuario (?:desconocido|inexistente|no existe)",
+            r"(?:benutzer|empf(?:ae|\u00e4)nger)\b[^.;]{0,30}?\bunbekannt",
+            r"nessun utente",
+            r"no existe (?:dicha persona|ese usuario)",
+            r"adresse nicht gefunden",
+            r"user missing home directory",
+            r"can'?t accept user",
+            r"destination server rejected recipients",
+            r"no mail ?box available for this user",
+        ),
+    ),
+    (
+        # The receiver's own fault (Sisimai's "systemerror"): a deferral without a reason of
+        # ours; on a 5xx reply the engine turns it into "unknown". It beats a generic
+        # "rejected" ("Recipient address rejected: internal system error").
+        C.GREYLISTED,
+        (
+            r"internal (?:system |server |mail )?error",
+            r"(?:local|system|server|mail system|remote server)\b[^.;]{0,20}?\bconfiguration error",
+            r"(?:local |temporary )?error in processing",
+            r"temporary (?:local|lookup|system|server) (?:problem|failure|error)",
+            r"local (?:configuration|delivery) (?:error|problem|failure)",
+            r"system config error",
+            r"remote server is misconfigured",
+            r"queue file write error",
+            r"could not load drd",
+            r"interrupted system call",
+            r"timeout waiting for input",
+            r"encountered an error while (?:being )?processed",
+            r"internal error reading data",
+        ),
+    ),
+)

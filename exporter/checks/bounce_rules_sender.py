@@ -1,0 +1,342 @@
+"""Wording rules that judge the sender, read first: the message was suppressed or greylisted,
+its authentication (DMARC, SPF, DKIM, SMTP AUTH), the sending host's reverse DNS and TLS,
+the sender's domain, the reputation and the block lists of the domain and the host, relay
+denials, the HELO name, and loops or protocol errors of the session. Most specific first;
+`exporter.checks.bounce_rules` puts them before the recipient's rules.
+"""
+
+from __future__ import annotations
+
+from exporter.checks.bounce_rules_categories import BounceCategory, Rule
+
+C = BounceCategory  # short, for the tables below
+
+FAIL = (
+    r"(?:fail(?:s|ed|ure)?|did ?n[o']t pass|not pass|(?:hard|soft) ?fail|invalid|violation"
+    r"|error|reject(?:ed|ion)?|suspicious|permerror|temperror|bad|broken|missing|not valid"
+    r"|mismatch|does not match|doesn't match|not (?:allowed|permitted|authori[sz]ed))"
+)
+SPF_FAILED = (
+    rf"\b(?:sender policy framework|\bspf\b[^;!?]{{0,60}}?\b{FAIL}|{FAIL}[^;!?]{{0,25}}?\bspf\b"
+    r"|per it'?s spf|does not designate|not permitted by (?:the )?(?:domain|sender)"
+    r"|(?:inspect|check|fix) your spf"
+    # Exim's documented SPF refusal: "<ip> is not allowed to send mail from <domain>"
+    r"|(?<=# )is not allowed to send mail from"
+    # an RFC 7208 result other than pass, named as the check's result
+    r"|spf (?:check |record |validation )?(?:result )?(?:is |was |: ?|= ?)"
+    r"(?:none|neutral|softfail)\b)"
+)
+DKIM_FAILED = (
+    rf"\b(?:dkim\b[^;!?]{{0,40}}?\b{FAIL}|{FAIL}[^;!?]{{0,15}}?\bdkim\b"
+    r"|body hash did not verify|no (?:passing |valid |acceptable )?dkim signature"
+    r"|dkim signature (?:is )?(?:missing|required|not found))"
+)
+BOTH_FAILED = r"both spf and dkim|neither spf nor dkim|spf and dkim (?:both )?fail"
+
+# In priority order: the first rule that matches anywhere in the text decides.
+SENDER: tuple[Rule, ...] = (
+    (
+        C.SUPPRESSED,
+        (
+            r"suppression ?list",
+            r"blacklisted address:",  # the SES mailbox simulator's suppression-list reply
+            r"amazon ses (?:did not send|has suppressed|suppressed)",
+        ),
+    ),
+    (
+        C.GREYLISTED,
+        (r"gr[ea]y-? ?list",),
+    ),
+    (
+        C.DMARC,
+        (
+            r"\bdmarc\b",
+            r"(?:isn'?t|is not|not) aligned\b",
+        ),
+    ),
+    (
+        # SPF and/or DKIM named as failed: the engine reads SPF_FAILED and DKIM_FAILED when
+        # one of these (every text those can match contains one) is in the text.
+        None,
+        (
+            r"spf\b",
+            r"dkim\b",
+            r"sender policy framework",
+            r"does not designate",
+            r"not permitted by",
+            r"body hash",
+            r"not allowed to send mail from",
+        ),
+    ),
+    (
+        # Recipients restricted to authenticated (internal) senders: an organisation policy.
+        C.POLICY,
+        (
+            r"sender (?:was )?not authenticated (?:by|for)",
+            r"not authenticated for (?:group|mailbox|public folder)",
+            r"authrequired",
+            r"only accepts? (?:mail|messages?|e-?mail) from",
+        ),
+    ),
+    (
+        # The server wants SMTP AUTH, i.e. it takes no mail from the Internet for this
+        # recipient: the same refusal as a relay denial, not an SPF/DKIM problem.
+        C.RELAY_DENIED,
+        (
+            r"client was not authenticated",
+            r"send anonymous mail",
+            r"authentication required",
+            r"authentication is required",
+            r"smtp auth(?:entication)? (?:is )?required",
+            r"requires authentication when attempting to send",
+        ),
+    ),
+    (
+        C.REVERSE_DNS,
+        (
+            r"\bptr\b",
+            r"reverse[- ](?:dns|lookup)",
+            r"\brdns\b",
+            r"cannot find your (?:host ?name|reverse)",
+            r"cannot resolve your (?:address|host ?name|ip)",
+            r"name lookup failed",
+            r"forward dns",
+            r"fcrdns",
+            r"unresolvable relay host",
+            r"generic (?:dns|rdns|host ?name)",
+            r"mismatches client ip",
+            r"unverif[iy]able sending ips?",
+        ),
+    ),
+    (
+        C.AUTHENTICATION,
+        (
+            r"unauthenticated",
+            r"must authenticate",
+            r"must pass (?:either )?(?:spf|dkim)",
+            r"authentication (?:level|requirement|information|fail)",
+            r"fails? to pass authentication",
+            r"not (?:properly )?authenticated",
+            r"authentication checks failed",
+        ),
+    ),
+    (
+        C.TLS_REQUIRED,
+        (
+            r"starttls",
+            r"\btls\b",
+            r"encryption (?:is )?(?:required|needed)",
+            r"requires? encryption",
+            r"mta-sts",
+            r"\bdane\b",
+            r"tlsa",
+            r"certificate-(?:expired|host-mismatch)",
+            r"untrusted root",
+            r"(?:certificate|cert) (?:has |is )?(?:expired|invalid|untrusted)",
+            r"strength ciphers",
+        ),
+    ),
+    (
+        C.SENDER_DOMAIN_DNS,
+        (
+            r"domain of sender address",
+            (
+                r"sender (?:address |e-?mail )?(?:rejected: )?(?:domain )?(?:not found|does not"
+                r" exist|doesn't exist|does not resolve|unresolvable)"
+            ),
+            (
+                r"sender(?:'s)? domain (?:not found|does not exist|doesn't exist|does not resolve"
+                r"|unknown|must (?:exist|resolve)|is (?:invalid|empty|not resolvable))"
+            ),
+            (
+                r"(?:invalid|unknown|unresolvable|unroutable|non-?existent|bad) sender (?:address"
+                r" )?domain"
+            ),
+            r"unresolvable rfc\.?5321 (?:from )?domain",
+            r"sender verify failed",
+            # Callouts: the receiver asked the sender's own servers about the address.
+            r"(?:postmaster|sender|callout) verification (?:failed|failure|error)",
+            r"(?:could not complete|failed) sender verify",
+            r"verification failed for",
+            r"verify (?:mail ?from|sender) fail",
+            r"unroutable sender",
+            r"sender'?s? system address",
+            r"sender address has null mx",
+            r"(?:from:?|sender) domain is invalid",
+            r"sender address rejected: (?:dns|name|host) (?:lookup|resolution)? ?fail",
+        ),
+    ),
+    (
+        C.DOMAIN_REPUTATION,
+        (
+            r"reputation of (?:the |your )?(?:sending |sender |from )?domain",
+            r"domain(?:'s)? (?:has a )?(?:poor |low |bad )?reputation",
+        ),
+    ),
+    (
+        C.IP_REPUTATION,
+        (
+            r"ip reputation",
+            r"reputation of (?:the |your )?(?:sending )?ip",
+            r"banned sending ip",
+            r"access denied, banned sender",
+            r"traffic not accepted from this ip",
+            r"our block ?list",
+            r"permanently deferred",
+            r"ip source bloqu",
+            r"blocked for spamming",
+            r"reputation score",
+            r"not currently accepting mail from your ip",
+            r"blocked for abuse",
+            r"(?:is|as|be|being) an open relay",  # a verdict about the sending host
+        ),
+    ),
+    (
+        # Gmail's "unusual rate of unsolicited mail ... has been blocked" is a rate verdict.
+        C.RATE_LIMITED,
+        (
+            r"unusual rate",
+            r"receiving (?:mail|e-?mail|messages?) (?:at a rate|too quickly)",
+        ),
+    ),
+    (
+        C.BLOCKLIST,
+        (
+            r"spamhaus",
+            r"spamcop",
+            r"sorbs",
+            r"barracuda ?(?:central|reputation|rbl)",
+            r"\bbrbl\b",
+            r"uceprotect",
+            r"\bpsbl\b",
+            r"surbl",
+            r"uribl",
+            r"abuseat",
+            r"\b[cspxd]bl\b",
+            r"invaluement",
+            r"mailspike",
+            r"spamrats",
+            r"backscatterer",
+            r"dnsbl",
+            r"\brbl\b",
+            r"blocked using",
+            r"(?:black|block) ?listed (?:at|by|on|in)",
+            (
+                r"(?:listed|found) (?:in|on|at) (?:an? |the )?(?:dnsbl|rbl|real-?time|black ?list"
+                r"|block ?list|spam ?list)"
+            ),
+            r"customer block list",
+            r"prs\.proofpoint",
+            r"proofpoint (?:dynamic )?reputation",
+            r"cloudmark sender intelligence",
+            r"(?:threat|reputation|rbl|dnsbl) list\b",
+            r"(?:found|listed) in (?:the )?(?:\S+ )?(?:ers|dul|xbl|pbl|sbl)\b",
+            r"\bers-\w+",  # Trend Micro's Email Reputation Services lists
+            r"(?<=[\[#\(])bl\d+\b",  # Yahoo [BL21], Comcast #BL000000
+            r"senderscore",
+        ),
+    ),
+    (
+        # The receiver blocked the IP itself, naming no list.
+        C.IP_REPUTATION,
+        (
+            (
+                r"\bip(?: address)?(?: \S+)? (?:has been|is|was) (?:temporarily |permanently"
+                r" )?(?:blocked|banned|black ?listed|block ?listed)"
+            ),
+            # Dynamic or residential address space, which should send through its ISP.
+            (
+                r"dynamic(?:ally)? (?:assigned |allocated )?(?:ip|address|host|pool|range|client"
+                r"|connection|space)"
+            ),
+            r"dynamically (?:assigned|allocated)",
+            r"(?:dynamic|zombie\w*)/\S* ips?\b",
+            r"residential (?:ip|address|range|connection|space)",
+            r"dial-?up (?:ip|address|range|pool|user)",
+            r"bypass\w* (?:\S+ ){0,3}mail (?:relay|server)",
+            r"use the smtp (?:server|relay) (?:of|at) your (?:isp|provider|internet|service)",
+            r"not authori[sz]ed to send (?:e-?mail |mail )?directly",
+            r"extreme bad ip profile",
+            r"no access from mail server",
+            r"(?:rejecting |an )?open proxy",
+            r"access forbidden by your ip",
+            r"looks suspiciously like (?:a )?spammer",
+            r"too many (?:spams?|unwanted messages)\b[^.;]{0,60}?\bip\b",
+            r"your network is (?:temporar(?:il)?y )?(?:black ?listed|blocked)",
+            r"your access ip\b[^.;]{0,40}?\bhas been rejected",
+            r"ip/domain reputation",
+            # The sending host judged a spam source (not the message's content).
+            r"spam(?:mer|ming)? (?:ip|host|source)s?\b",
+        ),
+    ),
+    (
+        # A link on a list is the content's problem, not the sending host's.
+        C.CONTENT,
+        (r"(?:black|block) ?listed (?:url|link|domain)s? (?:in|within|found)",),
+    ),
+    (
+        # An address (not the sending host) on the receiver's list: its policy on that sender.
+        C.POLICY,
+        (r"address\b[^.;]{0,20}?\b(?:has been|is|was) (?:black|block|deny) ?listed",),
+    ),
+    (
+        # A list named only as a list is the receiver's own (the corpus's precedence): a
+        # third-party list is "blocklist" only when named (the rule above).
+        C.IP_REPUTATION,
+        (
+            r"black ?list",
+            r"block ?list",
+            r"denylist",
+        ),
+    ),
+    (
+        C.RELAY_DENIED,
+        (
+            (
+                r"relay(?:ing)?\b[^.;]{0,40}?\b(?:denied|not permitted|not allowed|prohibited"
+                r"|disallowed|refused|rejected)\b"
+            ),
+            r"(?:not|isn'?t) (?:permitted|allowed|authori[sz]ed|configured) to relay",
+            r"unable to relay",
+            r"unauthori[sz]ed relay",
+            r"as a relay",
+            r"we do not relay",
+            r"no relaying",
+            r"relaying (?:is )?not",
+            r"list of allowed rcpthosts?",
+            r"insecure mail relay",
+            r"not a gateway",
+            r"not an open relay",
+            r"relaying mail to",
+            r"(?:we )?don'?t handle mail for",
+            r"tenantattribution",
+        ),
+    ),
+    (
+        # The receiver refused the sending host's HELO name: its policy, whatever DNS
+        # wording follows ("Helo command rejected: Host not found").
+        C.POLICY,
+        (
+            r"(?:helo|ehlo) (?:command |name |hostname |host )?(?:rejected|refused|invalid|not)",
+            r"(?:invalid|bad|illegal|forged) (?:helo|ehlo)",
+            r"(?:helo|ehlo)\b[^.;]{0,40}?\b(?:fully[- ]qualified|fqdn)",
+            r"(?:ehlo/helo|helo/ehlo)\b",
+            r"via (?:ehlo|helo)\b",
+        ),
+    ),
+    (
+        # A mail loop at the receiver: no category fits, and no code should guess.
+        C.UNKNOWN,
+        (
+            r"\bloops? (?:back|detected)",
+            r"mail loop",
+            r"routing loop",
+            r"hop count",
+            r"too many hops",
+            # SMTP protocol errors (Sisimai's "syntaxerror"): about the session, not the mail.
+            r"(?:unknown|unrecognized|unimplemented) command",
+            r"command (?:not )?(?:recogni[sz]ed|unrecognized)",
+            r"bad sequence of commands",
+        ),
+    ),
+)
