@@ -37,8 +37,9 @@ UNIT = ROOT / "tests" / "unit"
 CASES = UNIT / "bounce_cases.tsv"
 CORPUS = ROOT / "tests" / "data" / "diagnostic_codes.tsv"
 # The labelled sets --accuracy scores, each a file and the tag its rows' source must carry
-# (bounce_sets.md says what the blind sets and the two parts of the second one are).
+# (bounce_sets.md says what the blind sets and the two parts of the second and third ones are).
 BLIND2 = UNIT / "bounce_blind2.tsv"
+BLIND3 = UNIT / "bounce_blind3.tsv"
 LABELLED = {
     "bounce_cases": (CASES, ""),
     "corpus": (CORPUS, ""),
@@ -48,6 +49,8 @@ LABELLED = {
     "blind2": (BLIND2, ""),
     "blind2-A": (BLIND2, "[blind2-A]"),
     "blind2-B (held back)": (BLIND2, "[blind2-B"),
+    "blind3": (BLIND3, ""),
+    "blind3-A": (BLIND3, "[blind3-A]"),
 }
 ESCAPES = {"\\n": "\n", "\\t": "\t", "\\\\": "\\"}
 
