@@ -51,6 +51,7 @@ LABELLED = {
     "blind2-B (held back)": (BLIND2, "[blind2-B"),
     "blind3": (BLIND3, ""),
     "blind3-A": (BLIND3, "[blind3-A]"),
+    "blind3-B (held back)": (BLIND3, "[blind3-B"),
 }
 ESCAPES = {"\\n": "\n", "\\t": "\t", "\\\\": "\\"}
 
