@@ -11,6 +11,8 @@ Modes:
 - ``floor-pycares``: the same questions through a pycares (c-ares) Channel driven by its file
   descriptors with epoll (``pip install pycares``, not a project dependency; imported only in
   this mode). c-ares' query cache is off unless ``--query-cache``.
+- ``floor-raw``: the same questions as pre-built packets through bare sockets and epoll,
+  nothing parsed (bench/_raw_floor.py): what the syscalls cost a Python client at the least.
 
 CPU is ``time.process_time`` (every thread of this process) over the measured part only;
 with ``--named-pid``, named's CPU over the same span is read from ``/proc``. Writes one JSON
@@ -40,10 +42,12 @@ import dns.message
 import dns.rcode
 import dns.resolver
 from _affinity import load_average, process_cpu_s
+from _raw_floor import raw_loop
 from dns_zonegen import REGION, expected_report, generate
 
 EDNS_PAYLOAD = 1232  # what exporter.sources.dns sends, so the floors put the same bytes on the wire
 MAX_MISMATCHES_SHOWN = 10
+RAW_WINDOW_PER_WORKER = 2  # floor-raw: questions in flight per domain worker
 T = TypeVar("T")
 
 
@@ -433,6 +437,17 @@ def run_floor(args: argparse.Namespace) -> dict[str, Any]:
         def make() -> Awaitable[Counter[str]]:
             return _resolver_loop(questions, args.port, args.concurrency)
 
+    elif args.mode == "floor-raw":
+        packets = [
+            dns.message.make_query(name, rdtype, use_edns=0, payload=EDNS_PAYLOAD).to_wire()
+            for name, rdtype in questions
+        ]
+
+        async def make() -> Counter[str]:
+            # Synchronous like the pycares loop; the window is about what the exporter's 64
+            # domains in progress keep in flight.
+            return raw_loop(packets, args.port, RAW_WINDOW_PER_WORKER * args.concurrency)
+
     else:
         messages = [
             dns.message.make_query(name, rdtype, use_edns=0, payload=EDNS_PAYLOAD)
@@ -461,7 +476,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "mode",
-        choices=["exporter", "questions", "floor-resolver", "floor-udp", "floor-pycares"],
+        choices=[
+            "exporter",
+            "questions",
+            "floor-resolver",
+            "floor-udp",
+            "floor-pycares",
+            "floor-raw",
+        ],
     )
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--domains", type=int, required=True)

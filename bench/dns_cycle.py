@@ -12,8 +12,9 @@ the output says so). Per N, ``--repeat`` rounds, the methods interleaved within 
    generator's intent, or the row fails;
 2. the floors (``--floor``): the exact distinct questions the exporter asks (of the first
    ``--floor-max`` domains above that N) through a bare ``dns.asyncresolver`` loop (``resolver``),
-   pre-built messages through ``dns.asyncquery.udp`` (``udp``), or a pycares Channel
-   (``pycares``; ``pip install pycares``, not a project dependency);
+   pre-built messages through ``dns.asyncquery.udp`` (``udp``), a pycares Channel
+   (``pycares``; ``pip install pycares``, not a project dependency), or pre-built packets
+   through bare sockets and epoll with nothing parsed (``raw``: the syscall floor);
 3. with ``--blackbox``, blackbox_exporter asking the same questions (bench/blackbox.py).
 
 The headline is CPU per domain (process CPU / domains, all threads): on a shared box wall clock
@@ -64,7 +65,12 @@ BLACKBOX = BENCH / "blackbox.py"
 WORKER_TIMEOUT_S = 900  # one measurement; a 100,000-domain cycle takes minutes on a busy box
 PROFILE_LINES = 25
 NAMED_STARTS = 3
-FLOORS = {"resolver": "floor-resolver", "udp": "floor-udp", "pycares": "floor-pycares"}
+FLOORS = {
+    "resolver": "floor-resolver",
+    "udp": "floor-udp",
+    "pycares": "floor-pycares",
+    "raw": "floor-raw",
+}
 
 
 class BenchError(RuntimeError):
@@ -298,7 +304,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="append",
         help="floor(s) to measure (repeatable): resolver = dns.asyncresolver (the default), "
         "udp = pre-built messages through dns.asyncquery.udp, pycares = a pycares (c-ares) "
-        "Channel on epoll (.venv/bin/pip install pycares), none = the exporter alone",
+        "Channel on epoll (.venv/bin/pip install pycares), raw = pre-built packets through bare "
+        "sockets and epoll, nothing parsed (the syscall floor, bench/_raw_floor.py), "
+        "none = the exporter alone",
     )
     parser.add_argument(
         "--floor-max",
