@@ -85,17 +85,20 @@ class DomainTable:
         indices = list(map(index.__getitem__, signatures))
         self.patterns: list[Pattern] = list(index)
         self.pattern_of: dict[str, int] = dict(zip(self.verdicts, indices, strict=True))
-        worst_of = [_worst({status for _, status in pattern}) for pattern in self.patterns]
-        self.worst: dict[str, Status] = dict(
-            zip(self.verdicts, map(worst_of.__getitem__, indices), strict=True)
-        )
+        # A domain's worst status is its pattern's: one per pattern, not a dict per domain.
+        self.worst_of: list[Status] = [
+            _worst({status for _, status in pattern}) for pattern in self.patterns
+        ]
         series = dict.fromkeys(_STATUS_ORDER, 0)  # check series of the domains, by worst status
         counts: Counter[tuple[str, Status]] = Counter()
+        worst_counts: Counter[Status] = Counter()
         for i, uses in Counter(indices).items():
-            series[worst_of[i]] += _SERIES_PER_CHECK * len(self.patterns[i]) * uses
+            series[self.worst_of[i]] += _SERIES_PER_CHECK * len(self.patterns[i]) * uses
+            worst_counts[self.worst_of[i]] += uses
             for pair in self.patterns[i]:
                 counts[pair] += uses
         self.series_by_worst = series
+        self.worst_counts = worst_counts  # how many domains have each worst status
         # Zero-initialised: every check seen x every status, so a count that drops to 0 stays.
         self.counts: tuple[tuple[tuple[str, str], int], ...] = tuple(
             ((check, status.value), counts[(check, status)])
@@ -105,16 +108,16 @@ class DomainTable:
         self._lock = threading.Lock()
         self._exposition: DomainExposition | None = None
 
+    def worst(self, domain: str) -> Status:
+        """The highest-ranked status of ``domain``'s checks."""
+        return self.worst_of[self.pattern_of[domain]]
+
     @functools.cached_property
     def order(self) -> list[str]:
         """Domains worst first (fail, unknown, warn, pass), then by name: the landing page's."""
-        rank = {status: -status.rank for status in Status}
-        return sorted(self.verdicts, key=lambda d: (rank[self.worst[d]], d))
-
-    @functools.cached_property
-    def worst_counts(self) -> Counter[Status]:
-        """How many domains have each worst status."""
-        return Counter(self.worst.values())
+        rank = [-status.rank for status in self.worst_of]
+        pattern_of = self.pattern_of
+        return sorted(self.verdicts, key=lambda d: (rank[pattern_of[d]], d))
 
     def selected(self) -> tuple[list[str], dict[Status, int]]:
         """The domains whose check series are exported, and the series withheld by worst status.
@@ -130,14 +133,11 @@ class DomainTable:
             return list(self.verdicts), dict.fromkeys(_STATUS_ORDER, 0)
         watched = sorted(d for d in set(config.watch_domains) if d in self.verdicts)
         watch_set = set(watched)
-        rank = {status: -status.rank for status in Status}
+        rank = [-status.rank for status in self.worst_of]
+        failing = [status is not Status.PASS for status in self.worst_of]
         candidates = sorted(
-            (
-                d
-                for d, worst in self.worst.items()
-                if worst is not Status.PASS and d not in watch_set
-            ),
-            key=lambda d: (rank[self.worst[d]], d),
+            (d for d, i in self.pattern_of.items() if failing[i] and d not in watch_set),
+            key=lambda d: (rank[self.pattern_of[d]], d),
         )
         withheld = dict(self.series_by_worst)
         exported: list[str] = []
@@ -151,7 +151,7 @@ class DomainTable:
             if cost > left:
                 break
             exported.append(domain)
-            withheld[self.worst[domain]] -= series
+            withheld[self.worst(domain)] -= series
             left -= cost
         return exported, withheld
 
@@ -383,18 +383,20 @@ def _build_exposition(table: DomainTable) -> DomainExposition:
                 "domain": [r.domain for r in rows],
                 "mail_from_domain": [r.mail_from or "" for r in rows],
             },
-            [float(bool(r.mail_from_resolvable)) for r in rows],
+            _shared_floats(bool(r.mail_from_resolvable) for r in rows),
         )
 
     def dmarc() -> _Columns:
         rows = [r for r in reports if r.dmarc_policy_level is not None]
-        return {"domain": [r.domain for r in rows]}, [
-            float(r.dmarc_policy_level or 0) for r in rows
-        ]
+        return {"domain": [r.domain for r in rows]}, _shared_floats(
+            r.dmarc_policy_level or 0 for r in rows
+        )
 
     def spf() -> _Columns:
         rows = [r for r in reports if r.spf_dns_lookups is not None]
-        return {"domain": [r.domain for r in rows]}, [float(r.spf_dns_lookups or 0) for r in rows]
+        return {"domain": [r.domain for r in rows]}, _shared_floats(
+            r.spf_dns_lookups or 0 for r in rows
+        )
 
     return DomainExposition(
         info=_infos.get(
@@ -448,6 +450,13 @@ def _status_pieces(name: str, check: str, current: Status) -> list[str]:
 _Columns = tuple[dict[str, list[str]], list[float]]
 
 
+def _shared_floats(values: Iterable[float]) -> list[float]:
+    """``values`` as floats, one object per distinct value: these gauges take a handful of
+    values, and 10^5 float objects would be 2.4 MB more at the moment a snapshot is built."""
+    shared: dict[float, float] = {}
+    return [shared.setdefault(value, float(value)) for value in values]
+
+
 def _columns_family(spec: metrics.MetricSpec, build: Callable[[], _Columns]) -> DeflatedFamily:
     """A gauge or info family given column-wise by ``build``: label name -> one value per
     series (in the spec's label order, as add_metric would be called), and the series'
@@ -492,25 +501,28 @@ def _info_family(config: Config, identities: list[IdentityState]) -> DeflatedFam
     across DNS cycles (see `_infos`)."""
 
     def build() -> _Columns:
-        rows = [(d.name, d.mail_from or "", d.region or "", d.labels) for d in config.domains]
-        seen = {d.name for d in config.domains}
+        # Column by column, no tuple per row: at 10^5 domains rows would be a transient
+        # 7 MB on top of the columns, at the moment a cycle's snapshot is published.
+        domains = config.domains
+        names = [d.name for d in domains]
+        mail_from = [d.mail_from or "" for d in domains]
+        regions = [d.region or "" for d in domains]
+        owners = {label: [""] * len(names) for label in config.owner_label_names}
+        for i, domain in enumerate(domains):
+            for label, value in domain.labels:  # owner labels a domain does not set stay ""
+                owners[label][i] = value
+        seen = set(names) if identities else set()
         for identity in identities:
             if identity.identity not in seen:
                 seen.add(identity.identity)
-                owners = config.identity_labels(identity.identity)
-                rows.append(
-                    (identity.identity, identity.mail_from_domain or "", identity.region, owners)
-                )
-        labels = {
-            "domain": [row[0] for row in rows],
-            "mail_from_domain": [row[1] for row in rows],
-            "aws_region": [row[2] for row in rows],
-        }
-        for label in config.owner_label_names:
-            labels[label] = [""] * len(rows)  # owner labels a domain does not set are empty
-        for i, row in enumerate(rows):
-            for label, value in row[3]:
-                labels[label][i] = value
-        return labels, [1.0] * len(rows)
+                names.append(identity.identity)
+                mail_from.append(identity.mail_from_domain or "")
+                regions.append(identity.region)
+                for column in owners.values():
+                    column.append("")
+                for label, value in config.identity_labels(identity.identity):
+                    owners[label][-1] = value
+        labels = {"domain": names, "mail_from_domain": mail_from, "aws_region": regions, **owners}
+        return labels, [1.0] * len(names)
 
     return _columns_family(metrics.DOMAIN_INFO, build)

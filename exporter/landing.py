@@ -164,7 +164,7 @@ def _domain_section(domain: str, table: DomainTable, runbooks: str) -> str:
     """One domain: its worst status in the heading, its checks worst first."""
     esc = html.escape
     checks = sorted(table.verdicts[domain], key=lambda c: RANK[c.status])
-    worst = table.worst[domain]
+    worst = table.worst(domain)
     rows = "".join(_check_row(c, runbooks) for c in checks)
     return (
         f"<h2 id='{esc(domain)}' class='domain {worst.value}'>{badge(worst)} {esc(domain)}</h2>"
