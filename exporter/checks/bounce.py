@@ -30,18 +30,20 @@ The first layer that answers wins:
 A receiver fault in the final reply ("local configuration error") does not hide a cause a
 transcript named before it. Corrections follow, from the SMTP stage the reply answered: a
 final 5xx reply is never a deferral (``greylisted`` becomes ``unknown``); a domain that does
-not resolve is the sender's when the failure was quoted for MAIL FROM or with X.1.7/X.1.8;
-whatever a reply to MAIL FROM says does not exist is the sender's (no recipient was named
-yet); a permanent refusal of RCPT TO that names no cause is about that recipient; a spam
-verdict given before DATA (to MAIL FROM, to RCPT TO, in the greeting) judges the sender
-(``policy``) or the sending host (``ip_reputation``), since no content was sent yet, unless
-it names what it found in the content (then the stage was misreported). Wording
-that says only that a mailbox is unavailable is read with the codes: 5.2.1 makes it disabled,
-a 4xx reply without an address code is RFC 5321's busy mailbox (a deferral). In a Sendmail
-transcript the receiver's ``<<<`` replies are read, not Sendmail's own summary line ("550
-5.1.1 ... User unknown" for any refusal). Link query strings, file paths and advice
-("For more information, ...", "Please make sure ...", also across a DSN's folded lines) are
-blanked before the wording is read: ``?ip=192.0.2.1`` or ``/var/virusmails/`` names no cause.
+not resolve is the sender's when the failure was quoted for MAIL FROM, for "your FROM
+address" or with X.1.7/X.1.8; whatever a reply to MAIL FROM says does not exist is the
+sender's (no recipient was named yet), and Postfix's "Sender address rejected:" judged MAIL
+FROM even when it answered RCPT TO (a delayed reject); a permanent refusal of RCPT TO that
+names no cause is about that recipient; a spam verdict given before DATA (to MAIL FROM, to
+RCPT TO, in the greeting) judges the sender (``policy``) or the sending host
+(``ip_reputation``), since no content was sent yet, unless it names what it found in the
+content (then the stage was misreported). Wording that says only that a mailbox is
+unavailable is read with the codes: 5.2.1 makes it disabled, a 4xx reply without an address
+code is RFC 5321's busy mailbox (a deferral). In a Sendmail transcript the receiver's
+``<<<`` replies are read, not Sendmail's own summary line ("550 5.1.1 ... User unknown" for
+any refusal). Link query strings, file paths and advice ("For more information, ...",
+"Please make sure ...", also across a DSN's folded lines) are blanked before the wording is
+read: ``?ip=192.0.2.1`` or ``/var/virusmails/`` names no cause.
 
 The text's own codes are preferred to ``status`` when they disagree: SES copies ``status``
 from the DSN, which can describe another hop (Yahoo's "552 ... mailbox not found" arrives
@@ -57,8 +59,9 @@ The rules are data (`exporter.checks.bounce_rules`; the code tables are in
 repository (a shared corpus whose precedence notes are summarised above),
 ``tests/unit/bounce_cases.tsv``, Sisimai's reason definitions and a development set of real
 texts (``tests/unit/bounce_dev.tsv``, then ``bounce_eval.tsv`` and the first blind
-set ``bounce_blind.tsv``), and are measured on a second blind set from other sources, whose
-held-back half is never read (``bounce_blind2.tsv``, see ``bounce_sets.md``).
+set ``bounce_blind.tsv``), and are measured on a second and a third blind set from other
+sources, whose held-back parts are never read (``bounce_blind2.tsv``, ``bounce_blind3.tsv``,
+see ``bounce_sets.md``).
 ``CLASSIFIER_VERSION`` (exported in ``build_info``) changes with every rule change that can
 move a text to another category.
 
@@ -108,7 +111,7 @@ __all__ = [
 
 # Raised whenever a change can move a text to another category, so that a step in the
 # category dashboards after an upgrade can be told apart from a change in the traffic.
-CLASSIFIER_VERSION = "4"
+CLASSIFIER_VERSION = "5"
 
 BOUNCE_CATEGORIES: tuple[str, ...] = tuple(BounceCategory)  # the label values, in order
 STATUS_CLASSES: tuple[str, ...] = ("4xx", "5xx", "unknown")
@@ -287,8 +290,9 @@ def _replies(flat: str) -> list[re.Match[str]]:
     ]
 
 
-# The failure was quoted for the envelope sender (MAIL FROM, RFC 3463 X.1.7/X.1.8).
-_SENDER_SIDE = re.compile(r"\bmail from\b|(?<![\w.])[45]\.1\.[78](?!\d)")
+# The failure was quoted for the envelope sender: MAIL FROM, "your FROM address", RFC 3463
+# X.1.7/X.1.8.
+_SENDER_SIDE = re.compile(r"\b(?:mail from|from address)\b|(?<![\w.])[45]\.1\.[78](?!\d)")
 # The SMTP command a reply answered (Exim "after MAIL FROM:", Postfix "in reply to RCPT TO
 # command", a Sendmail transcript's ">>> RCPT To:"); the last one named is the final reply's.
 _STAGE = re.compile(
@@ -317,7 +321,10 @@ _EXISTENCE = re.compile(
 
 
 def _stage(flat: str) -> str | None:
-    """The command the final reply answered, when the text says."""
+    """The command the final reply answered, when the text says. Postfix's "Sender address
+    rejected:" judged MAIL FROM, even when it answered RCPT TO (a delayed reject)."""
+    if "sender address rejected" in flat:
+        return "mail from"
     stages = _STAGE.findall(flat)
     return stages[-1] if stages else None
 
@@ -461,7 +468,7 @@ def _corrected(
         return C.UNKNOWN  # a 5xx reply is never a deferral; no other cause was named
     if category == C.RECIPIENT_DOMAIN_DNS and _SENDER_SIDE.search(flat):
         return C.SENDER_DOMAIN_DNS
-    stage = _stage(flat) if "mail from" in flat or "rcpt" in flat else None
+    stage = _stage(flat) if "mail from" in flat or "rcpt" in flat or "sender" in flat else None
     if category in _RECIPIENT_SIDE and stage == "mail from":
         return C.SENDER_DOMAIN_DNS
     if (

@@ -47,6 +47,10 @@ MESSAGE: tuple[Rule, ...] = (
                 r"|rcpts?|sessions?|requests?|deliveries|concurrent|simultaneous|sends)\b"
             ),
             r"too (?:fast|quickly|frequently)",
+            # A volume in a time, even with a mailbox code ("Mailbox received too much email in
+            # a short period of time", 4.2.1).
+            r"too much (?:e-?mail|mail|traffic|messages)\b",
+            r"(?:in|within) a (?:very )?short (?:period|amount of time|time span|interval)",
             r"(?:connection|sending|send|message|mail|delivery) frequency",
             r"(?:submission|sending|connection|message) rate\b",
             r"too many \w+ from your (?:ip|host|server|network)",

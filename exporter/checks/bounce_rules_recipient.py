@@ -41,7 +41,9 @@ RECIPIENT: tuple[Rule, ...] = (
             r"dnssec-invalid",
             r"find the recipient domain",
             r"domain is unknown",
-            r"(?:host|domain|host/domain) does not accept (?:any )?mail",
+            # RFC 7505's null MX, with or without the domain named ("Domain example.org does
+            # not accept mail"); the engine gives it to the sender when the reply is about it.
+            r"(?:host|domain|host/domain)(?: \S+)? does not accept (?:any )?mail",
             r"does not accept mail \(nullmx\)",
             r"(?:mx|srv) records? indicated no smtp service",
             r"dns (?:lookup|resolution|query) fail\w*",
@@ -74,7 +76,12 @@ RECIPIENT: tuple[Rule, ...] = (
                 r" )?(?:account|mailbox|user|recipient|address)"
             ),
             r"(?:recipient|destination)(?:'s)? (?:account|mailbox)\b[^.;]{0,20}?(?:blocked|locked)",
-            r"(?:account|mailbox|user) (?:disabled|deactivated|suspended|inactive)\b",
+            # The state without a verb ("Address locked or deactivated"), also after a
+            # restriction's prefix that names another stage ("Client host rejected: ...").
+            (
+                r"(?<!ip )(?<!ipv6 )(?:account|mailbox|user|address|inbox) (?:disabled|deactivated"
+                r"|suspended|inactive|locked|frozen)\b"
+            ),
             r"account (?:has been )?(?:disabled|discontinued)",
             r"no longer (?:valid|active|accepts mail|in use)",
             r"temporar(?:il)?y (?:locked|inactive)",
@@ -192,10 +199,10 @@ RECIPIENT: tuple[Rule, ...] = (
             r"not our customer",
             r"(?:doesn'?t|does not) have an? (?:\S+ )?account",
             r"no (?:mailbox|account) (?:here|by that name|found|available)",
-            (
-                r"recipient (?:address )?rejected: (?:access denied|unverified|undeliverable"
-                r"|userunknown|not in)"
-            ),
+            r"recipient (?:address )?rejected: (?:unverified|undeliverable|userunknown|not in)",
+            # "Access denied" is Postfix's text for any access-map refusal (a policy); with
+            # 5.4.1 it is Microsoft's directory-based edge block: no such recipient.
+            r"5\.4\.1 (?:\S+ )?recipient address rejected: access denied",
             r"not in (?:the )?recipient list",
             r"undeliverable address",
             r"unverified address",

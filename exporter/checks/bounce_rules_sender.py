@@ -45,7 +45,12 @@ SENDER: tuple[Rule, ...] = (
     ),
     (
         C.GREYLISTED,
-        (r"gr[ea]y-? ?list",),
+        (
+            r"gr[ea]y-? ?list",
+            # A restriction's reply ("Recipient address rejected:", "Helo command rejected:")
+            # whose only reason is to come back later: a deferral, whatever it rejected.
+            r"rejected: (?:please )?(?:try (?:again )?later|retry later|come back later)",
+        ),
     ),
     (
         C.DMARC,
@@ -322,6 +327,15 @@ SENDER: tuple[Rule, ...] = (
             r"(?:helo|ehlo)\b[^.;]{0,40}?\b(?:fully[- ]qualified|fqdn)",
             r"(?:ehlo/helo|helo/ehlo)\b",
             r"via (?:ehlo|helo)\b",
+            # The name checked, then what it must be or lacks ("HELO must have a dot", "EHLO
+            # is not a valid host name"), or a fault found in it at the clause's end ("bare IP
+            # address in HELO"); "after EHLO", "in reply to HELO" only name the stage, and
+            # advice goes on ("... in the HELO or EHLO command").
+            (
+                r"(?:helo|ehlo) (?:\S+ )?(?:must|should|needs?|requires?|is not|isn'?t|does not"
+                r"|doesn'?t|has no|lacks|contains|looks)\b"
+            ),
+            r"in (?:the |your )?(?:helo|ehlo)(?: (?:command|name|greeting))?(?=$|[^\w ]| [(\[])",
         ),
     ),
     (

@@ -1,9 +1,9 @@
 """The bounce classifier on the development and blind sets (``bounce_sets.md``), and the
-structural decisions of classifiers 3 and 4, each with texts written for the test.
+structural decisions of classifiers 3 to 5, each with texts written for the test.
 
 ``python -m pytest tests/unit/test_bounce_sets.py -s -k scores`` prints every set's figures;
-the misses of the sets the rules may be fitted to are listed, those of the held-back part of
-the second blind set (``[blind2-B]``) never are.
+the misses of the sets the rules may be fitted to are listed, those of the held-back parts of
+the second and third blind sets (``[blind2-B]``, ``[blind3-B]``) never are.
 """
 
 from __future__ import annotations
@@ -22,17 +22,24 @@ BLIND = load_cases(HERE / "bounce_blind.tsv")
 BLIND2 = load_cases(HERE / "bounce_blind2.tsv")
 BLIND2_SEEN = [case for case in BLIND2 if "[blind2-A]" in case.source]
 BLIND2_HELD = [case for case in BLIND2 if "[blind2-B" in case.source]
+BLIND3 = load_cases(HERE / "bounce_blind3.tsv")
+BLIND3_SEEN = [case for case in BLIND3 if "[blind3-A]" in case.source]
+BLIND3_HELD = [case for case in BLIND3 if "[blind3-B]" in case.source]
+HELD_BACK = (BLIND2_HELD, BLIND3_HELD)
 
-# Classifier 4 scores 97.9 % on the development set, 95.5 % on the first blind set (now read
-# while fixing), 97.1 % on the second blind set's part A (read) and 90.0 % on its held-back
-# part B, with at most 2.0 % "unknown"; the bars leave about two points for the next change.
-SETS = {
-    "development": (DEV, 0.95),
-    "blind": (BLIND, 0.93),
-    "blind2-A": (BLIND2_SEEN, 0.95),
-    "blind2-B": (BLIND2_HELD, 0.88),
-}
+# Classifier 5 scores 97.4 % on the development set, 95.5 % on the first blind set, 97.1 % on
+# the second blind set's part A and 92.0 % on its held-back part B, 98.9 % on the third blind
+# set's part A (read while making classifier 5) and 84.3 % on its held-back part B, with at
+# most 3.7 % "unknown" (5.7 % on the third's part B); the bars sit about two points under.
 UNKNOWN_BAR = 0.05
+SETS = {
+    "development": (DEV, 0.95, UNKNOWN_BAR),
+    "blind": (BLIND, 0.93, UNKNOWN_BAR),
+    "blind2-A": (BLIND2_SEEN, 0.95, UNKNOWN_BAR),
+    "blind2-B": (BLIND2_HELD, 0.90, UNKNOWN_BAR),
+    "blind3-A": (BLIND3_SEEN, 0.96, UNKNOWN_BAR),
+    "blind3-B": (BLIND3_HELD, 0.82, 0.08),
+}
 
 
 def scores(cases: list[Case]) -> tuple[float, float, list[tuple[Case, str]]]:
@@ -46,25 +53,27 @@ def scores(cases: list[Case]) -> tuple[float, float, list[tuple[Case, str]]]:
 
 
 def test_scores() -> None:
-    """Prints the figures (visible with ``-s``) and the misses, except the held-back set's."""
-    for name, (cases, _) in SETS.items():
+    """Prints the figures (visible with ``-s``) and the misses, except the held-back sets'."""
+    for name, (cases, _, _) in SETS.items():
         accuracy, unknown, wrong = scores(cases)
         print(f"{name}: {accuracy:.1%} of {len(cases)}, unknown {unknown:.1%}")
-        if cases is not BLIND2_HELD:
+        if not any(cases is held for held in HELD_BACK):
             for case, category in wrong:
                 print(f"  {case.category} -> {category}: {case.raw[:100]!r}")
     assert len(DEV) >= 180
     assert len(BLIND) >= 130
     assert len(BLIND2_SEEN) >= 100
     assert len(BLIND2_HELD) >= 50
+    assert len(BLIND3_SEEN) >= 90
+    assert len(BLIND3_HELD) >= 70
 
 
 @pytest.mark.parametrize("name", list(SETS))
 def test_accuracy_and_unknown_share(name: str) -> None:
-    cases, bar = SETS[name]
+    cases, bar, unknown_bar = SETS[name]
     accuracy, unknown, _ = scores(cases)
     assert accuracy >= bar
-    assert unknown <= UNKNOWN_BAR
+    assert unknown <= unknown_bar
 
 
 def test_the_sets_are_disjoint_labelled_and_sourced() -> None:
@@ -76,14 +85,17 @@ def test_the_sets_are_disjoint_labelled_and_sourced() -> None:
     dev = {c.raw.strip().lower() for c in DEV}
     blind = {c.raw.strip().lower() for c in BLIND}
     blind2 = {c.raw.strip().lower() for c in BLIND2}
+    blind3 = {c.raw.strip().lower() for c in BLIND3}
     assert len(dev) == len(DEV)
     assert len(blind) == len(BLIND)
     assert len(blind2) == len(BLIND2) == len(BLIND2_SEEN) + len(BLIND2_HELD)
+    assert len(blind3) == len(BLIND3) == len(BLIND3_SEEN) + len(BLIND3_HELD)
     assert not dev & blind
     assert not (dev | blind | others) & blind2
+    assert not (dev | blind | blind2 | others) & blind3
     assert not dev & others
     assert not blind & others
-    for case in DEV + BLIND + BLIND2:
+    for case in DEV + BLIND + BLIND2 + BLIND3:
         assert case.category in BOUNCE_CATEGORIES
         assert len(case.source) > 10
 
@@ -274,6 +286,97 @@ STRUCTURE_CASES = {
         ("550 5.4.310 DNS domain example.org does not exist", "recipient_domain_dns"),
         ("554 Rcpt <jane@example.org> does not exist", "recipient_unknown"),
     ],
+    # Classifier 5, from the misses of the third blind set's read part.
+    "a-restriction-whose-reason-is-to-come-back-later": [
+        (
+            "450 4.7.1 <mail.example.net>: Helo command rejected: Please try again later",
+            "greylisted",
+        ),
+        ("Client host rejected: Retry later", "greylisted"),
+        ("550 5.7.1 <bob@example.net>: Sender address rejected: try again later", "unknown"),
+        ("554 5.7.1 <mail.example.net>: Helo command rejected: Host not found", "policy"),
+    ],
+    "null-mx-of-the-side-named": [
+        (
+            "553 5.7.0 <bob@example.net>: Sender address rejected: Domain example.net does not accept mail",
+            "sender_domain_dns",
+        ),
+        (
+            "556 5.1.10 <jane@example.org>: Recipient address rejected: Domain example.org does not accept mail",
+            "recipient_domain_dns",
+        ),
+        ("550 5.1.2 No MX record for your from address", "sender_domain_dns"),
+        ("554 Your FROM address domain has no MX", "sender_domain_dns"),
+    ],
+    "sender-restriction-answered-at-rcpt-to": [
+        (
+            (
+                "host mx.example.org[192.0.2.1] said: 550 5.1.0 <bob@example.net>: Sender address "
+                "rejected: unverified address: host mx.example.net said: 550 5.1.1 User unknown "
+                "(in reply to RCPT TO command)"
+            ),
+            "sender_domain_dns",
+        ),
+        (
+            (
+                "host mx.example.org[192.0.2.1] said: 554 5.7.1 <bob@example.net>: Sender address "
+                "rejected: undeliverable address: 550 No such user (in reply to RCPT TO command)"
+            ),
+            "sender_domain_dns",
+        ),
+    ],
+    "access-denied-read-with-its-code": [
+        ("554 5.7.1 <jane@example.org>: Recipient address rejected: Access denied", "policy"),
+        (
+            (
+                "host mx.example.org[192.0.2.1] said: 550 <jane@example.org>: Recipient address "
+                "rejected: Access denied (in reply to RCPT TO command)"
+            ),
+            "policy",
+        ),
+        (
+            (
+                "550 5.4.1 [jane@example.org]: Recipient address rejected: Access denied "
+                "[DB5PEPF00000001.eurprd01.prod.outlook.com]"
+            ),
+            "recipient_unknown",
+        ),
+    ],
+    "helo-name-checks": [
+        ("550 HELO must be a hostname, not an IP address", "policy"),
+        ("550 Bare IP address not allowed in HELO", "policy"),
+        ("554 Your EHLO contains an invalid character", "policy"),
+        (
+            (
+                "SMTP error from remote mail server after EHLO mx.example.net:\n"
+                "421 4.3.2 Too many concurrent connections, try again later"
+            ),
+            "rate_limited",
+        ),
+    ],
+    "volume-in-a-time": [
+        (
+            "450 4.2.1 <jane@example.org>: Mailbox has received too much mail in a short period, try again later",
+            "rate_limited",
+        ),
+        ("452 4.2.1 Recipient is receiving too much email right now", "rate_limited"),
+        ("421 Too much traffic from your server in a short amount of time", "rate_limited"),
+        ("552 5.2.2 Mailbox full: too much mail data stored", "mailbox_full"),
+    ],
+    "disabled-without-a-verb": [
+        ("550 Inbox frozen for non-payment", "recipient_disabled"),
+        (
+            "554 5.7.1 <jane@example.org>: Recipient address rejected: Account locked",
+            "recipient_disabled",
+        ),
+        (
+            (
+                "554 5.7.1 <mx.example.net[192.0.2.1]>: Client host rejected: Address deactivated, see "
+                "https://help.example.org/deactivated"
+            ),
+            "recipient_disabled",
+        ),
+    ],
 }
 
 
@@ -289,7 +392,9 @@ def test_structural_decisions(text: str, category: str) -> None:
     """Quota and existence verdicts however worded, the SMTP stage a reply answered, a final
     receiver fault that does not hide a named cause, the greeting refusal as a last resort;
     Sendmail's own summary under the receiver's reply, codes that explain "unavailable", no
-    content verdict before DATA, unnamed lists, advice that is no verdict."""
+    content verdict before DATA, unnamed lists, advice that is no verdict; a restriction's
+    reason over its prefix, the side a null MX or a sender restriction names, "Access denied"
+    read with its code, HELO name checks, a volume in a time, a disabled state without a verb."""
     assert classify_bounce("Permanent", "General", None, text).category == category
 
 
@@ -312,7 +417,7 @@ def test_a_reply_quoted_by_another_mta_keeps_its_category(wrapper: str) -> None:
     quotes it (from the sets the rules may be fitted to; the held-back part stays unread)."""
     replies = [
         case.raw.strip()
-        for case in load_cases(OWN) + load_cases(EVAL) + DEV + BLIND + BLIND2_SEEN
+        for case in load_cases(OWN) + load_cases(EVAL) + DEV + BLIND + BLIND2_SEEN + BLIND3_SEEN
         if "\n" not in case.raw.strip() and case.raw.strip()[:3].isdigit()
     ]
     alone = [classify_bounce("Permanent", "General", None, reply).category for reply in replies]
@@ -329,7 +434,7 @@ def test_a_reply_folded_like_a_dsn_header_keeps_its_category() -> None:
     one-line reply keeps its category folded (read sets only, as above)."""
     replies = [
         case.raw.strip()
-        for case in load_cases(OWN) + load_cases(EVAL) + DEV + BLIND + BLIND2_SEEN
+        for case in load_cases(OWN) + load_cases(EVAL) + DEV + BLIND + BLIND2_SEEN + BLIND3_SEEN
         if "\n" not in case.raw.strip()
     ]
     changed = [
