@@ -224,7 +224,12 @@ SENDER: tuple[Rule, ...] = (
             r"backscatterer",
             r"dnsbl",
             r"\brbl\b",
-            r"blocked using",
+            # "blocked using" a list's name or host, not a filter of the receiver's own
+            # ("Blocked using spam pattern", "blocked using content filter").
+            (
+                r"blocked using (?!(?:an? |the |our )?(?:spam|content|pattern|filter|rules?|policy"
+                r"|heuristics?)\b)"
+            ),
             r"(?:black|block) ?listed (?:at|by|on|in)",
             (
                 r"(?:listed|found) (?:in|on|at) (?:an? |the )?(?:dnsbl|rbl|real-?time|black ?list"
