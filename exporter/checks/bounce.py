@@ -290,9 +290,12 @@ def _replies(flat: str) -> list[re.Match[str]]:
     ]
 
 
-# The failure was quoted for the envelope sender: MAIL FROM, "your FROM address", RFC 3463
-# X.1.7/X.1.8.
-_SENDER_SIDE = re.compile(r"\b(?:mail from|from address)\b|(?<![\w.])[45]\.1\.[78](?!\d)")
+# The failure was quoted for the envelope sender: MAIL FROM, "your FROM address", "sender
+# domain ...", RFC 3463 X.1.7/X.1.8.
+_SENDER_SIDE = re.compile(
+    r"\b(?:mail from|from address|sender(?:'s)? domain|domain of (?:the )?sender)\b"
+    r"|(?<![\w.])[45]\.1\.[78](?!\d)"
+)
 # The SMTP command a reply answered (Exim "after MAIL FROM:", Postfix "in reply to RCPT TO
 # command", a Sendmail transcript's ">>> RCPT To:"); the last one named is the final reply's.
 _STAGE = re.compile(

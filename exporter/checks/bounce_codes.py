@@ -185,7 +185,8 @@ def from_specific_codes(codes: tuple[str, ...], smtp: str | None) -> BounceCateg
 
 
 _RFC_ADDRESS = {5: None, 7: C.POLICY, 9: None}  # X.1.5 is success, X.1.9 a gateway note
-_RFC_MAIL_SYSTEM = {1: C.RATE_LIMITED}  # X.3.1: mail system full (load)
+# X.3.1: mail system full (load); X.3.5: system incorrectly configured (the receiver's fault)
+_RFC_MAIL_SYSTEM = {1: C.RATE_LIMITED, 5: C.GREYLISTED}
 _RFC_NETWORK = {1: C.EXPIRED, 2: C.EXPIRED, 3: C.RECIPIENT_DOMAIN_DNS, 5: C.RATE_LIMITED}
 _RFC_PROTOCOL = {3: C.RATE_LIMITED}  # X.5.3: too many recipients
 _RFC_SECURITY = {8: C.RELAY_DENIED}  # X.7.8: authentication needed; other X.7.x: policy

@@ -267,7 +267,10 @@ RECIPIENT: tuple[Rule, ...] = (
         C.GREYLISTED,
         (
             r"internal (?:system |server |mail )?error",
-            r"(?:local|system|server|mail system|remote server)\b[^.;]{0,20}?\bconfiguration error",
+            (
+                r"(?:local|system|server|mail system|remote server)\b[^.;]{0,20}?\bconfiguration"
+                r" (?:error|problem|failure)"
+            ),
             r"(?:local |temporary )?error in processing",
             r"temporary (?:local|lookup|system|server) (?:problem|failure|error)",
             r"local (?:configuration|delivery) (?:error|problem|failure)",

@@ -174,7 +174,7 @@ SENDER: tuple[Rule, ...] = (
     (
         C.DOMAIN_REPUTATION,
         (
-            r"reputation of (?:the |your )?(?:sending |sender |from )?domain",
+            r"reputation of (?:the |your )?(?:sending |sender(?:'s)? |from )?domain",
             r"domain(?:'s)? (?:has a )?(?:poor |low |bad )?reputation",
         ),
     ),
@@ -287,7 +287,14 @@ SENDER: tuple[Rule, ...] = (
     (
         # An address (not the sending host) on the receiver's list: its policy on that sender.
         C.POLICY,
-        (r"address\b[^.;]{0,20}?\b(?:has been|is|was) (?:black|block|deny) ?listed",),
+        (
+            r"address\b[^.;]{0,20}?\b(?:has been|is|was) (?:black|block|deny) ?listed",
+            # "... is on the recipient's block list", not the host's address
+            (
+                r"(?<!ip )address\b[^.;]{0,20}?\b(?:has been|is|was) (?:on|in) [^.;]{0,20}?"
+                r"\b(?:black|block|deny) ?list"
+            ),
+        ),
     ),
     (
         # A list named only as a list is the receiver's own (the corpus's precedence): a

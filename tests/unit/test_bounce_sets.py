@@ -271,6 +271,8 @@ STRUCTURE_CASES = {
         ("550 Your host is on our blacklist", "ip_reputation"),
         ("550 Client host blocked using zen.spamhaus.org", "blocklist"),
         ("550 Sender address is blacklisted", "policy"),
+        ("550 5.7.1 Sender address is on the recipient's block list", "policy"),
+        ("550 5.7.1 Your IP address is on our block list", "ip_reputation"),
     ],
     "spf-explanation": [
         ("550 192.0.2.1 is not allowed to send mail from example.org", "spf"),
@@ -296,7 +298,7 @@ STRUCTURE_CASES = {
         ("550 5.7.1 <bob@example.net>: Sender address rejected: try again later", "unknown"),
         ("554 5.7.1 <mail.example.net>: Helo command rejected: Host not found", "policy"),
     ],
-    "null-mx-of-the-side-named": [
+    "dns-failure-of-the-side-named": [
         (
             "553 5.7.0 <bob@example.net>: Sender address rejected: Domain example.net does not accept mail",
             "sender_domain_dns",
@@ -307,6 +309,23 @@ STRUCTURE_CASES = {
         ),
         ("550 5.1.2 No MX record for your from address", "sender_domain_dns"),
         ("554 Your FROM address domain has no MX", "sender_domain_dns"),
+        ("550 5.7.1 Sender domain example.net has no MX or A record", "sender_domain_dns"),
+        ("550 5.1.2 No MX record found for example.org", "recipient_domain_dns"),
+    ],
+    "receiver-fault-and-domain-reputation": [
+        (
+            "host mx.example.org[192.0.2.1] said: 554 5.3.5 Server configuration problem (in reply to RCPT TO command)",
+            "unknown",
+        ),
+        (
+            "host mx.example.org[192.0.2.1] said: 550 5.3.5 System incorrectly configured (in reply to RCPT TO command)",
+            "unknown",
+        ),
+        ("451 4.3.5 Server configuration problem", "greylisted"),
+        (
+            "554 5.7.1 Message rejected due to the low reputation of the sender's domain",
+            "domain_reputation",
+        ),
     ],
     "sender-restriction-answered-at-rcpt-to": [
         (
@@ -401,9 +420,9 @@ def test_structural_decisions(text: str, category: str) -> None:
     receiver fault that does not hide a named cause, the greeting refusal as a last resort;
     Sendmail's own summary under the receiver's reply, codes that explain "unavailable", no
     content verdict before DATA, unnamed lists, advice that is no verdict; a restriction's
-    reason over its prefix, the side a null MX or a sender restriction names, "Access denied"
-    read with its code, HELO name checks, a volume in a time, a filter that is no block list, a
-    disabled state without a verb."""
+    reason over its prefix, the side a DNS failure or a sender restriction names, "Access
+    denied" read with its code, HELO name checks, a volume in a time, a filter that is no block
+    list, a disabled state without a verb, a receiver's configuration fault."""
     assert classify_bounce("Permanent", "General", None, text).category == category
 
 
