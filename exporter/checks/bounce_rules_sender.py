@@ -239,7 +239,8 @@ SENDER: tuple[Rule, ...] = (
             r"prs\.proofpoint",
             r"proofpoint (?:dynamic )?reputation",
             r"cloudmark sender intelligence",
-            r"(?:threat|reputation|rbl|dnsbl) list\b",
+            # not one the receiver calls its own ("our internal reputation list", below)
+            r"(?<!our )(?<!internal )(?<!local )(?:threat|reputation|rbl|dnsbl) list\b",
             r"(?:found|listed) in (?:the )?(?:\S+ )?(?:ers|dul|xbl|pbl|sbl)\b",
             r"\bers-\w+",  # Trend Micro's Email Reputation Services lists
             r"(?<=[\[#\(])bl\d+\b",  # Yahoo [BL21], Comcast #BL000000
@@ -277,6 +278,7 @@ SENDER: tuple[Rule, ...] = (
             r"ip/domain reputation",
             # The sending host judged a spam source (not the message's content).
             r"spam(?:mer|ming)? (?:ip|host|source)s?\b",
+            r"(?:server|host|ip|network)\b[^.;]{0,30}?\b(?:is|has been|was) sending spam",
         ),
     ),
     (
@@ -304,6 +306,7 @@ SENDER: tuple[Rule, ...] = (
             r"black ?list",
             r"block ?list",
             r"denylist",
+            r"(?:reputation|threat) list\b",
         ),
     ),
     (

@@ -185,6 +185,7 @@ STRUCTURE_CASES = {
         ("550 Relaying to <jane@example.org> is prohibited", "relay_denied"),
         ("550 Unauthorized relay attempt", "relay_denied"),
         ("554 Your host is a known spam source", "ip_reputation"),
+        ("554 5.7.1 Your server 192.0.2.1 is sending spam; connection refused", "ip_reputation"),
         ("550 Message looks like spam", "content"),
         ("450 Sending frequency of your domain is limited", "rate_limited"),
     ],
@@ -273,6 +274,8 @@ STRUCTURE_CASES = {
         ("550 Sender address is blacklisted", "policy"),
         ("550 5.7.1 Sender address is on the recipient's block list", "policy"),
         ("550 5.7.1 Your IP address is on our block list", "ip_reputation"),
+        ("550 Rejected: 192.0.2.1 is listed in our internal reputation list", "ip_reputation"),
+        ("550 5.7.1 Rejected: 192.0.2.1 is on the reputation list of bl.example.net", "blocklist"),
     ],
     "spf-explanation": [
         ("550 192.0.2.1 is not allowed to send mail from example.org", "spf"),
