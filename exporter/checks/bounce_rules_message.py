@@ -134,6 +134,7 @@ MESSAGE: tuple[Rule, ...] = (
             r"ransomware",
             r"bulk[. ]advertising",
             r"junk\b",
+            r"bayes(?:ian)?\b",
         ),
     ),
     (

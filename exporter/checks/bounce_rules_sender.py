@@ -320,7 +320,7 @@ SENDER: tuple[Rule, ...] = (
             r"unable to relay",
             r"unauthori[sz]ed relay",
             r"as a relay",
-            r"we do not relay",
+            r"(?:does not|doesn'?t|do not|don'?t|will not|won'?t|cannot|can'?t) relay\b",
             r"no relaying",
             r"relaying (?:is )?not",
             r"list of allowed rcpthosts?",

@@ -184,6 +184,8 @@ STRUCTURE_CASES = {
     "words-in-between": [
         ("550 Relaying to <jane@example.org> is prohibited", "relay_denied"),
         ("550 Unauthorized relay attempt", "relay_denied"),
+        ("550 5.7.1 This mail server does not relay for your domain", "relay_denied"),
+        ("550 Rejected by Bayesian filter", "content"),
         ("554 Your host is a known spam source", "ip_reputation"),
         ("554 5.7.1 Your server 192.0.2.1 is sending spam; connection refused", "ip_reputation"),
         ("550 Message looks like spam", "content"),
