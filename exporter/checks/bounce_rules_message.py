@@ -121,6 +121,10 @@ MESSAGE: tuple[Rule, ...] = (
             r"file type",
             r"executable",
             r"links? within",
+            (
+                r"contains? (?:an? |one or more )?(?:suspicious |malicious |blocked |prohibited )?"
+                r"(?:links?|urls?|hyperlinks?)\b"
+            ),
             r"urls? (?:in|within)",
             r"spam url",
             r"url domain",

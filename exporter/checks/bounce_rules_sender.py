@@ -278,7 +278,11 @@ SENDER: tuple[Rule, ...] = (
             r"ip/domain reputation",
             # The sending host judged a spam source (not the message's content).
             r"spam(?:mer|ming)? (?:ip|host|source)s?\b",
-            r"(?:server|host|ip|network)\b[^.;]{0,30}?\b(?:is|has been|was) sending spam",
+            (
+                r"(?:server|host|ip|network)\b[^.;]{0,30}?\b(?:(?:is|has been|was) sending|has sent"
+                r"|sends)\b[^.;]{0,15}?\bspam"
+            ),
+            r"(?:poor|low|bad) (?:sender|reputation) score",
         ),
     ),
     (

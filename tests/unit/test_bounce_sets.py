@@ -188,6 +188,12 @@ STRUCTURE_CASES = {
         ("550 Rejected by Bayesian filter", "content"),
         ("554 Your host is a known spam source", "ip_reputation"),
         ("554 5.7.1 Your server 192.0.2.1 is sending spam; connection refused", "ip_reputation"),
+        ("554 5.7.1 Rejected: your IP 192.0.2.1 has sent too much spam", "ip_reputation"),
+        (
+            "550 5.7.1 Connection from 192.0.2.1 refused: host has a poor sender score",
+            "ip_reputation",
+        ),
+        ("554 5.7.1 Message rejected: contains a link to a site flagged as malicious", "content"),
         ("550 Message looks like spam", "content"),
         ("450 Sending frequency of your domain is limited", "rate_limited"),
     ],
