@@ -11,7 +11,6 @@ import asyncio
 import gc
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
@@ -149,7 +148,7 @@ class _Cycle:
         # How many domains in progress asked each question: an answer is dropped from the
         # cycle's cache only when the last of them is done (domains share DKIM tokens, and
         # a subdomain reads its organizational domain's _dmarc record).
-        self._interest: Counter[tuple[str, str]] = Counter()
+        self._interest: dict[tuple[str, str], int] = {}
         # Each distinct summary text once, the domain's name left out: 100,000 reports
         # would otherwise hold 800,000 summaries that differ only in that name.
         self._texts: dict[str, str] = {}
@@ -209,7 +208,9 @@ class _Cycle:
         client, answered = self._client, run.answered
         new = [q for q in dict.fromkeys(questions) if q not in run.asked]
         run.asked.update(dict.fromkeys(new))
-        self._interest.update(new)
+        interest = self._interest
+        for key in new:  # a loop of the compiled build, not Counter's Python-level methods
+            interest[key] = interest.get(key, 0) + 1
         waiting = 0
         for name, rdtype in questions:
             if client.request(name, rdtype, answered) is None:
@@ -274,10 +275,14 @@ class _Cycle:
         if not self._done % _FREEZE_EVERY:
             gc.freeze()
         interest = self._interest
-        interest.subtract(run.asked.keys())  # counted once each, not as a mapping
-        unasked = [key for key in run.asked if interest[key] <= 0]
-        for key in unasked:
-            del interest[key]
+        unasked = []
+        for key in run.asked:  # each counted once by _ask
+            left = interest[key] - 1
+            if left:
+                interest[key] = left
+            else:
+                del interest[key]
+                unasked.append(key)
         client.forget(key for key in unasked if _private_to(key[0], target))
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import select
 import socket
 import struct
 from collections import deque
@@ -82,7 +83,19 @@ class UdpMultiplexer:
         self._outbox: deque[tuple[_Port, bytes]] = deque()  # sent once the callback ends
         self._flushing: asyncio.Handle | None = None
         self._writing: _Port | None = None  # its buffer was full: waiting until writable
-        self._open()  # fail here, not per question, when the address cannot be used
+        # The sockets are watched by an epoll set of this multiplexer's, and the event loop
+        # watches that set alone: a socket replaced every few questions costs one epoll_ctl
+        # each way instead of the loop's reader bookkeeping, and one wake-up serves every
+        # socket with answers waiting.
+        self._epoll = select.epoll()
+        self._by_fd: dict[int, _Port] = {}
+        self._loop.add_reader(self._epoll.fileno(), self._ready)
+        try:
+            self._open()  # fail here, not per question, when the address cannot be used
+        except OSError:
+            self._loop.remove_reader(self._epoll.fileno())
+            self._epoll.close()
+            raise
 
     def _open(self) -> _Port:
         sock = socket.socket(self._family, socket.SOCK_DGRAM, self._proto)
@@ -93,7 +106,8 @@ class UdpMultiplexer:
             sock.close()
             raise
         port = _Port(sock)
-        self._loop.add_reader(port.fd, self._drain, port)
+        self._epoll.register(port.fd, select.EPOLLIN)
+        self._by_fd[port.fd] = port
         self._ports.append(port)
         return port
 
@@ -157,6 +171,14 @@ class UdpMultiplexer:
                 self._loop.remove_writer(self._writing.fd)
             self._writing = None
 
+    def _ready(self) -> None:
+        """The epoll set is readable: drain every socket it says has datagrams."""
+        by_fd = self._by_fd
+        for fd, _ in self._epoll.poll(0):
+            port = by_fd.get(fd)
+            if port is not None:  # else closed by a callback of this wake-up
+                self._drain(port)
+
     def _drain(self, port: _Port) -> None:  # noqa: C901 - per datagram: a helper call would cost more
         pending, on_done, sock = self._pending, self._on_done, port.sock
         for _ in range(_MAX_DRAIN):
@@ -202,7 +224,8 @@ class UdpMultiplexer:
 
     def _close_port(self, port: _Port) -> None:
         if port.fd >= 0:
-            self._loop.remove_reader(port.fd)
+            self._epoll.unregister(port.fd)
+            del self._by_fd[port.fd]
             if self._writing is port:
                 self._loop.remove_writer(port.fd)
                 self._writing = None
@@ -246,3 +269,6 @@ class UdpMultiplexer:
         self._pending.clear()
         self._sent.clear()
         self._outbox.clear()
+        if not self._epoll.closed:
+            self._loop.remove_reader(self._epoll.fileno())
+            self._epoll.close()
