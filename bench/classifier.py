@@ -45,6 +45,7 @@ LABELLED = {
     "corpus": (CORPUS, ""),
     "eval": (UNIT / "bounce_eval.tsv", ""),
     "dev": (UNIT / "bounce_dev.tsv", ""),
+    "dev4": (UNIT / "bounce_dev4.tsv", ""),
     "blind": (UNIT / "bounce_blind.tsv", ""),
     "blind2": (BLIND2, ""),
     "blind2-A": (BLIND2, "[blind2-A]"),
@@ -105,7 +106,18 @@ def load_module(path: Path, name: str = "bounce_baseline") -> ModuleType:
     return module
 
 
-RULE_MODULES = ("rule_table", "bounce_rules", "bounce_codes", "bounce_text")
+# The modules ``bounce.py`` imports, in import order: each of a baseline's is loaded after
+# those it imports, so that every one of them sees its own checkout's version, not ours.
+RULE_MODULES = (
+    "rule_table",
+    "bounce_rules_categories",
+    "bounce_rules_sender",
+    "bounce_rules_recipient",
+    "bounce_rules_message",
+    "bounce_rules",
+    "bounce_codes",
+    "bounce_text",
+)
 
 
 def load_baseline(path: Path) -> ModuleType:
