@@ -85,7 +85,7 @@ MESSAGE: tuple[Rule, ...] = (
             (
                 r"\bip\b(?: address)?[^.;]{0,40}?\b(?:has been |is |was )?(?:temporarily "
                 r"|permanently )?(?:blocked|banned|blacklisted|block ?listed|denied|refused|not"
-                r" allowed|rejected)\b"
+                r" allowed|rejected|filtered)\b"
             ),
             (
                 r"(?:blocked|banned|refused|denied)\b[^.;]{0,30}\b(?:your|the|sending|source"

@@ -29,6 +29,8 @@ RECIPIENT: tuple[Rule, ...] = (
             r"unroute?able address",
             r"\b(?:no|null) mx\b",
             r"mx (?:record|lookup|host)s? (?:not found|failed|missing)",
+            r"(?:does not|doesn't|do not|don't) have (?:any |an )?mx records?",
+            r"(?:has|have) no (?:mx|mail exchanger) records?",
             r"(?:couldn'?t|could not) find (?:any host|a mail exchanger)",
             r"no mail exchanger",
             r"point to non-?existent hosts",
@@ -73,7 +75,7 @@ RECIPIENT: tuple[Rule, ...] = (
             ),
             (
                 r"(?:disabled|inactive|deactivated|suspended|frozen|archived) (?:e-?mail"
-                r" )?(?:account|mailbox|user|recipient|address)"
+                r" )?(?:account|mailbox|mbox|user|recipient|address)"
             ),
             r"(?:recipient|destination)(?:'s)? (?:account|mailbox)\b[^.;]{0,20}?(?:blocked|locked)",
             # The state without a verb ("Address locked or deactivated"), also after a
@@ -154,7 +156,7 @@ RECIPIENT: tuple[Rule, ...] = (
         (
             r"(?:message|mail|e-?mail|attachment|header)s? (?:is |was )?too (?:big|large|long)",
             r"too (?:big|large) for",
-            r"(?:message|mail|e-?mail) size",
+            r"(?:message|mail|e-?mail) ?size",
             r"size (?:limit|exceeds?)",
             r"size of (?:your|the) message",
             (

@@ -19,6 +19,8 @@ FAIL = (
 SPF_FAILED = (
     rf"\b(?:sender policy framework|\bspf\b[^;!?]{{0,60}}?\b{FAIL}|{FAIL}[^;!?]{{0,25}}?\bspf\b"
     r"|per it'?s spf|does not designate|not permitted by (?:the )?(?:domain|sender)"
+    # the check named as the agent of a refusal ("blocked by SPF", "rejected due to SPF")
+    r"|(?:blocked|rejected|refused|denied) (?:by|due to|because of) (?:the |an? )?spf\b"
     r"|(?:inspect|check|fix) your spf"
     # Exim's documented SPF refusal: "<ip> is not allowed to send mail from <domain>"
     r"|(?<=# )is not allowed to send mail from"
@@ -29,6 +31,7 @@ SPF_FAILED = (
 DKIM_FAILED = (
     rf"\b(?:dkim\b[^;!?]{{0,40}}?\b{FAIL}|{FAIL}[^;!?]{{0,15}}?\bdkim\b"
     r"|body hash did not verify|no (?:passing |valid |acceptable )?dkim signature"
+    r"|(?:blocked|rejected|refused|denied) (?:by|due to|because of) (?:the |an? )?dkim\b"
     r"|dkim signature (?:is )?(?:missing|required|not found))"
 )
 BOTH_FAILED = r"both spf and dkim|neither spf nor dkim|spf and dkim (?:both )?fail"
@@ -41,6 +44,18 @@ SENDER: tuple[Rule, ...] = (
             r"suppression ?list",
             r"blacklisted address:",  # the SES mailbox simulator's suppression-list reply
             r"amazon ses (?:did not send|has suppressed|suppressed)",
+            # An ESP's own list of addresses it no longer sends to (Postmark's "inactive
+            # recipients", Mailgun's "previously bounced address"): the mail never left.
+            r"(?:marked|flagged) as inactive",
+            r"inactive recipients? (?:are|is)\b",
+            (
+                r"(?:to|address(?:es)?|recipients?) (?:that )?(?:has |have )?previously"
+                r" (?:hard[- ])?bounced"
+            ),
+            (
+                r"(?:address|recipient)(?:es|s)? (?:is |are |was |were |has been |have been )"
+                r"suppressed"
+            ),
         ),
     ),
     (
@@ -94,6 +109,13 @@ SENDER: tuple[Rule, ...] = (
             r"authentication is required",
             r"smtp auth(?:entication)? (?:is )?required",
             r"requires authentication when attempting to send",
+            # The session must log in before MAIL FROM (OpenSMTPD, Stalwart, submission ports;
+            # Sisimai's "securityerror" wording too).
+            r"authenticate first",
+            r"(?:issue|send|use) an? auth command",
+            r"auth (?:command )?(?:first|required)",
+            r"(?:don'?t|do not|did not) authenticate\b",
+            r"unauthenticated senders? (?:are )?not (?:allowed|permitted)",
         ),
     ),
     (
@@ -123,6 +145,8 @@ SENDER: tuple[Rule, ...] = (
             r"fails? to pass authentication",
             r"not (?:properly )?authenticated",
             r"authentication checks failed",
+            # ARC (RFC 8617) is none of SPF, DKIM and DMARC: unauthenticated mail in general.
+            r"\barc\b[^.;]{0,20}?\b(?:validation|verification|seal|chain|check)s? (?:\w+ )?fail",
         ),
     ),
     (
@@ -174,7 +198,7 @@ SENDER: tuple[Rule, ...] = (
     (
         C.DOMAIN_REPUTATION,
         (
-            r"reputation of (?:the |your )?(?:sending |sender(?:'s)? |from )?domain",
+            r"reputation of (?:the |your |an? )?(?:sending |sender(?:'s)? |from )?domain",
             r"domain(?:'s)? (?:has a )?(?:poor |low |bad )?reputation",
         ),
     ),
@@ -194,6 +218,12 @@ SENDER: tuple[Rule, ...] = (
             r"not currently accepting mail from your ip",
             r"blocked for abuse",
             r"(?:is|as|be|being) an open relay",  # a verdict about the sending host
+            r"black(?:listed)? ip\b",  # "550 black ip." (a Chinese MTA's terse reply)
+            # The sending server judged by how it sends ("Email from your mail server has been
+            # sent in patterns that are characteristic of spam"): its reputation, not content.
+            r"(?:sent|sending|mailing) (?:in )?patterns?\b[^.;]{0,30}?\bspam",
+            # Cloudmark's MTA (Cox, Charter/Spectrum, ...): "cmsmtp <ip> blocked ... AUP#..."
+            r"cmsmtp\b[^.;]{0,40}?\bblocked\b",
         ),
     ),
     (
@@ -236,7 +266,7 @@ SENDER: tuple[Rule, ...] = (
                 r"|block ?list|spam ?list)"
             ),
             r"customer block list",
-            r"prs\.proofpoint",
+            r"(?:prs|ipcheck)\.proofpoint",
             r"proofpoint (?:dynamic )?reputation",
             r"cloudmark sender intelligence",
             # not one the receiver calls its own ("our internal reputation list", below)
@@ -300,6 +330,12 @@ SENDER: tuple[Rule, ...] = (
                 r"(?<!ip )address\b[^.;]{0,20}?\b(?:has been|is|was) (?:on|in) [^.;]{0,20}?"
                 r"\b(?:black|block|deny) ?list"
             ),
+            # The sender (not its host) on a list: "sender is blacklisted", "host denies the
+            # sender", "Black mail address", "registered as spammer (by user's reject list)".
+            r"sender (?:has been |is |was )(?:black|block|deny) ?listed",
+            r"(?:denies|denied|rejects|refuses) (?:the )?sender\b",
+            r"black (?:mail |e-?mail |sender )?address",
+            r"(?:user|recipient)'?s? (?:own )?(?:reject|block|black|deny) ?list",
         ),
     ),
     (
@@ -334,6 +370,9 @@ SENDER: tuple[Rule, ...] = (
             r"relaying mail to",
             r"(?:we )?don'?t handle mail for",
             r"tenantattribution",
+            # The verb before the relay ("host denies relay.", "relay check local fail.").
+            r"(?:denies|deny|refuses|rejects|forbids) relay(?:ing)?\b",
+            r"relay check\b[^.;]{0,20}?\bfail",
         ),
     ),
     (
@@ -346,6 +385,7 @@ SENDER: tuple[Rule, ...] = (
             r"(?:helo|ehlo)\b[^.;]{0,40}?\b(?:fully[- ]qualified|fqdn)",
             r"(?:ehlo/helo|helo/ehlo)\b",
             r"via (?:ehlo|helo)\b",
+            r"(?:helo|ehlo) ?(?:host|name)? (?:error|check fail\w*|mismatch)",
             # The name checked, then what it must be or lacks ("HELO must have a dot", "EHLO
             # is not a valid host name"), or a fault found in it at the clause's end ("bare IP
             # address in HELO"); "after EHLO", "in reply to HELO" only name the stage, and
