@@ -19,7 +19,7 @@ CLASSES = {
     ],
     "SPF or DKIM named as what refused the message": [
         ("550 5.7.1 Message blocked due to SPF for sender domain example.org", "spf"),
-        ("554 Rejected by DKIM: the body was altered in transit", "dkim"),
+        ("550 Message blocked because of DKIM on example.org", "dkim"),
     ],
     "the session must log in first (SMTP AUTH)": [
         ("530 5.7.0 Please authenticate first", "relay_denied"),
@@ -37,7 +37,7 @@ CLASSES = {
         ("554 Rejected due to the low reputation of your sending IP", "ip_reputation"),
     ],
     "the sending host judged by its address or its sending": [
-        ("550 Black IP, connection refused", "ip_reputation"),
+        ("554 Black IP 192.0.2.7", "ip_reputation"),
         ("554 blacklisted IP 192.0.2.7, go away", "ip_reputation"),
         ("554 Mail from 192.0.2.7 refused: sending patterns typical of spam", "ip_reputation"),
         ("421 cmsmtp 192.0.2.7 blocked. See the postmaster page. AUP#1260", "ip_reputation"),
@@ -51,7 +51,7 @@ CLASSES = {
     "the sender, not its host, on the receiver's or the user's list": [
         ("550 5.7.1 <a@b.example> sender is blacklisted, message refused", "policy"),
         ("553 Mail server denies the sender", "policy"),
-        ("554 Black mail address, message refused", "policy"),
+        ("553 Sorry, black mail address", "policy"),
         ("550 You are on the user's block list", "policy"),
         ("550 Sender IP 192.0.2.7 is blacklisted", "ip_reputation"),
     ],
@@ -68,7 +68,7 @@ CLASSES = {
         ("550 Recipient domain does not have any MX records", "recipient_domain_dns"),
     ],
     "a disabled mailbox in short words": [
-        ("550 5.2.1 Disabled mbox", "recipient_disabled"),
+        ("550 5.1.1 Suspended mbox for this user", "recipient_disabled"),
     ],
     "the message size as one word": [
         ("552 Mailsize exceeds the limit of this server", "message_too_large"),
