@@ -49,9 +49,8 @@ class AnswerKind(StrEnum):
     ERROR = "error"  # timeout, SERVFAIL, REFUSED, network error: the truth is unknown
 
 
-@dataclass(frozen=True, slots=True)
 class Answer:
-    """One DNS answer in the text form the checks read.
+    """One DNS answer in the text form the checks read (immutable).
 
     Record text per type (names are lower case, without the trailing dot):
     - TXT: the record's character-strings concatenated (RFC 7208 §3.3), decoded as UTF-8
@@ -60,12 +59,42 @@ class Answer:
     - CNAME: the target name; A/AAAA: the address.
     ``error`` names the failure for ERROR answers (``timeout``, ``servfail``, ``refused``,
     ``network``, ...). ``cname_chain`` lists the aliases followed to reach the answer.
+
+    A class of its own, not a frozen dataclass: one is made per DNS response, and a frozen
+    dataclass's generated ``__init__`` (interpreted even in the compiled build, one
+    ``object.__setattr__`` per field) was about 2 % of a check cycle's CPU.
     """
 
-    kind: AnswerKind
-    records: tuple[str, ...] = ()
-    error: str = ""
-    cname_chain: tuple[str, ...] = ()
+    __slots__ = ("cname_chain", "error", "kind", "records")
+
+    def __init__(
+        self,
+        kind: AnswerKind,
+        records: tuple[str, ...] = (),
+        error: str = "",
+        cname_chain: tuple[str, ...] = (),
+    ) -> None:
+        self.kind: Final = kind
+        self.records: Final = records
+        self.error: Final = error
+        self.cname_chain: Final = cname_chain
+
+    def _key(self) -> tuple[AnswerKind, tuple[str, ...], str, tuple[str, ...]]:
+        return (self.kind, self.records, self.error, self.cname_chain)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Answer):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"Answer(kind={self.kind!r}, records={self.records!r}, error={self.error!r}, "
+            f"cname_chain={self.cname_chain!r})"
+        )
 
     @property
     def is_error(self) -> bool:
