@@ -56,8 +56,11 @@ def zone_files() -> dict[str, Path]:
     return {path.name.removesuffix(".zone"): path for path in files}
 
 
-def start_named(workdir: Path, zones: dict[str, Path], *, extra_conf: str = "") -> NamedServer:
-    """Start `named -g` on a free loopback port and wait (bounded) until it answers."""
+def start_named(
+    workdir: Path, zones: dict[str, Path], *, extra_conf: str = "", extra_options: str = ""
+) -> NamedServer:
+    """Start `named -g` on a free loopback port and wait (bounded) until it answers;
+    ``extra_options`` goes into its ``options`` block, ``extra_conf`` after it."""
     named = shutil.which("named") or "/usr/sbin/named"
     if not Path(named).exists():
         pytest.fail(
@@ -78,6 +81,7 @@ options {{
     recursion no; allow-query {{ any; }}; allow-transfer {{ none; }}; notify no;
     dnssec-validation no; session-keyfile "{rundir}/session.key";
     managed-keys-directory "{rundir}";
+    {extra_options}
 }};
 controls {{ }};
 logging {{ channel c {{ file "{workdir}/named.log"; severity info; print-time yes; }};

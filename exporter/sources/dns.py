@@ -11,6 +11,7 @@ into an ERROR answer, which the checks report as ``unknown``.
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
@@ -441,14 +442,17 @@ class DnsClient:
             )
         )
         port = self._authoritative_port
-        servers = tuple(
+        servers = list(
             dict.fromkeys(
                 (address, port) for a in answers if not a.is_error for address in a.records
             )
         )
         if not servers:
             raise _NoServerError
-        return servers
+        # Answers come sorted (see _interpret): shuffled, the first tries of a cycle do not
+        # all go to the same server, nor to the same one every cycle.
+        random.shuffle(servers)
+        return tuple(servers)
 
     async def aclose(self) -> None:
         """Close the cycle's sockets and stop what is still in flight (a cancelled cycle);
@@ -480,6 +484,11 @@ def _interpret(response: WireResponse, name: str, rdtype: str) -> _Hop:
             text for owner, kind, text in response.answers if owner == current and kind == rdtype
         )
         if records:
+            if len(records) > 1:
+                # An RRset's order means nothing (RFC 2181 section 5) and servers rotate it
+                # (BIND's default is random): in one order, a report and the verdict memo's
+                # digest stay the same from one cycle to the next.
+                records = tuple(sorted(records))
             return (Answer(AnswerKind.RECORDS, records), tuple(aliases), None)
         if rdtype == "CNAME":
             break

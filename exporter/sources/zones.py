@@ -102,7 +102,8 @@ class ZoneOverrides:
             qtype = dns.rdatatype.from_text(rdtype)
             rdataset = node.get_rdataset(zone.rdclass, qtype)
             if rdataset is not None:
-                return ZoneHop(Answer(AnswerKind.RECORDS, tuple(rdata_text(r) for r in rdataset)))
+                # Sorted, as the DNS client sorts an RRset: one order whatever the source.
+                return ZoneHop(Answer(AnswerKind.RECORDS, tuple(sorted(map(rdata_text, rdataset)))))
             cname = node.get_rdataset(zone.rdclass, dns.rdatatype.CNAME)
             if cname is not None:
                 return ZoneHop(None, cname_target=rdata_text(cname[0]))
