@@ -28,11 +28,12 @@ from exporter.sources.dns_wire import (
     read_answer,
 )
 
-__all__ = ["PORTS_OPEN", "QUERIES_PER_PORT", "UdpMultiplexer"]
+__all__ = ["HAS_EPOLL", "PORTS_OPEN", "QUERIES_PER_PORT", "UdpMultiplexer"]
 
 PORTS_OPEN = 4  # sockets open at once per nameserver; each question leaves from one at random
 QUERIES_PER_PORT = 16  # questions sent from one socket before a fresh one replaces it
-_MAX_DRAIN = 256  # datagrams read per wake-up before other callbacks get a turn
+_MAX_DRAIN = 256  # datagrams read per socket and wake-up before other callbacks get a turn
+HAS_EPOLL = hasattr(select, "epoll")  # Linux; elsewhere each socket is one of the loop's readers
 _HEADER_SIZE = 12
 _RANDOM_BATCH = 4096  # bytes read from the OS's CSPRNG at a time: 2,048 16-bit numbers
 
@@ -64,6 +65,8 @@ class UdpMultiplexer:
         port: int,
         timeout: float,
         on_done: Callable[[Any, WireResponse | None, str], None],
+        *,
+        use_epoll: bool = HAS_EPOLL,
     ) -> None:
         family, _, proto, _, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_DGRAM, flags=socket.AI_NUMERICHOST
@@ -83,30 +86,35 @@ class UdpMultiplexer:
         self._outbox: deque[tuple[_Port, bytes]] = deque()  # sent once the callback ends
         self._flushing: asyncio.Handle | None = None
         self._writing: _Port | None = None  # its buffer was full: waiting until writable
-        # The sockets are watched by an epoll set of this multiplexer's, and the event loop
-        # watches that set alone: a socket replaced every few questions costs one epoll_ctl
-        # each way instead of the loop's reader bookkeeping, and one wake-up serves every
-        # socket with answers waiting.
-        self._epoll = select.epoll()
+        # On Linux the sockets are watched by an epoll set of this multiplexer's, and the
+        # event loop watches that set alone: a socket replaced every few questions costs one
+        # epoll_ctl each way instead of the loop's reader bookkeeping, and one wake-up serves
+        # every socket with answers waiting.
+        self._epoll = select.epoll() if use_epoll else None
         self._by_fd: dict[int, _Port] = {}
-        self._loop.add_reader(self._epoll.fileno(), self._ready)
         try:
+            if self._epoll is not None:
+                self._loop.add_reader(self._epoll.fileno(), self._ready)
             self._open()  # fail here, not per question, when the address cannot be used
-        except OSError:
-            self._loop.remove_reader(self._epoll.fileno())
-            self._epoll.close()
+        except BaseException:
+            self.close()
             raise
 
     def _open(self) -> _Port:
+        if self._epoll is not None and self._epoll.closed:
+            raise OSError("the multiplexer is closed")
         sock = socket.socket(self._family, socket.SOCK_DGRAM, self._proto)
         try:
             sock.setblocking(False)  # noqa: FBT003 - the socket API
             sock.connect(self._address)  # the kernel drops datagrams from anyone else
-        except OSError:
+            port = _Port(sock)
+            if self._epoll is not None:
+                self._epoll.register(port.fd, select.EPOLLIN)
+            else:
+                self._loop.add_reader(port.fd, self._drain, port)
+        except BaseException:
             sock.close()
             raise
-        port = _Port(sock)
-        self._epoll.register(port.fd, select.EPOLLIN)
         self._by_fd[port.fd] = port
         self._ports.append(port)
         return port
@@ -173,6 +181,7 @@ class UdpMultiplexer:
 
     def _ready(self) -> None:
         """The epoll set is readable: drain every socket it says has datagrams."""
+        assert self._epoll is not None  # noqa: S101 - the loop calls this for the epoll set only
         by_fd = self._by_fd
         for fd, _ in self._epoll.poll(0):
             port = by_fd.get(fd)
@@ -224,7 +233,10 @@ class UdpMultiplexer:
 
     def _close_port(self, port: _Port) -> None:
         if port.fd >= 0:
-            self._epoll.unregister(port.fd)
+            if self._epoll is not None:
+                self._epoll.unregister(port.fd)
+            else:
+                self._loop.remove_reader(port.fd)
             del self._by_fd[port.fd]
             if self._writing is port:
                 self._loop.remove_writer(port.fd)
@@ -269,6 +281,6 @@ class UdpMultiplexer:
         self._pending.clear()
         self._sent.clear()
         self._outbox.clear()
-        if not self._epoll.closed:
+        if self._epoll is not None and not self._epoll.closed:
             self._loop.remove_reader(self._epoll.fileno())
             self._epoll.close()
