@@ -354,6 +354,11 @@ def _records(  # noqa: C901, PLR0912 - the hot loop of every reply: one call per
             reader = _READERS.get(rtype)
             text = reader(data, start, offset, names) if reader is not None else ""
             if section == 0 and rtype in _NAMES:
+                if rtype == _CNAME:
+                    # A name has one alias (RFC 2181 section 10.1): a later CNAME record for
+                    # the same owner replaces an earlier one, as in dnspython's RRset.
+                    answers[owner, rtype, ""] = (owner, "CNAME", text)
+                    continue
                 # An RRset is a set: one of each record (TXT strings as they were split)
                 key = (owner, rtype, data[start:offset] if rtype == _TXT else text)
                 if key not in answers:

@@ -259,3 +259,15 @@ def test_hostile_reply_rejected_early() -> None:
     with pytest.raises(WireError, match="255"):
         parse_response(data)
     assert _lines_run(data) < 400
+
+
+def test_two_cnames_for_one_name_keep_the_last_as_dnspython_does() -> None:
+    """A name has one alias (RFC 2181 section 10.1): of two CNAME records for one owner,
+    dnspython's RRset keeps the last; so does the wire parser (found by the test above)."""
+    data = bytes.fromhex(
+        "0007818000010002000000000161076578616d706c650000100001"
+        "c00c0005000100000" + "12c0001" + "00" + "c00c0005000100000" + "12c0002c00c"
+    )
+    theirs, ours = verdicts(data)
+    assert ours == theirs
+    assert ours[2] == [("a.example", "CNAME", "a.example")]
