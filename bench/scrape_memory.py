@@ -12,7 +12,7 @@ RSS plus its worker processes' (resolver.processes > 1). The bodies are read as 
 arrive and dropped.
 
 Usage: .venv/bin/python bench/scrape_memory.py [--domains 100000] [--mode budget|off]
-       [--budget 200000] [--cycles 2] [--every 3] [--json out.json]
+       [--budget 200000] [--cycles 2] [--every 3] [--python VENV/bin/python] [--json out.json]
 """
 
 from __future__ import annotations
@@ -137,11 +137,15 @@ def run(
     config = workdir / "config.toml"
     config.write_text(config_toml(port, named_port, args, domains))
     log = workdir / f"exporter-{args.mode}.log"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if args.python is None:  # this tree, run by this interpreter
+        python, cwd, env = sys.executable, ROOT, {**os.environ, "PYTHONPATH": str(ROOT)}
+    else:  # the package installed in that interpreter's environment (a compiled build)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        python, cwd = args.python, workdir
     with log.open("wb") as out:
         daemon = subprocess.Popen(
-            [sys.executable, "-m", "exporter", "run", "--config", str(config)],
-            cwd=ROOT,
+            [python, "-m", "exporter", "run", "--config", str(config)],
+            cwd=cwd,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -155,7 +159,7 @@ def run(
             if daemon.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(log.read_text()[-3000:])
             try:
-                scrape(port, {})
+                build = _build_info(port)
                 break
             except OSError:
                 time.sleep(0.5)
@@ -176,6 +180,7 @@ def run(
             idle.append({"text": i % 3 == 2, "s": seconds, "cpu_s": _cpu_seconds(daemon.pid) - cpu})
         figures = {
             "mode": args.mode,
+            "build_info": build,
             "domains": len(domains),
             "cycles": args.cycles,
             "rss_listening_mb": round(rss_started / 1024, 1),
@@ -197,9 +202,21 @@ def run(
     return figures
 
 
+def _build_info(port: int) -> str:
+    """The daemon's deliverability_build_info line: which build ran (compiled or not)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        connection.request("GET", "/metrics")
+        body = connection.getresponse().read().decode()
+    finally:
+        connection.close()
+    return next((line for line in body.splitlines() if line.startswith("deliverability_build")), "")
+
+
 def report(f: dict[str, Any]) -> None:
+    print(f"\n{f['build_info']}")
     print(
-        f"\n{f['mode']}: {f['domains']:,} domains, {f['cycles']} DNS cycles; daemon peak RSS "
+        f"{f['mode']}: {f['domains']:,} domains, {f['cycles']} DNS cycles; daemon peak RSS "
         f"{f['peak_rss_daemon_mb']} MB (VmHWM), with workers "
         f"{f['peak_rss_with_workers_sampled_mb']} MB (sampled); RSS {f['rss_listening_mb']} MB "
         f"when listening, {f['rss_end_mb']} MB at the end; daemon CPU {f['daemon_cpu_s']:.1f} s"
@@ -238,6 +255,11 @@ def main() -> int:
     parser.add_argument("--every", type=float, default=3.0, help="seconds between scrapes")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--python",
+        help="run the exporter installed in this interpreter's environment (e.g. a compiled "
+        "build's venv) instead of this tree",
+    )
     args = parser.parse_args()
     print(
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python "
