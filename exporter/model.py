@@ -156,6 +156,9 @@ class RecordChange:
 
 
 _SUBJECT = "\x00"  # in a shared summary text: where the domain it is about goes back
+# What makes two results equal when their summary names no domain: (check, status, summary,
+# remedy, records).
+CheckResultKey = tuple[str, Status, str, str, tuple[RecordChange, ...]]
 
 
 class CheckResult:
@@ -192,9 +195,17 @@ class CheckResult:
             return self._text.replace(_SUBJECT, self._subject)
         return self._text
 
-    def shared(self, subject: str, texts: dict[str, str]) -> CheckResult:
+    def shared(
+        self,
+        subject: str,
+        texts: dict[str, str],
+        results: dict[CheckResultKey, CheckResult] | None = None,
+    ) -> CheckResult:
         """This result with its summary text taken from ``texts`` (and added to it), the
-        name ``subject`` left out of the text where it occurs."""
+        name ``subject`` left out of the text where it occurs. A result whose summary does
+        not name ``subject`` is about no domain in particular: with ``results``, one equal
+        result is kept there and returned for every domain (at 10^5 domains, one object
+        instead of 10^5 for each such verdict)."""
         text = self._text
         if self._subject:
             return self  # shared already
@@ -203,6 +214,13 @@ class CheckResult:
         else:
             subject = ""
         text = texts.setdefault(text, text)
+        if not subject and results is not None:
+            key = (self.check, self.status, text, self.remedy, self.records)
+            if (known := results.get(key)) is not None:
+                return known
+            result = self if text is self._text else CheckResult(*key)
+            results[key] = result
+            return result
         if text is self._text:
             return self
         result = CheckResult(self.check, self.status, text, self.remedy, self.records)

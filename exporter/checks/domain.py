@@ -27,7 +27,14 @@ from exporter.checks.mail_from import (
 )
 from exporter.checks.mx import check_mx
 from exporter.checks.spf import check_spf, evaluate_spf
-from exporter.model import CheckResult, DnsView, DomainReport, DomainTarget, Status
+from exporter.model import (
+    CheckResult,
+    CheckResultKey,
+    DnsView,
+    DomainReport,
+    DomainTarget,
+    Status,
+)
 
 __all__ = [
     "CHECK_IDS",
@@ -120,10 +127,14 @@ def checked_name(target: DomainTarget) -> str:
 
 
 def assemble(
-    target: DomainTarget, results: Sequence[PartResult], texts: dict[str, str] | None = None
+    target: DomainTarget,
+    results: Sequence[PartResult],
+    texts: dict[str, str] | None = None,
+    shared: dict[CheckResultKey, CheckResult] | None = None,
 ) -> DomainReport:
     """The report of ``target`` from the results of its `domain_parts`, in their order.
-    With ``texts``, summaries that name the domain are kept there once for every domain
+    With ``texts``, summaries that name the domain are kept there once for every domain,
+    and with ``shared`` a result that names no domain is one object for all of them
     (`CheckResult.shared`): what a cycle over many domains does."""
     checks: list[CheckResult] = []
     lookups = level = resolvable = None
@@ -133,7 +144,7 @@ def assemble(
         if texts is None:
             checks += result.checks
         else:
-            checks += [check.shared(domain, texts) for check in result.checks]
+            checks += [check.shared(domain, texts, shared) for check in result.checks]
         if result.spf_dns_lookups is not None:
             lookups = result.spf_dns_lookups
         if result.dmarc_policy_level is not None:

@@ -23,7 +23,14 @@ from exporter.checks.domain import (
     first_questions,
 )
 from exporter.jobs.verdict_cache import VerdictMemo
-from exporter.model import Answer, AnswerKind, DomainReport, DomainTarget
+from exporter.model import (
+    Answer,
+    AnswerKind,
+    CheckResult,
+    CheckResultKey,
+    DomainReport,
+    DomainTarget,
+)
 
 __all__ = ["CycleClient", "DnsCycleResult", "VerdictMemo", "check_domain", "check_domains"]
 
@@ -152,6 +159,7 @@ class _Cycle:
         # Each distinct summary text once, the domain's name left out: 100,000 reports
         # would otherwise hold 800,000 summaries that differ only in that name.
         self._texts: dict[str, str] = {}
+        self._results: dict[CheckResultKey, CheckResult] = {}  # results that name no domain
         self.reports: list[DomainReport | None] = [None] * len(targets)
         self.finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -240,7 +248,9 @@ class _Cycle:
             run.rounds += 1
             if self._ask(run, view.missing):
                 return
-        report = assemble(target, cast("list[PartResult]", results), self._texts)  # all final
+        report = assemble(  # all final
+            target, cast("list[PartResult]", results), self._texts, self._results
+        )
         if run.reads is not None and run.memo == _MEMO_NONE and run.rounds < MAX_ROUNDS:
             self._remember(run, run.reads, report)
         self._finish(run, report)

@@ -219,3 +219,26 @@ def test_summaries_that_differ_only_in_the_domain_are_kept_once() -> None:
             assert (mine._text is theirs._text) == alike  # noqa: SLF001 - the point
             shared += alike
     assert shared == len(others) * len(first.checks)  # every check of a healthy domain
+
+
+def test_a_result_that_names_no_domain_is_one_object_for_every_domain() -> None:
+    """A verdict whose summary names no domain ("3 DKIM CNAMEs lead to SES keys") is the
+    same for every healthy domain: the cycle keeps one result object for all of them, while
+    a result that names its domain stays its own."""
+    names = [f"d{i}.example.net" for i in range(3)]
+    targets = [target(name, mail_from=f"mail.{name}") for name in names]
+    table: dict[tuple[str, str], Answer] = {}
+    for name in names:
+        table |= good_table(name, f"mail.{name}")
+    reports = cycle_reports(targets, table)[0]
+    for each, report in zip(targets, reports, strict=True):
+        assert report == evaluate_domain(each, FakeView(table))
+    by_check = [
+        {r.checks[i].check: r.checks[i] for i in range(len(r.checks))} for r in reports if r
+    ]
+    dkim = {id(checks["dkim"]) for checks in by_check}
+    assert names[0] not in by_check[0]["dkim"].summary
+    assert len(dkim) == 1
+    spf = {id(checks["spf"]) for checks in by_check}
+    assert all(name in checks["spf"].summary for name, checks in zip(names, by_check, strict=True))
+    assert len(spf) == len(names)
