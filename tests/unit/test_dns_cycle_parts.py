@@ -198,10 +198,11 @@ def test_domains_sharing_questions_all_get_their_answers() -> None:
     assert not unknown
 
 
-def test_summaries_that_differ_only_in_the_domain_are_kept_once() -> None:
-    """100,000 healthy domains get summaries that differ only in the domain they name: the
-    cycle keeps each text once, and every summary still reads as the checks wrote it."""
-    names = [f"d{i}.example.net" for i in range(3)]
+HEALTHY = [f"d{i}.example.net" for i in range(3)]
+
+
+def healthy_reports(names: list[str]) -> list[DomainReport | None]:
+    """One cycle over healthy domains, each report as the plain evaluation would give it."""
     targets = [target(name, mail_from=f"mail.{name}") for name in names]
     table: dict[tuple[str, str], Answer] = {}
     for name in names:
@@ -209,7 +210,14 @@ def test_summaries_that_differ_only_in_the_domain_are_kept_once() -> None:
     reports = cycle_reports(targets, table)[0]
     for each, report in zip(targets, reports, strict=True):
         assert report == evaluate_domain(each, FakeView(table))
-    first, *others = reports
+    return reports
+
+
+def test_summaries_that_differ_only_in_the_domain_are_kept_once() -> None:
+    """100,000 healthy domains get summaries that differ only in the domain they name: the
+    cycle keeps each text once, and every summary still reads as the checks wrote it."""
+    names = HEALTHY
+    first, *others = healthy_reports(names)
     assert first is not None
     shared = 0
     for name, other in zip(names[1:], others, strict=True):
@@ -225,17 +233,9 @@ def test_a_result_that_names_no_domain_is_one_object_for_every_domain() -> None:
     """A verdict whose summary names no domain ("3 DKIM CNAMEs lead to SES keys") is the
     same for every healthy domain: the cycle keeps one result object for all of them, while
     a result that names its domain stays its own."""
-    names = [f"d{i}.example.net" for i in range(3)]
-    targets = [target(name, mail_from=f"mail.{name}") for name in names]
-    table: dict[tuple[str, str], Answer] = {}
-    for name in names:
-        table |= good_table(name, f"mail.{name}")
-    reports = cycle_reports(targets, table)[0]
-    for each, report in zip(targets, reports, strict=True):
-        assert report == evaluate_domain(each, FakeView(table))
-    by_check = [
-        {r.checks[i].check: r.checks[i] for i in range(len(r.checks))} for r in reports if r
-    ]
+    names = HEALTHY
+    reports = healthy_reports(names)
+    by_check = [{check.check: check for check in r.checks} for r in reports if r]
     dkim = {id(checks["dkim"]) for checks in by_check}
     assert names[0] not in by_check[0]["dkim"].summary
     assert len(dkim) == 1
