@@ -58,10 +58,9 @@ The rules are data (`exporter.checks.bounce_rules`; the code tables are in
 `exporter.checks.bounce_text`). They were written against labelled texts kept outside the
 repository (a shared corpus whose precedence notes are summarised above),
 ``tests/unit/bounce_cases.tsv``, Sisimai's reason definitions and a development set of real
-texts (``tests/unit/bounce_dev.tsv``, then ``bounce_eval.tsv``, the first blind set
-``bounce_blind.tsv`` and ``bounce_dev4.tsv``), and are measured on a second and a third
-blind set from other sources, whose held-back parts are never read (``bounce_blind2.tsv``,
-``bounce_blind3.tsv``, see ``bounce_sets.md``).
+texts (``tests/unit/bounce_dev.tsv``, then ``bounce_eval.tsv``, the blind sets
+``bounce_blind.tsv``, ``bounce_blind2.tsv`` and ``bounce_blind3.tsv`` once scored, and
+``bounce_dev4.tsv``); ``bounce_sets.md`` says which set is still held back.
 ``CLASSIFIER_VERSION`` (exported in ``build_info``) changes with every rule change that can
 move a text to another category.
 
@@ -111,7 +110,7 @@ __all__ = [
 
 # Raised whenever a change can move a text to another category, so that a step in the
 # category dashboards after an upgrade can be told apart from a change in the traffic.
-CLASSIFIER_VERSION = "6"
+CLASSIFIER_VERSION = "7"
 
 BOUNCE_CATEGORIES: tuple[str, ...] = tuple(BounceCategory)  # the label values, in order
 STATUS_CLASSES: tuple[str, ...] = ("4xx", "5xx", "unknown")
@@ -138,12 +137,14 @@ class BounceDiagnosis:
 # the wording rules run, at line starts (see `_ContinuationCodes`) and where a reply was
 # flattened to one line.
 _LINE_CODE = re.compile(r"(?m)^\s*([45]\d\d)([ -])(?:#?[45]\.[0-7]\.\d{1,3}\s)?")
-_INLINE_CODE = re.compile(r"\b(?<!\.)[45]\d\d-(?:[45]\.[0-7]\.\d{1,3}\b)?")
+_INLINE_CODE = re.compile(r"\b(?<!\.)([45]\d\d)([- ])(#?[45]\.[0-7]\.\d{1,3}\b)?")
 # Per-message noise, masked so that replies differing only in it share a cache entry:
-# e-mail addresses; IPv4 and IPv6 addresses and ids mixing letters and digits.
+# e-mail addresses ("#@", so a rule can tell them from a host's address); IPv4 addresses,
+# also as quoted replies redact them ("xxx.xxx.xxx.xxx"), IPv6 addresses and ids mixing
+# letters and digits ("#").
 _EMAIL = re.compile(r"(?<![\w.+=-])[\w.+=-]{1,64}@[\w-]+(?:\.[\w-]+)+")
 _NOISE = re.compile(
-    r"\b(?:\d{1,3}(?:\.\d{1,3}){3}|(?=[0-9a-f]{0,4}:)[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}"
+    r"\b(?:(?:\d{1,3}|x{1,3})(?:\.(?:\d{1,3}|x{1,3})){3}|(?=[0-9a-f]{0,4}:)[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}"
     r"|(?=[a-z0-9]{12})(?:[a-z]+\d|\d+[a-z])[a-z0-9]{10,})\b"  # look-aheads: fail fast
 )
 
@@ -228,7 +229,7 @@ def _flatten(text: str) -> str:
     if "\n" in text:
         text = _LINE_CODE.sub(_ContinuationCodes(), text)
     if "-" in text:
-        text = _INLINE_CODE.sub(" ", text)
+        text = _INLINE_CODE.sub(_FoldedCodes(), text)
     text = text.lower()
     if "?" in text:
         text = _URL_QUERY.sub(r"\1", text)
@@ -261,6 +262,22 @@ class _ContinuationCodes:
         new_reply = code != self.previous and not continued
         self.previous = code
         return match[0] if new_reply else " "
+
+
+class _FoldedCodes:
+    """Blanks the codes of a multi-line reply folded onto one line ("550-5.7.1 ... 550 5.7.1
+    ..."), the last line's too: it ends that reply, it starts no new one."""
+
+    def __init__(self) -> None:
+        self.run: tuple[str, str] | None = None
+
+    def __call__(self, match: re.Match[str]) -> str:
+        code = (match[1], match[3] or "")
+        if match[2] == "-":
+            self.run = code
+            return " "
+        last, self.run = code == self.run, None
+        return " " if last else match[0]
 
 
 # A pointer to help ("For more information, go to Why has Gmail blocked my messages?",
@@ -398,7 +415,7 @@ def _template(text: str) -> str:
     that one receiver's replies share a cache entry in `_category`."""
     flat = _flatten(text)
     if "@" in flat:
-        flat = _EMAIL.sub("#", flat)
+        flat = _EMAIL.sub("#@", flat)
     return _NOISE.sub("#", flat)
 
 

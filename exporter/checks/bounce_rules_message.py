@@ -36,6 +36,12 @@ MESSAGE: tuple[Rule, ...] = (
             r"mime\b[^.;]{0,20}?\b(?:error|reject|invalid)",
             r"invalid (?:mime )?structure",
             r"mismatched with (?:the )?(?:message )?header from",
+            # RFC 5321/5322's line limit (1000 octets with CRLF): the fix is an encoding, not
+            # a smaller message.
+            r"lines? (?:is |are |was )?too long",
+            r"line length",
+            r"line (?:length )?limit",
+            r"lines? (?:longer than|exceed\w*|over) (?:\d+|the)",
         ),
     ),
     (

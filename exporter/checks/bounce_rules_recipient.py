@@ -164,9 +164,7 @@ RECIPIENT: tuple[Rule, ...] = (
                 r"|mail )?size"
             ),
             r"message length",
-            r"(?:header|line) (?:size|length)",
-            r"line too long",
-            r"line (?:length )?limit",
+            r"header (?:size|length)",
             r"attachments?\b[^.;]{0,30}\bexceed",
             r"recipsizelimit",
         ),
@@ -199,7 +197,10 @@ RECIPIENT: tuple[Rule, ...] = (
             r"not (?:a )?valid (?:recipient|mailbox|user|address|e-?mail|rfc.?5321)",
             r"not a known user",
             r"not our customer",
-            r"(?:doesn'?t|does not) have an? (?:\S+ )?account",
+            r"(?:doesn'?t|does not) have an? (?:\S+ ){0,4}account",
+            # A failed check of the recipient (a callout to the next hop, a directory
+            # look-up), as "sender verify failed" is for the sender.
+            r"(?:recipient|rcpt) (?:address )?(?:verification|verify|callout)\b[^.;]{0,15}?\bfail",
             r"no (?:mailbox|account) (?:here|by that name|found|available)",
             r"recipient (?:address )?rejected: (?:unverified|undeliverable|userunknown|not in)",
             # "Access denied" is Postfix's text for any access-map refusal (a policy); with

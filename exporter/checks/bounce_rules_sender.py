@@ -14,7 +14,9 @@ C = BounceCategory  # short, for the tables below
 FAIL = (
     r"(?:fail(?:s|ed|ure)?|did ?n[o']t pass|not pass|(?:hard|soft) ?fail|invalid|violation"
     r"|error|reject(?:ed|ion)?|suspicious|permerror|temperror|bad|broken|missing|not valid"
-    r"|mismatch|does not match|doesn't match|not (?:allowed|permitted|authori[sz]ed))"
+    r"|mismatch|does not match|doesn't match|not (?:allowed|permitted|authori[sz]ed)"
+    # a refusal whose agent or subject is the check ("prohibited by SPF", "SPF unauthorized")
+    r"|prohibit(?:s|ed)?|unauthori[sz]ed|forbidden|disallowed)"
 )
 SPF_FAILED = (
     rf"\b(?:sender policy framework|\bspf\b[^;!?]{{0,60}}?\b{FAIL}|{FAIL}[^;!?]{{0,25}}?\bspf\b"
@@ -175,7 +177,7 @@ SENDER: tuple[Rule, ...] = (
             ),
             (
                 r"sender(?:'s)? domain (?:not found|does not exist|doesn't exist|does not resolve"
-                r"|unknown|must (?:exist|resolve)|is (?:invalid|empty|not resolvable))"
+                r"|unknown|must (?:exist|resolve|be valid)|is (?:invalid|empty|not resolvable))"
             ),
             (
                 r"(?:invalid|unknown|unresolvable|unroutable|non-?existent|bad) sender (?:address"
@@ -186,11 +188,15 @@ SENDER: tuple[Rule, ...] = (
             # Callouts: the receiver asked the sender's own servers about the address.
             r"(?:postmaster|sender|callout) verification (?:failed|failure|error)",
             r"(?:could not complete|failed) sender verify",
-            r"verification failed for",
+            r"(?<!recipient )verification failed for",
             r"verify (?:mail ?from|sender) fail",
             r"unroutable sender",
             r"sender'?s? system address",
             r"sender address has null mx",
+            (
+                r"(?:requires?|needs?|must (?:have|use)) (?:an? )?(?:valid|existing|resolvable)"
+                r" (?:sender|from|mail from|envelope) (?:address )?domain"
+            ),
             r"(?:from:?|sender) domain is invalid",
             r"sender address rejected: (?:dns|name|host) (?:lookup|resolution)? ?fail",
         ),
@@ -254,13 +260,19 @@ SENDER: tuple[Rule, ...] = (
             r"backscatterer",
             r"dnsbl",
             r"\brbl\b",
-            # "blocked using" a list's name or host, not a filter of the receiver's own
-            # ("Blocked using spam pattern", "blocked using content filter").
+            # "blocked using" (or "deferred", "rejected" using) a list's name or host, not a
+            # filter of the receiver's own ("Blocked using spam pattern", "... content filter").
             (
-                r"blocked using (?!(?:an? |the |our )?(?:spam|content|pattern|filter|rules?|policy"
-                r"|heuristics?)\b)"
+                r"(?:blocked|deferred|rejected|refused|denied) using (?!(?:an? |the |our )?"
+                r"(?:spam|content|pattern|filter|rules?|policy|heuristics?)\b)"
             ),
             r"(?:black|block) ?listed (?:at|by|on|in)",
+            # A list named by its DNS zone ("in a black list hostkarma.junkemailfilter.com").
+            (
+                r"(?<!our )(?:black|block|deny) ?list(?:ed)?(?: (?:at|by|on|in|of))?:? (?!www\.)"
+                r"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b"
+            ),
+            r"mail-abuse\.(?:com|org)",  # Trend Micro's MAPS lists
             (
                 r"(?:listed|found) (?:in|on|at) (?:an? |the )?(?:dnsbl|rbl|real-?time|black ?list"
                 r"|block ?list|spam ?list)"
@@ -281,6 +293,13 @@ SENDER: tuple[Rule, ...] = (
         # The receiver blocked the IP itself, naming no list.
         C.IP_REPUTATION,
         (
+            # The host's address (masked "#"; an e-mail address is "#@") as the subject of
+            # the block: "<192.0.2.1> is blocked", "the sender 192.0.2.1 is banned".
+            *(
+                rf"(?<={after} )(?:is |has been |was )?(?:temporarily |permanently )?"
+                r"(?:blocked|banned|black ?listed|block ?listed)\b"
+                for after in ("#", r"#[>\])]", r"#\.>")
+            ),
             (
                 r"\bip(?: address)?(?: \S+)? (?:has been|is|was) (?:temporarily |permanently"
                 r" )?(?:blocked|banned|black ?listed|block ?listed)"
@@ -363,7 +382,8 @@ SENDER: tuple[Rule, ...] = (
             r"(?:does not|doesn'?t|do not|don'?t|will not|won'?t|cannot|can'?t) relay\b",
             r"no relaying",
             r"relaying (?:is )?not",
-            r"list of allowed rcpthosts?",
+            # qmail's rcpthosts: the receiver does not serve that domain
+            r"list of (?:allowed|permitted|accepted) (?:rcpt ?)?(?:hosts?|domains)\b",
             r"insecure mail relay",
             r"not a gateway",
             r"not an open relay",

@@ -487,7 +487,7 @@ CLASS_CASES = {
             "policy",
         ),
         ("451 4.3.0 could not load configuration file, try again later", "greylisted"),
-        ("550 5.5.0 line limit exceeded", "message_too_large"),
+        ("550 5.5.0 line limit exceeded", "policy"),  # RFC 5321/5322 line limit: conformance
         ("421 4.7.0 too many errors, closing connection", "greylisted"),
         ("554 5.7.1 Your server passed our open relay test", "policy"),
         ("554 5.7.1 Rejected: your server is an open relay", "ip_reputation"),
