@@ -16,7 +16,8 @@ FAIL = (
     r"|error|reject(?:ed|ion)?|suspicious|permerror|temperror|bad|broken|missing|not valid"
     r"|mismatch|does not match|doesn't match|not (?:allowed|permitted|authori[sz]ed)"
     # a refusal whose agent or subject is the check ("prohibited by SPF", "SPF unauthorized")
-    r"|prohibit(?:s|ed)?|unauthori[sz]ed|forbidden|disallowed)"
+    r"|prohibit(?:s|ed)?|unauthori[sz]ed|forbid(?:s|den)?|disallow(?:s|ed)?"
+    r"|(?:does not|doesn't) (?:authori[sz]e|permit|allow))"
 )
 SPF_FAILED = (
     rf"\b(?:sender policy framework|\bspf\b[^;!?]{{0,60}}?\b{FAIL}|{FAIL}[^;!?]{{0,25}}?\bspf\b"
@@ -35,6 +36,11 @@ DKIM_FAILED = (
     r"|body hash did not verify|no (?:passing |valid |acceptable )?dkim signature"
     r"|(?:blocked|rejected|refused|denied) (?:by|due to|because of) (?:the |an? )?dkim\b"
     r"|dkim signature (?:is )?(?:missing|required|not found))"
+)
+# What a block does to its subject, said after it ("<192.0.2.1> is blocked", "... banned").
+IS_BLOCKED = (
+    r"(?:is |has been |was )?(?:temporarily |permanently )?(?:blocked|banned|black ?listed"
+    r"|block ?listed)\b"
 )
 BOTH_FAILED = r"both spf and dkim|neither spf nor dkim|spf and dkim (?:both )?fail"
 
@@ -197,6 +203,11 @@ SENDER: tuple[Rule, ...] = (
                 r"(?:requires?|needs?|must (?:have|use)) (?:an? )?(?:valid|existing|resolvable)"
                 r" (?:sender|from|mail from|envelope) (?:address )?domain"
             ),
+            (
+                r"valid (?:sender|from|mail from|envelope) (?:address )?domain (?:is )?(?:required"
+                r"|needed|expected)"
+            ),
+            r"sender(?:'s)? domain \S+ (?:is )?(?:not valid|invalid|not resolvable|unresolvable)",
             r"(?:from:?|sender) domain is invalid",
             r"sender address rejected: (?:dns|name|host) (?:lookup|resolution)? ?fail",
         ),
@@ -272,6 +283,7 @@ SENDER: tuple[Rule, ...] = (
                 r"(?<!our )(?:black|block|deny) ?list(?:ed)?(?: (?:at|by|on|in|of))?:? (?!www\.)"
                 r"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b"
             ),
+            r"listed (?:at|in|on|by) (?!www\.)[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b",
             r"mail-abuse\.(?:com|org)",  # Trend Micro's MAPS lists
             (
                 r"(?:listed|found) (?:in|on|at) (?:an? |the )?(?:dnsbl|rbl|real-?time|black ?list"
@@ -295,11 +307,7 @@ SENDER: tuple[Rule, ...] = (
         (
             # The host's address (masked "#"; an e-mail address is "#@") as the subject of
             # the block: "<192.0.2.1> is blocked", "the sender 192.0.2.1 is banned".
-            *(
-                rf"(?<={after} )(?:is |has been |was )?(?:temporarily |permanently )?"
-                r"(?:blocked|banned|black ?listed|block ?listed)\b"
-                for after in ("#", r"#[>\])]", r"#\.>")
-            ),
+            *(rf"(?<={after} ){IS_BLOCKED}" for after in ("#", r"#[>\])]", r"#\.>")),
             (
                 r"\bip(?: address)?(?: \S+)? (?:has been|is|was) (?:temporarily |permanently"
                 r" )?(?:blocked|banned|black ?listed|block ?listed)"
@@ -355,6 +363,8 @@ SENDER: tuple[Rule, ...] = (
             r"(?:denies|denied|rejects|refuses) (?:the )?sender\b",
             r"black (?:mail |e-?mail |sender )?address",
             r"(?:user|recipient)'?s? (?:own )?(?:reject|block|black|deny) ?list",
+            # An e-mail address (masked "#@") as what is blocked: "<a@b.example> is banned".
+            *(rf"(?<={after} ){IS_BLOCKED}" for after in ("#@", "#@>")),
         ),
     ),
     (
@@ -383,7 +393,7 @@ SENDER: tuple[Rule, ...] = (
             r"no relaying",
             r"relaying (?:is )?not",
             # qmail's rcpthosts: the receiver does not serve that domain
-            r"list of (?:allowed|permitted|accepted) (?:rcpt ?)?(?:hosts?|domains)\b",
+            r"list of (?:allowed|permitted|accepted|relay|local) (?:rcpt ?)?(?:hosts?|domains)\b",
             r"insecure mail relay",
             r"not a gateway",
             r"not an open relay",

@@ -26,6 +26,7 @@ CLASSES = {
     "SPF named as what forbids the mail": [
         ("550 5.7.1 Mail from 192.0.2.7 is forbidden by the SPF policy of example.org", "spf"),
         ("554 SPF: sender unauthorized for example.org", "spf"),
+        ("550 5.7.1 The SPF record of example.org does not authorize 192.0.2.7", "spf"),
         ("550 5.7.1 Relaying denied", "relay_denied"),
     ],
     "the sending host's address as what is blocked": [
@@ -33,10 +34,12 @@ CLASSES = {
         ("421 4.7.0 Host 2001:db8::7 is temporarily banned", "ip_reputation"),
         ("554 Sender x.x.x.x banned", "ip_reputation"),
         ("550 5.7.1 <spammer@example.org> is blocked", "policy"),
+        ("554 <bob@example.org> is banned", "policy"),
     ],
     "a third-party list named by its zone, or used to defer": [
         ("550 Your IP is in the blocklist truncate.gbudb.net", "blocklist"),
         ("451 Client host [192.0.2.7] deferred using truncate.gbudb.net", "blocklist"),
+        ("554 5.7.1 Client host 192.0.2.7 listed in hostkarma.junkemailfilter.com", "blocklist"),
         ("554 Your IP is on our blacklist: see www.example.net/unblock", "ip_reputation"),
     ],
     "an unknown recipient: a failed verification, a service without that account": [
@@ -47,10 +50,13 @@ CLASSES = {
     "a valid sender domain as a requirement": [
         ("553 Your sender domain must be valid", "sender_domain_dns"),
         ("550 This server requires a resolvable sender domain", "sender_domain_dns"),
+        ("550 A valid sender domain is required", "sender_domain_dns"),
+        ("553 5.7.1 Sender domain example.org is not valid", "sender_domain_dns"),
         ("550 Recipient domain must exist", "recipient_domain_dns"),
     ],
     "the receiver does not serve the domain (qmail's rcpthosts, reworded)": [
         ("553 sorry, that domain isn't in my list of permitted domains (#5.7.1)", "relay_denied"),
+        ("550 Sorry, example.org is not in my list of relay domains", "relay_denied"),
         ("550 5.7.1 Sender not in the allowed senders list", "policy"),
     ],
     "RFC 5321/5322's line limit is conformance, not size": [
