@@ -307,7 +307,7 @@ SENDER: tuple[Rule, ...] = (
         (
             # The host's address (masked "#"; an e-mail address is "#@") as the subject of
             # the block: "<192.0.2.1> is blocked", "the sender 192.0.2.1 is banned".
-            *(rf"(?<={after} ){IS_BLOCKED}" for after in ("#", r"#[>\])]", r"#\.>")),
+            *(rf"(?<={after} ){IS_BLOCKED}" for after in ("#", "#>", r"#\]", r"#\)", r"#\.>")),
             (
                 r"\bip(?: address)?(?: \S+)? (?:has been|is|was) (?:temporarily |permanently"
                 r" )?(?:blocked|banned|black ?listed|block ?listed)"
