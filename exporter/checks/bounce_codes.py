@@ -40,10 +40,20 @@ def extract_codes(text: str) -> tuple[str | None, str | None]:
     return codes_of(strip_prefix(text[:MAX_TEXT]))
 
 
+# A client library's (code, text) pair, Python smtplib's "(550, b'5.1.1 ...')": the code
+# opens the reply, as it does on the wire.
+_CODE_TEXT_PAIR = re.compile(r"\(([45]\d\d), b?['\"]")
+
+
 def strip_prefix(text: str) -> str:
-    """The text without its DSN type ("smtp;", "X-Postfix;"), which holds no code."""
+    """The text without its DSN type ("smtp;", "X-Postfix;"), which holds no code, and with a
+    client library's (code, text) pair written as the reply it quotes."""
     prefix = _PREFIX.match(text)
-    return text[prefix.end() :] if prefix else text
+    if prefix:
+        text = text[prefix.end() :]
+    if ", b'" in text or ', b"' in text or ", '" in text:
+        text = _CODE_TEXT_PAIR.sub(r"\1 ", text)
+    return text
 
 
 def codes_of(text: str) -> tuple[str | None, str | None]:

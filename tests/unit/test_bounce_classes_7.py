@@ -75,3 +75,39 @@ CLASSES = {
 )
 def test_wording_class(text: str, category: str) -> None:
     assert classify_bounce("Permanent", "General", None, text).category == category
+
+
+@pytest.mark.parametrize(
+    ("text", "category", "code", "status_class"),
+    [
+        (
+            "SMTPDataError: (451, b'Unable to process connection at this time')",
+            "greylisted",
+            "451",
+            "4xx",
+        ),
+        (
+            "SMTPRecipientsRefused: {'a@b.example': (554, b'Transaction failed')}",
+            "unknown",
+            "554",
+            "5xx",
+        ),
+        (
+            "SMTPDataError: (421, 'Service not available, closing channel')",
+            "greylisted",
+            "421",
+            "4xx",
+        ),
+    ],
+)
+def test_a_client_librarys_code_and_text_pair_is_the_reply(
+    text: str, category: str, code: str, status_class: str
+) -> None:
+    """Python smtplib's "(451, b'...')" (an exception's repr in an issue thread): the code
+    opens the reply, so a deferral without a reason is one, and the class is known."""
+    diagnosis = classify_bounce("Permanent", "General", None, text)
+    assert (diagnosis.category, diagnosis.smtp_code, diagnosis.status_class) == (
+        category,
+        code,
+        status_class,
+    )
