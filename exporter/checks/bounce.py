@@ -29,21 +29,22 @@ The first layer that answers wins:
 
 A receiver fault in the final reply ("local configuration error") does not hide a cause a
 transcript named before it. Corrections follow, from the SMTP stage the reply answered: a
-final 5xx reply is never a deferral (``greylisted`` becomes ``unknown``); a domain that does
-not resolve is the sender's when the failure was quoted for MAIL FROM, for "your FROM
-address" or with X.1.7/X.1.8; whatever a reply to MAIL FROM says does not exist is the
-sender's (no recipient was named yet), and Postfix's "Sender address rejected:" judged MAIL
-FROM even when it answered RCPT TO (a delayed reject); a permanent refusal of RCPT TO that
-names no cause is about that recipient; a spam verdict given before DATA (to MAIL FROM, to
-RCPT TO, in the greeting) judges the sender (``policy``) or the sending host
-(``ip_reputation``), since no content was sent yet, unless it names what it found in the
-content (then the stage was misreported). Wording that says only that a mailbox is
-unavailable is read with the codes: 5.2.1 makes it disabled, a 4xx reply without an address
-code is RFC 5321's busy mailbox (a deferral). In a Sendmail transcript the receiver's
-``<<<`` replies are read, not Sendmail's own summary line ("550 5.1.1 ... User unknown" for
-any refusal). Link query strings, file paths and advice ("For more information, ...",
-"Please make sure ...", also across a DSN's folded lines) are blanked before the wording is
-read: ``?ip=192.0.2.1`` or ``/var/virusmails/`` names no cause.
+final 5xx reply is never a deferral (``greylisted`` becomes ``unknown``); a domain that
+does not resolve is the sender's when the failure was quoted for MAIL FROM, for "your FROM
+address" or with X.1.7/X.1.8; whatever a reply to MAIL FROM (no recipient was named yet) or
+with X.1.7/X.1.8 as its last code says does not exist is the sender's, and Postfix's
+"Sender address rejected:" judged MAIL FROM even when it answered RCPT TO (a delayed
+reject); a permanent refusal of RCPT TO that names no cause is about that recipient; a spam
+verdict given before DATA (to MAIL FROM, to RCPT TO, in the greeting) judges the sender
+(``policy``) or the sending host (``ip_reputation``), since no content was sent yet, unless
+it names what it found in the content (then the stage was misreported). Wording that says
+only that a mailbox is unavailable is read with the codes: 5.2.1 makes it disabled, a 4xx
+reply without an address code is RFC 5321's busy mailbox (a deferral). In a Sendmail
+transcript the receiver's ``<<<`` replies are read, not Sendmail's own summary line ("550
+5.1.1 ... User unknown" for any refusal). Link query strings, file paths and advice ("For
+more information, ...", "Please make sure ...", also across a DSN's folded lines) are
+blanked before the wording is read: ``?ip=192.0.2.1`` or ``/var/virusmails/`` names no
+cause.
 
 The text's own codes are preferred to ``status`` when they disagree: SES copies ``status``
 from the DSN, which can describe another hop (Yahoo's "552 ... mailbox not found" arrives
@@ -322,6 +323,7 @@ _STAGE = re.compile(
 # A reply to MAIL FROM came before any recipient was named: whatever it says does not exist
 # is the sender's. A permanent refusal of RCPT TO that names no other cause is about that
 # recipient (Sisimai's decision too), unless it is RFC 5321's text for any refusal.
+_SENDER_CODES = frozenset((f"{c}.1.{d}",) for c in "45" for d in "78")  # RFC 3463
 _RECIPIENT_SIDE = frozenset({C.RECIPIENT_UNKNOWN, C.RECIPIENT_DISABLED, C.RECIPIENT_DOMAIN_DNS})
 _GENERIC = re.compile(r"\b(?:transaction failed|service (?:is )?(?:unavailable|not available))\b")
 # Before DATA no content was sent, so a "spam" verdict there judges the sender or the host.
@@ -489,7 +491,7 @@ def _corrected(
     if category == C.RECIPIENT_DOMAIN_DNS and _SENDER_SIDE.search(flat):
         return C.SENDER_DOMAIN_DNS
     stage = _stage(flat) if "mail from" in flat or "rcpt" in flat or "sender" in flat else None
-    if category in _RECIPIENT_SIDE and stage == "mail from":
+    if category in _RECIPIENT_SIDE and (stage == "mail from" or codes[-1:] in _SENDER_CODES):
         return C.SENDER_DOMAIN_DNS
     if (
         category == C.CONTENT

@@ -99,6 +99,7 @@ RECIPIENT: tuple[Rule, ...] = (
             r"(?:account|mailbox) (?:has )?expired",
             r"(?:mail )?receiving (?:is )?disabled",
             r"is now (?:disabled|deactivated|suspended)\b",
+            r"(?:user|account|mailbox|recipient) (?:is )?(?:not|no longer) active\b",
         ),
     ),
     (
@@ -120,7 +121,7 @@ RECIPIENT: tuple[Rule, ...] = (
             r"quotaexceeded",  # Exchange STOREDRV.Deliver.Exception:QuotaExceeded
             r"quota (?:exceeded|violation|full)",
             r"exceeded (?:its |the |their |your )?(?:storage|quota|mailbox)",
-            r"(?:storage|disk) quota",
+            r"(?:storage|disk|userdisk|domaindisk) quota",
             r"(?:out of|insufficient|not enough|no) (?:free )?(?:disk |storage )?space",
             r"mail ?folder is full",
             r"pleine",
@@ -250,7 +251,14 @@ RECIPIENT: tuple[Rule, ...] = (
             r"address (?:couldn'?t|could not|cannot) be found",
             r"envelope recipient (?:has been denied|is in my badrcptto)",
             r"(?:invalid|unknown) (?:or unknown )?virtual user",
-            r"not in my (?:validrcptto|badrecipientto) list",
+            r"in my (?:validrcptto|badrecipientto|badrcptto) list",
+            r"non-?existent (?:local )?(?:user|recipient|mailbox|address|account)",
+            # The address itself (masked "#@") as the subject of an existence verdict.
+            *(
+                rf"(?<={after} )(?:does not exist|doesn't exist|(?:was )?not found|(?:is )?unknown)"
+                r"\b"
+                for after in ("#@", "#@>", "#@>:")
+            ),
             r"utilisateur inconnu",
             r"usuario (?:desconocido|inexistente|no existe)",
             r"(?:benutzer|empf(?:ae|\u00e4)nger)\b[^.;]{0,30}?\bunbekannt",
@@ -285,6 +293,11 @@ RECIPIENT: tuple[Rule, ...] = (
             r"timeout waiting for input",
             r"encountered an error while (?:being )?processed",
             r"internal error reading data",
+            # A back end the receiver needs to deliver (its directory, its user database).
+            (
+                r"(?:unable to|cannot|could not|can'?t) (?:contact|connect to|reach) (?:the )?"
+                r"(?:ldap|directory|database|user database)\b"
+            ),
         ),
     ),
 )

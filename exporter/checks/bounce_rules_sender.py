@@ -104,6 +104,8 @@ SENDER: tuple[Rule, ...] = (
             r"not authenticated for (?:group|mailbox|public folder)",
             r"authrequired",
             r"only accepts? (?:mail|messages?|e-?mail) from",
+            # A group or list that takes mail from its members only.
+            r"not (?:subscribed|a member) (?:to|of) (?:this |the )?(?:group|list|mailing list)\b",
         ),
     ),
     (

@@ -59,6 +59,18 @@ CLASSES = {
         ("550 Sorry, example.org is not in my list of relay domains", "relay_denied"),
         ("550 5.7.1 Sender not in the allowed senders list", "policy"),
     ],
+    "an address as the subject of an existence verdict, its side by the code": [
+        ("550 <bob@example.org> not found", "recipient_unknown"),
+        ("553 5.1.8 <bob@example.org> does not exist", "sender_domain_dns"),
+        ("550 5.1.7 user unknown", "sender_domain_dns"),
+        ("550 5.1.1 <bob@example.org> does not exist", "recipient_unknown"),
+    ],
+    "other MTAs' wording for a missing or inactive user, a members-only group, a back end": [
+        ("550 nonexistent user", "recipient_unknown"),
+        ("550 user not active", "recipient_disabled"),
+        ("550 The sender is not subscribed to this group", "policy"),
+        ("451 4.4.3 Unable to contact LDAP server", "greylisted"),
+    ],
     "RFC 5321/5322's line limit is conformance, not size": [
         ("550 5.6.0 Message rejected: text line longer than 998 characters", "policy"),
         ("552 5.3.0 Message has lines too long for transport", "policy"),
