@@ -41,8 +41,10 @@ def extract_codes(text: str) -> tuple[str | None, str | None]:
 
 
 # A client library's (code, text) pair, Python smtplib's "(550, b'5.1.1 ...')": the code
-# opens the reply, as it does on the wire.
+# opens the reply, as it does on the wire; its escaped line breaks ("\\n5.7.26 ") join the
+# lines of one multi-line reply.
 _CODE_TEXT_PAIR = re.compile(r"\(([45]\d\d), b?['\"]")
+_ESCAPED_LINE = re.compile(r"\\n(?:[45]\.[0-7]\.\d{1,3} )?")
 
 
 def strip_prefix(text: str) -> str:
@@ -53,6 +55,8 @@ def strip_prefix(text: str) -> str:
         text = text[prefix.end() :]
     if ", b'" in text or ', b"' in text or ", '" in text:
         text = _CODE_TEXT_PAIR.sub(r"\1 ", text)
+        if "\\n" in text:
+            text = _ESCAPED_LINE.sub(" ", text)
     return text
 
 

@@ -90,6 +90,25 @@ def test_wording_class(text: str, category: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        (
+            r"SMTPDataError: (550, b'5.7.1 Refused: the reputation of the sending\n5.7.1 IP is low')",
+            "ip_reputation",
+        ),
+        (
+            r"SMTPDataError: (554, b'5.7.1 Refused: your sending\n5.7.1 patterns look like spam')",
+            "ip_reputation",
+        ),
+    ],
+)
+def test_a_client_librarys_escaped_line_breaks_join_one_reply(text: str, category: str) -> None:
+    """smtplib prints a multi-line reply's lines as "\\n5.7.1 ...": one reply, whose phrases
+    run across those breaks."""
+    assert classify_bounce("Permanent", "General", None, text).category == category
+
+
+@pytest.mark.parametrize(
     ("text", "category", "code", "status_class"),
     [
         (
