@@ -40,6 +40,7 @@ CORPUS = ROOT / "tests" / "data" / "diagnostic_codes.tsv"
 # (bounce_sets.md says what the blind sets and the two parts of the second and third ones are).
 BLIND2 = UNIT / "bounce_blind2.tsv"
 BLIND3 = UNIT / "bounce_blind3.tsv"
+BLIND4 = UNIT / "bounce_blind4.tsv"
 LABELLED = {
     "bounce_cases": (CASES, ""),
     "corpus": (CORPUS, ""),
@@ -53,6 +54,7 @@ LABELLED = {
     "blind3": (BLIND3, ""),
     "blind3-A": (BLIND3, "[blind3-A]"),
     "blind3-B (held back)": (BLIND3, "[blind3-B"),
+    "blind4 (held back)": (BLIND4, ""),
 }
 ESCAPES = {"\\n": "\n", "\\t": "\t", "\\\\": "\\"}
 
