@@ -216,6 +216,7 @@ RECIPIENT: tuple[Rule, ...] = (
             r"banned recipient",
             r"badrcptto",
             r"not a local address",
+            r"(?:user|recipient) (?:is )?not local\b",  # RFC 5321's 551
             r"no valid recipients",
             r"mailbox (?:name )?(?:is )?not allowed",
             # "address rejected" alone; "... rejected for policy reasons" states its cause

@@ -126,6 +126,7 @@ SENDER: tuple[Rule, ...] = (
             r"auth (?:command )?(?:first|required)",
             r"(?:don'?t|do not|did not) authenticate\b",
             r"unauthenticated senders? (?:are )?not (?:allowed|permitted)",
+            r"not logged in\b",  # Postfix: a sender address owned by a login, no login given
         ),
     ),
     (

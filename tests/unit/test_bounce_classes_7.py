@@ -67,6 +67,8 @@ CLASSES = {
     ],
     "other MTAs' wording for a missing or inactive user, a members-only group, a back end": [
         ("550 nonexistent user", "recipient_unknown"),
+        ("551 User not local; please try <bob@example.net>", "recipient_unknown"),
+        ("553 5.7.1 <a@b.example>: Sender address rejected: not logged in", "relay_denied"),
         ("550 user not active", "recipient_disabled"),
         ("550 The sender is not subscribed to this group", "policy"),
         ("451 4.4.3 Unable to contact LDAP server", "greylisted"),
