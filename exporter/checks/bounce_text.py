@@ -67,7 +67,8 @@ REMEDIES: dict[BounceCategory, str] = {
     C.RELAY_DENIED: "the recipient domain's MX points at a server that does not accept its "
     "mail from the Internet: verify the address with the recipient",
     C.POLICY: "ask the recipient's mail administrator to allow your sending domain and IPs, "
-    "quoting the bounce text",
+    "quoting the bounce text; if it names the message's form (RFC 5322 headers, a line over "
+    "998 characters), fix how the message is built or encoded",
     C.EXPIRED: "the receiving servers were unreachable or kept deferring: check the recipient "
     "domain's MX hosts; send again later",
     C.SUPPRESSED: "remove the address from the account-level suppression list only if you know "
