@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final, Protocol
+from typing import Final, Protocol, cast
 
 __all__ = [
     "Answer",
@@ -167,12 +167,14 @@ class CheckResult:
     ``remedy`` says what to do in words; ``records`` are the DNS changes that do it, when the
     fix is in DNS (a fix on the SES side has words only).
 
-    A cycle holds 100,000 reports of eight results, and most summaries differ only in the
-    domain they name: `shared` gives a result whose summary text is kept once for all of
-    them, with the domain put back when ``summary`` is read. Equal by value either way.
+    A cycle holds 100,000 reports of eight results, and most differ from other domains'
+    only in the domain their summary names: `shared` gives a result whose parts (check,
+    status, summary text, remedy, records: its shape) are one tuple for all of them, with
+    the domain put back when ``summary`` is read. So a result is two references (48 bytes,
+    not 80), and one shape serves every domain with that verdict. Equal by value either way.
     """
 
-    __slots__ = ("_subject", "_text", "check", "records", "remedy", "status")
+    __slots__ = ("_shape", "_subject")
 
     def __init__(
         self,
@@ -182,18 +184,33 @@ class CheckResult:
         remedy: str = "",
         records: tuple[RecordChange, ...] = (),
     ) -> None:
-        self.check: Final = check
-        self.status: Final = status
-        self.remedy: Final = remedy
-        self.records: Final = records
-        self._text = summary
-        self._subject = ""  # "": ``_text`` is the summary as is; set by `shared` alone
+        # A tuple of unknown length: a compiled build keeps it as one reference, where a
+        # fixed-length one would be five fields of the object again.
+        self._shape: tuple[object, ...] = (check, status, summary, remedy, records)
+        self._subject = ""  # "": the summary is the shape's text as is; set by `shared` alone
+
+    @property
+    def check(self) -> str:
+        return cast("str", self._shape[0])
+
+    @property
+    def status(self) -> Status:
+        return cast("Status", self._shape[1])
 
     @property
     def summary(self) -> str:
+        text = cast("str", self._shape[2])
         if self._subject:
-            return self._text.replace(_SUBJECT, self._subject)
-        return self._text
+            return text.replace(_SUBJECT, self._subject)
+        return text
+
+    @property
+    def remedy(self) -> str:
+        return cast("str", self._shape[3])
+
+    @property
+    def records(self) -> tuple[RecordChange, ...]:
+        return cast("tuple[RecordChange, ...]", self._shape[4])
 
     def shared(
         self,
@@ -202,28 +219,35 @@ class CheckResult:
         results: dict[CheckResultKey, CheckResult] | None = None,
     ) -> CheckResult:
         """This result with its summary text taken from ``texts`` (and added to it), the
-        name ``subject`` left out of the text where it occurs. A result whose summary does
-        not name ``subject`` is about no domain in particular: with ``results``, one equal
-        result is kept there and returned for every domain (at 10^5 domains, one object
-        instead of 10^5 for each such verdict)."""
-        text = self._text
+        name ``subject`` left out of the text where it occurs. With ``results``, the shape
+        is kept there once for every domain; a result whose summary does not name
+        ``subject`` is about no domain in particular, and is itself one object for every
+        domain (at 10^5 domains, one object instead of 10^5 for each such verdict)."""
         if self._subject:
             return self  # shared already
+        check, status, text, remedy, records = self._shape
+        text = cast("str", text)
         if subject and subject in text and _SUBJECT not in text + subject:  # exactly undone
             text = text.replace(subject, _SUBJECT)
         else:
             subject = ""
         text = texts.setdefault(text, text)
-        if not subject and results is not None:
-            key = (self.check, self.status, text, self.remedy, self.records)
-            if (known := results.get(key)) is not None:
-                return known
-            result = self if text is self._text else CheckResult(*key)
-            results[key] = result
-            return result
-        if text is self._text:
-            return self
-        result = CheckResult(self.check, self.status, text, self.remedy, self.records)
+        key = (
+            cast("str", check),
+            cast("Status", status),
+            text,
+            cast("str", remedy),
+            cast("tuple[RecordChange, ...]", records),
+        )
+        known = results.get(key) if results is not None else None
+        if known is None:
+            known = CheckResult(*key)
+            if results is not None:
+                results[key] = known
+        if not subject:
+            return known
+        result = CheckResult(*key)
+        result._shape = known._shape  # the one shape of every domain's equal result
         result._subject = subject  # its own class, still being made
         return result
 
