@@ -29,20 +29,21 @@ The first layer that answers wins:
 
 A receiver fault in the final reply ("local configuration error") does not hide a cause a
 transcript named before it. Corrections follow, from the SMTP stage the reply answered: a
-final 5xx reply is never a deferral (``greylisted`` becomes ``unknown``); a domain that
-does not resolve is the sender's when the failure was quoted for MAIL FROM, for "your FROM
-address" or with X.1.7/X.1.8; whatever a reply to MAIL FROM (no recipient was named yet) or
-with X.1.7/X.1.8 as its last code says does not exist is the sender's, and Postfix's
-"Sender address rejected:" judged MAIL FROM even when it answered RCPT TO (a delayed
-reject); a permanent refusal of RCPT TO that names no cause is about that recipient; a spam
-verdict given before DATA (to MAIL FROM, to RCPT TO, in the greeting) judges the sender
-(``policy``) or the sending host (``ip_reputation``), since no content was sent yet, unless
-it names what it found in the content (then the stage was misreported). Wording that says
-only that a mailbox is unavailable is read with the codes: 5.2.1 makes it disabled, a 4xx
-reply without an address code is RFC 5321's busy mailbox (a deferral). In a Sendmail
-transcript the receiver's ``<<<`` replies are read, not Sendmail's own summary line ("550
-5.1.1 ... User unknown" for any refusal). Link query strings, file paths and advice ("For
-more information, ...", "Please make sure ...", also across a DSN's folded lines) are
+deferral without a reason in a text that says the sender gave up after retries is
+``expired``; a final 5xx reply is never a deferral (``greylisted`` becomes ``unknown``); a
+domain that does not resolve is the sender's when the failure was quoted for MAIL FROM, for
+"your FROM address", "your domain" or with X.1.7/X.1.8; whatever a reply to MAIL FROM (no
+recipient was named yet) or with X.1.7/X.1.8 as its last code says does not exist is the
+sender's, and Postfix's "Sender address rejected:" judged MAIL FROM even when it answered
+RCPT TO (a delayed reject); a permanent refusal of RCPT TO that names no cause is about that
+recipient; a spam verdict given before DATA (to MAIL FROM, to RCPT TO, in the greeting)
+judges the sender (``policy``) or the sending host (``ip_reputation``), since no content was
+sent yet, unless it names what it found in the content (then the stage was misreported).
+Wording that says only that a mailbox is unavailable is read with the codes: 5.2.1 makes it
+disabled, a 4xx reply without an address code is RFC 5321's busy mailbox (a deferral). In a
+Sendmail transcript the receiver's ``<<<`` replies are read, not Sendmail's own summary line
+("550 5.1.1 ... User unknown" for any refusal). Link query strings, file paths and advice
+("For more information, ...", "Please make sure ...", also across a DSN's folded lines) are
 blanked before the wording is read: ``?ip=192.0.2.1`` or ``/var/virusmails/`` names no
 cause.
 
@@ -56,14 +57,11 @@ deferral category for it would be wrong.
 
 The rules are data (`exporter.checks.bounce_rules`; the code tables are in
 `exporter.checks.bounce_codes`, the explanations and remedies in
-`exporter.checks.bounce_text`). They were written against labelled texts kept outside the
-repository (a shared corpus whose precedence notes are summarised above),
-``tests/unit/bounce_cases.tsv``, Sisimai's reason definitions and a development set of real
-texts (``tests/unit/bounce_dev.tsv``, then ``bounce_eval.tsv``, the blind sets
-``bounce_blind.tsv``, ``bounce_blind2.tsv`` and ``bounce_blind3.tsv`` once scored, and
-``bounce_dev4.tsv``); ``bounce_sets.md`` says which set is still held back.
-``CLASSIFIER_VERSION`` (exported in ``build_info``) changes with every rule change that can
-move a text to another category.
+`exporter.checks.bounce_text`). They were written against a shared corpus (whose precedence
+notes are summarised above), ``tests/unit/bounce_cases.tsv``, Sisimai's reason definitions
+and the labelled sets of real texts that ``tests/unit/bounce_sets.md`` describes (which of
+them were read, which is held back). ``CLASSIFIER_VERSION`` (exported in ``build_info``)
+changes with every rule change that can move a text to another category.
 
 Pure and fast (the event pipeline calls it for every bounced recipient): the patterns are
 compiled once at import, and each rule table is one trie-shaped pattern that a single pass
@@ -94,6 +92,7 @@ from exporter.checks.bounce_codes import from_reply as _from_reply
 from exporter.checks.bounce_codes import from_rfc_codes as _from_rfc_codes
 from exporter.checks.bounce_codes import from_specific_codes as _from_specific_codes
 from exporter.checks.bounce_codes import strip_prefix as _strip_prefix
+from exporter.checks.bounce_codes import unfold as _unfold
 from exporter.checks.bounce_rules_categories import BounceCategory
 from exporter.checks.bounce_text import EXPLANATIONS, remedy
 from exporter.checks.rule_table import RuleTable, needles
@@ -111,7 +110,7 @@ __all__ = [
 
 # Raised whenever a change can move a text to another category, so that a step in the
 # category dashboards after an upgrade can be told apart from a change in the traffic.
-CLASSIFIER_VERSION = "7"
+CLASSIFIER_VERSION = "8"
 
 BOUNCE_CATEGORIES: tuple[str, ...] = tuple(BounceCategory)  # the label values, in order
 STATUS_CLASSES: tuple[str, ...] = ("4xx", "5xx", "unknown")
@@ -134,11 +133,6 @@ class BounceDiagnosis:
     remedy: str
 
 
-# Reply codes of continuation lines ("550-5.7.26 ") split phrases; they are removed before
-# the wording rules run, at line starts (see `_ContinuationCodes`) and where a reply was
-# flattened to one line.
-_LINE_CODE = re.compile(r"(?m)^\s*([45]\d\d)([ -])(?:#?[45]\.[0-7]\.\d{1,3}\s)?")
-_INLINE_CODE = re.compile(r"\b(?<!\.)([45]\d\d)([- ])(#?[45]\.[0-7]\.\d{1,3}\b)?")
 # Per-message noise, masked so that replies differing only in it share a cache entry:
 # e-mail addresses ("#@", so a rule can tell them from a host's address); IPv4 addresses,
 # also as quoted replies redact them ("xxx.xxx.xxx.xxx"), IPv6 addresses and ids mixing
@@ -227,11 +221,7 @@ def _flatten(text: str) -> str:
     """Lower-case one-line text for the wording rules, without continuation-line codes,
     the query strings of links (``?ip=192.0.2.1`` in a link is no verdict), file paths and
     pointers to help ("For more information, ...")."""
-    if "\n" in text:
-        text = _LINE_CODE.sub(_ContinuationCodes(), text)
-    if "-" in text:
-        text = _INLINE_CODE.sub(_FoldedCodes(), text)
-    text = text.lower()
+    text = _unfold(text).lower()
     if "?" in text:
         text = _URL_QUERY.sub(r"\1", text)
     if "/" in text:
@@ -248,37 +238,6 @@ def _flatten(text: str) -> str:
 # that mark is Sendmail's own summary of them ("550 5.1.1 <a@b.example>... User unknown" for
 # any refusal at RCPT or DATA), a wrapper that must not hide what the receiver said.
 _SENDMAIL_OWN = re.compile(r"(?m)^[45]\d\d[ -].*$")
-
-
-class _ContinuationCodes:
-    """Blanks the codes of a multi-line reply's lines ("550-5.7.26 ...", then its last line
-    "550 5.7.26 ..."); a line that starts a new reply keeps its code, so a transcript
-    ("450 ..." then "551 ...") still shows where each reply begins."""
-
-    def __init__(self) -> None:
-        self.previous = ""
-
-    def __call__(self, match: re.Match[str]) -> str:
-        code, continued = match[1], match[2] == "-"
-        new_reply = code != self.previous and not continued
-        self.previous = code
-        return match[0] if new_reply else " "
-
-
-class _FoldedCodes:
-    """Blanks the codes of a multi-line reply folded onto one line ("550-5.7.1 ... 550 5.7.1
-    ..."), the last line's too: it ends that reply, it starts no new one."""
-
-    def __init__(self) -> None:
-        self.run: tuple[str, str] | None = None
-
-    def __call__(self, match: re.Match[str]) -> str:
-        code = (match[1], match[3] or "")
-        if match[2] == "-":
-            self.run = code
-            return " "
-        last, self.run = code == self.run, None
-        return " " if last else match[0]
 
 
 # A pointer to help ("For more information, go to Why has Gmail blocked my messages?",
@@ -311,7 +270,9 @@ def _replies(flat: str) -> list[re.Match[str]]:
 # The failure was quoted for the envelope sender: MAIL FROM, "your FROM address", "sender
 # domain ...", RFC 3463 X.1.7/X.1.8.
 _SENDER_SIDE = re.compile(
-    r"\b(?:mail from|from address|sender(?:'s)? domain|domain of (?:the )?sender)\b"
+    r"\b(?:mail from|from address|sender(?:'s)? domain|domain of (?:the |your )?sender)\b"
+    # the receiver speaking to the sender: "your domain", "your mail exchangers"
+    r"|\byour (?:(?:sender|from|envelope) )?(?:address(?:'s)? )?(?:domain|mail exchangers?|mx)\b"
     r"|(?<![\w.])[45]\.1\.[78](?!\d)"
 )
 # The SMTP command a reply answered (Exim "after MAIL FROM:", Postfix "in reply to RCPT TO
@@ -333,6 +294,7 @@ _NAMES_CONTENT = re.compile(r"\b(?:content|virus|infected|attachments?|media)\b"
 # Wording that says only that a mailbox is unavailable, without saying it does not exist, is
 # read with the codes: RFC 3463's 5.2.1 (mailbox disabled) makes it a disabled mailbox, and a
 # 4xx reply without an address code (X.1.x) is RFC 5321's 450 "mailbox busy": a deferral.
+_GAVE_UP = re.compile(rf"\b(?:{'|'.join(rules.GAVE_UP)})")
 _DISABLED_CODE = re.compile(r"\b5\.2\.1\b")
 _ADDRESS_CODE = re.compile(r"\b[45]\.1\.\d")
 _UNAVAILABLE = re.compile(r"\bmailbox (?:is )?(?:currently )?(?:unavailable|not available)\b")
@@ -486,6 +448,8 @@ def _corrected(
             return C.RECIPIENT_DISABLED
         if final.startswith("4") and _UNAVAILABLE.search(flat) and not _ADDRESS_CODE.search(joined):
             return C.GREYLISTED
+    if category == C.GREYLISTED and _GAVE_UP.search(flat):
+        return C.EXPIRED  # retried until it gave up, and no deferral said why
     if category == C.GREYLISTED and permanent:
         return C.UNKNOWN  # a 5xx reply is never a deferral; no other cause was named
     if category == C.RECIPIENT_DOMAIN_DNS and _SENDER_SIDE.search(flat):

@@ -3,7 +3,8 @@
 The bounce classifier (`exporter.checks.bounce`) reads the wording first; these are its code
 layers: receiver-specific enhanced codes that beat generic wording (Gmail 4.7.2x-4.7.40,
 Microsoft 5.7.5xx-9xx, RFC 7372/7505), SES's bounce subtypes, then RFC 3463 subject/detail
-semantics and the basic reply code (RFC 5321/7504/4954) as the last resort.
+semantics and the basic reply code (RFC 5321/7504/4954) as the last resort. It also unfolds
+a multi-line reply (`unfold`) before the wording is read.
 """
 
 from __future__ import annotations
@@ -60,6 +61,54 @@ def strip_prefix(text: str) -> str:
     return text
 
 
+# Reply codes of continuation lines ("550-5.7.26 ") split phrases; they are removed before
+# the wording rules run, at line starts (see `_ContinuationCodes`) and where a reply was
+# flattened to one line.
+_LINE_CODE = re.compile(r"(?m)^\s*([45]\d\d)([ -])(?:#?[45]\.[0-7]\.\d{1,3}\s)?")
+_INLINE_CODE = re.compile(r"\b(?<!\.)([45]\d\d)([- ])(#?[45]\.[0-7]\.\d{1,3}\b)?")
+
+
+class _ContinuationCodes:
+    """Blanks the codes of a multi-line reply's lines ("550-5.7.26 ...", then its last line
+    "550 5.7.26 ..."); a line that starts a new reply keeps its code, so a transcript
+    ("450 ..." then "551 ...") still shows where each reply begins."""
+
+    def __init__(self) -> None:
+        self.previous = ""
+
+    def __call__(self, match: re.Match[str]) -> str:
+        code, continued = match[1], match[2] == "-"
+        new_reply = code != self.previous and not continued
+        self.previous = code
+        return match[0] if new_reply else " "
+
+
+class _FoldedCodes:
+    """Blanks the codes of a multi-line reply folded onto one line ("550-5.7.1 ... 550 5.7.1
+    ..."), the last line's too: it ends that reply, it starts no new one."""
+
+    def __init__(self) -> None:
+        self.run: tuple[str, str] | None = None
+
+    def __call__(self, match: re.Match[str]) -> str:
+        code = (match[1], match[3] or "")
+        if match[2] == "-":
+            self.run = code
+            return " "
+        last, self.run = code == self.run, None
+        return " " if last else match[0]
+
+
+def unfold(text: str) -> str:
+    """The text without the codes of a multi-line reply's continuation lines, which split its
+    phrases, whether the reply keeps its lines or was folded onto one."""
+    if "\n" in text:
+        text = _LINE_CODE.sub(_ContinuationCodes(), text)
+    if "-" in text:
+        text = _INLINE_CODE.sub(_FoldedCodes(), text)
+    return text
+
+
 def codes_of(text: str) -> tuple[str | None, str | None]:
     """`extract_codes` on a text already cut and stripped of its DSN type."""
     pair = _PAIR.search(text)
@@ -96,7 +145,6 @@ SPECIFIC_CODES: dict[str, BounceCategory] = {
     "4.8": C.TLS_REQUIRED,
     "4.310": C.RECIPIENT_DOMAIN_DNS,  # Microsoft "DNS domain does not exist"
     "4.312": C.RECIPIENT_DOMAIN_DNS,
-    "4.317": C.TLS_REQUIRED,
     "5.3": C.RATE_LIMITED,
     "7.10": C.TLS_REQUIRED,
     "7.11": C.TLS_REQUIRED,
@@ -163,8 +211,9 @@ _ADDRESS, _MAILBOX, _MAIL_SYSTEM, _NETWORK, _PROTOCOL, _CONTENT, _SECURITY = ran
 _MS_REPUTATION = (range(500, 700), range(850, 900))
 _MS_REPUTATION_5XX = range(700, 750)
 _MS_TRANSPORT_RULES = range(900, 1000)
-# X.4.7 and Microsoft's X.4.300/316/318 wrap the real reason: read them last.
-_WRAPPER_DETAILS = frozenset({7, 300, 316, 318})
+# X.4.7 and Microsoft's X.4.300/316/317/318 wrap the real reason ("4.4.317 Cannot connect to
+# remote server", which may quote a TLS failure or none): read them last.
+_WRAPPER_DETAILS = frozenset({7, 300, 316, 317, 318})
 
 
 def _specific_code(cls: str, subject: int, detail: int, smtp: str | None) -> BounceCategory | None:
@@ -203,7 +252,9 @@ _RFC_ADDRESS = {5: None, 7: C.POLICY, 9: None}  # X.1.5 is success, X.1.9 a gate
 _RFC_MAIL_SYSTEM = {1: C.RATE_LIMITED, 5: C.GREYLISTED}
 _RFC_NETWORK = {1: C.EXPIRED, 2: C.EXPIRED, 3: C.RECIPIENT_DOMAIN_DNS, 5: C.RATE_LIMITED}
 _RFC_PROTOCOL = {3: C.RATE_LIMITED}  # X.5.3: too many recipients
-_RFC_SECURITY = {8: C.RELAY_DENIED}  # X.7.8: authentication needed; other X.7.x: policy
+# X.7.8 and X.7.9 (RFC 4954: credentials invalid, mechanism too weak): SMTP AUTH; other X.7.x:
+# policy.
+_RFC_SECURITY = {8: C.RELAY_DENIED, 9: C.RELAY_DENIED}
 
 
 def _rfc_code(cls: str, subject: int, detail: int) -> BounceCategory | None:

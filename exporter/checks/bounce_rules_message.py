@@ -42,6 +42,9 @@ MESSAGE: tuple[Rule, ...] = (
             r"line length",
             r"line (?:length )?limit",
             r"lines? (?:longer than|exceed\w*|over) (?:\d+|the)",
+            # An envelope address without its domain (RFC 5321 wants one).
+            r"(?:address|sender|recipient)\b[^.;]{0,20}?\bmust (?:contain|include|have) an? domain",
+            r"domain (?:name |part )?(?:is )?required\b",
         ),
     ),
     (
@@ -60,6 +63,15 @@ MESSAGE: tuple[Rule, ...] = (
             r"(?:connection|sending|send|message|mail|delivery) frequency",
             r"(?:submission|sending|connection|message) rate\b",
             r"too many \w+ from your (?:ip|host|server|network)",
+            # A count in a time window ("sent too many mails ... in the last 10 minutes").
+            (
+                r"(?:many|much|number of|more than \d+)\b[^.;]{0,60}?\b(?:in|within|during|over)"
+                r" the (?:last|past) (?:\d+ |few )?(?:seconds?|minutes?|mins?|hours?|days?)\b"
+            ),
+            (
+                r"number of (?:rcpts?|recipients|connections|messages|mails)\b[^.;]{0,20}?\b"
+                r"(?:is |are )?(?:over|exceed\w*|too (?:high|many|large)|above)\b"
+            ),
             r"trop de connexions",
             r"frequency\b[^.;]{0,40}?\b(?:limit|exceed)",
             r"receiving (?:mail|e-?mail|messages?) at a rate",
@@ -117,7 +129,9 @@ MESSAGE: tuple[Rule, ...] = (
             r"[a-z]*spam",  # also "antispam", "MCSpamSignature"
             r"virus",
             r"malware",
-            r"phish",
+            r"[a-z]*phish",  # also "spearphish"
+            r"threats? (?:detected|found)",
+            r"scanner\b",
             r"unsolicited",
             r"bulk (?:mail|e-?mail)",
             r"\bcontent\b",
@@ -177,6 +191,16 @@ MESSAGE: tuple[Rule, ...] = (
             r"header error",
             r"organi[sz]ational settings",
             r"protocol violation",
+            # The sender refused for who it is, not for a check it failed.
+            (
+                r"(?:fake|faked|forged|fraudulent|spoofed) (?:sender|from|mail ?from|envelope"
+                r"|return[- ]path)"
+            ),
+            (
+                r"null (?:senders?|reverse[- ]paths?|return[- ]paths?)\b[^.;]{0,20}?\b(?:denied"
+                r"|refused|rejected|not (?:allowed|accepted))"
+            ),
+            r"not owned by (?:the |this )?(?:authenticated )?(?:user|account|login)",
         ),
     ),
 )
@@ -186,6 +210,23 @@ MESSAGE: tuple[Rule, ...] = (
 # connecting IP was turned away. The engine reads it first among the generic rules, so any
 # cause the reply names beats it, and never for a 4xx reply (a deferral at the greeting).
 GREETING_REFUSAL: Rule = (C.IP_REPUTATION, (r"refused to talk to me\b",))
+
+# The sending side gave up after retries: with no other cause named, its deferrals' lack of a
+# reason makes the bounce an expiry, not a deferral (the engine reads these on a greylisted
+# verdict too).
+GAVE_UP: tuple[str, ...] = (
+    r"(?:message|delivery|envelope) (?:has )?expired",
+    r"unable to deliver in",
+    r"too long in (?:the )?queue",
+    r"in (?:the )?queue too long",
+    r"giving up",
+    r"gave up",
+    r"could not be delivered for",
+    r"retry timeout exceeded",
+    r"(?:failed )?after \d+ (?:delivery )?attempt",
+    r"failed \d+ (?:delivery )?attempts",
+    r"(?:maximum|max) (?:number of )?(?:delivery )?(?:attempts|retries)",
+)
 
 # Generic wording, read after the specific codes and SES's subtype.
 WEAK: tuple[Rule, ...] = (
@@ -215,23 +256,16 @@ WEAK: tuple[Rule, ...] = (
         (
             r"(?:message|delivery|queue|time|lifetime|envelope)\s*(?:has )?expired",
             r"expired (?:after|in)",
+            *GAVE_UP,
             r"timed? ?out",
-            r"unable to deliver in",
             r"retry time",
-            r"too long in (?:the )?queue",
-            r"in (?:the )?queue too long",
-            r"giving up",
-            r"gave up",
-            r"could not be delivered for",
             (
                 r"(?:unable|failed) to deliver\b[^;]{0,80}?\b(?:after|in|for|within)"
                 r" (?:\d+|multiple|several|many) (?:\w+ )?(?:days?|hours?|minutes?|attempts|retries"
                 r"|tries)"
             ),
             r"(?:delivery|deliver) failed (?:after )?\d+ (?:attempts|times|tries)",
-            r"failed (?:after )?\d+ (?:delivery )?attempts",
             r"did not accept our requests? to connect",
-            r"retry timeout exceeded",
             r"retry time not reached",
             r"have been failing for a long time",
             r"was not reachable within",
@@ -240,7 +274,6 @@ WEAK: tuple[Rule, ...] = (
             r"failed to deliver to domain",
             r"message timed out",
             r"server did not respond",
-            r"(?:maximum|max) (?:number of )?(?:delivery )?(?:attempts|retries)",
             r"delivery attempts",
             r"connection (?:refused|reset|dropped|died|lost|closed)",
             r"lost connection",

@@ -49,6 +49,12 @@ RECIPIENT: tuple[Rule, ...] = (
             r"does not accept mail \(nullmx\)",
             r"(?:mx|srv) records? indicated no smtp service",
             r"dns (?:lookup|resolution|query) fail\w*",
+            # A failed look-up however it is worded ("DNS resolving error", "Unable to lookup
+            # DNS for ..."); "your" domain's, the engine gives to the sender.
+            r"dns (?:lookup|resolution|resolving|resolve|query) (?:error|problem)",
+            r"(?:unable|failed|could not|cannot|can'?t) (?:to )?(?:look ?up|resolve) (?:the )?dns",
+            # Mail exchangers that no one can reach ("point to local networks").
+            r"mail exchangers? (?:\S+ )?points? to (?:local|private|loopback|reserved|internal)",
             r"dns error\b[^.;]{0,80}?\bresponded with code",  # Gmail's DNS failures
             r"\b(?:nxdomain|servfail)\b",
             r"host ?name lookup fail\w*",
@@ -168,6 +174,9 @@ RECIPIENT: tuple[Rule, ...] = (
             r"header (?:size|length)",
             r"attachments?\b[^.;]{0,30}\bexceed",
             r"recipsizelimit",
+            # The size named as the message's length or its DATA's.
+            r"(?:length|size) of (?:the |your )?(?:data|message|mail|e-?mail)\b",
+            r"data (?:content )?(?:size|length)\b",
         ),
     ),
     (
@@ -270,6 +279,11 @@ RECIPIENT: tuple[Rule, ...] = (
             r"can'?t accept user",
             r"destination server rejected recipients",
             r"no mail ?box available for this user",
+            # The address matched against the receiver's users: none fits.
+            (
+                r"(?:did not|does not|doesn'?t|didn'?t) (?:exactly )?match (?:an?|any) (?:\S+ )?"
+                r"(?:valid )?(?:e-?mail )?(?:address|user|recipient|mailbox)"
+            ),
         ),
     ),
     (

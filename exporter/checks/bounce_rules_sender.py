@@ -25,6 +25,8 @@ SPF_FAILED = (
     # the check named as the agent of a refusal ("blocked by SPF", "rejected due to SPF")
     r"|(?:blocked|rejected|refused|denied) (?:by|due to|because of) (?:the |an? )?spf\b"
     r"|(?:inspect|check|fix) your spf"
+    # a reply that names the check only by a link to SPF's explanation page ("Why?")
+    r"|openspf\.(?:org|net)/why"
     # Exim's documented SPF refusal: "<ip> is not allowed to send mail from <domain>"
     r"|(?<=# )is not allowed to send mail from"
     # an RFC 7208 result other than pass, named as the check's result
@@ -64,6 +66,7 @@ SENDER: tuple[Rule, ...] = (
                 r"(?:address|recipient)(?:es|s)? (?:is |are |was |were |has been |have been )"
                 r"suppressed"
             ),
+            r"known to (?:hard[- ])?bounce",  # a provider's list of addresses that bounced
         ),
     ),
     (
@@ -94,6 +97,7 @@ SENDER: tuple[Rule, ...] = (
             r"not permitted by",
             r"body hash",
             r"not allowed to send mail from",
+            r"openspf\.",
         ),
     ),
     (
@@ -127,6 +131,12 @@ SENDER: tuple[Rule, ...] = (
             r"(?:don'?t|do not|did not) authenticate\b",
             r"unauthenticated senders? (?:are )?not (?:allowed|permitted)",
             r"not logged in\b",  # Postfix: a sender address owned by a login, no login given
+            # The session, the port or the relay named as what needs a login.
+            r"(?:port|session|connection|client) must (?:be )?authenticat",
+            r"submission port",
+            r"relay\w*\b[^.;]{0,30}?\bwithout (?:smtp )?auth",
+            r"credentials? for relay",
+            r"authentication mechanism",
         ),
     ),
     (
@@ -144,6 +154,10 @@ SENDER: tuple[Rule, ...] = (
             r"generic (?:dns|rdns|host ?name)",
             r"mismatches client ip",
             r"unverif[iy]able sending ips?",
+            # "reverse" as what the host lacks, however the rest is worded ("do not have a
+            # reverse look name"); RFC 5321's reverse-path is the envelope sender.
+            r"reverse[- ](?:look|name|record|mapping|resolution|entry|pointer|zone)",
+            r"(?:no|have an?|has an?|without an?|missing an?|lacks an?) reverse\b(?![- ]path)",
         ),
     ),
     (
@@ -174,6 +188,8 @@ SENDER: tuple[Rule, ...] = (
             r"untrusted root",
             r"(?:certificate|cert) (?:has |is )?(?:expired|invalid|untrusted)",
             r"strength ciphers",
+            r"must\b[^.;]{0,30}?\bencrypt(?:ion|ed)\b",
+            r"encrypt(?:ion|ed) (?:connection |channel |transport )?(?:is )?mandatory",
         ),
     ),
     (
