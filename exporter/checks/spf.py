@@ -205,11 +205,12 @@ class _Walk:
 
     def follow_terms(self, node: _Node, record: SpfRecord) -> list[_Node]:
         children: list[_Node] = []
-        for mechanism in record.mechanisms:
+        widths = record.widths or tuple(map(is_wide, record.mechanisms))  # a record made by hand
+        for mechanism, wide in zip(record.mechanisms, widths, strict=True):
             if mechanism.name == "all":
                 break  # evaluation never goes past the first all
-            if node.authorizing:
-                self.note_width(node, mechanism)
+            if node.authorizing and wide is not None:
+                self.note_width(node, mechanism, wide=wide)
             if mechanism.name not in _DNS_TERMS:
                 continue
             self.lookups += 1
@@ -232,11 +233,9 @@ class _Walk:
             )
         return children
 
-    def note_width(self, node: _Node, mechanism: Mechanism) -> None:
-        """Record a ``+`` term that passes every address of a family, or a very wide range."""
-        wide = is_wide(mechanism)
-        if wide is None:
-            return
+    def note_width(self, node: _Node, mechanism: Mechanism, *, wide: bool) -> None:
+        """Record a ``+`` term that passes every address of a family (``wide``), or a very
+        wide range (`is_wide`)."""
         text = term_text(mechanism) + ("" if not node.via else f" (in {node.domain})")
         if wide:
             self.open_terms.append(text)

@@ -67,6 +67,9 @@ class SpfRecord:
     mechanisms: tuple[Mechanism, ...]
     redirect: str | None = None
     explanation: str | None = None
+    # `is_wide` of each mechanism, worked out once per record text (parse_spf is cached):
+    # a shared include such as amazonses.com's is walked by every domain of a cycle.
+    widths: tuple[bool | None, ...] = field(default=(), compare=False)
 
     @property
     def all_mechanism(self) -> Mechanism | None:
@@ -122,7 +125,12 @@ def parse_spf(text: str) -> SpfRecord | SpfSyntaxError:
         if isinstance(parsed, SpfSyntaxError):
             return parsed
         mechanisms.append(parsed)
-    return SpfRecord(tuple(mechanisms), modifiers.get("redirect"), modifiers.get("exp"))
+    return SpfRecord(
+        tuple(mechanisms),
+        modifiers.get("redirect"),
+        modifiers.get("exp"),
+        tuple(map(is_wide, mechanisms)),
+    )
 
 
 def _parse_directive(term: str) -> Mechanism | SpfSyntaxError:
