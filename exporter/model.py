@@ -129,6 +129,12 @@ class DomainTarget:
     region: str | None = None
     dkim_signing_zone: str | None = None  # SES SigningHostedZone when known
 
+    def inputs(self) -> tuple[str, str | None, tuple[str, ...], str | None, str | None]:
+        """Every field, in order: what a verdict depends on besides the answers (the
+        verdict memo's key). Spelled out, not read by name: the memo reads it for every
+        domain of every cycle; a test holds it equal to the dataclass's fields."""
+        return (self.name, self.mail_from, self.dkim_tokens, self.region, self.dkim_signing_zone)
+
 
 class RecordAction(StrEnum):
     """What to do with one DNS record to apply a remedy."""

@@ -13,7 +13,6 @@ the last cycle already published, so reusing it costs no memory.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import marshal
 import sys
@@ -33,8 +32,6 @@ _SEPARATOR = "\n"  # between question names: DNS names the checks ask never cont
 _MARSHAL_NO_REFS = 2
 _MARKERS = "\x00\x01\x02\x03"  # in templates of later questions; never in a DNS name asked
 _RAW = "\x03"  # a template kept verbatim
-# Every input of a target, present and future: a field added to DomainTarget is in the key.
-_TARGET_FIELDS = tuple(field.name for field in dataclasses.fields(DomainTarget))
 
 
 class MemoEntry(NamedTuple):
@@ -140,17 +137,17 @@ class VerdictMemo:
         questions: Iterable[tuple[str, str]],
         get: Callable[[str, str], Answer | None],
     ) -> bytes | None:
-        """A 16-byte BLAKE2b of the code version, every target input, and each question
-        with its whole answer; None when an answer is missing."""
+        """A 16-byte BLAKE2b of the code version, every target input (`DomainTarget.inputs`),
+        and each question with its whole answer; None when an answer is missing."""
         answers: list[tuple[str, str, str, tuple[str, ...], str, tuple[str, ...]]] = []
         for name, rdtype in questions:
             answer = get(name, rdtype)
             if answer is None:
                 return None
-            answers.append(
-                (name, rdtype, answer.kind.value, answer.records, answer.error, answer.cname_chain)
-            )
-        inputs = (self.version, [getattr(target, name) for name in _TARGET_FIELDS], answers)
+            # str(): the kind's text (marshal takes no enum), cheaper than the enum's .value
+            kind = str(answer.kind)
+            answers.append((name, rdtype, kind, answer.records, answer.error, answer.cname_chain))
+        inputs = (self.version, target.inputs(), answers)
         try:
             # Version 2: no back-references, so equal values give equal bytes however
             # they are shared (version 3+ marks objects referenced more than once).

@@ -164,6 +164,18 @@ def test_a_changed_target_input_evaluates_again(
     assert report == run(changed, table).report
 
 
+def test_the_key_holds_every_field_of_a_target() -> None:
+    """The memo keys on `DomainTarget.inputs`, which names the fields one by one: a field
+    added to the target and left out there would let a changed input reuse a stale verdict."""
+    fields = dataclasses.fields(DomainTarget)
+    values: dict[str, Any] = {
+        field.name: (f"{field.name}-value",) if field.name == "dkim_tokens" else field.name
+        for field in fields
+    }
+    each = DomainTarget(**values)
+    assert each.inputs() == tuple(values[field.name] for field in fields)
+
+
 def test_a_new_code_version_evaluates_again(evaluations: Counter[str]) -> None:
     memo = VerdictMemo(version="1")
     table = good_table()
