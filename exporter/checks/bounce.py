@@ -295,6 +295,7 @@ _NAMES_CONTENT = re.compile(r"\b(?:content|virus|infected|attachments?|media)\b"
 # read with the codes: RFC 3463's 5.2.1 (mailbox disabled) makes it a disabled mailbox, and a
 # 4xx reply without an address code (X.1.x) is RFC 5321's 450 "mailbox busy": a deferral.
 _GAVE_UP = re.compile(rf"\b(?:{'|'.join(rules.GAVE_UP)})")
+_GREYLISTING = re.compile(r"gr[ea]y-? ?list")  # a reason: the retries met greylisting
 _DISABLED_CODE = re.compile(r"\b5\.2\.1\b")
 _ADDRESS_CODE = re.compile(r"\b[45]\.1\.\d")
 _UNAVAILABLE = re.compile(r"\bmailbox (?:is )?(?:currently )?(?:unavailable|not available)\b")
@@ -448,7 +449,7 @@ def _corrected(
             return C.RECIPIENT_DISABLED
         if final.startswith("4") and _UNAVAILABLE.search(flat) and not _ADDRESS_CODE.search(joined):
             return C.GREYLISTED
-    if category == C.GREYLISTED and _GAVE_UP.search(flat):
+    if category == C.GREYLISTED and _GAVE_UP.search(flat) and not _GREYLISTING.search(flat):
         return C.EXPIRED  # retried until it gave up, and no deferral said why
     if category == C.GREYLISTED and permanent:
         return C.UNKNOWN  # a 5xx reply is never a deferral; no other cause was named

@@ -63,10 +63,12 @@ MESSAGE: tuple[Rule, ...] = (
             r"(?:connection|sending|send|message|mail|delivery) frequency",
             r"(?:submission|sending|connection|message) rate\b",
             r"too many \w+ from your (?:ip|host|server|network)",
-            # A count in a time window ("sent too many mails ... in the last 10 minutes").
+            # A count of mails in a time window ("sent too many mails ... in the last 10
+            # minutes"); "tried many times over the past 2 days" is a retry, not a rate.
             (
-                r"(?:many|much|number of|more than \d+)\b[^.;]{0,60}?\b(?:in|within|during|over)"
-                r" the (?:last|past) (?:\d+ |few )?(?:seconds?|minutes?|mins?|hours?|days?)\b"
+                r"(?:many|much|number of|more than \d+) (?:\w+ ){0,3}?(?:e-?mails?|mails?|messages?"
+                r"|recipients?|rcpts?|connections?|sessions?)\b[^.;]{0,60}?\b(?:in|within|during"
+                r"|over) the (?:last|past) (?:\d+ |few )?(?:seconds?|minutes?|mins?|hours?|days?)\b"
             ),
             (
                 r"number of (?:rcpts?|recipients|connections|messages|mails)\b[^.;]{0,20}?\b"

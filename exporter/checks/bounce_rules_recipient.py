@@ -175,7 +175,7 @@ RECIPIENT: tuple[Rule, ...] = (
             r"attachments?\b[^.;]{0,30}\bexceed",
             r"recipsizelimit",
             # The size named as the message's length or its DATA's.
-            r"(?:length|size) of (?:the |your )?(?:data|message|mail|e-?mail)\b",
+            r"(?:length|size) of (?:the |your )?(?:data|message|mail|e-?mail)\b(?! lines?\b)",
             r"data (?:content )?(?:size|length)\b",
         ),
     ),
@@ -281,8 +281,9 @@ RECIPIENT: tuple[Rule, ...] = (
             r"no mail ?box available for this user",
             # The address matched against the receiver's users: none fits.
             (
-                r"(?:did not|does not|doesn'?t|didn'?t) (?:exactly )?match (?:an?|any) (?:\S+ )?"
-                r"(?:valid )?(?:e-?mail )?(?:address|user|recipient|mailbox)"
+                r"(?:did not|does not|doesn'?t|didn'?t) (?:exactly )?match (?:an?|any)"
+                r" (?!allowed|permitted|authori[sz]ed)(?:\S+ )?(?:valid )?(?:e-?mail )?"
+                r"(?:address|user|recipient|mailbox)"
             ),
         ),
     ),

@@ -188,7 +188,7 @@ SENDER: tuple[Rule, ...] = (
             r"untrusted root",
             r"(?:certificate|cert) (?:has |is )?(?:expired|invalid|untrusted)",
             r"strength ciphers",
-            r"must\b[^.;]{0,30}?\bencrypt(?:ion|ed)\b",
+            r"must (?!not\b|never\b)[^.;]{0,30}?\bencrypt(?:ion|ed)\b",
             r"encrypt(?:ion|ed) (?:connection |channel |transport )?(?:is )?mandatory",
         ),
     ),

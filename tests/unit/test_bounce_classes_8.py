@@ -21,6 +21,9 @@ TLS_WRAPPED = (
     "451 4.4.317 Cannot connect to remote server [Message=451 5.7.3 STARTTLS is"
     " required to send mail]"
 )
+GREYLISTED_RETRIES = (
+    "Delivery failed after 5 attempts. Last reply: 450 4.7.1 Greylisted, please try again later"
+)
 EXPIRY_QUOTING = (
     "Message expired after 3 days. Last reply: 450 4.7.1 Client host rejected:"
     " cannot find your hostname"
@@ -47,11 +50,13 @@ CLASSES = {
         ("451 You sent more than 200 mails within the last 60 minutes", "rate_limited"),
         ("554 Number of RCPT TO commands is over the limit", "rate_limited"),
         ("552 Message size exceeds the limit of 10 MB", "message_too_large"),
+        ("550 Message retried many times over the past 2 days, giving up", "expired"),
     ],
     "reverse DNS and TLS in free wording": [
         ("550 Your server has no reverse entry", "reverse_dns"),
         ("554 The connecting host lacks a reverse mapping", "reverse_dns"),
         ("550 5.7.1 Mail from this network must be sent encrypted", "tls_required"),
+        ("550 5.7.1 Encrypted attachments must not be sent here", "content"),
         ("550 Null reverse-path not allowed here", "policy"),
     ],
     "SPF named only by its explanation link": [
@@ -65,6 +70,7 @@ CLASSES = {
         ("552 Length of data beyond the allowed maximum", "message_too_large"),
         ("554 DATA length exceeds the server's maximum", "message_too_large"),
         ("550 5.6.0 Line length exceeds 998 characters", "policy"),
+        ("552 The length of the message line exceeds 998 characters", "policy"),
     ],
     "content named by the scanner or a threat verdict": [
         ("554 5.7.0 Refused by our scanner", "content"),
@@ -86,6 +92,7 @@ CLASSES = {
     "a provider's own list of addresses that bounced, an address matching no user": [
         ("550 5.1.1 Address is known to bounce and was not sent", "suppressed"),
         ("550 The address does not match any mailbox on this server", "recipient_unknown"),
+        ("550 5.7.1 Sender address does not match any allowed address", "policy"),
     ],
     "retried until it gave up, no deferral saying why": [
         (
@@ -93,6 +100,7 @@ CLASSES = {
             "expired",
         ),
         ("451 4.4.317 Cannot connect to remote server", "expired"),
+        (GREYLISTED_RETRIES, "greylisted"),
         (
             TLS_WRAPPED,
             "tls_required",
