@@ -28,24 +28,25 @@ The first layer that answers wins:
 8. The SES ``status`` field, read like the text's codes.
 
 A receiver fault in the final reply ("local configuration error") does not hide a cause a
-transcript named before it. Corrections follow, from the SMTP stage the reply answered: a
-deferral without a reason in a text that says the sender gave up after retries is
-``expired``; a final 5xx reply is never a deferral (``greylisted`` becomes ``unknown``); a
-domain that does not resolve is the sender's when the failure was quoted for MAIL FROM, for
-"your FROM address", "your domain" or with X.1.7/X.1.8; whatever a reply to MAIL FROM (no
-recipient was named yet) or with X.1.7/X.1.8 as its last code says does not exist is the
-sender's, and Postfix's "Sender address rejected:" judged MAIL FROM even when it answered
-RCPT TO (a delayed reject); a permanent refusal of RCPT TO that names no cause is about that
-recipient; a spam verdict given before DATA (to MAIL FROM, to RCPT TO, in the greeting)
-judges the sender (``policy``) or the sending host (``ip_reputation``), since no content was
-sent yet, unless it names what it found in the content (then the stage was misreported).
-Wording that says only that a mailbox is unavailable is read with the codes: 5.2.1 makes it
-disabled, a 4xx reply without an address code is RFC 5321's busy mailbox (a deferral). In a
-Sendmail transcript the receiver's ``<<<`` replies are read, not Sendmail's own summary line
-("550 5.1.1 ... User unknown" for any refusal). Link query strings, file paths and advice
-("For more information, ...", "Please make sure ...", also across a DSN's folded lines) are
-blanked before the wording is read: ``?ip=192.0.2.1`` or ``/var/virusmails/`` names no
-cause.
+transcript named before it. A sender "not authenticated" under a code that names a receiver
+policy (Microsoft's X.7.133-136 recipient restrictions) is that policy. Corrections follow,
+from the SMTP stage the reply answered: a deferral without a reason in a text that says the
+sender gave up after retries is ``expired``; a final 5xx reply is never a deferral
+(``greylisted`` becomes ``unknown``); a domain that does not resolve is the sender's when
+the failure was quoted for MAIL FROM, for "your FROM address", "your domain" or with
+X.1.7/X.1.8; whatever a reply to MAIL FROM (no recipient was named yet) or with X.1.7/X.1.8
+as its last code says does not exist is the sender's, and Postfix's "Sender address
+rejected:" judged MAIL FROM even when it answered RCPT TO (a delayed reject); a permanent
+refusal of RCPT TO that names no cause is about that recipient; a spam verdict given before
+DATA (to MAIL FROM, to RCPT TO, in the greeting) judges the sender (``policy``) or the
+sending host (``ip_reputation``), since no content was sent yet, unless it names what it
+found in the content (then the stage was misreported). Wording that says only that a mailbox
+is unavailable is read with the codes: 5.2.1 makes it disabled, a 4xx reply without an
+address code is RFC 5321's busy mailbox (a deferral). In a Sendmail transcript the
+receiver's ``<<<`` replies are read, not Sendmail's own summary line ("550 5.1.1 ... User
+unknown" for any refusal). Link query strings, file paths and advice ("For more information,
+...", "Please make sure ...", also across a DSN's folded lines) are blanked before the
+wording is read: ``?ip=192.0.2.1`` or ``/var/virusmails/`` names no cause.
 
 The text's own codes are preferred to ``status`` when they disagree: SES copies ``status``
 from the DSN, which can describe another hop (Yahoo's "552 ... mailbox not found" arrives
@@ -427,6 +428,10 @@ def _category(
         or _from_rfc_codes(codes)
         or _from_reply(smtp, final[:1] or None)
     )
+    if category == C.AUTHENTICATION and _from_specific_codes(codes, smtp) == C.POLICY:
+        # A sender "not authenticated" with a recipient-restriction code (Microsoft's X.7.133-
+        # 136: the group or mailbox takes mail from its organisation only) is that policy.
+        category = C.POLICY
     if category is None and status_code:
         category = (
             _from_specific_codes((status_code,), None)

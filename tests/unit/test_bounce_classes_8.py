@@ -94,6 +94,11 @@ CLASSES = {
         ("550 The address does not match any mailbox on this server", "recipient_unknown"),
         ("550 5.7.1 Sender address does not match any allowed address", "policy"),
     ],
+    "'not authenticated' with a code that names a recipient restriction": [
+        ("550 5.7.135 Message rejected: sender not properly authenticated", "policy"),
+        ("550 5.7.1 Message not authenticated", "authentication"),
+        ("550 5.7.26 This message is not authenticated", "authentication"),
+    ],
     "retried until it gave up, no deferral saying why": [
         (
             GAVE_UP,
