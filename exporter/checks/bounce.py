@@ -223,6 +223,10 @@ def _flatten(text: str) -> str:
     the query strings of links (``?ip=192.0.2.1`` in a link is no verdict), file paths and
     pointers to help ("For more information, ...")."""
     text = _unfold(text).lower()
+    if "_" in text:
+        # qmail's logs and some filters' map names join words with "_"
+        # ("Remote_host_said:_550_No_such_user", "FORBIDDEN_FILE_EXTENSION").
+        text = text.replace("_", " ")
     if "?" in text:
         text = _URL_QUERY.sub(r"\1", text)
     if "/" in text:

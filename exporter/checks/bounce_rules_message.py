@@ -140,7 +140,12 @@ MESSAGE: tuple[Rule, ...] = (
             r"attachment",
             r"banned (?:content|file)",
             r"prohibited (?:content|file|attachment|type)",
-            r"file type",
+            r"file (?:type|extension)",
+            # A file the filter will not take, however named ("forbidden file extension").
+            (
+                r"(?:banned|forbidden|blocked|prohibited|disallowed|dangerous) (?:\w+ )?"
+                r"(?:file|extension)"
+            ),
             r"executable",
             r"links? within",
             (
@@ -193,6 +198,12 @@ MESSAGE: tuple[Rule, ...] = (
             r"header error",
             r"organi[sz]ational settings",
             r"protocol violation",
+            # The sender address refused as not allowed to send from here: qmail's
+            # badmailfrom list, a provider's unverified sender identity, a missing right.
+            r"badmailfrom",
+            r"not (?:match )?an? verified (?:sender|identity|address|domain)",
+            r"(?:address|identit(?:y|ies)|sender)\b[^.;]{0,20}?\b(?:is |are )?not verified",
+            r"(?:do not|don'?t|does not|doesn'?t) have (?:the )?(?:permission|right) to send",
             # The sender refused for who it is, not for a check it failed.
             (
                 r"(?:fake|faked|forged|fraudulent|spoofed) (?:sender|from|mail ?from|envelope"
@@ -216,6 +227,7 @@ GREETING_REFUSAL: Rule = (C.IP_REPUTATION, (r"refused to talk to me\b",))
 # The sending side gave up after retries: with no other cause named, its deferrals' lack of a
 # reason makes the bounce an expiry, not a deferral (the engine reads these on a greylisted
 # verdict too).
+_COUNT = r"(?:\d+|two|three|four|five|six|seven|eight|nine|ten|several|multiple|many)"
 GAVE_UP: tuple[str, ...] = (
     r"(?:message|delivery|envelope) (?:has )?expired",
     r"unable to deliver in",
@@ -225,8 +237,10 @@ GAVE_UP: tuple[str, ...] = (
     r"gave up",
     r"could not be delivered for",
     r"retry timeout exceeded",
-    r"(?:failed )?after \d+ (?:delivery )?attempt",
-    r"failed \d+ (?:delivery )?attempts",
+    # A count of tries, in digits or words ("failed four attempts", "Tried 5 time(s)").
+    rf"(?:failed )?after {_COUNT} (?:delivery )?attempt",
+    rf"failed {_COUNT} (?:delivery )?attempts",
+    rf"tried {_COUNT} times?\b",
     r"(?:maximum|max) (?:number of )?(?:delivery )?(?:attempts|retries)",
 )
 
@@ -268,6 +282,10 @@ WEAK: tuple[Rule, ...] = (
             ),
             r"(?:delivery|deliver) failed (?:after )?\d+ (?:attempts|times|tries)",
             r"did not accept our requests? to connect",
+            # A connect that timed out, in the words of the sending host's OS (Windows'
+            # WSAETIMEDOUT) or its runtime ("execution expired").
+            r"did not properly respond after a period of time",
+            r"execution expired",
             r"retry time not reached",
             r"have been failing for a long time",
             r"was not reachable within",

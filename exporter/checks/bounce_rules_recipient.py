@@ -114,7 +114,14 @@ RECIPIENT: tuple[Rule, ...] = (
         (
             r"(?:queue|submission|sending|send|relay|message|outbound|rate) quota",
             r"quota (?:for|on|of) (?:sending|outgoing|outbound|relay|messages sent)",
+            r"(?:traffic|smtp|connection) quota",
+            # A quota that says what it counts: messages is a rate, one message's size a size.
+            r"quota\b[^.;]{0,30}?\b(?:number|count) of (?:mails|messages|e-?mails|recipients)",
         ),
+    ),
+    (
+        C.MESSAGE_TOO_LARGE,
+        (r"quota\b[^.;]{0,30}?\bsize of (?:an? |one |the )?(?:single )?(?:mail|message|e-?mail)",),
     ),
     (
         C.MAILBOX_FULL,

@@ -126,6 +126,7 @@ SENDER: tuple[Rule, ...] = (
             # The session must log in before MAIL FROM (OpenSMTPD, Stalwart, submission ports;
             # Sisimai's "securityerror" wording too).
             r"authenticate first",
+            r"must (?:log ?in|sign ?in|authenticate) (?:to|before|first)",
             r"(?:issue|send|use) an? auth command",
             r"auth (?:command )?(?:first|required)",
             r"(?:don'?t|do not|did not) authenticate\b",
@@ -145,6 +146,8 @@ SENDER: tuple[Rule, ...] = (
             r"\bptr\b",
             r"reverse[- ](?:dns|lookup)",
             r"\brdns\b",
+            r"(?:dns|name) reverse\b",
+            r"\bip (?:address )?(?:must|should|does not|doesn'?t) resolve",
             r"cannot find your (?:host ?name|reverse)",
             r"cannot resolve your (?:address|host ?name|ip)",
             r"name lookup failed",

@@ -1,0 +1,59 @@
+"""The general mechanisms classifier 9 added after the fifth blind set was read
+(``bounce_sets.md``), each with texts written for the test (not the set's own), and a
+neighbour each mechanism must leave alone.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from exporter.checks.bounce import classify_bounce
+
+CLASSES = {
+    "words joined by '_' (qmail's logs, filters' map names)": [
+        ("Remote_host_said:_550_5.1.1_User_unknown/Giving_up_on_192.0.2.9.", "recipient_unknown"),
+        ("554 5.7.1 Rule hit: BLOCKED_ATTACHMENT_TYPE", "content"),
+        ("554 5.7.1 Matched rule: DANGEROUS_FILE", "content"),
+    ],
+    "a count of tries in words or 'tried N times', a connect that timed out": [
+        ("Could not deliver: failed three attempts to reach the remote host", "expired"),
+        ("Connecting to mx.example.net failed. Tried 4 times", "expired"),
+        ("Net::OpenTimeout: execution expired", "expired"),
+        (
+            "The remote party did not properly respond after a period of time (10060)",
+            "expired",
+        ),
+        ("550 5.1.1 No such user; failed three attempts", "recipient_unknown"),
+    ],
+    "a quota that says what it counts": [
+        ("452 4.7.1 Over quota: count of messages per hour for your account", "rate_limited"),
+        ("452 Connection quota used up for 192.0.2.4, try later", "rate_limited"),
+        ("552 Quota limit: size of a single message is 20 MB at most", "message_too_large"),
+        ("552 5.2.2 Quota exceeded for user@example.com", "mailbox_full"),
+    ],
+    "a sender not allowed to send: unverified identity, a refused-senders list, no right": [
+        ("550 Sender address is not verified for this account", "policy"),
+        ("554 The From header does not match a verified domain on the account", "policy"),
+        ("553 sorry, that sender is listed in badmailfrom", "policy"),
+        ("550 You don't have the right to send to this group", "policy"),
+        ("550 5.1.1 Recipient address not verified: no such mailbox", "recipient_unknown"),
+    ],
+    "a login wanted, worded as what the sender must do": [
+        ("530 5.7.0 You must sign in before sending mail", "relay_denied"),
+        ("550 Please log in to send mail", "unknown"),
+    ],
+    "a sending IP without reverse DNS, in other word orders": [
+        ("550 Connecting IP address must resolve to a host name", "reverse_dns"),
+        ("554 Rejected: no name reverse for 192.0.2.8", "reverse_dns"),
+        ("550 5.1.2 Host name does not resolve", "recipient_domain_dns"),
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [case for cases in CLASSES.values() for case in cases],
+    ids=[f"{name}: {text[:40]}" for name, cases in CLASSES.items() for text, _ in cases],
+)
+def test_wording_class(text: str, category: str) -> None:
+    assert classify_bounce("Permanent", "General", None, text).category == category
