@@ -301,6 +301,7 @@ _NAMES_CONTENT = re.compile(r"\b(?:content|virus|infected|attachments?|media)\b"
 # 4xx reply without an address code (X.1.x) is RFC 5321's 450 "mailbox busy": a deferral.
 _GAVE_UP = re.compile(rf"\b(?:{'|'.join(rules.GAVE_UP)})")
 _GREYLISTING = re.compile(r"gr[ea]y-? ?list")  # a reason: the retries met greylisting
+_SECURITY_DETAIL = re.compile(r"\b[45]\.7\.(?:[1-9]\d+)\b")  # X.7.10 and up: a named check
 _DISABLED_CODE = re.compile(r"\b5\.2\.1\b")
 _ADDRESS_CODE = re.compile(r"\b[45]\.1\.\d")
 _UNAVAILABLE = re.compile(r"\bmailbox (?:is )?(?:currently )?(?:unavailable|not available)\b")
@@ -432,6 +433,10 @@ def _category(
         or _from_rfc_codes(codes)
         or _from_reply(smtp, final[:1] or None)
     )
+    if category == C.POLICY and _SECURITY_DETAIL.search(" ".join(codes)):
+        # A bare "policy" word does not beat an X.7.y code that names the policy
+        # ("4.7.28 flood policy violation" is a mail flood: a rate).
+        category = _from_specific_codes(codes, smtp) or category
     if category == C.AUTHENTICATION and _from_specific_codes(codes, smtp) == C.POLICY:
         # A sender "not authenticated" with a recipient-restriction code (Microsoft's X.7.133-
         # 136: the group or mailbox takes mail from its organisation only) is that policy.

@@ -45,6 +45,8 @@ MESSAGE: tuple[Rule, ...] = (
             # An envelope address without its domain (RFC 5321 wants one).
             r"(?:address|sender|recipient)\b[^.;]{0,20}?\bmust (?:contain|include|have) an? domain",
             r"domain (?:name |part )?(?:is )?required\b",
+            # RFC 5321's length limits on an address's parts (64 octets for the local part).
+            r"(?:local[- ]part|domain name|address|mailbox name)s? (?:is |was )?too long",
         ),
     ),
     (
@@ -56,6 +58,16 @@ MESSAGE: tuple[Rule, ...] = (
                 r"|rcpts?|sessions?|requests?|deliveries|concurrent|simultaneous|sends)\b"
             ),
             r"too (?:fast|quickly|frequently)",
+            # A limit on what one host or session may send, as its maximum or as what the
+            # receiver processes from that host.
+            (
+                r"(?:maximum|max) (?:number of )?(?:recipients|rcpts|messages|mails|connections)"
+                r" (?:per|for (?:one|a|each|this)) (?:session|connection|hour|day|minute)"
+            ),
+            (
+                r"limit\b[^.;]{0,30}?\b(?:requests|messages|mails|connections) from your"
+                r" (?:host|ip|server|address|network)"
+            ),
             # A volume in a time, even with a mailbox code ("Mailbox received too much email in
             # a short period of time", 4.2.1).
             r"too much (?:e-?mail|mail|traffic|messages)\b",

@@ -28,6 +28,12 @@ RECIPIENT: tuple[Rule, ...] = (
             ),
             r"unroute?able address",
             r"\b(?:no|null) mx\b",
+            # No MX that works, however phrased ("no valid MX records", "can't find a valid MX").
+            (
+                r"(?:\bno|without|(?:can'?t|cannot|could not|couldn'?t|unable to) find)"
+                r" (?:an? |any )?(?:valid|usable|working|good) mx\b"
+            ),
+            r"(?:invalid|unusable|bad|broken) mx\b",
             r"mx (?:record|lookup|host)s? (?:not found|failed|missing)",
             r"(?:does not|doesn't|do not|don't) have (?:any |an )?mx records?",
             r"(?:has|have) no (?:mx|mail exchanger) records?",
@@ -140,7 +146,6 @@ RECIPIENT: tuple[Rule, ...] = (
             r"pleine",
             r"storage allocation",
             r"inbox is full",
-            r"too much mail data",
             r"space has been used up",
             r"too many messages on the server",
             r"\bis full\b",
@@ -184,6 +189,9 @@ RECIPIENT: tuple[Rule, ...] = (
             # The size named as the message's length or its DATA's.
             r"(?:length|size) of (?:the |your )?(?:data|message|mail|e-?mail)\b(?! lines?\b)",
             r"data (?:content )?(?:size|length)\b",
+            r"too much mail data",  # RFC 5321's reply to a message over the size limit
+            # The size as a number the message passed ("Stream is more than 10485760 bytes").
+            r"(?:message|stream|data|mail|e-?mail) is (?:more|larger|bigger) than \d+",
         ),
     ),
     (

@@ -29,6 +29,9 @@ SPF_FAILED = (
     r"|openspf\.(?:org|net)/why"
     # Exim's documented SPF refusal: "<ip> is not allowed to send mail from <domain>"
     r"|(?<=# )is not allowed to send mail from"
+    # SPF's question in plain words: is this server one the domain authorises to send for it?
+    r"|(?:server|host|ip)\b[^.;]{0,20}?\bauthori[sz]ed to send (?:e-?mail |mail )?(?:from|for)"
+    r" (?:your|the|this|that) domain"
     # an RFC 7208 result other than pass, named as the check's result
     r"|spf (?:check |record |validation )?(?:result )?(?:is |was |: ?|= ?)"
     r"(?:none|neutral|softfail)\b)"
@@ -98,6 +101,8 @@ SENDER: tuple[Rule, ...] = (
             r"body hash",
             r"not allowed to send mail from",
             r"openspf\.",
+            r"authorized to send",
+            r"authorised to send",
         ),
     ),
     (
@@ -239,6 +244,8 @@ SENDER: tuple[Rule, ...] = (
         (
             r"reputation of (?:the |your |an? )?(?:sending |sender(?:'s)? |from )?domain",
             r"domain(?:'s)? (?:has a )?(?:poor |low |bad )?reputation",
+            # The sending domain named as what the receiver blocks ("Domain Blocked - Spam").
+            r"(?<!recipient )(?<!destination )domain (?:is |has been |was )?(?:blocked|banned)\b",
         ),
     ),
     (
@@ -291,6 +298,17 @@ SENDER: tuple[Rule, ...] = (
             r"mailspike",
             r"spamrats",
             r"backscatterer",
+            # Further public lists, open-relay lists among them (ORDB, DSBL, NJABL).
+            r"\bordb\b",
+            r"\bdsbl\b",
+            r"\bnjabl\b",
+            r"ix\.dnsbl\.manitu",
+            r"\b0spam\b",
+            r"lashback",
+            r"gbudb",
+            r"hostkarma",
+            r"nordspam",
+            r"blocklist\.de\b",
             r"dnsbl",
             r"\brbl\b",
             # "blocked using" (or "deferred", "rejected" using) a list's name or host, not a
@@ -306,6 +324,11 @@ SENDER: tuple[Rule, ...] = (
                 r"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b"
             ),
             r"listed (?:at|in|on|by) (?!www\.)[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b",
+            # The zone first, then the word list ("is in the relays.example.org block list").
+            (
+                r"(?:in|on) (?:the )?(?!www\.)[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,} (?:black|block"
+                r"|deny|dns ?bl|rbl) ?list"
+            ),
             r"mail-abuse\.(?:com|org)",  # Trend Micro's MAPS lists
             (
                 r"(?:listed|found) (?:in|on|at) (?:an? |the )?(?:dnsbl|rbl|real-?time|black ?list"

@@ -47,6 +47,43 @@ CLASSES = {
         ("554 Rejected: no name reverse for 192.0.2.8", "reverse_dns"),
         ("550 5.1.2 Host name does not resolve", "recipient_domain_dns"),
     ],
+    "a limit on what one host or session may send": [
+        ("550 Reached maximum number of recipients for this session", "rate_limited"),
+        ("451 Limit hit for processing requests from your IP, retry later", "rate_limited"),
+        ("550 Maximum number of hops exceeded", "unknown"),
+    ],
+    "a size passed as a number, RFC 5321's 'too much mail data'": [
+        ("552 Message is larger than 31457280 bytes", "message_too_large"),
+        ("552 Too much mail data.", "message_too_large"),
+        ("552 Mailbox is full", "mailbox_full"),
+    ],
+    "SPF's question in plain words": [
+        ("550 That host is not authorized to send email for this domain", "spf"),
+        ("550 You are not authorized to send mail from this domain", "policy"),
+    ],
+    "an X.7.y code names the policy a bare 'policy' word only wraps": [
+        ("451 4.7.28 Policy violation detected", "rate_limited"),
+        ("550 5.7.25 Policy violation", "reverse_dns"),
+        ("550 5.7.1 Message refused by local policy", "policy"),
+    ],
+    "no usable MX, however phrased, for the recipient's or (5.1.7) the sender's domain": [
+        ("550 Cannot find a usable MX for example.net", "recipient_domain_dns"),
+        ("554 Bad MX for domain example.net", "recipient_domain_dns"),
+        ("553 5.1.7 Sender domain has no valid MX", "sender_domain_dns"),
+    ],
+    "an address part over RFC 5321's length limit": [
+        ("501 Local-part is too long", "policy"),
+        ("552 Message is too long", "message_too_large"),
+    ],
+    "a public list named by its name or DNS zone": [
+        ("554 Your host is listed on DSBL", "blocklist"),
+        ("550 Sending IP is in the relays.example.org block list", "blocklist"),
+        ("550 Sending IP is in our block list", "ip_reputation"),
+    ],
+    "the sending domain blocked by name": [
+        ("550 Your domain has been blocked for abuse", "domain_reputation"),
+        ("550 Recipient domain blocked", "policy"),
+    ],
 }
 
 
