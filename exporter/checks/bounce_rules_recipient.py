@@ -10,6 +10,43 @@ from exporter.checks.bounce_rules_categories import BounceCategory, Rule
 
 C = BounceCategory  # short, for the tables below
 
+# The core vocabulary in German, French, Spanish, Portuguese, Italian, Dutch, Polish and
+# Czech, as stems that take their inflections: what is named (a user, an address, a mailbox,
+# a domain) and the verdict on it. A rule pairs a noun with a verdict in either word order
+# ("Empfänger unbekannt", "unbekannter Empfänger"), so that no one phrase has to be listed.
+_USER_WORDS = (
+    r"benutzer|empf(?:ä|ae)nger|postfach|adresse|konto|destinataire|utilisateur|compte"
+    r"|usuario|usu[aá]rio|destinat[aá]rio|direcci[oó]n|endere[cç]o|buz[oó]n|cuenta|conta"
+    r"|utente|indirizzo|gebruiker|ontvanger|adres|adresat|odbiorca|u[zż]ytkownik|skrzynk\w*"
+    r"|mailbox|schr[aá]nk\w*|u[zž]ivatel|p[rř][ií]jemce"
+)
+_DOMAIN_WORDS = r"dom(?:ä|ae)ne|domaine|dominio|dom[ií]nio|domein|domen[ay]?|dom[eé]na"
+_UNKNOWN_WORDS = (
+    r"unbekannt\w*|existiert nicht|nicht vorhanden|nicht gefunden|inconnue?s?|n'existe pas"
+    r"|inexistant\w*|desconocid[oa]|no existe|inexistente|n[aã]o existe|sconosciut[oa]"
+    r"|non esiste|inesistente|onbekend|bestaat niet|niet gevonden|nie istnieje|nieznan\w*"
+    r"|neexistuje|nezn[aá]m\w*"
+)
+_FULL_BOX = (
+    r"(?:postfach|mailbox|speicher\w*|buz[oó]n|caixa(?: postal| de correio)?|bo[iî]te"
+    r"(?: aux lettres)?|casella(?: di posta)?|postvak|skrzynk\w*|schr[aá]nk\w*) (?:ist |est[aá] "
+    r"|est |[eè] |is |jest |je )?(?:voll|llen[oa]|cheia|pleine|piena|vol|pe[lł]na|pln[aá])\b"
+)
+_OVER_QUOTA = (
+    r"(?:speicherplatz|kontingent|quota|cuota|cota|espace)\w*\b[^.;]{0,20}?\b(?:überschritten"
+    r"|erschöpft|excedid[oa]|superat[oa]|d[ée]pass[ée]e?|overschreden|przekroczon\w*"
+    r"|p[rř]ekro[cč]en\w*)"
+)
+_DISABLED = (
+    rf"(?:{_USER_WORDS})(?: [^ .;:]+){{0,3}}? (?:deaktiviert|stillgelegt|desactivad[oa]"
+    r"|desativad[oa]|d[ée]sactiv[ée]e?|suspendu|disattivat[oa]|suspendid[oa]|sospes[oa]"
+    r"|gedeactiveerd|nieaktywn\w*|deaktivovan\w*)"
+)
+_TOO_LARGE = (
+    r"(?:zu gro(?:ß|ss)|demasiado grande|muito grande|trop (?:gros|volumineux|grand)"
+    r"|troppo grande|te groot|zbyt du[zż]\w*|p[rř][ií]li[sš] velk\w*)"
+)
+
 # In priority order, after `exporter.checks.bounce_rules_sender.SENDER`.
 RECIPIENT: tuple[Rule, ...] = (
     (
@@ -28,9 +65,11 @@ RECIPIENT: tuple[Rule, ...] = (
             ),
             r"unroute?able address",
             r"\b(?:no|null) mx\b",
+            rf"(?:{_DOMAIN_WORDS})(?: [^ .;:]+){{0,4}}? (?:{_UNKNOWN_WORDS})",
+            r"(?<!sender )(?<!from )domain (?:name )?(?:is )?(?:unknown|not found)\b",
             # No MX that works, however phrased ("no valid MX records", "can't find a valid MX").
             (
-                r"(?:\bno|without|(?:can'?t|cannot|could not|couldn'?t|unable to) find)"
+                r"(?:no|without|(?:can'?t|cannot|could not|couldn'?t|unable to) find)"
                 r" (?:an? |any )?(?:valid|usable|working|good) mx\b"
             ),
             r"(?:invalid|unusable|bad|broken) mx\b",
@@ -104,6 +143,7 @@ RECIPIENT: tuple[Rule, ...] = (
             r"user or domain is disabled",
             r"has been suspended",
             r"boite du destinataire archivee",
+            _DISABLED,
             r"rejected: inactive",
             # The account named, then its state, with whatever the reply puts in between
             # ("Account closed due to inactivity", "<user> is now disabled", "account expired").
@@ -144,6 +184,8 @@ RECIPIENT: tuple[Rule, ...] = (
             r"(?:out of|insufficient|not enough|no) (?:free )?(?:disk |storage )?space",
             r"mail ?folder is full",
             r"pleine",
+            _FULL_BOX,
+            _OVER_QUOTA,
             r"storage allocation",
             r"inbox is full",
             r"space has been used up",
@@ -190,6 +232,7 @@ RECIPIENT: tuple[Rule, ...] = (
             r"(?:length|size) of (?:the |your )?(?:data|message|mail|e-?mail)\b(?! lines?\b)",
             r"data (?:content )?(?:size|length)\b",
             r"too much mail data",  # RFC 5321's reply to a message over the size limit
+            _TOO_LARGE,
             # The size as a number the message passed ("Stream is more than 10485760 bytes").
             r"(?:message|stream|data|mail|e-?mail) is (?:more|larger|bigger) than \d+",
         ),
@@ -221,6 +264,17 @@ RECIPIENT: tuple[Rule, ...] = (
             r"unallocated",
             r"not (?:a )?valid (?:recipient|mailbox|user|address|e-?mail|rfc.?5321)",
             r"not a known user",
+            # The core stems in either order, a few words apart: the recipient named, then
+            # not known, not recognised or not valid ("The user you are trying to reach is not
+            # valid"), or the verdict first ("Unrecognized recipient").
+            (
+                r"(?:user|recipient|addressee|mailbox|account)(?: [^ .;:]+){0,6}? (?:is |was )?"
+                r"(?:not (?:known|recogni[sz]ed|valid)|unknown|unrecogni[sz]ed)\b"
+            ),
+            (
+                r"(?:unrecogni[sz]ed|unknown|invalid) (?:e-?mail )?(?:user|recipient|addressee"
+                r"|mailbox)"
+            ),
             r"not our customer",
             r"(?:doesn'?t|does not) have an? (?:\S+ ){0,4}account",
             # A failed check of the recipient (a callout to the next hop, a directory
@@ -284,9 +338,8 @@ RECIPIENT: tuple[Rule, ...] = (
                 r"\b"
                 for after in ("#@", "#@>", "#@>:")
             ),
-            r"utilisateur inconnu",
-            r"usuario (?:desconocido|inexistente|no existe)",
-            r"(?:benutzer|empf(?:ae|\u00e4)nger)\b[^.;]{0,30}?\bunbekannt",
+            rf"(?:{_USER_WORDS})(?: [^ .;:]+){{0,4}}? (?:{_UNKNOWN_WORDS})",
+            rf"(?:{_UNKNOWN_WORDS})(?: [^ .;:]+)? (?:{_USER_WORDS})",
             r"nessun utente",
             r"no existe (?:dicha persona|ese usuario)",
             r"adresse nicht gefunden",

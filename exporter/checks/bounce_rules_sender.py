@@ -448,6 +448,12 @@ SENDER: tuple[Rule, ...] = (
             # The verb before the relay ("host denies relay.", "relay check local fail.").
             r"(?:denies|deny|refuses|rejects|forbids) relay(?:ing)?\b",
             r"relay check\b[^.;]{0,20}?\bfail",
+            # Relaying refused in other languages.
+            (
+                r"relay\w*\b[^.;]{0,40}?\b(?:nicht erlaubt|nicht gestattet|no permitido"
+                r"|n[aã]o permitido|non autoris[ée]e?|interdit|non consentito|non permesso"
+                r"|niet toegestaan|niedozwolon\w*|zak[aá]z[aá]n\w*)"
+            ),
         ),
     ),
     (

@@ -84,6 +84,33 @@ CLASSES = {
         ("550 Your domain has been blocked for abuse", "domain_reputation"),
         ("550 Recipient domain blocked", "policy"),
     ],
+    "the recipient named, then not known, not recognised or not valid (either order)": [
+        ("550 The addressee is not known at this site", "recipient_unknown"),
+        ("550 Unrecognised recipient", "recipient_unknown"),
+        ("550 The mailbox you wrote to is not recognized", "recipient_unknown"),
+        ("550 Recipient domain name is unknown", "recipient_domain_dns"),
+        ("553 5.1.8 Sender domain unknown", "sender_domain_dns"),
+    ],
+    "the core vocabulary in other languages, noun and verdict in either order": [
+        ("550 Der Empfänger ist hier nicht vorhanden", "recipient_unknown"),
+        ("550 Unbekannte Adresse", "recipient_unknown"),
+        ("550 Destinataire inconnu sur ce serveur", "recipient_unknown"),
+        ("550 La cuenta de correo no existe", "recipient_unknown"),
+        ("550 Endereço inexistente", "recipient_unknown"),
+        ("550 Indirizzo sconosciuto", "recipient_unknown"),
+        ("550 Ontvanger onbekend", "recipient_unknown"),
+        ("550 Odbiorca nie istnieje", "recipient_unknown"),
+        ("550 Die Domäne existiert nicht", "recipient_domain_dns"),
+        ("452 Das Postfach ist voll", "mailbox_full"),
+        ("552 La casella è piena", "mailbox_full"),
+        ("452 Speicherplatz des Kontos überschritten", "mailbox_full"),
+        ("552 Die Nachricht ist zu groß", "message_too_large"),
+        ("552 Message trop volumineux", "message_too_large"),
+        ("550 Konto wurde deaktiviert", "recipient_disabled"),
+        ("550 Cuenta suspendida", "recipient_disabled"),
+        ("550 Relaying ist nicht erlaubt", "relay_denied"),
+        ("550 IP-Adresse gesperrt", "unknown"),
+    ],
 }
 
 
