@@ -41,6 +41,7 @@ CORPUS = ROOT / "tests" / "data" / "diagnostic_codes.tsv"
 BLIND2 = UNIT / "bounce_blind2.tsv"
 BLIND3 = UNIT / "bounce_blind3.tsv"
 BLIND4 = UNIT / "bounce_blind4.tsv"
+BLIND5 = UNIT / "bounce_blind5.tsv"
 LABELLED = {
     "bounce_cases": (CASES, ""),
     "corpus": (CORPUS, ""),
@@ -50,11 +51,12 @@ LABELLED = {
     "blind": (UNIT / "bounce_blind.tsv", ""),
     "blind2": (BLIND2, ""),
     "blind2-A": (BLIND2, "[blind2-A]"),
-    "blind2-B (held back)": (BLIND2, "[blind2-B"),
+    "blind2-B": (BLIND2, "[blind2-B"),
     "blind3": (BLIND3, ""),
     "blind3-A": (BLIND3, "[blind3-A]"),
-    "blind3-B (held back)": (BLIND3, "[blind3-B"),
-    "blind4 (held back)": (BLIND4, ""),
+    "blind3-B": (BLIND3, "[blind3-B"),
+    "blind4": (BLIND4, ""),
+    "blind5": (BLIND5, ""),
 }
 ESCAPES = {"\\n": "\n", "\\t": "\t", "\\\\": "\\"}
 
