@@ -42,6 +42,7 @@ BLIND2 = UNIT / "bounce_blind2.tsv"
 BLIND3 = UNIT / "bounce_blind3.tsv"
 BLIND4 = UNIT / "bounce_blind4.tsv"
 BLIND5 = UNIT / "bounce_blind5.tsv"
+BLIND6 = UNIT / "bounce_blind6.tsv"
 LABELLED = {
     "bounce_cases": (CASES, ""),
     "corpus": (CORPUS, ""),
@@ -57,6 +58,7 @@ LABELLED = {
     "blind3-B": (BLIND3, "[blind3-B"),
     "blind4": (BLIND4, ""),
     "blind5": (BLIND5, ""),
+    "blind6 (held back)": (BLIND6, ""),
 }
 ESCAPES = {"\\n": "\n", "\\t": "\t", "\\\\": "\\"}
 

@@ -5,7 +5,8 @@ structural decisions of classifiers 3 to 5, each with texts written for the test
 and misses. The parts B of the second and third blind sets (``[blind2-B]``, ``[blind3-B]``)
 were held back until classifier 6 and are development data since classifier 7; the fourth
 blind set was held back until classifier 7 and is development data since classifier 8, the
-fifth held back until classifier 8 and development data since classifier 9.
+fifth held back until classifier 8 and development data since classifier 9. The sixth blind
+set (``bounce_blind6.tsv``) is held back: only its figures are printed, never its misses.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ BLIND3_SEEN = [case for case in BLIND3 if "[blind3-A]" in case.source]
 BLIND3_B = [case for case in BLIND3 if "[blind3-B]" in case.source]
 BLIND4 = load_cases(HERE / "bounce_blind4.tsv")
 BLIND5 = load_cases(HERE / "bounce_blind5.tsv")
+BLIND6 = load_cases(HERE / "bounce_blind6.tsv")
 
 # Classifier 8 scores 97.9 % on the development set, 99.0 % on the fourth, 97.8 % on the first
 # blind set, 98.0 % and 100 % on the second blind set's parts A and B, 98.9 % and 100 % on the
@@ -50,6 +52,9 @@ SETS = {
     "blind4": (BLIND4, 0.97, UNKNOWN_BAR),
     "blind5": (BLIND5, 0.94, UNKNOWN_BAR),
 }
+# Held back (misses never printed): classifiers 8 and 9 score 78.4 % on it, 16.5 % "unknown".
+# Far under the 95 % target; these bars only keep a later version from losing ground there.
+HELD_BACK = {"blind6": (BLIND6, 0.76, 0.19)}
 
 
 def scores(cases: list[Case]) -> tuple[float, float, list[tuple[Case, str]]]:
@@ -78,11 +83,15 @@ def test_scores() -> None:
     assert len(BLIND3_B) >= 70
     assert len(BLIND4) >= 120
     assert len(BLIND5) >= 150
+    for name, (cases, _, _) in HELD_BACK.items():
+        accuracy, unknown, _ = scores(cases)
+        print(f"{name} (held back): {accuracy:.1%} of {len(cases)}, unknown {unknown:.1%}")
+    assert len(BLIND6) >= 95
 
 
-@pytest.mark.parametrize("name", list(SETS))
+@pytest.mark.parametrize("name", [*SETS, *HELD_BACK])
 def test_accuracy_and_unknown_share(name: str) -> None:
-    cases, bar, unknown_bar = SETS[name]
+    cases, bar, unknown_bar = SETS[name] if name in SETS else HELD_BACK[name]
     accuracy, unknown, _ = scores(cases)
     assert accuracy >= bar
     assert unknown <= unknown_bar
@@ -101,6 +110,7 @@ def test_the_sets_are_disjoint_labelled_and_sourced() -> None:
     blind3 = {c.raw.strip().lower() for c in BLIND3}
     blind4 = {c.raw.strip().lower() for c in BLIND4}
     blind5 = {c.raw.strip().lower() for c in BLIND5}
+    blind6 = {c.raw.strip().lower() for c in BLIND6}
     assert len(dev) == len(DEV)
     assert len(dev4) == len(DEV4)
     assert len(blind) == len(BLIND)
@@ -108,6 +118,7 @@ def test_the_sets_are_disjoint_labelled_and_sourced() -> None:
     assert len(blind3) == len(BLIND3) == len(BLIND3_SEEN) + len(BLIND3_B)
     assert len(blind4) == len(BLIND4)
     assert len(blind5) == len(BLIND5)
+    assert len(blind6) == len(BLIND6)
     assert not dev & blind
     assert not (dev | blind | others) & blind2
     assert not (dev | blind | blind2 | others) & blind3
@@ -116,7 +127,8 @@ def test_the_sets_are_disjoint_labelled_and_sourced() -> None:
     assert not (dev | blind | blind2 | blind3 | others) & dev4
     assert not (dev | dev4 | blind | blind2 | blind3 | others) & blind4
     assert not (dev | dev4 | blind | blind2 | blind3 | blind4 | others) & blind5
-    for case in DEV + DEV4 + BLIND + BLIND2 + BLIND3 + BLIND4 + BLIND5:
+    assert not (dev | dev4 | blind | blind2 | blind3 | blind4 | blind5 | others) & blind6
+    for case in DEV + DEV4 + BLIND + BLIND2 + BLIND3 + BLIND4 + BLIND5 + BLIND6:
         assert case.category in BOUNCE_CATEGORIES
         assert len(case.source) > 10
 
