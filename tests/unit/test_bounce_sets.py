@@ -470,6 +470,9 @@ def test_structural_decisions(text: str, category: str) -> None:
     assert classify_bounce("Permanent", "General", None, text).category == category
 
 
+# The labelled sets whose replies the wrapper and folding tests quote (read sets only).
+QUOTED_SETS = load_cases(OWN) + load_cases(EVAL) + DEV + DEV4 + BLIND + BLIND2 + BLIND3 + BLIND4
+
 # How MTAs quote a receiver's reply without naming another SMTP stage than DATA (Sendmail
 # adds its own summary line under the reply).
 WRAPPERS = {
@@ -489,14 +492,7 @@ def test_a_reply_quoted_by_another_mta_keeps_its_category(wrapper: str) -> None:
     quotes it."""
     replies = [
         case.raw.strip()
-        for case in load_cases(OWN)
-        + load_cases(EVAL)
-        + DEV
-        + DEV4
-        + BLIND
-        + BLIND2
-        + BLIND3
-        + BLIND4
+        for case in QUOTED_SETS
         if "\n" not in case.raw.strip() and case.raw.strip()[:3].isdigit()
     ]
     alone = [classify_bounce("Permanent", "General", None, reply).category for reply in replies]
@@ -511,18 +507,7 @@ def test_a_reply_quoted_by_another_mta_keeps_its_category(wrapper: str) -> None:
 def test_a_reply_folded_like_a_dsn_header_keeps_its_category() -> None:
     """A DSN folds a long Diagnostic-Code at about 70 columns ("...\\n    ..."): every labelled
     one-line reply keeps its category folded (read sets only, as above)."""
-    replies = [
-        case.raw.strip()
-        for case in load_cases(OWN)
-        + load_cases(EVAL)
-        + DEV
-        + DEV4
-        + BLIND
-        + BLIND2
-        + BLIND3
-        + BLIND4
-        if "\n" not in case.raw.strip()
-    ]
+    replies = [case.raw.strip() for case in QUOTED_SETS if "\n" not in case.raw.strip()]
     changed = [
         reply
         for reply in replies
