@@ -162,8 +162,8 @@ class RecordChange:
 
 
 _SUBJECT = "\x00"  # in a shared summary text: where the domain it is about goes back
-# What makes two results equal when their summary names no domain: (check, status, summary,
-# remedy, records).
+# A result's shape, its domain left out of the summary: (check, status, summary, remedy,
+# records). Every domain with the same verdict shares one.
 CheckResultKey = tuple[str, Status, str, str, tuple[RecordChange, ...]]
 
 

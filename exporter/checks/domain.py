@@ -134,8 +134,9 @@ def assemble(
 ) -> DomainReport:
     """The report of ``target`` from the results of its `domain_parts`, in their order.
     With ``texts``, summaries that name the domain are kept there once for every domain,
-    and with ``shared`` a result that names no domain is one object for all of them
-    (`CheckResult.shared`): what a cycle over many domains does."""
+    and with ``shared`` each verdict's shape is kept once for all of them, a result that
+    names no domain being one object (`CheckResult.shared`): what a cycle over many domains
+    does."""
     checks: list[CheckResult] = []
     lookups = level = resolvable = None
     domain = checked_name(target)

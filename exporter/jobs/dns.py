@@ -159,7 +159,7 @@ class _Cycle:
         # Each distinct summary text once, the domain's name left out: 100,000 reports
         # would otherwise hold 800,000 summaries that differ only in that name.
         self._texts: dict[str, str] = {}
-        self._results: dict[CheckResultKey, CheckResult] = {}  # results that name no domain
+        self._results: dict[CheckResultKey, CheckResult] = {}  # one per verdict shape
         self.reports: list[DomainReport | None] = [None] * len(targets)
         self.finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
