@@ -135,10 +135,11 @@ class BounceDiagnosis:
 
 
 # Per-message noise, masked so that replies differing only in it share a cache entry:
-# e-mail addresses ("#@", so a rule can tell them from a host's address); IPv4 addresses,
+# e-mail addresses ("#@", so a rule can tell them from a host's address; also with the
+# local part redacted as quoted replies do, "***@example.org"); IPv4 addresses,
 # also as quoted replies redact them ("xxx.xxx.xxx.xxx"), IPv6 addresses and ids mixing
 # letters and digits ("#").
-_EMAIL = re.compile(r"(?<![\w.+=-])[\w.+=-]{1,64}@[\w-]+(?:\.[\w-]+)+")
+_EMAIL = re.compile(r"(?<![\w.+=*-])[\w.+=*-]{1,64}@[\w-]+(?:\.[\w-]+)+")
 _NOISE = re.compile(
     r"\b(?:(?:\d{1,3}|x{1,3})(?:\.(?:\d{1,3}|x{1,3})){3}|(?=[0-9a-f]{0,4}:)[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}"
     r"|(?=[a-z0-9]{12})(?:[a-z]+\d|\d+[a-z])[a-z0-9]{10,})\b"  # look-aheads: fail fast

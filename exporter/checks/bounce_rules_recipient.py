@@ -100,9 +100,20 @@ RECIPIENT: tuple[Rule, ...] = (
             r"(?:unable|failed|could not|cannot|can'?t) (?:to )?(?:look ?up|resolve) (?:the )?dns",
             # Mail exchangers that no one can reach ("point to local networks").
             r"mail exchangers? (?:\S+ )?points? to (?:local|private|loopback|reserved|internal)",
+            # ... also as an MX record, host or list ("Lowest numbered MX record points to local
+            # host", "MX for example.org points back to itself").
+            (
+                r"mx (?:(?:records?|hosts?|list|entry|entries) )?(?:for \S+ )?points? (?:back )?to"
+                r" (?:the )?(?:local|private|loopback|reserved|internal|itself|myself|me)\b"
+            ),
             r"dns error\b[^.;]{0,80}?\bresponded with code",  # Gmail's DNS failures
             r"\b(?:nxdomain|servfail)\b",
             r"host ?name lookup fail\w*",
+            # The failure first ("Temporary failure of hostname lookup", "error during DNS query").
+            (
+                r"(?:fail\w*|error) (?:of|in|during|on) (?:the )?(?:dns|mx|host ?name|domain ?name"
+                r"|name) (?:lookup|resolution|query)"
+            ),
             r"name or service not known",
             r"unroute?able mail domain",
             r"mail domain mentioned in (?:the )?e-?mail address is unknown",
@@ -176,6 +187,11 @@ RECIPIENT: tuple[Rule, ...] = (
             r"full mailbox",
             r"mailbox (?:size |storage )?(?:limit )?exceeded",
             r"mailbox (?:would exceed|exceeds)",
+            # The verb first ("would exceed maximum mailbox size", "exceeds the inbox quota").
+            (
+                r"exceed\w* (?:the |its |your |their )?(?:maximum |max |allowed |permitted )?"
+                r"(?:mailbox|inbox|account|storage) (?:size|quota|storage|limit|capacity)"
+            ),
             r"over ?quota",
             r"quotaexceeded",  # Exchange STOREDRV.Deliver.Exception:QuotaExceeded
             r"quota (?:exceeded|violation|full)",
@@ -216,6 +232,8 @@ RECIPIENT: tuple[Rule, ...] = (
         C.MESSAGE_TOO_LARGE,
         (
             r"(?:message|mail|e-?mail|attachment|header)s? (?:is |was )?too (?:big|large|long)",
+            # A part of the message named ("Message body is too big", "mail data too large").
+            r"(?:message|mail|e-?mail) (?:body|data|text) (?:is |was )?too (?:big|large|long)",
             r"too (?:big|large) for",
             r"(?:message|mail|e-?mail) ?size",
             r"size (?:limit|exceeds?)",
@@ -241,12 +259,17 @@ RECIPIENT: tuple[Rule, ...] = (
         C.RECIPIENT_UNKNOWN,
         (
             r"user(?:name)? (?:is )?unknown",
-            r"unknown (?:user|recipient|mailbox|address|local[- ]?part|e-?mail)",
+            r"unknown (?:user|recipient|mailbox|address|local[- ]?part|e-?mail|alias)",
+            # Two verdicts joined ("unknown or illegal alias", "invalid or unknown user").
+            (
+                r"(?:unknown|invalid|illegal|non-?existent) or (?:unknown|invalid|illegal"
+                r"|non-?existent|inactive) (?:user|recipient|mailbox|address|alias|local[- ]?part)"
+            ),
             r"addressee unknown",
             r"recipient unknown",
             r"user not known",
             r"address (?:is )?unknown",
-            r"no such (?:user|recipient|mailbox|address|person|account|local user)",
+            r"no such (?:user|recipient|mailbox|address|person|account|local user|alias)",
             (
                 r"(?:user|recipient|rcpt|mailbox|address|account|addressee)\b[^.;]{0,40}?\b"
                 r"(?:does not|doesn't|did not|do not) exist"

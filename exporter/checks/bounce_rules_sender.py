@@ -193,6 +193,9 @@ SENDER: tuple[Rule, ...] = (
             r"(?:certificate|cert) (?:has |is )?(?:expired|invalid|untrusted)",
             r"strength ciphers",
             r"must (?!not\b|never\b)[^.;]{0,30}?\bencrypt(?:ion|ed)\b",
+            # Other requirement words ("is required to send via an encrypted SMTP session").
+            r"(?:required|requires?|needs?|has|have) to [^.;]{0,30}?\bencrypt(?:ion|ed)\b",
+            r"encrypt(?:ion|ed)\b[^.;]{0,30}?\b(?:is |are )?(?:required|needed|mandatory|enforced)",
             r"encrypt(?:ion|ed) (?:connection |channel |transport )?(?:is )?mandatory",
         ),
     ),
