@@ -219,6 +219,23 @@ def _weak(final: str) -> _Rules:
     return _WEAK_5XX if final.startswith("5") else _WEAK_4XX if final.startswith("4") else _WEAK
 
 
+def _weak_verdict(final: str, flat: str) -> BounceCategory | None:
+    """The generic wording's verdict. On a 4xx reply a bare refusal ("Not allowed",
+    "rejected") that names neither a policy nor what it refused gives no reason: a deferral
+    without one ("421 Sender address blocked" names the sender: a policy)."""
+    category = _weak(final).first(flat)
+    if category == C.POLICY and final.startswith("4") and not _REFUSED_WHAT.search(flat):
+        return C.GREYLISTED
+    return category
+
+
+# What a refusal can name as its reason or its subject.
+_REFUSED_WHAT = re.compile(
+    r"polic|\b(?:sender|from|address|recipient|rcpt|user|mailbox|domain|ip|host|client|network"
+    r"|relay|message|mail|content|connection|access|helo|ehlo)"
+)
+
+
 def _flatten(text: str) -> str:
     """Lower-case one-line text for the wording rules, without continuation-line codes,
     the query strings of links (``?ip=192.0.2.1`` in a link is no verdict), file paths and
@@ -430,7 +447,7 @@ def _category(
         or _STRONG.first(flat)
         or _from_specific_codes(codes, smtp)
         or SUBTYPES.get(subtype)
-        or _weak(final).first(flat)
+        or _weak_verdict(final, flat)
         or _from_rfc_codes(codes)
         or _from_reply(smtp, final[:1] or None)
     )

@@ -226,6 +226,11 @@ MESSAGE: tuple[Rule, ...] = (
                 r"|refused|rejected|not (?:allowed|accepted))"
             ),
             r"not owned by (?:the |this )?(?:authenticated )?(?:user|account|login)",
+            # A verdict on the sender address itself ("illegal sender", "forbidden sender").
+            (
+                r"(?:illegal|forbidden|prohibited|disallowed|unacceptable|unwanted)"
+                r" (?:envelope )?sender"
+            ),
         ),
     ),
 )

@@ -50,6 +50,16 @@ _TOO_LARGE = (
 # In priority order, after `exporter.checks.bounce_rules_sender.SENDER`.
 RECIPIENT: tuple[Rule, ...] = (
     (
+        # An address that breaks RFC 5321's syntax ("Bad recipient address syntax", "Recipient
+        # syntax error"): RFC conformance, a policy, before "bad recipient" reads as unknown.
+        C.POLICY,
+        (
+            r"(?:address|recipient|sender|mailbox|rcpt)(?: address)? syntax\b",
+            r"syntax (?:error )?(?:in|of) (?:the )?(?:recipient |sender |e-?mail |mail )?address",
+            r"syntactically (?:invalid|incorrect|wrong)",
+        ),
+    ),
+    (
         C.RECIPIENT_DOMAIN_DNS,
         (
             r"host or domain name not found",
@@ -314,6 +324,13 @@ RECIPIENT: tuple[Rule, ...] = (
             r"address verification",
             r"has been replaced by",
             r"has moved",
+            # The address changed (Sisimai's "hasmoved"), in English, French, German, Spanish,
+            # Portuguese and Italian.
+            (
+                r"(?:address|adresse|e-?mail|mailbox|destinataire|recipient|empf(?:ä|ae)nger"
+                r"|direcci[oó]n|endere[cç]o|indirizzo)\b[^.;]{0,40}?\b(?:has changed|a chang[ée]"
+                r"|hat sich ge(?:ä|ae)ndert|ha cambiado|mudou|(?:è|e) cambiat[oa])"
+            ),
             r"banned recipient",
             r"badrcptto",
             r"not a local address",
@@ -385,6 +402,7 @@ RECIPIENT: tuple[Rule, ...] = (
         C.GREYLISTED,
         (
             r"internal (?:system |server |mail )?error",
+            r"mailbox (?:is )?(?:temporarily )?busy",  # RFC 5321's 450: not the server's load
             (
                 r"(?:local|system|server|mail system|remote server)\b[^.;]{0,20}?\bconfiguration"
                 r" (?:error|problem|failure)"

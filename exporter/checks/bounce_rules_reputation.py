@@ -165,6 +165,12 @@ REPUTATION: tuple[Rule, ...] = (
                 r"|sends)\b[^.;]{0,15}?\bspam"
             ),
             r"(?:poor|low|bad) (?:sender|reputation) score",
+            # The host judged a spam source ("Your IP identified as spammer").
+            (
+                r"(?:ip|host|server|network|client)\b[^.;]{0,30}?\b(?:identified|listed|flagged"
+                r"|classified|marked|detected|known|reported|recogni[sz]ed) as (?:an? )?(?:spam"
+                r"(?:mer)?|spam source|source of spam|abusive|malicious)\b"
+            ),
         ),
     ),
     (

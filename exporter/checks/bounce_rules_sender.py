@@ -139,6 +139,9 @@ SENDER: tuple[Rule, ...] = (
             r"relay\w*\b[^.;]{0,30}?\bwithout (?:smtp )?auth",
             r"credentials? for relay",
             r"authentication mechanism",
+            # An anonymous (not logged in) client, user or session ("Anonymous client does not
+            # have permissions to send as this sender").
+            r"anonymous (?:client|user|sender|session|connection|smtp|relay|submission)s?\b",
         ),
     ),
     (
@@ -170,6 +173,9 @@ SENDER: tuple[Rule, ...] = (
             r"unauthenticated",
             r"must authenticate",
             r"must pass (?:either )?(?:spf|dkim)",
+            # The two checks named together as what the sender needs, none as failed ("ensure
+            # the service you send from has SPF or DKIM").
+            r"(?:spf|dkim) (?:and/or|or|and) (?:dkim|spf)\b",
             r"authentication (?:level|requirement|information|fail)",
             r"fails? to pass authentication",
             r"not (?:properly )?authenticated",
@@ -260,6 +266,13 @@ SENDER: tuple[Rule, ...] = (
             r"not an open relay",
             r"relaying mail to",
             r"(?:we )?don'?t handle mail for",
+            # The recipient's domain is not one this host serves ("Your domain is not configured
+            # to use this MX host").
+            (
+                r"domain\b[^.;]{0,30}?\bnot (?:configured|hosted|served|handled|set up|accepted)"
+                r" (?:on|by|for|to use|at) (?:this|our) (?:mx|mail ?server|server|host|gateway"
+                r"|system)"
+            ),
             r"tenantattribution",
             # The verb before the relay ("host denies relay.", "relay check local fail.").
             r"(?:denies|deny|refuses|rejects|forbids) relay(?:ing)?\b",
@@ -269,6 +282,21 @@ SENDER: tuple[Rule, ...] = (
                 r"relay\w*\b[^.;]{0,40}?\b(?:nicht erlaubt|nicht gestattet|no permitido"
                 r"|n[aã]o permitido|non autoris[ée]e?|interdit|non consentito|non permesso"
                 r"|niet toegestaan|niedozwolon\w*|zak[aá]z[aá]n\w*)"
+            ),
+        ),
+    ),
+    (
+        # The sender's own account may not send ("message sending for this account is
+        # disabled"): the provider's policy on the sender, not a disabled mailbox.
+        C.POLICY,
+        (
+            (
+                r"(?:(?:message|mail|e-?mail) )?sending (?!(?:ip|host|server|domain)\b)(?:\S+ )"
+                r"{0,4}?(?:is |has been |was )?(?:disabled|suspended|blocked|restricted)\b"
+            ),
+            (
+                r"(?:outgoing|outbound) (?:mail|e-?mail|messages?) (?:\S+ ){0,4}?(?:is |has been"
+                r" |was )?(?:disabled|suspended|blocked)\b"
             ),
         ),
     ),
@@ -292,6 +320,12 @@ SENDER: tuple[Rule, ...] = (
                 r"|doesn'?t|has no|lacks|contains|looks)\b"
             ),
             r"in (?:the |your )?(?:helo|ehlo)(?: (?:command|name|greeting))?(?=$|[^\w ]| [(\[])",
+            # The client greets with the receiver's own name ("You cannot say you are me",
+            # "HELO claims to be our host").
+            (
+                r"(?:say|says|saying|claim\w*|pretend\w*) (?:that )?(?:you are|you're|to be|it is)"
+                r" (?:me|us|myself|this (?:host|server)|(?:my|our) (?:host|server|domain|name))\b"
+            ),
         ),
     ),
     (
