@@ -171,7 +171,8 @@ def evaluate_domain(target: DomainTarget, view: DnsView) -> DomainReport:
 def first_questions(target: DomainTarget) -> list[tuple[str, str]]:
     """What `evaluate_domain` asks of a view that has no answer yet (tests hold the two
     together): the domain's MX, SPF and DMARC records, its DKIM CNAMEs and the MAIL FROM
-    domain's A, AAAA, MX and SPF. Every later question depends on these answers."""
+    domain's A, MX and SPF (its AAAA only matters when A has no records). Every later question
+    depends on these answers."""
     domain = checked_name(target)
     questions = [(domain, "MX"), (domain, "TXT"), (f"_dmarc.{domain}", "TXT")]
     questions += [
@@ -180,5 +181,5 @@ def first_questions(target: DomainTarget) -> list[tuple[str, str]]:
     ]
     if target.mail_from:
         mail_from = target.mail_from.lower().removesuffix(".")
-        questions += [(mail_from, rdtype) for rdtype in ("A", "AAAA", "MX", "TXT")]
+        questions += [(mail_from, rdtype) for rdtype in ("A", "MX", "TXT")]
     return list(dict.fromkeys(questions))

@@ -35,6 +35,23 @@ def test_mail_from_resolvable(
     assert checked.report.mail_from_resolvable is resolvable
 
 
+@pytest.mark.parametrize(
+    ("a", "asks_aaaa"),
+    [
+        pytest.param(rec("192.0.2.1"), False, id="a-records"),
+        pytest.param(NODATA, True, id="a-nodata"),
+        pytest.param(NX, True, id="a-nxdomain"),
+        pytest.param(SERVFAIL, True, id="a-servfail"),
+    ],
+)
+def test_aaaa_is_asked_only_when_a_has_no_records(a: Answer, asks_aaaa: bool) -> None:
+    """An A record decides the check alone: AAAA costs a question only without one."""
+    checked = run(target(), good_table() | {A: a, AAAA: rec("2001:db8::1")})
+    assert (AAAA in checked.asked) is asks_aaaa
+    assert AAAA not in checked.first_round
+    assert checked.status("mail_from_resolvable") is Status.PASS
+
+
 def test_unresolvable_mail_from_explains_the_553() -> None:
     """The failure names the gateway rejection and what to publish."""
     result = run(target(), good_table() | {A: NODATA})["mail_from_resolvable"]
