@@ -110,11 +110,12 @@ RECIPIENT: tuple[Rule, ...] = (
             r"(?:unable|failed|could not|cannot|can'?t) (?:to )?(?:look ?up|resolve) (?:the )?dns",
             # Mail exchangers that no one can reach ("point to local networks").
             r"mail exchangers? (?:\S+ )?points? to (?:local|private|loopback|reserved|internal)",
-            # ... also as an MX record, host or list ("Lowest numbered MX record points to local
-            # host", "MX for example.org points back to itself").
+            # ... also as an MX record, host or list, for a domain named ("Lowest numbered MX
+            # record points to local host", "MX for example.org points back to itself").
             (
-                r"mx (?:(?:records?|hosts?|list|entry|entries) )?(?:for \S+ )?points? (?:back )?to"
-                r" (?:the )?(?:local|private|loopback|reserved|internal|itself|myself|me)\b"
+                r"(?:mx|mail exchangers?) (?:(?:records?|hosts?|list|entry|entries) )?(?:for \S+ )?"
+                r"points? (?:back )?to (?:an? |the )?(?:local|private|loopback|reserved|internal"
+                r"|itself|myself|me)\b"
             ),
             r"dns error\b[^.;]{0,80}?\bresponded with code",  # Gmail's DNS failures
             r"\b(?:nxdomain|servfail)\b",
