@@ -1,8 +1,9 @@
 """The wording classes each classifier version added after a labelled set was read
 (``bounce_sets.md``): classifier 6 after the fourth development set, 7 after the second and
 third blind sets' parts B, 8 after the fourth blind set, 9 (general mechanisms) after the
-fifth. Each class has texts written for the test in the style of real replies (never a set's
-own texts), and a neighbour it must leave alone.
+fifth, 10 (word orders, core vocabulary and reply classes) after the sixth. Each class has
+texts written for the test in the style of real replies (never a set's own texts), and a
+neighbour it must leave alone.
 """
 
 from __future__ import annotations
@@ -364,9 +365,111 @@ CLASSIFIER_9 = {
     ],
 }
 
+CLASSIFIER_10 = {
+    "the verb or the failure first: a mailbox limit exceeded, a failed name look-up": [
+        ("452 Delivery would exceed the maximum mailbox capacity", "mailbox_full"),
+        ("451 Temporary failure in DNS lookup for example.net", "recipient_domain_dns"),
+        ("421 Error during name resolution of mx.example.net", "recipient_domain_dns"),
+        ("552 Message exceeds the maximum message size", "message_too_large"),
+    ],
+    "a part of the message named as too big": [
+        ("552 Mail body too long", "message_too_large"),
+        ("552 The e-mail text is too large", "message_too_large"),
+        ("550 Message body contains a virus", "content"),
+    ],
+    "an MX record or host that points to the receiver itself": [
+        ("550 MX entry for example.org points back to myself", "recipient_domain_dns"),
+        ("Delivery failed: the MX host points to a loopback address", "recipient_domain_dns"),
+        ("Mail exchanger for example.org points to local network", "recipient_domain_dns"),
+    ],
+    "encryption demanded in other requirement words": [
+        ("530 Clients are required to use an encrypted connection", "tls_required"),
+        ("550 This domain needs to receive mail over an encrypted channel", "tls_required"),
+        ("554 Encrypted transport is enforced for your domain", "tls_required"),
+        ("550 Message rejected: encrypted attachments are not allowed", "content"),
+    ],
+    "an address with its local part redacted": [
+        ("550 Recipient <****@example.org> was not found on this server.", "recipient_unknown"),
+        ("User xxx***@mail.example.com.tw not found", "recipient_unknown"),
+        ("550 Message from ***@example.org rejected as spam", "content"),
+    ],
+    "an alias as the recipient, two verdicts joined": [
+        ("550 No such alias here", "recipient_unknown"),
+        ("550 Unknown alias", "recipient_unknown"),
+        ("550 Invalid or nonexistent alias: sales", "recipient_unknown"),
+        ("550 Mail loop: alias points back to itself", "unknown"),
+    ],
+    "an address that breaks RFC 5321's syntax": [
+        ("501 5.1.3 Syntax error in recipient address", "policy"),
+        ("553 Sender address syntax is wrong", "policy"),
+        ("501 Syntax error in parameters or arguments", "unknown"),
+        ("550 5.1.3 Invalid recipient address", "recipient_unknown"),
+    ],
+    "an anonymous client, which needs SMTP AUTH": [
+        ("554 Mail from anonymous clients is refused", "relay_denied"),
+        ("550 Anonymous submission is not permitted", "relay_denied"),
+    ],
+    "a verdict on the sender address": [
+        ("553 Forbidden sender", "policy"),
+        ("550 Unacceptable envelope sender", "policy"),
+        ("550 Sender domain does not exist", "sender_domain_dns"),
+    ],
+    "the sending host judged a spam source": [
+        ("550 Your host was reported as malicious", "ip_reputation"),
+        ("550 Relay refused: connecting host identified as spammer", "ip_reputation"),
+        ("550 Relaying denied", "relay_denied"),
+    ],
+    "the recipient's address has changed": [
+        (
+            "550 The recipient's address has changed; no forwarding address is known",
+            "recipient_unknown",
+        ),
+        ("550 Die Adresse des Empfängers hat sich geändert", "recipient_unknown"),
+        ("550 La dirección del destinatario ha cambiado", "recipient_unknown"),
+        ("550 This mailbox is no longer active", "recipient_disabled"),
+    ],
+    "SPF or DKIM named as what the sender needs": [
+        ("554 Senders need SPF or DKIM to deliver here", "authentication"),
+        ("550 Mail from your domain must have SPF and/or DKIM set up", "authentication"),
+        ("550 SPF check failed for example.org", "spf"),
+    ],
+    "a domain this host does not serve": [
+        ("550 Recipient domain is not hosted on this server", "relay_denied"),
+        ("554 That domain is not handled by our gateway", "relay_denied"),
+        ("550 Domain example.org does not exist", "recipient_domain_dns"),
+    ],
+    "a HELO that claims the receiver's name": [
+        ("550 Client pretends to be this server", "policy"),
+        ("550 Your greeting claims to be our host", "policy"),
+        ("550 Sender claims to be from example.org but SPF failed", "spf"),
+    ],
+    "the sender's own sending disabled": [
+        ("554 Outgoing mail for this account has been suspended", "policy"),
+        ("550 Mail sending is disabled for your account", "policy"),
+        ("550 The recipient's account is disabled", "recipient_disabled"),
+    ],
+    "RFC 5321's busy mailbox, a deferral": [
+        ("450 4.2.1 Mailbox busy", "greylisted"),
+        ("450 Requested action not taken: mailbox is temporarily busy", "greylisted"),
+        ("421 Server too busy, try again later", "rate_limited"),
+    ],
+    "a 4xx refusal that names no reason and nothing it refused": [
+        ("451 Denied.", "greylisted"),
+        ("421 Rejected", "greylisted"),
+        ("451 Sender rejected", "policy"),
+        ("550 Not allowed", "policy"),
+    ],
+}
+
 
 # By the classifier version that added them: one test id per version, class and text.
-CLASSES = {"6": CLASSIFIER_6, "7": CLASSIFIER_7, "8": CLASSIFIER_8, "9": CLASSIFIER_9}
+CLASSES = {
+    "6": CLASSIFIER_6,
+    "7": CLASSIFIER_7,
+    "8": CLASSIFIER_8,
+    "9": CLASSIFIER_9,
+    "10": CLASSIFIER_10,
+}
 
 
 @pytest.mark.parametrize(
