@@ -253,6 +253,12 @@ GAVE_UP: tuple[str, ...] = (
     r"giving up",
     r"gave up",
     r"could not be delivered for",
+    # Failed or undeliverable after a count of days or tries ("Delivery failed after 5 days").
+    (
+        rf"(?:failed|undeliverable|not (?:be )?delivered)\b[^.;]{{0,40}}?\bafter {_COUNT} (?:\w+ )?"
+        r"(?:days?|hours?|attempts|retries|tries)"
+    ),
+    r"not (?:be )?delivered (?:within|in) (?:the )?(?:allowed |permitted |retry |maximum )?time",
     r"retry timeout exceeded",
     # A count of tries, in digits or words ("failed four attempts", "Tried 5 time(s)").
     rf"(?:failed )?after {_COUNT} (?:delivery )?attempt",

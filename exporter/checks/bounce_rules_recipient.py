@@ -25,7 +25,8 @@ _UNKNOWN_WORDS = (
     r"unbekannt\w*|existiert nicht|nicht vorhanden|nicht gefunden|inconnue?s?|n'existe pas"
     r"|inexistant\w*|desconocid[oa]|no existe|inexistente|n[aã]o existe|sconosciut[oa]"
     r"|non esiste|inesistente|onbekend|bestaat niet|niet gevonden|nie istnieje|nieznan\w*"
-    r"|neexistuje|nezn[aá]m\w*"
+    r"|neexistuje|nezn[aá]m\w*|nicht bekannt|n'est pas connue?|no es conocid[oa]"
+    r"|non (?:è|e) conosciut[oa]|niet bekend"
 )
 _FULL_BOX = (
     r"(?:postfach|mailbox|speicher\w*|buz[oó]n|caixa(?: postal| de correio)?|bo[iî]te"
@@ -86,6 +87,16 @@ RECIPIENT: tuple[Rule, ...] = (
             r"mx (?:record|lookup|host)s? (?:not found|failed|missing)",
             r"(?:does not|doesn't|do not|don't) have (?:any |an )?mx records?",
             r"(?:has|have) no (?:mx|mail exchanger) records?",
+            # No mail server, host or DNS data for the domain, however worded.
+            r"(?:has|have) no (?:mail ?servers?|mail hosts?|mail exchangers?)\b",
+            r"no dns (?:records?|entr(?:y|ies)|data) (?:were )?(?:found )?for",
+            # "could not resolve the recipient domain", "the destination domain could not be
+            # resolved"; the engine gives the sender's domain to the sender.
+            (
+                r"(?:could not|couldn'?t|cannot|can'?t|unable to|failed to) resolve (?:the )?"
+                r"(?:recipient(?:'s)? |destination |target |mail )?(?:domain|mx|mail exchanger)"
+            ),
+            r"domain\b[^.;]{0,30}?\b(?:could not|couldn'?t|cannot|can'?t) be resolved",
             r"(?:couldn'?t|could not) find (?:any host|a mail exchanger)",
             r"no mail exchanger",
             r"point to non-?existent hosts",
@@ -144,7 +155,8 @@ RECIPIENT: tuple[Rule, ...] = (
             (
                 r"(?:account|mailbox|user|address|recipient|inbox)\b[^.;]{0,40}?\b(?:is|has been"
                 r"|was) (?:currently |temporarily |permanently |now )?(?:disabled|deactivated"
-                r"|inactive|suspended|locked|frozen|closed|terminated)\b"
+                r"|inactive|suspended|locked|frozen|closed|terminated|turned off|switched off"
+                r"|on hold)\b"
             ),
             (
                 r"(?:disabled|inactive|deactivated|suspended|frozen|archived) (?:e-?mail"
@@ -212,6 +224,22 @@ RECIPIENT: tuple[Rule, ...] = (
             r"mail ?folder is full",
             r"pleine",
             _FULL_BOX,
+            # A mailbox's limit reached, in either order ("has reached its storage limit",
+            # "mailbox capacity reached"); "saturée", "saturado" in the Romance languages.
+            (
+                r"(?:mailbox|inbox|mail ?folder)\b[^.;]{0,30}?\b(?:reached|hit|exceeded|is at"
+                r"|is over) (?:its |the |their |her |his )?(?:\w+ )?(?:limit|quota|capacity"
+                r"|maximum)"
+            ),
+            (
+                r"(?:mailbox|inbox|storage) (?:capacity|size limit|storage limit|limit|quota)"
+                r" (?:has been |was |is )?(?:reached|exceeded|hit)"
+            ),
+            r"(?:no|not enough|insufficient) (?:more )?room\b",
+            (
+                r"(?:bo[iî]te|mailbox|buz[oó]n|casella|caixa|postfach)\b[^.;]{0,40}?\b"
+                r"satur(?:[ée]e?|ad[oa]|at[oa]|iert)\b"
+            ),
             _OVER_QUOTA,
             r"storage allocation",
             r"inbox is full",
@@ -264,6 +292,8 @@ RECIPIENT: tuple[Rule, ...] = (
             _TOO_LARGE,
             # The size as a number the message passed ("Stream is more than 10485760 bytes").
             r"(?:message|stream|data|mail|e-?mail) is (?:more|larger|bigger) than \d+",
+            # ... or than what the receiver takes ("larger than the allowed maximum").
+            r"(?:message|mail|e-?mail)(?: \S+)? (?:is |was )?(?:larger|bigger) than",
         ),
     ),
     (
@@ -362,7 +392,17 @@ RECIPIENT: tuple[Rule, ...] = (
                 r"check (?:if|that|whether) (?:the )?(?:e-?mail |recipient )?address is"
                 r" (?:correct|valid)"
             ),
-            r"no (?:mailbox|account) by that name",
+            r"no (?:mailbox|account) by (?:that|this) name",
+            # The recipient not found or not known, the verb first ("Unable to find the
+            # recipient", "We do not know this user").
+            (
+                r"(?:unable to|could not|couldn'?t|cannot|can'?t|did not|didn'?t) (?:find|locate)"
+                r" (?:the |this |that )?(?:recipient|user|mailbox|addressee)\b"
+            ),
+            (
+                r"(?:do not|don'?t|does not|doesn'?t) know (?:of )?(?:this|that|the|any such)"
+                r" (?:user|recipient|address|mailbox|person)"
+            ),
             r"is not an active address",
             r"not a valid user",
             r"(?:there is )?no one (?:at|by) (?:this|that) (?:address|name)",

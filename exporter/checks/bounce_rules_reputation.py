@@ -24,6 +24,7 @@ REPUTATION: tuple[Rule, ...] = (
         (
             r"reputation of (?:the |your |an? )?(?:sending |sender(?:'s)? |from )?domain",
             r"domain(?:'s)? (?:has a )?(?:poor |low |bad )?reputation",
+            r"domain\b(?: \S+)? (?:has an? |with an? )(?:poor|low|bad|negative) reputation",
             # The sending domain named as what the receiver blocks ("Domain Blocked - Spam").
             r"(?<!recipient )(?<!destination )domain (?:is |has been |was )?(?:blocked|banned)\b",
         ),

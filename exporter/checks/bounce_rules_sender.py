@@ -202,6 +202,10 @@ SENDER: tuple[Rule, ...] = (
             # Other requirement words ("is required to send via an encrypted SMTP session").
             r"(?:required|requires?|needs?|has|have) to [^.;]{0,30}?\bencrypt(?:ion|ed)\b",
             r"encrypt(?:ion|ed)\b[^.;]{0,30}?\b(?:is |are )?(?:required|needed|mandatory|enforced)",
+            (
+                r"secure (?:connection|channel|transport|session) (?:is )?(?:required|needed"
+                r"|mandatory)"
+            ),
             r"encrypt(?:ion|ed) (?:connection |channel |transport )?(?:is )?mandatory",
         ),
     ),
@@ -223,6 +227,7 @@ SENDER: tuple[Rule, ...] = (
             ),
             r"unresolvable rfc\.?5321 (?:from )?domain",
             r"sender verify failed",
+            r"(?:cannot|could not|couldn'?t|unable to|failed to) verify (?:the |your )?sender\b",
             # Callouts: the receiver asked the sender's own servers about the address.
             r"(?:postmaster|sender|callout) verification (?:failed|failure|error)",
             r"(?:could not complete|failed) sender verify",
