@@ -95,7 +95,8 @@ MESSAGE: tuple[Rule, ...] = (
             r"(?<!line )(?<!length )(?:limit|quota|threshold)s? (?:exceeded|reached)",
             (
                 r"exceed(?:ed|s)? (?:the |their |your |its )?(?:maximum |permitted |allowed"
-                r" |configured )?(?:number|limit|rate|quota|threshold)"
+                r" |configured |sending |daily |hourly |connection )?(?:number|limit|rate|quota"
+                r"|threshold)"
             ),
             r"permitted limits",
             r"max(?:imum)? (?:number of )?(?:message|connection|recipient)s? per",
@@ -149,6 +150,7 @@ MESSAGE: tuple[Rule, ...] = (
             r"unsolicited",
             r"bulk (?:mail|e-?mail)",
             r"\bcontent\b",
+            r"(?:contenido|conte[uú]do|contenu|inhalt|contenuto|inhoud)\b",
             r"attachment",
             r"banned (?:content|file)",
             r"prohibited (?:content|file|attachment|type)",
@@ -226,6 +228,11 @@ MESSAGE: tuple[Rule, ...] = (
                 r"|refused|rejected|not (?:allowed|accepted))"
             ),
             r"not owned by (?:the |this )?(?:authenticated )?(?:user|account|login)",
+            # The recipient refuses this sender ("does not accept mail from you").
+            (
+                r"(?:does not|doesn'?t|will not|won'?t) accept (?:e-?mail|mail|messages?) from"
+                r" (?:you\b|this sender|the sender|your (?:address|e-?mail address))"
+            ),
             # A verdict on the sender address itself ("illegal sender", "forbidden sender").
             (
                 r"(?:illegal|forbidden|prohibited|disallowed|unacceptable|unwanted)"
@@ -249,7 +256,7 @@ GAVE_UP: tuple[str, ...] = (
     r"(?:message|delivery|envelope) (?:has )?expired",
     r"unable to deliver in",
     r"too long in (?:the )?queue",
-    r"in (?:the )?queue too long",
+    r"in (?:the )?queue (?:for )?too long",
     r"giving up",
     r"gave up",
     r"could not be delivered for",

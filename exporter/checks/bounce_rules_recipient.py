@@ -30,8 +30,8 @@ _UNKNOWN_WORDS = (
 )
 _FULL_BOX = (
     r"(?:postfach|mailbox|speicher\w*|buz[oó]n|caixa(?: postal| de correio)?|bo[iî]te"
-    r"(?: aux lettres)?|casella(?: di posta)?|postvak|skrzynk\w*|schr[aá]nk\w*) (?:ist |est[aá] "
-    r"|est |[eè] |is |jest |je )?(?:voll|llen[oa]|cheia|pleine|piena|vol|pe[lł]na|pln[aá])\b"
+    r"(?: aux lettres)?|casella(?: di posta)?|postvak|skrzynk\w*|schr[aá]nk\w*)(?: [^ .;:]+){0,3}? "
+    r"(?:voll|llen[oa]|cheia|pleine|piena|vol|pe[lł]na|pln[aá])\b"
 )
 _OVER_QUOTA = (
     r"(?:speicherplatz|kontingent|quota|cuota|cota|espace)\w*\b[^.;]{0,20}?\b(?:überschritten"
@@ -66,7 +66,7 @@ RECIPIENT: tuple[Rule, ...] = (
             r"host or domain name not found",
             (
                 r"(?:recipient |destination )?domain (?:name )?(?:not found|does not exist"
-                r"|doesn't exist|is not reachable|must exist)"
+                r"|doesn't exist|is not reachable|must exist|does not resolve)"
             ),
             r"no such domain",
             r"(?<!sender )(?<!from )domain \S+ (?:does not|doesn't|did not) exist",
@@ -83,6 +83,8 @@ RECIPIENT: tuple[Rule, ...] = (
                 r"(?:no|without|(?:can'?t|cannot|could not|couldn'?t|unable to) find)"
                 r" (?:an? |any )?(?:valid|usable|working|good) mx\b"
             ),
+            r"(?:can'?t|cannot|could not|couldn'?t|unable to) find (?:an? |any )?mx\b",
+            r"no (?:mail ?hosts?|mail ?servers?|mail exchangers?) (?:found )?for\b",
             r"(?:invalid|unusable|bad|broken) mx\b",
             r"mx (?:record|lookup|host)s? (?:not found|failed|missing)",
             r"(?:does not|doesn't|do not|don't) have (?:any |an )?mx records?",
@@ -178,6 +180,7 @@ RECIPIENT: tuple[Rule, ...] = (
             r"has been suspended",
             r"boite du destinataire archivee",
             _DISABLED,
+            r"(?:empf(?:ä|ae)nger|postfach|konto|benutzer)\w*(?: [^ .;:]+){0,3}? gesperrt\b",
             r"rejected: inactive",
             # The account named, then its state, with whatever the reply puts in between
             # ("Account closed due to inactivity", "<user> is now disabled", "account expired").
@@ -220,6 +223,7 @@ RECIPIENT: tuple[Rule, ...] = (
             r"quota (?:exceeded|violation|full)",
             r"exceeded (?:its |the |their |your )?(?:storage|quota|mailbox)",
             r"(?:storage|disk|userdisk|domaindisk) quota",
+            r"(?:storage|space|disk)\b[^.;]{0,20}?\b(?:is |has been )?(?:exhausted|used up)",
             r"(?:out of|insufficient|not enough|no) (?:free )?(?:disk |storage )?space",
             r"mail ?folder is full",
             r"pleine",
@@ -249,7 +253,7 @@ RECIPIENT: tuple[Rule, ...] = (
             r"no space left on device",
             r"storage (?:space )?(?:is )?(?:full|exceeded|used up)",
             r"not sufficient (?:disk |storage )?space",
-            r"over (?:the |its |their |your )?(?:\w+ )?quota",
+            r"over (?:the |its |their |your )?(?:\w+ )?(?:quota|allowance|allocated size)",
             r"(?:mailbox|maildir|account) (?:is )?(?:over|at|above) (?:its |the )?quota",
             r"quota (?:has been |was )?exceeded",
             r"mailbox\b[^.;]{0,20}?\bexceeded\b[^.;]{0,20}?\blimit",
@@ -294,6 +298,8 @@ RECIPIENT: tuple[Rule, ...] = (
             r"(?:message|stream|data|mail|e-?mail) is (?:more|larger|bigger) than \d+",
             # ... or than what the receiver takes ("larger than the allowed maximum").
             r"(?:message|mail|e-?mail)(?: \S+)? (?:is |was )?(?:larger|bigger) than",
+            # A size in bytes the message passed ("it is over 25 MB").
+            r"(?:over|exceeds?|larger than|bigger than) \d+(?:[.,]\d+)? ?(?:[kmg]i?b|bytes)\b",
         ),
     ),
     (
@@ -340,7 +346,17 @@ RECIPIENT: tuple[Rule, ...] = (
                 r"|mailbox)"
             ),
             r"not our customer",
-            r"(?:doesn'?t|does not) have an? (?:\S+ ){0,4}account",
+            r"(?:doesn'?t|does not) have an? (?:\S+ ){0,4}(?:account|mailbox)",
+            # Not registered, not in use, cannot be resolved (Exchange's "The recipient cannot
+            # be resolved"): the address is not one the receiver knows.
+            (
+                r"(?<!sender )(?:address|user|recipient|mailbox|account)\b[^.;]{0,30}?\bnot"
+                r" (?:registered|in use)\b"
+            ),
+            (
+                r"(?:recipient|user|mailbox|address) (?:cannot|could not|couldn'?t) be"
+                r" (?:resolved|located)"
+            ),
             # A failed check of the recipient (a callout to the next hop, a directory
             # look-up), as "sender verify failed" is for the sender.
             r"(?:recipient|rcpt) (?:address )?(?:verification|verify|callout)\b[^.;]{0,15}?\bfail",

@@ -148,6 +148,7 @@ SENDER: tuple[Rule, ...] = (
         C.REVERSE_DNS,
         (
             r"\bptr\b",
+            r"\bip (?:address )?(?:has no|without an?|lacks an?) (?:dns |host ?)?name",
             r"reverse[- ](?:dns|lookup)",
             r"\brdns\b",
             r"(?:dns|name) reverse\b",
@@ -271,6 +272,10 @@ SENDER: tuple[Rule, ...] = (
             r"not an open relay",
             r"relaying mail to",
             r"(?:we )?don'?t handle mail for",
+            (
+                r"(?:does not|doesn'?t|do not|don'?t) (?:accept|handle|receive) (?:e-?)?mail for"
+                r" (?:that|this|the) domain"
+            ),
             # The recipient's domain is not one this host serves ("Your domain is not configured
             # to use this MX host").
             (
