@@ -65,6 +65,10 @@ MESSAGE: tuple[Rule, ...] = (
                 r" (?:per|for (?:one|a|each|this)) (?:session|connection|hour|day|minute)"
             ),
             (
+                r"(?:maximum|max) (?:number of )?(?:recipients|rcpts|messages|mails|connections)"
+                r" (?:exceeded|reached)"
+            ),
+            (
                 r"limit\b[^.;]{0,30}?\b(?:requests|messages|mails|connections) from your"
                 r" (?:host|ip|server|address|network)"
             ),
@@ -95,7 +99,8 @@ MESSAGE: tuple[Rule, ...] = (
             r"(?<!line )(?<!length )(?:limit|quota|threshold)s? (?:exceeded|reached)",
             (
                 r"exceed(?:ed|s)? (?:the |their |your |its )?(?:maximum |permitted |allowed"
-                r" |configured |sending |daily |hourly |connection )?(?:number|limit|rate|quota"
+                r" |configured |sending |daily |hourly |connection |message |recipient )?(?:number"
+                r"|limit|rate|quota"
                 r"|threshold)"
             ),
             r"permitted limits",
@@ -118,7 +123,7 @@ MESSAGE: tuple[Rule, ...] = (
             (
                 r"\bip\b(?: address)?[^.;]{0,40}?\b(?:has been |is |was )?(?:temporarily "
                 r"|permanently )?(?:blocked|banned|blacklisted|block ?listed|denied|refused|not"
-                r" allowed|rejected|filtered)\b"
+                r" allowed|rejected|filtered|not trusted|untrusted)\b"
             ),
             (
                 r"(?:blocked|banned|refused|denied)\b[^.;]{0,30}\b(?:your|the|sending|source"
@@ -161,6 +166,10 @@ MESSAGE: tuple[Rule, ...] = (
                 r"(?:file|extension)"
             ),
             r"executable",
+            (
+                r"(?:prohibited|forbidden|banned|blocked|objectionable|offensive) (?:words?"
+                r"|phrases?|terms?|language|keywords?)\b"
+            ),
             r"links? within",
             (
                 r"contains? (?:an? |one or more )?(?:suspicious |malicious |blocked |prohibited )?"
@@ -265,7 +274,10 @@ GAVE_UP: tuple[str, ...] = (
         rf"(?:failed|undeliverable|not (?:be )?delivered)\b[^.;]{{0,40}}?\bafter {_COUNT} (?:\w+ )?"
         r"(?:days?|hours?|attempts|retries|tries)"
     ),
-    r"not (?:be )?delivered (?:within|in) (?:the )?(?:allowed |permitted |retry |maximum )?time",
+    (
+        r"not (?:be )?delivered (?:within|in) (?:the )?(?:allowed |permitted |retry |maximum )?"
+        r"(?:time|\d+ (?:hours?|days?|minutes?))"
+    ),
     r"retry timeout exceeded",
     # A count of tries, in digits or words ("failed four attempts", "Tried 5 time(s)").
     rf"(?:failed )?after {_COUNT} (?:delivery )?attempt",

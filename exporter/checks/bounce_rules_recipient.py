@@ -390,9 +390,10 @@ RECIPIENT: tuple[Rule, ...] = (
             # puts in between ("User (<address>) unknown", "recipients are invalid",
             # "user path no exist", "recipient cannot be verified").
             (
-                r"(?:user|recipient|mailbox|addressee|local[- ]?part)s?\b[^.;]{0,40}?\b"
-                r"(?:is |are |was )?(?:unknown|not found|no longer exists?|n[o']t exist|no exist"
-                r"|invalid|not ok|(?:cannot|could not) be verified|not a member)\b"
+                r"(?:user(?: ?name)?|recipient|receiver|mailbox|addressee|local[- ]?part)s?\b"
+                r"[^.;]{0,40}?\b(?:is |are |was )?(?:unknown|not found|no longer exists?"
+                r"|n[o']t exist|no exist|invalid|not ok|(?:cannot|could not) be verified"
+                r"|not a member)\b"
             ),
             # Directories: Lotus Domino/Notes, Exchange, LDAP-backed gateways.
             (
@@ -438,6 +439,11 @@ RECIPIENT: tuple[Rule, ...] = (
             rf"(?:{_USER_WORDS})(?: [^ .;:]+){{0,4}}? (?:{_UNKNOWN_WORDS})",
             rf"(?:{_UNKNOWN_WORDS})(?: [^ .;:]+)? (?:{_USER_WORDS})",
             r"nessun utente",
+            r"address (?:is )?not exist(?:s|ing)?\b",  # a non-native speaker's verb
+            (
+                r"no (?:such )?(?:user|recipient|mailbox|account) (?:with|for|at|by) (?:this|that"
+                r"|the) (?:address|name)"
+            ),
             r"no existe (?:dicha persona|ese usuario)",
             r"adresse nicht gefunden",
             r"user missing home directory",

@@ -98,7 +98,8 @@ REPUTATION: tuple[Rule, ...] = (
                 r"(?:blocked|deferred|rejected|refused|denied) using (?!(?:an? |the |our )?"
                 r"(?:spam|content|pattern|filter|rules?|policy|heuristics?)\b)"
             ),
-            r"(?:black|block) ?listed (?:at|by|on|in)",
+            # ... not the receiver itself ("blacklisted by us": its own list, below)
+            r"(?:black|block) ?listed (?:at|by|on|in)(?! (?:us|our|this (?:server|host|system))\b)",
             # A list named by its DNS zone ("in a black list hostkarma.junkemailfilter.com").
             (
                 r"(?<!our )(?:black|block|deny) ?list(?:ed)?(?: (?:at|by|on|in|of))?:? (?!www\.)"
@@ -177,7 +178,13 @@ REPUTATION: tuple[Rule, ...] = (
     (
         # A link on a list is the content's problem, not the sending host's.
         C.CONTENT,
-        (r"(?:black|block) ?listed (?:url|link|domain)s? (?:in|within|found)",),
+        (
+            r"(?:black|block) ?listed (?:url|link|domain)s? (?:in|within|found)",
+            (
+                r"(?:url|link|domain)s? (?:in|within) (?:the |your )?(?:message|mail|e-?mail|body)"
+                r" (?:is |are )?(?:black|block) ?listed"
+            ),
+        ),
     ),
     (
         # An address (not the sending host) on the receiver's list: its policy on that sender.

@@ -14,6 +14,7 @@ C = BounceCategory  # short, for the tables below
 
 FAIL = (
     r"(?:fail(?:s|ed|ure)?|did ?n[o']t pass|not pass|(?:hard|soft) ?fail|invalid|violation"
+    r"|(?:did|does|could) ?n(?:o|')t (?:be )?verif(?:y|ied)"
     r"|error|reject(?:ed|ion)?|suspicious|permerror|temperror|bad|broken|missing|not valid"
     r"|mismatch|does not match|doesn't match|not (?:allowed|permitted|authori[sz]ed)"
     # a refusal whose agent or subject is the check ("prohibited by SPF", "SPF unauthorized")
@@ -149,6 +150,7 @@ SENDER: tuple[Rule, ...] = (
         (
             r"\bptr\b",
             r"\bip (?:address )?(?:has no|without an?|lacks an?) (?:dns |host ?)?name",
+            r"host ?name (?:of|for) (?:your|the sending|the client) (?:ip|address)",
             r"reverse[- ](?:dns|lookup)",
             r"\brdns\b",
             r"(?:dns|name) reverse\b",
@@ -203,6 +205,8 @@ SENDER: tuple[Rule, ...] = (
             # Other requirement words ("is required to send via an encrypted SMTP session").
             r"(?:required|requires?|needs?|has|have) to [^.;]{0,30}?\bencrypt(?:ion|ed)\b",
             r"encrypt(?:ion|ed)\b[^.;]{0,30}?\b(?:is |are )?(?:required|needed|mandatory|enforced)",
+            r"only (?:accepts? |allows? |takes? )?encrypted",
+            r"(?:connection|session|channel|transport)s? (?:is |was |are )?not encrypted",
             (
                 r"secure (?:connection|channel|transport|session) (?:is )?(?:required|needed"
                 r"|mandatory)"
@@ -214,6 +218,12 @@ SENDER: tuple[Rule, ...] = (
         C.SENDER_DOMAIN_DNS,
         (
             r"domain of sender address",
+            # The sender's domain named as "your address's" or as what could not be resolved.
+            r"domain of your (?:e-?mail |sender |from )?address",
+            (
+                r"(?:cannot|could not|couldn'?t|unable to|failed to) resolve (?:the |your )?"
+                r"sender(?:'s)? (?:address |e-?mail )?domain"
+            ),
             (
                 r"sender (?:address |e-?mail )?(?:rejected: )?(?:domain )?(?:not found|does not"
                 r" exist|doesn't exist|does not resolve|unresolvable)"
