@@ -459,6 +459,58 @@ CLASSIFIER_10 = {
         ("451 Sender rejected", "policy"),
         ("550 Not allowed", "policy"),
     ],
+    "a recipient not found, not known or not registered, the verb first or in plain words": [
+        ("550 Could not locate the recipient on this system", "recipient_unknown"),
+        ("550 We don't know of any such user", "recipient_unknown"),
+        ("550 Your recipient is not registered with us", "recipient_unknown"),
+        ("550 Username is invalid", "recipient_unknown"),
+        ("550 Destinataire n'est pas connu", "recipient_unknown"),
+        ("550 Sender address is not registered", "unknown"),
+    ],
+    "a mailbox limit reached, in either order and other words": [
+        ("452 The inbox has reached its size limit", "mailbox_full"),
+        ("552 Inbox capacity reached", "mailbox_full"),
+        ("452 No room left in this mailbox", "mailbox_full"),
+        ("552 Il buzón está saturado", "mailbox_full"),
+        ("552 Das Postfach ist leider voll", "mailbox_full"),
+        ("452 Sending quota reached for today", "rate_limited"),
+    ],
+    "a size passed, or larger than allowed": [
+        ("552 Your e-mail is larger than this server accepts", "message_too_large"),
+        ("552 Rejected: the message is over 20 MiB", "message_too_large"),
+    ],
+    "a domain or its MX that cannot be resolved or has no mail host": [
+        ("Unable to resolve the destination domain example.org", "recipient_domain_dns"),
+        ("Could not find an MX host for example.org", "recipient_domain_dns"),
+        ("example.org has no mail server", "recipient_domain_dns"),
+        ("550 Your domain does not resolve", "sender_domain_dns"),
+        ("451 Could not resolve the sender's domain", "sender_domain_dns"),
+    ],
+    "the sending host's name, encryption and the receiver's own list": [
+        ("550 Connecting IP has no host name", "reverse_dns"),
+        ("554 The session was not encrypted", "tls_required"),
+        ("530 We only accept encrypted SMTP", "tls_required"),
+        ("550 Your IP address was blocklisted by this server", "ip_reputation"),
+        ("550 192.0.2.7 is blocklisted by dnsbl.example.net", "blocklist"),
+    ],
+    "rates and limits worded as what was exceeded": [
+        ("451 You exceeded the daily limit, try tomorrow", "rate_limited"),
+        ("421 Max connections reached, come back later", "rate_limited"),
+    ],
+    "content in other words and languages": [
+        ("550 Your text contains banned phrases", "content"),
+        ("554 Links in the message are blacklisted", "content"),
+        ("550 Conteúdo da mensagem rejeitado", "content"),
+    ],
+    "a relay refusal, a refused sender, a DKIM signature that did not verify": [
+        ("550 This host does not handle mail for the domain", "relay_denied"),
+        ("550 Our user does not accept mail from you", "policy"),
+        ("550 The DKIM signature could not be verified", "dkim"),
+    ],
+    "expiry in hours or days, too long in the queue": [
+        ("Message undeliverable after 3 days", "expired"),
+        ("The message sat in the queue for too long", "expired"),
+    ],
 }
 
 
