@@ -1,32 +1,26 @@
 """Wording rules about the recipient's side, read after the sender's: its domain does not
-resolve, its mailbox is disabled, full or does not exist, the message is over its size
-limit, or its server failed on its own. A sender's quota comes before the full mailbox
-it would otherwise read as.
+resolve (kept in `exporter.checks.bounce_rules_domain`), its mailbox is disabled, full or
+does not exist, the message is over its size limit, or its server failed on its own. A
+sender's quota comes before the full mailbox it would otherwise read as.
 """
 
 from __future__ import annotations
 
 from exporter.checks.bounce_rules_categories import BounceCategory, Rule
+from exporter.checks.bounce_rules_domain import RECIPIENT_DOMAIN, UNKNOWN_WORDS
 
 C = BounceCategory  # short, for the tables below
 
 # The core vocabulary in German, French, Spanish, Portuguese, Italian, Dutch, Polish and
-# Czech, as stems that take their inflections: what is named (a user, an address, a mailbox,
-# a domain) and the verdict on it. A rule pairs a noun with a verdict in either word order
-# ("Empfänger unbekannt", "unbekannter Empfänger"), so that no one phrase has to be listed.
+# Czech, as stems that take their inflections: what is named (a user, an address, a mailbox;
+# a domain, in `exporter.checks.bounce_rules_domain`) and the verdict on it. A rule pairs a
+# noun with a verdict in either word order ("Empfänger unbekannt", "unbekannter Empfänger"),
+# so that no one phrase has to be listed.
 _USER_WORDS = (
     r"benutzer|empf(?:ä|ae)nger|postfach|adresse|konto|destinataire|utilisateur|compte"
     r"|usuario|usu[aá]rio|destinat[aá]rio|direcci[oó]n|endere[cç]o|buz[oó]n|cuenta|conta"
     r"|utente|indirizzo|gebruiker|ontvanger|adres|adresat|odbiorca|u[zż]ytkownik|skrzynk\w*"
     r"|mailbox|schr[aá]nk\w*|u[zž]ivatel|p[rř][ií]jemce"
-)
-_DOMAIN_WORDS = r"dom(?:ä|ae)ne|domaine|dominio|dom[ií]nio|domein|domen[ay]?|dom[eé]na"
-_UNKNOWN_WORDS = (
-    r"unbekannt\w*|existiert nicht|nicht vorhanden|nicht gefunden|inconnue?s?|n'existe pas"
-    r"|inexistant\w*|desconocid[oa]|no existe|inexistente|n[aã]o existe|sconosciut[oa]"
-    r"|non esiste|inesistente|onbekend|bestaat niet|niet gevonden|nie istnieje|nieznan\w*"
-    r"|neexistuje|nezn[aá]m\w*|nicht bekannt|n'est pas connue?|no es conocid[oa]"
-    r"|non (?:è|e) conosciut[oa]|niet bekend"
 )
 _FULL_BOX = (
     r"(?:postfach|mailbox|speicher\w*|buz[oó]n|caixa(?: postal| de correio)?|bo[iî]te"
@@ -60,97 +54,7 @@ RECIPIENT: tuple[Rule, ...] = (
             r"syntactically (?:invalid|incorrect|wrong)",
         ),
     ),
-    (
-        C.RECIPIENT_DOMAIN_DNS,
-        (
-            r"host or domain name not found",
-            (
-                r"(?:recipient |destination )?domain (?:name )?(?:not found|does not exist"
-                r"|doesn't exist|is not reachable|must exist|does not resolve)"
-            ),
-            r"no such domain",
-            r"(?<!sender )(?<!from )domain \S+ (?:does not|doesn't|did not) exist",
-            (
-                r"(?:unknown|invalid|non-?existent|unresolvable|unroute?able|bad) (?:recipient "
-                r"|destination |mail )?domain"
-            ),
-            r"unroute?able address",
-            r"\b(?:no|null) mx\b",
-            rf"(?:{_DOMAIN_WORDS})(?: [^ .;:]+){{0,4}}? (?:{_UNKNOWN_WORDS})",
-            r"(?<!sender )(?<!from )domain (?:name )?(?:is )?(?:unknown|not found)\b",
-            # No MX that works, however phrased ("no valid MX records", "can't find a valid MX").
-            (
-                r"(?:no|without|(?:can'?t|cannot|could not|couldn'?t|unable to) find)"
-                r" (?:an? |any )?(?:valid|usable|working|good) mx\b"
-            ),
-            r"(?:can'?t|cannot|could not|couldn'?t|unable to) find (?:an? |any )?mx\b",
-            r"no (?:mail ?hosts?|mail ?servers?|mail exchangers?) (?:found )?for\b",
-            r"(?:invalid|unusable|bad|broken) mx\b",
-            r"mx (?:record|lookup|host)s? (?:not found|failed|missing)",
-            r"(?:does not|doesn't|do not|don't) have (?:any |an )?mx records?",
-            r"(?:has|have) no (?:mx|mail exchanger) records?",
-            # No mail server, host or DNS data for the domain, however worded.
-            r"(?:has|have) no (?:mail ?servers?|mail hosts?|mail exchangers?)\b",
-            r"no dns (?:records?|entr(?:y|ies)|data) (?:were )?(?:found )?for",
-            # "could not resolve the recipient domain", "the destination domain could not be
-            # resolved"; the engine gives the sender's domain to the sender.
-            (
-                r"(?:could not|couldn'?t|cannot|can'?t|unable to|failed to) resolve (?:the )?"
-                r"(?:recipient(?:'s)? |destination |target |mail )?(?:domain|mx|mail exchanger)"
-            ),
-            r"domain\b[^.;]{0,30}?\b(?:could not|couldn'?t|cannot|can'?t) be resolved",
-            r"(?:couldn'?t|could not) find (?:any host|a mail exchanger)",
-            r"no mail exchanger",
-            r"point to non-?existent hosts",
-            r"name service error",
-            r"\bhost unknown\b",
-            r"unknown host",
-            r"host not found",
-            r"dns query failed",
-            r"nonexistentdomain",
-            r"dnssec-invalid",
-            r"find the recipient domain",
-            r"domain is unknown",
-            # RFC 7505's null MX, with or without the domain named ("Domain example.org does
-            # not accept mail"); the engine gives it to the sender when the reply is about it.
-            r"(?:host|domain|host/domain)(?: \S+)? does not accept (?:any )?mail",
-            r"does not accept mail \(nullmx\)",
-            r"(?:mx|srv) records? indicated no smtp service",
-            r"dns (?:lookup|resolution|query) fail\w*",
-            # A failed look-up however it is worded ("DNS resolving error", "Unable to lookup
-            # DNS for ..."); "your" domain's, the engine gives to the sender.
-            r"dns (?:lookup|resolution|resolving|resolve|query) (?:error|problem)",
-            r"(?:unable|failed|could not|cannot|can'?t) (?:to )?(?:look ?up|resolve) (?:the )?dns",
-            # Mail exchangers that no one can reach ("point to local networks").
-            r"mail exchangers? (?:\S+ )?points? to (?:local|private|loopback|reserved|internal)",
-            # ... also as an MX record, host or list, for a domain named ("Lowest numbered MX
-            # record points to local host", "MX for example.org points back to itself").
-            (
-                r"(?:mx|mail exchangers?) (?:(?:records?|hosts?|list|entry|entries) )?(?:for \S+ )?"
-                r"points? (?:back )?to (?:an? |the )?(?:local|private|loopback|reserved|internal"
-                r"|itself|myself|me)\b"
-            ),
-            r"dns error\b[^.;]{0,80}?\bresponded with code",  # Gmail's DNS failures
-            r"\b(?:nxdomain|servfail)\b",
-            r"host ?name lookup fail\w*",
-            # The failure first ("Temporary failure of hostname lookup", "error during DNS query").
-            (
-                r"(?:fail\w*|error) (?:of|in|during|on) (?:the )?(?:dns|mx|host ?name|domain ?name"
-                r"|name) (?:lookup|resolution|query)"
-            ),
-            r"name or service not known",
-            r"unroute?able mail domain",
-            r"mail domain mentioned in (?:the )?e-?mail address is unknown",
-            r"no mx (?:record )?found for",
-            r"name server: \.: host not found",
-            r"dns records for the destination computer could not be found",
-            r"could not find a gateway for",
-            # The receiving side's DNS said so: Gmail's "DNS type 'mx' lookup of ... responded
-            # with code ...", Sendmail's "MX list for ... points back to ...".
-            r"dns type \S+ lookup of",
-            r"mx list for \S+ points back",
-        ),
-    ),
+    RECIPIENT_DOMAIN,
     (
         C.RECIPIENT_DISABLED,
         (
@@ -436,8 +340,8 @@ RECIPIENT: tuple[Rule, ...] = (
                 r"\b"
                 for after in ("#@", "#@>", "#@>:")
             ),
-            rf"(?:{_USER_WORDS})(?: [^ .;:]+){{0,4}}? (?:{_UNKNOWN_WORDS})",
-            rf"(?:{_UNKNOWN_WORDS})(?: [^ .;:]+)? (?:{_USER_WORDS})",
+            rf"(?:{_USER_WORDS})(?: [^ .;:]+){{0,4}}? (?:{UNKNOWN_WORDS})",
+            rf"(?:{UNKNOWN_WORDS})(?: [^ .;:]+)? (?:{_USER_WORDS})",
             r"nessun utente",
             r"address (?:is )?not exist(?:s|ing)?\b",  # a non-native speaker's verb
             (
