@@ -75,6 +75,7 @@ rules. Text past 8 KiB is ignored, so no reply can make a call slow.
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -219,28 +220,24 @@ def _weak(final: str) -> _Rules:
     return _WEAK_5XX if final.startswith("5") else _WEAK_4XX if final.startswith("4") else _WEAK
 
 
+_REFUSED_WHAT = re.compile(rules.REFUSED_WHAT)
+
+
 def _weak_verdict(final: str, flat: str) -> BounceCategory | None:
-    """The generic wording's verdict. On a 4xx reply a bare refusal ("Not allowed",
-    "rejected") that names neither a policy nor what it refused gives no reason: a deferral
-    without one ("421 Sender address blocked" names the sender: a policy)."""
+    """The generic wording's verdict; on a 4xx reply a bare refusal that names no policy and
+    nothing it refused ("451 Not allowed") is a deferral without a reason."""
     category = _weak(final).first(flat)
     if category == C.POLICY and final.startswith("4") and not _REFUSED_WHAT.search(flat):
         return C.GREYLISTED
     return category
 
 
-# What a refusal can name as its reason or its subject.
-_REFUSED_WHAT = re.compile(
-    r"polic|\b(?:sender|from|address|recipient|rcpt|user|mailbox|domain|ip|host|client|network"
-    r"|relay|message|mail|content|connection|access|helo|ehlo)"
-)
-
-
 def _flatten(text: str) -> str:
     """Lower-case one-line text for the wording rules, without continuation-line codes,
     the query strings of links (``?ip=192.0.2.1`` in a link is no verdict), file paths and
     pointers to help ("For more information, ...")."""
-    text = _unfold(text).lower()
+    text = _unfold(text)  # then the entities of a reply copied from a web page ("&lt;")
+    text = (html.unescape(text) if "&" in text else text).lower()
     if "_" in text:
         # qmail's logs and some filters' map names join words with "_"
         # ("Remote_host_said:_550_No_such_user", "FORBIDDEN_FILE_EXTENSION").

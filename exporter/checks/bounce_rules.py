@@ -15,7 +15,13 @@ table). The engine compiles each table into one pattern, so the split costs noth
 from __future__ import annotations
 
 from exporter.checks.bounce_rules_categories import BounceCategory, Rule
-from exporter.checks.bounce_rules_message import GAVE_UP, GREETING_REFUSAL, MESSAGE, WEAK
+from exporter.checks.bounce_rules_message import (
+    GAVE_UP,
+    GREETING_REFUSAL,
+    MESSAGE,
+    REFUSED_WHAT,
+    WEAK,
+)
 from exporter.checks.bounce_rules_recipient import RECIPIENT
 from exporter.checks.bounce_rules_sender import BOTH_FAILED, DKIM_FAILED, SENDER, SPF_FAILED
 
@@ -24,6 +30,7 @@ __all__ = [
     "DKIM_FAILED",
     "GAVE_UP",
     "GREETING_REFUSAL",
+    "REFUSED_WHAT",
     "SPF_FAILED",
     "STRONG",
     "WEAK",

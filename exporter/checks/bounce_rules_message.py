@@ -286,6 +286,13 @@ GAVE_UP: tuple[str, ...] = (
     r"(?:maximum|max) (?:number of )?(?:delivery )?(?:attempts|retries)",
 )
 
+# What a refusal can name as its reason or its subject ("421 Sender address blocked"): on a
+# 4xx reply, the engine reads a bare refusal that names none of these as a deferral.
+REFUSED_WHAT = (
+    r"polic|\b(?:sender|from|address|recipient|rcpt|user|mailbox|domain|ip|host|client|network"
+    r"|relay|message|mail|content|connection|access|helo|ehlo)"
+)
+
 # Generic wording, read after the specific codes and SES's subtype.
 WEAK: tuple[Rule, ...] = (
     (
