@@ -511,6 +511,10 @@ CLASSIFIER_10 = {
         ("Message undeliverable after 3 days", "expired"),
         ("The message sat in the queue for too long", "expired"),
     ],
+    "a reply copied from a web page, with HTML entities": [
+        ("550 Mailbox &lt;info@example.org&gt; does not exist", "recipient_unknown"),
+        ("550 User &lt;info@example.org&gt; is unknown", "recipient_unknown"),
+    ],
 }
 
 
