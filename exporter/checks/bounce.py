@@ -112,7 +112,7 @@ __all__ = [
 
 # Raised whenever a change can move a text to another category, so that a step in the
 # category dashboards after an upgrade can be told apart from a change in the traffic.
-CLASSIFIER_VERSION = "9"
+CLASSIFIER_VERSION = "10"
 
 BOUNCE_CATEGORIES: tuple[str, ...] = tuple(BounceCategory)  # the label values, in order
 STATUS_CLASSES: tuple[str, ...] = ("4xx", "5xx", "unknown")
