@@ -67,6 +67,13 @@ SENDER: tuple[Rule, ...] = (
                 r"suppressed"
             ),
             r"known to (?:hard[- ])?bounce",  # a provider's list of addresses that bounced
+            # An ESP's bounce, complaint or unsubscribe list, in other words: the address
+            # bounced or complained before, or unsubscribed; "not delivering to" it.
+            r"(?:on|in|to) (?:the |its |our |your )?(?:bounce|complaints?|unsubscribe) ?list",
+            r"(?:hard[- ]?)?bounced previously",
+            r"previously (?:reported|marked|flagged) (?:\w+ )?as (?:spam|a complaint)",
+            r"(?:recipient|address|user|contact) (?:has |is |was )?unsubscribed",
+            r"not delivering to (?:a |an |the )?(?:user|recipient|address)\b",
         ),
     ),
     (
