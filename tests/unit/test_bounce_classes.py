@@ -515,6 +515,13 @@ CLASSIFIER_10 = {
         ("550 Mailbox &lt;info@example.org&gt; does not exist", "recipient_unknown"),
         ("550 User &lt;info@example.org&gt; is unknown", "recipient_unknown"),
     ],
+    "an ESP's own bounce, complaint or unsubscribe list": [
+        ("Not sent: the address is on your complaint list", "suppressed"),
+        ("Dropped: contact has unsubscribed", "suppressed"),
+        ("Skipped because the mailbox hard bounced previously", "suppressed"),
+        ("Not delivering to an address that complained before", "suppressed"),
+        ("550 5.1.1 Unknown user; message bounced", "recipient_unknown"),
+    ],
 }
 
 
