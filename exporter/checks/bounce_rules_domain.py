@@ -13,13 +13,16 @@ C = BounceCategory  # short, for the tables below
 # A domain and an existence verdict in German, French, Spanish, Portuguese, Italian, Dutch,
 # Polish and Czech, as stems that take their inflections; the verdicts serve the recipient's
 # rules too.
-_DOMAIN_WORDS = r"dom(?:ä|ae)ne|domaine|dominio|dom[ií]nio|domein|domen[ay]?|dom[eé]na"
+_DOMAIN_WORDS = r"dom(?:ä|ae)ne|domaine?|dominio|dom[ií]nio|domein|domen[ay]?|dom[eé]na"
 UNKNOWN_WORDS = (
     r"unbekannt\w*|existiert nicht|nicht vorhanden|nicht gefunden|inconnue?s?|n'existe pas"
     r"|inexistant\w*|desconocid[oa]|no existe|inexistente|n[aã]o existe|sconosciut[oa]"
-    r"|non esiste|inesistente|onbekend|bestaat niet|niet gevonden|nie istnieje|nieznan\w*"
+    r"|non esiste|inesistente|onbekend\w*|bestaat niet|niet gevonden|nie istnieje|nieznan\w*"
     r"|neexistuje|nezn[aá]m\w*|nicht bekannt|n'est pas connue?|no es conocid[oa]"
     r"|non (?:è|e) conosciut[oa]|niet bekend"
+    # not found, not valid
+    r"|introuvables?|invalides?|ung(?:ü|ue)ltig\w*|no v[aá]lid[oa]|non valid[oa]|inv[aá]lid[oa]"
+    r"|ongeldig\w*|nieprawid[lł]ow\w*|neplatn\w*"
 )
 
 RECIPIENT_DOMAIN: Rule = (

@@ -91,6 +91,11 @@ MESSAGE: tuple[Rule, ...] = (
                 r"(?:is |are )?(?:over|exceed\w*|too (?:high|many|large)|above)\b"
             ),
             r"trop de connexions",
+            # Too many connections in German, Spanish, Italian, Dutch, Polish, Portuguese.
+            (
+                r"(?:zu viele|demasiadas|troppe|te veel|zbyt wiele|muitas) (?:verbindungen"
+                r"|conexiones|connessioni|verbindingen|po[lł][aą]cze[nń]\w*|conex(?:õ|o)es)"
+            ),
             r"frequency\b[^.;]{0,40}?\b(?:limit|exceed)",
             r"receiving (?:mail|e-?mail|messages?) at a rate",
             r"unusual (?:rate|amount|volume)",
@@ -237,6 +242,15 @@ MESSAGE: tuple[Rule, ...] = (
                 r"|refused|rejected|not (?:allowed|accepted))"
             ),
             r"not owned by (?:the |this )?(?:authenticated )?(?:user|account|login)",
+            # The sender refused, in German, French, Spanish, Portuguese, Italian, Dutch,
+            # Polish and Czech.
+            (
+                r"(?:absender|exp[ée]diteur|remitente|remetente|mittente|afzender|nadawc\w*"
+                r"|odes[ií]latel\w*)\b[^.;]{0,30}?\b(?:abgelehnt|abgewiesen|gesperrt|blockiert"
+                r"|refus[ée]|rejet[ée]|bloqu[ée]|rechazad[oa]|bloquead[oa]|recusad[oa]"
+                r"|rifiutat[oa]|respint[oa]|bloccat[oa]|geweigerd|geblokkeerd|odrzucon\w*"
+                r"|zablokowan\w*|odm[ií]tnut\w*)"
+            ),
             # The recipient refuses this sender ("does not accept mail from you").
             (
                 r"(?:does not|doesn'?t|will not|won'?t) accept (?:e-?mail|mail|messages?) from"
@@ -268,6 +282,7 @@ GAVE_UP: tuple[str, ...] = (
     r"in (?:the )?queue (?:for )?too long",
     r"giving up",
     r"gave up",
+    r"(?:aufgegeben|abandonn[ée]e?|abandonad[oa]|abbandonat[oa]|opgegeven)\b",  # gave up
     r"could not be delivered for",
     # Failed or undeliverable after a count of days or tries ("Delivery failed after 5 days").
     (

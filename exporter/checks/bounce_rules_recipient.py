@@ -24,8 +24,9 @@ _USER_WORDS = (
 )
 _FULL_BOX = (
     r"(?:postfach|mailbox|speicher\w*|buz[oó]n|caixa(?: postal| de correio)?|bo[iî]te"
-    r"(?: aux lettres)?|casella(?: di posta)?|postvak|skrzynk\w*|schr[aá]nk\w*)(?: [^ .;:]+){0,3}? "
-    r"(?:voll|llen[oa]|cheia|pleine|piena|vol|pe[lł]na|pln[aá])\b"
+    r"(?: aux lettres)?|casella(?: di posta)?|postvak|brievenbus|skrzynk\w*|schr[aá]nk\w*)"
+    r"(?: [^ .;:]+){0,3}? (?:voll|(?:ü|ue)berf(?:ü|ue)llt|llen[oa]|cheia|pleine|piena|vol"
+    r"|pe[lł]na|pln[aá])\b"
 )
 _OVER_QUOTA = (
     r"(?:speicherplatz|kontingent|quota|cuota|cota|espace)\w*\b[^.;]{0,20}?\b(?:überschritten"

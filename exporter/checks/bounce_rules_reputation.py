@@ -167,6 +167,11 @@ REPUTATION: tuple[Rule, ...] = (
                 r"|sends)\b[^.;]{0,15}?\bspam"
             ),
             r"(?:poor|low|bad) (?:sender|reputation) score",
+            # An IP blocked, in German, French, Spanish, Italian, Dutch, Polish and Czech.
+            (
+                r"\bip\b[^.;]{0,30}?\b(?:gesperrt|blockiert|bloqu[ée]e?|bloquead[oa]|bloccat[oa]"
+                r"|geblokkeerd|zablokowan\w*|zablokov[aá]n\w*)"
+            ),
             # The host judged a spam source ("Your IP identified as spammer").
             (
                 r"(?:ip|host|server|network|client)\b[^.;]{0,30}?\b(?:identified|listed|flagged"

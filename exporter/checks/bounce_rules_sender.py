@@ -213,6 +213,14 @@ SENDER: tuple[Rule, ...] = (
             r"(?:required|requires?|needs?|has|have) to [^.;]{0,30}?\bencrypt(?:ion|ed)\b",
             r"encrypt(?:ion|ed)\b[^.;]{0,30}?\b(?:is |are )?(?:required|needed|mandatory|enforced)",
             r"only (?:accepts? |allows? |takes? )?encrypted",
+            # Encryption required in German, French, Spanish, Portuguese, Italian, Dutch,
+            # Polish and Czech.
+            (
+                r"(?:verschl(?:ü|ue)sselung|chiffrement|cifrado|criptograf[ií]a|crittografia"
+                r"|versleuteling|szyfrowani\w*|[sš]ifrov[aá]n[ií])\b[^.;]{0,30}?\b(?:erforderlich"
+                r"|notwendig|requis|obligatoire|requerid[oa]|obligatori[oa]|necess[aá]ri[oa]"
+                r"|richiest[oa]|vereist|verplicht|wymagan\w*|vy[zž]adov[aá]n\w*)"
+            ),
             r"(?:connection|session|channel|transport)s? (?:is |was |are )?not encrypted",
             (
                 r"secure (?:connection|channel|transport|session) (?:is )?(?:required|needed"
@@ -306,7 +314,7 @@ SENDER: tuple[Rule, ...] = (
             r"relay check\b[^.;]{0,20}?\bfail",
             # Relaying refused in other languages.
             (
-                r"relay\w*\b[^.;]{0,40}?\b(?:nicht erlaubt|nicht gestattet|no permitido"
+                r"rel(?:ay|ais)\w*\b[^.;]{0,40}?\b(?:nicht erlaubt|nicht gestattet|no permitido"
                 r"|n[aã]o permitido|non autoris[ée]e?|interdit|non consentito|non permesso"
                 r"|niet toegestaan|niedozwolon\w*|zak[aá]z[aá]n\w*)"
             ),
