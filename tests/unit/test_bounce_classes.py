@@ -361,7 +361,8 @@ CLASSIFIER_9 = {
         ("550 Konto wurde deaktiviert", "recipient_disabled"),
         ("550 Cuenta suspendida", "recipient_disabled"),
         ("550 Relaying ist nicht erlaubt", "relay_denied"),
-        ("550 IP-Adresse gesperrt", "unknown"),
+        # not a disabled mailbox: an IP blocked (classifier 10 reads it so; 9 said unknown)
+        ("550 IP-Adresse gesperrt", "ip_reputation"),
     ],
 }
 
@@ -521,6 +522,20 @@ CLASSIFIER_10 = {
         ("Skipped because the mailbox hard bounced previously", "suppressed"),
         ("Not delivering to an address that complained before", "suppressed"),
         ("550 5.1.1 Unknown user; message bounced", "recipient_unknown"),
+    ],
+    "the core vocabulary of more categories in the languages the read sets hold": [
+        ("550 Empfänger ungültig", "recipient_unknown"),
+        ("550 Destinatario no válido", "recipient_unknown"),
+        ("550 Utilisateur invalide", "recipient_unknown"),
+        ("550 Domain unbekannt", "recipient_domain_dns"),
+        ("452 Das Postfach des Nutzers ist überfüllt", "mailbox_full"),
+        ("421 Zu viele Verbindungen von Ihrem Server", "rate_limited"),
+        ("421 Demasiadas conexiones desde su IP", "rate_limited"),
+        ("554 Votre IP a été bloquée", "ip_reputation"),
+        ("550 Relais refusé: relais non autorisé", "relay_denied"),
+        ("530 Verschlüsselung ist erforderlich", "tls_required"),
+        ("Zustellung aufgegeben", "expired"),
+        ("550 Remitente rechazado", "policy"),
     ],
 }
 
