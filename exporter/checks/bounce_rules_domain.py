@@ -56,7 +56,10 @@ RECIPIENT_DOMAIN: Rule = (
         r"(?:has|have) no (?:mx|mail exchanger) records?",
         # No mail server, host or DNS data for the domain, however worded.
         r"(?:has|have) no (?:mail ?servers?|mail hosts?|mail exchangers?)\b",
-        r"no dns (?:records?|entr(?:y|ies)|data) (?:were )?(?:found )?for",
+        (
+            r"no dns (?:records?|entr(?:y|ies)|data) (?:were )?(?:found )?for (?!(?:your|the"
+            r" (?:sending|client|connecting)) (?:ip|host|address|server))"
+        ),
         # "could not resolve the recipient domain", "the destination domain could not be
         # resolved"; the engine gives the sender's domain to the sender.
         (

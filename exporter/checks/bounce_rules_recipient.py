@@ -121,14 +121,15 @@ RECIPIENT: tuple[Rule, ...] = (
             # The verb first ("would exceed maximum mailbox size", "exceeds the inbox quota").
             (
                 r"exceed\w* (?:the |its |your |their )?(?:maximum |max |allowed |permitted )?"
-                r"(?:mailbox|inbox|account|storage) (?:size|quota|storage|limit|capacity)"
+                r"(?:mailbox|inbox|storage) (?:size|quota|storage|limit|capacity)"
             ),
             r"over ?quota",
             r"quotaexceeded",  # Exchange STOREDRV.Deliver.Exception:QuotaExceeded
             r"quota (?:exceeded|violation|full)",
             r"exceeded (?:its |the |their |your )?(?:storage|quota|mailbox)",
             r"(?:storage|disk|userdisk|domaindisk) quota",
-            r"(?:storage|space|disk)\b[^.;]{0,20}?\b(?:is |has been )?(?:exhausted|used up)",
+            # not the receiver's own ("system storage exhausted")
+            r"(?<!system )(?<!server )(?:storage|space)\b[^.;]{0,20}?\b(?:exhausted|used up)",
             r"(?:out of|insufficient|not enough|no) (?:free )?(?:disk |storage )?space",
             r"mail ?folder is full",
             r"pleine",
@@ -137,8 +138,8 @@ RECIPIENT: tuple[Rule, ...] = (
             # "mailbox capacity reached"); "saturée", "saturado" in the Romance languages.
             (
                 r"(?:mailbox|inbox|mail ?folder)\b[^.;]{0,30}?\b(?:reached|hit|exceeded|is at"
-                r"|is over) (?:its |the |their |her |his )?(?:\w+ )?(?:limit|quota|capacity"
-                r"|maximum)"
+                r"|is over) (?:its |the |their |her |his )?(?!(?:message|attachment|sending|rate"
+                r"|connection|recipient)\b)(?:\w+ )?(?:limit|quota|capacity|maximum)"
             ),
             (
                 r"(?:mailbox|inbox|storage) (?:capacity|size limit|storage limit|limit|quota)"
@@ -204,7 +205,10 @@ RECIPIENT: tuple[Rule, ...] = (
             # ... or than what the receiver takes ("larger than the allowed maximum").
             r"(?:message|mail|e-?mail)(?: \S+)? (?:is |was )?(?:larger|bigger) than",
             # A size in bytes the message passed ("it is over 25 MB").
-            r"(?:over|exceeds?|larger than|bigger than) \d+(?:[.,]\d+)? ?(?:[kmg]i?b|bytes)\b",
+            (
+                r"(?:message|mail|e-?mail|attachment|it|data)\b[^.;]{0,30}?\b(?:over|exceeds?"
+                r"|larger than|bigger than) \d+(?:[.,]\d+)? ?(?:[kmg]i?b|bytes)\b"
+            ),
         ),
     ),
     (
@@ -255,7 +259,8 @@ RECIPIENT: tuple[Rule, ...] = (
             # Not registered, not in use, cannot be resolved (Exchange's "The recipient cannot
             # be resolved"): the address is not one the receiver knows.
             (
-                r"(?<!sender )(?:address|user|recipient|mailbox|account)\b[^.;]{0,30}?\bnot"
+                r"(?<!sender )(?<!from )(?<!ip )(?:address|user|recipient|mailbox|account)\b"
+                r"[^.;]{0,30}?\bnot"
                 r" (?:registered|in use)\b"
             ),
             (
@@ -279,7 +284,7 @@ RECIPIENT: tuple[Rule, ...] = (
             # The address changed (Sisimai's "hasmoved"), in English, French, German, Spanish,
             # Portuguese and Italian.
             (
-                r"(?:address|adresse|e-?mail|mailbox|destinataire|recipient|empf(?:ä|ae)nger"
+                r"(?<!ip )(?:address|adresse|destinataire|recipient|empf(?:ä|ae)nger"
                 r"|direcci[oó]n|endere[cç]o|indirizzo)\b[^.;]{0,40}?\b(?:has changed|a chang[ée]"
                 r"|hat sich ge(?:ä|ae)ndert|ha cambiado|mudou|(?:è|e) cambiat[oa])"
             ),

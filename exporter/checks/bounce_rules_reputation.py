@@ -175,8 +175,8 @@ REPUTATION: tuple[Rule, ...] = (
             # The host judged a spam source ("Your IP identified as spammer").
             (
                 r"(?:ip|host|server|network|client)\b[^.;]{0,30}?\b(?:identified|listed|flagged"
-                r"|classified|marked|detected|known|reported|recogni[sz]ed) as (?:an? )?(?:spam"
-                r"(?:mer)?|spam source|source of spam|abusive|malicious)\b"
+                r"|classified|marked|detected|known|reported|recogni[sz]ed) as (?:an? )?(?:spammer"
+                r"|spam (?:source|sender)|source of spam|abusive|malicious)\b"
             ),
         ),
     ),

@@ -157,7 +157,11 @@ SENDER: tuple[Rule, ...] = (
         (
             r"\bptr\b",
             r"\bip (?:address )?(?:has no|without an?|lacks an?) (?:dns |host ?)?name",
-            r"host ?name (?:of|for) (?:your|the sending|the client) (?:ip|address)",
+            (
+                r"host ?name (?:of|for) (?:your|the sending|the client) (?:ip|address)\b"
+                r"[^.;]{0,20}?\b(?:does not match|mismatch|not found|unknown|could not|cannot"
+                r"|missing|does not resolve)"
+            ),
             r"reverse[- ](?:dns|lookup)",
             r"\brdns\b",
             r"(?:dns|name) reverse\b",
@@ -185,7 +189,11 @@ SENDER: tuple[Rule, ...] = (
             r"must pass (?:either )?(?:spf|dkim)",
             # The two checks named together as what the sender needs, none as failed ("ensure
             # the service you send from has SPF or DKIM").
-            r"(?:spf|dkim) (?:and/or|or|and) (?:dkim|spf)\b",
+            (
+                r"(?:has|have|use|set up|publish|with|needs?|requires?|either) (?:either )?"
+                r"(?:spf|dkim) (?:and/or|or) (?:dkim|spf)\b"
+            ),
+            r"(?:spf|dkim) (?:and/or|or) (?:dkim|spf) (?:is |are )?(?:required|needed|mandatory)",
             r"authentication (?:level|requirement|information|fail)",
             r"fails? to pass authentication",
             r"not (?:properly )?authenticated",
@@ -326,12 +334,14 @@ SENDER: tuple[Rule, ...] = (
         C.POLICY,
         (
             (
-                r"(?:(?:message|mail|e-?mail) )?sending (?!(?:ip|host|server|domain)\b)(?:\S+ )"
-                r"{0,4}?(?:is |has been |was )?(?:disabled|suspended|blocked|restricted)\b"
+                r"(?:(?:message|mail|e-?mail) )?(?:sending|outgoing mail|outbound mail) (?:for"
+                r"|from|on|of) (?:this|your|the) (?:account|user|mailbox|login)\b[^.;]{0,20}?\b"
+                r"(?:disabled|suspended|blocked|restricted)\b"
             ),
             (
-                r"(?:outgoing|outbound) (?:mail|e-?mail|messages?) (?:\S+ ){0,4}?(?:is |has been"
-                r" |was )?(?:disabled|suspended|blocked)\b"
+                r"(?:sending|outgoing mail|outbound mail) (?:is |has been |was )?(?:disabled"
+                r"|suspended|blocked|restricted) (?:for|on) (?:this|your|the) (?:account|user"
+                r"|mailbox|login)"
             ),
         ),
     ),
