@@ -537,6 +537,13 @@ CLASSIFIER_10 = {
         ("Zustellung aufgegeben", "expired"),
         ("550 Remitente rechazado", "policy"),
     ],
+    "neighbours the new wording must leave alone": [
+        ("554 Sending of this message is blocked because it contains a virus", "content"),
+        ("452 Sending rate restricted, slow down", "rate_limited"),
+        ("550 Message from host mx.example.net was classified as spam", "content"),
+        ("550 Hostname of your IP matches a dynamic pool", "ip_reputation"),
+        ("452 Insufficient system storage exhausted", "rate_limited"),
+    ],
 }
 
 
