@@ -13,7 +13,7 @@ C = BounceCategory  # short, for the tables below
 # A domain and an existence verdict in German, French, Spanish, Portuguese, Italian, Dutch,
 # Polish and Czech, as stems that take their inflections; the verdicts serve the recipient's
 # rules too.
-_DOMAIN_WORDS = r"dom(?:ä|ae)ne|domaine?|dominio|dom[ií]nio|domein|domen[ay]?|dom[eé]na"
+_DOMAIN_WORDS = r"dom(?:ä|ae)ne|domaine|dominio|dom[ií]nio|domein|domen[ay]?|dom[eé]na"
 UNKNOWN_WORDS = (
     r"unbekannt\w*|existiert nicht|nicht vorhanden|nicht gefunden|inconnue?s?|n'existe pas"
     r"|inexistant\w*|desconocid[oa]|no existe|inexistente|n[aã]o existe|sconosciut[oa]"
@@ -66,7 +66,9 @@ RECIPIENT_DOMAIN: Rule = (
             r"(?:could not|couldn'?t|cannot|can'?t|unable to|failed to) resolve (?:the )?"
             r"(?:recipient(?:'s)? |destination |target |mail )?(?:domain|mx|mail exchanger)"
         ),
-        r"domain\b[^.;]{0,30}?\b(?:could not|couldn'?t|cannot|can'?t) be resolved",
+        r"domain(?: name)?(?: \S+)? (?:could not|couldn'?t|cannot|can'?t) be resolved",
+        # German writes "Domain" too ("Domain nicht gefunden").
+        r"domain (?:\S+ )?(?:unbekannt\w*|existiert nicht|nicht (?:gefunden|vorhanden|bekannt))",
         r"(?:couldn'?t|could not) find (?:any host|a mail exchanger)",
         r"no mail exchanger",
         r"point to non-?existent hosts",

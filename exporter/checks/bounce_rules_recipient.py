@@ -50,7 +50,8 @@ RECIPIENT: tuple[Rule, ...] = (
         # syntax error"): RFC conformance, a policy, before "bad recipient" reads as unknown.
         C.POLICY,
         (
-            r"(?:address|recipient|sender|mailbox|rcpt)(?: address)? syntax\b",
+            # keyed on "syntax", a rare word: each subject a look-behind
+            *(rf"(?<={noun} )syntax\b" for noun in ("address", "recipient", "sender", "mailbox")),
             r"syntax (?:error )?(?:in|of) (?:the )?(?:recipient |sender |e-?mail |mail )?address",
             r"syntactically (?:invalid|incorrect|wrong)",
         ),
@@ -137,9 +138,12 @@ RECIPIENT: tuple[Rule, ...] = (
             # A mailbox's limit reached, in either order ("has reached its storage limit",
             # "mailbox capacity reached"); "saturée", "saturado" in the Romance languages.
             (
-                r"(?:mailbox|inbox|mail ?folder)\b[^.;]{0,30}?\b(?:reached|hit|exceeded|is at"
-                r"|is over) (?:its |the |their |her |his )?(?!(?:message|attachment|sending|rate"
-                r"|connection|recipient)\b)(?:\w+ )?(?:limit|quota|capacity|maximum)"
+                r"(?:reached|hit|exceeded) (?:its|their|her|his) (?:(?:storage|mailbox|inbox|disk"
+                r"|size) (?:limit|quota|capacity|maximum)|quota|capacity)"
+            ),
+            (
+                r"(?:mailbox|inbox) (?:is )?(?:at|over) (?:its |the )?(?:\w+ )?(?:limit|quota"
+                r"|capacity|maximum|size)"
             ),
             (
                 r"(?:mailbox|inbox|storage) (?:capacity|size limit|storage limit|limit|quota)"
@@ -206,8 +210,8 @@ RECIPIENT: tuple[Rule, ...] = (
             r"(?:message|mail|e-?mail)(?: \S+)? (?:is |was )?(?:larger|bigger) than",
             # A size in bytes the message passed ("it is over 25 MB").
             (
-                r"(?:message|mail|e-?mail|attachment|it|data)\b[^.;]{0,30}?\b(?:over|exceeds?"
-                r"|larger than|bigger than) \d+(?:[.,]\d+)? ?(?:[kmg]i?b|bytes)\b"
+                r"(?:over|exceeds?|larger than|bigger than) \d+(?:[.,]\d+)? ?(?:[kmg]i?b|bytes)\b"
+                r"(?![^.;]{0,25}?\b(?:quota|storage|mailbox|inbox))"  # not a mailbox's size
             ),
         ),
     ),
@@ -259,9 +263,8 @@ RECIPIENT: tuple[Rule, ...] = (
             # Not registered, not in use, cannot be resolved (Exchange's "The recipient cannot
             # be resolved"): the address is not one the receiver knows.
             (
-                r"(?<!sender )(?<!from )(?<!ip )(?:address|user|recipient|mailbox|account)\b"
-                r"[^.;]{0,30}?\bnot"
-                r" (?:registered|in use)\b"
+                r"(?<!sender )(?<!from )(?<!ip )(?:address|user|recipient|mailbox|account)"
+                r"(?: is| was)? not (?:registered|in use)\b"
             ),
             (
                 r"(?:recipient|user|mailbox|address) (?:cannot|could not|couldn'?t) be"
@@ -283,10 +286,11 @@ RECIPIENT: tuple[Rule, ...] = (
             r"has moved",
             # The address changed (Sisimai's "hasmoved"), in English, French, German, Spanish,
             # Portuguese and Italian.
+            r"(?<!ip )address (?:has |was )?changed\b",
             (
-                r"(?<!ip )(?:address|adresse|destinataire|recipient|empf(?:ä|ae)nger"
-                r"|direcci[oó]n|endere[cç]o|indirizzo)\b[^.;]{0,40}?\b(?:has changed|a chang[ée]"
-                r"|hat sich ge(?:ä|ae)ndert|ha cambiado|mudou|(?:è|e) cambiat[oa])"
+                r"(?:adresse|destinataire|empf(?:ä|ae)nger|direcci[oó]n|endere[cç]o|indirizzo)\b"
+                r"[^.;]{0,40}?\b(?:a chang[ée]|hat sich ge(?:ä|ae)ndert|ha cambiado|mudou"
+                r"|(?:è|e) cambiat[oa])"
             ),
             r"banned recipient",
             r"badrcptto",

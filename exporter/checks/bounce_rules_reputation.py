@@ -169,14 +169,19 @@ REPUTATION: tuple[Rule, ...] = (
             r"(?:poor|low|bad) (?:sender|reputation) score",
             # An IP blocked, in German, French, Spanish, Italian, Dutch, Polish and Czech.
             (
-                r"\bip\b[^.;]{0,30}?\b(?:gesperrt|blockiert|bloqu[ée]e?|bloquead[oa]|bloccat[oa]"
-                r"|geblokkeerd|zablokowan\w*|zablokov[aá]n\w*)"
+                r"\bip(?:-adresse| address| adres)?(?: [^ .;]+){0,2}? (?:gesperrt|blockiert"
+                r"|bloqu[ée]e?|bloquead[oa]|bloccat[oa]|geblokkeerd|zablokowan\w*|zablokov[aá]n\w*)"
             ),
-            # The host judged a spam source ("Your IP identified as spammer").
+            # The host judged a spam source ("Your IP identified as spammer", "host reported
+            # as malicious").
             (
-                r"(?:ip|host|server|network|client)\b[^.;]{0,30}?\b(?:identified|listed|flagged"
-                r"|classified|marked|detected|known|reported|recogni[sz]ed) as (?:an? )?(?:spammer"
-                r"|spam (?:source|sender)|source of spam|abusive|malicious)\b"
+                r"(?:identified|listed|flagged|classified|marked|detected|known|reported"
+                r"|recogni[sz]ed) as (?:an? )?(?:spammer|spam (?:source|sender)|source of spam)\b"
+            ),
+            (
+                r"(?:ip|host|server)(?: address)? (?:was |is |has been )?(?:identified|listed"
+                r"|flagged|classified|marked|detected|known|reported) as (?:an? )?(?:abusive"
+                r"|malicious)\b"
             ),
         ),
     ),

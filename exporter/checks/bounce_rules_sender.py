@@ -189,9 +189,9 @@ SENDER: tuple[Rule, ...] = (
             r"must pass (?:either )?(?:spf|dkim)",
             # The two checks named together as what the sender needs, none as failed ("ensure
             # the service you send from has SPF or DKIM").
-            (
-                r"(?:has|have|use|set up|publish|with|needs?|requires?|either) (?:either )?"
-                r"(?:spf|dkim) (?:and/or|or) (?:dkim|spf)\b"
+            *(
+                rf"(?<={verb} )(?:spf|dkim) (?:and/or|or) (?:dkim|spf)\b"
+                for verb in ("has", "have", "use", "publish", "with", "need", "needs", "either")
             ),
             r"(?:spf|dkim) (?:and/or|or) (?:dkim|spf) (?:is |are )?(?:required|needed|mandatory)",
             r"authentication (?:level|requirement|information|fail)",
@@ -312,7 +312,7 @@ SENDER: tuple[Rule, ...] = (
             # The recipient's domain is not one this host serves ("Your domain is not configured
             # to use this MX host").
             (
-                r"domain\b[^.;]{0,30}?\bnot (?:configured|hosted|served|handled|set up|accepted)"
+                r"domain(?: \S+)? (?:is )?not (?:configured|hosted|served|handled|set up|accepted)"
                 r" (?:on|by|for|to use|at) (?:this|our) (?:mx|mail ?server|server|host|gateway"
                 r"|system)"
             ),
@@ -334,7 +334,7 @@ SENDER: tuple[Rule, ...] = (
         C.POLICY,
         (
             (
-                r"(?:(?:message|mail|e-?mail) )?(?:sending|outgoing mail|outbound mail) (?:for"
+                r"(?:sending|outgoing mail|outbound mail) (?:for"
                 r"|from|on|of) (?:this|your|the) (?:account|user|mailbox|login)\b[^.;]{0,20}?\b"
                 r"(?:disabled|suspended|blocked|restricted)\b"
             ),
