@@ -286,7 +286,8 @@ GAVE_UP: tuple[str, ...] = (
     r"could not be delivered for",
     # Failed or undeliverable after a count of days or tries ("Delivery failed after 5 days").
     (
-        rf"(?:failed|undeliverable|not (?:be )?delivered)\b[^.;]{{0,40}}?\bafter {_COUNT} (?:\w+ )?"
+        r"(?:failed|undeliverable|not (?:be )?delivered|unable to deliver"
+        rf"|could ?n(?:o|')t deliver)\b[^.;]{{0,40}}?\bafter {_COUNT} (?:\w+ )?"
         r"(?:days?|hours?|attempts|retries|tries)"
     ),
     (

@@ -340,6 +340,10 @@ RECIPIENT: tuple[Rule, ...] = (
             r"destination addresses were unknown",
             r"(?:e-?mail )?address could not be found",
             r"address (?:couldn'?t|could not|cannot) be found",
+            (
+                r"address you (?:entered|specified|typed|used|sent to|wrote to) (?:couldn'?t|could"
+                r" not|cannot|can'?t|wasn'?t|was not) (?:be )?found"
+            ),
             r"envelope recipient (?:has been denied|is in my badrcptto)",
             r"(?:invalid|unknown) (?:or unknown )?virtual user",
             r"in my (?:validrcptto|badrecipientto|badrcptto) list",
