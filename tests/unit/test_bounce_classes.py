@@ -544,6 +544,19 @@ CLASSIFIER_10 = {
         ("550 Hostname of your IP matches a dynamic pool", "ip_reputation"),
         ("452 Insufficient system storage exhausted", "rate_limited"),
     ],
+    "Exchange's 'address you entered couldn't be found', an expiry inside a wrapper": [
+        (
+            "The e-mail address you specified could not be found. Check it and resend.",
+            "recipient_unknown",
+        ),
+        (
+            (
+                "Delivery incomplete: the remote server is misconfigured.\nThe response was:\n"
+                "Unable to deliver after 72 hours"
+            ),
+            "expired",
+        ),
+    ],
 }
 
 
