@@ -146,6 +146,10 @@ MESSAGE: tuple[Rule, ...] = (
             r"suspicious activity",
             r"not allowed to connect",
             r"not accepting connections",
+            (
+                r"connections? from your (?:ip|network|host|server)\b[^.;]{0,20}?\b(?:not accepted"
+                r"|refused|rejected|blocked|denied|not allowed)"
+            ),
         ),
     ),
     (
@@ -177,7 +181,8 @@ MESSAGE: tuple[Rule, ...] = (
             ),
             r"links? within",
             (
-                r"contains? (?:an? |one or more )?(?:suspicious |malicious |blocked |prohibited )?"
+                r"contains? (?:an? |one or more )?(?:suspicious |malicious |blocked |prohibited "
+                r"|dangerous |harmful |unsafe )?"
                 r"(?:links?|urls?|hyperlinks?)\b"
             ),
             r"urls? (?:in|within)",
@@ -212,7 +217,7 @@ MESSAGE: tuple[Rule, ...] = (
             r"mail flow rule",
             r"tenant",
             r"allowed-senders",
-            r"not in (?:the |an? )?(?:allowed|white|allow|approved)",
+            r"not (?:in|on) (?:the |an? )?(?:allowed|white|allow|approved)",
             r"whitelist",
             r"allow ?list",
             r"local policy",
@@ -295,6 +300,8 @@ GAVE_UP: tuple[str, ...] = (
         r"(?:time|\d+ (?:hours?|days?|minutes?))"
     ),
     r"retry timeout exceeded",
+    r"(?:retried|retrying) until",
+    r"expiration (?:time|date|period)\b[^.;]{0,20}?\b(?:reached|passed|exceeded)",
     # A count of tries, in digits or words ("failed four attempts", "Tried 5 time(s)").
     rf"(?:failed )?after {_COUNT} (?:delivery )?attempt",
     rf"failed {_COUNT} (?:delivery )?attempts",

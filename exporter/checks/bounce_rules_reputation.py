@@ -225,6 +225,7 @@ REPUTATION: tuple[Rule, ...] = (
             r"block ?list",
             r"denylist",
             r"(?:reputation|threat) list\b",
+            r"(?<=our )(?:internal )?reject ?list",  # the receiver's own ("our reject list")
         ),
     ),
 )

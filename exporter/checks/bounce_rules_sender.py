@@ -304,6 +304,11 @@ SENDER: tuple[Rule, ...] = (
             r"not a gateway",
             r"not an open relay",
             r"relaying mail to",
+            # the domain named between ("Relaying to example.org is not permitted")
+            (
+                r"relay(?:ing)? (?:to|for) \S+ (?:is )?(?:not (?:permitted|allowed)|denied"
+                r"|prohibited|refused|rejected)"
+            ),
             r"(?:we )?don'?t handle mail for",
             (
                 r"(?:does not|doesn'?t|do not|don'?t) (?:accept|handle|receive) (?:e-?)?mail for"
