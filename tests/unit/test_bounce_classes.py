@@ -557,6 +557,15 @@ CLASSIFIER_10 = {
             "expired",
         ),
     ],
+    "an allowed list, a harmful link, an expiration, the receiver's reject list, relaying": [
+        ("550 Your domain is not on the approved senders list", "policy"),
+        ("554 The message contains a harmful link", "content"),
+        ("Retried until the expiration period passed", "expired"),
+        ("554 Your IP is on our reject list", "ip_reputation"),
+        ("550 Connections from your host are refused", "ip_reputation"),
+        ("550 Relaying for example.org denied", "relay_denied"),
+        ("550 Sender is on the user's reject list", "policy"),
+    ],
 }
 
 
