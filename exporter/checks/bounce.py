@@ -22,7 +22,8 @@ The first layer that answers wins:
    5.7.5xx-7xx, RFC 7372/7505 authentication and null-MX codes, X.1.1, X.2.2, ...).
 5. SES's own specific ``bounceSubType`` (NoEmail, MailboxFull, ContentRejected, ...).
 6. Generic wording: "policy"/"rejected", then expiry, load, then bare deferrals (a 4xx
-   final reply reads the deferral words first and "rejected" last).
+   final reply reads the deferral words first and "rejected" last, and a bare refusal that
+   names no policy and nothing it refused is a deferral without reason).
 7. RFC 3463 subject/detail semantics of the text's codes, then its basic reply code
    (RFC 5321/7504), a 4xx with nothing else being a deferral without reason (greylisted).
 8. The SES ``status`` field, read like the text's codes.
