@@ -27,6 +27,12 @@ REPUTATION: tuple[Rule, ...] = (
             r"domain\b(?: \S+)? (?:has an? |with an? )(?:poor|low|bad|negative) reputation",
             # The sending domain named as what the receiver blocks ("Domain Blocked - Spam").
             r"(?<!recipient )(?<!destination )domain (?:is |has been |was )?(?:blocked|banned)\b",
+            # ... also listed or flagged, by the receiver (a named list is "blocklist")
+            (
+                r"(?<!recipient )(?<!destination )domain(?: \S+)? (?:is |has been |was )?(?:black"
+                r" ?listed|block ?listed|flagged)\b(?! (?:at|by|on|in) )"
+            ),
+            r"(?:our|internal) domain (?:block|black|deny) ?list",
         ),
     ),
     (

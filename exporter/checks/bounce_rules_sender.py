@@ -16,7 +16,7 @@ FAIL = (
     r"(?:fail(?:s|ed|ure)?|did ?n[o']t pass|not pass|(?:hard|soft) ?fail|invalid|violation"
     r"|(?:did|does|could) ?n(?:o|')t (?:be )?verif(?:y|ied)"
     r"|error|reject(?:ed|ion)?|suspicious|permerror|temperror|bad|broken|missing|not valid"
-    r"|mismatch|does not match|doesn't match|not (?:allowed|permitted|authori[sz]ed)"
+    r"|mismatch|does not match|doesn't match|not (?:allowed|permitted|authori[sz]ed)|not found"
     # a refusal whose agent or subject is the check ("prohibited by SPF", "SPF unauthorized")
     r"|prohibit(?:s|ed)?|unauthori[sz]ed|forbid(?:s|den)?|disallow(?:s|ed)?"
     r"|(?:does not|doesn't) (?:authori[sz]e|permit|allow))"
@@ -58,6 +58,7 @@ SENDER: tuple[Rule, ...] = (
             # recipients", Mailgun's "previously bounced address"): the mail never left.
             r"(?:marked|flagged) as inactive",
             r"inactive recipients? (?:are|is)\b",
+            r"do[- ]not[- ](?:send|mail|e-?mail|contact) list",
             (
                 r"(?:to|address(?:es)?|recipients?) (?:that )?(?:has |have )?previously"
                 r" (?:hard[- ])?bounced"
@@ -196,6 +197,8 @@ SENDER: tuple[Rule, ...] = (
             r"(?:spf|dkim) (?:and/or|or) (?:dkim|spf) (?:is |are )?(?:required|needed|mandatory)",
             r"authentication (?:level|requirement|information|fail)",
             r"fails? to pass authentication",
+            r"failed (?:the |our )?authentication checks?",
+            r"(?:could not|couldn'?t|cannot) be authenticated",
             r"not (?:properly )?authenticated",
             r"authentication checks failed",
             # ARC (RFC 8617) is none of SPF, DKIM and DMARC: unauthenticated mail in general.
@@ -241,6 +244,7 @@ SENDER: tuple[Rule, ...] = (
         C.SENDER_DOMAIN_DNS,
         (
             r"domain of sender address",
+            r"(?:failure|error|failed) (?:in |while |when )?resolving (?:the |your )?sender",
             # The sender's domain named as "your address's" or as what could not be resolved.
             r"domain of your (?:e-?mail |sender |from )?address",
             (
@@ -252,8 +256,9 @@ SENDER: tuple[Rule, ...] = (
                 r" exist|doesn't exist|does not resolve|unresolvable)"
             ),
             (
-                r"sender(?:'s)? domain (?:not found|does not exist|doesn't exist|does not resolve"
-                r"|unknown|must (?:exist|resolve|be valid)|is (?:invalid|empty|not resolvable))"
+                r"sender(?:'s)? (?:address )?domain (?:not found|does not exist|doesn't exist"
+                r"|does not resolve|unknown|must (?:exist|resolve|be valid)|is (?:invalid|empty"
+                r"|not resolvable)|(?:could not|cannot|couldn'?t) be (?:found|resolved))"
             ),
             (
                 r"(?:invalid|unknown|unresolvable|unroutable|non-?existent|bad) sender (?:address"
