@@ -566,6 +566,16 @@ CLASSIFIER_10 = {
         ("550 Relaying for example.org denied", "relay_denied"),
         ("550 Sender is on the user's reject list", "policy"),
     ],
+    "the smaller categories in more words (domain reputation, DKIM, the sender's domain)": [
+        ("554 Your sending domain was blocklisted for poor reputation", "domain_reputation"),
+        ("550 Rejected: sender domain is on our domain deny list", "domain_reputation"),
+        ("550 example.net is blocklisted at dbl.example.org", "blocklist"),
+        ("550 DKIM public key not found for selector s1", "dkim"),
+        ("550 The sender's address domain could not be resolved", "sender_domain_dns"),
+        ("451 Error while resolving the sender's domain", "sender_domain_dns"),
+        ("Not sent: address is on the do-not-mail list", "suppressed"),
+        ("550 This message failed our authentication checks", "authentication"),
+    ],
 }
 
 
