@@ -1,10 +1,12 @@
 """Benchmark the exporter's DNS check cycle on a local named, and floors on the same questions.
 
 Generates N synthetic SES sending domains (healthy and broken mixes, see dns_zonegen.py) in one
-zone served by a BIND named on a free loopback port; named is pinned to one core and every
-measured client to another (bench/_affinity.py; without two usable cores nothing is pinned and
-the output says so). Per N, ``--repeat`` rounds, the methods interleaved within each round
-(their order rotated from round to round), each run in a fresh process:
+zone served by a BIND named on a free loopback port, answering as the recursive resolver the
+exporter asks by default does (a DKIM selector's CNAME and the key it leads to in one answer);
+named is pinned to one core and every measured client to another (bench/_affinity.py; without
+two usable cores nothing is pinned and the output says so). Per N, ``--repeat`` rounds, the
+methods interleaved within each round (their order rotated from round to round), each run in a
+fresh process:
 
 1. the exporter, once per ``--variant NAME=PYTHONPATH:PYTHON`` (default: this interpreter as
    it is): ``--cycles`` cycles of ``check_domains`` sharing one verdict memo as the daemon does
@@ -219,11 +221,11 @@ def _start_named(workdir: Path, zones: dict[str, Path]) -> NamedServer:
     longer to load, so it gets a few tries."""
     for _ in range(NAMED_STARTS - 1):
         try:
-            return start_named(workdir, zones)
+            return start_named(workdir, zones, recursive=True)
         except RuntimeError as error:
             print(f"named did not start ({error}); trying again")
     try:
-        return start_named(workdir, zones)
+        return start_named(workdir, zones, recursive=True)
     except RuntimeError as error:
         raise BenchError(f"named did not start: {error}") from error
 

@@ -240,10 +240,10 @@ def _start_named(workdir: Path, zones: dict[str, Path]) -> Any:
     longer, so it gets a few tries."""
     for _ in range(NAMED_STARTS - 1):
         try:
-            return start_named(workdir, zones)
+            return start_named(workdir, zones, recursive=True)
         except RuntimeError as error:
             print(f"named did not start ({error}); trying again", flush=True)
-    return start_named(workdir, zones)
+    return start_named(workdir, zones, recursive=True)
 
 
 def main() -> int:

@@ -57,10 +57,19 @@ def zone_files() -> dict[str, Path]:
 
 
 def start_named(
-    workdir: Path, zones: dict[str, Path], *, extra_conf: str = "", extra_options: str = ""
+    workdir: Path,
+    zones: dict[str, Path],
+    *,
+    extra_conf: str = "",
+    extra_options: str = "",
+    recursive: bool = False,
 ) -> NamedServer:
     """Start `named -g` on a free loopback port and wait (bounded) until it answers;
-    ``extra_options`` goes into its ``options`` block, ``extra_conf`` after it."""
+    ``extra_options`` goes into its ``options`` block, ``extra_conf`` after it.
+
+    ``recursive``: answer as a recursive resolver does, following a CNAME into the other
+    zones it serves within one answer (RFC 1034 §4.3.2). A root zone of its own answers
+    every other name NXDOMAIN, so nothing is asked beyond loopback."""
     named = shutil.which("named") or "/usr/sbin/named"
     if not Path(named).exists():
         pytest.fail(
@@ -69,6 +78,14 @@ def start_named(
     rundir = workdir / "run"
     rundir.mkdir(parents=True, exist_ok=True)
     port = free_port()
+    recursion = "recursion no;"
+    if recursive:
+        root = workdir / "root.zone"
+        root.write_text(
+            "$TTL 300\n@ SOA ns. hostmaster. 1 3600 600 86400 300\n@ NS ns.\nns A 127.0.0.1\n"
+        )
+        zones = {".": root, **zones}
+        recursion = "recursion yes; allow-recursion { 127.0.0.1; ::1; };"
     zone_conf = "\n".join(
         f'zone "{origin}" {{ type primary; file "{path}"; }};' for origin, path in zones.items()
     )
@@ -78,7 +95,7 @@ def start_named(
 options {{
     directory "{rundir}"; pid-file "{rundir}/named.pid";
     listen-on port {port} {{ 127.0.0.1; }}; listen-on-v6 port {port} {{ ::1; }};
-    recursion no; allow-query {{ any; }}; allow-transfer {{ none; }}; notify no;
+    {recursion} allow-query {{ any; }}; allow-transfer {{ none; }}; notify no;
     dnssec-validation no; session-keyfile "{rundir}/session.key";
     managed-keys-directory "{rundir}";
     {extra_options}

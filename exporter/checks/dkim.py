@@ -16,7 +16,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from exporter.checks.remedy import record
-from exporter.model import AnswerKind, CheckResult, DnsView, DomainTarget, RecordAction, Status
+from exporter.model import (
+    Answer,
+    AnswerKind,
+    CheckResult,
+    DnsView,
+    DomainTarget,
+    RecordAction,
+    Status,
+)
 
 __all__ = [
     "GLOBAL_SIGNING_ZONE",
@@ -116,26 +124,38 @@ class _TokenVerdict:
 
 
 def _verdict(target: DomainTarget, token: str, view: DnsView) -> _TokenVerdict | None:
-    """One token's CNAME and key; None while an answer is pending."""
+    """One token's CNAME and key, from one question: the TXT at the selector name, which
+    a resolver answers with the CNAME and the key it leads to (RFC 1034 §3.6.2), as a
+    receiver fetching the key does; None while the answer is pending."""
     name = f"{token}._domainkey.{target.name.lower().removesuffix('.')}"
-    answer = view.get(name, "CNAME")
-    if answer is None:
-        return None
-    if answer.is_error:
-        return _TokenVerdict(Status.UNKNOWN, f"CNAME {name}: {answer.error}")
-    if answer.kind is not AnswerKind.RECORDS:
-        return _TokenVerdict(Status.FAIL, _NO_CNAME)
-    cname = answer.records[0].lower().removesuffix(".")
-    if not _expected(target, token, cname):
-        return _TokenVerdict(Status.FAIL, f"{_WRONG_CNAME}{cname}")
-    return _key_verdict(cname, view)
-
-
-def _key_verdict(cname: str, view: DnsView) -> _TokenVerdict | None:
-    """The key behind a correct CNAME: what receivers fetch to verify signatures."""
-    keys = view.get(cname, "TXT")
+    keys = view.get(name, "TXT")
     if keys is None:
         return None
+    chain = keys.cname_chain
+    if chain:
+        cname = chain[1] if len(chain) > 1 else keys.canonical_name  # where the CNAME points
+    elif not keys.is_error:  # the selector name itself answered: it is no alias
+        return _TokenVerdict(Status.FAIL, _NO_CNAME)
+    else:
+        # A failure may hide a CNAME (a resolver that cannot reach the key's zone answers
+        # SERVFAIL, often without the alias): the CNAME alone tells a wrong one from a
+        # key lookup failure. Only failing tokens cost this second question.
+        alias = view.get(name, "CNAME")
+        if alias is None:
+            return None
+        if alias.is_error:
+            return _TokenVerdict(Status.UNKNOWN, f"CNAME {name}: {alias.error}")
+        if alias.kind is not AnswerKind.RECORDS:
+            return _TokenVerdict(Status.FAIL, _NO_CNAME)
+        cname = alias.records[0]
+    cname = cname.lower().removesuffix(".")
+    if not _expected(target, token, cname):
+        return _TokenVerdict(Status.FAIL, f"{_WRONG_CNAME}{cname}")
+    return _key_verdict(cname, keys)
+
+
+def _key_verdict(cname: str, keys: Answer) -> _TokenVerdict:
+    """The key behind a correct CNAME: what receivers fetch to verify signatures."""
     if keys.is_error:
         return _TokenVerdict(Status.UNKNOWN, f"TXT {cname}: {keys.error}")
     parsed = [key for key in map(parse_dkim_key, keys.records) if key is not None]

@@ -170,13 +170,14 @@ def evaluate_domain(target: DomainTarget, view: DnsView) -> DomainReport:
 
 def first_questions(target: DomainTarget) -> list[tuple[str, str]]:
     """What `evaluate_domain` asks of a view that has no answer yet (tests hold the two
-    together): the domain's MX, SPF and DMARC records, its DKIM CNAMEs and the MAIL FROM
-    domain's A, MX and SPF (its AAAA only matters when A has no records). Every later question
-    depends on these answers."""
+    together): the domain's MX, SPF and DMARC records, the TXT at each DKIM selector (the
+    CNAME and the key it leads to in one answer) and the MAIL FROM domain's A, MX and SPF
+    (its AAAA only matters when A has no records). Every later question depends on these
+    answers."""
     domain = checked_name(target)
     questions = [(domain, "MX"), (domain, "TXT"), (f"_dmarc.{domain}", "TXT")]
     questions += [
-        (f"{token}._domainkey.{domain}", "CNAME")
+        (f"{token}._domainkey.{domain}", "TXT")
         for token in dict.fromkeys(token.lower() for token in target.dkim_tokens)
     ]
     if target.mail_from:

@@ -27,7 +27,7 @@ __all__ = ["CODE_VERSION", "MemoEntry", "VerdictMemo"]
 
 # What a verdict depends on besides answers and target: the checks' code. A memo lives in
 # one process, so the package version guards the rest (a memo handed to other code).
-CODE_VERSION = f"{__version__}/memo-1"
+CODE_VERSION = f"{__version__}/memo-2"
 _SEPARATOR = "\n"  # between question names: DNS names the checks ask never contain it
 _MARSHAL_NO_REFS = 2
 _MARKERS = "\x00\x01\x02\x03"  # in templates of later questions; never in a DNS name asked
@@ -139,14 +139,24 @@ class VerdictMemo:
     ) -> bytes | None:
         """A 16-byte BLAKE2b of the code version, every target input (`DomainTarget.inputs`),
         and each question with its whole answer; None when an answer is missing."""
-        answers: list[tuple[str, str, str, tuple[str, ...], str, tuple[str, ...]]] = []
+        answers: list[tuple[str, str, str, tuple[str, ...], str, tuple[str, ...], str]] = []
         for name, rdtype in questions:
             answer = get(name, rdtype)
             if answer is None:
                 return None
             # str(): the kind's text (marshal takes no enum), cheaper than the enum's .value
             kind = str(answer.kind)
-            answers.append((name, rdtype, kind, answer.records, answer.error, answer.cname_chain))
+            answers.append(
+                (
+                    name,
+                    rdtype,
+                    kind,
+                    answer.records,
+                    answer.error,
+                    answer.cname_chain,
+                    answer.canonical_name,
+                )
+            )
         inputs = (self.version, target.inputs(), answers)
         try:
             # Version 2: no back-references, so equal values give equal bytes however

@@ -67,9 +67,10 @@ class DnsQueryStats:
             self._counts.update(counts)
 
 
-# One server's answer: (the final answer, aliases followed, the alias target still to ask);
-# a final answer or a target. A tuple: one per response, cheaper than a dataclass.
-_Hop = tuple[Answer | None, tuple[str, ...], str | None]
+# One server's answer: (the final answer, aliases followed, the name the answer is about
+# when final, else the alias target still to ask). A tuple: one per response, cheaper
+# than a dataclass.
+_Hop = tuple[Answer | None, tuple[str, ...], str]
 _NO_ALIASES: tuple[str, ...] = ()
 
 
@@ -218,25 +219,25 @@ class DnsClient:
         unless a zone file answers it. Returns the answer when it is final, else None."""
         while True:
             if hop is not None:
-                final, aliases, next_name = hop
+                final, aliases, name = hop
                 if aliases:
                     question.aliases.extend(aliases)
                 question.hops += 1
+                question.current = name
                 if final is not None:
-                    return self._with_aliases(final, question.aliases)
-                assert next_name is not None  # noqa: S101 - a hop has an answer or a next name
-                question.current = next_name
+                    return self._with_aliases(final, question)
             if question.hops >= MAX_CNAME_HOPS:
                 return Answer(
                     AnswerKind.ERROR,
                     error="cname_chain_too_long",
                     cname_chain=tuple(question.aliases),
+                    canonical_name=question.current,
                 )
             hop = self._zone_hop(question.current, question.key[1])
             if hop is None:
                 if not self._nameservers:
                     return self._with_aliases(
-                        Answer(AnswerKind.ERROR, error="no_nameserver"), question.aliases
+                        Answer(AnswerKind.ERROR, error="no_nameserver"), question
                     )
                 question.attempt, question.error = 0, "timeout"
                 if question.direct:
@@ -246,10 +247,13 @@ class DnsClient:
                 return None
 
     @staticmethod
-    def _with_aliases(answer: Answer, aliases: list[str]) -> Answer:
-        if not aliases:
+    def _with_aliases(answer: Answer, question: _Question) -> Answer:
+        """``answer`` to ``question``'s current name, with the aliases that led there."""
+        if not question.aliases:
             return answer
-        return Answer(answer.kind, answer.records, answer.error, tuple(aliases))
+        return Answer(
+            answer.kind, answer.records, answer.error, tuple(question.aliases), question.current
+        )
 
     def _zone_hop(self, name: str, rdtype: str) -> _Hop | None:
         if not self._overrides:
@@ -259,7 +263,7 @@ class DnsClient:
             return None
         if zone_hop.cname_target is not None and rdtype != "CNAME":
             return (None, (name,), zone_hop.cname_target)
-        return (zone_hop.answer or _NODATA, _NO_ALIASES, None)
+        return (zone_hop.answer or _NODATA, _NO_ALIASES, name)
 
     def _send(self, question: _Question) -> None:
         """One attempt: wait for a slot under ``concurrency`` and the rate limit, then send."""
@@ -374,9 +378,7 @@ class DnsClient:
                 self._send(question)
                 self._next_queued()
                 return
-            answer = self._with_aliases(
-                Answer(AnswerKind.ERROR, error=question.error), question.aliases
-            )
+            answer = self._with_aliases(Answer(AnswerKind.ERROR, error=question.error), question)
         self._finish(question, answer)
         self._next_queued()
 
@@ -406,7 +408,7 @@ class DnsClient:
                 question.servers = await self._servers_for(question.current)
             except _NoServerError:
                 answer = Answer(AnswerKind.ERROR, error="no_authoritative_server")
-                self._finish(question, self._with_aliases(answer, question.aliases))
+                self._finish(question, self._with_aliases(answer, question))
                 return
             self._send(question)
 
@@ -489,7 +491,7 @@ def _interpret(response: WireResponse, name: str, rdtype: str) -> _Hop:
                 # (BIND's default is random): in one order, a report and the verdict memo's
                 # digest stay the same from one cycle to the next.
                 records = tuple(sorted(records))
-            return (Answer(AnswerKind.RECORDS, records), tuple(aliases), None)
+            return (Answer(AnswerKind.RECORDS, records), tuple(aliases), current)
         if rdtype == "CNAME":
             break
         target = next(
@@ -505,8 +507,8 @@ def _interpret(response: WireResponse, name: str, rdtype: str) -> _Hop:
         aliases.append(current)
         current = target
     if response.rcode == dns.rcode.NXDOMAIN:
-        return (_NXDOMAIN, tuple(aliases), None)
+        return (_NXDOMAIN, tuple(aliases), current)
     if aliases:
         # An authoritative server gave the alias but not the target's data: ask for it.
         return (None, tuple(aliases), current)
-    return (_NODATA, _NO_ALIASES, None)
+    return (_NODATA, _NO_ALIASES, current)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
 import pytest
-from conftest import NamedServer
+from conftest import NamedServer, start_named, stop_named, zone_files
 
 from exporter.model import Answer, AnswerKind
 from exporter.sources.dns import TRANSPORTS, DnsClient, DnsQueryStats
@@ -67,9 +68,40 @@ def test_cname_followed_inside_and_across_zones(named: NamedServer) -> None:
     inside, across = resolve(ns(named), ("alias.cases.test", "TXT"), ("outside.cases.test", "TXT"))
     assert inside.records == ("v=DMARC1; p=reject",)
     assert inside.cname_chain == ("alias.cases.test",)
+    assert inside.canonical_name == "target.cases.test"
     assert across.kind is AnswerKind.RECORDS
     assert across.records[0].startswith("v=DMARC1; p=reject")
     assert across.cname_chain == ("outside.cases.test",)
+    assert across.canonical_name == "_dmarc.healthy.example"
+
+
+@pytest.fixture(name="recursive_named", scope="module")
+def _recursive_named(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NamedServer]:
+    """named answering as a recursive resolver: an alias into another of its zones is
+    followed within the answer, as the resolvers the exporter asks by default do."""
+    server = start_named(tmp_path_factory.mktemp("recursive"), zone_files(), recursive=True)
+    yield server
+    stop_named(server)
+
+
+def test_an_alias_chased_by_the_resolver_costs_one_question(
+    recursive_named: NamedServer,
+) -> None:
+    """One response holds the CNAME and the target's records: the answer names both the
+    alias and where it led (what the DKIM check reads), from a single query."""
+
+    async def run() -> tuple[Answer, int]:
+        client = DnsClient(nameservers=ns(recursive_named), timeout=2.0, transport=TRANSPORT)
+        try:
+            return await client.resolve("outside.cases.test", "TXT"), client.queries_sent
+        finally:
+            await client.aclose()
+
+    answer, sent = asyncio.run(run())
+    assert answer.records[0].startswith("v=DMARC1; p=reject")
+    assert answer.cname_chain == ("outside.cases.test",)
+    assert answer.canonical_name == "_dmarc.healthy.example"
+    assert sent == 1
 
 
 def test_cname_loop_is_an_error_not_a_hang(named: NamedServer) -> None:

@@ -464,14 +464,15 @@ class _Dns:
 
 
 def _published(domain: str, tokens: Iterable[str], zone: str) -> dict[tuple[str, str], Answer]:
-    """Easy DKIM as published: <token>._domainkey.<domain> CNAME <token>.<zone>, and a key."""
+    """Easy DKIM as published: <token>._domainkey.<domain> CNAME <token>.<zone>, and a key,
+    both in the answer a resolver gives to the selector's TXT question."""
     key = "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDGMjj8"
     answers = {}
     for token in tokens:
-        answers[f"{token}._domainkey.{domain}", "CNAME"] = Answer(
-            AnswerKind.RECORDS, (f"{token}.{zone}",)
-        )
-        answers[f"{token}.{zone}", "TXT"] = Answer(AnswerKind.RECORDS, (key,))
+        selector, target = f"{token}._domainkey.{domain}", f"{token}.{zone}"
+        answers[selector, "CNAME"] = Answer(AnswerKind.RECORDS, (target,))
+        answers[selector, "TXT"] = Answer(AnswerKind.RECORDS, (key,), "", (selector,), target)
+        answers[target, "TXT"] = Answer(AnswerKind.RECORDS, (key,))
     return answers
 
 

@@ -201,8 +201,81 @@ def test_no_tokens_no_dkim_check() -> None:
     assert not any(rdtype == "CNAME" for _, rdtype in checked.asked)
 
 
-def test_cnames_are_asked_in_the_first_round() -> None:
-    """All CNAMEs are asked at once, the keys in the next round."""
+def test_each_token_costs_one_question() -> None:
+    """One TXT question per selector, all in the first round: the resolver's answer holds
+    the CNAME and the key it leads to, so neither is asked on its own."""
     checked = run(target(), good_table())
-    assert {cname_name(t) for t in TOKENS} <= checked.first_round
-    assert not any(name.endswith("dkim.amazonses.com") for name, _ in checked.first_round)
+    selectors = {(f"{t}._domainkey.{DOMAIN}", "TXT") for t in TOKENS}
+    assert selectors <= checked.first_round
+    dkim = {q for q in checked.asked if "dkim" in q[0] or "_domainkey" in q[0]}
+    assert dkim == selectors
+
+
+def selector(token: str) -> tuple[str, str]:
+    return f"{token}._domainkey.{DOMAIN}", "TXT"
+
+
+@pytest.mark.parametrize(
+    ("changes", "status", "words", "asks_cname"),
+    [
+        pytest.param(
+            {selector(T1): SERVFAIL, cname_name(T1): rec(f"{T1}.dkim.example.net")},
+            Status.FAIL,
+            f"{T1} (CNAME points to {T1}.dkim.example.net)",
+            True,
+            id="failure-hides-a-wrong-cname",
+        ),
+        pytest.param(
+            {selector(T1): SERVFAIL},
+            Status.UNKNOWN,
+            f"TXT {T1}.dkim.amazonses.com: servfail",
+            True,
+            id="failure-behind-a-right-cname-is-the-key-lookup",
+        ),
+        pytest.param(
+            {selector(T1): TIMEOUT, cname_name(T1): TIMEOUT},
+            Status.UNKNOWN,
+            f"CNAME {T1}._domainkey.{DOMAIN}: timeout",
+            True,
+            id="both-fail",
+        ),
+        pytest.param(
+            {selector(T1): SERVFAIL, cname_name(T1): NODATA},
+            Status.FAIL,
+            f"{T1} (no CNAME)",
+            True,
+            id="failure-and-no-cname",
+        ),
+        pytest.param(
+            {selector(T1): rec(KEY), cname_name(T1): NODATA},
+            Status.FAIL,
+            f"{T1} (no CNAME)",
+            False,
+            id="key-published-without-the-cname",
+        ),
+        pytest.param(
+            {
+                selector(T1): rec(
+                    KEY,
+                    via=(selector(T1)[0], "hop.example.net"),
+                    canonical=f"{T1}.dkim.amazonses.com",
+                )
+            },
+            Status.FAIL,
+            f"{T1} (CNAME points to hop.example.net)",
+            False,
+            id="chain-judged-by-its-first-alias",
+        ),
+    ],
+)
+def test_one_answer_tells_cname_and_key_apart(
+    changes: dict[tuple[str, str], Answer], status: Status, words: str, asks_cname: bool
+) -> None:
+    """The selector's TXT answer carries the CNAME and the key; only a failed answer, which
+    may hide a CNAME, costs the CNAME question, so that a wrong CNAME behind a failing key
+    zone still fails and a failed key lookup is named as such."""
+    checked = run(target(), good_table() | changes)
+    result = checked["dkim"]
+    assert result.status is status
+    assert words in result.summary
+    assert (cname_name(T1) in checked.asked) is asks_cname

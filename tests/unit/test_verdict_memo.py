@@ -202,7 +202,7 @@ def test_the_memo_holds_digests_and_question_names_only() -> None:
         assert entry.report is report
     later = memo.later_questions(target())
     assert later is not None
-    assert (f"{TOKENS[0]}.dkim.amazonses.com", "TXT") in later
+    assert ("amazonses.com", "TXT") in later  # SES's SPF, asked after the domain's
     held = memo.memory_bytes()
     assert 0 < held < 2000  # two domains' digests and question names, no answers
     cycle([target()], good_table(), memo)
