@@ -109,6 +109,11 @@ RECIPIENT_DOMAIN: Rule = (
             r"|name) (?:lookup|resolution|query)"
         ),
         r"name or service not known",
+        # The sending runtime's resolver errors (Node's ENOTFOUND, getaddrinfo's EAI_NONAME).
+        r"enotfound\b",
+        r"eai[_ ](?:noname|nodata|again)\b",
+        r"nodename nor servname",
+        r"no address associated with (?:host ?name|name)",
         r"unroute?able mail domain",
         r"mail domain mentioned in (?:the )?e-?mail address is unknown",
         r"no mx (?:record )?found for",

@@ -381,6 +381,10 @@ WEAK: tuple[Rule, ...] = (
             r"delayed",
             r"cannot assign requested address",
             r"host is down",
+            # The sending runtime's socket errors, and a server that never greeted.
+            r"(?:etimedout|econnrefused|econnreset|ehostunreach|enetunreach)\b",
+            r"(?:greeting|banner) (?:was )?never received",
+            r"no (?:smtp )?(?:greeting|banner) (?:received|from)",
         ),
     ),
     (
