@@ -576,6 +576,13 @@ CLASSIFIER_10 = {
         ("Not sent: address is on the do-not-mail list", "suppressed"),
         ("550 This message failed our authentication checks", "authentication"),
     ],
+    "the sending runtime's resolver and socket errors (an app's log)": [
+        ("Error: getaddrinfo ENOTFOUND mail.example.invalid", "recipient_domain_dns"),
+        ("getaddrinfo EAI_AGAIN mx.example.org", "recipient_domain_dns"),
+        ("Error: connect ETIMEDOUT 192.0.2.1:25", "expired"),
+        ("Error: connect ECONNREFUSED 192.0.2.1:25", "expired"),
+        ("Greeting never received", "expired"),
+    ],
 }
 
 
