@@ -23,6 +23,14 @@ MESSAGE: tuple[Rule, ...] = (
                 r" )?(?:headers?|from:|message-id)"
             ),
             r"from: header",
+            # A header missing, wanted valid, or its syntax ("no Message-ID header", "must use
+            # a valid From header", "Header From: syntax error").
+            (
+                r"(?:no|without an?|lacks an?|valid) (?:from:? |date |message-id |to |subject )?"
+                r"header\b"
+            ),
+            r"header (?:\S+ )?syntax",
+            r"no message-id\b",
             r"header (?:is )?(?:missing|invalid|malformed)",
             r"disallowed header",
             r"encoded-word",
@@ -241,6 +249,10 @@ MESSAGE: tuple[Rule, ...] = (
             (
                 r"(?:fake|faked|forged|fraudulent|spoofed) (?:sender|from|mail ?from|envelope"
                 r"|return[- ]path)"
+            ),
+            (
+                r"(?:sender|from|envelope|return[- ]path)(?: address)? (?:is |was |appears "
+                r"|seems )?(?:to be )?(?:fake|faked|forged|fraudulent|spoofed)\b"
             ),
             (
                 r"null (?:senders?|reverse[- ]paths?|return[- ]paths?)\b[^.;]{0,20}?\b(?:denied"

@@ -156,6 +156,11 @@ REPUTATION: tuple[Rule, ...] = (
             r"dial-?up (?:ip|address|range|pool|user)",
             r"bypass\w* (?:\S+ ){0,3}mail (?:relay|server)",
             r"use the smtp (?:server|relay) (?:of|at) your (?:isp|provider|internet|service)",
+            (
+                r"(?:use|send (?:through|via)|relay (?:through|via)) your (?:isp|provider|internet"
+                r" (?:service )?provider)'?s? (?:smtp |mail "
+                r"|outgoing )?(?:server|relay|smarthost)"
+            ),
             r"not authori[sz]ed to send (?:e-?mail |mail )?directly",
             r"extreme bad ip profile",
             r"no access from mail server",
