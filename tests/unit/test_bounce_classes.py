@@ -583,6 +583,13 @@ CLASSIFIER_10 = {
         ("Error: connect ECONNREFUSED 192.0.2.1:25", "expired"),
         ("Greeting never received", "expired"),
     ],
+    "an ACL's wording: the ISP's server, a forged sender, a header missing or malformed": [
+        ("550 Please send through your provider's SMTP server", "ip_reputation"),
+        ("550 The envelope sender appears to be forged", "policy"),
+        ("550 Message has no Date header", "policy"),
+        ("550 Header Subject: syntax error", "policy"),
+        ("550 No valid recipients", "recipient_unknown"),
+    ],
 }
 
 
