@@ -123,6 +123,9 @@ class _TokenVerdict:
     detail: str = ""
 
 
+_PASS = _TokenVerdict(Status.PASS)  # frozen: one for every token that passes
+
+
 def _verdict(target: DomainTarget, token: str, view: DnsView) -> _TokenVerdict | None:
     """One token's CNAME and key, from one question: the TXT at the selector name, which
     a resolver answers with the CNAME and the key it leads to (RFC 1034 §3.6.2), as a
@@ -164,7 +167,7 @@ def _key_verdict(cname: str, keys: Answer) -> _TokenVerdict:
     if not any(_BASE64.fullmatch(key.public_key) for key in parsed):
         revoked = all(not key.public_key for key in parsed)
         return _TokenVerdict(Status.FAIL, f"key at {cname} is {'revoked' if revoked else 'bad'}")
-    return _TokenVerdict(Status.PASS)
+    return _PASS
 
 
 def check_dkim(target: DomainTarget, view: DnsView) -> CheckResult:

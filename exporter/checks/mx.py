@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from exporter.model import Answer, AnswerKind, CheckResult, DnsView, Status
 
 __all__ = ["MxHost", "check_mx", "has_null_mx", "parse_mx"]
 
 CHECK = "mx"
+_PARSE_CACHE = 4096  # the results are frozen: one per distinct MX text is shared
 _PREFERENCE = re.compile(r"[0-9]{1,5}")
 
 
@@ -21,6 +23,7 @@ class MxHost:
     exchange: str
 
 
+@lru_cache(maxsize=_PARSE_CACHE)  # domains share MX hosts (and SES's feedback host)
 def parse_mx(text: str) -> MxHost:
     """Parse ``"<preference> <exchange>"``; a malformed preference sorts last."""
     preference, _, exchange = text.strip().partition(" ")

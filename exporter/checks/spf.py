@@ -8,8 +8,9 @@ already name, level by level, so the I/O layer needs one round per include depth
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
 
 from exporter.checks.remedy import record, spf_with_softfail
 from exporter.checks.spf_parse import (
@@ -141,37 +142,69 @@ class SpfEvaluation:
         return domain.lower().removesuffix(".") in self.authorized
 
 
-@dataclass(frozen=True, slots=True)
 class _Node:
-    """One record to read: the top-level domain, or the target of an include/redirect."""
+    """One record to read: the top-level domain, or the target of an include/redirect.
 
-    domain: str
-    via: str  # "" for the top level, else "include" or "redirect"
-    ancestors: tuple[str, ...]
-    sets_policy: bool  # on the redirect chain from the top: its all is the domain's policy
-    authorizing: bool = True  # a match here passes the top-level domain's check
+    Plain classes here and in `_Walk`, not dataclasses: a few are made per domain, and a
+    dataclass's generated ``__init__`` stays interpreted in the compiled build."""
+
+    __slots__ = ("ancestors", "authorizing", "domain", "sets_policy", "via")
+
+    def __init__(
+        self,
+        domain: str,
+        via: str,
+        ancestors: tuple[str, ...],
+        sets_policy: bool,
+        authorizing: bool = True,
+    ) -> None:
+        self.domain: Final = domain
+        self.via: Final = via  # "" for the top level, else "include" or "redirect"
+        self.ancestors: Final = ancestors
+        # on the redirect chain from the top: its all is the domain's policy
+        self.sets_policy: Final = sets_policy
+        self.authorizing: Final = authorizing  # a match here passes the top-level domain
 
 
-@dataclass(slots=True)
 class _Walk:
     """Mutable accumulator of one evaluation; only `evaluate_spf` sees it."""
 
-    view: DnsView
-    pending: bool = False
-    top_error: bool = False
-    cname_chain: tuple[str, ...] = ()
-    record: str | None = None
-    policy: SpfPolicy | None = None
-    lookups: int = 0
-    void_lookups: int = 0
-    problems: list[SpfProblem] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    authorized: set[str] = field(default_factory=set)
-    aaaa_voids: list[str] = field(default_factory=list)  # a terms whose AAAA is void
-    a_voids: int = 0  # a terms whose A is void (counted in void_lookups)
-    open_terms: list[str] = field(default_factory=list)
-    top_open: list[str] = field(default_factory=list)
-    wide_terms: list[str] = field(default_factory=list)
+    __slots__ = (
+        "a_voids",
+        "aaaa_voids",
+        "authorized",
+        "cname_chain",
+        "errors",
+        "lookups",
+        "open_terms",
+        "pending",
+        "policy",
+        "problems",
+        "record",
+        "top_error",
+        "top_open",
+        "view",
+        "void_lookups",
+        "wide_terms",
+    )
+
+    def __init__(self, view: DnsView) -> None:
+        self.view = view
+        self.pending = False
+        self.top_error = False
+        self.cname_chain: tuple[str, ...] = ()
+        self.record: str | None = None
+        self.policy: SpfPolicy | None = None
+        self.lookups = 0
+        self.void_lookups = 0
+        self.problems: list[SpfProblem] = []
+        self.errors: list[str] = []
+        self.authorized: set[str] = set()
+        self.aaaa_voids: list[str] = []  # a terms whose AAAA is void
+        self.a_voids = 0  # a terms whose A is void (counted in void_lookups)
+        self.open_terms: list[str] = []
+        self.top_open: list[str] = []
+        self.wide_terms: list[str] = []
 
     def visit(self, node: _Node) -> list[_Node]:
         """Read one record, count its terms, and return the records it leads to."""
