@@ -109,7 +109,12 @@ MESSAGE: tuple[Rule, ...] = (
             r"unusual (?:rate|amount|volume)",
             r"excessive (?:volume|traffic|rate|number|messages|mail)",
             r"\bvolume\b",
-            r"(?<!line )(?<!length )(?:limit|quota|threshold)s? (?:exceeded|reached)",
+            # not a retry limit: the sending side's give-up (WEAK's expiry)
+            r"(?<!line )(?<!length )(?<!retry )(?:limit|quota|threshold)s? (?:exceeded|reached)",
+            (
+                r"reached (?:the |your |its |their )?(?:hourly|daily|per-hour|per-day|sending)"
+                r" (?:message |sending |connection )?(?:limit|quota|rate)"
+            ),
             (
                 r"exceed(?:ed|s)? (?:the |their |your |its )?(?:maximum |permitted |allowed"
                 r" |configured |sending |daily |hourly |connection |message |recipient )?(?:number"
@@ -235,6 +240,7 @@ MESSAGE: tuple[Rule, ...] = (
             r"gcdp",
             r"closed mailing list",
             r"members-only list",
+            r"only (?:members|subscribers) (?:can|may|are allowed to) (?:post|send|write)",
             r"non-member",
             r"header error",
             r"organi[sz]ational settings",
@@ -312,6 +318,7 @@ GAVE_UP: tuple[str, ...] = (
         r"(?:time|\d+ (?:hours?|days?|minutes?))"
     ),
     r"retry timeout exceeded",
+    r"retry (?:limit|count) (?:reached|exceeded)",
     r"(?:retried|retrying) until",
     r"expiration (?:time|date|period)\b[^.;]{0,20}?\b(?:reached|passed|exceeded)",
     # A count of tries, in digits or words ("failed four attempts", "Tried 5 time(s)").

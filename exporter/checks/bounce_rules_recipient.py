@@ -79,6 +79,7 @@ RECIPIENT: tuple[Rule, ...] = (
             ),
             r"account (?:has been )?(?:disabled|discontinued)",
             r"no longer (?:valid|active|accepts mail|in use)",
+            r"no longer (?:accepting|receiving|accepts|receives) (?:e-?mail|mail|messages)",
             r"temporar(?:il)?y (?:locked|inactive)",
             r"recipient suspend",
             r"(?:account|mailbox|user) (?:is )?currently (?:suspended|disabled|inactive|locked)",
