@@ -590,6 +590,13 @@ CLASSIFIER_10 = {
         ("550 Header Subject: syntax error", "policy"),
         ("550 No valid recipients", "recipient_unknown"),
     ],
+    "no longer accepting mail, an hourly limit reached, members only, a retry limit": [
+        ("550 The mailbox is no longer receiving messages", "recipient_disabled"),
+        ("421 You reached the daily sending limit", "rate_limited"),
+        ("550 Only subscribers may post to this list", "policy"),
+        ("Giving up: retry limit exceeded", "expired"),
+        ("452 Connection limit reached, try later", "rate_limited"),
+    ],
 }
 
 
