@@ -22,7 +22,7 @@ UNKNOWN_WORDS = (
     r"|non (?:è|e) conosciut[oa]|niet bekend"
     # not found, not valid
     r"|introuvables?|invalides?|ung(?:ü|ue)ltig\w*|no v[aá]lid[oa]|non valid[oa]|inv[aá]lid[oa]"
-    r"|ongeldig\w*|nieprawid[lł]ow\w*|neplatn\w*"
+    r"|ongeldig\w*|nieprawid[lł]ow\w*|neplatn\w*|nenalezen\w*|nie znalezion\w*|nie znaleziono"
 )
 
 RECIPIENT_DOMAIN: Rule = (

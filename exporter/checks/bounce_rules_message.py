@@ -101,8 +101,10 @@ MESSAGE: tuple[Rule, ...] = (
             r"trop de connexions",
             # Too many connections in German, Spanish, Italian, Dutch, Polish, Portuguese.
             (
-                r"(?:zu viele|demasiadas|troppe|te veel|zbyt wiele|muitas) (?:verbindungen"
-                r"|conexiones|connessioni|verbindingen|po[lł][aą]cze[nń]\w*|conex(?:õ|o)es)"
+                r"(?:zu viele|demasiad[oa]s|tropp[ei]|te veel|zbyt wiele|muit[oa]s|trop de"
+                r"|p[rř][ií]li[sš] mnoho) (?:verbindungen|conexiones|connessioni|verbindingen"
+                r"|po[lł][aą]cze[nń]\w*|conex(?:õ|o)es|p[rř]ipojen[ií]|mensajes|messages|mensagens"
+                r"|messaggi|berichten|wiadomo[sś]ci|zpr[aá]v)\b"
             ),
             r"frequency\b[^.;]{0,40}?\b(?:limit|exceed)",
             r"receiving (?:mail|e-?mail|messages?) at a rate",

@@ -20,13 +20,13 @@ _USER_WORDS = (
     r"benutzer|empf(?:ä|ae)nger|postfach|adresse|konto|destinataire|utilisateur|compte"
     r"|usuario|usu[aá]rio|destinat[aá]rio|direcci[oó]n|endere[cç]o|buz[oó]n|cuenta|conta"
     r"|utente|indirizzo|gebruiker|ontvanger|adres|adresat|odbiorca|u[zż]ytkownik|skrzynk\w*"
-    r"|mailbox|schr[aá]nk\w*|u[zž]ivatel|p[rř][ií]jemce"
+    r"|mailbox|schr[aá]nk\w*|u[zž]ivatel|p[rř][ií]jemce|adres[aá]t|[uú][cč]et"
 )
 _FULL_BOX = (
     r"(?:postfach|mailbox|speicher\w*|buz[oó]n|caixa(?: postal| de correio)?|bo[iî]te"
     r"(?: aux lettres)?|casella(?: di posta)?|postvak|brievenbus|skrzynk\w*|schr[aá]nk\w*)"
     r"(?: [^ .;:]+){0,3}? (?:voll|(?:ü|ue)berf(?:ü|ue)llt|llen[oa]|cheia|pleine|piena|vol"
-    r"|pe[lł]na|pln[aá])\b"
+    r"|pe[lł]na|pln[aá]|przepe[lł]nion\w*|p[rř]epln[eě]n\w*)\b"
 )
 _OVER_QUOTA = (
     r"(?:speicherplatz|kontingent|quota|cuota|cota|espace)\w*\b[^.;]{0,20}?\b(?:überschritten"
@@ -36,11 +36,12 @@ _OVER_QUOTA = (
 _DISABLED = (
     rf"(?:{_USER_WORDS})(?: [^ .;:]+){{0,3}}? (?:deaktiviert|stillgelegt|desactivad[oa]"
     r"|desativad[oa]|d[ée]sactiv[ée]e?|suspendu|disattivat[oa]|suspendid[oa]|sospes[oa]"
-    r"|gedeactiveerd|nieaktywn\w*|deaktivovan\w*)"
+    r"|gedeactiveerd|nieaktywn\w*|deaktivovan\w*|zablokowan\w*|zablokov[aá]n\w*|deshabilitad[oa]"
+    r"|desabilitad[oa]|disabilitat[oa])"
 )
 _TOO_LARGE = (
     r"(?:zu gro(?:ß|ss)|demasiado grande|muito grande|trop (?:gros|volumineux|grand)"
-    r"|troppo grande|te groot|zbyt du[zż]\w*|p[rř][ií]li[sš] velk\w*)"
+    r"|troppo grande|te groot|(?:zbyt|za) du[zż]\w*|p[rř][ií]li[sš] velk\w*)"
 )
 
 # In priority order, after `exporter.checks.bounce_rules_sender.SENDER`.
