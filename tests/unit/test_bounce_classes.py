@@ -597,6 +597,14 @@ CLASSIFIER_10 = {
         ("Giving up: retry limit exceeded", "expired"),
         ("452 Connection limit reached, try later", "rate_limited"),
     ],
+    "Polish, Czech and Romance wording for more categories": [
+        ("550 Příjemce nenalezen", "recipient_unknown"),
+        ("552 Schránka příjemce je přeplněná", "mailbox_full"),
+        ("552 Załącznik za duży", "message_too_large"),
+        ("550 Konto użytkownika zablokowane", "recipient_disabled"),
+        ("421 Demasiados mensajes desde su servidor", "rate_limited"),
+        ("554 Adres IP zablokowany", "ip_reputation"),
+    ],
 }
 
 
