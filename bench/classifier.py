@@ -43,6 +43,7 @@ BLIND3 = UNIT / "bounce_blind3.tsv"
 BLIND4 = UNIT / "bounce_blind4.tsv"
 BLIND5 = UNIT / "bounce_blind5.tsv"
 BLIND6 = UNIT / "bounce_blind6.tsv"
+BLIND7 = UNIT / "bounce_blind7.tsv"
 LABELLED = {
     "bounce_cases": (CASES, ""),
     "corpus": (CORPUS, ""),
@@ -58,7 +59,8 @@ LABELLED = {
     "blind3-B": (BLIND3, "[blind3-B"),
     "blind4": (BLIND4, ""),
     "blind5": (BLIND5, ""),
-    "blind6 (held back)": (BLIND6, ""),
+    "blind6": (BLIND6, ""),
+    "blind7 (held back)": (BLIND7, ""),
 }
 ESCAPES = {"\\n": "\n", "\\t": "\t", "\\\\": "\\"}
 
@@ -117,7 +119,9 @@ def load_module(path: Path, name: str = "bounce_baseline") -> ModuleType:
 RULE_MODULES = (
     "rule_table",
     "bounce_rules_categories",
+    "bounce_rules_reputation",
     "bounce_rules_sender",
+    "bounce_rules_domain",
     "bounce_rules_recipient",
     "bounce_rules_message",
     "bounce_rules",

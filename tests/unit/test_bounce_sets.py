@@ -5,8 +5,9 @@ structural decisions of classifiers 3 to 5, each with texts written for the test
 and misses. The parts B of the second and third blind sets (``[blind2-B]``, ``[blind3-B]``)
 were held back until classifier 6 and are development data since classifier 7; the fourth
 blind set was held back until classifier 7 and is development data since classifier 8, the
-fifth held back until classifier 8 and development data since classifier 9. The sixth blind
-set (``bounce_blind6.tsv``) is held back: only its figures are printed, never its misses.
+fifth held back until classifier 8 and development data since classifier 9, the sixth held
+back until classifier 9 and development data since classifier 10. The seventh blind set
+(``bounce_blind7.tsv``) is held back: only its figures are printed, never its misses.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ BLIND3_B = [case for case in BLIND3 if "[blind3-B]" in case.source]
 BLIND4 = load_cases(HERE / "bounce_blind4.tsv")
 BLIND5 = load_cases(HERE / "bounce_blind5.tsv")
 BLIND6 = load_cases(HERE / "bounce_blind6.tsv")
+BLIND7 = load_cases(HERE / "bounce_blind7.tsv")
 
 # Classifier 8 scores 97.9 % on the development set, 99.0 % on the fourth, 97.8 % on the first
 # blind set, 98.0 % and 100 % on the second blind set's parts A and B, 98.9 % and 100 % on the
@@ -39,7 +41,9 @@ BLIND6 = load_cases(HERE / "bounce_blind6.tsv")
 # 6 scored 92.0 % on the second set's part B and 84.3 % on the third's (5.7 % unknown), and
 # classifier 7 79.3 % on the fourth blind set (5.8 % unknown). Classifier 9 scores the same on
 # all of them and 96.8 % on the fifth blind set (2.6 % unknown), where classifier 8 scored
-# 77.9 % (10.4 % unknown) before it was read. The bars sit about two points under.
+# 77.9 % (10.4 % unknown) before it was read. Classifier 10 scores the same on all of them and
+# 97.9 % on the sixth (4.1 % unknown, its rows labelled "unknown"), where classifiers 8 and 9
+# scored 78.4 % (16.5 % unknown) before it was read. The bars sit about two points under.
 UNKNOWN_BAR = 0.05
 SETS = {
     "development": (DEV, 0.95, UNKNOWN_BAR),
@@ -51,10 +55,11 @@ SETS = {
     "blind3-B": (BLIND3_B, 0.97, UNKNOWN_BAR),
     "blind4": (BLIND4, 0.97, UNKNOWN_BAR),
     "blind5": (BLIND5, 0.94, UNKNOWN_BAR),
+    "blind6": (BLIND6, 0.95, UNKNOWN_BAR),
 }
-# Held back (misses never printed): classifiers 8 and 9 score 78.4 % on it, 16.5 % "unknown".
+# Held back (misses never printed): classifiers 9 and 10 score 81.7 % on it, 9.2 % "unknown".
 # Far under the 95 % target; these bars only keep a later version from losing ground there.
-HELD_BACK = {"blind6": (BLIND6, 0.76, 0.19)}
+HELD_BACK = {"blind7": (BLIND7, 0.79, 0.12)}
 
 
 def scores(cases: list[Case]) -> tuple[float, float, list[tuple[Case, str]]]:
@@ -87,6 +92,7 @@ def test_scores() -> None:
         accuracy, unknown, _ = scores(cases)
         print(f"{name} (held back): {accuracy:.1%} of {len(cases)}, unknown {unknown:.1%}")
     assert len(BLIND6) >= 95
+    assert len(BLIND7) >= 140
 
 
 @pytest.mark.parametrize("name", [*SETS, *HELD_BACK])
@@ -111,6 +117,7 @@ def test_the_sets_are_disjoint_labelled_and_sourced() -> None:
     blind4 = {c.raw.strip().lower() for c in BLIND4}
     blind5 = {c.raw.strip().lower() for c in BLIND5}
     blind6 = {c.raw.strip().lower() for c in BLIND6}
+    blind7 = {c.raw.strip().lower() for c in BLIND7}
     assert len(dev) == len(DEV)
     assert len(dev4) == len(DEV4)
     assert len(blind) == len(BLIND)
@@ -119,6 +126,7 @@ def test_the_sets_are_disjoint_labelled_and_sourced() -> None:
     assert len(blind4) == len(BLIND4)
     assert len(blind5) == len(BLIND5)
     assert len(blind6) == len(BLIND6)
+    assert len(blind7) == len(BLIND7)
     assert not dev & blind
     assert not (dev | blind | others) & blind2
     assert not (dev | blind | blind2 | others) & blind3
@@ -128,7 +136,9 @@ def test_the_sets_are_disjoint_labelled_and_sourced() -> None:
     assert not (dev | dev4 | blind | blind2 | blind3 | others) & blind4
     assert not (dev | dev4 | blind | blind2 | blind3 | blind4 | others) & blind5
     assert not (dev | dev4 | blind | blind2 | blind3 | blind4 | blind5 | others) & blind6
-    for case in DEV + DEV4 + BLIND + BLIND2 + BLIND3 + BLIND4 + BLIND5 + BLIND6:
+    earlier = dev | dev4 | blind | blind2 | blind3 | blind4 | blind5 | blind6 | others
+    assert not earlier & blind7
+    for case in DEV + DEV4 + BLIND + BLIND2 + BLIND3 + BLIND4 + BLIND5 + BLIND6 + BLIND7:
         assert case.category in BOUNCE_CATEGORIES
         assert len(case.source) > 10
 
