@@ -29,6 +29,7 @@ RELOAD_OK = ("deliverability_config_last_reload_successful", ())
 KEPT = ("deliverability_domain_info", "kept.example")
 WATCHER_SECONDS = 5.0  # exporter.app.CONFIG_POLL_SECONDS
 FAILED = "config reload failed, keeping the previous config"
+RELOADED = "config reloaded"
 BY_FILE_CHANGE = {  # not UTF-8, nested too deeply, wrong types, in the config and the web config
     "non_utf8.toml",
     "deep_nested_inline_tables.toml",
@@ -60,8 +61,16 @@ class Daemon:
 
     def failures(self, reason: str) -> int:
         """Reload failures logged with this reason so far."""
-        events = [json.loads(line) for line in self.log.read_text().splitlines() if FAILED in line]
-        return sum(1 for event in events if event["reason"] == reason)
+        return self._events(FAILED, reason)
+
+    def reloads(self, reason: str) -> int:
+        """Successful reloads logged with this reason so far."""
+        return self._events(RELOADED, reason)
+
+    def _events(self, message: str, reason: str) -> int:
+        lines = self.log.read_text().splitlines()
+        events = [json.loads(line) for line in lines if message in line]
+        return sum(1 for event in events if event["event"] == message and event["reason"] == reason)
 
     def write(self, content: bytes) -> None:
         """Replace the config file in one step, as a ConfigMap update does."""
@@ -121,8 +130,16 @@ def test_no_hostile_file_stops_the_daemon(exporter_config: WriteConfig, tmp_path
             )
             assert daemon.scrape() == (0.0, True), name
             daemon.write(good)
+            # Wait for this signal's own reload, not only the gauge: the watcher may load the
+            # good file first, and a SIGHUP still pending would then read the next file and
+            # take its change away from the watcher (the pass below needs the watcher's try).
+            sighup_reloads = daemon.reloads("SIGHUP")
             process.send_signal(signal.SIGHUP)
-            daemon.wait_for(lambda: daemon.scrape()[0] == 1.0, f"the good config after {name}")
+            daemon.wait_for(
+                lambda: daemon.reloads("SIGHUP") > sighup_reloads,  # noqa: B023 - called in turn
+                f"the good config after {name}",
+            )
+            assert daemon.scrape()[0] == 1.0, name
 
         # By file change alone, one after the other: the watcher looks every 5 s, so the
         # kinds the signal pass showed, one file each, not the whole corpus again.
