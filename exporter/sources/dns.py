@@ -227,11 +227,8 @@ class DnsClient:
                 if final is not None:
                     return self._with_aliases(final, question)
             if question.hops >= MAX_CNAME_HOPS:
-                return Answer(
-                    AnswerKind.ERROR,
-                    error="cname_chain_too_long",
-                    cname_chain=tuple(question.aliases),
-                    canonical_name=question.current,
+                return self._with_aliases(
+                    Answer(AnswerKind.ERROR, error="cname_chain_too_long"), question
                 )
             hop = self._zone_hop(question.current, question.key[1])
             if hop is None:
