@@ -51,8 +51,13 @@ class CycleClient(Protocol):
 
     def get(self, name: str, rdtype: str) -> Answer | None: ...
 
-    def request(self, name: str, rdtype: str, waiter: Callable[[Answer], None]) -> Answer | None:
-        """The answer when known; else None, and ``waiter`` gets it later."""
+    def fingerprint(self, name: str, rdtype: str) -> int:
+        """Of the datagram the answer was read from; 0 for none (see `DnsClient`)."""
+
+    def request(
+        self, name: str, rdtype: str, waiter: Callable[[Answer | None], None], *, expect: int = 0
+    ) -> Answer | None:
+        """The answer when known; else None, and ``waiter`` is called once it is."""
 
     def forget(self, keys: Iterable[tuple[str, str]]) -> None: ...
 
@@ -118,7 +123,7 @@ class _DomainRun:
         self.memo = _MEMO_NONE
         self.reads: dict[tuple[str, str], None] | None = None  # with a memo: all read
 
-    def answered(self, _answer: Answer) -> None:
+    def answered(self, _answer: Answer | None) -> None:
         self.waiting -= 1
         if not self.waiting:
             self.cycle.resume(self)
@@ -202,17 +207,25 @@ class _Cycle:
         run.rounds = 1
         questions = first_questions(run.target)
         run.first = len(questions)
+        expected: tuple[int, ...] = ()
         if self._memo is not None:
             run.reads = {}
             later = self._memo.later_questions(run.target)
             if later is not None:
                 run.memo = _MEMO_TRY
                 questions += later
-        if not self._ask(run, questions):
+                expected = self._memo.expected(run.target)
+        if not self._ask(run, questions, expected):
             self._advance(run)
 
-    def _ask(self, run: _DomainRun, questions: Collection[tuple[str, str]]) -> bool:
-        """Request ``questions``; True when some answers are still to come."""
+    def _ask(
+        self,
+        run: _DomainRun,
+        questions: Collection[tuple[str, str]],
+        expected: tuple[int, ...] = (),
+    ) -> bool:
+        """Request ``questions``, each with the fingerprint ``expected`` of its answer if
+        they pair up; True when some answers are still to come."""
         client, answered = self._client, run.answered
         new = [q for q in dict.fromkeys(questions) if q not in run.asked]
         run.asked.update(dict.fromkeys(new))
@@ -220,9 +233,14 @@ class _Cycle:
         for key in new:  # a loop of the compiled build, not Counter's Python-level methods
             interest[key] = interest.get(key, 0) + 1
         waiting = 0
-        for name, rdtype in questions:
-            if client.request(name, rdtype, answered) is None:
-                waiting += 1
+        if len(expected) == len(questions):  # one per question (the memo's last evaluation)
+            for (name, rdtype), expect in zip(questions, expected, strict=True):
+                if client.request(name, rdtype, answered, expect=expect) is None:
+                    waiting += 1
+        else:
+            for name, rdtype in questions:
+                if client.request(name, rdtype, answered) is None:
+                    waiting += 1
         run.waiting = waiting
         return waiting > 0
 
@@ -260,7 +278,8 @@ class _Cycle:
         from; otherwise it evaluates, and stores nothing (some questions it asked may be
         ones it no longer needs)."""
         assert self._memo is not None  # noqa: S101 - only a memo sets _MEMO_TRY
-        reused = self._memo.reuse(run.target, run.asked, self._client.get)
+        client = self._client
+        reused = self._memo.reuse(run.target, run.asked, client.get, fingerprint=client.fingerprint)
         if reused is None:
             run.memo = _MEMO_SKIP
             return False
@@ -274,7 +293,10 @@ class _Cycle:
         assert self._memo is not None  # noqa: S101 - reads are recorded for a memo
         first = list(run.asked)[: run.first]
         later = [q for q in reads if q not in first]  # a dozen: a list will do
-        self._memo.store(run.target, first, later, self._client.get, report)
+        client = self._client
+        self._memo.store(
+            run.target, first, later, client.get, report, fingerprint=client.fingerprint
+        )
 
     def _finish(self, run: _DomainRun, report: DomainReport) -> None:
         """Hand the report over; drop what only this domain asked once no one else waits."""

@@ -8,15 +8,21 @@ ask them all at once). The next cycle still asks every question (the memo saves 
 not DNS): when the digest of the new answers matches, the old report is reused as is.
 
 Only digests and the question names are kept, never answers: the report itself is the one
-the last cycle already published, so reusing it costs no memory.
+the last cycle already published, so reusing it costs no memory. Each answer read from one
+datagram also has that datagram's fingerprint kept (`DnsClient.fingerprint`: its bytes but
+for id and TTLs). The next cycle asks with them (`DnsClient.request`'s ``expect``); when
+every answer comes in a datagram with its fingerprint, none is read, nor digested: they
+are the answers of last cycle. When one does not (a changed record, an RRset in another
+order), the answers are read and digested as before.
 """
 
 from __future__ import annotations
 
 import hashlib
 import marshal
+import struct
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import NamedTuple
 
 from exporter import __version__
@@ -27,16 +33,24 @@ __all__ = ["CODE_VERSION", "MemoEntry", "VerdictMemo"]
 
 # What a verdict depends on besides answers and target: the checks' code. A memo lives in
 # one process, so the package version guards the rest (a memo handed to other code).
-CODE_VERSION = f"{__version__}/memo-2"
+CODE_VERSION = f"{__version__}/memo-3"
+_DIGEST_SIZE = 16
+_WORD = struct.Struct("q")  # an inputs hash or a DnsClient fingerprint: Python's, 64 bits
 _SEPARATOR = "\n"  # between question names: DNS names the checks ask never contain it
 _MARSHAL_NO_REFS = 2
 _MARKERS = "\x00\x01\x02\x03"  # in templates of later questions; never in a DNS name asked
 _RAW = "\x03"  # a template kept verbatim
 
 
+Fingerprint = Callable[[str, str], int]
+
+
 class MemoEntry(NamedTuple):
     """One domain's last evaluation: the digest, what it asked after the first questions
-    (``"name rdtype"`` lines), and its report."""
+    (``"name rdtype"`` lines), and its report. ``digest``: 16 bytes, then (unless no
+    answer has one) a hash of the code version and target inputs and the fingerprint of
+    each question's answer (0: none) in the order `expected` gives: one object, not
+    three, since a memo of 100,000 domains holds one per domain."""
 
     digest: bytes
     later_questions: str
@@ -72,20 +86,35 @@ class VerdictMemo:
         lines = _expand(entry.later_questions, target).split(_SEPARATOR)
         return [_question(line) for line in lines]
 
+    def expected(self, target: DomainTarget) -> tuple[int, ...]:
+        """The fingerprints of the answers ``target``'s last evaluation read (0: none), in
+        the order of its first questions followed by `later_questions`."""
+        entry = self._entries.get(target.name)
+        if entry is None:
+            return ()
+        return _fingerprints(entry)[1]
+
     def reuse(
         self,
         target: DomainTarget,
-        questions: Iterable[tuple[str, str]],
+        questions: Collection[tuple[str, str]],
         get: Callable[[str, str], Answer | None],
+        *,
+        fingerprint: Fingerprint | None = None,
     ) -> DomainReport | None:
         """The memorized report when ``questions``' answers (``get``) and ``target`` are
         those it was made from; otherwise None, and the entry is dropped (the evaluation
-        that follows stores a new one with the questions it really asks)."""
+        that follows stores a new one with the questions it really asks). Answers whose
+        datagrams all have their expected ``fingerprint`` are not even read."""
         entry = self._entries.pop(target.name, None)
         if entry is None:
             return None
+        if fingerprint is not None and self._same_datagrams(entry, target, questions, fingerprint):
+            self._entries[target.name] = entry
+            self.hits += 1
+            return entry.report
         digest = self.digest(target, questions, get)
-        if digest is not None and digest == entry.digest:
+        if digest is not None and digest == entry.digest[:_DIGEST_SIZE]:
             self._entries[target.name] = entry
             self.hits += 1
             return entry.report
@@ -99,18 +128,52 @@ class VerdictMemo:
         later: list[tuple[str, str]],
         get: Callable[[str, str], Answer | None],
         report: DomainReport,
+        *,
+        fingerprint: Fingerprint | None = None,
     ) -> None:
         """Remember ``report``, made from the answers to the ``first`` questions (what
-        `first_questions` gives, in its order) and the ``later`` ones its checks read."""
+        `first_questions` gives, in its order) and the ``later`` ones its checks read,
+        with their datagrams' ``fingerprint``."""
         template, later = _template(target, later)
-        digest = self.digest(target, [*first, *later], get)
+        questions = [*first, *later]
+        digest = self.digest(target, questions, get)
         if digest is None:
             self._entries.pop(target.name, None)
             return
+        if fingerprint is not None:
+            fingerprints = [fingerprint(name, rdtype) for name, rdtype in questions]
+            inputs = self._inputs_hash(target)
+            if any(fingerprints) and inputs:
+                digest += struct.pack(f"{len(fingerprints) + 1}q", inputs, *fingerprints)
         # Most domains ask the same later questions up to their own names and DKIM tokens
         # (amazonses.com's SPF, their keys at <token>.dkim.amazonses.com): one shared string.
         template = self._templates.setdefault(template, template)
         self._entries[target.name] = MemoEntry(digest, template, report)
+
+    def _same_datagrams(
+        self,
+        entry: MemoEntry,
+        target: DomainTarget,
+        questions: Collection[tuple[str, str]],
+        fingerprint: Fingerprint,
+    ) -> bool:
+        """Whether every answer came in a datagram with the fingerprint of the one its
+        entry was made from, for the same code and target inputs: the same answers."""
+        inputs, expected = _fingerprints(entry)
+        if not inputs or inputs != self._inputs_hash(target) or len(expected) != len(questions):
+            return False
+        for (name, rdtype), expect in zip(questions, expected, strict=True):
+            if not expect or fingerprint(name, rdtype) != expect:
+                return False
+        return True
+
+    def _inputs_hash(self, target: DomainTarget) -> int:
+        """Python's hash of the code version and target inputs, never 0; 0 for inputs
+        that do not hash (a field of a type a target should not have)."""
+        try:
+            return hash((self.version, target.inputs())) or 1
+        except TypeError:
+            return 0
 
     def memory_bytes(self) -> int:
         """What the memo itself holds (sys.getsizeof): the dict, each entry's tuple, digest
@@ -165,6 +228,12 @@ class VerdictMemo:
         except ValueError:  # a target field of a type marshal does not take: its repr
             data = repr(inputs).encode()
         return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def _fingerprints(entry: MemoEntry) -> tuple[int, tuple[int, ...]]:
+    """The inputs hash and the fingerprints an entry holds after its digest; 0, () if none."""
+    words = tuple(word for (word,) in _WORD.iter_unpack(entry.digest[_DIGEST_SIZE:]))
+    return (words[0], words[1:]) if words else (0, ())
 
 
 def _names(target: DomainTarget) -> list[tuple[str, str]]:

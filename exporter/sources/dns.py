@@ -24,7 +24,13 @@ import dns.resolver
 from exporter.model import Answer, AnswerKind
 from exporter.sources.dns_reference import EDNS_PAYLOAD, dnspython_exchange
 from exporter.sources.dns_udp import UdpMultiplexer
-from exporter.sources.dns_wire import QTYPES, WireError, WireResponse
+from exporter.sources.dns_wire import (
+    QTYPES,
+    WireError,
+    WireResponse,
+    encode_question,
+    read_answer,
+)
 from exporter.sources.zones import ZoneOverrides
 
 __all__ = ["EDNS_PAYLOAD", "TRANSPORTS", "DnsClient", "DnsQueryStats", "system_nameservers"]
@@ -35,6 +41,7 @@ _COUNT_BATCH = 256  # questions counted between two additions to the shared DnsQ
 # Only these codes say something about the records; any other (SERVFAIL, REFUSED, YXDOMAIN,
 # NOTAUTH, an extended BADVERS, ...) is a failed attempt, as dnspython's Resolver reads it.
 _ANSWER_RCODES = frozenset((int(dns.rcode.NOERROR), int(dns.rcode.NXDOMAIN)))
+_RCODE_BITS = 0x0F  # of a header's second flags byte
 
 
 def system_nameservers() -> tuple[tuple[str, int], ...]:
@@ -85,7 +92,9 @@ def _rcode_text(rcode: int) -> str:
     return text
 
 
-Waiter = Callable[[Answer], None]
+# Called once the answer is known, with it; with None when it is kept unread (see
+# `DnsClient.request`: only when every request for the question gave ``expect``).
+Waiter = Callable[[Answer | None], None]
 
 
 class _Question:
@@ -97,14 +106,18 @@ class _Question:
         "current",
         "direct",
         "error",
+        "expect",
         "hops",
         "key",
         "servers",
         "waiters",
     )
 
-    def __init__(self, key: tuple[str, ...], waiter: Waiter | None, *, direct: bool) -> None:
+    def __init__(
+        self, key: tuple[str, ...], waiter: Waiter | None, *, direct: bool, expect: int
+    ) -> None:
         self.key = key
+        self.expect = expect  # the fingerprint of last cycle's answer, or 0: see `request`
         self.current = key[0]
         self.direct = direct  # asked of the zone's authoritative servers, without recursion
         self.servers: tuple[tuple[str, int], ...] = ()  # the current name's, when direct
@@ -167,35 +180,58 @@ class DnsClient:
         self._counts: dict[tuple[str, str], int] = {}  # not yet added to ``stats``
         self._uncounted = 0
         self._done: dict[tuple[str, ...], Answer] = {}
+        # Answers in a datagram the question's expected fingerprint matched: read on demand
+        self._unread: dict[tuple[str, ...], bytes] = {}
+        self._fingerprints: dict[tuple[str, ...], int] = {}  # see `fingerprint`
         self._pending: dict[tuple[str, ...], _Question] = {}
         self.queries_sent = 0  # questions put on the wire this cycle
         self.responses = 0  # of those, how many got any DNS response
+        self.kept_unread = 0  # of those, how many were kept unread: see `request`
 
     def get(self, name: str, rdtype: str) -> Answer | None:
         """The answer if it was resolved already this cycle (the checks' DnsView)."""
-        return self._done.get((name, rdtype))
+        key = (name, rdtype)
+        answer = self._done.get(key)
+        if answer is None and self._unread:
+            return self._read(key)
+        return answer
+
+    def fingerprint(self, name: str, rdtype: str) -> int:
+        """The `WireResponse.fingerprint` of the one datagram the answer was read from, or
+        0 (another transport, several datagrams, a failure): equal nonzero fingerprints of
+        a question mean equal answers (the verdict memo's digest and ``expect``)."""
+        return self._fingerprints.get((name, rdtype), 0)
 
     def forget(self, keys: Iterable[tuple[str, str]]) -> None:
         """Drop answers no other domain will ask for (see dns_cycle._private_to)."""
+        done, unread, fingerprints = self._done, self._unread, self._fingerprints
         for key in keys:
-            self._done.pop(key, None)
+            if done.pop(key, None) is None and unread:
+                unread.pop(key, None)
+            fingerprints.pop(key, None)
 
     def request(
-        self, name: str, rdtype: str, waiter: Waiter, *, recursive: bool = False
+        self, name: str, rdtype: str, waiter: Waiter, *, recursive: bool = False, expect: int = 0
     ) -> Answer | None:
         """The answer when it is known without waiting; else None, and ``waiter`` is called
-        with the answer once it is (never from inside this call). Concurrent requests for
-        one question share one query. ``recursive`` asks the configured nameservers even
-        in authoritative mode (how the zones' servers are found)."""
+        once it is (never from inside this call). Concurrent requests for one question share
+        one query. ``recursive`` asks the configured nameservers even in authoritative mode
+        (how the zones' servers are found). ``expect``: the `fingerprint` of this question's
+        answer last cycle; a datagram that has it again is kept unread until the answer is
+        asked for, which a domain whose verdict is reused never does."""
         direct = self._authoritative and not recursive
         recursive_only = self._authoritative and recursive  # its own key: not a direct answer
         key = (name, rdtype, "recursive") if recursive_only else (name, rdtype)
-        if (done := self._done.get(key)) is not None:
+        if (done := self._done.get(key)) is not None or (
+            self._unread and (done := self._read(key)) is not None
+        ):
             return done
         if (question := self._pending.get(key)) is not None:
             question.waiters.append(waiter)
+            if not expect:  # this one reads the answer: no use keeping it unread
+                question.expect = 0
             return None
-        question = _Question(key, waiter, direct=direct)
+        question = _Question(key, waiter, direct=direct, expect=expect)
         self._pending[key] = question
         answer = self._advance(question, None)
         if answer is not None:  # answered by a zone file alone: nobody waits yet
@@ -207,12 +243,34 @@ class DnsClient:
         """`request` for a coroutine: resolve once per cycle and return the answer."""
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
 
-        def waiter(answer: Answer) -> None:
+        def waiter(answer: Answer | None) -> None:
             if not future.done():
+                assert answer is not None  # noqa: S101 - asked without ``expect``: read
                 future.set_result(answer)
 
         answer = self.request(name, rdtype, waiter, recursive=recursive)
         return answer if answer is not None else await future
+
+    def _read(self, key: tuple[str, ...]) -> Answer | None:
+        """Read the answer kept unread (see `request`), as `_attempt_done` would have."""
+        data = self._unread.pop(key, None)
+        if data is None:
+            return None
+        name, rdtype = key[0], key[1]
+        try:
+            response = _read_datagram(data, name, rdtype)
+        except WireError:
+            response = None
+        final, aliases, current = (
+            _interpret(response, name, rdtype) if response is not None else (None, (), name)
+        )
+        if final is None:  # not the datagram read last cycle after all: a 64-bit collision
+            final = Answer(AnswerKind.ERROR, error="malformed_response")
+        answer = final
+        if aliases:
+            answer = Answer(final.kind, final.records, final.error, aliases, current)
+        self._done[key] = answer
+        return answer
 
     def _advance(self, question: _Question, hop: _Hop | None) -> Answer | None:
         """Follow the CNAME walk: take ``hop`` (None to start), then ask for the next name
@@ -299,7 +357,8 @@ class DnsClient:
                 mux = self._muxes[(host, port)] = UdpMultiplexer(
                     host, port, self._timeout, self._on_wire
                 )
-            mux.send(question, name, QTYPES[rdtype], recursive=recursive)
+            expect = question.expect if not question.hops else 0
+            mux.send(question, name, QTYPES[rdtype], recursive=recursive, expect=expect)
         except OSError:  # later, so that `request` never calls a waiter from inside
             asyncio.get_running_loop().call_soon(self._attempt_done, question, None, "network")
         except (WireError, ValueError):
@@ -307,7 +366,20 @@ class DnsClient:
                 self._attempt_done, question, None, "malformed_response"
             )
 
-    def _on_wire(self, question: _Question, response: WireResponse | None, error: str) -> None:
+    def _on_wire(
+        self, question: _Question, response: WireResponse | bytes | None, error: str
+    ) -> None:
+        if isinstance(response, bytes):  # it has the fingerprint ``expect`` gave
+            if question.expect:  # nobody has read the answer yet: keep it unread
+                self._keep_unread(question, response)
+                return
+            try:
+                response = _read_datagram(response, question.current, question.key[1])
+            except WireError:
+                response = None
+            if response is None:  # not what was read last cycle: a 64-bit hash collision
+                self._attempt_done(question, None, "malformed_response")
+                return
         if response is not None and response.truncated:  # go straight to TCP, same attempt
             self._spawn(question, self._dnspython(question, *self._server(question), tcp=True))
             return
@@ -345,16 +417,33 @@ class DnsClient:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _attempt_done(self, question: _Question, response: WireResponse | None, error: str) -> None:
-        """One attempt ended: free its slot, then retry, follow an alias or finish."""
+    def _keep_unread(self, question: _Question, data: bytes) -> None:
+        """The attempt got the datagram read last cycle (TTLs apart): the question ends with
+        it unread, as it ended then (a final answer, NOERROR or NXDOMAIN)."""
         self._in_flight -= 1
-        rdtype = question.key[1]
-        outcome = error if response is None else _rcode_text(response.rcode)
+        self._count(question.key[1], _rcode_text(data[3] & _RCODE_BITS))
+        self.responses += 1
+        self.kept_unread += 1
+        self._unread[question.key] = data
+        self._fingerprints[question.key] = question.expect
+        del self._pending[question.key]
+        for waiter in question.waiters:
+            waiter(None)
+        self._next_queued()
+
+    def _count(self, rdtype: str, outcome: str) -> None:
         counts, key = self._counts, (rdtype, outcome)
         counts[key] = counts.get(key, 0) + 1
         self._uncounted += 1
         if self._uncounted >= _COUNT_BATCH:
             self._add_counts()
+
+    def _attempt_done(self, question: _Question, response: WireResponse | None, error: str) -> None:
+        """One attempt ended: free its slot, then retry, follow an alias or finish."""
+        self._in_flight -= 1
+        rdtype = question.key[1]
+        outcome = error if response is None else _rcode_text(response.rcode)
+        self._count(rdtype, outcome)
         answer: Answer | None = None
         if response is None:
             question.error = error
@@ -369,6 +458,8 @@ class DnsClient:
                 if answer is None:  # the alias target was sent
                     self._next_queued()
                     return
+                if question.hops == 1 and response.fingerprint:  # read from this datagram alone
+                    self._fingerprints[question.key] = response.fingerprint
         if answer is None:
             question.attempt += 1
             if question.attempt < self._attempts:
@@ -468,6 +559,12 @@ class DnsClient:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await asyncio.sleep(0)  # dnspython's sockets need one more turn of the loop to close
+
+
+def _read_datagram(data: bytes, name: str, rdtype: str) -> WireResponse | None:
+    """`read_answer` for a datagram kept unread; it answered this question before."""
+    question, text = encode_question(name, QTYPES[rdtype])
+    return read_answer(data, question.lower(), text)
 
 
 class _NoServerError(Exception):

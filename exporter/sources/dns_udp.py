@@ -24,6 +24,7 @@ from exporter.sources.dns_wire import (
     WireError,
     WireResponse,
     encode_question,
+    fingerprint,
     query_packet,
     read_answer,
 )
@@ -35,6 +36,8 @@ QUERIES_PER_PORT = 16  # questions sent from one socket before a fresh one repla
 _MAX_DRAIN = 256  # datagrams read per socket and wake-up before other callbacks get a turn
 HAS_EPOLL = hasattr(select, "epoll")  # Linux; elsewhere each socket is one of the loop's readers
 _HEADER_SIZE = 12
+# Linux: a socket non-blocking from the start, one system call less per socket opened
+_NONBLOCK: int = getattr(socket, "SOCK_NONBLOCK", 0)
 _RANDOM_BATCH = 4096  # bytes read from the OS's CSPRNG at a time: 2,048 16-bit numbers
 
 
@@ -56,7 +59,9 @@ class UdpMultiplexer:
     Datagrams are drained in one go per wake-up of the event loop; timeouts are a FIFO of
     send times (one timeout for all) checked by a single timer. Completion is a call of
     ``on_done(token, response, error)`` with ``error`` one of ``timeout``, ``network``,
-    ``malformed_response``.
+    ``malformed_response``. A question sent with the fingerprint of the datagram that
+    answered it last time (``expect``) is answered with the bytes of a datagram that has
+    it, unread (`dns_wire.fingerprint`): the caller reads them if and when it needs to.
     """
 
     def __init__(
@@ -64,7 +69,7 @@ class UdpMultiplexer:
         host: str,
         port: int,
         timeout: float,
-        on_done: Callable[[Any, WireResponse | None, str], None],
+        on_done: Callable[[Any, WireResponse | bytes | None, str], None],
         *,
         use_epoll: bool = HAS_EPOLL,
     ) -> None:
@@ -77,8 +82,9 @@ class UdpMultiplexer:
         self._on_done = on_done
         self._ports: list[_Port] = []  # open for new questions
         self._retired: set[_Port] = set()  # closed once no question waits on them
-        # query id -> (question, its name's text, token, port): see dns_wire.read_answer
-        self._pending: dict[int, tuple[bytes, str, Any, _Port]] = {}
+        # query id -> (question, its name's text, token, port, the fingerprint expected or
+        # 0): see dns_wire.read_answer
+        self._pending: dict[int, tuple[bytes, str, Any, _Port, int]] = {}
         self._sent: deque[tuple[float, int, Any]] = deque()  # (deadline, id, token), FIFO
         self._timer: asyncio.TimerHandle | None = None
         self._deadline = 0.0  # of the questions sent by the running callback
@@ -103,9 +109,10 @@ class UdpMultiplexer:
     def _open(self) -> _Port:
         if self._epoll is not None and self._epoll.closed:
             raise OSError("the multiplexer is closed")
-        sock = socket.socket(self._family, socket.SOCK_DGRAM, self._proto)
+        sock = socket.socket(self._family, socket.SOCK_DGRAM | _NONBLOCK, self._proto)
         try:
-            sock.setblocking(False)  # noqa: FBT003 - the socket API
+            if not _NONBLOCK:
+                sock.setblocking(False)  # noqa: FBT003 - the socket API
             sock.connect(self._address)  # the kernel drops datagrams from anyone else
             port = _Port(sock)
             if self._epoll is not None:
@@ -119,7 +126,9 @@ class UdpMultiplexer:
         self._ports.append(port)
         return port
 
-    def send(self, token: Any, name: str, qtype: int, *, recursive: bool = True) -> None:
+    def send(
+        self, token: Any, name: str, qtype: int, *, recursive: bool = True, expect: int = 0
+    ) -> None:
         """Put one question on the wire; ``on_done`` gets ``token`` back. Raises WireError
         or ValueError (not ASCII) for a name that cannot be encoded, OSError when no socket
         can be opened."""
@@ -138,7 +147,7 @@ class UdpMultiplexer:
         if port.sent >= QUERIES_PER_PORT:
             ports.remove(port)
             self._retired.add(port)
-        pending[packet_id] = (question.lower(), text, token, port)
+        pending[packet_id] = (question.lower(), text, token, port, expect)
         if self._flushing is None:  # the first question of this callback: one clock read
             self._deadline = self._loop.time() + self._timeout
             if self._writing is None:
@@ -188,7 +197,7 @@ class UdpMultiplexer:
             if port is not None:  # else closed by a callback of this wake-up
                 self._drain(port)
 
-    def _drain(self, port: _Port) -> None:  # noqa: C901 - per datagram: a helper call would cost more
+    def _drain(self, port: _Port) -> None:  # noqa: C901, PLR0912 - per datagram: a helper call would cost more
         pending, on_done, sock = self._pending, self._on_done, port.sock
         for _ in range(_MAX_DRAIN):
             if port.fd < 0:  # closed by a callback of this wake-up
@@ -206,17 +215,21 @@ class UdpMultiplexer:
             entry = pending.get(packet_id)
             if entry is None or entry[3] is not port:
                 continue  # late, stray or spoofed: keep waiting for the genuine answer
-            try:
-                response = read_answer(data, entry[0], entry[1])
-            except WireError:
-                error = "malformed_response"
+            response: WireResponse | bytes | None
+            error = ""
+            if entry[4] and fingerprint(data, len(entry[0])) == entry[4]:
+                response = data  # the datagram read last time, TTLs apart: not read again
             else:
-                if response is None:
-                    continue  # not an answer to this question: as above
-                error = ""
+                try:
+                    response = read_answer(data, entry[0], entry[1])
+                except WireError:
+                    response, error = None, "malformed_response"
+                else:
+                    if response is None:
+                        continue  # not an answer to this question: as above
             del pending[packet_id]
             self._release(port)
-            on_done(entry[2], response if not error else None, error)
+            on_done(entry[2], response, error)
         sent = self._sent
         while sent:  # drop answered heads: the timeout FIFO stays as short as what is in flight
             head = pending.get(sent[0][1])
@@ -261,9 +274,9 @@ class UdpMultiplexer:
     def _fail_all(self) -> None:
         failed = list(self._pending.values())
         self._pending.clear()
-        for _, _, _, port in failed:
+        for _, _, _, port, _ in failed:
             self._release(port)
-        for _, _, token, _ in failed:
+        for _, _, token, _, _ in failed:
             self._on_done(token, None, "network")
 
     def close(self) -> None:

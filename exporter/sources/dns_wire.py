@@ -25,6 +25,7 @@ __all__ = [
     "WireResponse",
     "encode_query",
     "encode_question",
+    "fingerprint",
     "parse_response",
     "query_packet",
     "read_answer",
@@ -83,7 +84,7 @@ class WireResponse:
     Immutable; a class of its own, not a frozen dataclass, whose generated ``__init__``
     costs as much as a quarter of reading a small answer (one is made per response)."""
 
-    __slots__ = ("answers", "authoritative", "rcode", "truncated")
+    __slots__ = ("answers", "authoritative", "fingerprint", "rcode", "truncated")
 
     def __init__(
         self,
@@ -91,11 +92,16 @@ class WireResponse:
         truncated: bool,
         answers: tuple[tuple[str, str, str], ...],  # (owner, type, record text)
         authoritative: bool = False,  # the AA flag
+        fingerprint: int = 0,
     ) -> None:
         self.rcode: Final = rcode
         self.truncated: Final = truncated
         self.answers: Final = answers
         self.authoritative: Final = authoritative  # the server is authoritative for the name
+        # The datagram's bytes but its id and TTLs (`fingerprint`), from `read_answer`; 0
+        # for a response read any other way. Not part of the value: equal responses may
+        # come in datagrams that differ in more than their TTLs (names compressed or not).
+        self.fingerprint: Final = fingerprint
 
     def _key(self) -> tuple[int, bool, tuple[tuple[str, str, str], ...], bool]:
         return (self.rcode, self.truncated, self.answers, self.authoritative)
@@ -246,7 +252,7 @@ def parse_response(data: bytes) -> tuple[int, bytes, WireResponse]:
     names: dict[int, _Name] = {}
     try:
         offset = _questions(data, qdcount, names)
-        answers, rcode = _records(data, offset, counts, names)
+        answers, rcode = _records(data, offset, counts, names, [])
     except WireError:
         if not flags & _FLAG_TC:
             raise
@@ -283,15 +289,66 @@ def read_answer(data: bytes, question: bytes, text: str) -> WireResponse | None:
             return None
         if text:
             _known_question(names, text, len(question) - _QUESTION_TAIL)
+    ttls: list[int] = []
     try:
-        answers, rcode = _records(data, offset, counts, names)
+        answers, rcode = _records(data, offset, counts, names, ttls)
     except WireError:
         if not flags & _FLAG_TC:
             raise
         return WireResponse(flags & _RCODE, truncated=True, answers=(), authoritative=False)
     return WireResponse(
-        flags & _RCODE | rcode, bool(flags & _FLAG_TC), answers, bool(flags & _FLAG_AA)
+        flags & _RCODE | rcode,
+        bool(flags & _FLAG_TC),
+        answers,
+        bool(flags & _FLAG_AA),
+        _digest(data, ttls),
     )
+
+
+def fingerprint(data: bytes, question_size: int) -> int:
+    """A datagram's `WireResponse.fingerprint`, found without reading its records: their
+    owner names are skipped, not decoded, and nothing is checked. 0 when the records do
+    not add up. So it tells only whether a datagram is the one `read_answer` read before
+    for the same question, TTLs apart: one with the fingerprint of a datagram `read_answer`
+    read has its bytes where that one's TTLs were not (a 64-bit hash aside), and reads
+    the same, since a TTL is never part of the answer (EDNS0's is not a TTL and stays)."""
+    size = len(data)
+    if size < _HEADER.size or int.from_bytes(data[4:6]) != 1:
+        return 0
+    records = int.from_bytes(data[6:8]) + int.from_bytes(data[8:10]) + int.from_bytes(data[10:12])
+    offset = _HEADER.size + question_size
+    ttls: list[int] = []
+    for _ in range(records):
+        while True:  # the owner: labels up to the root or a pointer
+            if offset >= size:
+                return 0
+            count = data[offset]
+            if not count:
+                offset += 1
+                break
+            if count >= _POINTER:
+                offset += 2
+                break
+            offset += count + 1
+        if offset + _RR.size > size:
+            return 0
+        if (data[offset] << 8 | data[offset + 1]) != _OPT:
+            ttls.append(offset + 4)
+        offset += _RR.size + (data[offset + 8] << 8 | data[offset + 9])
+    return _digest(data, ttls) if offset == size else 0
+
+
+def _digest(data: bytes, ttls: list[int]) -> int:
+    """A hash (keyed per process: Python's) of ``data`` after its id, TTLs left out; never 0."""
+    if len(ttls) == 1:  # the usual answer: one record (and EDNS0's)
+        ttl = ttls[0]
+        return hash((data[2:ttl], data[ttl + 4 :])) or 1
+    parts, start = [], 2
+    for ttl in ttls:
+        parts.append(data[start:ttl])
+        start = ttl + 4
+    parts.append(data[start:])
+    return hash(tuple(parts)) or 1
 
 
 def _known_question(names: dict[int, _Name], text: str, length: int) -> None:
@@ -316,10 +373,11 @@ def _questions(data: bytes, qdcount: int, names: dict[int, _Name]) -> int:
 
 
 def _records(  # noqa: C901, PLR0912 - the hot loop of every reply: one call per record would cost more
-    data: bytes, offset: int, counts: list[int], names: dict[int, _Name]
+    data: bytes, offset: int, counts: list[int], names: dict[int, _Name], ttls: list[int]
 ) -> tuple[tuple[tuple[str, str, str], ...], int]:
     """The answer section's records the checks read, and the high bits of the response
-    code (EDNS0); every record of every section is checked, and nothing may follow."""
+    code (EDNS0); every record of every section is checked, and nothing may follow.
+    ``ttls`` gets where each record's TTL is (not the OPT record's: no TTL)."""
     size = len(data)
     answers: dict[tuple[str, int, str | bytes], tuple[str, str, str]] = {}
     rcode, opt, unpack, rr_size = 0, False, _RR.unpack_from, _RR.size
@@ -339,6 +397,8 @@ def _records(  # noqa: C901, PLR0912 - the hot loop of every reply: one call per
             if offset + rr_size > size:
                 raise WireError("record header runs past the end")
             rtype, rclass, ttl, rdlength = unpack(data, offset)
+            if rtype != _OPT:
+                ttls.append(offset + 4)
             start = offset + rr_size
             offset = start + rdlength
             if offset > size:

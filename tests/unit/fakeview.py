@@ -217,7 +217,10 @@ class FakeClient:
     def get(self, name: str, rdtype: str) -> Answer | None:
         return self.done.get((name, rdtype))
 
-    def request(self, name: str, rdtype: str, waiter: Any) -> Answer | None:
+    def fingerprint(self, _name: str, _rdtype: str) -> int:
+        return 0  # answers from a table: no datagram
+
+    def request(self, name: str, rdtype: str, waiter: Any, *, expect: int = 0) -> Answer | None:
         key = (name, rdtype)
         if key in self.done:
             return self.done[key]

@@ -151,7 +151,7 @@ class SharingFakeClient(FakeClient):
         super().__init__(table)
         self.pending: dict[tuple[str, str], list[Any]] = {}
 
-    def request(self, name: str, rdtype: str, waiter: Any) -> Answer | None:
+    def request(self, name: str, rdtype: str, waiter: Any, *, expect: int = 0) -> Answer | None:
         key = (name, rdtype)
         if key in self.done:
             return self.done[key]

@@ -1,0 +1,129 @@
+"""Answers kept unread across cycles, behind a caching resolver: each cycle its TTLs are
+lower, as a real resolver's cached answers are; a cycle whose datagrams are last cycle's
+but for ids and TTLs reads none of them and reuses every verdict, and any other change
+(an RRset in another order, one changed record) is read and judged as a cycle without
+memo judges it.
+
+The resolver is a scripted loopback nameserver in front of `named` that rewrites each
+answer with dnspython (TTLs, the order of records, one record's text)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import dns.message
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+import pytest
+from conftest import NamedServer
+from helpers.dns_responder import HANG, Datagram, forward, responder
+
+from exporter.jobs.dns import check_domains
+from exporter.jobs.verdict_cache import VerdictMemo
+from exporter.model import DomainReport, DomainTarget, Status
+from exporter.sources.dns import DnsClient, DnsQueryStats
+
+pytestmark = pytest.mark.integration
+
+TARGETS = [
+    DomainTarget(
+        f"{label}.example",
+        f"mail.{label}.example",
+        tuple(f"{n}{label[:6]}{c * 24}"[:32] for n, c in (("1", "a"), ("2", "b"), ("3", "c"))),
+        "us-east-1",
+    )
+    for label in ("healthy", "gateway553", "exchange-junk", "legacy", "corp")
+] + [
+    DomainTarget("many-mx.chk-spf.test"),  # RRsets of several records
+    DomainTarget("two-mx.chk-mx.test"),
+    DomainTarget("broken.test"),  # SERVFAIL: an answer without a fingerprint
+]
+CHANGED = "_dmarc.healthy.example."
+TIMEOUT = 5.0  # seconds per attempt: a relayed answer comes in milliseconds
+
+
+@dataclass
+class Resolver:
+    """How the scripted resolver rewrites named's answers this cycle."""
+
+    ttl: int = 300
+    reverse: bool = False  # every RRset of several records in the opposite order to usual
+    weaker_dmarc: bool = False  # healthy.example's DMARC record says p=none
+
+    def rewrite(self, data: bytes) -> bytes:
+        message = dns.message.from_wire(data)
+        for section in (message.answer, message.authority, message.additional):
+            for index, rrset in enumerate(section):
+                if self.weaker_dmarc and rrset.name.to_text() == CHANGED:
+                    rrset = section[index] = dns.rrset.from_text(  # noqa: PLW2901
+                        CHANGED, 0, dns.rdataclass.IN, dns.rdatatype.TXT, '"v=DMARC1; p=none"'
+                    )
+                if len(rrset) > 1:  # named rotates them: in one order, or in its reverse
+                    records = sorted(rrset, key=str, reverse=self.reverse)
+                    rrset.clear()
+                    for record in records:
+                        rrset.add(record)
+                rrset.ttl = self.ttl
+        return message.to_wire(want_shuffle=False)  # dnspython shuffles RRsets otherwise
+
+
+def test_unchanged_datagrams_are_not_read_and_changes_are(named: NamedServer) -> None:
+    resolver = Resolver()
+    upstream = (named.host, named.port)
+
+    def script(query: bytes) -> list[Datagram]:
+        relayed = forward(query, upstream)
+        return [(False, resolver.rewrite(relayed))] if relayed is not None else []
+
+    memo = VerdictMemo()
+    failures: list[int] = []  # responses each cycle with another code than NOERROR, NXDOMAIN
+    with responder(script) as server:
+
+        def cycle(memo: VerdictMemo | None) -> tuple[tuple[DomainReport, ...], DnsClient]:
+            stats = DnsQueryStats()
+            client = DnsClient(nameservers=[server.nameserver], timeout=TIMEOUT, stats=stats)
+            failures.append(0)
+
+            async def run() -> tuple[DomainReport, ...]:
+                async with asyncio.timeout(HANG):
+                    return (await check_domains(TARGETS, client, memo=memo)).reports
+
+            reports = asyncio.run(run())
+            failures[-1] = sum(
+                n
+                for (_, outcome), n in stats.snapshot().items()
+                if outcome not in ("noerror", "nxdomain")
+            )
+            return reports, client
+
+        first, client = cycle(memo)
+        assert client.kept_unread == 0  # nothing to expect yet
+        assert first == cycle(None)[0]
+        assert {c.status for c in first[-1].checks} == {Status.UNKNOWN}  # broken.test
+
+        # Only the TTLs went down: every datagram with a fingerprint is kept unread, each
+        # verdict reused; failures (broken.test's SERVFAILs, REFUSED for _dmarc.example)
+        # have none and are read.
+        resolver.ttl = 299
+        again, client = cycle(memo)
+        assert again == first
+        assert (memo.hits, memo.misses) == (len(TARGETS), 0)
+        assert failures[-1] > 0
+        assert client.kept_unread == client.responses - failures[-1]
+
+        # RRsets in another order: other bytes, the same answers (RFC 2181 section 5).
+        resolver.ttl, resolver.reverse = 298, True
+        rotated, client = cycle(memo)
+        assert rotated == first
+        assert (memo.hits, memo.misses) == (2 * len(TARGETS), 0)
+        assert 0 < client.kept_unread < client.responses - failures[-1]  # reversed ones read
+
+        # One record changed: that domain's datagram is read and its verdict is new.
+        resolver.ttl, resolver.weaker_dmarc = 297, True
+        changed, client = cycle(memo)
+        assert changed == cycle(None)[0]
+        assert changed[0] != first[0]  # healthy.example: p=none is weaker than p=reject
+        assert changed[1:] == first[1:]
+        assert memo.misses == 1

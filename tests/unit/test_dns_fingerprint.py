@@ -1,0 +1,135 @@
+"""A datagram's fingerprint: its bytes but for the id and the TTLs. A datagram with the
+fingerprint of one `read_answer` read reads the same, so the transport may keep it unread;
+anything else that changes (a record, a flag, EDNS0's extended code) changes it."""
+
+from __future__ import annotations
+
+import dns.flags
+import dns.message
+import dns.rcode
+import dns.rrset
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from exporter.sources.dns_wire import (
+    QTYPES,
+    WireError,
+    WireResponse,
+    encode_question,
+    fingerprint,
+    read_answer,
+)
+
+NAME = "sel._domainkey.Example.COM"
+QUESTION, TEXT = encode_question(NAME, QTYPES["TXT"])
+
+
+def datagram(
+    ttl: int = 300,
+    *,
+    qid: int = 7,
+    key: str = "v=DKIM1; p=MIIB",
+    extended: int = 0,
+    order: tuple[int, ...] = (0, 1),
+) -> bytes:
+    """What a recursive resolver answers for NAME: the alias, the key behind it (TXT,
+    compressed against the alias), a referral's NS records and glue, EDNS0."""
+    query = dns.message.make_query(NAME, "TXT", use_edns=0)
+    query.id = qid
+    response = dns.message.make_response(query)
+    response.answer.append(
+        dns.rrset.from_text(f"{NAME}.", ttl, "IN", "CNAME", "sel.dkim.amazonses.com.")
+    )
+    response.answer.append(
+        dns.rrset.from_text("sel.dkim.amazonses.com.", ttl, "IN", "TXT", f'"{key}"')
+    )
+    servers = [f"ns{n}.amazonses.com." for n in order]
+    response.authority.append(dns.rrset.from_text("amazonses.com.", ttl, "IN", "NS", *servers))
+    response.additional.append(dns.rrset.from_text(servers[0], ttl, "IN", "A", "192.0.2.1"))
+    response.use_edns(0, dns.flags.DO if extended else 0, 1232)
+    if extended:
+        response.set_rcode(dns.rcode.Rcode(extended << 4))  # BADVERS: the extended code, in the OPT's TTL
+    return response.to_wire(want_shuffle=False)
+
+
+def read(data: bytes) -> WireResponse:
+    response = read_answer(data, QUESTION.lower(), TEXT)
+    assert response is not None
+    return response
+
+
+def test_what_reads_the_same_has_one_fingerprint() -> None:
+    first = read(datagram())
+    assert first.fingerprint
+    assert fingerprint(datagram(), len(QUESTION)) == first.fingerprint
+    later = datagram(ttl=17, qid=4242)  # a resolver's cache, a later query
+    assert later != datagram()
+    assert fingerprint(later, len(QUESTION)) == first.fingerprint
+    assert read(later).fingerprint == first.fingerprint
+    assert read(later) == first
+
+
+def test_anything_else_changes_it() -> None:
+    first = read(datagram()).fingerprint
+    for other in (
+        datagram(key="v=DKIM1; p=MIIC"),  # a record's data, same length
+        datagram(order=(1, 0)),  # the same records in another order
+        datagram(extended=1),  # EDNS0: its TTL field is no TTL and counts
+    ):
+        assert fingerprint(other, len(QUESTION)) not in (0, first)
+        assert read(other).fingerprint != first
+    flipped = bytearray(datagram())
+    flipped[3] |= 0x04  # AA
+    assert fingerprint(bytes(flipped), len(QUESTION)) not in (0, first)
+
+
+def test_records_that_do_not_add_up_have_none() -> None:
+    data = datagram()
+    for cut in (0, 5, 12, len(QUESTION) + 14, len(data) - 1):
+        assert fingerprint(data[:cut], len(QUESTION)) == 0
+    assert fingerprint(data + b"\x00", len(QUESTION)) == 0  # trailing bytes
+    no_question = bytearray(data)
+    no_question[5] = 0  # QDCOUNT 0
+    assert fingerprint(bytes(no_question), len(QUESTION)) == 0
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=300), st.integers(0, 64))
+def test_arbitrary_bytes_never_crash(data: bytes, question_size: int) -> None:
+    assert isinstance(fingerprint(data, question_size), int)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    ttl=st.integers(0, 2**31 - 1),
+    edits=st.lists(st.tuples(st.integers(0, 400), st.integers(0, 255)), max_size=4),
+)
+def test_a_matching_fingerprint_means_the_same_answer(
+    ttl: int, edits: list[tuple[int, int]]
+) -> None:
+    """The transport's promise: a datagram whose fingerprint is that of one read before
+    (other TTLs, any bytes changed anywhere) reads exactly as that one did."""
+    known = read(datagram())
+    data = bytearray(datagram(ttl=ttl))
+    for offset, value in edits:
+        if offset < len(data):
+            data[offset] = value
+    if fingerprint(bytes(data), len(QUESTION)) != known.fingerprint:
+        return
+    try:
+        again = read_answer(bytes(data), QUESTION.lower(), TEXT)
+    except WireError as error:  # pragma: no cover - the promise broken
+        raise AssertionError("a matching fingerprint on a malformed datagram") from error
+    assert again == known
+    assert again is not None
+    assert again.fingerprint == known.fingerprint
+
+
+def test_edns_extended_code_is_read_not_masked() -> None:
+    """EDNS0's OPT record carries the upper bits of the response code where other records
+    have their TTL: a datagram that differs there must be read."""
+    plain, extended = read(datagram()), read(datagram(extended=1))
+    assert plain.rcode == 0
+    assert extended.rcode == 16  # BADVERS
+    assert fingerprint(datagram(extended=1), len(QUESTION)) == extended.fingerprint
+    assert extended.fingerprint != plain.fingerprint
