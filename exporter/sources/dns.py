@@ -42,6 +42,7 @@ _COUNT_BATCH = 256  # questions counted between two additions to the shared DnsQ
 # NOTAUTH, an extended BADVERS, ...) is a failed attempt, as dnspython's Resolver reads it.
 _ANSWER_RCODES = frozenset((int(dns.rcode.NOERROR), int(dns.rcode.NXDOMAIN)))
 _RCODE_BITS = 0x0F  # of a header's second flags byte
+_AA_BITS = 0x04  # of its first
 
 
 def system_nameservers() -> tuple[tuple[str, int], ...]:
@@ -370,7 +371,10 @@ class DnsClient:
         self, question: _Question, response: WireResponse | bytes | None, error: str
     ) -> None:
         if isinstance(response, bytes):  # it has the fingerprint ``expect`` gave
-            if question.expect:  # nobody has read the answer yet: keep it unread
+            # Kept unread unless someone asked without ``expect`` since, or, asked of a
+            # zone's own server, it is not authoritative (the fingerprint may be from a
+            # recursive cycle, before `resolver.authoritative` was turned on)
+            if question.expect and (not question.direct or response[2] & _AA_BITS):
                 self._keep_unread(question, response)
                 return
             try:

@@ -37,6 +37,8 @@ _HEADER = struct.Struct("!HHHHHH")
 _RR = struct.Struct("!HHIH")
 _OPT_HEAD = struct.Struct("!BHHIH")  # an empty OPT record: root, 41, payload size, 0, 0
 _ID = struct.Struct("!H")
+_TTL_SIZE = 4
+_TTL_OFFSET = 4  # in a record's fixed part: TYPE, CLASS, then the TTL
 _QTYPE_CLASS = struct.Struct("!HH")
 _MAX_LABEL = 63  # RFC 1035 2.3.4
 _LENGTH_BYTE = [bytes((n,)) for n in range(_MAX_LABEL + 1)]
@@ -301,7 +303,7 @@ def read_answer(data: bytes, question: bytes, text: str) -> WireResponse | None:
         bool(flags & _FLAG_TC),
         answers,
         bool(flags & _FLAG_AA),
-        _digest(data, ttls),
+        _digest(data, ttls) if _apart(names, ttls) else 0,
     )
 
 
@@ -333,20 +335,34 @@ def fingerprint(data: bytes, question_size: int) -> int:
         if offset + _RR.size > size:
             return 0
         if (data[offset] << 8 | data[offset + 1]) != _OPT:
-            ttls.append(offset + 4)
+            ttls.append(offset + _TTL_OFFSET)
         offset += _RR.size + (data[offset + 8] << 8 | data[offset + 9])
     return _digest(data, ttls) if offset == size else 0
+
+
+def _apart(names: dict[int, _Name], ttls: list[int]) -> bool:
+    """Whether every name read lies apart from the bytes a fingerprint leaves out (the id
+    and the TTLs): a compression pointer may point anywhere before it, into a TTL too, and
+    a datagram whose names read such bytes gets no fingerprint."""
+    for start, name in names.items():
+        end = name[2]  # the name's own bytes: [start, end)
+        if start < _ID.size:
+            return False
+        for ttl in ttls:
+            if start < ttl + _TTL_SIZE and ttl < end:
+                return False
+    return True
 
 
 def _digest(data: bytes, ttls: list[int]) -> int:
     """A hash (keyed per process: Python's) of ``data`` after its id, TTLs left out; never 0."""
     if len(ttls) == 1:  # the usual answer: one record (and EDNS0's)
         ttl = ttls[0]
-        return hash((data[2:ttl], data[ttl + 4 :])) or 1
-    parts, start = [], 2
+        return hash((data[_ID.size : ttl], data[ttl + _TTL_SIZE :])) or 1
+    parts, start = [], _ID.size
     for ttl in ttls:
         parts.append(data[start:ttl])
-        start = ttl + 4
+        start = ttl + _TTL_SIZE
     parts.append(data[start:])
     return hash(tuple(parts)) or 1
 
@@ -398,7 +414,7 @@ def _records(  # noqa: C901, PLR0912 - the hot loop of every reply: one call per
                 raise WireError("record header runs past the end")
             rtype, rclass, ttl, rdlength = unpack(data, offset)
             if rtype != _OPT:
-                ttls.append(offset + 4)
+                ttls.append(offset + _TTL_OFFSET)
             start = offset + rr_size
             offset = start + rdlength
             if offset > size:

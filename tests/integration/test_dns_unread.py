@@ -18,11 +18,21 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 from conftest import NamedServer
-from helpers.dns_responder import HANG, Datagram, forward, responder
+from helpers.dns_responder import (
+    HANG,
+    PROMPT,
+    Datagram,
+    asked,
+    forward,
+    record,
+    reply,
+    responder,
+    txt,
+)
 
 from exporter.jobs.dns import check_domains
 from exporter.jobs.verdict_cache import VerdictMemo
-from exporter.model import DomainReport, DomainTarget, Status
+from exporter.model import Answer, AnswerKind, DomainReport, DomainTarget, Status
 from exporter.sources.dns import DnsClient, DnsQueryStats
 
 pytestmark = pytest.mark.integration
@@ -127,3 +137,49 @@ def test_unchanged_datagrams_are_not_read_and_changes_are(named: NamedServer) ->
         assert changed[0] != first[0]  # healthy.example: p=none is weaker than p=reject
         assert changed[1:] == first[1:]
         assert memo.misses == 1
+
+
+def test_a_fingerprint_lets_no_unauthoritative_answer_through() -> None:
+    """A fingerprint taken while asking a recursive resolver, then expected of a zone's
+    own server (`resolver.authoritative` turned on in between, the memo kept): the same
+    bytes without the AA flag are refused as they would be without a fingerprint."""
+    zone = "zone.test"
+    ns_wire = b"\x02ns\x04zone\x04test\x00"
+
+    def script(query: bytes) -> list[Datagram]:
+        name, qtype = asked(query)
+        if qtype == 2:  # NS: the zone's server, ns.zone.test
+            return [(False, reply(query, record(2, ns_wire)))]
+        if qtype == 1 and name == f"ns.{zone}":  # its address: this responder
+            return [(False, reply(query, record(1, bytes((127, 0, 0, 1)))))]
+        if qtype != 16:  # AAAA: none
+            return [(False, reply(query))]
+        answer = bytearray(reply(query, record(16, txt(b"v=spf1 -all"))))
+        answer[2] &= ~0x04  # AA cleared, as a recursive resolver answers
+        return [(False, bytes(answer))]
+
+    async def resolve(client: DnsClient, expect: int) -> Answer | None:
+        known = asyncio.get_running_loop().create_future()
+        try:
+            if client.request(zone, "TXT", known.set_result, expect=expect) is None:
+                await asyncio.wait_for(known, HANG)
+            return client.get(zone, "TXT")
+        finally:
+            await client.aclose()
+
+    with responder(script) as server:
+        recursive = DnsClient(nameservers=[server.nameserver], timeout=PROMPT)
+        first = asyncio.run(resolve(recursive, 0))
+        fingerprint = recursive.fingerprint(zone, "TXT")
+        assert first is not None
+        assert first.kind is AnswerKind.RECORDS
+        assert fingerprint
+        direct = DnsClient(
+            nameservers=[server.nameserver],
+            timeout=PROMPT,
+            authoritative=True,
+            authoritative_port=server.nameserver[1],  # test-only: the zone's server is here
+        )
+        answer = asyncio.run(resolve(direct, fingerprint))
+    assert answer == Answer(AnswerKind.ERROR, error="not_authoritative")
+    assert direct.kept_unread == 0

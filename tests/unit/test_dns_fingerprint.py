@@ -4,6 +4,8 @@ anything else that changes (a record, a flag, EDNS0's extended code) changes it.
 
 from __future__ import annotations
 
+import struct
+
 import dns.flags
 import dns.message
 import dns.rcode
@@ -48,7 +50,9 @@ def datagram(
     response.additional.append(dns.rrset.from_text(servers[0], ttl, "IN", "A", "192.0.2.1"))
     response.use_edns(0, dns.flags.DO if extended else 0, 1232)
     if extended:
-        response.set_rcode(dns.rcode.Rcode(extended << 4))  # BADVERS: the extended code, in the OPT's TTL
+        response.set_rcode(
+            dns.rcode.Rcode(extended << 4)
+        )  # BADVERS: the extended code, in the OPT's TTL
     return response.to_wire(want_shuffle=False)
 
 
@@ -133,3 +137,38 @@ def test_edns_extended_code_is_read_not_masked() -> None:
     assert extended.rcode == 16  # BADVERS
     assert fingerprint(datagram(extended=1), len(QUESTION)) == extended.fingerprint
     assert extended.fingerprint != plain.fingerprint
+
+
+def pointing_into(window: int, label: bytes) -> tuple[bytes, bytes, str]:
+    """A reply to ``example.com A`` whose CNAME target is a compression pointer into the
+    first record's TTL (``window`` 0) or into the id (``window`` -1), where ``label`` is
+    written: the alias reads from bytes a fingerprint leaves out."""
+    question, text = encode_question("example.com", QTYPES["A"])
+    # At the id: a label of 11 bytes (the id's second byte and the rest of the header)
+    # followed by the question's name
+    qid = int.from_bytes(b"\x0b" + label) if window else 1
+    head = struct.pack("!HHHHHH", qid, 0x8180, 1, 2, 0, 0)
+    ttl = len(head) + len(question) + 6  # after the owner's pointer, TYPE and CLASS
+    target = ttl if window == 0 else 0
+    ttl_bytes = b"\x01" + label + b"\x00\x00" if window == 0 else b"\x00\x00\x01\x2c"
+    data = head + question
+    data += b"\xc0\x0c" + struct.pack("!HH", 5, 1) + ttl_bytes
+    data += struct.pack("!HH", 2, 0xC000 | target)  # CNAME -> the pointed-at bytes
+    data += struct.pack("!HHHIH", 0xC000 | target, 1, 1, 300, 4) + bytes((192, 0, 2, 1))
+    return data, question, text
+
+
+def test_a_name_read_from_left_out_bytes_takes_the_fingerprint_away() -> None:
+    """A compression pointer may point at any earlier byte, a TTL or the id too: two such
+    datagrams that differ only there read differently, so they get no fingerprint."""
+    for window in (0, -1):
+        x, question, text = pointing_into(window, b"x")
+        y = pointing_into(window, b"y")[0]
+        read_x, read_y = (
+            read_answer(x, question.lower(), text),
+            read_answer(y, question.lower(), text),
+        )
+        assert read_x is not None
+        assert read_y is not None
+        assert read_x.answers != read_y.answers  # the alias is "x" in one, "y" in the other
+        assert read_x.fingerprint == read_y.fingerprint == 0
