@@ -224,8 +224,8 @@ class _Cycle:
         questions: Collection[tuple[str, str]],
         expected: tuple[int, ...] = (),
     ) -> bool:
-        """Request ``questions``, each with the fingerprint ``expected`` of its answer if
-        they pair up; True when some answers are still to come."""
+        """Request ``questions``, each with the hint ``expected`` of its answer's
+        fingerprint if they pair up; True when some answers are still to come."""
         client, answered = self._client, run.answered
         new = [q for q in dict.fromkeys(questions) if q not in run.asked]
         run.asked.update(dict.fromkeys(new))

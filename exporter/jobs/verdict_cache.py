@@ -8,12 +8,13 @@ ask them all at once). The next cycle still asks every question (the memo saves 
 not DNS): when the digest of the new answers matches, the old report is reused as is.
 
 Only digests and the question names are kept, never answers: the report itself is the one
-the last cycle already published, so reusing it costs no memory. Each answer read from one
-datagram also has that datagram's fingerprint kept (`DnsClient.fingerprint`: its bytes but
-for id and TTLs). The next cycle asks with them (`DnsClient.request`'s ``expect``); when
-every answer comes in a datagram with its fingerprint, none is read, nor digested: they
-are the answers of last cycle. When one does not (a changed record, an RRset in another
-order), the answers are read and digested as before.
+the last cycle already published, so reusing it costs no memory. When every answer was
+read from one datagram, the memo also keeps a digest of their fingerprints
+(`DnsClient.fingerprint`: a datagram's bytes but for id and TTLs) and 16 bits of each. The
+next cycle asks with those (`DnsClient.request`'s ``expect``), datagrams that match them
+are kept unread, and when the fingerprints digest as last time none is read nor its answer
+digested: they are last cycle's datagrams. When one does not (a changed record, an RRset
+in another order), the answers are read and digested as before.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import NamedTuple
 from exporter import __version__
 from exporter.checks.domain import checked_name
 from exporter.model import Answer, DomainReport, DomainTarget
+from exporter.sources.dns_wire import hint
 
 __all__ = ["CODE_VERSION", "MemoEntry", "VerdictMemo"]
 
@@ -35,7 +37,8 @@ __all__ = ["CODE_VERSION", "MemoEntry", "VerdictMemo"]
 # one process, so the package version guards the rest (a memo handed to other code).
 CODE_VERSION = f"{__version__}/memo-3"
 _DIGEST_SIZE = 16
-_WORD = struct.Struct("q")  # an inputs hash or a DnsClient fingerprint: Python's, 64 bits
+_SAME = struct.Struct("q")  # the digest of the fingerprints: Python's hash, 64 bits
+_HINT = struct.Struct("H")  # `dns_wire.hint`
 _SEPARATOR = "\n"  # between question names: DNS names the checks ask never contain it
 _MARSHAL_NO_REFS = 2
 _MARKERS = "\x00\x01\x02\x03"  # in templates of later questions; never in a DNS name asked
@@ -47,10 +50,10 @@ Fingerprint = Callable[[str, str], int]
 
 class MemoEntry(NamedTuple):
     """One domain's last evaluation: the digest, what it asked after the first questions
-    (``"name rdtype"`` lines), and its report. ``digest``: 16 bytes, then (unless no
-    answer has one) a hash of the code version and target inputs and the fingerprint of
-    each question's answer (0: none) in the order `expected` gives: one object, not
-    three, since a memo of 100,000 domains holds one per domain."""
+    (``"name rdtype"`` lines), and its report. ``digest``: 16 bytes, then, when every
+    answer has a fingerprint, 8 bytes of a hash of the code version, the target inputs and
+    the fingerprints, and each fingerprint's hint in the order `expected` gives: one
+    object, not three, since a memo of 100,000 domains holds one per domain."""
 
     digest: bytes
     later_questions: str
@@ -87,12 +90,13 @@ class VerdictMemo:
         return [_question(line) for line in lines]
 
     def expected(self, target: DomainTarget) -> tuple[int, ...]:
-        """The fingerprints of the answers ``target``'s last evaluation read (0: none), in
-        the order of its first questions followed by `later_questions`."""
+        """The hints of the fingerprints of the answers ``target``'s last evaluation read,
+        in the order of its first questions followed by `later_questions`; () for none."""
         entry = self._entries.get(target.name)
         if entry is None:
             return ()
-        return _fingerprints(entry)[1]
+        hints = entry.digest[_DIGEST_SIZE + _SAME.size :]
+        return tuple(item for (item,) in _HINT.iter_unpack(hints))
 
     def reuse(
         self,
@@ -142,9 +146,9 @@ class VerdictMemo:
             return
         if fingerprint is not None:
             fingerprints = [fingerprint(name, rdtype) for name, rdtype in questions]
-            inputs = self._inputs_hash(target)
-            if any(fingerprints) and inputs:
-                digest += struct.pack(f"{len(fingerprints) + 1}q", inputs, *fingerprints)
+            if all(fingerprints) and (same := self._same(target, fingerprints)):
+                hints = struct.pack(f"{len(fingerprints)}H", *map(hint, fingerprints))
+                digest += _SAME.pack(same) + hints
         # Most domains ask the same later questions up to their own names and DKIM tokens
         # (amazonses.com's SPF, their keys at <token>.dkim.amazonses.com): one shared string.
         template = self._templates.setdefault(template, template)
@@ -157,21 +161,24 @@ class VerdictMemo:
         questions: Collection[tuple[str, str]],
         fingerprint: Fingerprint,
     ) -> bool:
-        """Whether every answer came in a datagram with the fingerprint of the one its
-        entry was made from, for the same code and target inputs: the same answers."""
-        inputs, expected = _fingerprints(entry)
-        if not inputs or inputs != self._inputs_hash(target) or len(expected) != len(questions):
+        """Whether every answer came in a datagram with the fingerprint of the one the
+        entry was made from (all read then), for the same code and target inputs."""
+        if len(entry.digest) == _DIGEST_SIZE:
             return False
-        for (name, rdtype), expect in zip(questions, expected, strict=True):
-            if not expect or fingerprint(name, rdtype) != expect:
+        fingerprints = []
+        for name, rdtype in questions:
+            known = fingerprint(name, rdtype)
+            if not known:
                 return False
-        return True
+            fingerprints.append(known)
+        same = self._same(target, fingerprints)
+        return bool(same) and same == _SAME.unpack_from(entry.digest, _DIGEST_SIZE)[0]
 
-    def _inputs_hash(self, target: DomainTarget) -> int:
-        """Python's hash of the code version and target inputs, never 0; 0 for inputs
-        that do not hash (a field of a type a target should not have)."""
+    def _same(self, target: DomainTarget, fingerprints: list[int]) -> int:
+        """Python's hash of the code version, the target inputs and ``fingerprints``, never
+        0; 0 for inputs that do not hash (a field of a type a target should not have)."""
         try:
-            return hash((self.version, target.inputs())) or 1
+            return hash((self.version, target.inputs(), tuple(fingerprints))) or 1
         except TypeError:
             return 0
 
@@ -228,12 +235,6 @@ class VerdictMemo:
         except ValueError:  # a target field of a type marshal does not take: its repr
             data = repr(inputs).encode()
         return hashlib.blake2b(data, digest_size=16).digest()
-
-
-def _fingerprints(entry: MemoEntry) -> tuple[int, tuple[int, ...]]:
-    """The inputs hash and the fingerprints an entry holds after its digest; 0, () if none."""
-    words = tuple(word for (word,) in _WORD.iter_unpack(entry.digest[_DIGEST_SIZE:]))
-    return (words[0], words[1:]) if words else (0, ())
 
 
 def _names(target: DomainTarget) -> list[tuple[str, str]]:

@@ -26,6 +26,7 @@ from exporter.sources.dns_reference import EDNS_PAYLOAD, dnspython_exchange
 from exporter.sources.dns_udp import UdpMultiplexer
 from exporter.sources.dns_wire import (
     QTYPES,
+    Unread,
     WireError,
     WireResponse,
     encode_question,
@@ -43,6 +44,7 @@ _COUNT_BATCH = 256  # questions counted between two additions to the shared DnsQ
 _ANSWER_RCODES = frozenset((int(dns.rcode.NOERROR), int(dns.rcode.NXDOMAIN)))
 _RCODE_BITS = 0x0F  # of a header's second flags byte
 _AA_BITS = 0x04  # of its first
+_TC_BITS = 0x02
 
 
 def system_nameservers() -> tuple[tuple[str, int], ...]:
@@ -118,7 +120,7 @@ class _Question:
         self, key: tuple[str, ...], waiter: Waiter | None, *, direct: bool, expect: int
     ) -> None:
         self.key = key
-        self.expect = expect  # the fingerprint of last cycle's answer, or 0: see `request`
+        self.expect = expect  # the hint of last cycle's answer's fingerprint, or 0: `request`
         self.current = key[0]
         self.direct = direct  # asked of the zone's authoritative servers, without recursion
         self.servers: tuple[tuple[str, int], ...] = ()  # the current name's, when direct
@@ -181,7 +183,7 @@ class DnsClient:
         self._counts: dict[tuple[str, str], int] = {}  # not yet added to ``stats``
         self._uncounted = 0
         self._done: dict[tuple[str, ...], Answer] = {}
-        # Answers in a datagram the question's expected fingerprint matched: read on demand
+        # Datagrams whose fingerprint has the hint the question expected: read on demand
         self._unread: dict[tuple[str, ...], bytes] = {}
         self._fingerprints: dict[tuple[str, ...], int] = {}  # see `fingerprint`
         self._pending: dict[tuple[str, ...], _Question] = {}
@@ -198,9 +200,9 @@ class DnsClient:
         return answer
 
     def fingerprint(self, name: str, rdtype: str) -> int:
-        """The `WireResponse.fingerprint` of the one datagram the answer was read from, or
-        0 (another transport, several datagrams, a failure): equal nonzero fingerprints of
-        a question mean equal answers (the verdict memo's digest and ``expect``)."""
+        """The `WireResponse.fingerprint` of the one datagram the answer is in, or 0
+        (another transport, several datagrams, a failure): a nonzero fingerprint equal to
+        that of a datagram read before means the same answer (the verdict memo's use)."""
         return self._fingerprints.get((name, rdtype), 0)
 
     def forget(self, keys: Iterable[tuple[str, str]]) -> None:
@@ -217,9 +219,10 @@ class DnsClient:
         """The answer when it is known without waiting; else None, and ``waiter`` is called
         once it is (never from inside this call). Concurrent requests for one question share
         one query. ``recursive`` asks the configured nameservers even in authoritative mode
-        (how the zones' servers are found). ``expect``: the `fingerprint` of this question's
-        answer last cycle; a datagram that has it again is kept unread until the answer is
-        asked for, which a domain whose verdict is reused never does."""
+        (how the zones' servers are found). ``expect``: the `dns_wire.hint` of the
+        `fingerprint` of this question's answer last cycle; a datagram that has it is kept
+        unread until the answer is asked for, which a domain whose verdict is reused never
+        does (its fingerprints are those of last cycle)."""
         direct = self._authoritative and not recursive
         recursive_only = self._authoritative and recursive  # its own key: not a direct answer
         key = (name, rdtype, "recursive") if recursive_only else (name, rdtype)
@@ -253,7 +256,9 @@ class DnsClient:
         return answer if answer is not None else await future
 
     def _read(self, key: tuple[str, ...]) -> Answer | None:
-        """Read the answer kept unread (see `request`), as `_attempt_done` would have."""
+        """Read the answer kept unread (see `request`) as `_attempt_done` would have; None
+        when it does not give a final answer (only its fingerprint's hint was last
+        cycle's): the question is forgotten, to be asked again."""
         data = self._unread.pop(key, None)
         if data is None:
             return None
@@ -262,15 +267,20 @@ class DnsClient:
             response = _read_datagram(data, name, rdtype)
         except WireError:
             response = None
-        final, aliases, current = (
-            _interpret(response, name, rdtype) if response is not None else (None, (), name)
-        )
-        if final is None:  # not the datagram read last cycle after all: a 64-bit collision
-            final = Answer(AnswerKind.ERROR, error="malformed_response")
+        final: Answer | None = None
+        if response is not None and not response.truncated and response.rcode in _ANSWER_RCODES:
+            final, aliases, current = _interpret(response, name, rdtype)
+        if response is None or final is None:
+            self._fingerprints.pop(key, None)
+            return None
         answer = final
         if aliases:
             answer = Answer(final.kind, final.records, final.error, aliases, current)
         self._done[key] = answer
+        if response.fingerprint:
+            self._fingerprints[key] = response.fingerprint
+        else:
+            self._fingerprints.pop(key, None)
         return answer
 
     def _advance(self, question: _Question, hop: _Hop | None) -> Answer | None:
@@ -368,20 +378,27 @@ class DnsClient:
             )
 
     def _on_wire(
-        self, question: _Question, response: WireResponse | bytes | None, error: str
+        self, question: _Question, response: WireResponse | Unread | None, error: str
     ) -> None:
-        if isinstance(response, bytes):  # it has the fingerprint ``expect`` gave
-            # Kept unread unless someone asked without ``expect`` since, or, asked of a
-            # zone's own server, it is not authoritative (the fingerprint may be from a
-            # recursive cycle, before `resolver.authoritative` was turned on)
-            if question.expect and (not question.direct or response[2] & _AA_BITS):
-                self._keep_unread(question, response)
+        if isinstance(response, Unread):  # its fingerprint has the hint ``expect`` gave
+            data = response.data
+            # Kept unread if it may answer (read, it may not after all: see `_read`), unless
+            # someone asked without ``expect`` since, or a zone's own server's answer is not
+            # authoritative (the hint may be from a recursive cycle, before
+            # `resolver.authoritative` was turned on)
+            if (
+                question.expect
+                and data[3] & _RCODE_BITS in _ANSWER_RCODES
+                and not data[2] & _TC_BITS
+                and (not question.direct or data[2] & _AA_BITS)
+            ):
+                self._keep_unread(question, data, response.fingerprint)
                 return
             try:
-                response = _read_datagram(response, question.current, question.key[1])
+                response = _read_datagram(data, question.current, question.key[1])
             except WireError:
                 response = None
-            if response is None:  # not what was read last cycle: a 64-bit hash collision
+            if response is None:  # not an answer to this question after all
                 self._attempt_done(question, None, "malformed_response")
                 return
         if response is not None and response.truncated:  # go straight to TCP, same attempt
@@ -421,15 +438,15 @@ class DnsClient:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _keep_unread(self, question: _Question, data: bytes) -> None:
-        """The attempt got the datagram read last cycle (TTLs apart): the question ends with
-        it unread, as it ended then (a final answer, NOERROR or NXDOMAIN)."""
+    def _keep_unread(self, question: _Question, data: bytes, fingerprint: int) -> None:
+        """The attempt got what seems last cycle's datagram: the question ends with it
+        unread, as it ended then (a final answer, NOERROR or NXDOMAIN)."""
         self._in_flight -= 1
         self._count(question.key[1], _rcode_text(data[3] & _RCODE_BITS))
         self.responses += 1
         self.kept_unread += 1
         self._unread[question.key] = data
-        self._fingerprints[question.key] = question.expect
+        self._fingerprints[question.key] = fingerprint
         del self._pending[question.key]
         for waiter in question.waiters:
             waiter(None)

@@ -21,10 +21,12 @@ from collections.abc import Callable
 from typing import Any
 
 from exporter.sources.dns_wire import (
+    Unread,
     WireError,
     WireResponse,
     encode_question,
     fingerprint,
+    hint,
     query_packet,
     read_answer,
 )
@@ -59,9 +61,10 @@ class UdpMultiplexer:
     Datagrams are drained in one go per wake-up of the event loop; timeouts are a FIFO of
     send times (one timeout for all) checked by a single timer. Completion is a call of
     ``on_done(token, response, error)`` with ``error`` one of ``timeout``, ``network``,
-    ``malformed_response``. A question sent with the fingerprint of the datagram that
-    answered it last time (``expect``) is answered with the bytes of a datagram that has
-    it, unread (`dns_wire.fingerprint`): the caller reads them if and when it needs to.
+    ``malformed_response``. A question sent with the `dns_wire.hint` of the fingerprint
+    of the datagram that answered it last time (``expect``) is answered with an `Unread`
+    datagram when its fingerprint has that hint: the caller compares the whole
+    fingerprint, and reads the datagram if and when it needs to.
     """
 
     def __init__(
@@ -69,7 +72,7 @@ class UdpMultiplexer:
         host: str,
         port: int,
         timeout: float,
-        on_done: Callable[[Any, WireResponse | bytes | None, str], None],
+        on_done: Callable[[Any, WireResponse | Unread | None, str], None],
         *,
         use_epoll: bool = HAS_EPOLL,
     ) -> None:
@@ -82,8 +85,8 @@ class UdpMultiplexer:
         self._on_done = on_done
         self._ports: list[_Port] = []  # open for new questions
         self._retired: set[_Port] = set()  # closed once no question waits on them
-        # query id -> (question, its name's text, token, port, the fingerprint expected or
-        # 0): see dns_wire.read_answer
+        # query id -> (question, its name's text, token, port, the hint expected or 0):
+        # see dns_wire.read_answer
         self._pending: dict[int, tuple[bytes, str, Any, _Port, int]] = {}
         self._sent: deque[tuple[float, int, Any]] = deque()  # (deadline, id, token), FIFO
         self._timer: asyncio.TimerHandle | None = None
@@ -215,10 +218,10 @@ class UdpMultiplexer:
             entry = pending.get(packet_id)
             if entry is None or entry[3] is not port:
                 continue  # late, stray or spoofed: keep waiting for the genuine answer
-            response: WireResponse | bytes | None
+            response: WireResponse | Unread | None = None
             error = ""
-            if entry[4] and fingerprint(data, len(entry[0])) == entry[4]:
-                response = data  # the datagram read last time, TTLs apart: not read again
+            if entry[4] and (known := fingerprint(data, len(entry[0]))) and hint(known) == entry[4]:
+                response = Unread(data, known)  # last time's datagram, TTLs apart, it seems
             else:
                 try:
                     response = read_answer(data, entry[0], entry[1])

@@ -21,11 +21,13 @@ import dns.ipv6
 
 __all__ = [
     "QTYPES",
+    "Unread",
     "WireError",
     "WireResponse",
     "encode_query",
     "encode_question",
     "fingerprint",
+    "hint",
     "parse_response",
     "query_packet",
     "read_answer",
@@ -38,6 +40,7 @@ _RR = struct.Struct("!HHIH")
 _OPT_HEAD = struct.Struct("!BHHIH")  # an empty OPT record: root, 41, payload size, 0, 0
 _ID = struct.Struct("!H")
 _TTL_SIZE = 4
+_HINT_BITS = 0xFFFF
 _TTL_OFFSET = 4  # in a record's fixed part: TYPE, CLASS, then the TTL
 _QTYPE_CLASS = struct.Struct("!HH")
 _MAX_LABEL = 63  # RFC 1035 2.3.4
@@ -121,6 +124,24 @@ class WireResponse:
             f"WireResponse(rcode={self.rcode!r}, truncated={self.truncated!r}, "
             f"answers={self.answers!r}, authoritative={self.authoritative!r})"
         )
+
+
+class Unread:
+    """A datagram kept unread, with its `fingerprint`: see `UdpMultiplexer.send`."""
+
+    __slots__ = ("data", "fingerprint")
+
+    def __init__(self, data: bytes, fingerprint: int) -> None:
+        self.data: Final = data
+        self.fingerprint: Final = fingerprint
+
+
+def hint(fingerprint: int) -> int:
+    """16 bits of a nonzero fingerprint, never 0: what a question is asked with to have a
+    datagram with this fingerprint kept unread (`UdpMultiplexer.send`). Only a hint: the
+    whole fingerprint decides (one datagram in 65,536 that matches only the hint is
+    read after all when it is asked for)."""
+    return fingerprint & _HINT_BITS or 1
 
 
 def encode_query(
