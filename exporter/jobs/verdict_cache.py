@@ -19,8 +19,6 @@ in another order), the answers are read and digested as before.
 
 from __future__ import annotations
 
-import hashlib
-import marshal
 import struct
 import sys
 from collections.abc import Callable, Collection, Iterable
@@ -36,11 +34,10 @@ __all__ = ["CODE_VERSION", "MemoEntry", "VerdictMemo"]
 # What a verdict depends on besides answers and target: the checks' code. A memo lives in
 # one process, so the package version guards the rest (a memo handed to other code).
 CODE_VERSION = f"{__version__}/memo-3"
-_DIGEST_SIZE = 16
-_SAME = struct.Struct("q")  # the digest of the fingerprints: Python's hash, 64 bits
+_WORD = struct.Struct("q")  # a digest: Python's hash, 64 bits
+_DIGEST_SIZE = _WORD.size
 _HINT = struct.Struct("H")  # `dns_wire.hint`
 _SEPARATOR = "\n"  # between question names: DNS names the checks ask never contain it
-_MARSHAL_NO_REFS = 2
 _MARKERS = "\x00\x01\x02\x03"  # in templates of later questions; never in a DNS name asked
 _RAW = "\x03"  # a template kept verbatim
 
@@ -50,7 +47,7 @@ Fingerprint = Callable[[str, str], int]
 
 class MemoEntry(NamedTuple):
     """One domain's last evaluation: the digest, what it asked after the first questions
-    (``"name rdtype"`` lines), and its report. ``digest``: 16 bytes, then, when every
+    (``"name rdtype"`` lines), and its report. ``digest``: 8 bytes, then, when every
     answer has a fingerprint, 8 bytes of a hash of the code version, the target inputs and
     the fingerprints, and each fingerprint's hint in the order `expected` gives: one
     object, not three, since a memo of 100,000 domains holds one per domain."""
@@ -95,7 +92,7 @@ class VerdictMemo:
         entry = self._entries.get(target.name)
         if entry is None:
             return ()
-        hints = entry.digest[_DIGEST_SIZE + _SAME.size :]
+        hints = entry.digest[_DIGEST_SIZE + _WORD.size :]
         return tuple(item for (item,) in _HINT.iter_unpack(hints))
 
     def reuse(
@@ -148,7 +145,7 @@ class VerdictMemo:
             fingerprints = [fingerprint(name, rdtype) for name, rdtype in questions]
             if all(fingerprints) and (same := self._same(target, fingerprints)):
                 hints = struct.pack(f"{len(fingerprints)}H", *map(hint, fingerprints))
-                digest += _SAME.pack(same) + hints
+                digest += _WORD.pack(same) + hints
         # Most domains ask the same later questions up to their own names and DKIM tokens
         # (amazonses.com's SPF, their keys at <token>.dkim.amazonses.com): one shared string.
         template = self._templates.setdefault(template, template)
@@ -172,7 +169,7 @@ class VerdictMemo:
                 return False
             fingerprints.append(known)
         same = self._same(target, fingerprints)
-        return bool(same) and same == _SAME.unpack_from(entry.digest, _DIGEST_SIZE)[0]
+        return bool(same) and same == _WORD.unpack_from(entry.digest, _DIGEST_SIZE)[0]
 
     def _same(self, target: DomainTarget, fingerprints: list[int]) -> int:
         """Python's hash of the code version, the target inputs and ``fingerprints``, never
@@ -207,34 +204,31 @@ class VerdictMemo:
         questions: Iterable[tuple[str, str]],
         get: Callable[[str, str], Answer | None],
     ) -> bytes | None:
-        """A 16-byte BLAKE2b of the code version, every target input (`DomainTarget.inputs`),
-        and each question with its whole answer; None when an answer is missing."""
+        """8 bytes of Python's hash (keyed per process: the memo lives in one) of the code
+        version, every target input (`DomainTarget.inputs`), and each question with its
+        whole answer; None when an answer is missing."""
         answers: list[tuple[str, str, str, tuple[str, ...], str, tuple[str, ...], str]] = []
         for name, rdtype in questions:
             answer = get(name, rdtype)
             if answer is None:
                 return None
-            # str(): the kind's text (marshal takes no enum), cheaper than the enum's .value
-            kind = str(answer.kind)
             answers.append(
                 (
                     name,
                     rdtype,
-                    kind,
+                    answer.kind,
                     answer.records,
                     answer.error,
                     answer.cname_chain,
                     answer.canonical_name,
                 )
             )
-        inputs = (self.version, target.inputs(), answers)
+        inputs = (self.version, target.inputs(), tuple(answers))
         try:
-            # Version 2: no back-references, so equal values give equal bytes however
-            # they are shared (version 3+ marks objects referenced more than once).
-            data = marshal.dumps(inputs, _MARSHAL_NO_REFS)
-        except ValueError:  # a target field of a type marshal does not take: its repr
-            data = repr(inputs).encode()
-        return hashlib.blake2b(data, digest_size=16).digest()
+            value = hash(inputs)
+        except TypeError:  # a target field of a type that does not hash: its repr
+            value = hash(repr(inputs))
+        return _WORD.pack(value)
 
 
 def _names(target: DomainTarget) -> list[tuple[str, str]]:

@@ -310,8 +310,10 @@ def read_answer(data: bytes, question: bytes, text: str) -> WireResponse | None:
         offset = _HEADER.size + len(question)
         if qdcount != 1 or data[_HEADER.size : offset].lower() != question:
             return None
-        if text:
-            _known_question(names, text, len(question) - _QUESTION_TAIL)
+        if text:  # the question's plain name, one byte a character, as `_name` keeps it;
+            # a pointer into it (rare) has `_name` read that suffix, once
+            length = len(question) - _QUESTION_TAIL
+            names[_HEADER.size] = (text, length, _HEADER.size + length, 0, 0)
     ttls: list[int] = []
     try:
         answers, rcode = _records(data, offset, counts, names, ttls)
@@ -365,10 +367,13 @@ def _apart(names: dict[int, _Name], ttls: list[int]) -> bool:
     """Whether every name read lies apart from the bytes a fingerprint leaves out (the id
     and the TTLs): a compression pointer may point anywhere before it, into a TTL too, and
     a datagram whose names read such bytes gets no fingerprint."""
+    first = ttls[0] if ttls else 0
     for start, name in names.items():
         end = name[2]  # the name's own bytes: [start, end)
         if start < _ID.size:
             return False
+        if end <= first:  # before every TTL: the question's, most often
+            continue
         for ttl in ttls:
             if start < ttl + _TTL_SIZE and ttl < end:
                 return False
@@ -386,17 +391,6 @@ def _digest(data: bytes, ttls: list[int]) -> int:
         start = ttl + _TTL_SIZE
     parts.append(data[start:])
     return hash(tuple(parts)) or 1
-
-
-def _known_question(names: dict[int, _Name], text: str, length: int) -> None:
-    """What `_name` would keep of the question's plain name (one byte per character)."""
-    end = _HEADER.size + length
-    names[_HEADER.size] = (text, length, end, 0, 0)
-    if text.count(".") >= _SHORT:
-        cut = 0
-        for label in text.split(".")[:-1]:
-            cut += len(label) + 1
-            names[_HEADER.size + cut] = (text[cut:], length - cut, end, 0, 0)
 
 
 def _questions(data: bytes, qdcount: int, names: dict[int, _Name]) -> int:
