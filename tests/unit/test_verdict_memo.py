@@ -188,7 +188,7 @@ def test_a_new_code_version_evaluates_again(evaluations: Counter[str]) -> None:
 
 
 def test_the_memo_holds_digests_and_question_names_only() -> None:
-    """No answer is kept: a 16-byte digest, the later questions' names, and the report the
+    """No answer is kept: an 8-byte digest, the later questions' names, and the report the
     cycle already published; domains no longer checked leave it."""
     memo = VerdictMemo()
     others = [target(), target("other.example")]
@@ -196,7 +196,7 @@ def test_the_memo_holds_digests_and_question_names_only() -> None:
     entries = memo._entries  # noqa: SLF001 - what it holds is the point
     assert set(entries) == {"example.com", "other.example"}
     for entry, report in zip(entries.values(), reports, strict=False):
-        assert len(entry.digest) == 16
+        assert len(entry.digest) == 8  # answers from a table: no fingerprints
         assert isinstance(entry.later_questions, str)
         assert entry.report.domain not in entry.later_questions  # its names are markers
         assert entry.report is report
