@@ -179,7 +179,9 @@ class _Cycle:
         cycles goes as soon as it is garbage, whatever the threshold."""
         gc.freeze()
         saved = gc.get_threshold()
-        raised = saved[0] < _YOUNG_OBJECTS  # not by a cycle running already: it restores
+        # Not when a cycle running already raised them (it restores them), nor when the
+        # collector is off (a threshold of 0)
+        raised = 0 < saved[0] < _YOUNG_OBJECTS
         if raised:
             gc.set_threshold(_YOUNG_OBJECTS, *saved[1:])
         try:
@@ -273,7 +275,8 @@ class _Cycle:
                         results[i] = result
             if not view.missing:
                 break
-            run.rounds += 1
+            if any(key not in run.asked for key in view.missing):  # else asked again only:
+                run.rounds += 1  # a datagram kept unread that did not answer (DnsClient)
             if self._ask(run, view.missing):
                 return
         report = assemble(  # all final

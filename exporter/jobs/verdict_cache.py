@@ -116,6 +116,9 @@ class VerdictMemo:
             return entry.report
         digest = self.digest(target, questions, get)
         if digest is not None and digest == entry.digest[:_DIGEST_SIZE]:
+            if fingerprint is not None:  # other datagrams, the same answers: theirs next
+                digest += self._fingerprints(target, questions, fingerprint)
+                entry = entry._replace(digest=digest)
             self._entries[target.name] = entry
             self.hits += 1
             return entry.report
@@ -142,14 +145,24 @@ class VerdictMemo:
             self._entries.pop(target.name, None)
             return
         if fingerprint is not None:
-            fingerprints = [fingerprint(name, rdtype) for name, rdtype in questions]
-            if all(fingerprints) and (same := self._same(target, fingerprints)):
-                hints = struct.pack(f"{len(fingerprints)}H", *map(hint, fingerprints))
-                digest += _WORD.pack(same) + hints
+            digest += self._fingerprints(target, questions, fingerprint)
         # Most domains ask the same later questions up to their own names and DKIM tokens
         # (amazonses.com's SPF, their keys at <token>.dkim.amazonses.com): one shared string.
         template = self._templates.setdefault(template, template)
         self._entries[target.name] = MemoEntry(digest, template, report)
+
+    def _fingerprints(
+        self,
+        target: DomainTarget,
+        questions: Collection[tuple[str, str]],
+        fingerprint: Fingerprint,
+    ) -> bytes:
+        """What follows the digest of an entry: the fingerprints' hash and hints, when every
+        answer has a fingerprint (answers all read: `digest` just read them); else b""."""
+        fingerprints = [fingerprint(name, rdtype) for name, rdtype in questions]
+        if not all(fingerprints) or not (same := self._same(target, fingerprints)):
+            return b""
+        return _WORD.pack(same) + struct.pack(f"{len(fingerprints)}H", *map(hint, fingerprints))
 
     def _same_datagrams(
         self,

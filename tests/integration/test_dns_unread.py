@@ -123,8 +123,16 @@ def test_unchanged_datagrams_are_not_read_and_changes_are(named: NamedServer) ->
         assert (memo.hits, memo.misses) == (2 * len(TARGETS), 0)
         assert 0 < client.kept_unread < client.responses  # the reversed ones are read
 
+        # The same answers in the same other order again: the memo took the new
+        # datagrams' fingerprints with the verdicts it reused, so nothing is read.
+        resolver.ttl = 297
+        settled, client = cycle(memo)
+        assert settled == first
+        assert (memo.hits, memo.misses) == (3 * len(TARGETS), 0)
+        assert client.kept_unread == client.responses
+
         # One record changed: that domain's datagram is read and its verdict is new.
-        resolver.ttl, resolver.weaker_dmarc = 297, True
+        resolver.ttl, resolver.weaker_dmarc = 296, True
         changed, client = cycle(memo)
         assert changed == cycle(None)[0]
         assert changed[0] != first[0]  # healthy.example: p=none is weaker than p=reject
@@ -228,3 +236,35 @@ def test_a_datagram_that_matches_only_the_hint_is_asked_again() -> None:
     assert unread is None  # asked again, not an error
     assert answer == Answer(AnswerKind.RECORDS, ("v=spf1 -all",))
     assert len(queries) == 2
+
+
+def test_a_stray_datagram_with_the_hint_is_not_taken_for_the_answer() -> None:
+    """A datagram with the question's id and the hint of its fingerprint, but another
+    question (late, stray or spoofed), is ignored as without a hint: the genuine answer
+    that follows is the answer."""
+    name, other = "genuine.test", "decoyed.test"  # of one length: the walk matches
+    spf = record(16, txt(b"v=spf1 -all"))
+    question_size = len(encode_question(name, 16)[0])
+    other_question = encode_question(other, 16)[0]
+    stray_like = reply(encode_query(0, name, 16), spf, question=other_question)
+
+    def script(query: bytes) -> list[Datagram]:
+        return [(False, reply(query, spf, question=other_question)), (False, reply(query, spf))]
+
+    async def run(server: tuple[str, int]) -> tuple[Answer | None, DnsClient]:
+        client = DnsClient(nameservers=[server], timeout=PROMPT)
+        try:
+            known = asyncio.get_running_loop().create_future()
+            stray_fingerprint = fingerprint(stray_like, question_size)
+            assert stray_fingerprint  # else this test would test nothing
+            expect = hint(stray_fingerprint)
+            if client.request(name, "TXT", known.set_result, expect=expect) is None:
+                await asyncio.wait_for(known, HANG)
+            return client.get(name, "TXT"), client
+        finally:
+            await client.aclose()
+
+    with responder(script) as server:
+        answer, client = asyncio.run(run(server.nameserver))
+    assert answer == Answer(AnswerKind.RECORDS, ("v=spf1 -all",))
+    assert (client.queries_sent, client.kept_unread) == (1, 0)

@@ -289,3 +289,52 @@ def test_a_cycle_collects_young_objects_less_often_and_puts_it_back() -> None:
     assert seen
     assert set(seen) == {20_000}
     assert gc.get_threshold() == before
+
+
+def test_a_question_asked_again_costs_no_round() -> None:
+    """`DnsClient` forgets a datagram it kept unread that does not answer when read, and
+    the question is asked again: that is no new round (rounds are bounded by MAX_ROUNDS,
+    after which an answer still missing is `too_many_rounds`). Here the answer to one
+    question goes missing more times than there are rounds, then comes."""
+    table = good_table()
+    flaky = first_questions(target())[0]
+    expected = cycle_reports([target()], table)[0]
+
+    class Forgetting(FakeClient):
+        misses = 0
+
+        def get(self, name: str, rdtype: str) -> Answer | None:
+            if (name, rdtype) == flaky and self.misses < dns_cycle.MAX_ROUNDS + 4:
+                self.misses += 1
+                return None
+            return super().get(name, rdtype)
+
+    client = Forgetting(table)
+
+    async def main() -> list[DomainReport | None]:
+        return list((await dns_cycle.check_domains([target()], client)).reports)  # type: ignore[arg-type]
+
+    assert asyncio.run(main()) == expected
+    assert client.misses == dns_cycle.MAX_ROUNDS + 4
+
+
+def test_a_cycle_leaves_the_collector_off_when_it_is() -> None:
+    import gc  # noqa: PLC0415 - this test's own subject
+
+    seen: list[int] = []
+
+    class Watching(FakeClient):
+        def request(self, name: str, rdtype: str, waiter: Any, *, expect: int = 0) -> Any:
+            seen.append(gc.get_threshold()[0])
+            return super().request(name, rdtype, waiter, expect=expect)
+
+    before = gc.get_threshold()
+    gc.set_threshold(0)
+    try:
+        client = Watching(good_table())
+        asyncio.run(dns_cycle.check_domains([target()], client))  # type: ignore[arg-type]
+        assert seen
+        assert set(seen) == {0}
+        assert gc.get_threshold()[0] == 0
+    finally:
+        gc.set_threshold(*before)
