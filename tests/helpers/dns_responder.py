@@ -20,9 +20,19 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from exporter.model import Answer
+from exporter.model import Answer, DomainTarget
 from exporter.sources.dns import TRANSPORTS, DnsClient, DnsQueryStats
 
+# The demo zones' sending domains, each with a MAIL FROM, three DKIM tokens and a region
+DEMO_TARGETS = [
+    DomainTarget(
+        f"{label}.example",
+        f"mail.{label}.example",
+        tuple(f"{n}{label[:6]}{c * 24}"[:32] for n, c in (("1", "a"), ("2", "b"), ("3", "c"))),
+        "us-east-1",
+    )
+    for label in ("healthy", "gateway553", "exchange-junk", "legacy", "corp")
+]
 RR = struct.Struct("!HHIH")
 TO_QUESTION = b"\xc0\x0c"  # a pointer to the question's name
 FLAG_TC = 0x0200

@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager
 import pytest
 from conftest import NamedServer
 from helpers.dns_responder import (
+    DEMO_TARGETS,
     FLAG_TC,
     HANG,
     Datagram,
@@ -34,14 +35,7 @@ from exporter.sources.dns import TRANSPORTS, DnsClient
 pytestmark = pytest.mark.integration
 
 TARGETS = [
-    DomainTarget(
-        f"{label}.example",
-        f"mail.{label}.example",
-        tuple(f"{n}{label[:6]}{c * 24}"[:32] for n, c in (("1", "a"), ("2", "b"), ("3", "c"))),
-        "us-east-1",
-    )
-    for label in ("healthy", "gateway553", "exchange-junk", "legacy", "corp")
-] + [
+    *DEMO_TARGETS,
     DomainTarget("chk-spf.test", "mail.chk-spf.test"),
     DomainTarget("broken.test"),  # SERVFAIL: unknown
     DomainTarget("not-served.example"),  # REFUSED: unknown

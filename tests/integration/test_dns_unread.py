@@ -20,6 +20,7 @@ import dns.rrset
 import pytest
 from conftest import NamedServer
 from helpers.dns_responder import (
+    DEMO_TARGETS,
     HANG,
     PROMPT,
     Datagram,
@@ -40,14 +41,7 @@ from exporter.sources.dns_wire import encode_query, encode_question, fingerprint
 pytestmark = pytest.mark.integration
 
 TARGETS = [
-    DomainTarget(
-        f"{label}.example",
-        f"mail.{label}.example",
-        tuple(f"{n}{label[:6]}{c * 24}"[:32] for n, c in (("1", "a"), ("2", "b"), ("3", "c"))),
-        "us-east-1",
-    )
-    for label in ("healthy", "gateway553", "exchange-junk", "legacy", "corp")
-] + [
+    *DEMO_TARGETS,
     DomainTarget("many-mx.chk-spf.test"),  # RRsets of several records
     DomainTarget("two-mx.chk-mx.test"),
 ]

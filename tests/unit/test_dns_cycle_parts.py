@@ -5,6 +5,7 @@ answer it asked for is final."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 from collections import Counter
 from collections.abc import Mapping
@@ -262,22 +263,25 @@ def test_a_result_that_names_its_domain_is_two_references() -> None:
     assert sys.getsizeof(spf) <= two + 8
 
 
+class ThresholdWatching(FakeClient):
+    """Notes the youngest generation's collection threshold at every request."""
+
+    def __init__(self, table: Mapping[tuple[str, str], Answer]) -> None:
+        super().__init__(table)
+        self.seen: list[int] = []
+
+    def request(self, name: str, rdtype: str, waiter: Any, *, expect: int = 0) -> Any:
+        self.seen.append(gc.get_threshold()[0])
+        return super().request(name, rdtype, waiter, expect=expect)
+
+
 def test_a_cycle_collects_young_objects_less_often_and_puts_it_back() -> None:
     """While a cycle runs, Python's youngest generation is collected after 20,000
     allocations, not 700 (its objects live until the cycle ends, garbage without cycles
     is freed at once anyway); afterwards the thresholds are what they were, and a cycle
     started inside another leaves them to the outer one."""
-    import gc  # noqa: PLC0415 - this test's own subject
-
-    seen: list[int] = []
-
-    class Watching(FakeClient):
-        def request(self, name: str, rdtype: str, waiter: Any, *, expect: int = 0) -> Any:
-            seen.append(gc.get_threshold()[0])
-            return super().request(name, rdtype, waiter, expect=expect)
-
     before = gc.get_threshold()
-    client = Watching(good_table())
+    client = ThresholdWatching(good_table())
 
     async def nested() -> None:
         outer = asyncio.ensure_future(dns_cycle.check_domains([target()], client))
@@ -286,8 +290,8 @@ def test_a_cycle_collects_young_objects_less_often_and_puts_it_back() -> None:
         await outer
 
     asyncio.run(nested())
-    assert seen
-    assert set(seen) == {20_000}
+    assert client.seen
+    assert set(client.seen) == {20_000}
     assert gc.get_threshold() == before
 
 
@@ -319,22 +323,13 @@ def test_a_question_asked_again_costs_no_round() -> None:
 
 
 def test_a_cycle_leaves_the_collector_off_when_it_is() -> None:
-    import gc  # noqa: PLC0415 - this test's own subject
-
-    seen: list[int] = []
-
-    class Watching(FakeClient):
-        def request(self, name: str, rdtype: str, waiter: Any, *, expect: int = 0) -> Any:
-            seen.append(gc.get_threshold()[0])
-            return super().request(name, rdtype, waiter, expect=expect)
-
     before = gc.get_threshold()
     gc.set_threshold(0)
     try:
-        client = Watching(good_table())
+        client = ThresholdWatching(good_table())
         asyncio.run(dns_cycle.check_domains([target()], client))  # type: ignore[arg-type]
-        assert seen
-        assert set(seen) == {0}
+        assert client.seen
+        assert set(client.seen) == {0}
         assert gc.get_threshold()[0] == 0
     finally:
         gc.set_threshold(*before)
