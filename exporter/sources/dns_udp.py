@@ -38,7 +38,6 @@ QUERIES_PER_PORT = 16  # questions sent from one socket before a fresh one repla
 _MAX_DRAIN = 256  # datagrams read per socket and wake-up before other callbacks get a turn
 HAS_EPOLL = hasattr(select, "epoll")  # Linux; elsewhere each socket is one of the loop's readers
 _HEADER_SIZE = 12
-_QR, _QR_OPCODE = 0x80, 0xF8  # in a header's third byte: the response bit, and the opcode
 # Linux: a socket non-blocking from the start, one system call less per socket opened
 _NONBLOCK: int = getattr(socket, "SOCK_NONBLOCK", 0)
 _RANDOM_BATCH = 4096  # bytes read from the OS's CSPRNG at a time: 2,048 16-bit numbers
@@ -221,13 +220,7 @@ class UdpMultiplexer:
                 continue  # late, stray or spoofed: keep waiting for the genuine answer
             response: WireResponse | Unread | None = None
             error = ""
-            if (
-                entry[4]
-                and data[2] & _QR_OPCODE == _QR  # as read_answer checks: an answer to
-                and data[_HEADER_SIZE : _HEADER_SIZE + len(entry[0])].lower() == entry[0]
-                and (known := fingerprint(data, len(entry[0])))  # this question (its
-                and hint(known) == entry[4]  # count: `fingerprint`)
-            ):
+            if entry[4] and (known := fingerprint(data, entry[0])) and hint(known) == entry[4]:
                 response = Unread(data, known)  # last time's datagram, TTLs apart, it seems
             else:
                 try:

@@ -299,7 +299,7 @@ def read_answer(data: bytes, question: bytes, text: str) -> WireResponse | None:
     if len(data) < _HEADER.size:
         return None
     _, flags, qdcount, *counts = _HEADER.unpack_from(data)
-    if not flags & _FLAG_QR or flags & _OPCODE:
+    if not _standard_response(flags):
         return None
     names: dict[int, _Name] = {}
     if qdcount == 0:
@@ -307,9 +307,9 @@ def read_answer(data: bytes, question: bytes, text: str) -> WireResponse | None:
             return None
         offset = _HEADER.size
     else:
-        offset = _HEADER.size + len(question)
-        if qdcount != 1 or data[_HEADER.size : offset].lower() != question:
+        if not _echoes(data, qdcount, question):
             return None
+        offset = _HEADER.size + len(question)
         if text:  # the question's plain name, one byte a character, as `_name` keeps it;
             # a pointer into it (rare) has `_name` read that suffix, once
             length = len(question) - _QUESTION_TAIL
@@ -330,20 +330,23 @@ def read_answer(data: bytes, question: bytes, text: str) -> WireResponse | None:
     )
 
 
-def fingerprint(data: bytes, question_size: int) -> int:
+def fingerprint(data: bytes, question: bytes) -> int:
     """A datagram's `WireResponse.fingerprint`, found without reading its records: their
-    owner names are skipped, not decoded, and nothing is checked. 0 when the records do
-    not add up. So it tells only whether a datagram is the one `read_answer` read before
+    owner names are skipped, not decoded, and nothing is checked. 0 when it is not a
+    response to ``question`` (lower case, as `read_answer` takes it) or its records do not
+    add up. So it tells only whether a datagram is the one `read_answer` read before
     for the same question, TTLs apart: one with the fingerprint of a datagram `read_answer`
     read has its bytes where that one's TTLs were not (a 64-bit hash aside), and reads
     the same, since a TTL is never part of the answer (EDNS0's is not a TTL and stays)."""
     size = len(data)
-    if size < _HEADER.size or int.from_bytes(data[4:6]) != 1:
+    if size < _HEADER.size:
         return 0
-    records = int.from_bytes(data[6:8]) + int.from_bytes(data[8:10]) + int.from_bytes(data[10:12])
-    offset = _HEADER.size + question_size
+    _, flags, qdcount, *counts = _HEADER.unpack_from(data)
+    if not _standard_response(flags) or not _echoes(data, qdcount, question):
+        return 0
+    offset = _HEADER.size + len(question)
     ttls: list[int] = []
-    for _ in range(records):
+    for _ in range(sum(counts)):
         while True:  # the owner: labels up to the root or a pointer
             if offset >= size:
                 return 0
@@ -361,6 +364,16 @@ def fingerprint(data: bytes, question_size: int) -> int:
             ttls.append(offset + _TTL_OFFSET)
         offset += _RR.size + (data[offset + 8] << 8 | data[offset + 9])
     return _digest(data, ttls) if offset == size else 0
+
+
+def _standard_response(flags: int) -> bool:
+    """A response (QR) to a standard query (opcode 0), as dnspython's ``is_response``."""
+    return bool(flags & _FLAG_QR) and not flags & _OPCODE
+
+
+def _echoes(data: bytes, qdcount: int, question: bytes) -> bool:
+    """Whether the datagram's one question is ``question`` (lower case) but for case."""
+    return qdcount == 1 and data[_HEADER.size : _HEADER.size + len(question)].lower() == question
 
 
 def _apart(names: dict[int, _Name], ttls: list[int]) -> bool:
