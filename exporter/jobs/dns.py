@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any, Protocol, cast
 
 from exporter.checks.domain import (
@@ -244,15 +245,12 @@ class _Cycle:
         interest = self._interest
         for key in new:  # a loop of the compiled build, not Counter's Python-level methods
             interest[key] = interest.get(key, 0) + 1
+        # One hint per question (the memo's last evaluation), else none
+        hints = expected if len(expected) == len(questions) else repeat(0)
         waiting = 0
-        if len(expected) == len(questions):  # one per question (the memo's last evaluation)
-            for (name, rdtype), expect in zip(questions, expected, strict=True):
-                if client.request(name, rdtype, answered, expect=expect) is None:
-                    waiting += 1
-        else:
-            for name, rdtype in questions:
-                if client.request(name, rdtype, answered) is None:
-                    waiting += 1
+        for (name, rdtype), expect in zip(questions, hints, strict=False):  # repeat: endless
+            if client.request(name, rdtype, answered, expect=expect) is None:
+                waiting += 1
         run.waiting = waiting
         return waiting > 0
 

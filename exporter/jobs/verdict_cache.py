@@ -159,8 +159,8 @@ class VerdictMemo:
     ) -> bytes:
         """What follows the digest of an entry: the fingerprints' hash and hints, when every
         answer has a fingerprint (answers all read: `digest` just read them); else b""."""
-        fingerprints = [fingerprint(name, rdtype) for name, rdtype in questions]
-        if not all(fingerprints) or not (same := self._same(target, fingerprints)):
+        same, fingerprints = self._same(target, questions, fingerprint)
+        if not same:
             return b""
         return _WORD.pack(same) + struct.pack(f"{len(fingerprints)}H", *map(hint, fingerprints))
 
@@ -175,22 +175,29 @@ class VerdictMemo:
         entry was made from (all read then), for the same code and target inputs."""
         if len(entry.digest) == _DIGEST_SIZE:
             return False
-        fingerprints = []
+        same = self._same(target, questions, fingerprint)[0]
+        return bool(same) and same == _WORD.unpack_from(entry.digest, _DIGEST_SIZE)[0]
+
+    def _same(
+        self,
+        target: DomainTarget,
+        questions: Collection[tuple[str, str]],
+        fingerprint: Fingerprint,
+    ) -> tuple[int, list[int]]:
+        """Python's hash of the code version, the target inputs and every answer's
+        fingerprint, never 0, and the fingerprints; 0 when an answer has none (the list
+        then stops there) or the inputs do not hash (a field of a type a target should
+        not have)."""
+        fingerprints: list[int] = []
         for name, rdtype in questions:
             known = fingerprint(name, rdtype)
             if not known:
-                return False
+                return 0, fingerprints
             fingerprints.append(known)
-        same = self._same(target, fingerprints)
-        return bool(same) and same == _WORD.unpack_from(entry.digest, _DIGEST_SIZE)[0]
-
-    def _same(self, target: DomainTarget, fingerprints: list[int]) -> int:
-        """Python's hash of the code version, the target inputs and ``fingerprints``, never
-        0; 0 for inputs that do not hash (a field of a type a target should not have)."""
         try:
-            return hash((self.version, target.inputs(), tuple(fingerprints))) or 1
+            return hash((self.version, target.inputs(), tuple(fingerprints))) or 1, fingerprints
         except TypeError:
-            return 0
+            return 0, fingerprints
 
     def memory_bytes(self) -> int:
         """What the memo itself holds (sys.getsizeof): the dict, each entry's tuple, digest

@@ -273,10 +273,7 @@ class DnsClient:
         if response is None or final is None:
             self._fingerprints.pop(key, None)
             return None
-        answer = final
-        if aliases:
-            answer = Answer(final.kind, final.records, final.error, aliases, current)
-        self._done[key] = answer
+        answer = self._done[key] = _aliased(final, aliases, current)
         if response.fingerprint:
             self._fingerprints[key] = response.fingerprint
         else:
@@ -315,11 +312,7 @@ class DnsClient:
     @staticmethod
     def _with_aliases(answer: Answer, question: _Question) -> Answer:
         """``answer`` to ``question``'s current name, with the aliases that led there."""
-        if not question.aliases:
-            return answer
-        return Answer(
-            answer.kind, answer.records, answer.error, tuple(question.aliases), question.current
-        )
+        return _aliased(answer, question.aliases, question.current)
 
     def _zone_hop(self, name: str, rdtype: str) -> _Hop | None:
         if not self._overrides:
@@ -580,6 +573,13 @@ class DnsClient:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await asyncio.sleep(0)  # dnspython's sockets need one more turn of the loop to close
+
+
+def _aliased(answer: Answer, aliases: Sequence[str], current: str) -> Answer:
+    """``answer`` to the name ``current``, reached through ``aliases`` (none: as it is)."""
+    if not aliases:
+        return answer
+    return Answer(answer.kind, answer.records, answer.error, tuple(aliases), current)
 
 
 def _read_datagram(data: bytes, name: str, rdtype: str) -> WireResponse | None:
